@@ -1,0 +1,200 @@
+# wmieventd - a WMI-compatible event routing daemon for Linux.
+#
+#   make            libwmievent (shared + static), wmieventd, wmieventctl, plugins
+#   make deps       install the Debian packages the build needs (apt-get)
+#   make run        deps + build + wmieventd -d on conf/, state under ./var
+#   make check      deps + build + unit and integration tests, then the same
+#                   again under ASan+UBSan (build-san/)
+#   make bench      benchmarks (tests/bench), figures printed
+#   make install    PREFIX=/usr/local DESTDIR=
+#
+# SAN=1 builds into build-san/ with AddressSanitizer and UBSan.
+
+VERSION    = 0.1.0
+SOVERSION  = 0
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+BINDIR     = $(PREFIX)/bin
+SBINDIR    = $(PREFIX)/sbin
+LIBDIR     = $(PREFIX)/lib
+INCDIR     = $(PREFIX)/include
+PLUGINDIR  = $(LIBDIR)/wmievent/plugins
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+MANDIR     = $(PREFIX)/share/man
+DATADIR    = $(PREFIX)/share/wmievent
+
+CC        ?= cc
+SAN       ?=
+B         ?= build$(if $(SAN),-san)
+
+# One strict warning list for everything we compile.
+WARNINGS = -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes \
+           -Wmissing-prototypes -Wpointer-arith -Wwrite-strings -Wformat=2 \
+           -Wundef -Wvla -Wcast-align -Wnull-dereference -Wdouble-promotion \
+           -Wold-style-definition -Wmissing-declarations -Wredundant-decls \
+           -Wimplicit-fallthrough
+
+DEPS_PKGS = libuv1 jansson libssl libcrypto
+PKG_CFLAGS := $(shell pkg-config --cflags libuv jansson 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs libuv jansson 2>/dev/null)
+
+OPT       ?= -O2 -g
+SANFLAGS   = $(if $(SAN),-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARNINGS) $(SANFLAGS) -fPIC \
+             -fvisibility=hidden -Iinclude -Isrc $(PKG_CFLAGS) $(CFLAGS)
+LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
+
+LIB_SRC    = $(wildcard src/lib/*.c)
+DAEMON_SRC = $(wildcard src/daemon/*.c src/daemon/providers/*.c)
+CTL_SRC    = $(wildcard src/ctl/*.c)
+PLUGIN_SRC = $(wildcard src/consumers/*.c)
+UNIT_SRC   = $(wildcard tests/unit/test_*.c)
+TPLUG_SRC  = $(wildcard tests/plugins/*.c)
+BENCH_SRC  = $(wildcard tests/bench/*.c)
+
+LIB_OBJ    = $(LIB_SRC:%.c=$(B)/obj/%.o)
+DAEMON_OBJ = $(DAEMON_SRC:%.c=$(B)/obj/%.o)
+CTL_OBJ    = $(CTL_SRC:%.c=$(B)/obj/%.o)
+
+SHLIB      = $(B)/lib/libwmievent.so.$(VERSION)
+SHLIB_SO   = $(B)/lib/libwmievent.so.$(SOVERSION)
+SHLIB_LINK = $(B)/lib/libwmievent.so
+STLIB      = $(B)/lib/libwmievent.a
+DAEMON     = $(B)/bin/wmieventd
+CTL        = $(B)/bin/wmieventctl
+PLUGINS    = $(PLUGIN_SRC:src/consumers/%.c=$(B)/plugins/%.so)
+TPLUGINS   = $(TPLUG_SRC:tests/plugins/%.c=$(B)/tests/plugins/%.so)
+UNITS      = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%)
+BENCHES    = $(BENCH_SRC:tests/bench/%.c=$(B)/tests/bench/%)
+
+# Binaries find libwmievent next to them, in the build tree and once installed.
+RPATH = -Wl,-rpath,'$$ORIGIN/../lib'
+
+.PHONY: all deps run check check-build check-san unit integration bench install \
+        uninstall clean distclean
+
+all: $(SHLIB_LINK) $(STLIB) $(DAEMON) $(CTL) $(PLUGINS)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(SHLIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -shared -Wl,-soname,libwmievent.so.$(SOVERSION) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lm
+
+$(SHLIB_SO) $(SHLIB_LINK): $(SHLIB)
+	ln -sf libwmievent.so.$(VERSION) $(SHLIB_SO)
+	ln -sf libwmievent.so.$(VERSION) $(SHLIB_LINK)
+
+$(STLIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(DAEMON): $(DAEMON_OBJ) $(SHLIB_LINK)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) $(RPATH) -o $@ $(DAEMON_OBJ) -L$(B)/lib -lwmievent $(PKG_LIBS) -ldl -lpthread -lm
+
+$(CTL): $(CTL_OBJ) $(SHLIB_LINK)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) $(RPATH) -o $@ $(CTL_OBJ) -L$(B)/lib -lwmievent $(PKG_LIBS) -lm
+
+$(B)/plugins/%.so: $(B)/obj/src/consumers/%.o $(SHLIB_LINK)
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(LDFLAGS_ALL) -o $@ $< -L$(B)/lib -lwmievent $(PKG_LIBS)
+
+$(B)/tests/plugins/%.so: $(B)/obj/tests/plugins/%.o $(SHLIB_LINK)
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(LDFLAGS_ALL) -o $@ $< -L$(B)/lib -lwmievent $(PKG_LIBS)
+
+# Unit tests link the static library so that they can reach internal helpers.
+$(B)/tests/unit/%: $(B)/obj/tests/unit/%.o $(STLIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(STLIB) $(PKG_LIBS) -lcmocka -lm
+
+$(B)/tests/bench/%: $(B)/obj/tests/bench/%.o $(STLIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(STLIB) $(PKG_LIBS) -lpthread -lm
+
+# ---------------------------------------------------------------------------
+# deps: the Debian packages we build and test with.  Installs only what is
+# missing, so it is cheap to run before every build.
+APT_PKGS = build-essential pkg-config libuv1-dev libjansson-dev libssl-dev libcmocka-dev python3
+
+deps:
+	@missing=""; for p in $(APT_PKGS); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+# ---------------------------------------------------------------------------
+# run: the daemon in the foreground on the example config, state in ./var.
+run: deps
+	$(MAKE) all
+	@mkdir -p var/log var/run var/state
+	WMIEVENTD_PLUGIN_DIR=$(B)/plugins $(DAEMON) -d -f conf/wmieventd.json
+
+# ---------------------------------------------------------------------------
+# check: unit + integration tests, plain and then with sanitizers.
+check: deps
+	$(MAKE) check-build
+	$(MAKE) SAN=1 check-build
+	@echo "make check: all test suites passed (plain and ASan+UBSan)"
+
+check-build: all $(UNITS) $(TPLUGINS)
+	@$(MAKE) --no-print-directory unit integration
+
+unit: $(UNITS)
+	@set -e; for t in $(UNITS); do echo "== $$t"; (cd tests/unit && ../../$$t); done
+
+integration: all $(TPLUGINS)
+	@B=$(B) SAN=$(SAN) python3 tests/integration/run.py
+
+bench: deps
+	$(MAKE) all $(BENCHES)
+	@B=$(B) sh tests/bench/run.sh
+
+# ---------------------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
+	    $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(INCDIR)/wmievent \
+	    $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(SYSCONFDIR)/wmieventd/conf.d \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(DAEMON) $(DESTDIR)$(SBINDIR)/wmieventd
+	install -m 0755 $(CTL) $(DESTDIR)$(BINDIR)/wmieventctl
+	install -m 0755 $(SHLIB) $(DESTDIR)$(LIBDIR)/
+	ln -sf libwmievent.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libwmievent.so.$(SOVERSION)
+	ln -sf libwmievent.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libwmievent.so
+	install -m 0644 $(STLIB) $(DESTDIR)$(LIBDIR)/
+	install -m 0755 $(PLUGINS) $(DESTDIR)$(PLUGINDIR)/
+	install -m 0644 include/wmievent.h $(DESTDIR)$(INCDIR)/
+	install -m 0644 include/wmievent/*.h $(DESTDIR)$(INCDIR)/wmievent/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	    -e 's|@INCDIR@|$(INCDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	    -e 's|@PLUGINDIR@|$(PLUGINDIR)|g' \
+	    contrib/wmievent.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/wmievent.pc
+	sed -e 's|@PLUGINDIR@|$(PLUGINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	    contrib/wmieventd.json.in > $(DESTDIR)$(SYSCONFDIR)/wmieventd/wmieventd.json.example
+	install -m 0644 conf/conf.d/*.json $(DESTDIR)$(SYSCONFDIR)/wmieventd/conf.d/
+	install -m 0644 man/wmieventctl.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 man/wmievent-plugin.3 $(DESTDIR)$(MANDIR)/man3/
+	install -m 0644 man/wmieventd.json.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 man/wmieventd.8 $(DESTDIR)$(MANDIR)/man8/
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/wmieventd $(DESTDIR)$(BINDIR)/wmieventctl \
+	    $(DESTDIR)$(LIBDIR)/libwmievent.* $(DESTDIR)$(LIBDIR)/pkgconfig/wmievent.pc
+	rm -rf $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(INCDIR)/wmievent $(DESTDIR)$(INCDIR)/wmievent.h
+
+clean:
+	rm -rf build build-san
+
+distclean: clean
+	rm -rf var
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,144 @@
+/*
+ * wmievent/wql.h - WQL event queries: parse, inspect, evaluate.
+ *
+ * The grammar (docs/wql.md has the whole of it):
+ *
+ *   SELECT * | prop[, prop...] FROM class
+ *     [WITHIN seconds]
+ *     [WHERE condition]
+ *     [GROUP WITHIN seconds [BY prop[, prop...]] [HAVING condition]]
+ *
+ * Conditions use = != <> < > <= >=, AND, OR, NOT (NOT binds tightest, then
+ * AND, then OR), parentheses, IS [NOT] NULL, ISA 'Class', LIKE with %, _,
+ * [set], [a-z] and [^set], dotted paths into embedded objects
+ * (TargetInstance.Name), and string ('x' or "x", backslash escapes),
+ * integer, real, TRUE/FALSE and NULL literals.  Keywords, class and
+ * property names and string comparisons are case-insensitive.
+ *
+ * Evaluation follows WMI's NULL semantics: a comparison with a NULL or
+ * absent value is false (so NOT of it is true), only IS [NOT] NULL tests
+ * for NULL.
+ *
+ * Mirrors the query side of IWbemServices::ExecNotificationQuery and of
+ * __EventFilter.Query.  A parsed query is immutable and may be evaluated
+ * from any number of threads at once.
+ */
+#ifndef WMIEVENT_WQL_H
+#define WMIEVENT_WQL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "object.h"
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A parsed WQL event query.  Opaque, immutable once parsed. */
+typedef struct wmi_query wmi_query;
+
+/* Longest query text accepted, in bytes (WBEM_MAX_QUERY). */
+#define WMI_MAX_QUERY 16384
+
+/*
+ * wmi_query_parse - parse and validate a WQL event query.
+ *
+ * @text is a NUL-terminated UTF-8 query (borrowed).  @schema (borrowed;
+ * it must outlive the query) is used to check the FROM class and the
+ * names in the query: pass NULL to check syntax only, with no class
+ * knowledge (then ISA and FROM are not checked).
+ *
+ * On success *@out is a new query (free with wmi_query_free).  On failure
+ * *@out is NULL and @err (if not NULL) holds the status, @err->column
+ * (1-based byte offset into @text where the problem was found) and a
+ * message naming the offending token.  Statuses:
+ *   WBEM_E_INVALID_QUERY           syntax error (unexpected token, missing
+ *                                  FROM, unterminated string, trailing text)
+ *   WBEM_E_UNPARSABLE_QUERY        not a SELECT statement at all, or empty,
+ *                                  or longer than WMI_MAX_QUERY
+ *   WBEM_E_INVALID_OPERATOR        an operator misused: LIKE on a
+ *                                  non-string, <, > on booleans, IS with a
+ *                                  non-NULL operand, ...
+ *   WBEM_E_INVALID_CLASS           FROM names a class the schema lacks
+ *   WBEM_E_NOT_EVENT_CLASS         FROM names a class that is not an __Event
+ *   WBEM_E_INVALID_PROPERTY        WHERE or SELECT names a property the FROM
+ *                                  class does not have
+ *   WBEM_E_PROPERTY_NOT_AN_OBJECT  a dotted path through a non-object
+ *   WBEM_E_MISSING_GROUP_WITHIN    BY or HAVING without GROUP WITHIN
+ *   WBEM_E_AGGREGATING_BY_OBJECT   GROUP BY an object property with no path
+ *   WBEM_E_OUT_OF_MEMORY
+ */
+wmi_status wmi_query_parse(const char *text, const wmi_schema *schema,
+                           wmi_query **out, wmi_error *err);
+
+/* wmi_query_free - release a query.  NULL is ok. */
+void wmi_query_free(wmi_query *query);
+
+/*
+ * wmi_query_evaluate - does @event satisfy the query: is it an instance of
+ * the FROM class (or a subclass) and does the WHERE condition hold?
+ * Returns true or false; never fails (type clashes evaluate false, as in
+ * WMI).  @event is borrowed.  Thread-safe.
+ */
+bool wmi_query_evaluate(const wmi_query *query, const wmi_object *event);
+
+/*
+ * wmi_query_evaluate_where - the WHERE condition alone against @event,
+ * whatever its class (for tools that test a condition offline).
+ */
+bool wmi_query_evaluate_where(const wmi_query *query, const wmi_object *event);
+
+/* The FROM class name as written.  Borrowed, valid while the query lives. */
+const char *wmi_query_class(const wmi_query *query);
+
+/*
+ * wmi_query_within - the WITHIN polling interval in seconds, or a negative
+ * value when the query has none.
+ */
+double wmi_query_within(const wmi_query *query);
+
+/*
+ * wmi_query_group_within - the GROUP WITHIN window in seconds, or a
+ * negative value when the query has no GROUP clause.
+ */
+double wmi_query_group_within(const wmi_query *query);
+
+/* Number of GROUP BY properties (0 without BY). */
+size_t wmi_query_group_by_count(const wmi_query *query);
+
+/* The @index-th GROUP BY property path ("TargetInstance.Name").  Borrowed. */
+const char *wmi_query_group_by_at(const wmi_query *query, size_t index);
+
+/* True when the query has a HAVING condition. */
+bool wmi_query_has_having(const wmi_query *query);
+
+/* Number of selected properties; 0 means SELECT *. */
+size_t wmi_query_select_count(const wmi_query *query);
+
+/* The @index-th selected property.  Borrowed. */
+const char *wmi_query_select_at(const wmi_query *query, size_t index);
+
+/*
+ * wmi_query_to_string - the query in normalised form: keywords upper case,
+ * single spaces, string literals double-quoted, fully parenthesised
+ * conditions, e.g.
+ *   SELECT * FROM __InstanceCreationEvent WITHIN 5 WHERE
+ *   ((TargetInstance ISA "Win32_Process") AND (TargetInstance.Name = "sshd"))
+ * Returns a new malloc'd string (free it), or NULL when out of memory.
+ */
+char *wmi_query_to_string(const wmi_query *query);
+
+/*
+ * wmi_like_match - WQL LIKE: does @subject match @pattern (% any run, _ one
+ * character, [abc] a set, [a-z] a range, [^...] a negated set; no escape
+ * character, a literal % or _ is written [%] or [_]).  Case-insensitive;
+ * characters are UTF-8 code points.  Thread-safe.
+ */
+bool wmi_like_match(const char *pattern, const char *subject);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WMIEVENT_WQL_H */
