@@ -39,7 +39,8 @@ PKG_CFLAGS := $(shell pkg-config --cflags libuv jansson 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs libuv jansson 2>/dev/null)
 
 OPT       ?= -O2 -g
-SANFLAGS   = $(if $(SAN),-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+SANITIZE   = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SANFLAGS   = $(if $(SAN),$(SANITIZE))
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARNINGS) $(SANFLAGS) -fPIC \
              -fvisibility=hidden -Iinclude -Isrc $(PKG_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)

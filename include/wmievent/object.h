@@ -203,8 +203,16 @@ typedef struct wmi_schema wmi_schema;
 wmi_schema *wmi_schema_new(void);
 
 /*
- * wmi_schema_free - release a schema.  Classes still referenced by live
- * objects stay valid until those objects are released.
+ * wmi_schema_ref - take a reference to a schema; returns @schema.
+ * Schemas are reference-counted (atomically): every object holds one, so
+ * a schema replaced on reload lives until its last object is released.
+ */
+wmi_schema *wmi_schema_ref(wmi_schema *schema);
+
+/*
+ * wmi_schema_free - drop a reference to a schema; the last one frees it
+ * and its classes.  Objects hold their own references, so classes stay
+ * valid as long as any object of the schema lives.  NULL is ok.
  */
 void wmi_schema_free(wmi_schema *schema);
 
@@ -244,7 +252,7 @@ const wmi_class *wmi_schema_get_class(const wmi_schema *schema, const char *name
 wmi_status wmi_schema_add_class_json(wmi_schema *schema, const json_t *def, wmi_error *err);
 
 /*
- * wmi_schema_class_to_json - the JSON form of a class (the inverse of
+ * wmi_class_to_json - the JSON form of a class (the inverse of
  * wmi_schema_add_class_json, declared properties only).  Returns a new
  * reference, or NULL when out of memory.
  */

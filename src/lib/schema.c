@@ -1,0 +1,542 @@
+/*
+ * schema.c - class definitions and the schema that holds them.
+ *
+ * A class is built once from its JSON definition (wmi_schema_add_class_json)
+ * and never changes: its property table holds the inherited properties
+ * first, then its own, so an index into a superclass's table is valid in
+ * every subclass.  The built-in system classes are defined in
+ * schema_builtin.c in the same JSON form, so there is one code path.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "lib/export.h"
+#include "lib/object_internal.h"
+
+/* The built-in classes: JSON class definitions, superclasses first. */
+extern const char *const wmi_builtin_classes[];
+
+/* ====================================================================
+ * Errors
+ * ==================================================================== */
+
+void
+wmi_set_error(wmi_error *err, wmi_status st, const char *source, const char *fmt, ...)
+{
+    if (err == NULL)
+        return;
+    err->status = st;
+    err->line = 0;
+    err->column = 0;
+    snprintf(err->source, sizeof err->source, "%s", source ? source : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->text, sizeof err->text, fmt, ap);
+    va_end(ap);
+}
+
+/* ====================================================================
+ * CIM type names
+ * ==================================================================== */
+
+static const struct {
+    wmi_cimtype type;
+    const char *name;
+    const char *array_name;
+} cimtype_names[] = {
+    {CIM_SINT8, "sint8", "sint8[]"},         {CIM_UINT8, "uint8", "uint8[]"},
+    {CIM_SINT16, "sint16", "sint16[]"},      {CIM_UINT16, "uint16", "uint16[]"},
+    {CIM_SINT32, "sint32", "sint32[]"},      {CIM_UINT32, "uint32", "uint32[]"},
+    {CIM_SINT64, "sint64", "sint64[]"},      {CIM_UINT64, "uint64", "uint64[]"},
+    {CIM_REAL32, "real32", "real32[]"},      {CIM_REAL64, "real64", "real64[]"},
+    {CIM_BOOLEAN, "boolean", "boolean[]"},   {CIM_STRING, "string", "string[]"},
+    {CIM_DATETIME, "datetime", "datetime[]"}, {CIM_REFERENCE, "ref", "ref[]"},
+    {CIM_CHAR16, "char16", "char16[]"},      {CIM_OBJECT, "object", "object[]"},
+};
+
+WMI_EXPORT const char *
+wmi_cimtype_name(wmi_cimtype type)
+{
+    bool array = (type & CIM_FLAG_ARRAY) != 0;
+    wmi_cimtype base = (wmi_cimtype)(type & ~CIM_FLAG_ARRAY);
+    for (size_t i = 0; i < sizeof cimtype_names / sizeof cimtype_names[0]; i++)
+        if (cimtype_names[i].type == base)
+            return array ? cimtype_names[i].array_name : cimtype_names[i].name;
+    return NULL;
+}
+
+WMI_EXPORT wmi_status
+wmi_cimtype_from_name(const char *name, wmi_cimtype *out)
+{
+    char buf[32];
+    size_t n = strlen(name);
+    bool array = false;
+    if (n >= sizeof buf)
+        return WBEM_E_INVALID_CIM_TYPE;
+    memcpy(buf, name, n + 1);
+    if (n > 2 && strcmp(buf + n - 2, "[]") == 0) {
+        array = true;
+        buf[n - 2] = '\0';
+    }
+    if (strcasecmp(buf, "reference") == 0)
+        strcpy(buf, "ref");
+    for (size_t i = 0; i < sizeof cimtype_names / sizeof cimtype_names[0]; i++) {
+        if (strcasecmp(cimtype_names[i].name, buf) == 0) {
+            *out = (wmi_cimtype)(cimtype_names[i].type | (array ? CIM_FLAG_ARRAY : 0));
+            return WBEM_S_NO_ERROR;
+        }
+    }
+    return WBEM_E_INVALID_CIM_TYPE;
+}
+
+/* ====================================================================
+ * Classes
+ * ==================================================================== */
+
+WMI_EXPORT const char *
+wmi_class_name(const wmi_class *cls)
+{
+    return cls->name;
+}
+
+WMI_EXPORT const wmi_class *
+wmi_class_superclass(const wmi_class *cls)
+{
+    return cls->super;
+}
+
+WMI_EXPORT uint32_t
+wmi_class_flags(const wmi_class *cls)
+{
+    return cls->flags;
+}
+
+WMI_EXPORT bool
+wmi_class_isa(const wmi_class *cls, const char *ancestor)
+{
+    for (; cls != NULL; cls = cls->super)
+        if (strcasecmp(cls->name, ancestor) == 0)
+            return true;
+    return false;
+}
+
+WMI_EXPORT size_t
+wmi_class_property_count(const wmi_class *cls)
+{
+    return cls->nprops;
+}
+
+WMI_EXPORT const wmi_property *
+wmi_class_property_at(const wmi_class *cls, size_t index)
+{
+    return index < cls->nprops ? &cls->props[index] : NULL;
+}
+
+WMI_EXPORT const wmi_property *
+wmi_class_find_property(const wmi_class *cls, const char *name)
+{
+    return cimap_get(&cls->index, name);
+}
+
+WMI_EXPORT const json_t *
+wmi_class_qualifier(const wmi_class *cls, const char *name)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(cls->qualifiers, k, v) {
+        if (strcasecmp(k, name) == 0)
+            return v;
+    }
+    return NULL;
+}
+
+static void
+class_free(struct wmi_class *cls)
+{
+    if (cls == NULL)
+        return;
+    for (size_t i = cls->ninherited; i < cls->nprops; i++) {
+        free((char *)cls->props[i].name);
+        free((char *)cls->props[i].ref_class);
+        json_decref((json_t *)cls->props[i].default_value);
+    }
+    /* Inherited entries borrow their strings from the superclass, except
+     * for overridden defaults, which are owned (see class_build). */
+    for (size_t i = 0; i < cls->ninherited; i++) {
+        if (cls->props[i].default_value != cls->super->props[i].default_value)
+            json_decref((json_t *)cls->props[i].default_value);
+    }
+    free(cls->props);
+    cimap_free(&cls->index);
+    json_decref(cls->qualifiers);
+    json_decref(cls->def);
+    free(cls->name);
+    free(cls);
+}
+
+/* Boolean qualifiers recognised on a property definition object. */
+static const struct {
+    const char *name;
+    uint32_t flag;
+} prop_qualifiers[] = {
+    {"Key", WMI_PROPERTY_KEY},
+    {"not_null", WMI_PROPERTY_NOT_NULL},
+    {"Template", WMI_PROPERTY_TEMPLATE},
+    {"read", WMI_PROPERTY_READ_ONLY},
+};
+
+/* Parse "uint32", "object:Foo", "Foo ref", "ref:Foo", with "[]" suffix. */
+static wmi_status
+parse_prop_type(const char *spec, wmi_cimtype *type, char **ref_class)
+{
+    char buf[300];
+    size_t n = strlen(spec);
+    bool array = false;
+
+    *ref_class = NULL;
+    if (n >= sizeof buf)
+        return WBEM_E_INVALID_CIM_TYPE;
+    memcpy(buf, spec, n + 1);
+    if (n > 2 && strcmp(buf + n - 2, "[]") == 0) {
+        array = true;
+        buf[n - 2] = '\0';
+    }
+    char *colon = strchr(buf, ':');
+    char *space = strchr(buf, ' ');
+    if (colon != NULL) {
+        *colon = '\0';
+        if (strcasecmp(buf, "object") != 0 && strcasecmp(buf, "ref") != 0 &&
+            strcasecmp(buf, "reference") != 0)
+            return WBEM_E_INVALID_CIM_TYPE;
+        if (colon[1] == '\0')
+            return WBEM_E_INVALID_CIM_TYPE;
+        *ref_class = strdup(colon + 1);
+        *type = strcasecmp(buf, "object") == 0 ? CIM_OBJECT : CIM_REFERENCE;
+    } else if (space != NULL && strcasecmp(space + 1, "ref") == 0) {
+        *space = '\0';
+        *ref_class = strdup(buf);
+        *type = CIM_REFERENCE;
+    } else {
+        wmi_status st = wmi_cimtype_from_name(buf, type);
+        if (WMI_FAILED(st))
+            return st;
+    }
+    if (array)
+        *type = (wmi_cimtype)(*type | CIM_FLAG_ARRAY);
+    return WBEM_S_NO_ERROR;
+}
+
+/* Check a class default against the property; returns the value to keep
+ * (a new reference) or NULL with @err set. */
+static json_t *
+check_default(const wmi_schema *schema, const wmi_property *prop, json_t *v,
+              const char *cname, wmi_error *err)
+{
+    json_t *repl = NULL;
+    char path[300];
+    snprintf(path, sizeof path, "%s.%s", cname, prop->name);
+    if (json_is_null(v))
+        return NULL;
+    wmi_status st = wmi_check_value(schema, prop, v, &repl, 0, path, sizeof path, err);
+    if (WMI_FAILED(st))
+        return NULL;
+    return repl ? repl : json_incref(v);
+}
+
+static wmi_status
+class_build(wmi_schema *schema, const json_t *def, struct wmi_class **out, wmi_error *err)
+{
+    const char *cname = json_string_value(json_object_get(def, "__CLASS"));
+    const char *sname = json_string_value(json_object_get(def, "__SUPERCLASS"));
+    json_t *quals = json_object_get(def, "__QUALIFIERS");
+    json_t *props = json_object_get(def, "__PROPERTIES");
+    struct wmi_class *cls;
+    const char *key;
+    json_t *val;
+
+    *out = NULL;
+    if (!json_is_object(def) || cname == NULL || cname[0] == '\0') {
+        wmi_set_error(err, WBEM_E_INVALID_CLASS, "", "a class definition needs a \"__CLASS\" string");
+        return WBEM_E_INVALID_CLASS;
+    }
+    if (strlen(cname) > 255) {
+        wmi_set_error(err, WBEM_E_CLASS_NAME_TOO_WIDE, cname, "class name longer than 255 characters");
+        return WBEM_E_CLASS_NAME_TOO_WIDE;
+    }
+    if (cimap_get(&schema->classes, cname) != NULL) {
+        wmi_set_error(err, WBEM_E_ALREADY_EXISTS, cname, "class %s is already defined", cname);
+        return WBEM_E_ALREADY_EXISTS;
+    }
+    if ((quals != NULL && !json_is_object(quals)) || (props != NULL && !json_is_object(props))) {
+        wmi_set_error(err, WBEM_E_INVALID_CLASS, cname,
+                      "\"__QUALIFIERS\" and \"__PROPERTIES\" must be JSON objects");
+        return WBEM_E_INVALID_CLASS;
+    }
+    const struct wmi_class *super = NULL;
+    if (sname != NULL && sname[0] != '\0') {
+        super = cimap_get(&schema->classes, sname);
+        if (super == NULL) {
+            wmi_set_error(err, WBEM_E_INVALID_SUPERCLASS, cname, "superclass %s is not defined", sname);
+            return WBEM_E_INVALID_SUPERCLASS;
+        }
+    }
+
+    cls = calloc(1, sizeof *cls);
+    if (cls == NULL)
+        return WBEM_E_OUT_OF_MEMORY;
+    cls->name = strdup(cname);
+    cls->super = super;
+    cls->depth = super ? super->depth + 1 : 0;
+    cls->qualifiers = quals ? json_deep_copy(quals) : json_object();
+    cls->def = json_deep_copy(def);
+    if (cname[0] == '_' && cname[1] == '_')
+        cls->flags |= WMI_CLASS_SYSTEM;
+    json_object_foreach(cls->qualifiers, key, val) {
+        if (!json_is_true(val))
+            continue;
+        if (strcasecmp(key, "abstract") == 0)
+            cls->flags |= WMI_CLASS_ABSTRACT;
+        else if (strcasecmp(key, "singleton") == 0)
+            cls->flags |= WMI_CLASS_SINGLETON;
+        else if (strcasecmp(key, "Association") == 0)
+            cls->flags |= WMI_CLASS_ASSOCIATION;
+    }
+
+    size_t ninh = super ? super->nprops : 0;
+    size_t ndecl = props ? json_object_size(props) : 0;
+    cls->props = calloc(ninh + ndecl + 1, sizeof *cls->props);
+    if (cls->name == NULL || cls->qualifiers == NULL || cls->def == NULL || cls->props == NULL) {
+        class_free(cls);
+        return WBEM_E_OUT_OF_MEMORY;
+    }
+    if (ninh)
+        memcpy(cls->props, super->props, ninh * sizeof *cls->props);
+    cls->ninherited = ninh;
+    cls->nprops = ninh;
+    for (size_t i = 0; i < ninh; i++)
+        cimap_put(&cls->index, cls->props[i].name, &cls->props[i]);
+
+    wmi_status st = WBEM_S_NO_ERROR;
+    char where[300];
+    json_object_foreach(props, key, val) {
+        const char *tspec = NULL;
+        json_t *dflt = NULL;
+        uint32_t flags = 0;
+        wmi_cimtype type;
+        char *ref_class = NULL;
+
+        snprintf(where, sizeof where, "%s.%s", cname, key);
+        if (key[0] == '\0' || strlen(key) > 255 || (key[0] == '_' && key[1] == '_')) {
+            wmi_set_error(err, WBEM_E_INVALID_PROPERTY, where,
+                          "a property name must be 1 to 255 characters and not start with \"__\"");
+            st = WBEM_E_INVALID_PROPERTY;
+            break;
+        }
+        if (json_is_string(val)) {
+            tspec = json_string_value(val);
+        } else if (json_is_object(val)) {
+            const char *qk;
+            json_t *qv;
+            json_object_foreach(val, qk, qv) {
+                if (strcasecmp(qk, "CIMType") == 0) {
+                    tspec = json_string_value(qv);
+                } else if (strcasecmp(qk, "Default") == 0) {
+                    dflt = qv;
+                } else if (strcasecmp(qk, "SubType") == 0) {
+                    if (json_is_string(qv) && strcasecmp(json_string_value(qv), "interval") == 0)
+                        flags |= WMI_PROPERTY_INTERVAL;
+                } else {
+                    size_t q;
+                    for (q = 0; q < sizeof prop_qualifiers / sizeof prop_qualifiers[0]; q++)
+                        if (strcasecmp(qk, prop_qualifiers[q].name) == 0)
+                            break;
+                    if (q == sizeof prop_qualifiers / sizeof prop_qualifiers[0] ||
+                        !json_is_boolean(qv)) {
+                        /* Other qualifiers (Description, MaxLen, ...) carry
+                         * no behaviour here; keep only known flags. */
+                        continue;
+                    }
+                    if (json_is_true(qv))
+                        flags |= prop_qualifiers[q].flag;
+                }
+            }
+        }
+        if (tspec == NULL) {
+            wmi_set_error(err, WBEM_E_INVALID_PROPERTY_TYPE, where,
+                          "a property needs a CIM type: \"uint32\" or {\"CIMType\": \"uint32\", ...}");
+            st = WBEM_E_INVALID_PROPERTY_TYPE;
+            break;
+        }
+        st = parse_prop_type(tspec, &type, &ref_class);
+        if (WMI_FAILED(st)) {
+            wmi_set_error(err, WBEM_E_INVALID_CIM_TYPE, where, "unknown CIM type \"%s\"", tspec);
+            st = WBEM_E_INVALID_CIM_TYPE;
+            break;
+        }
+        wmi_property *inh = cimap_get(&cls->index, key);
+        if (inh != NULL) {
+            /* A redeclaration may only change the default (and add flags). */
+            if (inh->type != type) {
+                free(ref_class);
+                wmi_set_error(err, WBEM_E_UPDATE_TYPE_MISMATCH, where,
+                              "redeclared with type %s; %s declares it %s", tspec, inh->origin,
+                              wmi_cimtype_name(inh->type));
+                st = WBEM_E_UPDATE_TYPE_MISMATCH;
+                break;
+            }
+            free(ref_class);
+            inh->flags |= flags;
+            if (dflt != NULL) {
+                json_t *d = check_default(schema, inh, dflt, cname, err);
+                if (d == NULL && !json_is_null(dflt)) {
+                    st = WBEM_E_TYPE_MISMATCH;
+                    break;
+                }
+                if (inh->default_value != (super ? super->props[inh - cls->props].default_value : NULL))
+                    json_decref((json_t *)inh->default_value);
+                inh->default_value = d;
+            }
+            continue;
+        }
+        wmi_property *p = &cls->props[cls->nprops];
+        p->name = strdup(key);
+        p->type = type;
+        p->ref_class = ref_class;
+        p->flags = flags;
+        p->origin = cls->name;
+        cls->nprops++;
+        if (p->name == NULL) {
+            st = WBEM_E_OUT_OF_MEMORY;
+            break;
+        }
+        if (dflt != NULL) {
+            p->default_value = check_default(schema, p, dflt, cname, err);
+            if (p->default_value == NULL && !json_is_null(dflt)) {
+                st = WBEM_E_TYPE_MISMATCH;
+                break;
+            }
+        }
+    }
+    /* Index the declared properties only now: the table no longer moves. */
+    for (size_t i = ninh; WMI_SUCCEEDED(st) && i < cls->nprops; i++)
+        if (!cimap_put(&cls->index, cls->props[i].name, &cls->props[i]))
+            st = WBEM_E_OUT_OF_MEMORY;
+    if (WMI_FAILED(st)) {
+        class_free(cls);
+        return st;
+    }
+    /* An association has exactly two references (MOF rule); keep the
+     * check lenient for system classes that predate it. */
+    *out = cls;
+    return WBEM_S_NO_ERROR;
+}
+
+/* ====================================================================
+ * Schema
+ * ==================================================================== */
+
+static wmi_status
+schema_insert(wmi_schema *schema, struct wmi_class *cls)
+{
+    if (schema->nlist == schema->caplist) {
+        size_t ncap = schema->caplist ? schema->caplist * 2 : 64;
+        struct wmi_class **nl = realloc(schema->list, ncap * sizeof *nl);
+        if (nl == NULL)
+            return WBEM_E_OUT_OF_MEMORY;
+        schema->list = nl;
+        schema->caplist = ncap;
+    }
+    if (!cimap_put(&schema->classes, cls->name, cls))
+        return WBEM_E_OUT_OF_MEMORY;
+    schema->list[schema->nlist++] = cls;
+    return WBEM_S_NO_ERROR;
+}
+
+WMI_EXPORT wmi_status
+wmi_schema_add_class_json(wmi_schema *schema, const json_t *def, wmi_error *err)
+{
+    struct wmi_class *cls;
+    json_t *genus = json_object_get(def, "__GENUS");
+    if (genus != NULL && json_integer_value(genus) != 1) {
+        wmi_set_error(err, WBEM_E_INVALID_CLASS,
+                      json_string_value(json_object_get(def, "__CLASS")),
+                      "a class definition has \"__GENUS\": 1 (2 is an instance)");
+        return WBEM_E_INVALID_CLASS;
+    }
+    wmi_status st = class_build(schema, def, &cls, err);
+    if (WMI_FAILED(st))
+        return st;
+    st = schema_insert(schema, cls);
+    if (WMI_FAILED(st))
+        class_free(cls);
+    return st;
+}
+
+WMI_EXPORT wmi_schema *
+wmi_schema_new(void)
+{
+    wmi_schema *schema = calloc(1, sizeof *schema);
+    json_error_t jerr;
+    wmi_error err;
+
+    if (schema == NULL)
+        return NULL;
+    atomic_init(&schema->refs, 1);
+    for (size_t i = 0; wmi_builtin_classes[i] != NULL; i++) {
+        json_t *def = json_loads(wmi_builtin_classes[i], 0, &jerr);
+        /* A broken built-in table is a build defect; the unit tests catch it. */
+        if (def == NULL || WMI_FAILED(wmi_schema_add_class_json(schema, def, &err))) {
+            fprintf(stderr, "libwmievent: built-in class %zu: %s %s\n", i,
+                    def ? err.source : jerr.text, def ? err.text : "");
+            abort();
+        }
+        json_decref(def);
+    }
+    return schema;
+}
+
+WMI_EXPORT wmi_schema *
+wmi_schema_ref(wmi_schema *schema)
+{
+    atomic_fetch_add_explicit(&schema->refs, 1, memory_order_relaxed);
+    return schema;
+}
+
+WMI_EXPORT void
+wmi_schema_free(wmi_schema *schema)
+{
+    if (schema == NULL)
+        return;
+    if (atomic_fetch_sub_explicit(&schema->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    /* Free subclasses before their superclasses: reverse definition order. */
+    for (size_t i = schema->nlist; i-- > 0;)
+        class_free(schema->list[i]);
+    free(schema->list);
+    cimap_free(&schema->classes);
+    free(schema);
+}
+
+WMI_EXPORT const wmi_class *
+wmi_schema_get_class(const wmi_schema *schema, const char *name)
+{
+    return cimap_get(&schema->classes, name);
+}
+
+WMI_EXPORT void
+wmi_schema_foreach_class(const wmi_schema *schema, bool (*fn)(const wmi_class *cls, void *arg),
+                         void *arg)
+{
+    for (size_t i = 0; i < schema->nlist; i++)
+        if (!fn(schema->list[i], arg))
+            return;
+}
+
+WMI_EXPORT json_t *
+wmi_class_to_json(const wmi_class *cls)
+{
+    return json_deep_copy(cls->def);
+}

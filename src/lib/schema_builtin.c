@@ -1,0 +1,168 @@
+/*
+ * schema_builtin.c - WMI's built-in system classes, the standard consumer
+ * classes and the process trace classes, in the JSON class form that
+ * wmi_schema_add_class_json reads (see object.h).  Properties, types and
+ * defaults follow Microsoft's class pages; docs/classes.md lists them.
+ *
+ * Deviations, on purpose: __Win32Provider gains "Library" (the path of the
+ * plugin .so; WMI's CLSID has no meaning on Linux), and Win32_ProcessTrace
+ * carries Sid as a string ("S-1-22-1-<uid>") rather than a binary uint8[]
+ * SID, plus CommandLine and ExecutablePath, which Linux can supply.
+ */
+
+/* One JSON class definition per string, superclasses first; NULL ends. */
+extern const char *const wmi_builtin_classes[];
+
+const char *const wmi_builtin_classes[] = {
+    "{\"__CLASS\":\"__SystemClass\",\"__QUALIFIERS\":{\"abstract\":true}}",
+    "{\"__CLASS\":\"__IndicationRelated\",\"__SUPERCLASS\":\"__SystemClass\",\"__QUALIFIERS\""
+    ":{\"abstract\":true}}",
+    "{\"__CLASS\":\"__Event\",\"__SUPERCLASS\":\"__IndicationRelated\",\"__QUALIFIERS\":{\"ab"
+    "stract\":true},\"__PROPERTIES\":{\"SECURITY_DESCRIPTOR\":\"uint8[]\",\"TIME_CREATED\":\""
+    "uint64\"}}",
+    "{\"__CLASS\":\"__ExtrinsicEvent\",\"__SUPERCLASS\":\"__Event\",\"__QUALIFIERS\":{\"abstr"
+    "act\":true}}",
+    "{\"__CLASS\":\"__SystemEvent\",\"__SUPERCLASS\":\"__ExtrinsicEvent\",\"__QUALIFIERS\":{"
+    "\"abstract\":true}}",
+    "{\"__CLASS\":\"__EventDroppedEvent\",\"__SUPERCLASS\":\"__SystemEvent\",\"__PROPERTIES\""
+    ":{\"Event\":\"object:__Event\",\"IntendedConsumer\":\"ref:__EventConsumer\"}}",
+    "{\"__CLASS\":\"__EventQueueOverflowEvent\",\"__SUPERCLASS\":\"__EventDroppedEvent\",\"__"
+    "PROPERTIES\":{\"CurrentQueueSize\":\"uint32\"}}",
+    "{\"__CLASS\":\"__ConsumerFailureEvent\",\"__SUPERCLASS\":\"__EventDroppedEvent\",\"__PRO"
+    "PERTIES\":{\"ErrorCode\":\"uint32\",\"ErrorDescription\":\"string\",\"ErrorObject\":\"ob"
+    "ject\"}}",
+    "{\"__CLASS\":\"__InstanceOperationEvent\",\"__SUPERCLASS\":\"__Event\",\"__PROPERTIES\":"
+    "{\"TargetInstance\":\"object\"}}",
+    "{\"__CLASS\":\"__InstanceCreationEvent\",\"__SUPERCLASS\":\"__InstanceOperationEvent\"}",
+    "{\"__CLASS\":\"__InstanceDeletionEvent\",\"__SUPERCLASS\":\"__InstanceOperationEvent\"}",
+    "{\"__CLASS\":\"__InstanceModificationEvent\",\"__SUPERCLASS\":\"__InstanceOperationEvent"
+    "\",\"__PROPERTIES\":{\"PreviousInstance\":\"object\"}}",
+    "{\"__CLASS\":\"__MethodInvocationEvent\",\"__SUPERCLASS\":\"__InstanceOperationEvent\","
+    "\"__PROPERTIES\":{\"Method\":\"string\",\"Parameters\":\"object\",\"PreCall\":\"boolean"
+    "\"}}",
+    "{\"__CLASS\":\"__ClassOperationEvent\",\"__SUPERCLASS\":\"__Event\",\"__PROPERTIES\":{\""
+    "TargetClass\":\"object\"}}",
+    "{\"__CLASS\":\"__ClassCreationEvent\",\"__SUPERCLASS\":\"__ClassOperationEvent\"}",
+    "{\"__CLASS\":\"__ClassDeletionEvent\",\"__SUPERCLASS\":\"__ClassOperationEvent\"}",
+    "{\"__CLASS\":\"__ClassModificationEvent\",\"__SUPERCLASS\":\"__ClassOperationEvent\",\"_"
+    "_PROPERTIES\":{\"PreviousClass\":\"object\"}}",
+    "{\"__CLASS\":\"__Namespace\",\"__SUPERCLASS\":\"__SystemClass\",\"__PROPERTIES\":{\"Name"
+    "\":{\"CIMType\":\"string\",\"Key\":true}}}",
+    "{\"__CLASS\":\"__NamespaceOperationEvent\",\"__SUPERCLASS\":\"__Event\",\"__PROPERTIES\""
+    ":{\"TargetNamespace\":\"object:__Namespace\"}}",
+    "{\"__CLASS\":\"__NamespaceCreationEvent\",\"__SUPERCLASS\":\"__NamespaceOperationEvent\""
+    "}",
+    "{\"__CLASS\":\"__NamespaceDeletionEvent\",\"__SUPERCLASS\":\"__NamespaceOperationEvent\""
+    "}",
+    "{\"__CLASS\":\"__NamespaceModificationEvent\",\"__SUPERCLASS\":\"__NamespaceOperationEve"
+    "nt\",\"__PROPERTIES\":{\"PreviousNamespace\":\"object:__Namespace\"}}",
+    "{\"__CLASS\":\"__TimerEvent\",\"__SUPERCLASS\":\"__Event\",\"__PROPERTIES\":{\"TimerId\""
+    ":\"string\",\"NumFirings\":\"uint32\"}}",
+    "{\"__CLASS\":\"__AggregateEvent\",\"__SUPERCLASS\":\"__IndicationRelated\",\"__PROPERTIE"
+    "S\":{\"NumberOfEvents\":\"uint32\",\"Representative\":\"object\"}}",
+    "{\"__CLASS\":\"__EventGenerator\",\"__SUPERCLASS\":\"__IndicationRelated\",\"__QUALIFIER"
+    "S\":{\"abstract\":true}}",
+    "{\"__CLASS\":\"__TimerInstruction\",\"__SUPERCLASS\":\"__EventGenerator\",\"__QUALIFIERS"
+    "\":{\"abstract\":true},\"__PROPERTIES\":{\"TimerId\":{\"CIMType\":\"string\",\"Key\":tru"
+    "e},\"SkipIfPassed\":{\"CIMType\":\"boolean\",\"Default\":false}}}",
+    "{\"__CLASS\":\"__IntervalTimerInstruction\",\"__SUPERCLASS\":\"__TimerInstruction\",\"__"
+    "PROPERTIES\":{\"IntervalBetweenEvents\":{\"CIMType\":\"uint32\",\"not_null\":true}}}",
+    "{\"__CLASS\":\"__AbsoluteTimerInstruction\",\"__SUPERCLASS\":\"__TimerInstruction\",\"__"
+    "PROPERTIES\":{\"EventDateTime\":{\"CIMType\":\"datetime\",\"not_null\":true}}}",
+    "{\"__CLASS\":\"__TimerNextFiring\",\"__SUPERCLASS\":\"__IndicationRelated\",\"__PROPERTI"
+    "ES\":{\"NextEvent64BitTime\":\"sint64\",\"TimerId\":{\"CIMType\":\"string\",\"Key\":true"
+    "}}}",
+    "{\"__CLASS\":\"__EventFilter\",\"__SUPERCLASS\":\"__IndicationRelated\",\"__PROPERTIES\""
+    ":{\"CreatorSID\":{\"CIMType\":\"uint8[]\",\"read\":true},\"EventAccess\":\"string\",\"Ev"
+    "entNamespace\":\"string\",\"Name\":{\"CIMType\":\"string\",\"Key\":true},\"Query\":{\"CI"
+    "MType\":\"string\",\"not_null\":true},\"QueryLanguage\":{\"CIMType\":\"string\",\"not_nu"
+    "ll\":true}}}",
+    "{\"__CLASS\":\"__EventConsumer\",\"__SUPERCLASS\":\"__IndicationRelated\",\"__QUALIFIERS"
+    "\":{\"abstract\":true},\"__PROPERTIES\":{\"CreatorSID\":{\"CIMType\":\"uint8[]\",\"read"
+    "\":true},\"MachineName\":\"string\",\"MaximumQueueSize\":\"uint32\"}}",
+    "{\"__CLASS\":\"__FilterToConsumerBinding\",\"__SUPERCLASS\":\"__IndicationRelated\",\"__"
+    "QUALIFIERS\":{\"Association\":true},\"__PROPERTIES\":{\"Consumer\":{\"CIMType\":\"ref:__"
+    "EventConsumer\",\"Key\":true},\"Filter\":{\"CIMType\":\"ref:__EventFilter\",\"Key\":true"
+    "},\"CreatorSID\":{\"CIMType\":\"uint8[]\",\"read\":true},\"DeliverSynchronously\":{\"CIM"
+    "Type\":\"boolean\",\"Default\":false},\"DeliveryQoS\":\"uint32\",\"MaintainSecurityConte"
+    "xt\":{\"CIMType\":\"boolean\",\"Default\":false},\"SlowDownProviders\":{\"CIMType\":\"bo"
+    "olean\",\"Default\":false}}}",
+    "{\"__CLASS\":\"__Provider\",\"__SUPERCLASS\":\"__SystemClass\",\"__QUALIFIERS\":{\"abstr"
+    "act\":true},\"__PROPERTIES\":{\"Name\":{\"CIMType\":\"string\",\"Key\":true}}}",
+    "{\"__CLASS\":\"__Win32Provider\",\"__SUPERCLASS\":\"__Provider\",\"__PROPERTIES\":{\"CLS"
+    "ID\":\"string\",\"ClientLoadableCLSID\":\"string\",\"DefaultMachineName\":\"string\",\"E"
+    "nabled\":{\"CIMType\":\"boolean\",\"Default\":true},\"HostingModel\":\"string\",\"Impers"
+    "onationLevel\":{\"CIMType\":\"sint32\",\"Default\":0},\"InitializationReentrancy\":{\"CI"
+    "MType\":\"sint32\",\"Default\":0},\"InitializationTimeoutInterval\":{\"CIMType\":\"datet"
+    "ime\",\"SubType\":\"interval\"},\"InitializeAsAdminFirst\":\"boolean\",\"OperationTimeou"
+    "tInterval\":{\"CIMType\":\"datetime\",\"SubType\":\"interval\"},\"PerLocaleInitializatio"
+    "n\":{\"CIMType\":\"boolean\",\"Default\":false},\"PerUserInitialization\":{\"CIMType\":"
+    "\"boolean\",\"Default\":false},\"Pure\":{\"CIMType\":\"boolean\",\"Default\":true},\"Sec"
+    "urityDescriptor\":\"string\",\"SupportsExplicitShutdown\":\"boolean\",\"SupportsExtended"
+    "Status\":\"boolean\",\"SupportsQuotas\":\"boolean\",\"SupportsSendStatus\":\"boolean\","
+    "\"SupportsShutdown\":\"boolean\",\"SupportsThrottling\":\"boolean\",\"UnloadTimeout\":{"
+    "\"CIMType\":\"datetime\",\"SubType\":\"interval\"},\"Version\":{\"CIMType\":\"uint32\","
+    "\"Default\":1},\"Concurrency\":\"sint32\",\"Library\":\"string\"}}",
+    "{\"__CLASS\":\"__ProviderRegistration\",\"__SUPERCLASS\":\"__SystemClass\",\"__QUALIFIER"
+    "S\":{\"abstract\":true},\"__PROPERTIES\":{\"provider\":{\"CIMType\":\"ref:__Provider\","
+    "\"Key\":true}}}",
+    "{\"__CLASS\":\"__EventConsumerProviderRegistration\",\"__SUPERCLASS\":\"__ProviderRegist"
+    "ration\",\"__PROPERTIES\":{\"ConsumerClassNames\":\"string[]\"}}",
+    "{\"__CLASS\":\"__EventProviderRegistration\",\"__SUPERCLASS\":\"__ProviderRegistration\""
+    ",\"__PROPERTIES\":{\"EventQueryList\":\"string[]\"}}",
+    "{\"__CLASS\":\"__CacheControl\",\"__SUPERCLASS\":\"__SystemClass\",\"__QUALIFIERS\":{\"a"
+    "bstract\":true},\"__PROPERTIES\":{\"ClearAfter\":{\"CIMType\":\"datetime\",\"SubType\":"
+    "\"interval\"}}}",
+    "{\"__CLASS\":\"__EventConsumerProviderCacheControl\",\"__SUPERCLASS\":\"__CacheControl\""
+    ",\"__QUALIFIERS\":{\"singleton\":true}}",
+    "{\"__CLASS\":\"__EventProviderCacheControl\",\"__SUPERCLASS\":\"__CacheControl\",\"__QUA"
+    "LIFIERS\":{\"singleton\":true}}",
+    "{\"__CLASS\":\"__EventSinkCacheControl\",\"__SUPERCLASS\":\"__CacheControl\",\"__QUALIFI"
+    "ERS\":{\"singleton\":true}}",
+    "{\"__CLASS\":\"ActiveScriptEventConsumer\",\"__SUPERCLASS\":\"__EventConsumer\",\"__PROP"
+    "ERTIES\":{\"KillTimeout\":{\"CIMType\":\"uint32\",\"Default\":0},\"Name\":{\"CIMType\":"
+    "\"string\",\"Key\":true},\"ScriptingEngine\":{\"CIMType\":\"string\",\"not_null\":true},"
+    "\"ScriptFileName\":\"string\",\"ScriptText\":\"string\"}}",
+    "{\"__CLASS\":\"CommandLineEventConsumer\",\"__SUPERCLASS\":\"__EventConsumer\",\"__PROPE"
+    "RTIES\":{\"CommandLineTemplate\":{\"CIMType\":\"string\",\"Template\":true},\"CreateNewC"
+    "onsole\":{\"CIMType\":\"boolean\",\"Default\":false},\"CreateNewProcessGroup\":{\"CIMTyp"
+    "e\":\"boolean\",\"Default\":true},\"CreateSeparateWowVdm\":{\"CIMType\":\"boolean\",\"De"
+    "fault\":false},\"CreateSharedWowVdm\":{\"CIMType\":\"boolean\",\"Default\":false},\"Desk"
+    "topName\":\"string\",\"ExecutablePath\":\"string\",\"FillAttribute\":\"uint32\",\"FillAt"
+    "tributes\":\"uint32\",\"ForceOffFeedback\":{\"CIMType\":\"boolean\",\"Default\":false},"
+    "\"ForceOnFeedback\":{\"CIMType\":\"boolean\",\"Default\":false},\"KillTimeout\":{\"CIMTy"
+    "pe\":\"uint32\",\"Default\":0},\"Name\":{\"CIMType\":\"string\",\"Key\":true},\"Priority"
+    "\":{\"CIMType\":\"sint32\",\"Default\":32},\"RunInteractively\":{\"CIMType\":\"boolean\""
+    ",\"Default\":false},\"ShowWindowCommand\":\"uint32\",\"UseDefaultErrorMode\":{\"CIMType"
+    "\":\"boolean\",\"Default\":false},\"WindowTitle\":\"string\",\"WorkingDirectory\":\"stri"
+    "ng\",\"XCoordinate\":\"uint32\",\"XNumCharacters\":\"uint32\",\"XSize\":\"uint32\",\"YCo"
+    "ordinate\":\"uint32\",\"YNumCharacters\":\"uint32\",\"YSize\":\"uint32\"}}",
+    "{\"__CLASS\":\"LogFileEventConsumer\",\"__SUPERCLASS\":\"__EventConsumer\",\"__PROPERTIE"
+    "S\":{\"Filename\":\"string\",\"IsUnicode\":\"boolean\",\"MaximumFileSize\":{\"CIMType\":"
+    "\"uint64\",\"Default\":65535},\"Name\":{\"CIMType\":\"string\",\"Key\":true},\"Text\":{"
+    "\"CIMType\":\"string\",\"Template\":true}}}",
+    "{\"__CLASS\":\"NTEventLogEventConsumer\",\"__SUPERCLASS\":\"__EventConsumer\",\"__PROPER"
+    "TIES\":{\"Category\":\"uint16\",\"EventID\":{\"CIMType\":\"uint32\",\"not_null\":true},"
+    "\"EventType\":{\"CIMType\":\"uint32\",\"Default\":1},\"InsertionStringTemplates\":{\"CIM"
+    "Type\":\"string[]\",\"Template\":true,\"Default\":[\"\"]},\"Name\":{\"CIMType\":\"string"
+    "\",\"Key\":true},\"NameOfRawDataProperty\":\"string\",\"NameOfUserSidProperty\":\"string"
+    "\",\"NumberOfInsertionStrings\":{\"CIMType\":\"uint32\",\"Default\":0},\"SourceName\":\""
+    "string\",\"UNCServerName\":\"string\"}}",
+    "{\"__CLASS\":\"SMTPEventConsumer\",\"__SUPERCLASS\":\"__EventConsumer\",\"__PROPERTIES\""
+    ":{\"BccLine\":{\"CIMType\":\"string\",\"Template\":true},\"CcLine\":{\"CIMType\":\"strin"
+    "g\",\"Template\":true},\"FromLine\":{\"CIMType\":\"string\",\"Template\":true},\"HeaderF"
+    "ields\":\"string[]\",\"Message\":{\"CIMType\":\"string\",\"Template\":true},\"Name\":{\""
+    "CIMType\":\"string\",\"Key\":true},\"ReplyToLine\":{\"CIMType\":\"string\",\"Template\":"
+    "true},\"SMTPServer\":{\"CIMType\":\"string\",\"not_null\":true},\"Subject\":{\"CIMType\""
+    ":\"string\",\"Template\":true},\"ToLine\":{\"CIMType\":\"string\",\"Template\":true}}}",
+    "{\"__CLASS\":\"Win32_SystemTrace\",\"__SUPERCLASS\":\"__ExtrinsicEvent\",\"__QUALIFIERS"
+    "\":{\"abstract\":true}}",
+    "{\"__CLASS\":\"Win32_ProcessTrace\",\"__SUPERCLASS\":\"Win32_SystemTrace\",\"__PROPERTIE"
+    "S\":{\"ParentProcessID\":\"uint32\",\"ProcessID\":\"uint32\",\"ProcessName\":\"string\","
+    "\"SessionID\":\"uint32\",\"Sid\":\"string\",\"CommandLine\":\"string\",\"ExecutablePath"
+    "\":\"string\"}}",
+    "{\"__CLASS\":\"Win32_ProcessStartTrace\",\"__SUPERCLASS\":\"Win32_ProcessTrace\"}",
+    "{\"__CLASS\":\"Win32_ProcessStopTrace\",\"__SUPERCLASS\":\"Win32_ProcessTrace\",\"__PROP"
+    "ERTIES\":{\"ExitStatus\":\"uint32\"}}",
+    (const char *)0,
+};
