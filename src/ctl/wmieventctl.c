@@ -1,0 +1,399 @@
+/*
+ * wmieventctl - the command-line client of wmieventd.
+ *
+ *   wmieventctl [-s socket] indicate CLASS [Prop=Value ...]
+ *   wmieventctl [-s socket] indicate -
+ *   wmieventctl [-s socket] stats
+ *   wmieventctl [--classes FILE] wql check 'QUERY'
+ *   wmieventctl [--classes FILE] wql eval 'QUERY' [FILE]
+ *
+ * Exit codes: 0 success, 1 a WBEM error (printed as its name and message),
+ * 2 usage, 3 the daemon cannot be reached.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "wmievent.h"
+
+enum { EXIT_OK = 0, EXIT_WBEM = 1, EXIT_USAGE = 2, EXIT_CONNECT = 3 };
+
+static const char *socket_path;
+static const char *classes_file;
+
+static _Noreturn void
+usage(void)
+{
+    fprintf(stderr,
+            "usage: wmieventctl [-s socket] indicate CLASS [Prop=Value ...]\n"
+            "       wmieventctl [-s socket] indicate -\n"
+            "       wmieventctl [-s socket] stats\n"
+            "       wmieventctl [--classes file.json] wql check QUERY\n"
+            "       wmieventctl [--classes file.json] wql eval QUERY [FILE]\n");
+    exit(EXIT_USAGE);
+}
+
+static void
+print_status(wmi_status st, const char *where, const char *msg)
+{
+    const char *name = wmi_status_name(st);
+    fprintf(stderr, "wmieventctl: %s%s%s (0x%08X)%s%s\n", where ? where : "", where ? ": " : "",
+            name ? name : "unknown status", st, msg ? ": " : "", msg ? msg : wmi_status_message(st));
+}
+
+/* ====================================================================
+ * The socket
+ * ==================================================================== */
+
+struct conn {
+    int fd;
+    FILE *in;
+};
+
+static int
+connect_daemon(struct conn *c)
+{
+    struct sockaddr_un sun;
+    memset(&sun, 0, sizeof sun);
+    sun.sun_family = AF_UNIX;
+    if (strlen(socket_path) >= sizeof sun.sun_path) {
+        fprintf(stderr, "wmieventctl: socket path too long: %s\n", socket_path);
+        return -1;
+    }
+    strcpy(sun.sun_path, socket_path);
+    c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sun, sizeof sun) != 0) {
+        fprintf(stderr, "wmieventctl: cannot connect to %s: %s\n", socket_path, strerror(errno));
+        if (c->fd >= 0)
+            close(c->fd);
+        return -1;
+    }
+    c->in = fdopen(dup(c->fd), "r");
+    return c->in ? 0 : -1;
+}
+
+static void
+disconnect(struct conn *c)
+{
+    fclose(c->in);
+    close(c->fd);
+}
+
+static int
+send_all(int fd, const char *buf, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, buf, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        buf += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int
+send_json(struct conn *c, json_t *msg)
+{
+    char *text = json_dumps(msg, JSON_COMPACT);
+    if (text == NULL)
+        return -1;
+    int rc = send_all(c->fd, text, strlen(text));
+    if (rc == 0)
+        rc = send_all(c->fd, "\n", 1);
+    free(text);
+    return rc;
+}
+
+/* Read replies until the one whose Id is @id; print the others (errors
+ * about earlier bare lines).  Returns a new reference or NULL. */
+static json_t *
+read_reply(struct conn *c, const char *id)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    json_t *found = NULL;
+    while (found == NULL && getline(&line, &cap, c->in) > 0) {
+        json_t *r = json_loads(line, 0, NULL);
+        if (r == NULL)
+            continue;
+        const char *rid = json_string_value(json_object_get(r, "Id"));
+        if (rid != NULL && strcmp(rid, id) == 0) {
+            found = r;
+            break;
+        }
+        wmi_status st = (wmi_status)json_integer_value(json_object_get(r, "Status"));
+        if (WMI_FAILED(st))
+            print_status(st, NULL, json_string_value(json_object_get(r, "Message")));
+        json_decref(r);
+    }
+    free(line);
+    return found;
+}
+
+/* Print a reply's error; returns the exit code. */
+static int
+check_reply(json_t *r)
+{
+    if (r == NULL) {
+        fprintf(stderr, "wmieventctl: the daemon closed the connection without a reply\n");
+        return EXIT_CONNECT;
+    }
+    wmi_status st = (wmi_status)json_integer_value(json_object_get(r, "Status"));
+    if (WMI_FAILED(st)) {
+        print_status(st, json_string_value(json_object_get(r, "Field")),
+                     json_string_value(json_object_get(r, "Message")));
+        return EXIT_WBEM;
+    }
+    return EXIT_OK;
+}
+
+/* ====================================================================
+ * Commands
+ * ==================================================================== */
+
+static int
+cmd_indicate(int argc, char **argv)
+{
+    struct conn c;
+    if (argc < 1)
+        usage();
+    if (strcmp(argv[0], "-") == 0) {
+        /* Stream stdin as bare events, then ask how many were refused. */
+        if (connect_daemon(&c) != 0)
+            return EXIT_CONNECT;
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t n;
+        unsigned long sent = 0;
+        while ((n = getline(&line, &cap, stdin)) > 0) {
+            if (line[n - 1] != '\n') {
+                line = realloc(line, (size_t)n + 2);
+                line[n++] = '\n';
+            }
+            if (send_all(c.fd, line, (size_t)n) != 0) {
+                fprintf(stderr, "wmieventctl: write: %s\n", strerror(errno));
+                free(line);
+                disconnect(&c);
+                return EXIT_CONNECT;
+            }
+            sent++;
+        }
+        free(line);
+        json_t *req = json_pack("{ssss}", "Method", "Stats", "Id", "wmieventctl");
+        send_json(&c, req);
+        json_decref(req);
+        json_t *r = read_reply(&c, "wmieventctl");
+        int rc = check_reply(r);
+        if (rc == EXIT_OK) {
+            json_t *conn = json_object_get(r, "Connection");
+            json_int_t refused = json_integer_value(json_object_get(conn, "refused"));
+            if (refused > 0) {
+                fprintf(stderr, "wmieventctl: %lu line(s) sent, %lld refused; last error: %s\n", sent,
+                        (long long)refused, json_string_value(json_object_get(conn, "last_error")));
+                rc = EXIT_WBEM;
+            }
+        }
+        json_decref(r);
+        disconnect(&c);
+        return rc;
+    }
+    json_t *ev = json_pack("{ss}", "__CLASS", argv[0]);
+    for (int i = 1; i < argc; i++) {
+        char *eq = strchr(argv[i], '=');
+        if (eq == NULL || eq == argv[i]) {
+            fprintf(stderr, "wmieventctl: expected Prop=Value, got \"%s\"\n", argv[i]);
+            json_decref(ev);
+            return EXIT_USAGE;
+        }
+        *eq = '\0';
+        json_object_set_new(ev, argv[i], json_string(eq + 1));
+    }
+    json_t *req = json_pack("{sssssbs[o]}", "Method", "Indicate", "Id", "1", "Coerce", 1, "Events", ev);
+    if (connect_daemon(&c) != 0) {
+        json_decref(req);
+        return EXIT_CONNECT;
+    }
+    send_json(&c, req);
+    json_decref(req);
+    json_t *r = read_reply(&c, "1");
+    int rc = check_reply(r);
+    json_decref(r);
+    disconnect(&c);
+    return rc;
+}
+
+static int
+cmd_stats(void)
+{
+    struct conn c;
+    if (connect_daemon(&c) != 0)
+        return EXIT_CONNECT;
+    json_t *req = json_pack("{ssss}", "Method", "Stats", "Id", "1");
+    send_json(&c, req);
+    json_decref(req);
+    json_t *r = read_reply(&c, "1");
+    int rc = check_reply(r);
+    if (rc == EXIT_OK)
+        json_dumpf(json_object_get(r, "Stats"), stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+    if (rc == EXIT_OK)
+        putchar('\n');
+    json_decref(r);
+    disconnect(&c);
+    return rc;
+}
+
+/* The built-in classes plus those of --classes (an object file). */
+static wmi_schema *
+load_schema(void)
+{
+    wmi_schema *schema = wmi_schema_new();
+    if (classes_file == NULL)
+        return schema;
+    json_error_t jerr;
+    json_t *defs = json_load_file(classes_file, 0, &jerr);
+    if (defs == NULL) {
+        fprintf(stderr, "wmieventctl: %s:%d:%d: %s\n", classes_file, jerr.line, jerr.column, jerr.text);
+        exit(EXIT_WBEM);
+    }
+    size_t i;
+    json_t *d;
+    json_array_foreach(defs, i, d) {
+        wmi_error err;
+        if (json_integer_value(json_object_get(d, "__GENUS")) != 1)
+            continue;
+        if (WMI_FAILED(wmi_schema_add_class_json(schema, d, &err))) {
+            fprintf(stderr, "wmieventctl: %s: class %zu: %s: %s (%s)\n", classes_file, i, err.source, err.text,
+                    wmi_status_name(err.status));
+            exit(EXIT_WBEM);
+        }
+    }
+    json_decref(defs);
+    return schema;
+}
+
+/* Parse with the schema when the FROM class is known to it, else check the
+ * syntax alone (user classes live in the daemon's config). */
+static wmi_status
+parse_query(const char *text, const wmi_schema *schema, wmi_query **q, wmi_error *err)
+{
+    wmi_status st = wmi_query_parse(text, NULL, q, err);
+    if (WMI_FAILED(st))
+        return st;
+    if (wmi_schema_get_class(schema, wmi_query_class(*q)) == NULL)
+        return st;
+    wmi_query_free(*q);
+    return wmi_query_parse(text, schema, q, err);
+}
+
+static int
+cmd_wql(int argc, char **argv)
+{
+    if (argc < 2)
+        usage();
+    wmi_schema *schema = load_schema();
+    wmi_query *q;
+    wmi_error err;
+    memset(&err, 0, sizeof err);
+    if (WMI_FAILED(parse_query(argv[1], schema, &q, &err))) {
+        fprintf(stderr, "%s at column %d: %s\n", wmi_status_name(err.status), err.column, err.text);
+        wmi_schema_free(schema);
+        return EXIT_WBEM;
+    }
+    int rc = EXIT_OK;
+    if (strcmp(argv[0], "check") == 0 && argc == 2) {
+        char *norm = wmi_query_to_string(q);
+        printf("%s\n", norm);
+        free(norm);
+    } else if (strcmp(argv[0], "eval") == 0 && argc <= 3) {
+        FILE *in = stdin;
+        if (argc == 3 && strcmp(argv[2], "-") != 0 && (in = fopen(argv[2], "r")) == NULL) {
+            fprintf(stderr, "wmieventctl: %s: %s\n", argv[2], strerror(errno));
+            rc = EXIT_WBEM;
+        }
+        char *line = NULL;
+        size_t cap = 0;
+        unsigned long lineno = 0;
+        while (in != NULL && getline(&line, &cap, in) > 0) {
+            lineno++;
+            json_error_t jerr;
+            json_t *j = json_loads(line, 0, &jerr);
+            wmi_object *ev;
+            if (j == NULL) {
+                if (line[strspn(line, " \t\r\n")] == '\0')
+                    continue;
+                fprintf(stderr, "wmieventctl: line %lu:%d: %s\n", lineno, jerr.column, jerr.text);
+                rc = EXIT_WBEM;
+                continue;
+            }
+            if (WMI_FAILED(wmi_object_from_json_new(schema, j, &ev, &err))) {
+                fprintf(stderr, "wmieventctl: line %lu: %s%s%s (%s)\n", lineno, err.source,
+                        err.source[0] ? ": " : "", err.text, wmi_status_name(err.status));
+                rc = EXIT_WBEM;
+                continue;
+            }
+            if (wmi_query_evaluate(q, ev)) {
+                char *out = json_dumps(wmi_object_json(ev), JSON_COMPACT);
+                printf("%s\n", out);
+                free(out);
+            }
+            wmi_object_unref(ev);
+        }
+        free(line);
+        if (in != NULL && in != stdin)
+            fclose(in);
+    } else {
+        wmi_query_free(q);
+        wmi_schema_free(schema);
+        usage();
+    }
+    wmi_query_free(q);
+    wmi_schema_free(schema);
+    return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"socket", required_argument, NULL, 's'},
+        {"classes", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int ch;
+    socket_path = getenv("WMIEVENTD_SOCKET");
+    if (socket_path == NULL)
+        socket_path = "/run/wmieventd/wmieventd.sock";
+    while ((ch = getopt_long(argc, argv, "+s:c:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 's':
+            socket_path = optarg;
+            break;
+        case 'c':
+            classes_file = optarg;
+            break;
+        default:
+            usage();
+        }
+    }
+    argc -= optind;
+    argv += optind;
+    if (argc < 1)
+        usage();
+    if (strcmp(argv[0], "indicate") == 0)
+        return cmd_indicate(argc - 1, argv + 1);
+    if (strcmp(argv[0], "stats") == 0 && argc == 1)
+        return cmd_stats();
+    if (strcmp(argv[0], "wql") == 0)
+        return cmd_wql(argc - 1, argv + 1);
+    usage();
+}

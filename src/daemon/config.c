@@ -1,0 +1,343 @@
+/*
+ * config.c - the daemon settings file and the object dir.
+ *
+ * Every error names the file, and the object and property where there is
+ * one, with line:column for JSON syntax errors, so that `wmieventd -n`
+ * tells an administrator exactly what to fix.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <grp.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "daemon/wmieventd.h"
+
+static void
+set_err(wmi_error *err, wmi_status st, const char *source, int line, int column, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+static void
+set_err(wmi_error *err, wmi_status st, const char *source, int line, int column, const char *fmt, ...)
+{
+    va_list ap;
+    err->status = st;
+    err->line = line;
+    err->column = column;
+    snprintf(err->source, sizeof err->source, "%s", source);
+    va_start(ap, fmt);
+    vsnprintf(err->text, sizeof err->text, fmt, ap);
+    va_end(ap);
+}
+
+/* A path from the settings file, made absolute against the file's dir. */
+static char *
+resolve(const char *base_dir, const char *p)
+{
+    char *out;
+    if (p[0] == '/')
+        return strdup(p);
+    if (asprintf(&out, "%s/%s", base_dir, p) < 0)
+        return NULL;
+    return out;
+}
+
+/* ====================================================================
+ * Settings
+ * ==================================================================== */
+
+enum key_type { K_PATH, K_STRING, K_SIZE, K_UINT };
+
+static const struct {
+    const char *key;
+    enum key_type type;
+} known_keys[] = {
+    {"socket", K_PATH},         {"socket_group", K_STRING},
+    {"state_dir", K_PATH},      {"plugin_dir", K_PATH},
+    {"object_dir", K_PATH},     {"log_level", K_STRING},
+    {"max_line_bytes", K_SIZE}, {"queue_max_bytes", K_SIZE},
+    {"default_consumer_queue_bytes", K_SIZE},
+    {"process_poll_ms", K_UINT}, {"shutdown_timeout_ms", K_UINT},
+};
+
+bool
+config_load_settings(const char *path, struct wmid_settings *s, wmi_error *err)
+{
+    json_error_t jerr;
+    memset(s, 0, sizeof *s);
+    s->socket_gid = -1;
+    s->log_level = WMI_LOG_INFO;
+    s->max_line_bytes = 1024 * 1024;
+    s->queue_max_bytes = 64u * 1024 * 1024;
+    s->default_consumer_queue_bytes = 16u * 1024 * 1024;
+    s->process_poll_ms = 100;
+    s->shutdown_timeout_ms = 5000;
+
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL) {
+        set_err(err, WBEM_E_INVALID_SYNTAX, path, jerr.line, jerr.column, "%s", jerr.text);
+        return false;
+    }
+    if (!json_is_object(root)) {
+        set_err(err, WBEM_E_INVALID_PARAMETER, path, 1, 1, "the settings file holds one JSON object");
+        json_decref(root);
+        return false;
+    }
+    char *pathcopy = strdup(path);
+    char real[PATH_MAX];
+    const char *dir = dirname(pathcopy);
+    if (realpath(dir, real) != NULL)
+        dir = real;
+    s->config_path = strdup(path);
+
+    const char *key;
+    json_t *v;
+    bool ok = true;
+    json_object_foreach(root, key, v) {
+        size_t i;
+        for (i = 0; i < sizeof known_keys / sizeof known_keys[0]; i++)
+            if (strcmp(known_keys[i].key, key) == 0)
+                break;
+        if (i == sizeof known_keys / sizeof known_keys[0]) {
+            set_err(err, WBEM_E_INVALID_PARAMETER, path, 0, 0, "unknown setting \"%s\"", key);
+            ok = false;
+            break;
+        }
+        enum key_type t = known_keys[i].type;
+        if ((t == K_PATH || t == K_STRING) && (!json_is_string(v) || json_string_length(v) == 0)) {
+            set_err(err, WBEM_E_TYPE_MISMATCH, path, 0, 0, "setting \"%s\" must be a non-empty string", key);
+            ok = false;
+            break;
+        }
+        if ((t == K_SIZE || t == K_UINT) && (!json_is_integer(v) || json_integer_value(v) <= 0 ||
+                                             (t == K_UINT && json_integer_value(v) > 86400000))) {
+            set_err(err, WBEM_E_TYPE_MISMATCH, path, 0, 0, "setting \"%s\" must be a positive integer", key);
+            ok = false;
+            break;
+        }
+        const char *sv = json_string_value(v);
+        size_t zv = (size_t)json_integer_value(v);
+        if (strcmp(key, "socket") == 0)
+            s->socket_path = resolve(dir, sv);
+        else if (strcmp(key, "state_dir") == 0)
+            s->state_dir = resolve(dir, sv);
+        else if (strcmp(key, "plugin_dir") == 0)
+            s->plugin_dir = resolve(dir, sv);
+        else if (strcmp(key, "object_dir") == 0)
+            s->object_dir = resolve(dir, sv);
+        else if (strcmp(key, "socket_group") == 0) {
+            struct group *gr = getgrnam(sv);
+            if (gr == NULL) {
+                set_err(err, WBEM_E_NOT_FOUND, path, 0, 0, "setting \"socket_group\": no group \"%s\"", sv);
+                ok = false;
+                break;
+            }
+            s->socket_gid = (int)gr->gr_gid;
+        } else if (strcmp(key, "log_level") == 0) {
+            s->log_level = log_level_from_name(sv);
+            if (s->log_level < 0) {
+                set_err(err, WBEM_E_INVALID_PARAMETER, path, 0, 0,
+                        "setting \"log_level\": \"%s\" is not one of err, warning, notice, info, debug", sv);
+                ok = false;
+                break;
+            }
+        } else if (strcmp(key, "max_line_bytes") == 0)
+            s->max_line_bytes = zv;
+        else if (strcmp(key, "queue_max_bytes") == 0)
+            s->queue_max_bytes = zv;
+        else if (strcmp(key, "default_consumer_queue_bytes") == 0)
+            s->default_consumer_queue_bytes = zv;
+        else if (strcmp(key, "process_poll_ms") == 0)
+            s->process_poll_ms = (unsigned)zv;
+        else if (strcmp(key, "shutdown_timeout_ms") == 0)
+            s->shutdown_timeout_ms = (unsigned)zv;
+    }
+    if (ok) {
+        static const char *const required[] = {"socket", "state_dir", "plugin_dir", "object_dir"};
+        for (size_t i = 0; i < 4; i++) {
+            if (json_object_get(root, required[i]) == NULL) {
+                set_err(err, WBEM_E_INVALID_PARAMETER, path, 0, 0, "missing setting \"%s\"", required[i]);
+                ok = false;
+                break;
+            }
+        }
+    }
+    free(pathcopy);
+    json_decref(root);
+    if (!ok)
+        config_free_settings(s);
+    return ok;
+}
+
+void
+config_free_settings(struct wmid_settings *s)
+{
+    free(s->config_path);
+    free(s->socket_path);
+    free(s->state_dir);
+    free(s->plugin_dir);
+    free(s->object_dir);
+    memset(s, 0, sizeof *s);
+}
+
+/* ====================================================================
+ * Object dir
+ * ==================================================================== */
+
+static int
+name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The *.json files of @dir, sorted; NULL-terminated. */
+static char **
+list_json(const char *dir, wmi_error *err)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        set_err(err, WBEM_E_NOT_FOUND, dir, 0, 0, "cannot open the object dir: %s", strerror(errno));
+        return NULL;
+    }
+    size_t n = 0, cap = 16;
+    char **names = calloc(cap, sizeof *names);
+    struct dirent *de;
+    while (names != NULL && (de = readdir(d)) != NULL) {
+        size_t len = strlen(de->d_name);
+        if (len < 6 || strcmp(de->d_name + len - 5, ".json") != 0 || de->d_name[0] == '.')
+            continue;
+        if (n + 2 > cap) {
+            char **nn = realloc(names, (cap *= 2) * sizeof *nn);
+            if (nn == NULL)
+                break;
+            names = nn;
+        }
+        if (asprintf(&names[n], "%s/%s", dir, de->d_name) >= 0)
+            n++;
+    }
+    closedir(d);
+    if (names == NULL)
+        return NULL;
+    names[n] = NULL;
+    qsort(names, n, sizeof *names, name_cmp);
+    return names;
+}
+
+static void
+free_list(char **names)
+{
+    for (size_t i = 0; names && names[i]; i++)
+        free(names[i]);
+    free(names);
+}
+
+/* "file: object N (Class "Name")" for messages. */
+static void
+describe(char *buf, size_t len, const char *file, size_t index, const json_t *obj)
+{
+    const char *cls = json_string_value(json_object_get(obj, "__CLASS"));
+    const char *name = json_string_value(json_object_get(obj, "Name"));
+    if (name == NULL)
+        name = json_string_value(json_object_get(obj, "TimerId"));
+    snprintf(buf, len, "%s: object %zu (%s%s%s%s)", file, index, cls ? cls : "no __CLASS",
+             name ? " \"" : "", name ? name : "", name ? "\"" : "");
+}
+
+bool
+config_load_objects(const char *dir, struct wmid_objects *o, wmi_error *err)
+{
+    memset(o, 0, sizeof *o);
+    char **files = list_json(dir, err);
+    if (files == NULL)
+        return false;
+    size_t nfiles = 0;
+    while (files[nfiles])
+        nfiles++;
+    json_t **docs = calloc(nfiles + 1, sizeof *docs);
+    o->schema = wmi_schema_new();
+    o->origins = json_array();
+    bool ok = docs != NULL && o->schema != NULL && o->origins != NULL;
+    char where[600];
+
+    /* Pass 1: parse every file, so that syntax errors come first. */
+    for (size_t f = 0; ok && f < nfiles; f++) {
+        json_error_t jerr;
+        docs[f] = json_load_file(files[f], JSON_REJECT_DUPLICATES, &jerr);
+        if (docs[f] == NULL) {
+            set_err(err, WBEM_E_INVALID_SYNTAX, files[f], jerr.line, jerr.column, "%s", jerr.text);
+            ok = false;
+        } else if (!json_is_array(docs[f])) {
+            set_err(err, WBEM_E_INVALID_PARAMETER, files[f], 1, 1,
+                    "an object file holds a JSON array of instances and class definitions");
+            ok = false;
+        }
+    }
+    /* Pass 2: class definitions ("__GENUS": 1), all files, in order. */
+    for (size_t f = 0; ok && f < nfiles; f++) {
+        size_t i;
+        json_t *obj;
+        json_array_foreach(docs[f], i, obj) {
+            json_t *genus = json_object_get(obj, "__GENUS");
+            if (genus == NULL || json_integer_value(genus) != 1)
+                continue;
+            wmi_error cerr;
+            if (WMI_FAILED(wmi_schema_add_class_json(o->schema, obj, &cerr))) {
+                describe(where, sizeof where, files[f], i, obj);
+                set_err(err, cerr.status, where, 0, 0, "%s%s%s", cerr.source, cerr.source[0] ? ": " : "",
+                        cerr.text);
+                ok = false;
+                break;
+            }
+        }
+    }
+    /* Pass 3: instances. */
+    for (size_t f = 0; ok && f < nfiles; f++) {
+        size_t i;
+        json_t *obj;
+        json_array_foreach(docs[f], i, obj) {
+            json_t *genus = json_object_get(obj, "__GENUS");
+            if (genus != NULL && json_integer_value(genus) == 1)
+                continue;
+            describe(where, sizeof where, files[f], i, obj);
+            wmi_error oerr;
+            wmi_object *inst;
+            if (WMI_FAILED(wmi_object_from_json(o->schema, obj, &inst, &oerr))) {
+                set_err(err, oerr.status, where, 0, 0, "%s%s%s", oerr.source, oerr.source[0] ? ": " : "",
+                        oerr.text);
+                ok = false;
+                break;
+            }
+            wmi_object **ni = realloc(o->instances, (o->ninstances + 1) * sizeof *ni);
+            if (ni == NULL) {
+                wmi_object_unref(inst);
+                ok = false;
+                break;
+            }
+            o->instances = ni;
+            o->instances[o->ninstances++] = inst;
+            json_array_append_new(o->origins, json_string(where));
+        }
+    }
+    for (size_t f = 0; docs && f < nfiles; f++)
+        json_decref(docs[f]);
+    free(docs);
+    free_list(files);
+    if (!ok)
+        config_free_objects(o);
+    return ok;
+}
+
+void
+config_free_objects(struct wmid_objects *o)
+{
+    for (size_t i = 0; i < o->ninstances; i++)
+        wmi_object_unref(o->instances[i]);
+    free(o->instances);
+    json_decref(o->origins);
+    wmi_schema_free(o->schema);
+    memset(o, 0, sizeof *o);
+}

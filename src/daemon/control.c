@@ -1,0 +1,633 @@
+/*
+ * control.c - the control socket: a Unix stream socket carrying JSON lines.
+ *
+ * Each line is either a bare event (an object with "__CLASS"), indicated
+ * with no reply, which is the cheap path for high-rate producers, or a
+ * request (an object with "Method"), answered with one reply line that
+ * carries a WBEM status.  docs/protocol.md is the reference.
+ *
+ * Bad input never closes the connection: a malformed or oversized line, an
+ * unknown class or a wrong property type is counted, logged (at most a line
+ * a second) and answered with an error where a reply is possible.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon/wmieventd.h"
+
+#define READ_CHUNK (64 * 1024)
+#define MAX_PENDING_REPLY_BYTES (1024 * 1024)
+
+struct conn {
+    uv_pipe_t pipe;
+    struct wmid_control *ctl;
+    struct conn *prev, *next;
+    char *buf;
+    size_t len, cap;
+    bool discarding;             /* skipping the rest of an oversized line */
+    bool paused;                 /* SlowDownProviders back-pressure */
+    bool closing;
+    unsigned long id;
+    long uid;
+    unsigned long long events, refused;  /* this connection's bare events */
+    char last_error[512];
+};
+
+struct wmid_control {
+    uv_loop_t *loop;
+    const struct wmid_settings *settings;
+    struct wmid_router *router;
+    struct wmid_delivery *delivery;
+    uv_pipe_t listener;
+    bool listening;
+    struct conn *conns;
+    unsigned long next_id;
+    /* Counters (loop thread only). */
+    unsigned long long accepted, lines, events, refused, requests, errors, replies_dropped, paused;
+    json_t *errors_by_status;    /* name -> count */
+    char last_error[512];
+    time_t last_log;
+    unsigned long long suppressed;
+};
+
+/* ====================================================================
+ * Errors and replies
+ * ==================================================================== */
+
+static void
+count_error(struct wmid_control *ctl, struct conn *c, wmi_status st, const char *field, const char *msg)
+{
+    const char *name = wmi_status_name(st) ? wmi_status_name(st) : "WBEM_E_FAILED";
+    json_t *n = json_object_get(ctl->errors_by_status, name);
+    json_object_set_new(ctl->errors_by_status, name, json_integer(n ? json_integer_value(n) + 1 : 1));
+    ctl->errors++;
+    snprintf(c->last_error, sizeof c->last_error, "%s: %s%s%.400s", name, field && field[0] ? field : "",
+             field && field[0] ? ": " : "", msg);
+    snprintf(ctl->last_error, sizeof ctl->last_error, "connection %lu: %.480s", c->id, c->last_error);
+    time_t now = time(NULL);
+    if (now != ctl->last_log) {
+        ctl->last_log = now;
+        if (ctl->suppressed)
+            log_warnx("control: %s (and %llu more errors in the last second)", ctl->last_error,
+                      ctl->suppressed);
+        else
+            log_warnx("control: %s", ctl->last_error);
+        ctl->suppressed = 0;
+    } else {
+        ctl->suppressed++;
+    }
+}
+
+static void
+on_write(uv_write_t *req, int status)
+{
+    (void)status;
+    free(req->data);
+    free(req);
+}
+
+/* Send one JSON reply line (steals @reply). */
+static void
+reply(struct conn *c, json_t *reply)
+{
+    if (c->closing) {
+        json_decref(reply);
+        return;
+    }
+    if (uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) > MAX_PENDING_REPLY_BYTES) {
+        /* The client does not read its replies: never let it grow our memory. */
+        c->ctl->replies_dropped++;
+        json_decref(reply);
+        return;
+    }
+    char *text = json_dumps(reply, JSON_COMPACT);
+    json_decref(reply);
+    if (text == NULL)
+        return;
+    size_t n = strlen(text);
+    char *line = realloc(text, n + 2);
+    if (line == NULL) {
+        free(text);
+        return;
+    }
+    line[n] = '\n';
+    line[n + 1] = '\0';
+    uv_write_t *req = malloc(sizeof *req);
+    if (req == NULL) {
+        free(line);
+        return;
+    }
+    req->data = line;
+    uv_buf_t b = uv_buf_init(line, (unsigned)(n + 1));
+    if (uv_write(req, (uv_stream_t *)&c->pipe, &b, 1, on_write) != 0) {
+        free(line);
+        free(req);
+    }
+}
+
+static json_t *
+status_reply(const json_t *id, wmi_status st)
+{
+    json_t *r = json_pack("{sIss}", "Status", (json_int_t)st, "StatusName",
+                          wmi_status_name(st) ? wmi_status_name(st) : "WBEM_E_FAILED");
+    if (id != NULL)
+        json_object_set(r, "Id", (json_t *)id);
+    return r;
+}
+
+static void
+reply_error(struct conn *c, const json_t *id, wmi_status st, const char *field, const char *msg)
+{
+    json_t *r = status_reply(id, st);
+    json_object_set_new(r, "Message", json_string(msg));
+    if (field != NULL && field[0])
+        json_object_set_new(r, "Field", json_string(field));
+    count_error(c->ctl, c, st, field, msg);
+    reply(c, r);
+}
+
+/* ====================================================================
+ * Requests
+ * ==================================================================== */
+
+/* wmieventctl indicate sends every value as a string; convert the ones
+ * whose CIM type is not a string (integers already accept decimal text). */
+static void
+coerce(const wmi_schema *schema, json_t *ev)
+{
+    const wmi_class *cls = wmi_schema_get_class(schema, json_string_value(json_object_get(ev, "__CLASS")));
+    const char *k;
+    json_t *v;
+    if (cls == NULL)
+        return;
+    json_object_foreach(ev, k, v) {
+        const wmi_property *p = wmi_class_find_property(cls, k);
+        if (p == NULL || !json_is_string(v))
+            continue;
+        const char *s = json_string_value(v);
+        if (p->type == CIM_BOOLEAN) {
+            if (strcasecmp(s, "TRUE") == 0 || strcmp(s, "1") == 0)
+                json_object_set_new(ev, k, json_true());
+            else if (strcasecmp(s, "FALSE") == 0 || strcmp(s, "0") == 0)
+                json_object_set_new(ev, k, json_false());
+        } else if (p->type == CIM_OBJECT || (p->type & CIM_FLAG_ARRAY)) {
+            json_t *parsed = json_loads(s, JSON_DECODE_ANY, NULL);
+            if (parsed != NULL)
+                json_object_set_new(ev, k, parsed);
+        }
+    }
+}
+
+static void
+req_indicate(struct conn *c, const json_t *id, json_t *req)
+{
+    struct wmid_control *ctl = c->ctl;
+    json_t *events = json_object_get(req, "Events");
+    bool do_coerce = json_is_true(json_object_get(req, "Coerce"));
+    const wmi_schema *schema = router_schema(ctl->router);
+
+    if (!json_is_array(events)) {
+        reply_error(c, id, WBEM_E_INVALID_PARAMETER, "Events", "Indicate needs \"Events\": an array of event objects");
+        return;
+    }
+    size_t n = json_array_size(events);
+    wmi_object **objs = calloc(n + 1, sizeof *objs);
+    if (objs == NULL)
+        return;
+    size_t i;
+    json_t *e;
+    /* All or nothing: check every event before routing any. */
+    json_array_foreach(events, i, e) {
+        wmi_error err;
+        char field[400];
+        if (do_coerce && json_is_object(e))
+            coerce(schema, e);
+        if (WMI_FAILED(wmi_object_from_json(schema, e, &objs[i], &err))) {
+            snprintf(field, sizeof field, "Events[%zu]%s%s", i, err.source[0] ? "." : "", err.source);
+            reply_error(c, id, err.status, field, err.text);
+            goto out;
+        }
+        if (!wmi_object_isa(objs[i], "__Event")) {
+            snprintf(field, sizeof field, "Events[%zu]", i);
+            reply_error(c, id, WBEM_E_NOT_EVENT_CLASS, field,
+                        "only instances of __Event subclasses can be indicated");
+            goto out;
+        }
+    }
+    bool pause = false;
+    for (i = 0; i < n; i++)
+        pause |= router_indicate(ctl->router, objs[i], 256);
+    ctl->events += n;
+    json_t *r = status_reply(id, WBEM_S_NO_ERROR);
+    json_object_set_new(r, "Indicated", json_integer((json_int_t)n));
+    reply(c, r);
+    (void)pause; /* replies are small and requests rare: no back-pressure here */
+out:
+    for (i = 0; i < n; i++)
+        wmi_object_unref(objs[i]);
+    free(objs);
+}
+
+static void
+handle_request(struct conn *c, json_t *req)
+{
+    struct wmid_control *ctl = c->ctl;
+    const json_t *id = json_object_get(req, "Id");
+    const char *method = json_string_value(json_object_get(req, "Method"));
+
+    ctl->requests++;
+    if (method == NULL) {
+        reply_error(c, id, WBEM_E_INVALID_PARAMETER, "Method", "\"Method\" must be a string");
+    } else if (strcasecmp(method, "Indicate") == 0) {
+        req_indicate(c, id, req);
+    } else if (strcasecmp(method, "Stats") == 0) {
+        json_t *r = status_reply(id, WBEM_S_NO_ERROR);
+        json_t *stats = router_stats_json(ctl->router);
+        json_object_set_new(stats, "connections", control_stats_json(ctl));
+        json_object_set_new(stats, "queued_bytes", json_integer((json_int_t)delivery_queued_bytes(ctl->delivery)));
+        json_object_set_new(r, "Stats", stats);
+        /* The asking connection's own counts, so that a producer can learn
+         * what happened to the bare events it sent. */
+        json_t *mine = json_pack("{sIsIsI}", "id", (json_int_t)c->id, "events", (json_int_t)c->events,
+                                 "refused", (json_int_t)c->refused);
+        if (c->last_error[0])
+            json_object_set_new(mine, "last_error", json_string(c->last_error));
+        json_object_set_new(r, "Connection", mine);
+        reply(c, r);
+    } else if (strcasecmp(method, "Ping") == 0) {
+        reply(c, status_reply(id, WBEM_S_NO_ERROR));
+    } else {
+        char msg[300];
+        snprintf(msg, sizeof msg, "unknown method \"%.200s\" (Indicate, Stats and Ping are served)", method);
+        reply_error(c, id, WBEM_E_NOT_SUPPORTED, "Method", msg);
+    }
+}
+
+/* ====================================================================
+ * Lines
+ * ==================================================================== */
+
+static bool
+blank(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r')
+            return false;
+    return true;
+}
+
+/* Handle one complete line (without its newline).  Returns true when the
+ * producer must pause. */
+static bool
+handle_line(struct conn *c, const char *line, size_t n)
+{
+    struct wmid_control *ctl = c->ctl;
+    json_error_t jerr;
+    char msg[400];
+
+    ctl->lines++;
+    if (blank(line, n))
+        return false;
+    json_t *j = json_loadb(line, n, 0, &jerr);
+    if (j == NULL) {
+        snprintf(msg, sizeof msg, "malformed JSON line at column %d: %s", jerr.column, jerr.text);
+        c->refused++;
+        reply_error(c, NULL, WBEM_E_INVALID_SYNTAX, NULL, msg);
+        return false;
+    }
+    if (json_is_object(j) && json_object_get(j, "__CLASS") != NULL) {
+        wmi_object *ev;
+        wmi_error err;
+        const wmi_schema *schema = router_schema(ctl->router);
+        if (WMI_FAILED(wmi_object_from_json_new(schema, j, &ev, &err))) {
+            ctl->refused++;
+            c->refused++;
+            count_error(ctl, c, err.status, err.source, err.text);
+            return false;
+        }
+        if (!wmi_object_isa(ev, "__Event")) {
+            ctl->refused++;
+            c->refused++;
+            count_error(ctl, c, WBEM_E_NOT_EVENT_CLASS, wmi_object_class_name(ev),
+                        "only instances of __Event subclasses can be indicated");
+            wmi_object_unref(ev);
+            return false;
+        }
+        ctl->events++;
+        c->events++;
+        bool pause = router_indicate(ctl->router, ev, n + 1);
+        wmi_object_unref(ev);
+        return pause;
+    }
+    if (json_is_object(j) && json_object_get(j, "Method") != NULL) {
+        handle_request(c, j);
+    } else {
+        reply_error(c, NULL, WBEM_E_INVALID_PARAMETER, NULL,
+                    "a line is an event object with \"__CLASS\" or a request with \"Method\"");
+    }
+    json_decref(j);
+    return false;
+}
+
+/* ====================================================================
+ * Connections
+ * ==================================================================== */
+
+static void
+on_conn_closed(uv_handle_t *h)
+{
+    struct conn *c = h->data;
+    free(c->buf);
+    free(c);
+}
+
+static void
+conn_close(struct conn *c)
+{
+    struct wmid_control *ctl = c->ctl;
+    if (c->closing)
+        return;
+    c->closing = true;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        ctl->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    uv_close((uv_handle_t *)&c->pipe, on_conn_closed);
+}
+
+static void
+on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+    struct conn *c = h->data;
+    (void)suggested;
+    if (c->cap - c->len < READ_CHUNK) {
+        size_t ncap = c->len + READ_CHUNK;
+        char *nb = realloc(c->buf, ncap);
+        if (nb == NULL) {
+            *b = uv_buf_init(NULL, 0);
+            return;
+        }
+        c->buf = nb;
+        c->cap = ncap;
+    }
+    *b = uv_buf_init(c->buf + c->len, (unsigned)(c->cap - c->len));
+}
+
+static void
+on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
+{
+    struct conn *c = s->data;
+    struct wmid_control *ctl = c->ctl;
+    (void)b;
+
+    if (nread < 0) {
+        if (nread != UV_EOF)
+            log_debug("control: connection %lu: %s", c->id, uv_strerror((int)nread));
+        conn_close(c);
+        return;
+    }
+    if (nread == 0)
+        return;
+    size_t scan_from = c->len;
+    c->len += (size_t)nread;
+    size_t start = 0;
+    bool pause = false;
+    for (;;) {
+        char *nl = memchr(c->buf + scan_from, '\n', c->len - scan_from);
+        if (nl == NULL)
+            break;
+        size_t end = (size_t)(nl - c->buf);
+        if (c->discarding) {
+            c->discarding = false;
+        } else {
+            pause |= handle_line(c, c->buf + start, end - start);
+        }
+        start = end + 1;
+        scan_from = start;
+        if (c->closing)
+            return;
+    }
+    if (start > 0) {
+        memmove(c->buf, c->buf + start, c->len - start);
+        c->len -= start;
+    }
+    if (c->len > ctl->settings->max_line_bytes) {
+        /* Keep no more of an oversized line: skip to its newline. */
+        if (!c->discarding) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "line longer than max_line_bytes (%zu bytes); skipped",
+                     ctl->settings->max_line_bytes);
+            reply_error(c, NULL, WBEM_E_TOO_MUCH_DATA, NULL, msg);
+        }
+        c->discarding = true;
+        c->len = 0;
+    }
+    if (c->len == 0 && c->cap > 4 * READ_CHUNK) {
+        /* Give back the memory an oversized line made us take. */
+        free(c->buf);
+        c->buf = NULL;
+        c->cap = 0;
+    }
+    if (pause && !c->paused) {
+        c->paused = true;
+        ctl->paused++;
+        uv_read_stop((uv_stream_t *)&c->pipe);
+        delivery_want_resume(ctl->delivery);
+    }
+}
+
+static void
+on_resume(void *arg)
+{
+    struct wmid_control *ctl = arg;
+    if (delivery_is_congested(ctl->delivery)) {
+        delivery_want_resume(ctl->delivery);
+        return;
+    }
+    for (struct conn *c = ctl->conns; c != NULL; c = c->next) {
+        if (c->paused && !c->closing) {
+            c->paused = false;
+            uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+        }
+    }
+}
+
+static void
+on_connection(uv_stream_t *server, int status)
+{
+    struct wmid_control *ctl = server->data;
+    if (status < 0) {
+        log_warnx("control: accept: %s", uv_strerror(status));
+        return;
+    }
+    struct conn *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return;
+    uv_pipe_init(ctl->loop, &c->pipe, 0);
+    c->pipe.data = c;
+    c->ctl = ctl;
+    c->id = ++ctl->next_id;
+    c->uid = -1;
+    if (uv_accept(server, (uv_stream_t *)&c->pipe) != 0) {
+        uv_close((uv_handle_t *)&c->pipe, on_conn_closed);
+        return;
+    }
+    uv_os_fd_t fd;
+    struct ucred cred;
+    socklen_t clen = sizeof cred;
+    if (uv_fileno((uv_handle_t *)&c->pipe, &fd) == 0 &&
+        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0)
+        c->uid = (long)cred.uid;
+    c->next = ctl->conns;
+    if (ctl->conns)
+        ctl->conns->prev = c;
+    ctl->conns = c;
+    ctl->accepted++;
+    log_debug("control: connection %lu from uid %ld", c->id, c->uid);
+    uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+}
+
+/* ====================================================================
+ * Listener
+ * ==================================================================== */
+
+static int
+mkdir_p(const char *dir)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", dir);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+/* Is something already listening on @path? */
+static bool
+socket_in_use(const char *path)
+{
+    struct sockaddr_un sun;
+    memset(&sun, 0, sizeof sun);
+    sun.sun_family = AF_UNIX;
+    snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    bool used = connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0;
+    close(fd);
+    return used;
+}
+
+struct wmid_control *
+control_new(uv_loop_t *loop, const struct wmid_settings *s, struct wmid_router *r, struct wmid_delivery *d,
+            wmi_error *err)
+{
+    struct wmid_control *ctl = calloc(1, sizeof *ctl);
+    if (ctl == NULL)
+        return NULL;
+    ctl->loop = loop;
+    ctl->settings = s;
+    ctl->router = r;
+    ctl->delivery = d;
+    ctl->errors_by_status = json_object();
+    delivery_set_resume_cb(d, on_resume, ctl);
+
+    char *dir = strdup(s->socket_path);
+    char *slash = strrchr(dir, '/');
+    if (slash != NULL && slash != dir) {
+        *slash = '\0';
+        if (mkdir_p(dir) != 0)
+            log_warn("control: cannot create %s", dir);
+    }
+    free(dir);
+    if (strlen(s->socket_path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+        snprintf(err->text, sizeof err->text, "socket path is longer than %zu bytes",
+                 sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+        goto fail;
+    }
+    if (socket_in_use(s->socket_path)) {
+        snprintf(err->text, sizeof err->text, "another daemon is listening on this socket");
+        goto fail;
+    }
+    unlink(s->socket_path);
+    uv_pipe_init(loop, &ctl->listener, 0);
+    ctl->listener.data = ctl;
+    mode_t old = umask(0117);
+    int rc = uv_pipe_bind(&ctl->listener, s->socket_path);
+    umask(old);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&ctl->listener, 128, on_connection);
+    if (rc != 0) {
+        snprintf(err->text, sizeof err->text, "cannot listen: %s", uv_strerror(rc));
+        uv_close((uv_handle_t *)&ctl->listener, NULL);
+        uv_run(loop, UV_RUN_NOWAIT);
+        goto fail;
+    }
+    chmod(s->socket_path, 0660);
+    if (s->socket_gid >= 0 && chown(s->socket_path, (uid_t)-1, (gid_t)s->socket_gid) != 0)
+        log_warn("control: chown %s", s->socket_path);
+    ctl->listening = true;
+    log_info("control: listening on %s", s->socket_path);
+    return ctl;
+fail:
+    err->status = WBEM_E_FAILED;
+    err->line = err->column = 0;
+    snprintf(err->source, sizeof err->source, "%s", s->socket_path);
+    json_decref(ctl->errors_by_status);
+    free(ctl);
+    return NULL;
+}
+
+void
+control_stop_accepting(struct wmid_control *ctl)
+{
+    if (ctl->listening) {
+        ctl->listening = false;
+        uv_close((uv_handle_t *)&ctl->listener, NULL);
+        unlink(ctl->settings->socket_path);
+    }
+}
+
+void
+control_close(struct wmid_control *ctl)
+{
+    control_stop_accepting(ctl);
+    while (ctl->conns != NULL)
+        conn_close(ctl->conns);
+    uv_run(ctl->loop, UV_RUN_NOWAIT);
+    json_decref(ctl->errors_by_status);
+    free(ctl);
+}
+
+json_t *
+control_stats_json(struct wmid_control *ctl)
+{
+    unsigned long long open = 0;
+    for (struct conn *c = ctl->conns; c != NULL; c = c->next)
+        open++;
+    json_t *o = json_pack("{sIsIsIsIsIsIsIsIsIsO}", "accepted", (json_int_t)ctl->accepted, "open",
+                          (json_int_t)open, "lines", (json_int_t)ctl->lines, "events", (json_int_t)ctl->events,
+                          "refused", (json_int_t)ctl->refused, "requests", (json_int_t)ctl->requests, "errors",
+                          (json_int_t)ctl->errors, "replies_dropped", (json_int_t)ctl->replies_dropped,
+                          "paused", (json_int_t)ctl->paused, "errors_by_status", ctl->errors_by_status);
+    if (ctl->last_error[0])
+        json_object_set_new(o, "last_error", json_string(ctl->last_error));
+    return o;
+}

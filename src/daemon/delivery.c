@@ -1,0 +1,422 @@
+/*
+ * delivery.c - the delivery engine, first form: one bounded queue and one
+ * delivery thread per physical consumer (the IWbemUnboundObjectSink a
+ * consumer provider's FindConsumer returned).
+ *
+ * Plugin code never runs on the loop thread.  The queue holds (logical
+ * consumer, event) pairs in arrival order; the thread takes the longest
+ * run of pairs for one logical consumer, up to the provider's max_batch,
+ * and hands it to IndicateToConsumer in one call, so a consumer that keeps
+ * up gets n == 1 and one that falls behind gets batches (WMI's automatic
+ * batching).
+ *
+ * Limits are in bytes (the size of the event as it arrived, or an
+ * estimate): per logical consumer (__EventConsumer.MaximumQueueSize, else
+ * the default_consumer_queue_bytes setting) and for all queues together
+ * (queue_max_bytes).  An event over a limit is dropped and counted, unless
+ * its binding has SlowDownProviders = TRUE: then it is queued and the
+ * producer is told to pause until the queues fall below half their limits.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon/wmieventd.h"
+
+struct qentry {
+    struct wmid_consumer *consumer;
+    wmi_object *event;
+    size_t size;
+};
+
+struct wmid_sink {
+    struct wmid_delivery *d;
+    struct wmi_unbound_object_sink *us;
+    struct wmid_provider *provider;
+    size_t max_batch;
+    pthread_t thread;
+    bool started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_cond_t idle_cv;
+    struct qentry *ring;
+    size_t cap, head, count;
+    bool waiting;                /* the thread sleeps on cv */
+    bool busy;                   /* a call is in flight */
+    bool stopping;               /* drain, then exit */
+    bool abandon;                /* drop what is left, then exit */
+    struct wmid_sink *next;
+};
+
+struct wmid_delivery {
+    uv_loop_t *loop;
+    const struct wmid_settings *settings;
+    struct wmid_sink *sinks;
+    atomic_size_t total_bytes;
+    size_t max_bytes;
+    atomic_int nfull;            /* consumers above their limit */
+    atomic_bool global_full;
+    atomic_bool want_resume;
+    uv_async_t resume_async;
+    void (*resume_cb)(void *arg);
+    void *resume_arg;
+};
+
+/* ====================================================================
+ * Rate-limited complaints: the first, then at most one line a second.
+ * ==================================================================== */
+
+static atomic_llong last_drop_log;
+
+static void
+complain_drop(struct wmid_consumer *c, const char *why)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    long long now = (long long)ts.tv_sec;
+    long long prev = atomic_load(&last_drop_log);
+    if (prev == now || !atomic_compare_exchange_strong(&last_drop_log, &prev, now))
+        return;
+    log_warnx("consumer %s: event dropped (%s); dropped so far: %llu queue full, %llu no sink", c->path,
+              why, (unsigned long long)atomic_load(&c->stats.dropped_queue_full),
+              (unsigned long long)atomic_load(&c->stats.dropped_no_sink));
+}
+
+/* ====================================================================
+ * Queue
+ * ==================================================================== */
+
+static bool
+ring_push(struct wmid_sink *k, struct qentry e)
+{
+    if (k->count == k->cap) {
+        size_t ncap = k->cap ? k->cap * 2 : 256;
+        struct qentry *nr = malloc(ncap * sizeof *nr);
+        if (nr == NULL)
+            return false;
+        for (size_t i = 0; i < k->count; i++)
+            nr[i] = k->ring[(k->head + i) % k->cap];
+        free(k->ring);
+        k->ring = nr;
+        k->cap = ncap;
+        k->head = 0;
+    }
+    k->ring[(k->head + k->count) % k->cap] = e;
+    k->count++;
+    return true;
+}
+
+static void
+account_release(struct wmid_delivery *d, struct wmid_consumer *c, size_t size)
+{
+    atomic_fetch_sub(&c->stats.queued_bytes, size);
+    atomic_fetch_sub(&d->total_bytes, size);
+}
+
+/* After a batch: clear "full" marks that fell below half and wake paused
+ * producers when nothing is full any more. */
+static void
+check_resume(struct wmid_delivery *d, struct wmid_consumer *c)
+{
+    if (atomic_load(&c->full) && atomic_load(&c->stats.queued_bytes) < c->max_queue_bytes / 2 &&
+        atomic_exchange(&c->full, false))
+        atomic_fetch_sub(&d->nfull, 1);
+    if (atomic_load(&d->global_full) && atomic_load(&d->total_bytes) < d->max_bytes / 2)
+        atomic_store(&d->global_full, false);
+    if (atomic_load(&d->want_resume) && atomic_load(&d->nfull) == 0 && !atomic_load(&d->global_full)) {
+        if (atomic_exchange(&d->want_resume, false))
+            uv_async_send(&d->resume_async);
+    }
+}
+
+/* ====================================================================
+ * Delivery thread
+ * ==================================================================== */
+
+static void *
+sink_thread(void *arg)
+{
+    struct wmid_sink *k = arg;
+    struct wmid_delivery *d = k->d;
+    wmi_object **events = calloc(k->max_batch, sizeof *events);
+    size_t *sizes = calloc(k->max_batch, sizeof *sizes);
+
+    if (events == NULL || sizes == NULL)
+        fatalx("out of memory starting a delivery thread");
+    pthread_mutex_lock(&k->mu);
+    for (;;) {
+        while (k->count == 0 && !k->stopping) {
+            k->waiting = true;
+            pthread_cond_wait(&k->cv, &k->mu);
+            k->waiting = false;
+        }
+        if (k->count == 0 || k->abandon)
+            break;
+        /* The longest run for one logical consumer, up to max_batch. */
+        struct wmid_consumer *c = k->ring[k->head].consumer;
+        size_t n = 0;
+        while (n < k->max_batch && k->count > 0 && k->ring[k->head].consumer == c) {
+            events[n] = k->ring[k->head].event;
+            sizes[n] = k->ring[k->head].size;
+            k->head = (k->head + 1) % k->cap;
+            k->count--;
+            n++;
+        }
+        k->busy = true;
+        pthread_mutex_unlock(&k->mu);
+
+        wmi_status st = k->us->indicate_to_consumer(k->us, c->logical, n, events);
+        size_t bytes = 0;
+        for (size_t i = 0; i < n; i++) {
+            bytes += sizes[i];
+            wmi_object_unref(events[i]);
+        }
+        if (WMI_FAILED(st)) {
+            atomic_fetch_add(&c->stats.failed, n);
+            unsigned prev = atomic_exchange(&c->stats.last_error, st);
+            if (prev != st)
+                log_warnx("consumer %s: IndicateToConsumer failed with %s (%s); %zu event(s) not delivered",
+                          c->path, wmi_status_name(st) ? wmi_status_name(st) : "an unknown status",
+                          wmi_status_message(st), n);
+        } else {
+            atomic_fetch_add(&c->stats.delivered, n);
+            atomic_store(&c->stats.last_error, 0);
+        }
+        account_release(d, c, bytes);
+        check_resume(d, c);
+        pthread_mutex_lock(&k->mu);
+        k->busy = false;
+        if (k->count == 0)
+            pthread_cond_broadcast(&k->idle_cv);
+    }
+    /* Abandoned at shutdown: count what could not be delivered. */
+    while (k->count > 0) {
+        struct qentry *e = &k->ring[k->head];
+        atomic_fetch_add(&e->consumer->stats.dropped_shutdown, 1);
+        account_release(d, e->consumer, e->size);
+        wmi_object_unref(e->event);
+        k->head = (k->head + 1) % k->cap;
+        k->count--;
+    }
+    pthread_cond_broadcast(&k->idle_cv);
+    pthread_mutex_unlock(&k->mu);
+    free(events);
+    free(sizes);
+    return NULL;
+}
+
+/* ====================================================================
+ * Engine
+ * ==================================================================== */
+
+static void
+on_resume(uv_async_t *a)
+{
+    struct wmid_delivery *d = a->data;
+    if (d->resume_cb != NULL)
+        d->resume_cb(d->resume_arg);
+}
+
+struct wmid_delivery *
+delivery_new(uv_loop_t *loop, const struct wmid_settings *s)
+{
+    struct wmid_delivery *d = calloc(1, sizeof *d);
+    if (d == NULL)
+        return NULL;
+    d->loop = loop;
+    d->settings = s;
+    d->max_bytes = s->queue_max_bytes;
+    uv_async_init(loop, &d->resume_async, on_resume);
+    d->resume_async.data = d;
+    return d;
+}
+
+void
+delivery_set_resume_cb(struct wmid_delivery *d, void (*cb)(void *arg), void *arg)
+{
+    d->resume_cb = cb;
+    d->resume_arg = arg;
+}
+
+bool
+delivery_attach(struct wmid_delivery *d, struct wmid_consumer *c)
+{
+    struct wmid_provider *p = c->provider;
+    struct wmi_unbound_object_sink *us = NULL;
+
+    if (p == NULL || !p->loaded)
+        return false;
+    wmi_status st = p->cp->find_consumer(p->state, c->logical, &us);
+    if (WMI_FAILED(st) || us == NULL || us->indicate_to_consumer == NULL) {
+        log_warnx("consumer %s: FindConsumer of provider %s failed with %s; its events will be counted as "
+                  "dropped",
+                  c->path, p->name, WMI_FAILED(st) ? wmi_status_name(st) : "no sink");
+        atomic_store(&c->stats.last_error, WMI_FAILED(st) ? st : WBEM_E_PROVIDER_FAILURE);
+        return false;
+    }
+    for (struct wmid_sink *k = d->sinks; k != NULL; k = k->next) {
+        if (k->us == us) {
+            c->sink = k;
+            return true;
+        }
+    }
+    struct wmid_sink *k = calloc(1, sizeof *k);
+    if (k == NULL)
+        return false;
+    k->d = d;
+    k->us = us;
+    k->provider = p;
+    k->max_batch = p->cp->max_batch ? p->cp->max_batch : 1;
+    pthread_mutex_init(&k->mu, NULL);
+    pthread_cond_init(&k->cv, NULL);
+    pthread_cond_init(&k->idle_cv, NULL);
+    if (pthread_create(&k->thread, NULL, sink_thread, k) != 0) {
+        log_warn("consumer %s: cannot start a delivery thread", c->path);
+        free(k);
+        return false;
+    }
+    k->started = true;
+    k->next = d->sinks;
+    d->sinks = k;
+    c->sink = k;
+    return true;
+}
+
+enum wmid_push_result
+delivery_push(struct wmid_delivery *d, struct wmid_consumer *c, wmi_object *ev, size_t size, bool slow_down)
+{
+    struct wmid_sink *k = c->sink;
+    if (k == NULL) {
+        atomic_fetch_add(&c->stats.dropped_no_sink, 1);
+        complain_drop(c, "no physical consumer");
+        return PUSH_DROPPED;
+    }
+    size_t cq = atomic_load(&c->stats.queued_bytes);
+    size_t tq = atomic_load(&d->total_bytes);
+    bool over_c = cq + size > c->max_queue_bytes;
+    bool over_t = tq + size > d->max_bytes;
+    /* SlowDownProviders may overshoot by what the producer sends before it
+     * pauses, but never past twice the limit. */
+    if ((over_c || over_t) &&
+        (!slow_down || cq + size > 2 * c->max_queue_bytes || tq + size > 2 * d->max_bytes)) {
+        atomic_fetch_add(&c->stats.dropped_queue_full, 1);
+        complain_drop(c, over_c ? "the consumer's queue is full" : "the global queue limit is reached");
+        return PUSH_DROPPED;
+    }
+    atomic_fetch_add(&c->stats.queued_bytes, size);
+    atomic_fetch_add(&d->total_bytes, size);
+    pthread_mutex_lock(&k->mu);
+    bool ok = !k->stopping && ring_push(k, (struct qentry){c, wmi_object_ref(ev), size});
+    bool wake = ok && k->waiting;
+    pthread_mutex_unlock(&k->mu);
+    if (!ok) {
+        wmi_object_unref(ev);
+        account_release(d, c, size);
+        atomic_fetch_add(&c->stats.dropped_shutdown, 1);
+        return PUSH_DROPPED;
+    }
+    if (wake)
+        pthread_cond_signal(&k->cv);
+    if (over_t)
+        atomic_store(&d->global_full, true);
+    if (over_c && !atomic_exchange(&c->full, true))
+        atomic_fetch_add(&d->nfull, 1);
+    return (over_c || over_t) ? PUSH_QUEUED_FULL : PUSH_QUEUED;
+}
+
+bool
+delivery_is_congested(struct wmid_delivery *d)
+{
+    return atomic_load(&d->nfull) > 0 || atomic_load(&d->global_full);
+}
+
+void
+delivery_want_resume(struct wmid_delivery *d)
+{
+    atomic_store(&d->want_resume, true);
+    /* Check after setting the flag, so that a drain that finished in
+     * between is not missed. */
+    if (!delivery_is_congested(d) && atomic_exchange(&d->want_resume, false))
+        uv_async_send(&d->resume_async);
+}
+
+size_t
+delivery_queued_bytes(struct wmid_delivery *d)
+{
+    return atomic_load(&d->total_bytes);
+}
+
+void
+delivery_shutdown(struct wmid_delivery *d, unsigned timeout_ms)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    for (struct wmid_sink *k = d->sinks; k != NULL; k = k->next) {
+        pthread_mutex_lock(&k->mu);
+        k->stopping = true;
+        pthread_cond_signal(&k->cv);
+        pthread_mutex_unlock(&k->mu);
+    }
+    for (struct wmid_sink *k = d->sinks; k != NULL; k = k->next) {
+        if (!k->started)
+            continue;
+        pthread_mutex_lock(&k->mu);
+        int rc = 0;
+        while ((k->count > 0 || k->busy) && rc != ETIMEDOUT)
+            rc = pthread_cond_timedwait(&k->idle_cv, &k->mu, &deadline);
+        if (k->count > 0 || k->busy) {
+            log_warnx("provider %s: %zu event(s) not delivered within %u ms of shutdown; dropped", k->provider->name,
+                      k->count, timeout_ms);
+            k->abandon = true;
+        }
+        bool stuck = k->busy;
+        pthread_mutex_unlock(&k->mu);
+        if (stuck) {
+            /* A plugin call that never returns cannot be interrupted; leave
+             * the thread (and its sink) behind rather than hang the exit. */
+            pthread_detach(k->thread);
+            k->started = false;
+            k->us = NULL;
+            continue;
+        }
+        pthread_join(k->thread, NULL);
+        k->started = false;
+    }
+    for (struct wmid_sink *k = d->sinks; k != NULL; k = k->next) {
+        if (k->us != NULL && k->us->release != NULL)
+            k->us->release(k->us);
+        k->us = NULL;
+    }
+}
+
+static void
+on_async_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+void
+delivery_free(struct wmid_delivery *d)
+{
+    struct wmid_sink *k = d->sinks;
+    while (k != NULL) {
+        struct wmid_sink *next = k->next;
+        if (k->us == NULL && k->started == false) {
+            free(k->ring);
+            pthread_mutex_destroy(&k->mu);
+            pthread_cond_destroy(&k->cv);
+            pthread_cond_destroy(&k->idle_cv);
+            free(k);
+        }
+        k = next;
+    }
+    d->resume_async.data = d;
+    uv_close((uv_handle_t *)&d->resume_async, on_async_closed);
+}

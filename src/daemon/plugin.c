@@ -1,0 +1,116 @@
+/*
+ * plugin.c - load consumer provider plugins (.so) through the one entry
+ * symbol, check the ABI handshake, and initialize them.
+ *
+ * A plugin that is missing, has the wrong ABI or fails to initialize costs
+ * one log line and a recorded status (visible in Stats); every other
+ * provider keeps serving.
+ */
+#include <dlfcn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/wmieventd.h"
+
+static void
+host_log(const struct wmi_host *host, int level, const char *fmt, ...)
+{
+    const struct wmid_provider *p = host->host_private;
+    char prefix[300];
+    va_list ap;
+    snprintf(prefix, sizeof prefix, "provider %s: ", p ? p->name : "?");
+    va_start(ap, fmt);
+    log_vmsg(level < WMI_LOG_ERR ? WMI_LOG_ERR : (level > WMI_LOG_DEBUG ? WMI_LOG_DEBUG : level), prefix,
+             fmt, ap);
+    va_end(ap);
+}
+
+static bool
+fail(struct wmid_provider *p, wmi_status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static bool
+fail(struct wmid_provider *p, wmi_status st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->message, sizeof p->message, fmt, ap);
+    va_end(ap);
+    p->status = st;
+    log_warnx("provider %s: %s (%s); its consumers get nothing", p->name, p->message, wmi_status_name(st));
+    if (p->dl != NULL)
+        dlclose(p->dl);
+    p->dl = NULL;
+    p->plugin = NULL;
+    p->cp = NULL;
+    return false;
+}
+
+bool
+plugin_load(struct wmid_provider *p, const struct wmid_settings *s, const wmi_schema *schema)
+{
+    char path[4096];
+    (void)s;
+
+    if (p->library == NULL)
+        return fail(p, WBEM_E_INVALID_PROVIDER_REGISTRATION, "__Win32Provider has no Library");
+    snprintf(path, sizeof path, "%s", p->library);
+    dlerror();
+    p->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (p->dl == NULL)
+        return fail(p, WBEM_E_PROVIDER_LOAD_FAILURE, "cannot load %s: %s", path, dlerror());
+    wmi_plugin_entry_fn entry;
+    void *sym = dlsym(p->dl, WMI_PLUGIN_ENTRY_SYMBOL);
+    if (sym == NULL)
+        return fail(p, WBEM_E_PROVIDER_LOAD_FAILURE, "%s does not export %s", path, WMI_PLUGIN_ENTRY_SYMBOL);
+    /* dlsym returns an object pointer; POSIX guarantees the conversion. */
+    memcpy(&entry, &sym, sizeof entry);
+    const struct wmi_plugin *pl = entry(WMI_PLUGIN_ABI_MAJOR);
+    if (pl == NULL)
+        return fail(p, WBEM_E_PROVIDER_LOAD_FAILURE, "%s refused host ABI %d", path, WMI_PLUGIN_ABI_MAJOR);
+    if (pl->abi_major != WMI_PLUGIN_ABI_MAJOR)
+        return fail(p, WBEM_E_PROVIDER_LOAD_FAILURE, "%s was built for plugin ABI %u, this host has ABI %d",
+                    path, pl->abi_major, WMI_PLUGIN_ABI_MAJOR);
+    if (pl->size < sizeof(struct wmi_plugin))
+        return fail(p, WBEM_E_PROVIDER_LOAD_FAILURE,
+                    "%s has a descriptor of %zu bytes, ABI %d needs %zu", path, pl->size,
+                    WMI_PLUGIN_ABI_MAJOR, sizeof(struct wmi_plugin));
+    const struct wmi_event_consumer_provider *cp = pl->consumer_provider;
+    if (cp == NULL || cp->initialize == NULL || cp->find_consumer == NULL)
+        return fail(p, WBEM_E_PROVIDER_NOT_CAPABLE, "%s provides no consumer provider", path);
+    p->plugin = pl;
+    p->cp = cp;
+    p->host.abi_major = WMI_PLUGIN_ABI_MAJOR;
+    p->host.abi_minor = WMI_PLUGIN_ABI_MINOR;
+    p->host.size = sizeof p->host;
+    p->host.log = host_log;
+    p->host.schema = schema;
+    p->host.host_private = p;
+    wmi_status st = cp->initialize(&p->host, p->registration, &p->state);
+    if (WMI_FAILED(st))
+        return fail(p, WBEM_E_INITIALIZATION_FAILURE, "initialize failed with %s",
+                    wmi_status_name(st) ? wmi_status_name(st) : "an unknown status");
+    p->loaded = true;
+    p->status = WBEM_S_NO_ERROR;
+    snprintf(p->message, sizeof p->message, "loaded %.40s %.20s from %.180s", pl->name ? pl->name : "?",
+             pl->version ? pl->version : "", path);
+    log_info("provider %s: %s", p->name, p->message);
+    return true;
+}
+
+void
+plugin_unload(struct wmid_provider *p)
+{
+    if (p->loaded && p->cp->shutdown != NULL)
+        p->cp->shutdown(p->state);
+    p->loaded = false;
+    if (p->dl != NULL) {
+        /* Under AddressSanitizer, keep the code mapped so that leak reports
+         * can name plugin frames. */
+#if !defined(__SANITIZE_ADDRESS__)
+        dlclose(p->dl);
+#endif
+        p->dl = NULL;
+    }
+}

@@ -1,0 +1,562 @@
+/*
+ * proc_connector.c - Win32_ProcessStartTrace and Win32_ProcessStopTrace.
+ *
+ * The source is the kernel's process connector (netlink, NETLINK_CONNECTOR
+ * / CN_IDX_PROC), which needs root or CAP_NET_ADMIN and the initial PID
+ * namespace.  At start the daemon subscribes and proves the connector works
+ * by running /bin/true and waiting for its exec event; when that fails it
+ * falls back to scanning /proc every process_poll_ms, which can miss a
+ * process that lives shorter than one interval.  One log line says which
+ * source is in use.
+ *
+ * A "process start" is an exec (the moment a process gets the image whose
+ * name WMI reports); a fork that never execs is not reported.  A stop is
+ * reported for every process seen to start, or alive when the daemon
+ * started, with the name and ids remembered from its start.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/cn_proc.h>
+#include <linux/connector.h>
+#include <linux/netlink.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "daemon/wmieventd.h"
+
+#define NBUCKETS 4096
+
+struct pinfo {
+    int pid;
+    int ppid;
+    unsigned long long starttime;  /* jiffies since boot, to tell pid reuse */
+    unsigned long gen;
+    char *name;
+    long uid;
+    unsigned session;
+    struct pinfo *next;
+};
+
+struct wmid_proc {
+    uv_loop_t *loop;
+    struct wmid_router *router;
+    const struct wmid_settings *settings;
+    struct pinfo *buckets[NBUCKETS];
+    unsigned long gen;
+    /* netlink */
+    int nl_fd;
+    uv_poll_t nl_poll;
+    bool nl_active;
+    /* self-test */
+    uv_process_t probe;
+    bool probe_running;
+    int probe_pid;
+    uv_timer_t probe_timer;
+    bool probe_timer_active;
+    /* polling */
+    uv_timer_t poll_timer;
+    bool polling;
+    const char *source;
+    bool stopping;
+};
+
+/* ====================================================================
+ * /proc
+ * ==================================================================== */
+
+static ssize_t
+read_file(const char *path, char *buf, size_t len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, len - 1);
+    close(fd);
+    if (n < 0)
+        return -1;
+    buf[n] = '\0';
+    return n;
+}
+
+/* comm, ppid and start time from /proc/PID/stat. */
+static bool
+read_stat(int pid, char *comm, size_t commlen, int *ppid, unsigned long long *starttime)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    if (read_file(path, buf, sizeof buf) <= 0)
+        return false;
+    char *open_paren = strchr(buf, '(');
+    char *close_paren = strrchr(buf, ')');
+    if (open_paren == NULL || close_paren == NULL || close_paren < open_paren)
+        return false;
+    size_t n = (size_t)(close_paren - open_paren - 1);
+    if (n >= commlen)
+        n = commlen - 1;
+    memcpy(comm, open_paren + 1, n);
+    comm[n] = '\0';
+    /* Fields after the comm: state(3) ppid(4) ... starttime(22). */
+    char *p = close_paren + 2;
+    int field = 3;
+    char *save = NULL;
+    for (char *tok = strtok_r(p, " ", &save); tok != NULL; tok = strtok_r(NULL, " ", &save), field++) {
+        if (field == 4)
+            *ppid = atoi(tok);
+        else if (field == 22) {
+            *starttime = strtoull(tok, NULL, 10);
+            return true;
+        }
+    }
+    return false;
+}
+
+static long
+read_uid(int pid)
+{
+    char path[64], buf[2048];
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    if (read_file(path, buf, sizeof buf) <= 0)
+        return -1;
+    char *u = strstr(buf, "\nUid:");
+    if (u == NULL)
+        return -1;
+    return strtol(u + 5, NULL, 10);
+}
+
+static unsigned
+read_session(int pid)
+{
+    char path[64], buf[32];
+    snprintf(path, sizeof path, "/proc/%d/sessionid", pid);
+    if (read_file(path, buf, sizeof buf) <= 0)
+        return 0;
+    unsigned long v = strtoul(buf, NULL, 10);
+    return v >= 0xFFFFFFFFul ? 0 : (unsigned)v; /* 4294967295: no audit session */
+}
+
+/* The command line, NULs turned into spaces; NULL for kernel threads. */
+static char *
+read_cmdline(int pid)
+{
+    char path[64];
+    static char buf[8192];
+    snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
+    ssize_t n = read_file(path, buf, sizeof buf);
+    if (n <= 0)
+        return NULL;
+    while (n > 0 && buf[n - 1] == '\0')
+        n--;
+    for (ssize_t i = 0; i < n; i++)
+        if (buf[i] == '\0')
+            buf[i] = ' ';
+    buf[n] = '\0';
+    return strdup(buf);
+}
+
+static char *
+read_exe(int pid)
+{
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/%d/exe", pid);
+    ssize_t n = readlink(path, buf, sizeof buf - 1);
+    if (n <= 0)
+        return NULL;
+    buf[n] = '\0';
+    return strdup(buf);
+}
+
+/* ====================================================================
+ * The process table
+ * ==================================================================== */
+
+static struct pinfo **
+slot_of(struct wmid_proc *p, int pid)
+{
+    struct pinfo **pp = &p->buckets[(unsigned)pid % NBUCKETS];
+    while (*pp != NULL && (*pp)->pid != pid)
+        pp = &(*pp)->next;
+    return pp;
+}
+
+static void
+pinfo_free(struct pinfo *i)
+{
+    free(i->name);
+    free(i);
+}
+
+static void
+put_common(wmi_object *ev, const struct pinfo *i)
+{
+    char sid[48];
+    wmi_object_put_uint64(ev, "ProcessID", (uint64_t)i->pid);
+    wmi_object_put_uint64(ev, "ParentProcessID", (uint64_t)(i->ppid < 0 ? 0 : i->ppid));
+    wmi_object_put_uint64(ev, "SessionID", i->session);
+    wmi_object_put_string(ev, "ProcessName", i->name);
+    if (i->uid >= 0) {
+        snprintf(sid, sizeof sid, "S-1-22-1-%ld", i->uid);
+        wmi_object_put_string(ev, "Sid", sid);
+    }
+    wmi_object_put_uint64(ev, "TIME_CREATED", wmi_time_created_now());
+}
+
+static void
+emit_start(struct wmid_proc *p, const struct pinfo *i, int pid)
+{
+    wmi_object *ev;
+    if (WMI_FAILED(wmi_object_new(router_schema(p->router), "Win32_ProcessStartTrace", &ev)))
+        return;
+    put_common(ev, i);
+    char *cmd = read_cmdline(pid);
+    char *exe = read_exe(pid);
+    if (cmd != NULL)
+        wmi_object_put_string(ev, "CommandLine", cmd);
+    if (exe != NULL)
+        wmi_object_put_string(ev, "ExecutablePath", exe);
+    free(cmd);
+    free(exe);
+    router_indicate(p->router, ev, 256);
+    wmi_object_unref(ev);
+}
+
+static void
+emit_stop(struct wmid_proc *p, const struct pinfo *i, int exit_code, bool have_code)
+{
+    wmi_object *ev;
+    if (WMI_FAILED(wmi_object_new(router_schema(p->router), "Win32_ProcessStopTrace", &ev)))
+        return;
+    put_common(ev, i);
+    if (have_code)
+        wmi_object_put_uint64(ev, "ExitStatus", (uint64_t)(unsigned)exit_code);
+    router_indicate(p->router, ev, 256);
+    wmi_object_unref(ev);
+}
+
+/* Read a live process into a new table entry; NULL when it is gone. */
+static struct pinfo *
+observe(int pid)
+{
+    char comm[64];
+    int ppid = -1;
+    unsigned long long st = 0;
+    if (!read_stat(pid, comm, sizeof comm, &ppid, &st))
+        return NULL;
+    struct pinfo *i = calloc(1, sizeof *i);
+    if (i == NULL)
+        return NULL;
+    i->pid = pid;
+    i->ppid = ppid;
+    i->starttime = st;
+    i->uid = read_uid(pid);
+    i->session = read_session(pid);
+    /* WMI's ProcessName is the image name: the exe's base name where we
+     * can read it (comm is cut at 15 bytes), else comm. */
+    char *exe = read_exe(pid);
+    const char *base = exe ? strrchr(exe, '/') : NULL;
+    i->name = strdup(base ? base + 1 : comm);
+    free(exe);
+    return i;
+}
+
+/* Record a process, replacing an older one with the same pid. */
+static void
+table_put(struct wmid_proc *p, struct pinfo *i)
+{
+    struct pinfo **pp = slot_of(p, i->pid);
+    if (*pp != NULL) {
+        struct pinfo *old = *pp;
+        i->next = old->next;
+        *pp = i;
+        pinfo_free(old);
+    } else {
+        i->next = NULL;
+        *pp = i;
+    }
+}
+
+/* ====================================================================
+ * Polling /proc
+ * ==================================================================== */
+
+static void
+scan_proc(struct wmid_proc *p, bool report)
+{
+    DIR *d = opendir("/proc");
+    if (d == NULL)
+        return;
+    unsigned long gen = ++p->gen;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] < '1' || de->d_name[0] > '9')
+            continue;
+        int pid = atoi(de->d_name);
+        struct pinfo **pp = slot_of(p, pid);
+        if (*pp != NULL) {
+            char comm[64];
+            int ppid;
+            unsigned long long st = 0;
+            if (read_stat(pid, comm, sizeof comm, &ppid, &st) && st == (*pp)->starttime) {
+                (*pp)->gen = gen;
+                continue;
+            }
+        }
+        struct pinfo *i = observe(pid);
+        if (i == NULL)
+            continue;
+        i->gen = gen;
+        if (*pp != NULL && report)
+            emit_stop(p, *pp, 0, false); /* the pid was reused */
+        table_put(p, i);
+        if (report)
+            emit_start(p, i, pid);
+    }
+    closedir(d);
+    /* Sweep: whatever was not seen has stopped. */
+    for (size_t b = 0; b < NBUCKETS; b++) {
+        struct pinfo **pp = &p->buckets[b];
+        while (*pp != NULL) {
+            if ((*pp)->gen != gen) {
+                struct pinfo *dead = *pp;
+                *pp = dead->next;
+                if (report)
+                    emit_stop(p, dead, 0, false);
+                pinfo_free(dead);
+            } else {
+                pp = &(*pp)->next;
+            }
+        }
+    }
+}
+
+static void
+on_poll_timer(uv_timer_t *t)
+{
+    scan_proc(t->data, true);
+}
+
+static void
+start_polling(struct wmid_proc *p, const char *why)
+{
+    p->source = "/proc polling";
+    log_notice("process events: polling /proc every %u ms (%s); processes shorter than that can be missed",
+               p->settings->process_poll_ms, why);
+    uv_timer_init(p->loop, &p->poll_timer);
+    p->poll_timer.data = p;
+    uv_timer_start(&p->poll_timer, on_poll_timer, p->settings->process_poll_ms, p->settings->process_poll_ms);
+    p->polling = true;
+}
+
+/* ====================================================================
+ * Netlink process connector
+ * ==================================================================== */
+
+static void stop_netlink(struct wmid_proc *p);
+
+static void
+handle_proc_event(struct wmid_proc *p, const struct proc_event *pe)
+{
+    if (pe->what == PROC_EVENT_EXEC) {
+        int pid = pe->event_data.exec.process_pid;
+        if (pid != pe->event_data.exec.process_tgid)
+            return;
+        if (p->probe_pid != 0 && pid == p->probe_pid && p->source == NULL) {
+            p->source = "netlink process connector";
+            log_notice("process events: netlink process connector");
+        }
+        struct pinfo *i = observe(pid);
+        if (i == NULL)
+            return; /* already gone: nothing reliable to report */
+        table_put(p, i);
+        if (p->source != NULL && !p->stopping)
+            emit_start(p, i, pid);
+    } else if (pe->what == PROC_EVENT_EXIT) {
+        int pid = pe->event_data.exit.process_pid;
+        if (pid != pe->event_data.exit.process_tgid)
+            return;
+        struct pinfo **pp = slot_of(p, pid);
+        if (*pp == NULL)
+            return;
+        struct pinfo *dead = *pp;
+        *pp = dead->next;
+        if (p->source != NULL && !p->stopping)
+            emit_stop(p, dead, (int)pe->event_data.exit.exit_code, true);
+        pinfo_free(dead);
+    }
+}
+
+static void
+on_netlink(uv_poll_t *h, int status, int events)
+{
+    struct wmid_proc *p = h->data;
+    char buf[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
+    (void)events;
+    if (status < 0)
+        return;
+    for (;;) {
+        ssize_t n = recv(p->nl_fd, buf, sizeof buf, 0);
+        if (n < 0) {
+            if (errno == ENOBUFS) {
+                /* The kernel dropped events: rescan so stops are not lost. */
+                log_warnx("process events: netlink buffer overrun; some starts were missed");
+                continue;
+            }
+            return;
+        }
+        for (struct nlmsghdr *nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (size_t)n); nh = NLMSG_NEXT(nh, n)) {
+            if (nh->nlmsg_type == NLMSG_ERROR || nh->nlmsg_type == NLMSG_NOOP)
+                continue;
+            const struct cn_msg *cn = NLMSG_DATA(nh);
+            if (cn->id.idx != CN_IDX_PROC || cn->id.val != CN_VAL_PROC)
+                continue;
+            handle_proc_event(p, (const struct proc_event *)(const void *)cn->data);
+        }
+    }
+}
+
+static bool
+start_netlink(struct wmid_proc *p)
+{
+    p->nl_fd = socket(PF_NETLINK, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_CONNECTOR);
+    if (p->nl_fd < 0)
+        return false;
+    struct sockaddr_nl sa = {.nl_family = AF_NETLINK, .nl_groups = CN_IDX_PROC, .nl_pid = 0};
+    if (bind(p->nl_fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        close(p->nl_fd);
+        p->nl_fd = -1;
+        return false;
+    }
+    /* nlmsghdr + cn_msg + the op, laid out by hand: cn_msg ends in a
+     * flexible array, which ISO C does not allow inside another struct. */
+    char msg[NLMSG_SPACE(sizeof(struct cn_msg) + sizeof(enum proc_cn_mcast_op))]
+        __attribute__((aligned(NLMSG_ALIGNTO)));
+    memset(msg, 0, sizeof msg);
+    struct nlmsghdr *nh = (struct nlmsghdr *)(void *)msg;
+    struct cn_msg *cn = NLMSG_DATA(nh);
+    enum proc_cn_mcast_op op = PROC_CN_MCAST_LISTEN;
+    nh->nlmsg_len = NLMSG_LENGTH(sizeof(struct cn_msg) + sizeof op);
+    nh->nlmsg_type = NLMSG_DONE;
+    cn->id.idx = CN_IDX_PROC;
+    cn->id.val = CN_VAL_PROC;
+    cn->len = sizeof op;
+    memcpy(cn->data, &op, sizeof op);
+    if (send(p->nl_fd, msg, nh->nlmsg_len, 0) < 0) {
+        close(p->nl_fd);
+        p->nl_fd = -1;
+        return false;
+    }
+    uv_poll_init(p->loop, &p->nl_poll, p->nl_fd);
+    p->nl_poll.data = p;
+    uv_poll_start(&p->nl_poll, UV_READABLE, on_netlink);
+    p->nl_active = true;
+    return true;
+}
+
+static void
+stop_netlink(struct wmid_proc *p)
+{
+    if (!p->nl_active)
+        return;
+    p->nl_active = false;
+    uv_poll_stop(&p->nl_poll);
+    uv_close((uv_handle_t *)&p->nl_poll, NULL);
+    close(p->nl_fd);
+    p->nl_fd = -1;
+}
+
+static void
+on_probe_exit(uv_process_t *proc, int64_t exit_status, int term_signal)
+{
+    (void)exit_status;
+    (void)term_signal;
+    uv_close((uv_handle_t *)proc, NULL);
+}
+
+static void
+on_probe_timeout(uv_timer_t *t)
+{
+    struct wmid_proc *p = t->data;
+    uv_close((uv_handle_t *)&p->probe_timer, NULL);
+    p->probe_timer_active = false;
+    if (p->source != NULL)
+        return; /* the connector works */
+    stop_netlink(p);
+    start_polling(p, "the process connector delivered no event (not in the initial PID namespace?)");
+}
+
+/* ====================================================================
+ * Life cycle
+ * ==================================================================== */
+
+struct wmid_proc *
+proc_start(uv_loop_t *loop, const struct wmid_settings *s, struct wmid_router *r)
+{
+    struct wmid_proc *p = calloc(1, sizeof *p);
+    if (p == NULL)
+        return NULL;
+    p->loop = loop;
+    p->router = r;
+    p->settings = s;
+    p->nl_fd = -1;
+    /* Remember what runs now, so that its stops can be reported. */
+    scan_proc(p, false);
+    if (getenv("WMIEVENTD_PROC_POLL") != NULL) {
+        start_polling(p, "WMIEVENTD_PROC_POLL is set");
+        return p;
+    }
+    if (!start_netlink(p)) {
+        start_polling(p, errno == EPERM || errno == EACCES
+                             ? "the process connector needs root or CAP_NET_ADMIN"
+                             : "the process connector is not available");
+        return p;
+    }
+    /* Prove the connector with a process of our own. */
+    char *args[] = {(char *)"/bin/true", NULL};
+    uv_process_options_t opt = {.file = args[0], .args = args, .exit_cb = on_probe_exit};
+    if (uv_spawn(loop, &p->probe, &opt) != 0) {
+        stop_netlink(p);
+        start_polling(p, "cannot run /bin/true to test the process connector");
+        return p;
+    }
+    p->probe_pid = p->probe.pid;
+    uv_timer_init(loop, &p->probe_timer);
+    p->probe_timer.data = p;
+    uv_timer_start(&p->probe_timer, on_probe_timeout, 1000, 0);
+    p->probe_timer_active = true;
+    return p;
+}
+
+const char *
+proc_source_name(const struct wmid_proc *p)
+{
+    return p->source ? p->source : "starting";
+}
+
+void
+proc_stop(struct wmid_proc *p)
+{
+    if (p == NULL)
+        return;
+    p->stopping = true;
+    stop_netlink(p);
+    if (p->probe_timer_active) {
+        uv_timer_stop(&p->probe_timer);
+        uv_close((uv_handle_t *)&p->probe_timer, NULL);
+    }
+    if (p->polling) {
+        uv_timer_stop(&p->poll_timer);
+        uv_close((uv_handle_t *)&p->poll_timer, NULL);
+    }
+    uv_run(p->loop, UV_RUN_NOWAIT);
+    for (size_t b = 0; b < NBUCKETS; b++) {
+        while (p->buckets[b] != NULL) {
+            struct pinfo *i = p->buckets[b];
+            p->buckets[b] = i->next;
+            pinfo_free(i);
+        }
+    }
+    free(p);
+}

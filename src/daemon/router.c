@@ -1,0 +1,585 @@
+/*
+ * router.c - from event to logical consumers.
+ *
+ * Built once from the loaded objects into an immutable snapshot:
+ *   providers      __Win32Provider + __EventConsumerProviderRegistration
+ *   consumers      every instance of an __EventConsumer subclass, tied to
+ *                  the provider whose ConsumerClassNames lists its class
+ *   filters        every __EventFilter, its WQL query compiled once
+ *   bindings       __FilterToConsumerBinding, Filter and Consumer resolved
+ *   class index    event class -> the filters FROM that class or any of
+ *                  its ancestors, so an event is tested only against
+ *                  filters that can match it
+ * Anything dangling is refused at load with the object named.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "daemon/wmieventd.h"
+
+/* ====================================================================
+ * Class index: class pointer -> filters (open addressing)
+ * ==================================================================== */
+
+struct index_slot {
+    const wmi_class *cls;
+    struct wmid_filter **filters;
+    size_t n;
+};
+
+struct wmid_router {
+    wmi_schema *schema;
+    struct wmid_delivery *delivery;
+    struct wmid_provider *providers;
+    size_t nproviders;
+    struct wmid_consumer *consumers;
+    size_t nconsumers;
+    struct wmid_filter *filters;
+    size_t nfilters;
+    struct wmid_binding *bindings;
+    size_t nbindings;
+    struct index_slot *index;
+    size_t index_cap;
+    struct wmid_router_stats stats;
+};
+
+static size_t
+ptr_hash(const void *p)
+{
+    uintptr_t x = (uintptr_t)p;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    return (size_t)x;
+}
+
+static struct index_slot *
+index_find(const struct wmid_router *r, const wmi_class *cls)
+{
+    size_t j = ptr_hash(cls) & (r->index_cap - 1);
+    while (r->index[j].cls != NULL && r->index[j].cls != cls)
+        j = (j + 1) & (r->index_cap - 1);
+    return &r->index[j];
+}
+
+struct index_build {
+    struct wmid_router *r;
+    bool ok;
+};
+
+static bool
+index_add_class(const wmi_class *cls, void *arg)
+{
+    struct index_build *b = arg;
+    struct wmid_router *r = b->r;
+    size_t n = 0;
+    for (size_t i = 0; i < r->nfilters; i++)
+        if (wmi_class_isa(cls, wmi_query_class(r->filters[i].query)))
+            n++;
+    if (n == 0)
+        return true;
+    struct index_slot *slot = index_find(r, cls);
+    slot->cls = cls;
+    slot->filters = calloc(n, sizeof *slot->filters);
+    if (slot->filters == NULL) {
+        b->ok = false;
+        return false;
+    }
+    for (size_t i = 0; i < r->nfilters; i++)
+        if (wmi_class_isa(cls, wmi_query_class(r->filters[i].query)))
+            slot->filters[slot->n++] = &r->filters[i];
+    return true;
+}
+
+static bool
+count_class(const wmi_class *cls, void *arg)
+{
+    (void)cls;
+    (*(size_t *)arg)++;
+    return true;
+}
+
+/* ====================================================================
+ * Building
+ * ==================================================================== */
+
+static bool
+fail(wmi_error *err, wmi_status st, const char *origin, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static bool
+fail(wmi_error *err, wmi_status st, const char *origin, const char *fmt, ...)
+{
+    va_list ap;
+    err->status = st;
+    err->line = err->column = 0;
+    snprintf(err->source, sizeof err->source, "%s", origin);
+    va_start(ap, fmt);
+    vsnprintf(err->text, sizeof err->text, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+static const char *
+str_prop(const wmi_object *o, const char *name)
+{
+    const char *s = NULL;
+    if (wmi_object_get_string(o, name, &s) != WBEM_S_NO_ERROR)
+        return NULL;
+    return s;
+}
+
+/* The single string key of a path ("Name" or the unnamed form), or NULL. */
+static const char *
+path_name_key(const json_t *keys)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)keys, k, v) {
+        if ((strcasecmp(k, "Name") == 0 || k[0] == '\0') && json_is_string(v) && json_object_size(keys) == 1)
+            return json_string_value(v);
+    }
+    return NULL;
+}
+
+static struct wmid_provider *
+find_provider(struct wmid_router *r, const char *name)
+{
+    for (size_t i = 0; i < r->nproviders; i++)
+        if (strcasecmp(r->providers[i].name, name) == 0)
+            return &r->providers[i];
+    return NULL;
+}
+
+static char *
+resolve_library(const struct wmid_settings *s, const char *lib)
+{
+    char *out;
+    if (strchr(lib, '/') != NULL)
+        return strdup(lib);
+    if (asprintf(&out, "%s/%s", s->plugin_dir, lib) < 0)
+        return NULL;
+    return out;
+}
+
+static bool
+build(struct wmid_router *r, const struct wmid_objects *o, const struct wmid_settings *s, wmi_error *err)
+{
+    size_t np = 0, nc = 0, nf = 0, nb = 0;
+    for (size_t i = 0; i < o->ninstances; i++) {
+        wmi_object *x = o->instances[i];
+        if (wmi_object_isa(x, "__Win32Provider"))
+            np++;
+        else if (wmi_object_isa(x, "__EventConsumer"))
+            nc++;
+        else if (wmi_object_isa(x, "__EventFilter"))
+            nf++;
+        else if (wmi_object_isa(x, "__FilterToConsumerBinding"))
+            nb++;
+    }
+    r->providers = calloc(np + 1, sizeof *r->providers);
+    r->consumers = calloc(nc + 1, sizeof *r->consumers);
+    r->filters = calloc(nf + 1, sizeof *r->filters);
+    r->bindings = calloc(nb + 1, sizeof *r->bindings);
+    if (!r->providers || !r->consumers || !r->filters || !r->bindings)
+        return fail(err, WBEM_E_OUT_OF_MEMORY, "", "out of memory");
+
+    /* Providers. */
+    for (size_t i = 0; i < o->ninstances; i++) {
+        wmi_object *x = o->instances[i];
+        const char *origin = json_string_value(json_array_get(o->origins, i));
+        if (!wmi_object_isa(x, "__Win32Provider"))
+            continue;
+        const char *name = str_prop(x, "Name");
+        const char *lib = str_prop(x, "Library");
+        if (name == NULL || name[0] == '\0')
+            return fail(err, WBEM_E_INVALID_PROVIDER_REGISTRATION, origin, "Name: a provider needs a Name");
+        if (find_provider(r, name) != NULL)
+            return fail(err, WBEM_E_ALREADY_EXISTS, origin, "Name: provider \"%s\" is defined twice", name);
+        if (lib == NULL || lib[0] == '\0')
+            return fail(err, WBEM_E_INVALID_PROVIDER_REGISTRATION, origin,
+                        "Library: a __Win32Provider needs Library, the path of its .so (it replaces "
+                        "WMI's CLSID)");
+        struct wmid_provider *p = &r->providers[r->nproviders++];
+        p->name = strdup(name);
+        p->library = resolve_library(s, lib);
+        p->status = WBEM_E_PROVIDER_NOT_FOUND;
+        snprintf(p->message, sizeof p->message, "no __EventConsumerProviderRegistration names it");
+    }
+    /* Registrations: consumer class -> provider. */
+    json_t *class_provider = json_object();
+    for (size_t i = 0; i < o->ninstances; i++) {
+        wmi_object *x = o->instances[i];
+        const char *origin = json_string_value(json_array_get(o->origins, i));
+        if (!wmi_object_isa(x, "__EventConsumerProviderRegistration"))
+            continue;
+        const char *ppath = str_prop(x, "provider");
+        char *pclass = NULL;
+        json_t *keys = NULL;
+        const char *pname = NULL;
+        if (ppath == NULL || WMI_FAILED(wmi_path_parse(ppath, &pclass, &keys)) ||
+            (pname = path_name_key(keys)) == NULL) {
+            free(pclass);
+            json_decref(keys);
+            json_decref(class_provider);
+            return fail(err, WBEM_E_INVALID_PROVIDER_REGISTRATION, origin,
+                        "Provider: expected a path such as __Win32Provider.Name=\"X\"");
+        }
+        struct wmid_provider *p = find_provider(r, pname);
+        if (p == NULL) {
+            fail(err, WBEM_E_PROVIDER_NOT_FOUND, origin, "Provider: no __Win32Provider named \"%s\"", pname);
+            free(pclass);
+            json_decref(keys);
+            json_decref(class_provider);
+            return false;
+        }
+        free(pclass);
+        json_decref(keys);
+        const json_t *names;
+        wmi_object_get_json(x, "ConsumerClassNames", &names, NULL);
+        if (!json_is_array(names) || json_array_size(names) == 0) {
+            json_decref(class_provider);
+            return fail(err, WBEM_E_INVALID_PROVIDER_REGISTRATION, origin,
+                        "ConsumerClassNames: the registration names no consumer class");
+        }
+        size_t k;
+        json_t *cn;
+        json_array_foreach(names, k, cn) {
+            const wmi_class *cc = wmi_schema_get_class(o->schema, json_string_value(cn));
+            if (cc == NULL || !wmi_class_isa(cc, "__EventConsumer")) {
+                json_decref(class_provider);
+                return fail(err, WBEM_E_INVALID_CLASS, origin,
+                            "ConsumerClassNames[%zu]: \"%s\" is not a class derived from __EventConsumer", k,
+                            json_string_value(cn));
+            }
+            json_object_set_new(class_provider, wmi_class_name(cc), json_integer((json_int_t)(p - r->providers)));
+        }
+        wmi_object_unref(p->registration);
+        p->registration = wmi_object_ref(x);
+    }
+    /* Logical consumers. */
+    for (size_t i = 0; i < o->ninstances; i++) {
+        wmi_object *x = o->instances[i];
+        const char *origin = json_string_value(json_array_get(o->origins, i));
+        if (!wmi_object_isa(x, "__EventConsumer"))
+            continue;
+        struct wmid_consumer *c = &r->consumers[r->nconsumers];
+        c->path = wmi_object_get_path(x);
+        if (c->path == NULL) {
+            json_decref(class_provider);
+            return fail(err, WBEM_E_NO_KEY, origin, "Name: a logical consumer needs its key (Name)");
+        }
+        for (size_t j = 0; j < r->nconsumers; j++) {
+            if (strcasecmp(r->consumers[j].path, c->path) == 0) {
+                fail(err, WBEM_E_ALREADY_EXISTS, origin, "%s is defined twice", c->path);
+                free(c->path);
+                c->path = NULL;
+                json_decref(class_provider);
+                return false;
+            }
+        }
+        r->nconsumers++;
+        c->logical = wmi_object_ref(x);
+        for (const wmi_class *cc = wmi_object_class(x); cc != NULL && c->provider == NULL;
+             cc = wmi_class_superclass(cc)) {
+            json_t *pi = json_object_get(class_provider, wmi_class_name(cc));
+            if (pi != NULL)
+                c->provider = &r->providers[json_integer_value(pi)];
+        }
+        if (c->provider == NULL) {
+            json_decref(class_provider);
+            return fail(err, WBEM_E_PROVIDER_NOT_FOUND, origin,
+                        "no __EventConsumerProviderRegistration lists class %s in ConsumerClassNames",
+                        wmi_object_class_name(x));
+        }
+        uint64_t mqs = 0;
+        c->max_queue_bytes = s->default_consumer_queue_bytes;
+        if (wmi_object_get_uint64(x, "MaximumQueueSize", &mqs) == WBEM_S_NO_ERROR && mqs > 0)
+            c->max_queue_bytes = (size_t)mqs;
+    }
+    json_decref(class_provider);
+    /* Filters. */
+    for (size_t i = 0; i < o->ninstances; i++) {
+        wmi_object *x = o->instances[i];
+        const char *origin = json_string_value(json_array_get(o->origins, i));
+        if (!wmi_object_isa(x, "__EventFilter"))
+            continue;
+        const char *name = str_prop(x, "Name");
+        const char *lang = str_prop(x, "QueryLanguage");
+        const char *text = str_prop(x, "Query");
+        if (name == NULL || name[0] == '\0')
+            return fail(err, WBEM_E_NO_KEY, origin, "Name: an __EventFilter needs a Name");
+        for (size_t j = 0; j < r->nfilters; j++)
+            if (strcasecmp(r->filters[j].name, name) == 0)
+                return fail(err, WBEM_E_ALREADY_EXISTS, origin, "Name: filter \"%s\" is defined twice", name);
+        if (lang == NULL || strcasecmp(lang, "WQL") != 0)
+            return fail(err, WBEM_E_INVALID_QUERY_TYPE, origin, "QueryLanguage: \"%s\" is not \"WQL\"",
+                        lang ? lang : "NULL");
+        if (text == NULL)
+            return fail(err, WBEM_E_INVALID_QUERY, origin, "Query: the filter has no query");
+        wmi_query *q;
+        wmi_error qerr;
+        if (WMI_FAILED(wmi_query_parse(text, o->schema, &q, &qerr))) {
+            err->status = qerr.status;
+            err->line = 0;
+            err->column = qerr.column;
+            snprintf(err->source, sizeof err->source, "%s", origin);
+            snprintf(err->text, sizeof err->text, "Query, column %d: %.280s", qerr.column, qerr.text);
+            return false;
+        }
+        if (wmi_query_group_within(q) >= 0) {
+            wmi_query_free(q);
+            return fail(err, WBEM_E_NOT_SUPPORTED, origin,
+                        "Query: GROUP WITHIN aggregation is not implemented in this version");
+        }
+        if (wmi_query_within(q) >= 0)
+            log_warnx("%s: Query: WITHIN polling is not implemented in this version; the filter receives only "
+                      "events that providers indicate",
+                      origin);
+        struct wmid_filter *f = &r->filters[r->nfilters++];
+        f->name = strdup(name);
+        f->path = wmi_object_get_path(x);
+        f->query = q;
+    }
+    /* Bindings. */
+    for (size_t i = 0; i < o->ninstances; i++) {
+        wmi_object *x = o->instances[i];
+        const char *origin = json_string_value(json_array_get(o->origins, i));
+        if (!wmi_object_isa(x, "__FilterToConsumerBinding"))
+            continue;
+        const char *fpath = str_prop(x, "Filter");
+        const char *cpath = str_prop(x, "Consumer");
+        char *cls = NULL;
+        json_t *keys = NULL;
+        struct wmid_filter *f = NULL;
+        struct wmid_consumer *c = NULL;
+        if (fpath == NULL)
+            return fail(err, WBEM_E_INVALID_OBJECT_PATH, origin, "Filter: the binding names no filter");
+        if (cpath == NULL)
+            return fail(err, WBEM_E_INVALID_OBJECT_PATH, origin, "Consumer: the binding names no consumer");
+        if (WMI_SUCCEEDED(wmi_path_parse(fpath, &cls, &keys))) {
+            const char *fname = path_name_key(keys);
+            for (size_t j = 0; fname && j < r->nfilters; j++)
+                if (strcasecmp(r->filters[j].name, fname) == 0)
+                    f = &r->filters[j];
+        }
+        free(cls);
+        json_decref(keys);
+        if (f == NULL)
+            return fail(err, WBEM_E_NOT_FOUND, origin, "Filter: no __EventFilter matches %s", fpath);
+        if (WMI_SUCCEEDED(wmi_path_parse(cpath, &cls, &keys))) {
+            const char *cname = path_name_key(keys);
+            for (size_t j = 0; cname && j < r->nconsumers; j++) {
+                const char *n = str_prop(r->consumers[j].logical, "Name");
+                if (n != NULL && strcasecmp(n, cname) == 0 &&
+                    wmi_class_isa(wmi_object_class(r->consumers[j].logical), cls))
+                    c = &r->consumers[j];
+            }
+        }
+        free(cls);
+        json_decref(keys);
+        if (c == NULL)
+            return fail(err, WBEM_E_NOT_FOUND, origin, "Consumer: no logical consumer matches %s", cpath);
+        struct wmid_binding *b = &r->bindings[r->nbindings++];
+        b->path = wmi_object_get_path(x);
+        b->filter = f;
+        b->consumer = c;
+        bool slow = false;
+        wmi_object_get_boolean(x, "SlowDownProviders", &slow);
+        b->slow_down = slow;
+        struct wmid_binding **nbs = realloc(f->bindings, (f->nbindings + 1) * sizeof *nbs);
+        if (nbs == NULL)
+            return fail(err, WBEM_E_OUT_OF_MEMORY, origin, "out of memory");
+        f->bindings = nbs;
+        f->bindings[f->nbindings++] = b;
+    }
+    /* Class index over every class of the schema. */
+    size_t ncls = 0;
+    wmi_schema_foreach_class(o->schema, count_class, &ncls);
+    r->index_cap = 16;
+    while (r->index_cap < ncls * 2)
+        r->index_cap *= 2;
+    r->index = calloc(r->index_cap, sizeof *r->index);
+    if (r->index == NULL)
+        return fail(err, WBEM_E_OUT_OF_MEMORY, "", "out of memory");
+    struct index_build ib = {r, true};
+    wmi_schema_foreach_class(o->schema, index_add_class, &ib);
+    if (!ib.ok)
+        return fail(err, WBEM_E_OUT_OF_MEMORY, "", "out of memory");
+    return true;
+}
+
+struct wmid_router *
+router_new(const struct wmid_objects *o, const struct wmid_settings *s, struct wmid_delivery *d,
+           wmi_error *err)
+{
+    struct wmid_router *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return NULL;
+    r->schema = wmi_schema_ref(o->schema);
+    r->delivery = d;
+    if (!build(r, o, s, err)) {
+        router_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void
+router_load_providers(struct wmid_router *r, const struct wmid_settings *s)
+{
+    for (size_t i = 0; i < r->nproviders; i++) {
+        struct wmid_provider *p = &r->providers[i];
+        bool used = false;
+        for (size_t j = 0; j < r->nconsumers; j++)
+            used |= r->consumers[j].provider == p;
+        if (!used || p->registration == NULL) {
+            if (p->registration != NULL) {
+                p->status = WBEM_S_FALSE;
+                snprintf(p->message, sizeof p->message, "not loaded: no logical consumer uses it");
+            }
+            continue;
+        }
+        plugin_load(p, s, r->schema);
+    }
+    for (size_t j = 0; j < r->nconsumers; j++)
+        if (r->delivery != NULL)
+            delivery_attach(r->delivery, &r->consumers[j]);
+}
+
+size_t
+router_provider_count(const struct wmid_router *r)
+{
+    return r->nproviders;
+}
+
+void
+router_free(struct wmid_router *r)
+{
+    if (r == NULL)
+        return;
+    for (size_t i = 0; i < r->index_cap; i++)
+        free(r->index[i].filters);
+    free(r->index);
+    for (size_t i = 0; i < r->nbindings; i++)
+        free(r->bindings[i].path);
+    free(r->bindings);
+    for (size_t i = 0; i < r->nfilters; i++) {
+        free(r->filters[i].name);
+        free(r->filters[i].path);
+        free(r->filters[i].bindings);
+        wmi_query_free(r->filters[i].query);
+    }
+    free(r->filters);
+    for (size_t i = 0; i < r->nconsumers; i++) {
+        free(r->consumers[i].path);
+        wmi_object_unref(r->consumers[i].logical);
+    }
+    free(r->consumers);
+    for (size_t i = 0; i < r->nproviders; i++) {
+        plugin_unload(&r->providers[i]);
+        free(r->providers[i].name);
+        free(r->providers[i].library);
+        wmi_object_unref(r->providers[i].registration);
+    }
+    free(r->providers);
+    wmi_schema_free(r->schema);
+    free(r);
+}
+
+/* ====================================================================
+ * Routing
+ * ==================================================================== */
+
+bool
+router_indicate(struct wmid_router *r, wmi_object *ev, size_t size_hint)
+{
+    bool pause = false, routed = false;
+    atomic_fetch_add_explicit(&r->stats.received, 1, memory_order_relaxed);
+    const struct index_slot *slot = index_find(r, wmi_object_class(ev));
+    for (size_t i = 0; i < slot->n; i++) {
+        struct wmid_filter *f = slot->filters[i];
+        if (!wmi_query_evaluate_where(f->query, ev))
+            continue;
+        routed = true;
+        atomic_fetch_add_explicit(&f->matched, 1, memory_order_relaxed);
+        for (size_t j = 0; j < f->nbindings; j++) {
+            struct wmid_binding *b = f->bindings[j];
+            enum wmid_push_result res = delivery_push(r->delivery, b->consumer, ev, size_hint, b->slow_down);
+            if (res == PUSH_DROPPED) {
+                atomic_fetch_add_explicit(&r->stats.dropped, 1, memory_order_relaxed);
+            } else {
+                atomic_fetch_add_explicit(&r->stats.deliveries, 1, memory_order_relaxed);
+                pause |= res == PUSH_QUEUED_FULL;
+            }
+        }
+    }
+    if (routed)
+        atomic_fetch_add_explicit(&r->stats.routed, 1, memory_order_relaxed);
+    return pause;
+}
+
+const wmi_schema *
+router_schema(const struct wmid_router *r)
+{
+    return r->schema;
+}
+
+struct wmid_router_stats *
+router_stats(struct wmid_router *r)
+{
+    return &r->stats;
+}
+
+json_t *
+router_stats_json(struct wmid_router *r)
+{
+    json_t *out = json_object();
+    json_object_set_new(out, "events",
+                        json_pack("{sIsIsIsI}", "received", (json_int_t)atomic_load(&r->stats.received),
+                                  "routed", (json_int_t)atomic_load(&r->stats.routed), "queued",
+                                  (json_int_t)atomic_load(&r->stats.deliveries), "dropped",
+                                  (json_int_t)atomic_load(&r->stats.dropped)));
+    json_t *filters = json_object();
+    for (size_t i = 0; i < r->nfilters; i++) {
+        char *q = wmi_query_to_string(r->filters[i].query);
+        json_object_set_new(filters, r->filters[i].name,
+                            json_pack("{sssIsI}", "query", q ? q : "", "matched",
+                                      (json_int_t)atomic_load(&r->filters[i].matched), "bindings",
+                                      (json_int_t)r->filters[i].nbindings));
+        free(q);
+    }
+    json_object_set_new(out, "filters", filters);
+    json_t *consumers = json_object();
+    for (size_t i = 0; i < r->nconsumers; i++) {
+        struct wmid_consumer *c = &r->consumers[i];
+        unsigned le = atomic_load(&c->stats.last_error);
+        json_object_set_new(
+            consumers, c->path,
+            json_pack("{sssIsIs{sIsIsI}sIsIsb}", "provider", c->provider ? c->provider->name : "",
+                      "delivered", (json_int_t)atomic_load(&c->stats.delivered), "failed",
+                      (json_int_t)atomic_load(&c->stats.failed), "dropped", "queue_full",
+                      (json_int_t)atomic_load(&c->stats.dropped_queue_full), "no_sink",
+                      (json_int_t)atomic_load(&c->stats.dropped_no_sink), "shutdown",
+                      (json_int_t)atomic_load(&c->stats.dropped_shutdown), "queued_bytes",
+                      (json_int_t)atomic_load(&c->stats.queued_bytes), "max_queue_bytes",
+                      (json_int_t)c->max_queue_bytes, "attached", c->sink != NULL));
+        if (le != 0)
+            json_object_set_new(json_object_get(consumers, c->path), "last_error",
+                                json_string(wmi_status_name(le) ? wmi_status_name(le) : "unknown"));
+    }
+    json_object_set_new(out, "consumers", consumers);
+    json_t *providers = json_object();
+    for (size_t i = 0; i < r->nproviders; i++) {
+        struct wmid_provider *p = &r->providers[i];
+        json_object_set_new(providers, p->name,
+                            json_pack("{sssssssIss}", "state", p->loaded ? "loaded" : "not loaded", "library",
+                                      p->library ? p->library : "", "status",
+                                      wmi_status_name(p->status) ? wmi_status_name(p->status) : "unknown",
+                                      "status_code", (json_int_t)p->status, "message", p->message));
+    }
+    json_object_set_new(out, "providers", providers);
+    return out;
+}

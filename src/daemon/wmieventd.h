@@ -1,0 +1,220 @@
+/*
+ * wmieventd.h - the daemon's internal interfaces, one section per
+ * subsystem (one .c file each).
+ */
+#ifndef WMIEVENTD_H
+#define WMIEVENTD_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "wmievent.h"
+
+/* ====================================================================
+ * log.c - logging to stderr (relayd's log_warn/log_warnx/fatal)
+ * ==================================================================== */
+
+void log_init(int level, bool timestamps);
+void log_setlevel(int level);
+int log_getlevel(void);
+/* log_warn appends strerror(errno); log_warnx does not. */
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void log_vmsg(int level, const char *prefix, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+_Noreturn void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int log_level_from_name(const char *name);
+
+/* ====================================================================
+ * config.c - daemon settings and the object dir
+ * ==================================================================== */
+
+struct wmid_settings {
+    char *config_path;
+    char *socket_path;
+    int socket_gid;              /* -1: leave the group alone */
+    char *state_dir;
+    char *plugin_dir;
+    char *object_dir;
+    int log_level;
+    size_t max_line_bytes;
+    size_t queue_max_bytes;      /* all consumer queues together */
+    size_t default_consumer_queue_bytes;
+    unsigned process_poll_ms;
+    unsigned shutdown_timeout_ms;
+};
+
+/* Everything read from the object dir: the schema (built-in classes plus
+ * user classes) and the instances, in file order. */
+struct wmid_objects {
+    wmi_schema *schema;
+    json_t *origins;             /* array parallel to instances: "file: object N (Class Name)" */
+    wmi_object **instances;
+    size_t ninstances;
+};
+
+/* Load the daemon settings; on error prints nothing and fills @err. */
+bool config_load_settings(const char *path, struct wmid_settings *s, wmi_error *err);
+void config_free_settings(struct wmid_settings *s);
+/* Load classes then instances of every *.json in @dir; false and @err on error. */
+bool config_load_objects(const char *dir, struct wmid_objects *o, wmi_error *err);
+void config_free_objects(struct wmid_objects *o);
+
+/* ====================================================================
+ * plugin.c - consumer provider plugins
+ * ==================================================================== */
+
+struct wmid_provider {
+    char *name;                   /* __Win32Provider.Name */
+    char *library;                /* resolved path */
+    wmi_object *registration;     /* __EventConsumerProviderRegistration */
+    void *dl;
+    const struct wmi_plugin *plugin;
+    const struct wmi_event_consumer_provider *cp;
+    void *state;                  /* from initialize */
+    struct wmi_host host;
+    wmi_status status;            /* load outcome */
+    char message[256];
+    bool loaded;
+};
+
+/* Load and initialize; on failure logs one line, records status, returns false. */
+bool plugin_load(struct wmid_provider *p, const struct wmid_settings *s, const wmi_schema *schema);
+void plugin_unload(struct wmid_provider *p);
+
+/* ====================================================================
+ * delivery.c - per physical consumer queues and delivery threads
+ * ==================================================================== */
+
+struct wmid_consumer;   /* a logical consumer */
+struct wmid_sink;       /* a physical consumer and its delivery thread */
+
+/* Counters of one logical consumer (all atomic; read by Stats). */
+struct wmid_consumer_stats {
+    atomic_ullong delivered;
+    atomic_ullong failed;
+    atomic_ullong dropped_queue_full;
+    atomic_ullong dropped_no_sink;
+    atomic_ullong dropped_shutdown;
+    atomic_ullong queued_bytes;
+    atomic_uint last_error;
+};
+
+struct wmid_consumer {
+    char *path;                   /* LogFileEventConsumer.Name="x" */
+    wmi_object *logical;          /* the logical consumer instance */
+    struct wmid_provider *provider;
+    struct wmid_sink *sink;       /* NULL when FindConsumer failed */
+    size_t max_queue_bytes;       /* MaximumQueueSize or the default */
+    atomic_bool full;             /* overflowed, not yet below half */
+    struct wmid_consumer_stats stats;
+};
+
+enum wmid_push_result {
+    PUSH_QUEUED,
+    PUSH_QUEUED_FULL,     /* queued over the limit (SlowDownProviders): pause the producer */
+    PUSH_DROPPED,         /* counted and logged */
+};
+
+struct wmid_delivery;   /* the engine: all sinks */
+
+struct wmid_delivery *delivery_new(uv_loop_t *loop, const struct wmid_settings *s);
+/* Physical consumer for @c via FindConsumer; shares sinks returned twice. */
+bool delivery_attach(struct wmid_delivery *d, struct wmid_consumer *c);
+/* Queue one event for a logical consumer; thread-safe.  @size_hint in bytes. */
+enum wmid_push_result delivery_push(struct wmid_delivery *d, struct wmid_consumer *c, wmi_object *ev,
+                                    size_t size_hint, bool slow_down);
+/* Called on the loop thread when queues drained below their low marks. */
+void delivery_set_resume_cb(struct wmid_delivery *d, void (*cb)(void *arg), void *arg);
+/* True while a consumer (or the global limit) that overflowed has not
+ * drained below half its limit. */
+bool delivery_is_congested(struct wmid_delivery *d);
+/* A producer paused: call the resume callback once nothing is congested. */
+void delivery_want_resume(struct wmid_delivery *d);
+/* Drain within @timeout_ms, stop threads, release sinks. */
+void delivery_shutdown(struct wmid_delivery *d, unsigned timeout_ms);
+void delivery_free(struct wmid_delivery *d);
+size_t delivery_queued_bytes(struct wmid_delivery *d);
+
+/* ====================================================================
+ * router.c - filters, bindings and the class index
+ * ==================================================================== */
+
+struct wmid_filter {
+    char *name;
+    char *path;
+    wmi_query *query;
+    struct wmid_binding **bindings;
+    size_t nbindings;
+    atomic_ullong matched;
+};
+
+struct wmid_binding {
+    char *path;
+    struct wmid_filter *filter;
+    struct wmid_consumer *consumer;
+    bool slow_down;               /* SlowDownProviders */
+};
+
+struct wmid_router;
+
+struct wmid_router_stats {
+    atomic_ullong received;       /* events indicated */
+    atomic_ullong routed;         /* events that matched at least one filter */
+    atomic_ullong deliveries;     /* event x consumer pairs queued */
+    atomic_ullong dropped;        /* event x consumer pairs dropped */
+};
+
+/* Build from the loaded objects; false with @err naming the object. */
+struct wmid_router *router_new(const struct wmid_objects *o, const struct wmid_settings *s,
+                               struct wmid_delivery *d, wmi_error *err);
+void router_free(struct wmid_router *r);
+/*
+ * Route one event (borrowed).  Returns true when the producer should pause
+ * (a SlowDownProviders consumer is full).  Thread-safe.
+ */
+bool router_indicate(struct wmid_router *r, wmi_object *ev, size_t size_hint);
+const wmi_schema *router_schema(const struct wmid_router *r);
+struct wmid_router_stats *router_stats(struct wmid_router *r);
+/* Stats as JSON (new reference). */
+json_t *router_stats_json(struct wmid_router *r);
+/* Load providers that have consumers.  Never fails: failures are recorded. */
+void router_load_providers(struct wmid_router *r, const struct wmid_settings *s);
+size_t router_provider_count(const struct wmid_router *r);
+
+/* ====================================================================
+ * control.c - the Unix control socket (JSON lines)
+ * ==================================================================== */
+
+struct wmid_control;
+struct wmid_control *control_new(uv_loop_t *loop, const struct wmid_settings *s,
+                                 struct wmid_router *r, struct wmid_delivery *d, wmi_error *err);
+void control_stop_accepting(struct wmid_control *c);
+void control_close(struct wmid_control *c);
+json_t *control_stats_json(struct wmid_control *c);
+
+/* ====================================================================
+ * providers/proc_connector.c - Win32_ProcessStartTrace / StopTrace
+ * ==================================================================== */
+
+struct wmid_proc;
+struct wmid_proc *proc_start(uv_loop_t *loop, const struct wmid_settings *s, struct wmid_router *r);
+void proc_stop(struct wmid_proc *p);
+const char *proc_source_name(const struct wmid_proc *p);
+
+/* ====================================================================
+ * notify.c - systemd readiness without libsystemd
+ * ==================================================================== */
+
+void notify_systemd(const char *state);
+
+#endif /* WMIEVENTD_H */
