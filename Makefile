@@ -113,6 +113,13 @@ $(B)/tests/unit/%: $(B)/obj/tests/unit/%.o $(STLIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(STLIB) $(PKG_LIBS) -lcmocka -lm
 
+# Tests of daemon subsystems (names test_daemon_*) also link the daemon's
+# objects, all but main.o.
+DAEMON_LIB_OBJ = $(filter-out %/main.o,$(DAEMON_OBJ))
+$(B)/tests/unit/test_daemon_%: $(B)/obj/tests/unit/test_daemon_%.o $(DAEMON_LIB_OBJ) $(STLIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(DAEMON_LIB_OBJ) $(STLIB) $(PKG_LIBS) -lcmocka -ldl -lpthread -lm
+
 $(B)/tests/bench/%: $(B)/obj/tests/bench/%.o $(STLIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(STLIB) $(PKG_LIBS) -lpthread -lm
@@ -137,7 +144,7 @@ deps:
 run: deps
 	$(MAKE) all
 	@mkdir -p var/log var/run var/state
-	WMIEVENTD_PLUGIN_DIR=$(B)/plugins $(DAEMON) -d -f conf/wmieventd.json
+	$(DAEMON) -d -f conf/wmieventd.json
 
 # ---------------------------------------------------------------------------
 # check: unit + integration tests, plain and then with sanitizers.
@@ -149,8 +156,10 @@ check: deps
 check-build: all $(UNITS) $(TPLUGINS)
 	@$(MAKE) --no-print-directory unit integration
 
-unit: $(UNITS)
-	@set -e; for t in $(UNITS); do echo "== $$t"; (cd tests/unit && ../../$$t); done
+unit: $(UNITS) $(PLUGINS) $(TPLUGINS)
+	@set -e; for t in $(UNITS); do echo "== $$t"; \
+	    (cd tests/unit && WMI_PLUGIN_DIR=$(abspath $(B)/plugins) WMI_TEST_PLUGIN_DIR=$(abspath $(B)/tests/plugins) \
+	     WMI_BUILD_DIR=$(abspath $(B)) ../../$$t); done
 
 integration: all $(TPLUGINS)
 	@B=$(B) SAN=$(SAN) python3 tests/integration/run.py
