@@ -70,6 +70,9 @@ BENCHES    = $(BENCH_SRC:tests/bench/%.c=$(B)/tests/bench/%)
 
 # Binaries find libwmievent next to them, in the build tree and once installed.
 RPATH = -Wl,-rpath,'$$ORIGIN/../lib'
+# Plugins find it from build/plugins, build/tests/plugins and, installed,
+# $(LIBDIR)/wmievent/plugins, even in a host that linked it statically.
+PLUGIN_RPATH = -Wl,-rpath,'$$ORIGIN/../lib:$$ORIGIN/../../lib:$$ORIGIN/../..'
 
 .PHONY: all deps run check check-build check-san unit integration bench install \
         uninstall clean distclean
@@ -102,11 +105,11 @@ $(CTL): $(CTL_OBJ) $(SHLIB_LINK)
 
 $(B)/plugins/%.so: $(B)/obj/src/consumers/%.o $(SHLIB_LINK)
 	@mkdir -p $(dir $@)
-	$(CC) -shared $(LDFLAGS_ALL) -o $@ $< -L$(B)/lib -lwmievent $(PKG_LIBS)
+	$(CC) -shared $(LDFLAGS_ALL) $(PLUGIN_RPATH) -o $@ $< -L$(B)/lib -lwmievent $(PKG_LIBS) -lpthread
 
 $(B)/tests/plugins/%.so: $(B)/obj/tests/plugins/%.o $(SHLIB_LINK)
 	@mkdir -p $(dir $@)
-	$(CC) -shared $(LDFLAGS_ALL) -o $@ $< -L$(B)/lib -lwmievent $(PKG_LIBS)
+	$(CC) -shared $(LDFLAGS_ALL) $(PLUGIN_RPATH) -o $@ $< -L$(B)/lib -lwmievent $(PKG_LIBS) -lpthread
 
 # Unit tests link the static library so that they can reach internal helpers.
 $(B)/tests/unit/%: $(B)/obj/tests/unit/%.o $(STLIB)
@@ -190,7 +193,14 @@ install: all
 	    contrib/wmievent.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/wmievent.pc
 	sed -e 's|@PLUGINDIR@|$(PLUGINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 	    contrib/wmieventd.json.in > $(DESTDIR)$(SYSCONFDIR)/wmieventd/wmieventd.json.example
-	install -m 0644 conf/conf.d/*.json $(DESTDIR)$(SYSCONFDIR)/wmieventd/conf.d/
+	@# An administrator's config is never overwritten; a first install gets one.
+	test -e $(DESTDIR)$(SYSCONFDIR)/wmieventd/wmieventd.json || \
+	    cp $(DESTDIR)$(SYSCONFDIR)/wmieventd/wmieventd.json.example $(DESTDIR)$(SYSCONFDIR)/wmieventd/wmieventd.json
+	@# The example objects log under /var/log/wmieventd (LogsDirectory= of the unit).
+	for f in conf/conf.d/*.json; do \
+	    test -e $(DESTDIR)$(SYSCONFDIR)/wmieventd/conf.d/$$(basename $$f) || \
+	    sed -e 's|"var/log/|"/var/log/wmieventd/|g' $$f > $(DESTDIR)$(SYSCONFDIR)/wmieventd/conf.d/$$(basename $$f); \
+	done
 	install -m 0644 man/wmieventctl.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 man/wmievent-plugin.3 $(DESTDIR)$(MANDIR)/man3/
 	install -m 0644 man/wmieventd.json.5 $(DESTDIR)$(MANDIR)/man5/

@@ -147,7 +147,8 @@ struct wmi_event_consumer_provider {
      * (borrowed) in *@sink.  Returns WBEM_S_NO_ERROR, or a WBEM error such
      * as WBEM_E_NOT_FOUND or WBEM_E_INVALID_PARAMETER (a logical consumer
      * whose settings are unusable), which the host logs; events for that
-     * logical consumer are then counted as failed.
+     * logical consumer are then dropped and counted (dropped.no_sink in
+     * the daemon's Stats).
      */
     wmi_status (*find_consumer)(void *provider, const wmi_object *logical_consumer,
                                 struct wmi_unbound_object_sink **sink);

@@ -90,6 +90,13 @@ bool wmi_query_evaluate(const wmi_query *query, const wmi_object *event);
  */
 bool wmi_query_evaluate_where(const wmi_query *query, const wmi_object *event);
 
+/*
+ * wmi_query_evaluate_having - the HAVING condition against @aggregate, the
+ * __AggregateEvent built for one GROUP window (NumberOfEvents set).
+ * True when the query has no HAVING.  Thread-safe.
+ */
+bool wmi_query_evaluate_having(const wmi_query *query, const wmi_object *aggregate);
+
 /* The FROM class name as written.  Borrowed, valid while the query lives. */
 const char *wmi_query_class(const wmi_query *query);
 
@@ -123,9 +130,12 @@ const char *wmi_query_select_at(const wmi_query *query, size_t index);
 /*
  * wmi_query_to_string - the query in normalised form: keywords upper case,
  * single spaces, string literals double-quoted, fully parenthesised
- * conditions, e.g.
+ * conditions (every predicate, NOT and chain of one operator in its own
+ * parentheses: ((a = 1) AND (b = 2) AND (c = 3))), "= NULL" as "IS NULL",
+ * "!=" as "<>", numbers in canonical form, e.g.
  *   SELECT * FROM __InstanceCreationEvent WITHIN 5 WHERE
  *   ((TargetInstance ISA "Win32_Process") AND (TargetInstance.Name = "sshd"))
+ * Parsing the result gives the same query again.
  * Returns a new malloc'd string (free it), or NULL when out of memory.
  */
 char *wmi_query_to_string(const wmi_query *query);

@@ -158,6 +158,15 @@ reply_error(struct conn *c, const json_t *id, wmi_status st, const char *field, 
  * Requests
  * ==================================================================== */
 
+/* WMI stamps every event with TIME_CREATED when it is raised; do the same
+ * for events that arrive without one. */
+static void
+stamp(wmi_object *ev)
+{
+    if (!wmi_object_is_set(ev, "TIME_CREATED"))
+        wmi_object_put_uint64(ev, "TIME_CREATED", wmi_time_created_now());
+}
+
 /* wmieventctl indicate sends every value as a string; convert the ones
  * whose CIM type is not a string (integers already accept decimal text). */
 static void
@@ -223,8 +232,10 @@ req_indicate(struct conn *c, const json_t *id, json_t *req)
         }
     }
     bool pause = false;
-    for (i = 0; i < n; i++)
+    for (i = 0; i < n; i++) {
+        stamp(objs[i]);
         pause |= router_indicate(ctl->router, objs[i], 256);
+    }
     ctl->events += n;
     json_t *r = status_reply(id, WBEM_S_NO_ERROR);
     json_object_set_new(r, "Indicated", json_integer((json_int_t)n));
@@ -299,6 +310,7 @@ handle_line(struct conn *c, const char *line, size_t n)
     json_t *j = json_loadb(line, n, 0, &jerr);
     if (j == NULL) {
         snprintf(msg, sizeof msg, "malformed JSON line at column %d: %s", jerr.column, jerr.text);
+        ctl->refused++;
         c->refused++;
         reply_error(c, NULL, WBEM_E_INVALID_SYNTAX, NULL, msg);
         return false;
@@ -321,6 +333,7 @@ handle_line(struct conn *c, const char *line, size_t n)
             wmi_object_unref(ev);
             return false;
         }
+        stamp(ev);
         ctl->events++;
         c->events++;
         bool pause = router_indicate(ctl->router, ev, n + 1);
@@ -340,6 +353,17 @@ handle_line(struct conn *c, const char *line, size_t n)
 /* ====================================================================
  * Connections
  * ==================================================================== */
+
+static void
+refuse_oversized(struct conn *c)
+{
+    char msg[160];
+    snprintf(msg, sizeof msg, "line longer than max_line_bytes (%zu bytes); skipped",
+             c->ctl->settings->max_line_bytes);
+    c->ctl->refused++;
+    c->refused++;
+    reply_error(c, NULL, WBEM_E_TOO_MUCH_DATA, NULL, msg);
+}
 
 static void
 on_conn_closed(uv_handle_t *h)
@@ -409,6 +433,8 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
         size_t end = (size_t)(nl - c->buf);
         if (c->discarding) {
             c->discarding = false;
+        } else if (end - start > ctl->settings->max_line_bytes) {
+            refuse_oversized(c);
         } else {
             pause |= handle_line(c, c->buf + start, end - start);
         }
@@ -423,12 +449,8 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
     }
     if (c->len > ctl->settings->max_line_bytes) {
         /* Keep no more of an oversized line: skip to its newline. */
-        if (!c->discarding) {
-            char msg[160];
-            snprintf(msg, sizeof msg, "line longer than max_line_bytes (%zu bytes); skipped",
-                     ctl->settings->max_line_bytes);
-            reply_error(c, NULL, WBEM_E_TOO_MUCH_DATA, NULL, msg);
-        }
+        if (!c->discarding)
+            refuse_oversized(c);
         c->discarding = true;
         c->len = 0;
     }

@@ -320,11 +320,11 @@ wmi_check_instance(const wmi_schema *schema, json_t *obj, const struct wmi_class
     }
     cls = schema ? cimap_get(&schema->classes, cname) : NULL;
     if (cls == NULL) {
-        wmi_set_error(err, WBEM_E_INVALID_CLASS, path[0] ? path : cname, "unknown class %s", cname);
+        wmi_set_error(err, WBEM_E_INVALID_CLASS, path[0] ? path : "__CLASS", "unknown class %s", cname);
         return WBEM_E_INVALID_CLASS;
     }
     if (cls->flags & WMI_CLASS_ABSTRACT) {
-        wmi_set_error(err, WBEM_E_INVALID_CLASS, path[0] ? path : cname,
+        wmi_set_error(err, WBEM_E_INVALID_CLASS, path[0] ? path : "__CLASS",
                       "class %s is abstract and has no instances", cls->name);
         return WBEM_E_INVALID_CLASS;
     }

@@ -233,8 +233,8 @@ test_object_bad_json(void **state)
     } cases[] = {
         {"{\"Message\": \"x\"}", WBEM_E_INVALID_OBJECT, ""},
         {"[1]", WBEM_E_INVALID_OBJECT, ""},
-        {"{\"__CLASS\": \"Nope\"}", WBEM_E_INVALID_CLASS, "Nope"},
-        {"{\"__CLASS\": \"__Event\"}", WBEM_E_INVALID_CLASS, "__Event"},
+        {"{\"__CLASS\": \"Nope\"}", WBEM_E_INVALID_CLASS, "__CLASS"},
+        {"{\"__CLASS\": \"__Event\"}", WBEM_E_INVALID_CLASS, "__CLASS"},
         {"{\"__CLASS\": \"Tour_Event\", \"Colour\": 1}", WBEM_E_NOT_FOUND, "Colour"},
         {"{\"__CLASS\": \"Tour_Event\", \"Severity\": \"high\"}", WBEM_E_TYPE_MISMATCH, "Severity"},
         {"{\"__CLASS\": \"Tour_Event\", \"Severity\": 256}", WBEM_E_TYPE_MISMATCH, "Severity"},

@@ -412,7 +412,11 @@ on_netlink(uv_poll_t *h, int status, int events)
             const struct cn_msg *cn = NLMSG_DATA(nh);
             if (cn->id.idx != CN_IDX_PROC || cn->id.val != CN_VAL_PROC)
                 continue;
-            handle_proc_event(p, (const struct proc_event *)(const void *)cn->data);
+            /* The payload sits 4 bytes off an 8-byte boundary: copy it out. */
+            struct proc_event pe;
+            memset(&pe, 0, sizeof pe);
+            memcpy(&pe, cn->data, cn->len < sizeof pe ? cn->len : sizeof pe);
+            handle_proc_event(p, &pe);
         }
     }
 }
