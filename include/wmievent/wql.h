@@ -68,6 +68,9 @@ typedef struct wmi_query wmi_query;
  *   WBEM_E_PROPERTY_NOT_AN_OBJECT  a dotted path through a non-object
  *   WBEM_E_MISSING_GROUP_WITHIN    BY or HAVING without GROUP WITHIN
  *   WBEM_E_AGGREGATING_BY_OBJECT   GROUP BY an object property with no path
+ *   WBEM_E_MISSING_AGGREGATION_LIST  BY with no property after it
+ *   WBEM_E_QUOTA_VIOLATION         parentheses/NOT nested over 256 deep
+ *   WBEM_E_INVALID_PARAMETER       @text or @out is NULL
  *   WBEM_E_OUT_OF_MEMORY
  */
 wmi_status wmi_query_parse(const char *text, const wmi_schema *schema,

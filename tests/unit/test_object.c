@@ -279,6 +279,7 @@ test_object_put(void **state)
     wmi_schema *s = schema_with_tour();
     wmi_object *o;
     assert_int_equal(wmi_object_new(s, "Tour_Event", &o), WBEM_S_NO_ERROR);
+    wmi_object_unref(o);
     assert_int_equal(wmi_object_new(s, "__EventConsumer", &o), WBEM_E_INVALID_CLASS);
     assert_null(o);
     assert_int_equal(wmi_object_new(s, "Tour_Event", &o), WBEM_S_NO_ERROR);

@@ -1,0 +1,554 @@
+/*
+ * wql_eval.c - WQL condition evaluation and LIKE matching.
+ *
+ * The hot path of the daemon: every event is tested against every filter.
+ * Literals were resolved and LIKE patterns compiled when the query was
+ * parsed, so nothing here allocates, converts a literal or re-reads the
+ * query text.
+ */
+#include "lib/wql_internal.h"
+
+#include "lib/export.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ====================================================================
+ * LIKE
+ * ==================================================================== */
+
+bool
+wmi_wql_like_compile(const char *pattern, size_t len, wql_like *out)
+{
+    memset(out, 0, sizeof *out);
+    const unsigned char *u = (const unsigned char *)pattern;
+    /* at most one item and one range per byte, plus one */
+    size_t cap = len + 1;
+    void *block = malloc(cap * (sizeof(wql_like_item) + sizeof(wql_like_range)));
+    if (block == NULL)
+        return false;
+    out->items = block;
+    out->ranges = (wql_like_range *)(void *)((char *)block + cap * sizeof(wql_like_item));
+    size_t i = 0;
+    while (i < len) {
+        size_t l;
+        uint32_t c = wmi_wql_utf8_decode(u + i, len - i, &l);
+        wql_like_item *it = &out->items[out->nitems];
+        memset(it, 0, sizeof *it);
+        if (c == '%') {
+            i += l;
+            if (out->nitems > 0 && out->items[out->nitems - 1].kind == WQL_LIKE_ANY)
+                continue;
+            it->kind = WQL_LIKE_ANY;
+            out->nitems++;
+            continue;
+        }
+        if (c == '_') {
+            it->kind = WQL_LIKE_ONE;
+            out->nitems++;
+            i += l;
+            continue;
+        }
+        if (c == '[') {
+            size_t j = i + 1;
+            bool neg = false;
+            if (j < len && u[j] == '^') {
+                neg = true;
+                j++;
+            }
+            size_t first = out->nranges;
+            bool closed = false, first_member = true;
+            while (j < len) {
+                size_t l2;
+                uint32_t lo = wmi_wql_utf8_decode(u + j, len - j, &l2);
+                if (lo == ']' && !first_member) {
+                    j += l2;
+                    closed = true;
+                    break;
+                }
+                first_member = false;
+                j += l2;
+                uint32_t hi = lo;
+                if (j + 1 < len && u[j] == '-' && u[j + 1] != ']') {
+                    size_t l3;
+                    hi = wmi_wql_utf8_decode(u + j + 1, len - j - 1, &l3);
+                    j += 1 + l3;
+                }
+                if (lo > hi) {
+                    uint32_t t = lo;
+                    lo = hi;
+                    hi = t;
+                }
+                out->ranges[out->nranges].lo = lo;
+                out->ranges[out->nranges].hi = hi;
+                out->nranges++;
+            }
+            if (closed) {
+                it->kind = WQL_LIKE_SET;
+                it->negated = neg;
+                it->first = (uint32_t)first;
+                it->nranges = (uint32_t)(out->nranges - first);
+                out->nitems++;
+                i = j;
+                continue;
+            }
+            /* no closing bracket: the '[' is an ordinary character */
+            out->nranges = first;
+        }
+        it->kind = WQL_LIKE_CHAR;
+        it->cp = wmi_wql_fold(c);
+        out->nitems++;
+        i += l;
+    }
+    return true;
+}
+
+void
+wmi_wql_like_free(wql_like *like)
+{
+    if (like == NULL)
+        return;
+    free(like->items);   /* ranges share the block */
+    memset(like, 0, sizeof *like);
+}
+
+static bool
+set_has(const wql_like *like, const wql_like_item *it, uint32_t c)
+{
+    uint32_t fc = wmi_wql_fold(c);
+    const wql_like_range *r = like->ranges + it->first;
+    bool in = false;
+    for (uint32_t k = 0; k < it->nranges; k++) {
+        if ((c >= r[k].lo && c <= r[k].hi) ||
+            (fc >= wmi_wql_fold(r[k].lo) && fc <= wmi_wql_fold(r[k].hi))) {
+            in = true;
+            break;
+        }
+    }
+    return in != (it->negated != 0);
+}
+
+static bool
+item_matches(const wql_like *like, const wql_like_item *it, uint32_t c)
+{
+    switch (it->kind) {
+    case WQL_LIKE_CHAR: return wmi_wql_fold(c) == it->cp;
+    case WQL_LIKE_ONE: return true;
+    case WQL_LIKE_SET: return set_has(like, it, c);
+    default: return false;
+    }
+}
+
+static inline uint32_t
+next_cp(const unsigned char *s, size_t n, size_t *len)
+{
+    if (s[0] < 0x80) {
+        *len = 1;
+        return s[0];
+    }
+    return wmi_wql_utf8_decode(s, n, len);
+}
+
+/*
+ * Every item but % consumes exactly one character, so the classic
+ * single-backtrack-point wildcard algorithm is exact and O(n*m) worst
+ * case: on a mismatch, resume after the last % one character further on.
+ */
+bool
+wmi_wql_like_exec(const wql_like *like, const char *subject, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)subject;
+    const wql_like_item *items = like->items;
+    size_t n = like->nitems;
+    size_t i = 0, p = 0;
+    size_t star_i = SIZE_MAX, star_p = 0;
+    while (p < len) {
+        if (i < n && items[i].kind == WQL_LIKE_ANY) {
+            star_i = ++i;
+            star_p = p;
+            continue;
+        }
+        size_t l;
+        uint32_t c = next_cp(s + p, len - p, &l);
+        if (i < n && item_matches(like, &items[i], c)) {
+            i++;
+            p += l;
+            continue;
+        }
+        if (star_i == SIZE_MAX)
+            return false;
+        size_t sl;
+        (void)next_cp(s + star_p, len - star_p, &sl);
+        star_p += sl;
+        p = star_p;
+        i = star_i;
+    }
+    while (i < n && items[i].kind == WQL_LIKE_ANY)
+        i++;
+    return i == n;
+}
+
+WMI_EXPORT bool
+wmi_like_match(const char *pattern, const char *subject)
+{
+    if (pattern == NULL || subject == NULL)
+        return false;
+    wql_like like;
+    if (!wmi_wql_like_compile(pattern, strlen(pattern), &like))
+        return false;
+    bool r = wmi_wql_like_exec(&like, subject, strlen(subject));
+    wmi_wql_like_free(&like);
+    return r;
+}
+
+/* ====================================================================
+ * Values
+ * ==================================================================== */
+
+typedef enum val_kind {
+    VK_ABSENT,      /* no such property */
+    VK_NULL,
+    VK_JSON,        /* j, type (CIM_EMPTY: unknown, infer from JSON) */
+    VK_STR,         /* s (system properties) */
+    VK_INT          /* i (system properties) */
+} val_kind;
+
+typedef struct val {
+    val_kind kind;
+    const json_t *j;
+    wmi_cimtype type;
+    const char *s;
+    int64_t i;
+} val;
+
+/* json_object_get, then a case-insensitive scan (WMI names ignore case). */
+static const json_t *
+member(const json_t *obj, const char *name)
+{
+    const json_t *v = json_object_get(obj, name);
+    if (v != NULL)
+        return v;
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)obj, key, value) {
+        if (wmi_wql_name_eq(key, name))
+            return value;
+    }
+    return NULL;
+}
+
+static void
+resolve(const wmi_query *q, const wql_path *path, const wmi_object *ev, val *v)
+{
+    v->j = NULL;
+    v->type = CIM_EMPTY;
+    switch (path->sys) {
+    case WQL_SYS_CLASS:
+        v->kind = VK_STR;
+        v->s = wmi_object_class_name(ev);
+        return;
+    case WQL_SYS_SUPERCLASS: {
+        const wmi_class *sup = wmi_class_superclass(wmi_object_class(ev));
+        if (sup == NULL) {
+            v->kind = VK_NULL;
+        } else {
+            v->kind = VK_STR;
+            v->s = wmi_class_name(sup);
+        }
+        return;
+    }
+    case WQL_SYS_GENUS:
+        v->kind = VK_INT;
+        v->i = 2;
+        return;
+    case WQL_SYS_NULL:
+        v->kind = VK_NULL;
+        return;
+    case WQL_SYS_NONE:
+        break;
+    }
+    const json_t *j;
+    wmi_cimtype type;
+    if (path->rcls != NULL && path->rcls == wmi_object_class(ev)) {
+        /* fast path: the property was resolved against this very class */
+        j = json_object_get(wmi_object_json(ev), path->canon);
+        if (j == NULL)
+            j = path->dflt ? path->dflt : json_null();
+        type = path->type;
+    } else if (wmi_object_get_json(ev, path->seg[0], &j, &type) != WBEM_S_NO_ERROR ||
+               j == NULL) {
+        v->kind = VK_ABSENT;
+        return;
+    }
+    for (size_t k = 1; k < path->nseg; k++) {
+        if (!json_is_object(j)) {
+            v->kind = VK_ABSENT;
+            return;
+        }
+        const json_t *m = member(j, path->seg[k]);
+        type = CIM_EMPTY;
+        if (m == NULL && q->schema != NULL) {
+            /* not set in the embedded instance: its class default, if declared */
+            const char *cn = json_string_value(json_object_get(j, "__CLASS"));
+            const wmi_class *cls = cn ? wmi_schema_get_class(q->schema, cn) : NULL;
+            const wmi_property *prop = cls ? wmi_class_find_property(cls, path->seg[k]) : NULL;
+            if (prop != NULL) {
+                if (prop->default_value == NULL) {
+                    v->kind = VK_NULL;
+                    return;
+                }
+                m = prop->default_value;
+                type = prop->type;
+            }
+        }
+        if (m == NULL) {
+            v->kind = VK_ABSENT;
+            return;
+        }
+        j = m;
+    }
+    if (json_is_null(j)) {
+        v->kind = VK_NULL;
+        return;
+    }
+    v->kind = VK_JSON;
+    v->j = j;
+    v->type = type;
+}
+
+static bool
+apply(wql_op op, int c)
+{
+    switch (op) {
+    case WQL_OP_EQ: return c == 0;
+    case WQL_OP_NE: return c != 0;
+    case WQL_OP_LT: return c < 0;
+    case WQL_OP_GT: return c > 0;
+    case WQL_OP_LE: return c <= 0;
+    case WQL_OP_GE: return c >= 0;
+    }
+    return false;
+}
+
+typedef struct num {
+    bool is_int;
+    bool neg;
+    uint64_t mag;
+    double d;
+} num;
+
+static int
+cmp_exact(bool an, uint64_t am, bool bn, uint64_t bm)
+{
+    if (an != bn)
+        return an ? -1 : 1;
+    if (am == bm)
+        return 0;
+    bool less = am < bm;
+    if (an)
+        less = !less;
+    return less ? -1 : 1;
+}
+
+/* Compare a numeric value with the literal's numeric view. */
+static bool
+cmp_num(const num *a, const wql_literal *lit, wql_op op)
+{
+    if (!lit->has_num)
+        return false;                   /* type clash */
+    if (a->is_int && lit->has_int)
+        return apply(op, cmp_exact(a->neg, a->mag, lit->neg, lit->mag));
+    double x = a->d, y = lit->num;
+    if (isnan(x) || isnan(y))
+        return op == WQL_OP_NE;
+    return apply(op, x < y ? -1 : x > y ? 1 : 0);
+}
+
+static bool
+json_num(const json_t *j, num *out)
+{
+    if (json_is_integer(j)) {
+        json_int_t i = json_integer_value(j);
+        out->is_int = true;
+        out->neg = i < 0;
+        out->mag = i < 0 ? (uint64_t)(-(i + 1)) + 1u : (uint64_t)i;
+        out->d = (double)i;
+        return true;
+    }
+    if (json_is_real(j)) {
+        out->is_int = false;
+        out->d = json_real_value(j);
+        return true;
+    }
+    if (json_is_string(j)) {
+        /* 64-bit integers may travel as decimal strings */
+        int r = wmi_wql_parse_number(json_string_value(j), &out->neg, &out->mag, &out->d);
+        out->is_int = r == 1;
+        return r != 0;
+    }
+    return false;
+}
+
+static bool
+cmp_bool(bool b, const wql_literal *lit, wql_op op)
+{
+    if (lit->as_bool < 0 || (op != WQL_OP_EQ && op != WQL_OP_NE))
+        return false;
+    bool eq = b == (lit->as_bool == 1);
+    return op == WQL_OP_EQ ? eq : !eq;
+}
+
+static bool
+cmp_str(const char *s, size_t n, const wql_literal *lit, wql_op op)
+{
+    /* folding keeps UTF-8 lengths, so different lengths are never equal */
+    if (op == WQL_OP_EQ && n != lit->folded_len)
+        return false;
+    if (op == WQL_OP_NE && n != lit->folded_len)
+        return true;
+    return apply(op, wmi_wql_fold_cmp(s, n, lit->folded, lit->folded_len));
+}
+
+static bool
+eval_cmp(const wql_node *node, const val *v)
+{
+    const wql_literal *lit = &node->lit;
+    wql_op op = node->op;
+    num a;
+    switch (v->kind) {
+    case VK_ABSENT:
+    case VK_NULL:
+        return false;
+    case VK_STR:
+        return cmp_str(v->s, strlen(v->s), lit, op);
+    case VK_INT:
+        a.is_int = true;
+        a.neg = v->i < 0;
+        a.mag = v->i < 0 ? (uint64_t)(-(v->i + 1)) + 1u : (uint64_t)v->i;
+        a.d = (double)v->i;
+        return cmp_num(&a, lit, op);
+    case VK_JSON:
+        break;
+    }
+    const json_t *j = v->j;
+    switch (v->type) {
+    case CIM_SINT8: case CIM_UINT8: case CIM_SINT16: case CIM_UINT16:
+    case CIM_SINT32: case CIM_UINT32: case CIM_SINT64: case CIM_UINT64:
+    case CIM_REAL32: case CIM_REAL64:
+        return json_num(j, &a) && cmp_num(&a, lit, op);
+    case CIM_BOOLEAN:
+        return json_is_boolean(j) && cmp_bool(json_is_true(j), lit, op);
+    case CIM_STRING: case CIM_DATETIME: case CIM_REFERENCE: case CIM_CHAR16:
+        return json_is_string(j) &&
+               cmp_str(json_string_value(j), json_string_length(j), lit, op);
+    case CIM_EMPTY:
+        break;
+    default:
+        return false;   /* objects, arrays */
+    }
+    /* type unknown (inside an embedded object): go by the JSON value */
+    switch (json_typeof(j)) {
+    case JSON_INTEGER:
+    case JSON_REAL:
+        return json_num(j, &a) && cmp_num(&a, lit, op);
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return cmp_bool(json_is_true(j), lit, op);
+    case JSON_STRING:
+        if ((lit->kind == WQL_LIT_INT || lit->kind == WQL_LIT_REAL) && json_num(j, &a))
+            return cmp_num(&a, lit, op);
+        return cmp_str(json_string_value(j), json_string_length(j), lit, op);
+    default:
+        return false;
+    }
+}
+
+static bool
+eval_isa(const wmi_query *q, const wql_node *node, const val *v)
+{
+    if (v->kind != VK_JSON || !json_is_object(v->j))
+        return false;
+    const char *cn = json_string_value(json_object_get(v->j, "__CLASS"));
+    if (cn == NULL)
+        return false;
+    if (wmi_wql_name_eq(cn, node->isa_class))
+        return true;
+    if (q->schema == NULL)
+        return false;
+    const wmi_class *cls = wmi_schema_get_class(q->schema, cn);
+    return cls != NULL && wmi_class_isa(cls, node->isa_class);
+}
+
+bool
+wmi_wql_eval_node(const wmi_query *q, const wql_node *node, const wmi_object *ev)
+{
+    val v;
+    switch (node->kind) {
+    case WQL_NODE_AND:
+        for (size_t i = 0; i < node->nchild; i++)
+            if (!wmi_wql_eval_node(q, node->child[i], ev))
+                return false;
+        return true;
+    case WQL_NODE_OR:
+        for (size_t i = 0; i < node->nchild; i++)
+            if (wmi_wql_eval_node(q, node->child[i], ev))
+                return true;
+        return false;
+    case WQL_NODE_NOT:
+        return !wmi_wql_eval_node(q, node->child[0], ev);
+    case WQL_NODE_CMP:
+        resolve(q, &node->path, ev, &v);
+        return eval_cmp(node, &v);
+    case WQL_NODE_IS_NULL:
+        resolve(q, &node->path, ev, &v);
+        return v.kind == VK_NULL || v.kind == VK_ABSENT;
+    case WQL_NODE_IS_NOT_NULL:
+        resolve(q, &node->path, ev, &v);
+        return v.kind != VK_NULL && v.kind != VK_ABSENT;
+    case WQL_NODE_ISA:
+        resolve(q, &node->path, ev, &v);
+        return eval_isa(q, node, &v);
+    case WQL_NODE_LIKE:
+        resolve(q, &node->path, ev, &v);
+        if (v.kind == VK_STR)
+            return wmi_wql_like_exec(&node->like, v.s, strlen(v.s));
+        if (v.kind != VK_JSON || !json_is_string(v.j))
+            return false;
+        return wmi_wql_like_exec(&node->like, json_string_value(v.j), json_string_length(v.j));
+    }
+    return false;
+}
+
+/* ====================================================================
+ * Public entry points
+ * ==================================================================== */
+
+WMI_EXPORT bool
+wmi_query_evaluate(const wmi_query *query, const wmi_object *event)
+{
+    if (query == NULL || event == NULL)
+        return false;
+    const wmi_class *cls = wmi_object_class(event);
+    if (cls == NULL)
+        return false;
+    if (cls != query->from_class && !wmi_class_isa(cls, query->from))
+        return false;
+    return query->where == NULL || wmi_wql_eval_node(query, query->where, event);
+}
+
+WMI_EXPORT bool
+wmi_query_evaluate_where(const wmi_query *query, const wmi_object *event)
+{
+    if (query == NULL || event == NULL)
+        return false;
+    return query->where == NULL || wmi_wql_eval_node(query, query->where, event);
+}
+
+WMI_EXPORT bool
+wmi_query_evaluate_having(const wmi_query *query, const wmi_object *aggregate)
+{
+    if (query == NULL || aggregate == NULL)
+        return false;
+    return query->having == NULL || wmi_wql_eval_node(query, query->having, aggregate);
+}
