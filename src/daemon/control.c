@@ -195,7 +195,7 @@ coerce(const wmi_schema *schema, json_t *ev)
     }
 }
 
-static void
+static bool
 req_indicate(struct conn *c, const json_t *id, json_t *req)
 {
     struct wmid_control *ctl = c->ctl;
@@ -205,12 +205,13 @@ req_indicate(struct conn *c, const json_t *id, json_t *req)
 
     if (!json_is_array(events)) {
         reply_error(c, id, WBEM_E_INVALID_PARAMETER, "Events", "Indicate needs \"Events\": an array of event objects");
-        return;
+        return false;
     }
     size_t n = json_array_size(events);
     wmi_object **objs = calloc(n + 1, sizeof *objs);
+    bool pause = false;
     if (objs == NULL)
-        return;
+        return false;
     size_t i;
     json_t *e;
     /* All or nothing: check every event before routing any. */
@@ -231,7 +232,6 @@ req_indicate(struct conn *c, const json_t *id, json_t *req)
             goto out;
         }
     }
-    bool pause = false;
     for (i = 0; i < n; i++) {
         stamp(objs[i]);
         pause |= router_indicate(ctl->router, objs[i], 256);
@@ -240,14 +240,14 @@ req_indicate(struct conn *c, const json_t *id, json_t *req)
     json_t *r = status_reply(id, WBEM_S_NO_ERROR);
     json_object_set_new(r, "Indicated", json_integer((json_int_t)n));
     reply(c, r);
-    (void)pause; /* replies are small and requests rare: no back-pressure here */
 out:
     for (i = 0; i < n; i++)
         wmi_object_unref(objs[i]);
     free(objs);
+    return pause; /* SlowDownProviders: a request pauses the connection as bare events do */
 }
 
-static void
+static bool
 handle_request(struct conn *c, json_t *req)
 {
     struct wmid_control *ctl = c->ctl;
@@ -258,7 +258,7 @@ handle_request(struct conn *c, json_t *req)
     if (method == NULL) {
         reply_error(c, id, WBEM_E_INVALID_PARAMETER, "Method", "\"Method\" must be a string");
     } else if (strcasecmp(method, "Indicate") == 0) {
-        req_indicate(c, id, req);
+        return req_indicate(c, id, req);
     } else if (strcasecmp(method, "Stats") == 0) {
         json_t *r = status_reply(id, WBEM_S_NO_ERROR);
         json_t *stats = router_stats_json(ctl->router);
@@ -280,6 +280,7 @@ handle_request(struct conn *c, json_t *req)
         snprintf(msg, sizeof msg, "unknown method \"%.200s\" (Indicate, Stats and Ping are served)", method);
         reply_error(c, id, WBEM_E_NOT_SUPPORTED, "Method", msg);
     }
+    return false;
 }
 
 /* ====================================================================
@@ -340,14 +341,15 @@ handle_line(struct conn *c, const char *line, size_t n)
         wmi_object_unref(ev);
         return pause;
     }
+    bool pause = false;
     if (json_is_object(j) && json_object_get(j, "Method") != NULL) {
-        handle_request(c, j);
+        pause = handle_request(c, j);
     } else {
         reply_error(c, NULL, WBEM_E_INVALID_PARAMETER, NULL,
                     "a line is an event object with \"__CLASS\" or a request with \"Method\"");
     }
     json_decref(j);
-    return false;
+    return pause;
 }
 
 /* ====================================================================
@@ -407,26 +409,21 @@ on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
     *b = uv_buf_init(c->buf + c->len, (unsigned)(c->cap - c->len));
 }
 
+/*
+ * Handle the complete lines in the buffer, from @scan_from on (the bytes
+ * before it hold no newline).  Stops at the first line after which the
+ * producer must pause (SlowDownProviders): the lines after it stay in the
+ * buffer, unread by the router, until on_resume.  Without that, one read of
+ * 64 KiB of small events would be routed at once and overshoot the
+ * consumer's queue limit (and drop) before the pause took effect.
+ */
 static void
-on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
+process_buffer(struct conn *c, size_t scan_from)
 {
-    struct conn *c = s->data;
     struct wmid_control *ctl = c->ctl;
-    (void)b;
-
-    if (nread < 0) {
-        if (nread != UV_EOF)
-            log_debug("control: connection %lu: %s", c->id, uv_strerror((int)nread));
-        conn_close(c);
-        return;
-    }
-    if (nread == 0)
-        return;
-    size_t scan_from = c->len;
-    c->len += (size_t)nread;
     size_t start = 0;
     bool pause = false;
-    for (;;) {
+    while (!pause) {
         char *nl = memchr(c->buf + scan_from, '\n', c->len - scan_from);
         if (nl == NULL)
             break;
@@ -436,7 +433,7 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
         } else if (end - start > ctl->settings->max_line_bytes) {
             refuse_oversized(c);
         } else {
-            pause |= handle_line(c, c->buf + start, end - start);
+            pause = handle_line(c, c->buf + start, end - start);
         }
         start = end + 1;
         scan_from = start;
@@ -447,7 +444,7 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
         memmove(c->buf, c->buf + start, c->len - start);
         c->len -= start;
     }
-    if (c->len > ctl->settings->max_line_bytes) {
+    if (!pause && c->len > ctl->settings->max_line_bytes) {
         /* Keep no more of an oversized line: skip to its newline. */
         if (!c->discarding)
             refuse_oversized(c);
@@ -469,6 +466,25 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 }
 
 static void
+on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
+{
+    struct conn *c = s->data;
+    (void)b;
+
+    if (nread < 0) {
+        if (nread != UV_EOF)
+            log_debug("control: connection %lu: %s", c->id, uv_strerror((int)nread));
+        conn_close(c);
+        return;
+    }
+    if (nread == 0)
+        return;
+    size_t scan_from = c->len;
+    c->len += (size_t)nread;
+    process_buffer(c, scan_from);
+}
+
+static void
 on_resume(void *arg)
 {
     struct wmid_control *ctl = arg;
@@ -479,7 +495,10 @@ on_resume(void *arg)
     for (struct conn *c = ctl->conns; c != NULL; c = c->next) {
         if (c->paused && !c->closing) {
             c->paused = false;
-            uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+            /* First the lines read before the pause; they may pause again. */
+            process_buffer(c, 0);
+            if (!c->paused && !c->closing)
+                uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
         }
     }
 }

@@ -347,9 +347,10 @@ delivery_queued_bytes(struct wmid_delivery *d)
     return atomic_load(&d->total_bytes);
 }
 
-void
+bool
 delivery_shutdown(struct wmid_delivery *d, unsigned timeout_ms)
 {
+    bool all_stopped = true;
     struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += timeout_ms / 1000;
@@ -384,6 +385,7 @@ delivery_shutdown(struct wmid_delivery *d, unsigned timeout_ms)
             pthread_detach(k->thread);
             k->started = false;
             k->us = NULL;
+            all_stopped = false;
             continue;
         }
         pthread_join(k->thread, NULL);
@@ -394,6 +396,7 @@ delivery_shutdown(struct wmid_delivery *d, unsigned timeout_ms)
             k->us->release(k->us);
         k->us = NULL;
     }
+    return all_stopped;
 }
 
 static void

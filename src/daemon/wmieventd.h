@@ -140,8 +140,11 @@ void delivery_set_resume_cb(struct wmid_delivery *d, void (*cb)(void *arg), void
 bool delivery_is_congested(struct wmid_delivery *d);
 /* A producer paused: call the resume callback once nothing is congested. */
 void delivery_want_resume(struct wmid_delivery *d);
-/* Drain within @timeout_ms, stop threads, release sinks. */
-void delivery_shutdown(struct wmid_delivery *d, unsigned timeout_ms);
+/* Drain within @timeout_ms, stop threads, release sinks.  Returns false when
+ * a plugin call was still running at the deadline: its thread is left
+ * behind, and nothing it may touch (consumers, router, plugins, the
+ * engine) may be freed; the caller must exit without tearing down. */
+bool delivery_shutdown(struct wmid_delivery *d, unsigned timeout_ms);
 void delivery_free(struct wmid_delivery *d);
 size_t delivery_queued_bytes(struct wmid_delivery *d);
 

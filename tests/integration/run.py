@@ -1,0 +1,1168 @@
+#!/usr/bin/env python3
+"""Integration tests of wmieventd and wmieventctl (python3 stdlib only).
+
+    B=build python3 tests/integration/run.py [-v] [-k SUBSTRING]...
+
+B is the build dir (build, or build-san for the ASan+UBSan build; `make
+integration` sets it).  Each test starts wmieventd on a temporary config
+in a fresh directory under /tmp, talks to it over its socket, stops it with
+SIGTERM and checks that it exited 0 within a bound and, for sanitizer
+builds, that its stderr carries no sanitizer report.  One line per test;
+the last line is exactly "N passed, M failed"; the exit status is 1 when
+anything failed.  -k runs only the tests whose name contains SUBSTRING; -v
+prints the daemon's log of failed tests in full.
+"""
+
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import string
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+B = os.environ.get("B", "build")
+BUILD = os.path.join(ROOT, B) if not os.path.isabs(B) else B
+SAN = bool(os.environ.get("SAN")) or os.path.basename(BUILD.rstrip("/")).endswith("-san")
+DAEMON = os.path.join(BUILD, "bin", "wmieventd")
+CTL = os.path.join(BUILD, "bin", "wmieventctl")
+PLUGIN_DIR = os.path.join(BUILD, "plugins")
+TEST_PLUGIN_DIR = os.path.join(BUILD, "tests", "plugins")
+CONFIG_CASES = os.path.join(ROOT, "tests", "data", "config")
+
+# Generous bounds: everything is a polling loop, so these only decide how
+# long a failing test takes to fail.
+START_TIMEOUT = 20.0
+WAIT_TIMEOUT = 20.0
+EXIT_TIMEOUT = 20.0
+
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+ENV = dict(os.environ)
+ENV["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=0"
+ENV["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
+ENV.pop("NOTIFY_SOCKET", None)
+ENV.pop("WMIEVENTD_PROC_POLL", None)
+ENV.pop("WMIEVENTD_SOCKET", None)
+
+
+class Skip(Exception):
+    pass
+
+
+# ======================================================================
+# Helpers
+# ======================================================================
+
+def wait_for(pred, what, timeout=WAIT_TIMEOUT, interval=0.02):
+    """Poll pred() until it returns a true value; return that value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+def read_lines(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "replace").splitlines()
+    except FileNotFoundError:
+        return []
+
+
+def check_no_sanitizer(text, who):
+    for m in SANITIZER_MARKERS:
+        if m in text:
+            i = text.index(m)
+            raise AssertionError("%s: sanitizer report:\n%s" % (who, text[max(0, i - 200):i + 3000]))
+
+
+def unique(prefix="wmitest-"):
+    return prefix + "".join(random.choice(string.ascii_lowercase + string.digits) for _ in range(6))
+
+
+def run_ctl(args, stdin=None, timeout=30, sock=None):
+    cmd = [CTL] + (["-s", sock] if sock else []) + args
+    p = subprocess.run(cmd, input=stdin, capture_output=True, timeout=timeout, env=ENV)
+    out, err = p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
+    check_no_sanitizer(err, "wmieventctl " + " ".join(args))
+    return p.returncode, out, err
+
+
+# Object builders -------------------------------------------------------
+
+def q(name):
+    return '"%s"' % name
+
+
+TEST_EVENT_CLASS = {
+    "__GENUS": 1, "__CLASS": "Test_Event", "__SUPERCLASS": "__ExtrinsicEvent",
+    "__PROPERTIES": {"Message": "string", "Severity": {"CIMType": "uint32", "Default": 3},
+                     "Seq": "uint32"}}
+
+
+def logfile_provider():
+    return [
+        {"__CLASS": "__Win32Provider", "Name": "LogFileEventConsumer", "Library": "logfile.so"},
+        {"__CLASS": "__EventConsumerProviderRegistration",
+         "Provider": "__Win32Provider.Name=" + q("LogFileEventConsumer"),
+         "ConsumerClassNames": ["LogFileEventConsumer"]},
+    ]
+
+
+def test_provider(name, library, consumer_class, props=None):
+    """A consumer class of our own, a provider from tests/plugins (or any
+    path) and its registration."""
+    if props is None:
+        props = {"Filename": "string", "DelayMs": "uint32"}
+    allprops = {"Name": {"CIMType": "string", "Key": True}}
+    allprops.update(props)
+    lib = library if "/" in library else os.path.join(TEST_PLUGIN_DIR, library)
+    return [
+        {"__GENUS": 1, "__CLASS": consumer_class, "__SUPERCLASS": "__EventConsumer",
+         "__PROPERTIES": allprops},
+        {"__CLASS": "__Win32Provider", "Name": name, "Library": lib},
+        {"__CLASS": "__EventConsumerProviderRegistration",
+         "Provider": "__Win32Provider.Name=" + q(name), "ConsumerClassNames": [consumer_class]},
+    ]
+
+
+def event_filter(name, query):
+    return {"__CLASS": "__EventFilter", "Name": name, "QueryLanguage": "WQL", "Query": query}
+
+
+def logfile_consumer(name, filename, text, **extra):
+    c = {"__CLASS": "LogFileEventConsumer", "Name": name, "Filename": filename, "Text": text,
+         "MaximumFileSize": 0}
+    c.update(extra)
+    return c
+
+
+def binding(filter_name, consumer_path, **extra):
+    b = {"__CLASS": "__FilterToConsumerBinding",
+         "Filter": "__EventFilter.Name=" + q(filter_name), "Consumer": consumer_path}
+    b.update(extra)
+    return b
+
+
+def lf_path(name):
+    return "LogFileEventConsumer.Name=" + q(name)
+
+
+def ev(message, **props):
+    e = {"__CLASS": "Test_Event", "Message": message}
+    e.update(props)
+    return e
+
+
+# The daemon -------------------------------------------------------------
+
+class Conn:
+    """One connection to the control socket, JSON lines both ways."""
+
+    def __init__(self, path, timeout=WAIT_TIMEOUT):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(path)
+        self.buf = b""
+        self.next_id = 0
+
+    def close(self):
+        self.sock.close()
+
+    def send_raw(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def send(self, obj):
+        self.send_raw(json.dumps(obj) + "\n")
+
+    def read(self):
+        """The next reply line, parsed."""
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise AssertionError("the daemon closed the connection (buffered: %r)" % self.buf[:200])
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def request(self, method, **kw):
+        """Send a request and return its reply; replies to earlier lines
+        that come first are an error (the caller reads those itself)."""
+        self.next_id += 1
+        rid = "r%d" % self.next_id
+        msg = {"Method": method, "Id": rid}
+        msg.update(kw)
+        self.send(msg)
+        r = self.read()
+        if r.get("Id") != rid:
+            raise AssertionError("expected the reply to %s %s, got %r" % (method, rid, r))
+        return r
+
+    def stats(self):
+        r = self.request("Stats")
+        assert r["Status"] == 0, r
+        return r
+
+    def ping(self):
+        r = self.request("Ping")
+        assert r["Status"] == 0 and r["StatusName"] == "WBEM_S_NO_ERROR", r
+
+
+class Daemon:
+    """wmieventd on a temporary config.  Use as a context manager."""
+
+    def __init__(self, objects, settings=None, env=None, name="t"):
+        self.dir = tempfile.mkdtemp(prefix="wmit-", dir="/tmp")
+        self.socket = os.path.join(self.dir, "s.sock")
+        assert len(self.socket) < 100
+        self.conf = os.path.join(self.dir, "wmieventd.json")
+        self.log_path = os.path.join(self.dir, "daemon.log")
+        os.mkdir(os.path.join(self.dir, "conf.d"))
+        cfg = {"socket": "s.sock", "state_dir": "state", "plugin_dir": PLUGIN_DIR,
+               "object_dir": "conf.d", "log_level": "info"}
+        cfg.update(settings or {})
+        with open(self.conf, "w") as f:
+            json.dump(cfg, f, indent=2)
+        with open(os.path.join(self.dir, "conf.d", "10-test.json"), "w") as f:
+            json.dump(objects, f, indent=1)
+        self.env = dict(ENV)
+        self.env.update(env or {})
+        self.proc = None
+        self.conns = []
+        self.exit_checked = False
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def start(self, wait=True):
+        self.logf = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([DAEMON, "-d", "-f", self.conf], stdin=subprocess.DEVNULL,
+                                     stdout=self.logf, stderr=self.logf, env=self.env, cwd=self.dir)
+        if wait:
+            self.wait_socket()
+        return self
+
+    def wait_socket(self):
+        def up():
+            if self.proc.poll() is not None:
+                raise AssertionError("wmieventd exited with %s during start-up:\n%s"
+                                     % (self.proc.returncode, self.log()))
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                s.connect(self.socket)
+                return True
+            except OSError:
+                return False
+            finally:
+                s.close()
+        wait_for(up, "the daemon's socket", START_TIMEOUT)
+        # The socket listens before the process event source starts; the
+        # "ready" line comes after everything.
+        wait_for(lambda: " ready: " in self.log(), "the daemon's 'ready' log line", START_TIMEOUT)
+
+    def connect(self):
+        c = Conn(self.socket)
+        self.conns.append(c)
+        return c
+
+    def log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_lines(self, *needles):
+        return [l for l in self.log().splitlines() if all(n in l for n in needles)]
+
+    def stop(self, sig=signal.SIGTERM, timeout=EXIT_TIMEOUT):
+        """Signal the daemon and check that it exits 0, cleanly."""
+        for c in self.conns:
+            c.close()
+        self.conns = []
+        self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("wmieventd did not exit within %.0f s of %s" % (timeout, sig.name))
+        self.exit_checked = True
+        check_no_sanitizer(self.log(), "wmieventd")
+        assert rc == 0, "wmieventd exited with %d after %s" % (rc, sig.name)
+        assert "stopped:" in self.log(), "no 'stopped:' line in the log"
+        return rc
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        for c in self.conns:
+            c.close()
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc is not None:
+            self.logf.close()
+        if exc_type is None and self.proc is not None and not self.exit_checked:
+            raise AssertionError("test did not stop the daemon")
+        if exc_type is not None:
+            CURRENT_LOGS.append(self.log())
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return False
+
+
+CURRENT_LOGS = []
+
+
+def tour_objects(d_dir, text="sev=%Severity% msg=%Message%"):
+    return [TEST_EVENT_CLASS] + logfile_provider() + [
+        event_filter("AllTest", "SELECT * FROM Test_Event"),
+        logfile_consumer("TestLog", os.path.join(d_dir, "events.log"), text),
+        binding("AllTest", lf_path("TestLog")),
+    ]
+
+
+def new_dir_daemon(build_objects, settings=None, env=None):
+    """A Daemon whose objects may name files in its own dir."""
+    d = Daemon([], settings, env)
+    with open(os.path.join(d.dir, "conf.d", "10-test.json"), "w") as f:
+        json.dump(build_objects(d.dir), f, indent=1)
+    return d
+
+
+# ======================================================================
+# Tests
+# ======================================================================
+
+TESTS = []
+
+
+def test(fn):
+    TESTS.append((fn.__name__[len("test_"):] if fn.__name__.startswith("test_") else fn.__name__, fn))
+    return fn
+
+
+# (a) Process starts from the kernel ------------------------------------
+
+def proc_start_test(poll):
+    def objs(dr):
+        return logfile_provider() + [
+            event_filter("ProcStart", "SELECT * FROM Win32_ProcessStartTrace WHERE ProcessName LIKE 'wmitest-%'"),
+            logfile_consumer("ProcLog", os.path.join(dr, "proc.log"),
+                             "%TIME_CREATED% %ProcessName% pid=%ProcessID% ppid=%ParentProcessID% sid=%Sid%"),
+            binding("ProcStart", lf_path("ProcLog")),
+            event_filter("ProcStop", "SELECT * FROM Win32_ProcessStopTrace WHERE ProcessName LIKE 'wmitest-%'"),
+            logfile_consumer("StopLog", os.path.join(dr, "stop.log"), "stop %ProcessName% pid=%ProcessID%"),
+            binding("ProcStop", lf_path("StopLog")),
+        ]
+    env = {"WMIEVENTD_PROC_POLL": "1"} if poll else {}
+    with new_dir_daemon(objs, {"process_poll_ms": 100}, env) as d:
+        d.start()
+        if poll:
+            assert d.log_lines("polling /proc"), "no log line says /proc polling is in use"
+        else:
+            if not d.log_lines("netlink process connector"):
+                if os.geteuid() != 0:
+                    d.stop()
+                    raise Skip("not root: the netlink process connector is unavailable")
+                raise AssertionError("running as root, but the daemon did not use the netlink connector:\n"
+                                     + "\n".join(d.log_lines("process events")))
+        name = unique()
+        exe = d.path(name)
+        shutil.copy("/bin/sleep", exe)
+        p = subprocess.Popen([exe, "0.5"])
+        want = "%s pid=%d ppid=%d sid=S-1-22-1-%d" % (name, p.pid, os.getpid(), os.getuid())
+        try:
+            line = wait_for(lambda: [l for l in read_lines(d.path("proc.log")) if want in l],
+                            "'%s' in the process log" % want, 10)
+        finally:
+            p.wait()
+        assert len(line) == 1, "the process was logged %d times: %r" % (len(line), line)
+        stamp = line[0].split(" ", 1)[0]
+        assert stamp.isdigit() and len(stamp) >= 17, "TIME_CREATED is not a FILETIME count: %r" % line[0]
+        stop = "stop %s pid=%d" % (name, p.pid)
+        wait_for(lambda: stop in read_lines(d.path("stop.log")), "'%s' in the stop log" % stop, 10)
+        d.stop()
+
+
+@test
+def test_process_start_netlink():
+    proc_start_test(poll=False)
+
+
+@test
+def test_process_start_proc_polling():
+    proc_start_test(poll=True)
+
+
+# (b) Indicate: request, bare lines, wmieventctl ---------------------------
+
+@test
+def test_indicate_paths():
+    with new_dir_daemon(lambda dr: tour_objects(dr, "seq=%Seq% sev=%Severity% msg=%Message%")) as d:
+        d.start()
+        c = d.connect()
+        # Request with two events.
+        r = c.request("Indicate", Events=[ev("via-request-1", Seq=1, Severity=5), ev("via-request-2", Seq=2)])
+        assert r["Status"] == 0 and r["StatusName"] == "WBEM_S_NO_ERROR" and r.get("Indicated") == 2, r
+        # Bare lines, no reply; a Ping is the barrier.
+        c.send(ev("via-bare-1", Seq=3, Severity=1))
+        c.send_raw('{"__CLASS": "test_event", "message": "via-bare-2", "SEQ": 4}\r\n')
+        c.send_raw("\n   \n")
+        c.ping()
+        # An Id of any JSON type comes back as it was.
+        c.send({"Method": "Ping", "Id": {"n": [1, 2]}})
+        r = c.read()
+        assert r["Id"] == {"n": [1, 2]} and r["Status"] == 0, r
+        # wmieventctl indicate CLASS Prop=Value (strings coerced to the CIM type).
+        rc, out, err = run_ctl(["indicate", "Test_Event", "Message=via ctl", "Severity=7", "Seq=5"], sock=d.socket)
+        assert rc == 0, (rc, out, err)
+        # WMIEVENTD_SOCKET instead of -s.
+        env_sock = dict(ENV, WMIEVENTD_SOCKET=d.socket)
+        p = subprocess.run([CTL, "indicate", "Test_Event", "Message=via-env", "Seq=6"], capture_output=True,
+                           env=env_sock, timeout=30)
+        assert p.returncode == 0, p
+        # wmieventctl indicate - (JSON lines on stdin).
+        lines = "".join(json.dumps(ev("via-stdin-%d" % i, Seq=6 + i)) + "\n" for i in (1, 2))
+        rc, out, err = run_ctl(["indicate", "-"], stdin=lines.encode(), sock=d.socket)
+        assert rc == 0, (rc, out, err)
+        want = ["seq=1 sev=5 msg=via-request-1", "seq=2 sev=3 msg=via-request-2",
+                "seq=3 sev=1 msg=via-bare-1", "seq=4 sev=3 msg=via-bare-2",
+                "seq=5 sev=7 msg=via ctl", "seq=6 sev=3 msg=via-env",
+                "seq=7 sev=3 msg=via-stdin-1", "seq=8 sev=3 msg=via-stdin-2"]
+        wait_for(lambda: len(read_lines(d.path("events.log"))) >= len(want), "8 lines in the log")
+        got = read_lines(d.path("events.log"))
+        assert got == want, "log file:\n%s" % "\n".join(got)
+        # Errors through wmieventctl.
+        rc, out, err = run_ctl(["indicate", "No_Such_Event", "A=1"], sock=d.socket)
+        assert rc == 1 and "WBEM_E_INVALID_CLASS" in err, (rc, err)
+        rc, out, err = run_ctl(["indicate", "Test_Event", "Severity=high"], sock=d.socket)
+        assert rc == 1 and "WBEM_E_TYPE_MISMATCH" in err and "Severity" in err, (rc, err)
+        rc, out, err = run_ctl(["indicate", "Test_Event", "NoEquals"], sock=d.socket)
+        assert rc == 2, (rc, err)
+        bad = json.dumps(ev("stdin-ok")) + "\n" + '{"__CLASS": "Test_Event", "Seq": -1}\n'
+        rc, out, err = run_ctl(["indicate", "-"], stdin=bad.encode(), sock=d.socket)
+        assert rc == 1 and "refused" in err and "WBEM_E_TYPE_MISMATCH" in err, (rc, err)
+        rc, out, err = run_ctl(["indicate", "Test_Event"], sock=d.path("nope.sock"))
+        assert rc == 3 and "cannot connect" in err, (rc, err)
+        # wmieventctl stats.
+        rc, out, err = run_ctl(["stats"], sock=d.socket)
+        assert rc == 0, (rc, err)
+        st = json.loads(out)
+        assert st["consumers"][lf_path("TestLog")]["delivered"] >= 9, st
+        assert st["filters"]["AllTest"]["matched"] >= 9, st
+        d.stop()
+        assert not os.path.exists(d.socket), "the socket file is left behind"
+
+
+@test
+def test_socket_mode_and_single_instance():
+    with new_dir_daemon(tour_objects) as d:
+        d.start()
+        mode = os.stat(d.socket).st_mode & 0o777
+        assert mode == 0o660, "socket mode is %o" % mode
+        # A second daemon on the same socket refuses to start (exit 3),
+        # and leaves the first one serving.
+        p = subprocess.run([DAEMON, "-f", d.conf], capture_output=True, timeout=30, env=ENV)
+        err = p.stderr.decode()
+        check_no_sanitizer(err, "second wmieventd")
+        assert p.returncode == 3 and "another daemon" in err, (p.returncode, err)
+        d.connect().ping()
+        # SIGHUP: logged, and the daemon goes on serving.
+        d.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: d.log_lines("SIGHUP"), "a log line about SIGHUP")
+        d.connect().ping()
+        d.stop(signal.SIGINT)
+
+
+@test
+def test_time_created_stamped():
+    with new_dir_daemon(lambda dr: tour_objects(dr, "%TIME_CREATED% %Message%")) as d:
+        d.start()
+        c = d.connect()
+        before = int((time.time() + 11644473600) * 10**7)
+        c.send(ev("bare"))
+        r = c.request("Indicate", Events=[ev("request"), ev("given", TIME_CREATED=123456789)])
+        assert r["Status"] == 0, r
+        wait_for(lambda: len(read_lines(d.path("events.log"))) >= 3, "3 lines")
+        after = int((time.time() + 11644473600) * 10**7)
+        lines = [l.split(" ") for l in read_lines(d.path("events.log"))]
+        assert [m for _, m in lines] == ["bare", "request", "given"], lines
+        for t, m in lines[:2]:
+            assert before - 10**7 <= int(t) <= after + 10**7, "%s: TIME_CREATED %s is not now" % (m, t)
+        assert lines[2][0] == "123456789", "a TIME_CREATED the producer set was replaced: %r" % lines[2]
+        d.stop()
+
+
+@test
+def test_default_config():
+    """The shipped conf/ (what `make run` uses), copied to a temporary dir
+    laid out as the repository is: process starts and the tour's event
+    reach their log files under var/log."""
+    tmp = tempfile.mkdtemp(prefix="wmit-", dir="/tmp")
+    try:
+        shutil.copytree(os.path.join(ROOT, "conf"), os.path.join(tmp, "conf"))
+        os.makedirs(os.path.join(tmp, "var", "log"))
+        with open(os.path.join(ROOT, "conf", "wmieventd.json")) as f:
+            cfg = json.load(f)
+        cfg["socket"] = "../s.sock"
+        cfg["plugin_dir"] = PLUGIN_DIR
+        with open(os.path.join(tmp, "conf", "wmieventd.json"), "w") as f:
+            json.dump(cfg, f)
+        d = Daemon([])
+        shutil.rmtree(d.dir)
+        d.dir, d.conf, d.socket = tmp, os.path.join(tmp, "conf", "wmieventd.json"), os.path.join(tmp, "s.sock")
+        d.log_path = os.path.join(tmp, "daemon.log")
+        with d:
+            d.start()
+            rc, out, err = run_ctl(["indicate", "Tour_Event", "Message=hello from the tour", "Severity=4"],
+                                   sock=d.socket)
+            assert rc == 0, (rc, err)
+            tour = os.path.join(tmp, "var", "log", "tour.log")
+            wait_for(lambda: read_lines(tour), "var/log/tour.log")
+            assert read_lines(tour) == ["severity=4 hello from the tour"], read_lines(tour)
+            name = unique()
+            shutil.copy("/bin/sleep", os.path.join(tmp, name))
+            p = subprocess.Popen([os.path.join(tmp, name), "0.5"])
+            starts = os.path.join(tmp, "var", "log", "process-starts.log")
+            want = "%s pid=%d ppid=%d sid=S-1-22-1-%d" % (name, p.pid, os.getpid(), os.getuid())
+            try:
+                wait_for(lambda: [l for l in read_lines(starts) if want in l], "'%s' in %s" % (want, starts), 10)
+            finally:
+                p.wait()
+            d.stop()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# (c) Plugins that cannot be used ------------------------------------------
+
+@test
+def test_broken_plugins_reported():
+    kinds = [("Missing", os.path.join(TEST_PLUGIN_DIR, "no-such-plugin.so"), "Test_MissingConsumer",
+              "WBEM_E_PROVIDER_LOAD_FAILURE", "no-such-plugin.so"),
+             ("BadAbi", "bad_abi.so", "Test_BadAbiConsumer", "WBEM_E_PROVIDER_LOAD_FAILURE", "ABI 99"),
+             ("NoEntry", "no_entry.so", "Test_NoEntryConsumer", "WBEM_E_PROVIDER_LOAD_FAILURE",
+              "wmi_plugin_entry"),
+             ("InitFails", "init_fails.so", "Test_InitFailsConsumer", "WBEM_E_INITIALIZATION_FAILURE",
+              "WBEM_E_FAILED")]
+
+    def objs(dr):
+        o = tour_objects(dr)
+        for name, lib, cls, _, _ in kinds:
+            o += test_provider(name, lib, cls, {})
+            o.append({"__CLASS": cls, "Name": name + "Consumer"})
+            o.append(binding("AllTest", "%s.Name=%s" % (cls, q(name + "Consumer"))))
+        # A provider that loads, but whose FindConsumer refuses the
+        # logical consumer (record.so wants a Filename).
+        o += test_provider("Record", "record.so", "Test_RecordConsumer")
+        o.append({"__CLASS": "Test_RecordConsumer", "Name": "NoFile"})
+        o.append(binding("AllTest", "Test_RecordConsumer.Name=" + q("NoFile")))
+        return o
+    with new_dir_daemon(objs) as d:
+        d.start()
+        c = d.connect()
+        for i in range(3):
+            c.send(ev("still-delivered-%d" % i))
+        c.ping()
+        wait_for(lambda: len(read_lines(d.path("events.log"))) >= 3, "3 lines from the good consumer")
+        st = c.stats()["Stats"]
+        for name, lib, cls, status, why in kinds:
+            lines = d.log_lines("provider %s:" % name, "its consumers get nothing")
+            assert len(lines) == 1, "expected one log line for provider %s, got %r" % (name, lines)
+            assert status in lines[0] and why in lines[0], lines[0]
+            p = st["providers"][name]
+            assert p["state"] != "loaded" and p["status"] == status and why in p["message"], (name, p)
+            cs = st["consumers"]["%s.Name=%s" % (cls, q(name + "Consumer"))]
+            assert cs["attached"] is False and cs["dropped"]["no_sink"] == 3 and cs["delivered"] == 0, (name, cs)
+        assert st["providers"]["LogFileEventConsumer"]["state"] == "loaded", st["providers"]
+        assert st["providers"]["Record"]["state"] == "loaded", st["providers"]
+        nf = st["consumers"]["Test_RecordConsumer.Name=" + q("NoFile")]
+        assert nf["attached"] is False and nf["last_error"] == "WBEM_E_INVALID_PARAMETER" and \
+            nf["dropped"]["no_sink"] == 3, nf
+        assert d.log_lines("NoFile", "FindConsumer", "WBEM_E_INVALID_PARAMETER"), "FindConsumer failure not logged"
+        good = st["consumers"][lf_path("TestLog")]
+        wait_for(lambda: c.stats()["Stats"]["consumers"][lf_path("TestLog")]["delivered"] == 3, "delivered 3")
+        assert read_lines(d.path("events.log")) == ["sev=3 msg=still-delivered-%d" % i for i in range(3)]
+        assert good["failed"] == 0, good
+        d.stop()
+
+
+# (d) A consumer that fails ------------------------------------------------
+
+@test
+def test_failing_consumer():
+    def objs(dr):
+        return tour_objects(dr) + test_provider("Failing", "failing_consumer.so", "Test_FailingConsumer", {}) + [
+            {"__CLASS": "Test_FailingConsumer", "Name": "Fails"},
+            binding("AllTest", "Test_FailingConsumer.Name=" + q("Fails")),
+        ]
+    with new_dir_daemon(objs) as d:
+        d.start()
+        c = d.connect()
+        for i in range(5):
+            c.send(ev("failing-%d" % i))
+        c.ping()
+        fpath = "Test_FailingConsumer.Name=" + q("Fails")
+
+        def settled():
+            s = c.stats()["Stats"]["consumers"]
+            return s if s[fpath]["failed"] == 5 and s[lf_path("TestLog")]["delivered"] == 5 else None
+        s = wait_for(settled, "5 failed and 5 delivered")
+        assert s[fpath]["last_error"] == "WBEM_E_ACCESS_DENIED" and s[fpath]["delivered"] == 0, s[fpath]
+        assert "last_error" not in s[lf_path("TestLog")], s[lf_path("TestLog")]
+        assert read_lines(d.path("events.log")) == ["sev=3 msg=failing-%d" % i for i in range(5)]
+        lines = d.log_lines("Fails", "WBEM_E_ACCESS_DENIED")
+        assert len(lines) >= 1, "the failure is not logged"
+        assert len(lines) <= 2, "the failure is logged once per event, not once: %r" % lines
+        d.stop()
+
+
+# (e) Bad input on the socket ----------------------------------------------
+
+@test
+def test_bad_socket_input():
+    with new_dir_daemon(tour_objects, {"max_line_bytes": 512}) as d:
+        d.start()
+        c = d.connect()
+        delivered = []
+
+        def good(tag):
+            c.send(ev(tag))
+            delivered.append("sev=3 msg=" + tag)
+
+        def expect_reply(status, *needles, rid=None):
+            r = c.read()
+            assert r.get("StatusName") == status, "expected %s, got %r" % (status, r)
+            assert r["Status"] == int(r["Status"]) and r["Status"] >= 0x80000000, r
+            text = json.dumps(r)
+            for n in needles:
+                assert n in text, "reply does not mention %r: %r" % (n, r)
+            if rid is not None:
+                assert r.get("Id") == rid, r
+            return r
+
+        refused = [0]
+
+        def expect_refused(status, *needles):
+            refused[0] += 1
+            conn = c.stats()["Connection"]
+            assert conn["refused"] == refused[0], (refused[0], conn)
+            assert conn["last_error"].startswith(status), conn
+            for n in needles:
+                assert n in conn["last_error"], (n, conn)
+
+        good("first")
+        # A line of exactly max_line_bytes (newline excluded) is accepted;
+        # one byte more is not.
+        pad = 512 - len(json.dumps(ev("edge-")))
+        line = json.dumps(ev("edge-" + "e" * pad))
+        assert len(line) == 512
+        c.send_raw(line + "\n")
+        delivered.append("sev=3 msg=edge-" + "e" * pad)
+        c.send_raw(json.dumps(ev("edge-" + "e" * (pad + 1))) + "\n")
+        expect_reply("WBEM_E_TOO_MUCH_DATA")
+        refused[0] += 1
+        # Oversized, arriving whole.
+        c.send_raw('{"__CLASS": "Test_Event", "Message": "%s"}\n' % ("x" * 1000))
+        expect_reply("WBEM_E_TOO_MUCH_DATA", "max_line_bytes")
+        refused[0] += 1  # lines that get an error reply count as refused too
+        good("after-oversized")
+        # Oversized, arriving in pieces: the reply comes before the newline.
+        c.send_raw('{"__CLASS": "Test_Event", "Message": "' + "y" * 700)
+        expect_reply("WBEM_E_TOO_MUCH_DATA")
+        refused[0] += 1
+        c.send_raw("y" * 3000 + '"}\n')
+        good("after-oversized-split")
+        # Malformed JSON.
+        c.send_raw('{"__CLASS": "Test_Event", "Message": }\n')
+        expect_reply("WBEM_E_INVALID_SYNTAX", "column")
+        refused[0] += 1
+        good("after-malformed")
+        # Invalid UTF-8.
+        c.send_raw(b'{"__CLASS": "Test_Event", "Message": "caf\xe9"}\n')
+        expect_reply("WBEM_E_INVALID_SYNTAX")
+        refused[0] += 1
+        good("after-bad-utf8")
+        # A NUL byte inside a line.
+        c.send_raw(b'{"__CLASS": "Test_Event", "Message": "a\x00b"}\n')
+        expect_reply("WBEM_E_INVALID_SYNTAX")
+        refused[0] += 1
+        good("after-nul")
+        # JSON, but not an object.
+        c.send_raw("42\n")
+        expect_reply("WBEM_E_INVALID_SYNTAX")
+        refused[0] += 1
+        good("after-scalar")
+        # Bare events that are refused: no reply, counted per connection.
+        c.send({"__CLASS": "No_Such_Event", "Message": "x"})
+        expect_refused("WBEM_E_INVALID_CLASS", "No_Such_Event")
+        good("after-unknown-class")
+        c.send({"__CLASS": "Test_Event", "Severity": "high"})
+        expect_refused("WBEM_E_TYPE_MISMATCH", "Severity")
+        good("after-wrong-type")
+        c.send({"__CLASS": "Test_Event", "Severity": -1})
+        expect_refused("WBEM_E_TYPE_MISMATCH", "Severity")
+        c.send({"__CLASS": "Test_Event", "Colour": "red"})
+        expect_refused("WBEM_E_NOT_FOUND", "Colour")
+        good("after-unknown-property")
+        c.send({"__CLASS": "__EventFilter", "Name": "Sneaky", "QueryLanguage": "WQL",
+                "Query": "SELECT * FROM Test_Event"})
+        expect_refused("WBEM_E_NOT_EVENT_CLASS", "__EventFilter")
+        good("after-non-event")
+        c.send({"__CLASS": "__Event"})
+        expect_refused("WBEM_E_INVALID_CLASS")
+        c.send({"__CLASS": 7})
+        expect_refused("WBEM_E_")
+        good("after-abstract")
+        # JSON objects that are neither event nor request.
+        c.send({"Hello": "world"})
+        expect_reply("WBEM_E_INVALID_PARAMETER")
+        c.send_raw("[1, 2, 3]\n")
+        expect_reply("WBEM_E_INVALID_PARAMETER")
+        good("after-neither")
+        # Requests that are wrong.
+        c.send({"Method": "Frobnicate", "Id": 9})
+        expect_reply("WBEM_E_NOT_SUPPORTED", "Frobnicate", rid=9)
+        c.send({"Method": 5, "Id": 10})
+        expect_reply("WBEM_E_INVALID_PARAMETER", rid=10)
+        c.send({"Method": "Indicate", "Id": 11})
+        expect_reply("WBEM_E_INVALID_PARAMETER", "Events", rid=11)
+        c.send({"Method": "Indicate", "Id": 12, "Events": [ev("all-or-nothing"), ev("x", Severity="high")]})
+        r = expect_reply("WBEM_E_TYPE_MISMATCH", rid=12)
+        assert r.get("Field") == "Events[1].Severity", r
+        c.send({"Method": "Indicate", "Id": 13, "Events": [{"__CLASS": "__EventFilter", "Name": "x"}]})
+        r = expect_reply("WBEM_E_NOT_EVENT_CLASS", rid=13)
+        assert r.get("Field") == "Events[0]", r
+        c.send({"Method": "Indicate", "Id": 14, "Events": [ev("x", Colour="red")]})
+        r = expect_reply("WBEM_E_NOT_FOUND", "Colour", rid=14)
+        c.send({"Method": "Indicate", "Id": 15, "Events": [{"__CLASS": "Nope_Event"}]})
+        expect_reply("WBEM_E_INVALID_CLASS", rid=15)
+        c.send({"Method": "Indicate", "Id": 16, "Events": ["not an object"]})
+        expect_reply("WBEM_E_INVALID_OBJECT", rid=16)
+        good("after-requests")
+        # A second connection is unaffected, and this one is still up.
+        c2 = d.connect()
+        c2.ping()
+        c.ping()
+        st = c.stats()
+        assert st["Connection"]["events"] == len(delivered), (len(delivered), st["Connection"])
+        assert st["Connection"]["refused"] == refused[0], (refused[0], st["Connection"])
+        wait_for(lambda: len(read_lines(d.path("events.log"))) >= len(delivered),
+                 "%d lines in the log" % len(delivered))
+        got = read_lines(d.path("events.log"))
+        assert got == delivered, "log:\n%s\nexpected:\n%s" % ("\n".join(got), "\n".join(delivered))
+        assert d.log_lines("control:"), "socket errors are not logged"
+        d.stop()
+
+
+@test
+def test_client_disconnects_mid_line():
+    with new_dir_daemon(tour_objects) as d:
+        d.start()
+        c = d.connect()
+        c.send(ev("before"))
+        c.send_raw('{"__CLASS": "Test_Event", "Message": "half')
+        c.close()
+        d.conns.remove(c)
+        c = d.connect()
+        c.send(ev("after"))
+        c.ping()
+        wait_for(lambda: len(read_lines(d.path("events.log"))) >= 2, "2 lines")
+        assert read_lines(d.path("events.log")) == ["sev=3 msg=before", "sev=3 msg=after"]
+        # A client that never reads its replies does not hurt anyone: the
+        # daemon stops queueing replies for it past 1 MiB and counts them.
+        greedy = d.connect()
+        greedy.sock.settimeout(60)
+        greedy.send_raw(('{"Method": "Stats", "Id": 1}\n' * 4000).encode())
+        c.ping()
+        wait_for(lambda: c.stats()["Stats"]["connections"]["replies_dropped"] > 0, "replies_dropped > 0")
+        c.send(ev("still-served"))
+        c.ping()
+        wait_for(lambda: "sev=3 msg=still-served" in read_lines(d.path("events.log")), "still-served")
+        d.stop()
+
+
+# (f) SIGTERM drains the queues ---------------------------------------------
+
+@test
+def test_sigterm_drains():
+    n = 200
+
+    def objs(dr):
+        return [TEST_EVENT_CLASS] + test_provider("Slow", "slow.so", "Test_SlowConsumer") + [
+            event_filter("AllTest", "SELECT * FROM Test_Event"),
+            {"__CLASS": "Test_SlowConsumer", "Name": "Slow", "Filename": os.path.join(dr, "slow.log"),
+             "DelayMs": 4},
+            binding("AllTest", "Test_SlowConsumer.Name=" + q("Slow")),
+        ]
+    with new_dir_daemon(objs, {"shutdown_timeout_ms": 15000}) as d:
+        d.start()
+        c = d.connect()
+        c.send_raw("".join(json.dumps(ev("drain", Seq=i)) + "\n" for i in range(n)))
+        c.ping()
+        written = len(read_lines(d.path("slow.log")))
+        assert written < n, "the slow consumer was not slow (%d of %d already written)" % (written, n)
+        t0 = time.monotonic()
+        d.stop()
+        lines = [json.loads(l) for l in read_lines(d.path("slow.log"))]
+        assert len(lines) == n, "%d of %d events written before exit" % (len(lines), n)
+        assert [l["event"]["Seq"] for l in lines] == list(range(n)), "events out of order"
+        assert all(l["n"] == 1 for l in lines), "max_batch 1 was exceeded"
+        assert not d.log_lines("not delivered within"), d.log_lines("not delivered within")
+        sys.stdout.write("    (drained %d events in %.2f s)\n" % (n - written, time.monotonic() - t0))
+
+
+@test
+def test_sigterm_bounded_when_stuck():
+    """A consumer slower than shutdown_timeout_ms: exit 0 anyway, on time,
+    with what was not delivered logged."""
+    def objs(dr):
+        return [TEST_EVENT_CLASS] + test_provider("Slow", "slow.so", "Test_SlowConsumer") + [
+            event_filter("AllTest", "SELECT * FROM Test_Event"),
+            {"__CLASS": "Test_SlowConsumer", "Name": "Slow", "Filename": os.path.join(dr, "slow.log"),
+             "DelayMs": 200},
+            binding("AllTest", "Test_SlowConsumer.Name=" + q("Slow")),
+        ]
+    with new_dir_daemon(objs, {"shutdown_timeout_ms": 500}) as d:
+        d.start()
+        c = d.connect()
+        c.send_raw("".join(json.dumps(ev("stuck", Seq=i)) + "\n" for i in range(50)))
+        c.ping()
+        t0 = time.monotonic()
+        d.stop()
+        took = time.monotonic() - t0
+        assert took < 10, "exit took %.1f s with shutdown_timeout_ms 500" % took
+        assert d.log_lines("not delivered within"), "the undelivered events are not logged"
+        assert len(read_lines(d.path("slow.log"))) < 50
+
+
+# (g) wmieventd -n on every config case --------------------------------------
+
+def config_case_test(case):
+    def run():
+        with open(os.path.join(CONFIG_CASES, case, "expected")) as f:
+            exp = [l.rstrip("\r\n ") for l in f if l.strip()]
+        p = subprocess.run([DAEMON, "-n", "-f", os.path.join(CONFIG_CASES, case, "wmieventd.json")],
+                           capture_output=True, timeout=30, env=ENV)
+        err = p.stderr.decode("utf-8", "replace")
+        check_no_sanitizer(err, "wmieventd -n")
+        if exp[0] == "OK":
+            assert p.returncode == 0, "exit %d: %s" % (p.returncode, err)
+            assert "configuration OK" in err, err
+        else:
+            assert p.returncode == 1, "exit %d (expected 1): %s" % (p.returncode, err)
+            assert "(%s)" % exp[0] in err, "expected %s: %s" % (exp[0], err)
+            for s in exp[1:]:
+                assert s in err, "the error does not mention %r: %s" % (s, err)
+            assert len(err.strip().splitlines()) == 1, "expected one error line: %s" % err
+    return run
+
+
+for _case in sorted(os.listdir(CONFIG_CASES)) if os.path.isdir(CONFIG_CASES) else []:
+    if os.path.exists(os.path.join(CONFIG_CASES, _case, "expected")):
+        TESTS.append(("config_check[%s]" % _case, config_case_test(_case)))
+
+
+@test
+def test_config_check_cli():
+    p = subprocess.run([DAEMON, "-n", "-f", "/nonexistent/wmieventd.json"], capture_output=True, timeout=30, env=ENV)
+    assert p.returncode == 1 and b"/nonexistent/wmieventd.json" in p.stderr, p
+    p = subprocess.run([DAEMON, "-x"], capture_output=True, timeout=30, env=ENV)
+    assert p.returncode == 2 and b"usage" in p.stderr, p
+    # The shipped default config checks OK.
+    p = subprocess.run([DAEMON, "-n", "-f", os.path.join(ROOT, "conf", "wmieventd.json")],
+                       capture_output=True, timeout=30, env=ENV)
+    assert p.returncode == 0, p
+
+
+# (h) wmieventctl wql ----------------------------------------------------------
+
+@test
+def test_wql_check_and_eval():
+    rc, out, err = run_ctl(["wql", "check",
+                            "select * from __InstanceCreationEvent within 5 where TargetInstance isa '__EventFilter'"])
+    assert rc == 0, (rc, err)
+    assert "SELECT" in out and "__InstanceCreationEvent" in out and "WITHIN 5" in out.upper(), out
+    rc, out, err = run_ctl(["wql", "check", "SELECT * Win32_ProcessStartTrace"])
+    assert rc == 1 and "WBEM_E_INVALID_QUERY at column 10" in err, (rc, out, err)
+    rc, out, err = run_ctl(["wql", "check", "SELECT * FROM Win32_ProcessStartTrace WHERE Nope = 1"])
+    assert rc == 1 and "WBEM_E_INVALID_PROPERTY at column" in err, (rc, out, err)
+    rc, out, err = run_ctl(["wql", "check", "SELECT * FROM __EventFilter"])
+    assert rc == 1 and "WBEM_E_NOT_EVENT_CLASS" in err, (rc, out, err)
+    # Normalizing twice gives the same text.
+    rc, out1, err = run_ctl(["wql", "check", "SELECT ProcessName FROM Win32_ProcessStartTrace "
+                             "WHERE ProcessName LIKE \"ba%\" AND NOT (ProcessID < 10 OR ProcessID > 100)"])
+    assert rc == 0, (rc, err)
+    rc, out2, err = run_ctl(["wql", "check", out1.strip()])
+    assert rc == 0 and out1 == out2, (out1, out2, err)
+
+    tmp = tempfile.mkdtemp(prefix="wmit-", dir="/tmp")
+    try:
+        events = os.path.join(tmp, "events.jsonl")
+        with open(events, "w") as f:
+            for name, pid in (("bash", 10), ("sleep", 11), ("basename", 12), ("ba", 200)):
+                f.write(json.dumps({"__CLASS": "Win32_ProcessStartTrace", "ProcessName": name,
+                                    "ProcessID": pid}) + "\n")
+            f.write("\n")
+        rc, out, err = run_ctl(["wql", "eval",
+                                "SELECT * FROM Win32_ProcessStartTrace WHERE ProcessName LIKE 'ba%' AND ProcessID < 100",
+                                events])
+        assert rc == 0, (rc, err)
+        got = [json.loads(l)["ProcessName"] for l in out.splitlines()]
+        assert got == ["bash", "basename"], out
+        # stdin, a user class from --classes, and a bad line (exit 1, others still evaluated).
+        classes = os.path.join(tmp, "classes.json")
+        with open(classes, "w") as f:
+            json.dump([TEST_EVENT_CLASS], f)
+        lines = (json.dumps(ev("keep", Severity=5)) + "\n" + "not json\n" +
+                 json.dumps(ev("drop", Severity=1)) + "\n" + json.dumps(ev("keep-too", Severity=9)) + "\n")
+        rc, out, err = run_ctl(["--classes", classes, "wql", "eval", "SELECT * FROM Test_Event WHERE Severity >= 4"],
+                               stdin=lines.encode())
+        assert rc == 1 and "line 2" in err, (rc, err)
+        assert [json.loads(l)["Message"] for l in out.splitlines()] == ["keep", "keep-too"], out
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# (i) READY=1 / STOPPING=1 ------------------------------------------------------
+
+def notify_test(abstract):
+    tmp = tempfile.mkdtemp(prefix="wmit-", dir="/tmp")
+    ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    ns.settimeout(START_TIMEOUT)
+    try:
+        if abstract:
+            name = unique("wmit-notify-")
+            ns.bind("\0" + name)
+            addr = "@" + name
+        else:
+            addr = os.path.join(tmp, "notify.sock")
+            ns.bind(addr)
+        with new_dir_daemon(tour_objects, env={"NOTIFY_SOCKET": addr}) as d:
+            d.start(wait=False)
+            try:
+                msg = ns.recv(4096).decode()
+            except socket.timeout:
+                raise AssertionError("no READY=1 within %.0f s:\n%s" % (START_TIMEOUT, d.log()))
+            assert msg.split("\n")[0] == "READY=1", msg
+            # Ready means ready: the socket answers at once, plugins are loaded.
+            c = d.connect()
+            st = c.stats()["Stats"]
+            assert st["providers"]["LogFileEventConsumer"]["state"] == "loaded", st["providers"]
+            d.stop()
+            msg = ns.recv(4096).decode()
+            assert msg.split("\n")[0] == "STOPPING=1", msg
+    finally:
+        ns.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@test
+def test_notify_ready_stopping():
+    notify_test(abstract=False)
+
+
+@test
+def test_notify_abstract_socket():
+    notify_test(abstract=True)
+
+
+# (j) SlowDownProviders ------------------------------------------------------------
+
+def record_objects(dr, delay_ms, slow_down, max_queue=None, name="Rec"):
+    c = {"__CLASS": "Test_RecordConsumer", "Name": name, "Filename": os.path.join(dr, name + ".log"),
+         "DelayMs": delay_ms}
+    if max_queue is not None:
+        c["MaximumQueueSize"] = max_queue
+    return [TEST_EVENT_CLASS] + test_provider("Record", "record.so", "Test_RecordConsumer") + [
+        event_filter("AllTest", "SELECT * FROM Test_Event"),
+        c,
+        binding("AllTest", "Test_RecordConsumer.Name=" + q(name), SlowDownProviders=slow_down),
+    ]
+
+
+def flood(d, n):
+    c = d.connect()
+    data = "".join(json.dumps(ev("flood", Seq=i)) + "\n" for i in range(n)).encode()
+    c.sock.settimeout(60)
+    c.send_raw(data)
+    c.sock.settimeout(WAIT_TIMEOUT)
+    c.ping()
+    return c
+
+
+@test
+def test_slow_down_providers_no_loss():
+    n = 2000
+    path = "Test_RecordConsumer.Name=" + q("Rec")
+    with new_dir_daemon(lambda dr: record_objects(dr, 2, True, 4096)) as d:
+        d.start()
+        c = flood(d, n)
+        def settled():
+            s = c.stats()
+            cs = s["Stats"]["consumers"][path]
+            return s if cs["delivered"] + cs["dropped"]["queue_full"] + cs["failed"] >= n else None
+        st = wait_for(settled, "every event delivered or dropped", 60)
+        cs = st["Stats"]["consumers"][path]
+        assert cs["delivered"] == n and cs["dropped"]["queue_full"] == 0 and cs["failed"] == 0, cs
+        assert st["Stats"]["events"]["dropped"] == 0, st["Stats"]["events"]
+        assert st["Stats"]["connections"]["paused"] > 0, "the producer was never paused: %r" % st["Stats"]["connections"]
+        seqs = [json.loads(l)["event"]["Seq"] for l in read_lines(d.path("Rec.log"))]
+        assert seqs == list(range(n)), "events lost or reordered (%d lines)" % len(seqs)
+        assert not d.log_lines("dropped"), d.log_lines("dropped")
+        d.stop()
+
+
+@test
+def test_queue_full_drops_without_slow_down():
+    n = 2000
+    path = "Test_RecordConsumer.Name=" + q("Rec")
+    with new_dir_daemon(lambda dr: record_objects(dr, 2, False, 4096)) as d:
+        d.start()
+        c = flood(d, n)
+
+        def settled():
+            s = c.stats()
+            cs = s["Stats"]["consumers"][path]
+            done = cs["delivered"] + cs["dropped"]["queue_full"] >= n and cs["queued_bytes"] == 0
+            return s if done else None
+        st = wait_for(settled, "every event delivered or dropped", 60)
+        cs = st["Stats"]["consumers"][path]
+        assert cs["dropped"]["queue_full"] > 0, cs
+        assert cs["delivered"] + cs["dropped"]["queue_full"] == n, cs
+        assert st["Stats"]["events"]["dropped"] == cs["dropped"]["queue_full"], st["Stats"]["events"]
+        assert len(read_lines(d.path("Rec.log"))) == cs["delivered"]
+        assert d.log_lines(q("Rec"), "dropped", "queue is full"), "the drop is not logged"
+        d.stop()
+
+
+# (k) Automatic batching --------------------------------------------------------------
+
+@test
+def test_automatic_batching():
+    n = 300
+    path = "Test_RecordConsumer.Name=" + q("Rec")
+    with new_dir_daemon(lambda dr: record_objects(dr, 20, False)) as d:
+        d.start()
+        c = flood(d, n)
+        wait_for(lambda: c.stats()["Stats"]["consumers"][path]["delivered"] >= n, "%d delivered" % n, 60)
+        recs = [json.loads(l) for l in read_lines(d.path("Rec.log"))]
+        assert [r["event"]["Seq"] for r in recs] == list(range(n)), "events lost or reordered"
+        sizes = [r["n"] for r in recs if r["i"] == 0]
+        assert sum(sizes) == n, sizes
+        assert max(sizes) > 1, "no call had n > 1: %r" % sizes[:50]
+        assert max(sizes) <= 16, "a call exceeded max_batch 16: %r" % max(sizes)
+        # Calls are whole: indices 0..n-1 in order.
+        i = 0
+        while i < len(recs):
+            k = recs[i]["n"]
+            assert [r["i"] for r in recs[i:i + k]] == list(range(k)) and all(r["n"] == k for r in recs[i:i + k])
+            i += k
+        sys.stdout.write("    (%d calls for %d events, largest batch %d)\n" % (len(sizes), n, max(sizes)))
+        d.stop()
+
+
+@test
+def test_one_event_many_consumers():
+    """One event, two filters on related classes, three consumers: each
+    consumer gets it once per binding; ISA routing through the superclass."""
+    def objs(dr):
+        sub = {"__GENUS": 1, "__CLASS": "Test_SubEvent", "__SUPERCLASS": "Test_Event",
+               "__PROPERTIES": {"Extra": "string"}}
+        return [TEST_EVENT_CLASS, sub] + logfile_provider() + [
+            event_filter("Base", "SELECT * FROM Test_Event WHERE Severity > 2"),
+            event_filter("Sub", "SELECT * FROM Test_SubEvent WHERE Extra = 'yes'"),
+            # Not every __ExtrinsicEvent: process starts are extrinsic too.
+            event_filter("Ext", "SELECT * FROM __ExtrinsicEvent WHERE __CLASS LIKE 'Test[_]%'"),
+            logfile_consumer("A", os.path.join(dr, "a.log"), "%__CLASS% %Message%"),
+            logfile_consumer("B", os.path.join(dr, "b.log"), "%Message% %Extra%"),
+            binding("Base", lf_path("A")),
+            binding("Sub", lf_path("B")),
+            binding("Ext", lf_path("B")),
+        ]
+    with new_dir_daemon(objs) as d:
+        d.start()
+        c = d.connect()
+        r = c.request("Indicate", Events=[
+            ev("base-hi", Severity=5), ev("base-lo", Severity=1),
+            {"__CLASS": "Test_SubEvent", "Message": "sub-yes", "Extra": "yes", "Severity": 4},
+            {"__CLASS": "Test_SubEvent", "Message": "sub-no", "Extra": "no", "Severity": 1}])
+        assert r["Status"] == 0, r
+        # Once the counts settle every line is written (the consumer writes
+        # before it returns); then nothing more may be there.
+        wait_for(lambda: (lambda cs: cs[lf_path("A")]["delivered"] == 2 and cs[lf_path("B")]["delivered"] == 5)(
+            c.stats()["Stats"]["consumers"]), "2 events delivered to A and 5 to B")
+        assert read_lines(d.path("a.log")) == ["Test_Event base-hi", "Test_SubEvent sub-yes"], read_lines(d.path("a.log"))
+        b = read_lines(d.path("b.log"))
+        assert sorted(b) == sorted(["base-hi ", "base-lo ", "sub-yes yes", "sub-yes yes", "sub-no no"]), b
+        st = c.stats()["Stats"]
+        assert st["filters"]["Base"]["matched"] == 2 and st["filters"]["Sub"]["matched"] == 1 and \
+            st["filters"]["Ext"]["matched"] == 4, st["filters"]
+        d.stop()
+
+
+# ======================================================================
+# Runner
+# ======================================================================
+
+def main():
+    args = sys.argv[1:]
+    verbose = "-v" in args
+    only = [args[i + 1] for i, a in enumerate(args) if a == "-k" and i + 1 < len(args)]
+    for exe in (DAEMON, CTL):
+        if not os.access(exe, os.X_OK):
+            print("missing %s (build first)" % exe)
+            print("0 passed, 1 failed")
+            return 1
+    print("integration tests: %s%s" % (BUILD, " (sanitizers)" if SAN else ""))
+    passed = failed = skipped = 0
+    t_all = time.monotonic()
+    for name, fn in TESTS:
+        if only and not any(o in name for o in only):
+            continue
+        del CURRENT_LOGS[:]
+        t0 = time.monotonic()
+        try:
+            fn()
+        except Skip as e:
+            skipped += 1
+            print("skip %s: %s" % (name, e))
+            continue
+        except Exception as e:
+            failed += 1
+            kind = "" if isinstance(e, AssertionError) else type(e).__name__ + ": "
+            print("FAIL %s (%.2fs): %s%s" % (name, time.monotonic() - t0, kind, e))
+            if not isinstance(e, AssertionError) or verbose:
+                traceback.print_exc(file=sys.stdout)
+            for log in CURRENT_LOGS:
+                lines = log.splitlines()
+                shown = lines if verbose else lines[-25:]
+                print("    --- daemon log (%d of %d lines) ---" % (len(shown), len(lines)))
+                for l in shown:
+                    print("    " + l)
+            continue
+        passed += 1
+        print("ok   %s (%.2fs)" % (name, time.monotonic() - t0))
+    sys.stdout.flush()
+    print("integration: %.1f s%s" % (time.monotonic() - t_all, ", %d skipped" % skipped if skipped else ""))
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,170 @@
+/*
+ * record.c - a test consumer provider that records what it is given.
+ *
+ * Serves a consumer class defined by the test's own config, for example
+ *
+ *   {"__GENUS": 1, "__CLASS": "Test_RecordConsumer", "__SUPERCLASS": "__EventConsumer",
+ *    "__PROPERTIES": {"Name": {"CIMType": "string", "Key": true},
+ *                     "Filename": "string", "DelayMs": "uint32"}}
+ *
+ * Each IndicateToConsumer call sleeps DelayMs (0 by default: a slow consumer
+ * makes events queue up, so that the host batches them and back-pressure
+ * engages), then appends one line per event to Filename:
+ *
+ *   {"n": <events in this call>, "i": <index in the call>, "event": {...}}
+ *
+ * so a test can check delivery, order, and the batch sizes the host chose.
+ * max_batch is REC_MAX_BATCH (16); slow.c builds this same file with 1.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "wmievent/object.h"
+#include "wmievent/plugin.h"
+#include "wmievent/status.h"
+
+#ifndef REC_MAX_BATCH
+#define REC_MAX_BATCH 16
+#endif
+#ifndef REC_NAME
+#define REC_NAME "record"
+#endif
+
+struct rec_sink {
+    struct wmi_unbound_object_sink base; /* first: the host sees this */
+    char *filename;
+    uint64_t delay_ms;
+};
+
+static void
+sleep_ms(uint64_t ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+static int
+write_all(int fd, const char *buf, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, buf, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        buf += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static wmi_status
+rec_indicate(struct wmi_unbound_object_sink *self, const wmi_object *logical_consumer, size_t n,
+             wmi_object *const *events)
+{
+    struct rec_sink *s = (struct rec_sink *)self;
+    (void)logical_consumer;
+    if (s->delay_ms > 0)
+        sleep_ms(s->delay_ms);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    if (mem == NULL)
+        return WBEM_E_OUT_OF_MEMORY;
+    for (size_t i = 0; i < n; i++) {
+        char *ev = json_dumps(wmi_object_json(events[i]), JSON_COMPACT);
+        fprintf(mem, "{\"n\":%zu,\"i\":%zu,\"event\":%s}\n", n, i, ev ? ev : "null");
+        free(ev);
+    }
+    fclose(mem);
+    int fd = open(s->filename, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        free(buf);
+        return WBEM_E_ACCESS_DENIED;
+    }
+    /* One write per call, so a reader sees whole batches. */
+    int rc = write_all(fd, buf, len);
+    close(fd);
+    free(buf);
+    return rc == 0 ? WBEM_S_NO_ERROR : WBEM_E_FAILED;
+}
+
+static void
+rec_release(struct wmi_unbound_object_sink *self)
+{
+    struct rec_sink *s = (struct rec_sink *)self;
+    free(s->filename);
+    free(s);
+}
+
+static wmi_status
+rec_initialize(const struct wmi_host *host, const wmi_object *registration, void **provider)
+{
+    (void)registration;
+    *provider = (void *)(uintptr_t)host;
+    return WBEM_S_INITIALIZED;
+}
+
+static wmi_status
+rec_find_consumer(void *provider, const wmi_object *lc, struct wmi_unbound_object_sink **sink)
+{
+    const struct wmi_host *host = provider;
+    const char *filename = NULL;
+    uint64_t delay = 0;
+
+    if (wmi_object_get_string(lc, "Filename", &filename) != WBEM_S_NO_ERROR || filename[0] == '\0') {
+        host->log(host, WMI_LOG_ERR, "%s: Filename is not set", wmi_object_class_name(lc));
+        return WBEM_E_INVALID_PARAMETER;
+    }
+    if (WMI_FAILED(wmi_object_get_uint64(lc, "DelayMs", &delay)))
+        delay = 0;
+    struct rec_sink *s = calloc(1, sizeof *s);
+    if (s == NULL || (s->filename = strdup(filename)) == NULL) {
+        free(s);
+        return WBEM_E_OUT_OF_MEMORY;
+    }
+    s->delay_ms = delay;
+    s->base.indicate_to_consumer = rec_indicate;
+    s->base.release = rec_release;
+    *sink = &s->base;
+    return WBEM_S_NO_ERROR;
+}
+
+static void
+rec_shutdown(void *provider)
+{
+    (void)provider;
+}
+
+static const struct wmi_event_consumer_provider rec_provider = {
+    .max_batch = REC_MAX_BATCH,
+    .deadline_ms = 0,
+    .initialize = rec_initialize,
+    .find_consumer = rec_find_consumer,
+    .shutdown = rec_shutdown,
+};
+
+static const struct wmi_plugin rec_plugin = {
+    WMI_PLUGIN_DESCRIPTOR(REC_NAME, "1.0"),
+    .consumer_provider = &rec_provider,
+    .event_provider = NULL,
+};
+
+const struct wmi_plugin *
+wmi_plugin_entry(uint32_t host_abi_major)
+{
+    if (host_abi_major != WMI_PLUGIN_ABI_MAJOR)
+        return NULL;
+    return &rec_plugin;
+}
