@@ -34,6 +34,16 @@ set_err(wmi_error *err, wmi_status st, const char *source, int line, int column,
     va_end(ap);
 }
 
+/* A JSON syntax error, with jansson's wording made plain where it is
+ * obscure. */
+static void
+set_json_err(wmi_error *err, const char *file, const json_error_t *jerr)
+{
+    bool utf8 = strstr(jerr->text, "unable to decode byte") != NULL;
+    set_err(err, WBEM_E_INVALID_SYNTAX, file, jerr->line, jerr->column, "%s%s", jerr->text,
+            utf8 ? " (the file is not valid UTF-8)" : "");
+}
+
 /* A path from the settings file, made absolute against the file's dir. */
 static char *
 resolve(const char *base_dir, const char *p)
@@ -79,7 +89,7 @@ config_load_settings(const char *path, struct wmid_settings *s, wmi_error *err)
 
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
-        set_err(err, WBEM_E_INVALID_SYNTAX, path, jerr.line, jerr.column, "%s", jerr.text);
+        set_json_err(err, path, &jerr);
         return false;
     }
     if (!json_is_object(root)) {
@@ -235,7 +245,9 @@ free_list(char **names)
     free(names);
 }
 
-/* "file: object N (Class "Name")" for messages. */
+/* "file: object N (Class "Name")" for messages; objects with no Name are
+ * shown by what they refer to (a binding's Filter, a registration's
+ * Provider). */
 static void
 describe(char *buf, size_t len, const char *file, size_t index, const json_t *obj)
 {
@@ -243,8 +255,20 @@ describe(char *buf, size_t len, const char *file, size_t index, const json_t *ob
     const char *name = json_string_value(json_object_get(obj, "Name"));
     if (name == NULL)
         name = json_string_value(json_object_get(obj, "TimerId"));
-    snprintf(buf, len, "%s: object %zu (%s%s%s%s)", file, index, cls ? cls : "no __CLASS",
-             name ? " \"" : "", name ? name : "", name ? "\"" : "");
+    if (name != NULL) {
+        snprintf(buf, len, "%s: object %zu (%s \"%s\")", file, index, cls ? cls : "no __CLASS", name);
+        return;
+    }
+    static const char *const refs[] = {"Filter", "Provider"};
+    for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++) {
+        const char *ref = json_string_value(json_object_get(obj, refs[i]));
+        if (ref != NULL) {
+            snprintf(buf, len, "%s: object %zu (%s with %s %s)", file, index, cls ? cls : "no __CLASS",
+                     refs[i], ref);
+            return;
+        }
+    }
+    snprintf(buf, len, "%s: object %zu (%s)", file, index, cls ? cls : "no __CLASS");
 }
 
 bool
@@ -268,7 +292,7 @@ config_load_objects(const char *dir, struct wmid_objects *o, wmi_error *err)
         json_error_t jerr;
         docs[f] = json_load_file(files[f], JSON_REJECT_DUPLICATES, &jerr);
         if (docs[f] == NULL) {
-            set_err(err, WBEM_E_INVALID_SYNTAX, files[f], jerr.line, jerr.column, "%s", jerr.text);
+            set_json_err(err, files[f], &jerr);
             ok = false;
         } else if (!json_is_array(docs[f])) {
             set_err(err, WBEM_E_INVALID_PARAMETER, files[f], 1, 1,

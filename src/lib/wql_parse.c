@@ -692,8 +692,7 @@ parse_predicate(parser *p)
             break;
         }
         if (p->schema != NULL && wmi_schema_get_class(p->schema, cname) == NULL) {
-            wmi_wql_token_describe(p->text, ct, d, sizeof d);
-            fail_at(p, WBEM_E_INVALID_CLASS, ct->pos, "ISA names unknown class %s", d);
+            fail_at(p, WBEM_E_INVALID_CLASS, ct->pos, "ISA names unknown class '%s'", cname);
             free(cname);
             break;
         }
