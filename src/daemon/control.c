@@ -482,6 +482,8 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
     size_t scan_from = c->len;
     c->len += (size_t)nread;
     process_buffer(c, scan_from);
+    /* One wake of the delivery threads per read, not per event. */
+    router_flush(c->ctl->router);
 }
 
 static void
@@ -501,6 +503,7 @@ on_resume(void *arg)
                 uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
         }
     }
+    router_flush(ctl->router);
 }
 
 static void

@@ -16,6 +16,11 @@
  * (queue_max_bytes).  An event over a limit is dropped and counted, unless
  * its binding has SlowDownProviders = TRUE: then it is queued and the
  * producer is told to pause until the queues fall below half their limits.
+ *
+ * Producers do not wake a delivery thread per event: delivery_kick, called
+ * once per burst (a socket read, a netlink datagram), wakes every sink
+ * with work, so a consumer that keeps up costs one wake per burst rather
+ * than one futex call per event.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -46,6 +51,11 @@ struct wmid_sink {
     bool busy;                   /* a call is in flight */
     bool stopping;               /* drain, then exit */
     bool abandon;                /* drop what is left, then exit */
+    /* Delivered events, handed back so that the thread that allocated them
+     * (the loop) frees them: freeing on the delivery thread makes both
+     * threads contend for malloc's arena lock. */
+    wmi_object **grave;
+    size_t ngrave, capgrave;
     struct wmid_sink *next;
 };
 
@@ -61,6 +71,7 @@ struct wmid_delivery {
     uv_async_t resume_async;
     void (*resume_cb)(void *arg);
     void *resume_arg;
+    uv_async_t reap_async;       /* a sink went idle with events to free */
 };
 
 /* ====================================================================
@@ -131,6 +142,34 @@ check_resume(struct wmid_delivery *d, struct wmid_consumer *c)
 }
 
 /* ====================================================================
+ * Graveyard: delivered events go back to the loop thread to be freed
+ * ==================================================================== */
+
+#define GRAVE_MAX 65536
+
+/* With the sink locked: keep @n events for the loop thread.  False when
+ * the graveyard is full (the caller frees them itself). */
+static bool
+grave_put(struct wmid_sink *k, wmi_object *const *events, size_t n)
+{
+    if (k->ngrave + n > k->capgrave) {
+        size_t ncap = k->capgrave ? k->capgrave : 1024;
+        while (ncap < k->ngrave + n)
+            ncap *= 2;
+        if (ncap > GRAVE_MAX)
+            return false;
+        wmi_object **ng = realloc(k->grave, ncap * sizeof *ng);
+        if (ng == NULL)
+            return false;
+        k->grave = ng;
+        k->capgrave = ncap;
+    }
+    memcpy(k->grave + k->ngrave, events, n * sizeof *events);
+    k->ngrave += n;
+    return true;
+}
+
+/* ====================================================================
  * Delivery thread
  * ==================================================================== */
 
@@ -168,10 +207,8 @@ sink_thread(void *arg)
 
         wmi_status st = k->us->indicate_to_consumer(k->us, c->logical, n, events);
         size_t bytes = 0;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n; i++)
             bytes += sizes[i];
-            wmi_object_unref(events[i]);
-        }
         if (WMI_FAILED(st)) {
             atomic_fetch_add(&c->stats.failed, n);
             unsigned prev = atomic_exchange(&c->stats.last_error, st);
@@ -187,8 +224,19 @@ sink_thread(void *arg)
         check_resume(d, c);
         pthread_mutex_lock(&k->mu);
         k->busy = false;
+        bool handed = grave_put(k, events, n);
+        bool reap = k->count == 0 && k->ngrave > 0;
         if (k->count == 0)
             pthread_cond_broadcast(&k->idle_cv);
+        if (!handed || reap) {
+            pthread_mutex_unlock(&k->mu);
+            if (!handed) /* the graveyard is full: free here rather than grow */
+                for (size_t i = 0; i < n; i++)
+                    wmi_object_unref(events[i]);
+            if (reap)
+                uv_async_send(&d->reap_async);
+            pthread_mutex_lock(&k->mu);
+        }
     }
     /* Abandoned at shutdown: count what could not be delivered. */
     while (k->count > 0) {
@@ -210,6 +258,36 @@ sink_thread(void *arg)
  * Engine
  * ==================================================================== */
 
+void
+delivery_kick(struct wmid_delivery *d)
+{
+    for (struct wmid_sink *k = d->sinks; k != NULL; k = k->next) {
+        wmi_object **grave = NULL;
+        size_t ngrave = 0;
+        pthread_mutex_lock(&k->mu);
+        bool wake = k->waiting && k->count > 0;
+        if (k->ngrave > 0) {
+            /* Take the whole graveyard; the thread starts a new one. */
+            grave = k->grave;
+            ngrave = k->ngrave;
+            k->grave = NULL;
+            k->ngrave = k->capgrave = 0;
+        }
+        pthread_mutex_unlock(&k->mu);
+        if (wake)
+            pthread_cond_signal(&k->cv);
+        for (size_t i = 0; i < ngrave; i++)
+            wmi_object_unref(grave[i]);
+        free(grave);
+    }
+}
+
+static void
+on_reap(uv_async_t *a)
+{
+    delivery_kick(a->data);
+}
+
 static void
 on_resume(uv_async_t *a)
 {
@@ -229,6 +307,8 @@ delivery_new(uv_loop_t *loop, const struct wmid_settings *s)
     d->max_bytes = s->queue_max_bytes;
     uv_async_init(loop, &d->resume_async, on_resume);
     d->resume_async.data = d;
+    uv_async_init(loop, &d->reap_async, on_reap);
+    d->reap_async.data = d;
     return d;
 }
 
@@ -308,7 +388,9 @@ delivery_push(struct wmid_delivery *d, struct wmid_consumer *c, wmi_object *ev, 
     atomic_fetch_add(&d->total_bytes, size);
     pthread_mutex_lock(&k->mu);
     bool ok = !k->stopping && ring_push(k, (struct qentry){c, wmi_object_ref(ev), size});
-    bool wake = ok && k->waiting;
+    /* A full batch is worth a wake at once; anything less waits for the
+     * producer's delivery_kick at the end of its burst. */
+    bool wake = ok && k->waiting && k->count >= k->max_batch;
     pthread_mutex_unlock(&k->mu);
     if (!ok) {
         wmi_object_unref(ev);
@@ -391,6 +473,8 @@ delivery_shutdown(struct wmid_delivery *d, unsigned timeout_ms)
         pthread_join(k->thread, NULL);
         k->started = false;
     }
+    if (all_stopped)
+        delivery_kick(d); /* free what the threads handed back */
     for (struct wmid_sink *k = d->sinks; k != NULL; k = k->next) {
         if (k->us != NULL && k->us->release != NULL)
             k->us->release(k->us);
@@ -413,6 +497,7 @@ delivery_free(struct wmid_delivery *d)
         struct wmid_sink *next = k->next;
         if (k->us == NULL && k->started == false) {
             free(k->ring);
+            free(k->grave);
             pthread_mutex_destroy(&k->mu);
             pthread_cond_destroy(&k->cv);
             pthread_cond_destroy(&k->idle_cv);
@@ -420,6 +505,7 @@ delivery_free(struct wmid_delivery *d)
         }
         k = next;
     }
+    uv_close((uv_handle_t *)&d->reap_async, NULL);
     d->resume_async.data = d;
     uv_close((uv_handle_t *)&d->resume_async, on_async_closed);
 }

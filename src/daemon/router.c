@@ -521,6 +521,13 @@ router_indicate(struct wmid_router *r, wmi_object *ev, size_t size_hint)
     return pause;
 }
 
+void
+router_flush(struct wmid_router *r)
+{
+    if (r->delivery != NULL)
+        delivery_kick(r->delivery);
+}
+
 const wmi_schema *
 router_schema(const struct wmid_router *r)
 {

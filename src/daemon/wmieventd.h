@@ -133,6 +133,12 @@ bool delivery_attach(struct wmid_delivery *d, struct wmid_consumer *c);
 /* Queue one event for a logical consumer; thread-safe.  @size_hint in bytes. */
 enum wmid_push_result delivery_push(struct wmid_delivery *d, struct wmid_consumer *c, wmi_object *ev,
                                     size_t size_hint, bool slow_down);
+/*
+ * Wake the delivery threads that have queued work, and free the events they
+ * handed back.  Producers call it (through router_flush) once per burst of
+ * router_indicate calls.  Loop thread.
+ */
+void delivery_kick(struct wmid_delivery *d);
 /* Called on the loop thread when queues drained below their low marks. */
 void delivery_set_resume_cb(struct wmid_delivery *d, void (*cb)(void *arg), void *arg);
 /* True while a consumer (or the global limit) that overflowed has not
@@ -186,6 +192,8 @@ void router_free(struct wmid_router *r);
  * (a SlowDownProviders consumer is full).  Thread-safe.
  */
 bool router_indicate(struct wmid_router *r, wmi_object *ev, size_t size_hint);
+/* End of a burst of router_indicate calls: wake the delivery threads. */
+void router_flush(struct wmid_router *r);
 const wmi_schema *router_schema(const struct wmid_router *r);
 struct wmid_router_stats *router_stats(struct wmid_router *r);
 /* Stats as JSON (new reference). */

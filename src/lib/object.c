@@ -293,6 +293,23 @@ wmi_check_value(const wmi_schema *schema, const wmi_property *prop, json_t *v, j
     return WBEM_S_NO_ERROR;
 }
 
+/* path + "." + key (or key alone at the top), truncated to fit; a memcpy
+ * rather than snprintf, since it runs for every property of every event. */
+static void
+path_append(char *path, size_t plen, size_t pathlen, const char *key)
+{
+    size_t klen = strlen(key);
+    size_t dot = plen ? 1 : 0;
+    if (plen + dot + 1 >= pathlen)
+        return; /* no room: the path stays as deep as it fits */
+    if (plen + dot + klen >= pathlen)
+        klen = pathlen - plen - dot - 1;
+    if (dot)
+        path[plen] = '.';
+    memcpy(path + plen + dot, key, klen);
+    path[plen + dot + klen] = '\0';
+}
+
 wmi_status
 wmi_check_instance(const wmi_schema *schema, json_t *obj, const struct wmi_class **cls_out,
                    int depth, char *path, size_t pathlen, wmi_error *err)
@@ -341,10 +358,7 @@ wmi_check_instance(const wmi_schema *schema, json_t *obj, const struct wmi_class
             continue;
         }
         const wmi_property *prop = cimap_get(&cls->index, key);
-        if (plen)
-            snprintf(path + plen, pathlen - plen, ".%s", key);
-        else
-            snprintf(path, pathlen, "%s", key);
+        path_append(path, plen, pathlen, key);
         if (prop == NULL) {
             json_decref(renames);
             wmi_set_error(err, WBEM_E_NOT_FOUND, path, "class %s has no property %s", cls->name, key);

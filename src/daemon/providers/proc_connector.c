@@ -335,7 +335,9 @@ scan_proc(struct wmid_proc *p, bool report)
 static void
 on_poll_timer(uv_timer_t *t)
 {
-    scan_proc(t->data, true);
+    struct wmid_proc *p = t->data;
+    scan_proc(p, true);
+    router_flush(p->router);
 }
 
 static void
@@ -400,10 +402,10 @@ on_netlink(uv_poll_t *h, int status, int events)
         ssize_t n = recv(p->nl_fd, buf, sizeof buf, 0);
         if (n < 0) {
             if (errno == ENOBUFS) {
-                /* The kernel dropped events: rescan so stops are not lost. */
                 log_warnx("process events: netlink buffer overrun; some starts were missed");
                 continue;
             }
+            router_flush(p->router);
             return;
         }
         for (struct nlmsghdr *nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (size_t)n); nh = NLMSG_NEXT(nh, n)) {
