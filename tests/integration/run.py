@@ -243,13 +243,14 @@ class Daemon:
         self.proc = None
         self.conns = []
         self.exit_checked = False
+        self.binary = DAEMON
 
     def path(self, name):
         return os.path.join(self.dir, name)
 
     def start(self, wait=True):
         self.logf = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([DAEMON, "-d", "-f", self.conf], stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen([self.binary, "-d", "-f", self.conf], stdin=subprocess.DEVNULL,
                                      stdout=self.logf, stderr=self.logf, env=self.env, cwd=self.dir)
         if wait:
             self.wait_socket()
@@ -544,6 +545,73 @@ def test_default_config():
                 wait_for(lambda: [l for l in read_lines(starts) if want in l], "'%s' in %s" % (want, starts), 10)
             finally:
                 p.wait()
+            d.stop()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@test
+def test_install_and_sample_consumer_out_of_tree():
+    """`make install PREFIX=... DESTDIR=...` lays out binaries, plugins,
+    headers, wmievent.pc, the config and the man pages; the sample consumer
+    builds out of tree with pkg-config alone and the installed daemon loads
+    it and delivers to it."""
+    if SAN:
+        raise Skip("the installed tree is checked with the plain build")
+    tmp = tempfile.mkdtemp(prefix="wmit-", dir="/tmp")
+    try:
+        prefix = "/opt/wmievent-test"
+        dest = os.path.join(tmp, "dest")
+        p = subprocess.run(["make", "-s", "-C", ROOT, "install", "B=" + B, "PREFIX=" + prefix,
+                            "DESTDIR=" + dest], capture_output=True, timeout=300)
+        assert p.returncode == 0, p.stderr.decode()[-2000:]
+        inst = dest + prefix
+        for rel in ["sbin/wmieventd", "bin/wmieventctl", "lib/libwmievent.so", "lib/libwmievent.a",
+                    "lib/wmievent/plugins/logfile.so", "include/wmievent.h", "include/wmievent/plugin.h",
+                    "lib/pkgconfig/wmievent.pc", "etc/wmieventd/wmieventd.json",
+                    "etc/wmieventd/conf.d/10-process-starts.json", "share/man/man8/wmieventd.8",
+                    "share/man/man5/wmieventd.json.5", "share/man/man1/wmieventctl.1",
+                    "share/man/man3/wmievent-plugin.3"]:
+            assert os.path.exists(os.path.join(inst, rel)), "not installed: " + rel
+        with open(os.path.join(inst, "lib/pkgconfig/wmievent.pc")) as f:
+            pc = f.read()
+        assert "prefix=" + prefix in pc or prefix in pc, pc
+        # pkg-config must see the tree where it is, not where it will be:
+        # rewrite the prefix of a copy of the .pc (as a packager's sysroot does).
+        pcdir = os.path.join(tmp, "pc")
+        os.makedirs(pcdir)
+        with open(os.path.join(pcdir, "wmievent.pc"), "w") as f:
+            f.write(pc.replace(prefix, inst))
+        sample = os.path.join(tmp, "sample")
+        shutil.copytree(os.path.join(ROOT, "contrib", "sample-consumer"), sample,
+                        ignore=shutil.ignore_patterns("*.so"))
+        env = dict(ENV)
+        env["PKG_CONFIG_PATH"] = pcdir
+        p = subprocess.run(["make", "-C", sample, "CFLAGS=-O2 -Wall -Wextra -Werror"], capture_output=True,
+                           env=env, timeout=120)
+        assert p.returncode == 0, (p.stdout + p.stderr).decode()[-2000:]
+        so = os.path.join(sample, "sample.so")
+        assert os.path.exists(so)
+        out = os.path.join(tmp, "sample-events.jsonl")
+        objects = [TEST_EVENT_CLASS,
+                   {"__GENUS": 1, "__CLASS": "SampleEventConsumer", "__SUPERCLASS": "__EventConsumer",
+                    "__PROPERTIES": {"Name": {"CIMType": "string", "Key": True}, "Filename": "string"}},
+                   {"__CLASS": "__Win32Provider", "Name": "SampleEventConsumer", "Library": so},
+                   {"__CLASS": "__EventConsumerProviderRegistration",
+                    "Provider": "__Win32Provider.Name=" + q("SampleEventConsumer"),
+                    "ConsumerClassNames": ["SampleEventConsumer"]},
+                   event_filter("Severe", "SELECT * FROM Test_Event WHERE Severity >= 4"),
+                   {"__CLASS": "SampleEventConsumer", "Name": "Json", "Filename": out},
+                   binding("Severe", "SampleEventConsumer.Name=" + q("Json"))]
+        env = {"LD_LIBRARY_PATH": os.path.join(inst, "lib")}
+        with Daemon(objects, {"plugin_dir": os.path.join(inst, "lib/wmievent/plugins")}, env) as d:
+            d.binary = os.path.join(inst, "sbin/wmieventd")
+            d.start()
+            c = d.connect()
+            c.send(ev("quiet", Severity=2))
+            c.send(ev("loud", Severity=5))
+            lines = wait_for(lambda: read_lines(out), out)
+            assert len(lines) == 1 and json.loads(lines[0])["Message"] == "loud", lines
             d.stop()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
