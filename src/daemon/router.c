@@ -493,6 +493,25 @@ router_free(struct wmid_router *r)
  * Routing
  * ==================================================================== */
 
+/* The bindings of a filter that matched: queue @ev for each consumer. */
+static bool
+deliver(struct wmid_router *r, struct wmid_filter *f, wmi_object *ev, size_t size_hint)
+{
+    bool pause = false;
+    atomic_fetch_add_explicit(&f->matched, 1, memory_order_relaxed);
+    for (size_t j = 0; j < f->nbindings; j++) {
+        struct wmid_binding *b = f->bindings[j];
+        enum wmid_push_result res = delivery_push(r->delivery, b->consumer, ev, size_hint, b->slow_down);
+        if (res == PUSH_DROPPED) {
+            atomic_fetch_add_explicit(&r->stats.dropped, 1, memory_order_relaxed);
+        } else {
+            atomic_fetch_add_explicit(&r->stats.deliveries, 1, memory_order_relaxed);
+            pause |= res == PUSH_QUEUED_FULL;
+        }
+    }
+    return pause;
+}
+
 bool
 router_indicate(struct wmid_router *r, wmi_object *ev, size_t size_hint)
 {
@@ -501,24 +520,36 @@ router_indicate(struct wmid_router *r, wmi_object *ev, size_t size_hint)
     const struct index_slot *slot = index_find(r, wmi_object_class(ev));
     for (size_t i = 0; i < slot->n; i++) {
         struct wmid_filter *f = slot->filters[i];
-        if (!wmi_query_evaluate_where(f->query, ev))
+        if (f->polled || !wmi_query_evaluate_where(f->query, ev))
             continue;
         routed = true;
-        atomic_fetch_add_explicit(&f->matched, 1, memory_order_relaxed);
-        for (size_t j = 0; j < f->nbindings; j++) {
-            struct wmid_binding *b = f->bindings[j];
-            enum wmid_push_result res = delivery_push(r->delivery, b->consumer, ev, size_hint, b->slow_down);
-            if (res == PUSH_DROPPED) {
-                atomic_fetch_add_explicit(&r->stats.dropped, 1, memory_order_relaxed);
-            } else {
-                atomic_fetch_add_explicit(&r->stats.deliveries, 1, memory_order_relaxed);
-                pause |= res == PUSH_QUEUED_FULL;
-            }
-        }
+        pause |= deliver(r, f, ev, size_hint);
     }
     if (routed)
         atomic_fetch_add_explicit(&r->stats.routed, 1, memory_order_relaxed);
     return pause;
+}
+
+bool
+router_indicate_filter(struct wmid_router *r, struct wmid_filter *f, wmi_object *ev, size_t size_hint)
+{
+    atomic_fetch_add_explicit(&r->stats.received, 1, memory_order_relaxed);
+    if (!wmi_query_evaluate(f->query, ev))
+        return false;
+    atomic_fetch_add_explicit(&r->stats.routed, 1, memory_order_relaxed);
+    return deliver(r, f, ev, size_hint);
+}
+
+size_t
+router_filter_count(const struct wmid_router *r)
+{
+    return r->nfilters;
+}
+
+struct wmid_filter *
+router_filter_at(struct wmid_router *r, size_t i)
+{
+    return i < r->nfilters ? &r->filters[i] : NULL;
 }
 
 void

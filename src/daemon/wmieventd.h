@@ -162,6 +162,9 @@ struct wmid_filter {
     char *name;
     char *path;
     wmi_query *query;
+    /* Set by a polling source that feeds this filter itself at its WITHIN
+     * interval (router_indicate_filter): router_indicate then skips it. */
+    bool polled;
     struct wmid_binding **bindings;
     size_t nbindings;
     atomic_ullong matched;
@@ -194,6 +197,15 @@ void router_free(struct wmid_router *r);
 bool router_indicate(struct wmid_router *r, wmi_object *ev, size_t size_hint);
 /* End of a burst of router_indicate calls: wake the delivery threads. */
 void router_flush(struct wmid_router *r);
+/* The filters of the snapshot (borrowed; valid while the router lives). */
+size_t router_filter_count(const struct wmid_router *r);
+struct wmid_filter *router_filter_at(struct wmid_router *r, size_t i);
+/*
+ * Deliver @ev (borrowed) to one filter only, if its WHERE holds: for
+ * sources that must tell each filter at its own pace (WITHIN polling).
+ * Returns true when the producer should pause, as router_indicate.
+ */
+bool router_indicate_filter(struct wmid_router *r, struct wmid_filter *f, wmi_object *ev, size_t size_hint);
 const wmi_schema *router_schema(const struct wmid_router *r);
 struct wmid_router_stats *router_stats(struct wmid_router *r);
 /* Stats as JSON (new reference). */
