@@ -31,6 +31,7 @@ struct daemon_state {
     struct wmid_router *router;
     struct wmid_control *control;
     struct wmid_proc *proc;
+    struct wmid_timers *timers;
     uv_signal_t sigterm, sigint, sighup;
     bool stopping;
 };
@@ -72,6 +73,8 @@ begin_shutdown(struct daemon_state *ds, const char *why)
     control_stop_accepting(ds->control);
     proc_stop(ds->proc);
     ds->proc = NULL;
+    timers_stop(ds->timers);
+    ds->timers = NULL;
     uv_stop(ds->loop);
 }
 
@@ -134,7 +137,8 @@ main(int argc, char **argv)
     }
     /* The router checks references and queries; -n stops after it. */
     ds.router = router_new(&ds.objects, &ds.settings, NULL, &err);
-    if (ds.router == NULL) {
+    if (ds.router == NULL || !timers_check(&ds.objects, &err)) {
+        router_free(ds.router);
         print_config_error(&err);
         config_free_objects(&ds.objects);
         config_free_settings(&ds.settings);
@@ -170,6 +174,7 @@ main(int argc, char **argv)
         return EXIT_RUNTIME;
     }
     ds.proc = proc_start(ds.loop, &ds.settings, ds.router);
+    ds.timers = timers_start(ds.loop, &ds.objects, ds.router);
 
     uv_signal_init(ds.loop, &ds.sigterm);
     uv_signal_init(ds.loop, &ds.sigint);

@@ -235,6 +235,17 @@ void proc_stop(struct wmid_proc *p);
 const char *proc_source_name(const struct wmid_proc *p);
 
 /* ====================================================================
+ * timer.c - __IntervalTimerInstruction / __AbsoluteTimerInstruction
+ * ==================================================================== */
+
+struct wmid_timers;
+/* Check the timer instructions among the loaded objects (for -n too). */
+bool timers_check(const struct wmid_objects *o, wmi_error *err);
+/* Start a uv timer per instruction; they raise __TimerEvent. */
+struct wmid_timers *timers_start(uv_loop_t *loop, const struct wmid_objects *o, struct wmid_router *r);
+void timers_stop(struct wmid_timers *ts);
+
+/* ====================================================================
  * notify.c - systemd readiness without libsystemd
  * ==================================================================== */
 

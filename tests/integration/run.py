@@ -617,6 +617,52 @@ def test_install_and_sample_consumer_out_of_tree():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+@test
+def test_timer_events():
+    """__IntervalTimerInstruction and __AbsoluteTimerInstruction raise
+    __TimerEvent; missed firings are merged into NumFirings unless
+    SkipIfPassed (the daemon is stopped with SIGSTOP to miss some)."""
+    import datetime
+    def when(seconds):
+        t = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=seconds)
+        return t.strftime("%Y%m%d%H%M%S.%f") + "+000"
+    def objects(d):
+        return logfile_provider() + [
+            {"__CLASS": "__IntervalTimerInstruction", "TimerId": "Merge", "IntervalBetweenEvents": 100},
+            {"__CLASS": "__IntervalTimerInstruction", "TimerId": "Skip", "IntervalBetweenEvents": 100,
+             "SkipIfPassed": True},
+            {"__CLASS": "__AbsoluteTimerInstruction", "TimerId": "Soon", "EventDateTime": when(1)},
+            {"__CLASS": "__AbsoluteTimerInstruction", "TimerId": "PastFire", "EventDateTime": when(-3600)},
+            {"__CLASS": "__AbsoluteTimerInstruction", "TimerId": "PastSkip", "EventDateTime": when(-3600),
+             "SkipIfPassed": True},
+            event_filter("Timers", "SELECT * FROM __TimerEvent"),
+            logfile_consumer("TimerLog", os.path.join(d, "timers.log"), "%TimerId% %NumFirings%"),
+            binding("Timers", lf_path("TimerLog")),
+        ]
+    with new_dir_daemon(objects) as d:
+        d.start()
+        log = d.path("timers.log")
+        def fired(tid):
+            return [int(l.split()[1]) for l in read_lines(log) if l.split()[0] == tid]
+        wait_for(lambda: len(fired("Merge")) >= 3 and len(fired("Skip")) >= 3, "interval timer events")
+        assert fired("PastFire") == [1], read_lines(log)
+        wait_for(lambda: fired("Soon") == [1], "the absolute timer")
+        before_m, before_s = len(fired("Merge")), len(fired("Skip"))
+        d.proc.send_signal(signal.SIGSTOP)
+        time.sleep(1.0)
+        d.proc.send_signal(signal.SIGCONT)
+        wait_for(lambda: len(fired("Merge")) > before_m + 1 and len(fired("Skip")) > before_s + 1,
+                 "timer events after SIGCONT")
+        merged = fired("Merge")[before_m]
+        skipped = fired("Skip")[before_s]
+        assert merged >= 5, ("missed firings not merged", fired("Merge"))
+        assert skipped == 1, ("SkipIfPassed timer counted missed firings", fired("Skip"))
+        assert all(n == 1 for n in fired("Merge")[:before_m]), fired("Merge")
+        time.sleep(0.3)
+        assert fired("PastSkip") == [] and fired("Soon") == [1], read_lines(log)
+        d.stop()
+
+
 # (c) Plugins that cannot be used ------------------------------------------
 
 @test

@@ -97,6 +97,11 @@ load_case(const char *settings_path, struct wmid_settings *s, struct wmid_object
         return NULL;
     }
     struct wmid_router *r = router_new(o, s, NULL, err);
+    if (r != NULL && !timers_check(o, err)) {
+        /* wmieventd -n checks the timer instructions after the router. */
+        router_free(r);
+        r = NULL;
+    }
     if (r == NULL) {
         config_free_objects(o);
         config_free_settings(s);
