@@ -162,6 +162,7 @@ main(int argc, char **argv)
         return EXIT_CONFIG;
     }
     router_load_providers(ds.router, &ds.settings);
+    router_start(ds.router, ds.loop);
     ds.control = control_new(ds.loop, &ds.settings, ds.router, ds.delivery, &err);
     if (ds.control == NULL) {
         log_msg(WMI_LOG_ERR, "control socket %s: %s", err.source, err.text);

@@ -329,11 +329,6 @@ build(struct wmid_router *r, const struct wmid_objects *o, const struct wmid_set
             snprintf(err->text, sizeof err->text, "Query, column %d: %.280s", qerr.column, qerr.text);
             return false;
         }
-        if (wmi_query_group_within(q) >= 0) {
-            wmi_query_free(q);
-            return fail(err, WBEM_E_NOT_SUPPORTED, origin,
-                        "Query: GROUP WITHIN aggregation is not implemented in this version");
-        }
         if (wmi_query_within(q) >= 0)
             log_warnx("%s: Query: WITHIN polling is not implemented in this version; the filter receives only "
                       "events that providers indicate",
@@ -342,6 +337,10 @@ build(struct wmid_router *r, const struct wmid_objects *o, const struct wmid_set
         f->name = strdup(name);
         f->path = wmi_object_get_path(x);
         f->query = q;
+        if (wmi_query_group_within(q) >= 0 && !aggregate_define_class(r->schema, f, err)) {
+            snprintf(err->source, sizeof err->source, "%s", origin);
+            return false;
+        }
     }
     /* Bindings. */
     for (size_t i = 0; i < o->ninstances; i++) {
@@ -467,6 +466,7 @@ router_free(struct wmid_router *r)
         free(r->bindings[i].path);
     free(r->bindings);
     for (size_t i = 0; i < r->nfilters; i++) {
+        aggregate_free(r->filters[i].agg);
         free(r->filters[i].name);
         free(r->filters[i].path);
         free(r->filters[i].bindings);
@@ -493,12 +493,23 @@ router_free(struct wmid_router *r)
  * Routing
  * ==================================================================== */
 
-/* The bindings of a filter that matched: queue @ev for each consumer. */
+/* A filter matched: count the event into its GROUP window, or queue it for
+ * each of its bindings. */
 static bool
 deliver(struct wmid_router *r, struct wmid_filter *f, wmi_object *ev, size_t size_hint)
 {
-    bool pause = false;
     atomic_fetch_add_explicit(&f->matched, 1, memory_order_relaxed);
+    if (f->agg != NULL) {
+        aggregate_add(f->agg, ev);
+        return false;
+    }
+    return router_deliver_bindings(r, f, ev, size_hint);
+}
+
+bool
+router_deliver_bindings(struct wmid_router *r, struct wmid_filter *f, wmi_object *ev, size_t size_hint)
+{
+    bool pause = false;
     for (size_t j = 0; j < f->nbindings; j++) {
         struct wmid_binding *b = f->bindings[j];
         enum wmid_push_result res = delivery_push(r->delivery, b->consumer, ev, size_hint, b->slow_down);
@@ -538,6 +549,14 @@ router_indicate_filter(struct wmid_router *r, struct wmid_filter *f, wmi_object 
         return false;
     atomic_fetch_add_explicit(&r->stats.routed, 1, memory_order_relaxed);
     return deliver(r, f, ev, size_hint);
+}
+
+void
+router_start(struct wmid_router *r, uv_loop_t *loop)
+{
+    for (size_t i = 0; i < r->nfilters; i++)
+        if (wmi_query_group_within(r->filters[i].query) >= 0)
+            r->filters[i].agg = aggregate_new(loop, r, &r->filters[i]);
 }
 
 size_t

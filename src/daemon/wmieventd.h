@@ -165,6 +165,8 @@ struct wmid_filter {
     /* Set by a polling source that feeds this filter itself at its WITHIN
      * interval (router_indicate_filter): router_indicate then skips it. */
     bool polled;
+    /* GROUP WITHIN: matching events are counted here instead of delivered. */
+    struct wmid_aggregator *agg;
     struct wmid_binding **bindings;
     size_t nbindings;
     atomic_ullong matched;
@@ -197,6 +199,10 @@ void router_free(struct wmid_router *r);
 bool router_indicate(struct wmid_router *r, wmi_object *ev, size_t size_hint);
 /* End of a burst of router_indicate calls: wake the delivery threads. */
 void router_flush(struct wmid_router *r);
+/* Start what runs on the loop: the GROUP aggregators. */
+void router_start(struct wmid_router *r, uv_loop_t *loop);
+/* Deliver @ev to @f's bindings as is (aggregate events). */
+bool router_deliver_bindings(struct wmid_router *r, struct wmid_filter *f, wmi_object *ev, size_t size_hint);
 /* The filters of the snapshot (borrowed; valid while the router lives). */
 size_t router_filter_count(const struct wmid_router *r);
 struct wmid_filter *router_filter_at(struct wmid_router *r, size_t i);
@@ -233,6 +239,18 @@ struct wmid_proc;
 struct wmid_proc *proc_start(uv_loop_t *loop, const struct wmid_settings *s, struct wmid_router *r);
 void proc_stop(struct wmid_proc *p);
 const char *proc_source_name(const struct wmid_proc *p);
+
+/* ====================================================================
+ * aggregate.c - GROUP WITHIN windows and __AggregateEvent
+ * ==================================================================== */
+
+struct wmid_aggregator;
+struct wmid_aggregator *aggregate_new(uv_loop_t *loop, struct wmid_router *r, struct wmid_filter *f);
+void aggregate_add(struct wmid_aggregator *a, wmi_object *ev);
+void aggregate_free(struct wmid_aggregator *a);
+/* Define __AggregateEvent_<filter> for a filter with GROUP BY (idempotent). */
+bool aggregate_define_class(wmi_schema *schema, const struct wmid_filter *f, wmi_error *err);
+const char *aggregate_class_name(const struct wmid_filter *f, char *buf, size_t len);
 
 /* ====================================================================
  * timer.c - __IntervalTimerInstruction / __AbsoluteTimerInstruction

@@ -663,6 +663,46 @@ def test_timer_events():
         d.stop()
 
 
+@test
+def test_group_aggregation():
+    """GROUP WITHIN [BY] [HAVING] raises one __AggregateEvent per group when
+    the group's window closes, with NumberOfEvents, Representative (the
+    first event) and the BY values; HAVING filters the aggregates."""
+    def objects(d):
+        return [TEST_EVENT_CLASS] + logfile_provider() + [
+            event_filter("BySev", "SELECT * FROM Test_Event GROUP WITHIN 0.5 BY Severity "
+                                  "HAVING NumberOfEvents >= 2"),
+            logfile_consumer("BySevLog", os.path.join(d, "bysev.log"),
+                             "%__CLASS% n=%NumberOfEvents% sev=%Severity% first=%Representative.Message%"),
+            binding("BySev", lf_path("BySevLog")),
+            event_filter("All", "SELECT * FROM Test_Event WHERE Message <> 'skip' GROUP WITHIN 0.5"),
+            logfile_consumer("AllLog", os.path.join(d, "all.log"), "%__CLASS% n=%NumberOfEvents%"),
+            binding("All", lf_path("AllLog")),
+        ]
+    with new_dir_daemon(objects) as d:
+        d.start()
+        c = d.connect()
+        for msg, sev in [("a", 1), ("b", 1), ("c", 2), ("d", 3), ("e", 1), ("f", 3), ("skip", 2),
+                         ("lone", 4)]:
+            c.send(ev(msg, Severity=sev))
+        c.ping()
+        wait_for(lambda: read_lines(d.path("all.log")), "the ungrouped aggregate")
+        wait_for(lambda: len(read_lines(d.path("bysev.log"))) >= 3, "the grouped aggregates")
+        time.sleep(0.8)
+        assert read_lines(d.path("all.log")) == ["__AggregateEvent n=7"], read_lines(d.path("all.log"))
+        got = sorted(read_lines(d.path("bysev.log")))
+        # Severity 2 has two events too ("c" and "skip": BySev has no WHERE).
+        assert got == ["__AggregateEvent_BySev n=2 sev=2 first=c",
+                       "__AggregateEvent_BySev n=2 sev=3 first=d",
+                       "__AggregateEvent_BySev n=3 sev=1 first=a"], got
+        # A second window opens with the next event.
+        c.send(ev("g", Severity=1))
+        c.ping()
+        wait_for(lambda: len(read_lines(d.path("all.log"))) == 2, "a second window")
+        assert read_lines(d.path("all.log"))[1] == "__AggregateEvent n=1"
+        d.stop()
+
+
 # (c) Plugins that cannot be used ------------------------------------------
 
 @test
