@@ -74,7 +74,7 @@ RPATH = -Wl,-rpath,'$$ORIGIN/../lib'
 # $(LIBDIR)/wmievent/plugins, even in a host that linked it statically.
 PLUGIN_RPATH = -Wl,-rpath,'$$ORIGIN/../lib:$$ORIGIN/../../lib:$$ORIGIN/../..'
 
-.PHONY: all deps run check check-build check-san unit integration bench install \
+.PHONY: all deps run check check-build check-san unit integration bench fuzz install \
         uninstall clean distclean
 
 all: $(SHLIB_LINK) $(STLIB) $(DAEMON) $(CTL) $(PLUGINS)
@@ -172,6 +172,40 @@ bench: deps
 	@B=$(B) sh tests/bench/run.sh
 
 # ---------------------------------------------------------------------------
+# fuzz: libFuzzer targets (tests/fuzz/fuzz_*.c, see tests/fuzz/README.md),
+# built with clang into build-fuzz/ and run FUZZ_SECONDS each on a scratch
+# copy of their seeds.  Not part of check.
+#   make fuzz FUZZ_SECONDS=60 [FUZZ_TARGETS="fuzz_wql fuzz_path"] [FUZZ_ARGS=-jobs=2]
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_B        = build-fuzz
+FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS   = -std=c11 -D_GNU_SOURCE -O1 -g $(filter-out -Werror,$(WARNINGS)) $(FUZZ_SAN) \
+                -Iinclude -Isrc $(PKG_CFLAGS)
+FUZZ_TARGETS ?= $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_LIB_OBJ  = $(LIB_SRC:%.c=$(FUZZ_B)/obj/%.o)
+.SECONDARY: $(FUZZ_LIB_OBJ) $(FUZZ_TARGETS:%=$(FUZZ_B)/obj/tests/fuzz/%.o)
+
+$(FUZZ_B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(FUZZ_B)/fuzz_%: $(FUZZ_B)/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJ)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) -lm
+
+fuzz: $(FUZZ_TARGETS:%=$(FUZZ_B)/%)
+	@rc=0; for t in $(FUZZ_TARGETS); do \
+	    d=$(FUZZ_B)/run/$$t; rm -rf $$d; mkdir -p $$d/corpus; \
+	    python3 tests/fuzz/seeds.py $$t $$d/corpus || exit 1; \
+	    dict=; test ! -f tests/fuzz/$$t.dict || dict=-dict=tests/fuzz/$$t.dict; \
+	    echo "== $$t: $(FUZZ_SECONDS) s; log, corpus and crashes in $$d"; \
+	    if $(FUZZ_B)/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 \
+	        -artifact_prefix=$$d/ $$dict $(FUZZ_ARGS) $$d/corpus >$$d/log 2>&1; then \
+	        grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss)' $$d/log; \
+	    else tail -n 60 $$d/log; rc=1; fi; \
+	done; exit $$rc
+
+# ---------------------------------------------------------------------------
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
 	    $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(INCDIR)/wmievent \
@@ -212,9 +246,10 @@ uninstall:
 	rm -rf $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(INCDIR)/wmievent $(DESTDIR)$(INCDIR)/wmievent.h
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 distclean: clean
 	rm -rf var
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+-include $(if $(filter fuzz build-fuzz/%,$(MAKECMDGOALS)),$(shell find $(FUZZ_B)/obj -name '*.d' 2>/dev/null))

@@ -203,6 +203,21 @@ typedef struct wmi_schema wmi_schema;
 wmi_schema *wmi_schema_new(void);
 
 /*
+ * wmi_schema_add_instance_classes - add the CIM and Win32 classes that
+ * wmieventd's instance providers serve (root\\cimv2 on Windows):
+ * CIM_ManagedSystemElement, CIM_LogicalElement, CIM_Process,
+ * Win32_Process, CIM_LogicalDevice, CIM_StorageExtent, CIM_LogicalDisk,
+ * Win32_LogicalDisk, CIM_OperatingSystem, Win32_OperatingSystem,
+ * Win32_CurrentTime, Win32_LocalTime, Win32_UTCTime, CIM_LogicalFile,
+ * CIM_DataFile and CIM_Directory (docs/classes.md).  Kept out of
+ * wmi_schema_new so that a schema of one's own may define classes of these
+ * names.  Returns WBEM_S_NO_ERROR, or WBEM_E_ALREADY_EXISTS (with @err
+ * naming the class) when the schema already has one of them; the classes
+ * before it are added.  Not thread-safe: build the schema before sharing it.
+ */
+wmi_status wmi_schema_add_instance_classes(wmi_schema *schema, wmi_error *err);
+
+/*
  * wmi_schema_ref - take a reference to a schema; returns @schema.
  * Schemas are reference-counted (atomically): every object holds one, so
  * a schema replaced on reload lives until its last object is released.
@@ -246,7 +261,11 @@ const wmi_class *wmi_schema_get_class(const wmi_schema *schema, const char *name
  * property.  Returns WBEM_S_NO_ERROR; WBEM_E_INVALID_SUPERCLASS when the
  * superclass is unknown; WBEM_E_ALREADY_EXISTS when the class exists;
  * WBEM_E_INVALID_CIM_TYPE, WBEM_E_TYPE_MISMATCH (bad default),
- * WBEM_E_INVALID_CLASS (malformed definition), WBEM_E_OUT_OF_MEMORY.
+ * WBEM_E_INVALID_CLASS (malformed definition, or a class name that is not
+ * a letter or "_" followed by letters, digits or "_"; non-ASCII letters are
+ * allowed); WBEM_E_INVALID_PROPERTY (a property name that is not such a
+ * name, starts with "__" or is declared twice); WBEM_E_CANNOT_BE_KEY (a
+ * [Key] on a real, array or embedded object property); WBEM_E_OUT_OF_MEMORY.
  * Not thread-safe: build the schema before sharing it.
  */
 wmi_status wmi_schema_add_class_json(wmi_schema *schema, const json_t *def, wmi_error *err);
@@ -339,7 +358,9 @@ const json_t *wmi_object_json(const wmi_object *obj);
 /*
  * wmi_object_to_json - a new JSON copy of the object in which every
  * property the class declares is present (unset ones as their default or
- * null).  New reference; NULL when out of memory.
+ * null; an unset [not_null] property with no default is left out, so that
+ * the result builds an object again).  New reference; NULL when out of
+ * memory.
  */
 json_t *wmi_object_to_json(const wmi_object *obj);
 

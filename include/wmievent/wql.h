@@ -57,7 +57,8 @@ typedef struct wmi_query wmi_query;
  *   WBEM_E_INVALID_QUERY           syntax error (unexpected token, missing
  *                                  FROM, unterminated string, trailing text)
  *   WBEM_E_UNPARSABLE_QUERY        not a SELECT statement at all, or empty,
- *                                  or longer than WMI_MAX_QUERY
+ *                                  or longer than WMI_MAX_QUERY (also once
+ *                                  normalised, see wmi_query_to_string)
  *   WBEM_E_INVALID_OPERATOR        an operator misused: LIKE on a
  *                                  non-string, <, > on booleans, IS with a
  *                                  non-NULL operand, ...
@@ -70,6 +71,8 @@ typedef struct wmi_query wmi_query;
  *   WBEM_E_AGGREGATING_BY_OBJECT   GROUP BY an object property with no path
  *   WBEM_E_MISSING_AGGREGATION_LIST  BY with no property after it
  *   WBEM_E_QUOTA_VIOLATION         parentheses/NOT nested over 256 deep
+ *                                  (also once normalised: each NOT and
+ *                                  comparison gains its own parentheses)
  *   WBEM_E_INVALID_PARAMETER       @text or @out is NULL
  *   WBEM_E_OUT_OF_MEMORY
  */

@@ -4,6 +4,7 @@
  *   wmieventctl [-s socket] indicate CLASS [Prop=Value ...]
  *   wmieventctl [-s socket] indicate -
  *   wmieventctl [-s socket] stats
+ *   wmieventctl [-s socket] enum CLASS
  *   wmieventctl [--classes FILE] wql check 'QUERY'
  *   wmieventctl [--classes FILE] wql eval 'QUERY' [FILE]
  *
@@ -33,6 +34,7 @@ usage(void)
             "usage: wmieventctl [-s socket] indicate CLASS [Prop=Value ...]\n"
             "       wmieventctl [-s socket] indicate -\n"
             "       wmieventctl [-s socket] stats\n"
+            "       wmieventctl [-s socket] enum CLASS\n"
             "       wmieventctl [--classes file.json] wql check QUERY\n"
             "       wmieventctl [--classes file.json] wql eval QUERY [FILE]\n");
     exit(EXIT_USAGE);
@@ -251,11 +253,41 @@ cmd_stats(void)
     return rc;
 }
 
+/* The instances of a class (and its subclasses), one JSON line each, as
+ * Get-CimInstance lists them. */
+static int
+cmd_enum(const char *class_name)
+{
+    struct conn c;
+    if (connect_daemon(&c) != 0)
+        return EXIT_CONNECT;
+    json_t *req = json_pack("{ssssss}", "Method", "EnumInstances", "Id", "1", "ClassName", class_name);
+    send_json(&c, req);
+    json_decref(req);
+    json_t *r = read_reply(&c, "1");
+    int rc = check_reply(r);
+    if (rc == EXIT_OK) {
+        size_t i;
+        json_t *inst;
+        json_array_foreach(json_object_get(r, "Instances"), i, inst) {
+            char *line = json_dumps(inst, JSON_COMPACT | JSON_PRESERVE_ORDER);
+            if (line != NULL)
+                printf("%s\n", line);
+            free(line);
+        }
+    }
+    json_decref(r);
+    disconnect(&c);
+    return rc;
+}
+
 /* The built-in classes plus those of --classes (an object file). */
 static wmi_schema *
 load_schema(void)
 {
     wmi_schema *schema = wmi_schema_new();
+    /* As the daemon's: with the instance provider classes (Win32_Process...). */
+    wmi_schema_add_instance_classes(schema, NULL);
     if (classes_file == NULL)
         return schema;
     json_error_t jerr;
@@ -393,6 +425,8 @@ main(int argc, char **argv)
         return cmd_indicate(argc - 1, argv + 1);
     if (strcmp(argv[0], "stats") == 0 && argc == 1)
         return cmd_stats();
+    if (strcmp(argv[0], "enum") == 0 && argc == 2)
+        return cmd_enum(argv[1]);
     if (strcmp(argv[0], "wql") == 0)
         return cmd_wql(argc - 1, argv + 1);
     usage();

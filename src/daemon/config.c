@@ -72,6 +72,7 @@ static const struct {
     {"max_line_bytes", K_SIZE}, {"queue_max_bytes", K_SIZE},
     {"default_consumer_queue_bytes", K_SIZE},
     {"process_poll_ms", K_UINT}, {"shutdown_timeout_ms", K_UINT},
+    {"min_within_ms", K_UINT},
 };
 
 bool
@@ -86,6 +87,7 @@ config_load_settings(const char *path, struct wmid_settings *s, wmi_error *err)
     s->default_consumer_queue_bytes = 16u * 1024 * 1024;
     s->process_poll_ms = 100;
     s->shutdown_timeout_ms = 5000;
+    s->min_within_ms = 100;
 
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
@@ -165,6 +167,8 @@ config_load_settings(const char *path, struct wmid_settings *s, wmi_error *err)
             s->process_poll_ms = (unsigned)zv;
         else if (strcmp(key, "shutdown_timeout_ms") == 0)
             s->shutdown_timeout_ms = (unsigned)zv;
+        else if (strcmp(key, "min_within_ms") == 0)
+            s->min_within_ms = (unsigned)zv;
     }
     if (ok) {
         static const char *const required[] = {"socket", "state_dir", "plugin_dir", "object_dir"};
@@ -283,6 +287,9 @@ config_load_objects(const char *dir, struct wmid_objects *o, wmi_error *err)
         nfiles++;
     json_t **docs = calloc(nfiles + 1, sizeof *docs);
     o->schema = wmi_schema_new();
+    /* The classes of the built-in instance providers (docs/classes.md). */
+    if (o->schema != NULL)
+        wmi_schema_add_instance_classes(o->schema, NULL);
     o->origins = json_array();
     bool ok = docs != NULL && o->schema != NULL && o->origins != NULL;
     char where[600];

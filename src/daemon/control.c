@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/instance.h"
 #include "daemon/wmieventd.h"
 
 #define READ_CHUNK (64 * 1024)
@@ -247,6 +248,52 @@ out:
     return pause; /* SlowDownProviders: a request pauses the connection as bare events do */
 }
 
+/* EnumInstances: every instance of a class and its subclasses that the
+ * built-in instance providers return (Get-CimInstance). */
+static void
+enum_one(wmi_object *inst, void *arg)
+{
+    json_t *list = arg;
+    json_t *j = json_copy((json_t *)wmi_object_json(inst));
+    char *path = wmi_object_get_path(inst);
+    if (j == NULL)
+        return;
+    if (path != NULL)
+        json_object_set_new(j, "__RELPATH", json_string(path));
+    free(path);
+    json_array_append_new(list, j);
+}
+
+static void
+req_enum_instances(struct conn *c, const json_t *id, json_t *req)
+{
+    const char *cls = json_string_value(json_object_get(req, "ClassName"));
+    char msg[300];
+    if (cls == NULL) {
+        reply_error(c, id, WBEM_E_INVALID_PARAMETER, "ClassName", "EnumInstances needs \"ClassName\": a string");
+        return;
+    }
+    json_t *list = json_array();
+    wmi_status st = instance_enumerate(router_schema(c->ctl->router), cls, enum_one, list);
+    if (st == WBEM_E_INVALID_CLASS || st == WBEM_E_NOT_SUPPORTED) {
+        snprintf(msg, sizeof msg,
+                 st == WBEM_E_INVALID_CLASS ? "no class \"%.200s\"" : "no instance provider serves class \"%.200s\"",
+                 cls);
+        reply_error(c, id, st, "ClassName", msg);
+        json_decref(list);
+        return;
+    }
+    if (WMI_FAILED(st)) {
+        snprintf(msg, sizeof msg, "an instance provider of \"%.200s\" failed", cls);
+        reply_error(c, id, st, "ClassName", msg);
+        json_decref(list);
+        return;
+    }
+    json_t *r = status_reply(id, WBEM_S_NO_ERROR);
+    json_object_set_new(r, "Instances", list);
+    reply(c, r);
+}
+
 static bool
 handle_request(struct conn *c, json_t *req)
 {
@@ -275,9 +322,11 @@ handle_request(struct conn *c, json_t *req)
         reply(c, r);
     } else if (strcasecmp(method, "Ping") == 0) {
         reply(c, status_reply(id, WBEM_S_NO_ERROR));
+    } else if (strcasecmp(method, "EnumInstances") == 0) {
+        req_enum_instances(c, id, req);
     } else {
         char msg[300];
-        snprintf(msg, sizeof msg, "unknown method \"%.200s\" (Indicate, Stats and Ping are served)", method);
+        snprintf(msg, sizeof msg, "unknown method \"%.200s\" (Indicate, Stats, Ping and EnumInstances are served)", method);
         reply_error(c, id, WBEM_E_NOT_SUPPORTED, "Method", msg);
     }
     return false;

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon/intrinsic.h" /* intrinsic events (issue 3) */
 #include "daemon/wmieventd.h"
 
 #define DEFAULT_CONFIG "/etc/wmieventd/wmieventd.json"
@@ -31,6 +32,7 @@ struct daemon_state {
     struct wmid_router *router;
     struct wmid_control *control;
     struct wmid_proc *proc;
+    struct wmid_intrinsic *intrinsic; /* intrinsic events (issue 3) */
     struct wmid_timers *timers;
     uv_signal_t sigterm, sigint, sighup;
     bool stopping;
@@ -73,6 +75,8 @@ begin_shutdown(struct daemon_state *ds, const char *why)
     control_stop_accepting(ds->control);
     proc_stop(ds->proc);
     ds->proc = NULL;
+    intrinsic_stop(ds->intrinsic); /* intrinsic events (issue 3) */
+    ds->intrinsic = NULL;          /* intrinsic events (issue 3) */
     timers_stop(ds->timers);
     ds->timers = NULL;
     uv_stop(ds->loop);
@@ -175,6 +179,7 @@ main(int argc, char **argv)
         return EXIT_RUNTIME;
     }
     ds.proc = proc_start(ds.loop, &ds.settings, ds.router);
+    ds.intrinsic = intrinsic_start(ds.loop, &ds.settings, ds.router); /* intrinsic events (issue 3) */
     ds.timers = timers_start(ds.loop, &ds.objects, ds.router);
 
     uv_signal_init(ds.loop, &ds.sigterm);

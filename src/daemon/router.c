@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "daemon/intrinsic.h"
 #include "daemon/wmieventd.h"
 
 /* ====================================================================
@@ -329,9 +330,13 @@ build(struct wmid_router *r, const struct wmid_objects *o, const struct wmid_set
             snprintf(err->text, sizeof err->text, "Query, column %d: %.280s", qerr.column, qerr.text);
             return false;
         }
-        if (wmi_query_within(q) >= 0)
-            log_warnx("%s: Query: WITHIN polling is not implemented in this version; the filter receives only "
-                      "events that providers indicate",
+        if (!intrinsic_check_filter(o->schema, q, &qerr)) {
+            wmi_query_free(q);
+            return fail(err, qerr.status, origin, "%s", qerr.text);
+        }
+        if (wmi_query_within(q) >= 0 && !intrinsic_needs_polling(o->schema, q))
+            log_warnx("%s: Query: WITHIN has no effect here (no instance provider serves the target class); "
+                      "the filter receives only the events providers indicate",
                       origin);
         struct wmid_filter *f = &r->filters[r->nfilters++];
         f->name = strdup(name);

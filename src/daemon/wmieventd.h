@@ -51,6 +51,7 @@ struct wmid_settings {
     size_t default_consumer_queue_bytes;
     unsigned process_poll_ms;
     unsigned shutdown_timeout_ms;
+    unsigned min_within_ms;      /* floor for WQL WITHIN polling (intrinsic.c) */
 };
 
 /* Everything read from the object dir: the schema (built-in classes plus

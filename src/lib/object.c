@@ -531,6 +531,10 @@ wmi_object_to_json(const wmi_object *obj)
         json_t *v = json_object_get(obj->json, p->name);
         if (v == NULL)
             v = (json_t *)p->default_value;
+        /* An unset [not_null] property with no default is left out: a JSON
+         * null there would not build an object again. */
+        if (v == NULL && (p->flags & WMI_PROPERTY_NOT_NULL))
+            continue;
         json_object_set_new(out, p->name, v ? json_deep_copy(v) : json_null());
     }
     return out;
@@ -1065,8 +1069,12 @@ wmi_path_parse(const char *path, char **class_name, json_t **keys)
         /* One unnamed key: Class="value". */
         json_t *v;
         const char *q = path_value(p + 1, &v);
-        if (q == NULL || *q != '\0')
+        if (q == NULL)
             goto bad;
+        if (*q != '\0') {
+            json_decref(v);
+            goto bad;
+        }
         json_object_set_new(k, "", v);
     } else if (*p == '.') {
         p++;
@@ -1080,6 +1088,8 @@ wmi_path_parse(const char *path, char **class_name, json_t **keys)
             json_t *v;
             const char *q = path_value(p + 1, &v);
             if (q == NULL || kn == NULL) {
+                if (q != NULL)
+                    json_decref(v);
                 free(kn);
                 goto bad;
             }

@@ -18,6 +18,7 @@
 
 /* The built-in classes: JSON class definitions, superclasses first. */
 extern const char *const wmi_builtin_classes[];
+extern const char *const wmi_builtin_instance_classes[];
 
 /* ====================================================================
  * Errors
@@ -246,6 +247,25 @@ check_default(const wmi_schema *schema, const wmi_property *prop, json_t *v,
     return repl ? repl : json_incref(v);
 }
 
+/*
+ * A class or property name: a letter, '_' or a non-ASCII character, then
+ * digits too.  These are the names WQL, object paths and templates can
+ * write; "A.B", "K=1" or "x y" would make paths that do not parse back.
+ */
+static bool
+valid_name(const char *s)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; u[i] != '\0'; i++) {
+        unsigned char c = u[i];
+        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || c >= 0x80 ||
+                  (i > 0 && c >= '0' && c <= '9');
+        if (!ok)
+            return false;
+    }
+    return u[0] != '\0';
+}
+
 static wmi_status
 class_build(wmi_schema *schema, const json_t *def, struct wmi_class **out, wmi_error *err)
 {
@@ -265,6 +285,11 @@ class_build(wmi_schema *schema, const json_t *def, struct wmi_class **out, wmi_e
     if (strlen(cname) > 255) {
         wmi_set_error(err, WBEM_E_CLASS_NAME_TOO_WIDE, cname, "class name longer than 255 characters");
         return WBEM_E_CLASS_NAME_TOO_WIDE;
+    }
+    if (!valid_name(cname)) {
+        wmi_set_error(err, WBEM_E_INVALID_CLASS, cname,
+                      "a class name is a letter or \"_\", then letters, digits or \"_\"");
+        return WBEM_E_INVALID_CLASS;
     }
     if (cimap_get(&schema->classes, cname) != NULL) {
         wmi_set_error(err, WBEM_E_ALREADY_EXISTS, cname, "class %s is already defined", cname);
@@ -329,9 +354,11 @@ class_build(wmi_schema *schema, const json_t *def, struct wmi_class **out, wmi_e
         char *ref_class = NULL;
 
         snprintf(where, sizeof where, "%s.%s", cname, key);
-        if (key[0] == '\0' || strlen(key) > 255 || (key[0] == '_' && key[1] == '_')) {
+        if (key[0] == '\0' || strlen(key) > 255 || (key[0] == '_' && key[1] == '_') ||
+            !valid_name(key)) {
             wmi_set_error(err, WBEM_E_INVALID_PROPERTY, where,
-                          "a property name must be 1 to 255 characters and not start with \"__\"");
+                          "a property name must be 1 to 255 characters, a letter or \"_\" then "
+                          "letters, digits or \"_\", and not start with \"__\"");
             st = WBEM_E_INVALID_PROPERTY;
             break;
         }
@@ -376,6 +403,17 @@ class_build(wmi_schema *schema, const json_t *def, struct wmi_class **out, wmi_e
             st = WBEM_E_INVALID_CIM_TYPE;
             break;
         }
+        /* Keys are written into object paths, which hold integers,
+         * booleans and strings only (as in WMI: no real, array or
+         * embedded object keys). */
+        if ((flags & WMI_PROPERTY_KEY) && ((type & CIM_FLAG_ARRAY) || type == CIM_REAL32 ||
+                                           type == CIM_REAL64 || type == CIM_OBJECT)) {
+            free(ref_class);
+            wmi_set_error(err, WBEM_E_CANNOT_BE_KEY, where, "a %s property cannot be a key",
+                          wmi_cimtype_name(type));
+            st = WBEM_E_CANNOT_BE_KEY;
+            break;
+        }
         wmi_property *inh = cimap_get(&cls->index, key);
         if (inh != NULL) {
             /* A redeclaration may only change the default (and add flags). */
@@ -400,6 +438,18 @@ class_build(wmi_schema *schema, const json_t *def, struct wmi_class **out, wmi_e
                 inh->default_value = d;
             }
             continue;
+        }
+        /* JSON keys are unique, but names compare case-insensitively. */
+        for (size_t d = ninh; d < cls->nprops && WMI_SUCCEEDED(st); d++) {
+            if (strcasecmp(cls->props[d].name, key) == 0) {
+                wmi_set_error(err, WBEM_E_INVALID_PROPERTY, where,
+                              "property %s is declared twice (names are case-insensitive)", key);
+                st = WBEM_E_INVALID_PROPERTY;
+            }
+        }
+        if (WMI_FAILED(st)) {
+            free(ref_class);
+            break;
         }
         wmi_property *p = &cls->props[cls->nprops];
         p->name = strdup(key);
@@ -475,27 +525,45 @@ wmi_schema_add_class_json(wmi_schema *schema, const json_t *def, wmi_error *err)
     return st;
 }
 
+/* Define every class of a built-in table; a broken table is a build
+ * defect (the unit tests catch it), except a class that already exists. */
+static wmi_status
+add_builtin_table(wmi_schema *schema, const char *const *table, bool strict, wmi_error *err)
+{
+    json_error_t jerr;
+    for (size_t i = 0; table[i] != NULL; i++) {
+        json_t *def = json_loads(table[i], 0, &jerr);
+        wmi_status st = def ? wmi_schema_add_class_json(schema, def, err) : WBEM_E_FAILED;
+        json_decref(def);
+        if (WMI_FAILED(st) && (strict || st != WBEM_E_ALREADY_EXISTS)) {
+            fprintf(stderr, "libwmievent: built-in class %zu: %s %s\n", i, def ? err->source : jerr.text,
+                    def ? err->text : "");
+            abort();
+        }
+        if (WMI_FAILED(st))
+            return st;
+    }
+    return WBEM_S_NO_ERROR;
+}
+
 WMI_EXPORT wmi_schema *
 wmi_schema_new(void)
 {
     wmi_schema *schema = calloc(1, sizeof *schema);
-    json_error_t jerr;
     wmi_error err;
 
     if (schema == NULL)
         return NULL;
     atomic_init(&schema->refs, 1);
-    for (size_t i = 0; wmi_builtin_classes[i] != NULL; i++) {
-        json_t *def = json_loads(wmi_builtin_classes[i], 0, &jerr);
-        /* A broken built-in table is a build defect; the unit tests catch it. */
-        if (def == NULL || WMI_FAILED(wmi_schema_add_class_json(schema, def, &err))) {
-            fprintf(stderr, "libwmievent: built-in class %zu: %s %s\n", i,
-                    def ? err.source : jerr.text, def ? err.text : "");
-            abort();
-        }
-        json_decref(def);
-    }
+    add_builtin_table(schema, wmi_builtin_classes, true, &err);
     return schema;
+}
+
+WMI_EXPORT wmi_status
+wmi_schema_add_instance_classes(wmi_schema *schema, wmi_error *err)
+{
+    wmi_error local;
+    return add_builtin_table(schema, wmi_builtin_instance_classes, false, err ? err : &local);
 }
 
 WMI_EXPORT wmi_schema *

@@ -8,6 +8,16 @@
  * plugin .so; WMI's CLSID has no meaning on Linux), and Win32_ProcessTrace
  * carries Sid as a string ("S-1-22-1-<uid>") rather than a binary uint8[]
  * SID, plus CommandLine and ExecutablePath, which Linux can supply.
+ *
+ * The CIM/Win32 instance classes (CIM_Process, Win32_Process,
+ * Win32_LogicalDisk, Win32_OperatingSystem, Win32_LocalTime, ...) keep
+ * WMI's spellings and types.  Where CIM declares several keys (CIM_Process:
+ * Handle, CreationClassName, CSName, ...; CIM_LogicalDevice: DeviceID,
+ * SystemName, ...) only the key WMI's own paths use is marked Key here, so
+ * that paths read as on Windows: Win32_Process.Handle="42",
+ * Win32_LogicalDisk.DeviceID="/", CIM_DataFile.Name="/etc/passwd".
+ * Win32_OperatingSystem is a [singleton] (Win32_OperatingSystem=@): a Linux
+ * host runs one.
  */
 
 /* One JSON class definition per string, superclasses first; NULL ends. */
@@ -164,5 +174,105 @@ const char *const wmi_builtin_classes[] = {
     "{\"__CLASS\":\"Win32_ProcessStartTrace\",\"__SUPERCLASS\":\"Win32_ProcessTrace\"}",
     "{\"__CLASS\":\"Win32_ProcessStopTrace\",\"__SUPERCLASS\":\"Win32_ProcessTrace\",\"__PROP"
     "ERTIES\":{\"ExitStatus\":\"uint32\"}}",
+    (const char *)0,
+};
+
+/*
+ * The CIM and Win32 instance classes (root\\cimv2 on Windows) served by the
+ * daemon's instance providers (src/daemon/providers); docs/classes.md says
+ * where each value comes from.  Not part of wmi_schema_new: a schema gets
+ * them from wmi_schema_add_instance_classes, so that tools and object files
+ * that define their own Win32_Process for tests keep working.
+ */
+extern const char *const wmi_builtin_instance_classes[];
+
+const char *const wmi_builtin_instance_classes[] = {
+    "{\"__CLASS\":\"CIM_ManagedSystemElement\",\"__QUALIFIERS\":{\"abstract\":true},\"__PRO"
+    "PERTIES\":{\"Caption\":\"string\",\"Description\":\"string\",\"InstallDate\":\"datetim"
+    "e\",\"Name\":\"string\",\"Status\":\"string\"}}",
+    "{\"__CLASS\":\"CIM_LogicalElement\",\"__SUPERCLASS\":\"CIM_ManagedSystemElement\",\"__"
+    "QUALIFIERS\":{\"abstract\":true}}",
+    "{\"__CLASS\":\"CIM_Process\",\"__SUPERCLASS\":\"CIM_LogicalElement\",\"__QUALIFIERS\":"
+    "{\"abstract\":true},\"__PROPERTIES\":{\"CreationClassName\":\"string\",\"CreationDate"
+    "\":\"datetime\",\"CSCreationClassName\":\"string\",\"CSName\":\"string\",\"ExecutionSt"
+    "ate\":\"uint16\",\"Handle\":{\"CIMType\":\"string\",\"Key\":true},\"KernelModeTime\":"
+    "\"uint64\",\"OSCreationClassName\":\"string\",\"OSName\":\"string\",\"Priority\":\"uin"
+    "t32\",\"TerminationDate\":\"datetime\",\"UserModeTime\":\"uint64\",\"WorkingSetSize\":"
+    "\"uint64\"}}",
+    "{\"__CLASS\":\"Win32_Process\",\"__SUPERCLASS\":\"CIM_Process\",\"__PROPERTIES\":{\"Co"
+    "mmandLine\":\"string\",\"ExecutablePath\":\"string\",\"HandleCount\":\"uint32\",\"Maxi"
+    "mumWorkingSetSize\":\"uint32\",\"MinimumWorkingSetSize\":\"uint32\",\"OtherOperationCo"
+    "unt\":\"uint64\",\"OtherTransferCount\":\"uint64\",\"PageFaults\":\"uint32\",\"PageFil"
+    "eUsage\":\"uint32\",\"ParentProcessId\":\"uint32\",\"PeakPageFileUsage\":\"uint32\",\""
+    "PeakVirtualSize\":\"uint64\",\"PeakWorkingSetSize\":\"uint32\",\"PrivatePageCount\":\""
+    "uint64\",\"ProcessId\":\"uint32\",\"QuotaNonPagedPoolUsage\":\"uint32\",\"QuotaPagedPo"
+    "olUsage\":\"uint32\",\"QuotaPeakNonPagedPoolUsage\":\"uint32\",\"QuotaPeakPagedPoolUsa"
+    "ge\":\"uint32\",\"ReadOperationCount\":\"uint64\",\"ReadTransferCount\":\"uint64\",\"S"
+    "essionId\":\"uint32\",\"ThreadCount\":\"uint32\",\"VirtualSize\":\"uint64\",\"WindowsV"
+    "ersion\":\"string\",\"WriteOperationCount\":\"uint64\",\"WriteTransferCount\":\"uint64"
+    "\"}}",
+    "{\"__CLASS\":\"CIM_LogicalDevice\",\"__SUPERCLASS\":\"CIM_LogicalElement\",\"__QUALIFI"
+    "ERS\":{\"abstract\":true},\"__PROPERTIES\":{\"Availability\":\"uint16\",\"ConfigManage"
+    "rErrorCode\":\"uint32\",\"ConfigManagerUserConfig\":\"boolean\",\"CreationClassName\":"
+    "\"string\",\"DeviceID\":{\"CIMType\":\"string\",\"Key\":true},\"ErrorCleared\":\"boole"
+    "an\",\"ErrorDescription\":\"string\",\"LastErrorCode\":\"uint32\",\"PNPDeviceID\":\"st"
+    "ring\",\"PowerManagementCapabilities\":\"uint16[]\",\"PowerManagementSupported\":\"boo"
+    "lean\",\"StatusInfo\":\"uint16\",\"SystemCreationClassName\":\"string\",\"SystemName\""
+    ":\"string\"}}",
+    "{\"__CLASS\":\"CIM_StorageExtent\",\"__SUPERCLASS\":\"CIM_LogicalDevice\",\"__QUALIFIE"
+    "RS\":{\"abstract\":true},\"__PROPERTIES\":{\"Access\":\"uint16\",\"BlockSize\":\"uint6"
+    "4\",\"ErrorMethodology\":\"string\",\"NumberOfBlocks\":\"uint64\",\"Purpose\":\"string"
+    "\"}}",
+    "{\"__CLASS\":\"CIM_LogicalDisk\",\"__SUPERCLASS\":\"CIM_StorageExtent\",\"__QUALIFIERS"
+    "\":{\"abstract\":true},\"__PROPERTIES\":{\"FreeSpace\":\"uint64\",\"Size\":\"uint64\"}"
+    "}",
+    "{\"__CLASS\":\"Win32_LogicalDisk\",\"__SUPERCLASS\":\"CIM_LogicalDisk\",\"__PROPERTIES"
+    "\":{\"Compressed\":\"boolean\",\"DriveType\":\"uint32\",\"FileSystem\":\"string\",\"Ma"
+    "ximumComponentLength\":\"uint32\",\"MediaType\":\"uint32\",\"ProviderName\":\"string\""
+    ",\"QuotasDisabled\":\"boolean\",\"QuotasIncomplete\":\"boolean\",\"QuotasRebuilding\":"
+    "\"boolean\",\"SupportsDiskQuotas\":\"boolean\",\"SupportsFileBasedCompression\":\"bool"
+    "ean\",\"VolumeDirty\":\"boolean\",\"VolumeName\":\"string\",\"VolumeSerialNumber\":\"s"
+    "tring\"}}",
+    "{\"__CLASS\":\"CIM_OperatingSystem\",\"__SUPERCLASS\":\"CIM_LogicalElement\",\"__QUALI"
+    "FIERS\":{\"abstract\":true},\"__PROPERTIES\":{\"CreationClassName\":\"string\",\"CSCre"
+    "ationClassName\":\"string\",\"CSName\":\"string\",\"CurrentTimeZone\":\"sint16\",\"Dis"
+    "tributed\":\"boolean\",\"FreePhysicalMemory\":\"uint64\",\"FreeSpaceInPagingFiles\":\""
+    "uint64\",\"FreeVirtualMemory\":\"uint64\",\"LastBootUpTime\":\"datetime\",\"LocalDateT"
+    "ime\":\"datetime\",\"MaxNumberOfProcesses\":\"uint32\",\"MaxProcessMemorySize\":\"uint"
+    "64\",\"NumberOfLicensedUsers\":\"uint32\",\"NumberOfProcesses\":\"uint32\",\"NumberOfU"
+    "sers\":\"uint32\",\"OSType\":\"uint16\",\"OtherTypeDescription\":\"string\",\"SizeStor"
+    "edInPagingFiles\":\"uint64\",\"TotalSwapSpaceSize\":\"uint64\",\"TotalVirtualMemorySiz"
+    "e\":\"uint64\",\"TotalVisibleMemorySize\":\"uint64\",\"Version\":\"string\"}}",
+    "{\"__CLASS\":\"Win32_OperatingSystem\",\"__SUPERCLASS\":\"CIM_OperatingSystem\",\"__QU"
+    "ALIFIERS\":{\"singleton\":true},\"__PROPERTIES\":{\"BootDevice\":\"string\",\"BuildNum"
+    "ber\":\"string\",\"BuildType\":\"string\",\"CodeSet\":\"string\",\"CountryCode\":\"str"
+    "ing\",\"CSDVersion\":\"string\",\"Locale\":\"string\",\"Manufacturer\":\"string\",\"OS"
+    "Architecture\":\"string\",\"OSLanguage\":\"uint32\",\"OSProductSuite\":\"uint32\",\"Or"
+    "ganization\":\"string\",\"Primary\":\"boolean\",\"ProductType\":\"uint32\",\"Registere"
+    "dUser\":\"string\",\"SerialNumber\":\"string\",\"ServicePackMajorVersion\":\"uint16\","
+    "\"ServicePackMinorVersion\":\"uint16\",\"SystemDevice\":\"string\",\"SystemDirectory\""
+    ":\"string\",\"SystemDrive\":\"string\",\"WindowsDirectory\":\"string\"}}",
+    "{\"__CLASS\":\"Win32_CurrentTime\",\"__QUALIFIERS\":{\"abstract\":true},\"__PROPERTIES"
+    "\":{\"Day\":\"uint32\",\"DayOfWeek\":\"uint32\",\"Hour\":\"uint32\",\"Milliseconds\":"
+    "\"uint32\",\"Minute\":\"uint32\",\"Month\":\"uint32\",\"Quarter\":\"uint32\",\"Second"
+    "\":\"uint32\",\"WeekInMonth\":\"uint32\",\"Year\":\"uint32\"}}",
+    "{\"__CLASS\":\"Win32_LocalTime\",\"__SUPERCLASS\":\"Win32_CurrentTime\",\"__QUALIFIERS"
+    "\":{\"singleton\":true}}",
+    "{\"__CLASS\":\"Win32_UTCTime\",\"__SUPERCLASS\":\"Win32_CurrentTime\",\"__QUALIFIERS\""
+    ":{\"singleton\":true}}",
+    "{\"__CLASS\":\"CIM_LogicalFile\",\"__SUPERCLASS\":\"CIM_LogicalElement\",\"__QUALIFIER"
+    "S\":{\"abstract\":true},\"__PROPERTIES\":{\"AccessMask\":\"uint32\",\"Archive\":\"bool"
+    "ean\",\"Compressed\":\"boolean\",\"CompressionMethod\":\"string\",\"CreationClassName"
+    "\":\"string\",\"CreationDate\":\"datetime\",\"CSCreationClassName\":\"string\",\"CSNam"
+    "e\":\"string\",\"Drive\":\"string\",\"EightDotThreeFileName\":\"string\",\"Encrypted\""
+    ":\"boolean\",\"EncryptionMethod\":\"string\",\"Extension\":\"string\",\"FileName\":\"s"
+    "tring\",\"FileSize\":\"uint64\",\"FileType\":\"string\",\"FSCreationClassName\":\"stri"
+    "ng\",\"FSName\":\"string\",\"Hidden\":\"boolean\",\"InUseCount\":\"uint64\",\"LastAcce"
+    "ssed\":\"datetime\",\"LastModified\":\"datetime\",\"Name\":{\"CIMType\":\"string\",\"K"
+    "ey\":true},\"Path\":\"string\",\"Readable\":\"boolean\",\"System\":\"boolean\",\"Write"
+    "able\":\"boolean\"}}",
+    "{\"__CLASS\":\"CIM_DataFile\",\"__SUPERCLASS\":\"CIM_LogicalFile\",\"__PROPERTIES\":{"
+    "\"Manufacturer\":\"string\",\"Version\":\"string\"}}",
+    "{\"__CLASS\":\"CIM_Directory\",\"__SUPERCLASS\":\"CIM_LogicalFile\"}",
     (const char *)0,
 };

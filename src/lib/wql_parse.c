@@ -843,6 +843,48 @@ parse_or(parser *p)
     return parse_chain(p, WQL_TOK_OR, WQL_NODE_OR, parse_and);
 }
 
+/*
+ * Nesting of a condition's normalised form (wmi_query_to_string) as
+ * parse_unary counts it: a predicate prints as "(A = 1)", two levels;
+ * NOT as "(NOT x)", two more than x; a chain as "(x AND y ...)", one more
+ * than its deepest term.  The tree is at most WMI_WQL_MAX_DEPTH deep.
+ */
+static int
+print_depth(const wql_node *n)
+{
+    int d = 0;
+    switch (n->kind) {
+    case WQL_NODE_NOT:
+        return 2 + print_depth(n->child[0]);
+    case WQL_NODE_AND:
+    case WQL_NODE_OR:
+        for (size_t i = 0; i < n->nchild; i++) {
+            int c = print_depth(n->child[i]);
+            if (c > d)
+                d = c;
+        }
+        return 1 + d;
+    default:
+        return 2;
+    }
+}
+
+/*
+ * The normalised form must parse again, so a condition whose printed
+ * parentheses would nest too deep is refused as the written one would be:
+ * "NOT NOT ... A = 1" gains two levels a NOT.  @pos is where it starts.
+ */
+static bool
+check_print_depth(parser *p, const wql_node *n, size_t pos)
+{
+    if (print_depth(n) <= WMI_WQL_MAX_DEPTH)
+        return true;
+    fail_at(p, WBEM_E_QUOTA_VIOLATION, pos,
+            "condition nested more than %d levels deep once normalised (each NOT and "
+            "comparison in its own parentheses)", WMI_WQL_MAX_DEPTH);
+    return false;
+}
+
 /* ====================================================================
  * The statement
  * ==================================================================== */
@@ -964,8 +1006,9 @@ parse_statement(parser *p, wmi_query *q)
 
     if (peek(p)->type == WQL_TOK_WHERE) {
         next(p);
+        size_t cpos = peek(p)->pos;
         q->where = parse_or(p);
-        if (q->where == NULL)
+        if (q->where == NULL || !check_print_depth(p, q->where, cpos))
             return;
     }
 
@@ -1014,8 +1057,9 @@ parse_statement(parser *p, wmi_query *q)
             next(p);
             /* HAVING is about the __AggregateEvent, not the FROM class */
             p->cls = p->schema ? wmi_schema_get_class(p->schema, "__AggregateEvent") : NULL;
+            size_t cpos = peek(p)->pos;
             q->having = parse_or(p);
-            if (q->having == NULL)
+            if (q->having == NULL || !check_print_depth(p, q->having, cpos))
                 return;
         }
     }
@@ -1097,6 +1141,18 @@ wmi_query_parse(const char *text, const wmi_schema *schema, wmi_query **out, wmi
     q->group_within = -1.0;
     parse_statement(&p, q);
     wmi_wql_tokens_free(&p.toks);
+    if (p.st == WBEM_S_NO_ERROR) {
+        /* The normalised form must parse again: it may not outgrow the
+         * length limit (every comparison gains parentheses and spaces). */
+        char *norm = wmi_query_to_string(q);
+        if (norm == NULL)
+            fail_at(&p, WBEM_E_OUT_OF_MEMORY, 0, "out of memory");
+        else if (strlen(norm) > WMI_MAX_QUERY)
+            fail_at(&p, WBEM_E_UNPARSABLE_QUERY, 0,
+                    "query longer than %d bytes once normalised (%zu bytes)", WMI_MAX_QUERY,
+                    strlen(norm));
+        free(norm);
+    }
     if (p.st != WBEM_S_NO_ERROR) {
         query_free(q);
         return p.st;

@@ -1,0 +1,116 @@
+/*
+ * instance.h - instance providers inside the daemon.
+ *
+ * An instance provider serves the instances of one (non-abstract) class:
+ * Win32_Process from /proc, Win32_LogicalDisk from the mount table, ...
+ * It is the daemon's counterpart of a WMI instance provider
+ * (IWbemServices::CreateInstanceEnumAsync, read-only), and what the
+ * intrinsic event poller (intrinsic.c) and the EnumInstances control
+ * request use.
+ *
+ * The interface is shaped so that a later plugin ABI (wmievent/plugin.h,
+ * a "wmi_instance_provider" descriptor next to wmi_event_consumer_provider)
+ * can expose it unchanged to third-party .so providers:
+ *   - every entry point takes an opaque state from open(), no globals;
+ *   - instances cross the interface as wmi_object (public type), borrowed
+ *     for the duration of a callback, as consumer plugins get events;
+ *   - statuses are WBEM statuses;
+ *   - enumerate() is synchronous and is called on one thread at a time
+ *     (today the loop thread); a provider must not block for long (a
+ *     plugin ABI would let slow providers run on a worker thread);
+ *   - push (subscribe) is optional: a provider that learns of changes by
+ *     itself (the process connector, inotify) reports them on the loop
+ *     thread, and the poller then need not poll for those kinds.
+ */
+#ifndef WMID_INSTANCE_H
+#define WMID_INSTANCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include <uv.h>
+
+#include "wmievent.h"
+
+/* Called once per instance; @inst is borrowed (ref it to keep it). */
+typedef void (*wmid_instance_fn)(wmi_object *inst, void *arg);
+
+/* Changes a pushing provider reports (loop thread; objects borrowed).
+ * @previous is NULL for creations and deletions. */
+struct wmid_instance_sink {
+    void (*created)(void *arg, wmi_object *inst);
+    void (*deleted)(void *arg, wmi_object *inst);
+    void (*modified)(void *arg, wmi_object *inst, wmi_object *previous);
+    void *arg;
+};
+
+/* What a provider can push (wmid_instance_provider.push). */
+#define WMID_PUSH_CREATION     0x1u
+#define WMID_PUSH_DELETION     0x2u
+#define WMID_PUSH_MODIFICATION 0x4u
+
+struct wmid_instance_provider {
+    const char *name;            /* for logs: "Win32_Process (/proc)" */
+    const char *class_name;      /* class of every instance it returns */
+    unsigned push;               /* WMID_PUSH_* it can report via subscribe */
+    /* A new provider state; NULL when the source is unusable (logged).
+     * @schema is borrowed and outlives the state. */
+    void *(*open)(const wmi_schema *schema);
+    void (*close)(void *state);
+    /* Call @fn once per current instance.  WBEM_S_NO_ERROR, or a failure
+     * status (the instances given so far stand). */
+    wmi_status (*enumerate)(void *state, wmid_instance_fn fn, void *arg);
+    /* Optional (NULL when push == 0): start reporting changes to @sink
+     * on @loop until unsubscribe. */
+    bool (*subscribe)(void *state, uv_loop_t *loop, const struct wmid_instance_sink *sink);
+    void (*unsubscribe)(void *state);
+};
+
+/* The built-in providers (src/daemon/providers). */
+extern const struct wmid_instance_provider wmid_ip_win32_process;
+extern const struct wmid_instance_provider wmid_ip_logical_disk;
+extern const struct wmid_instance_provider wmid_ip_operating_system;
+extern const struct wmid_instance_provider wmid_ip_local_time;
+extern const struct wmid_instance_provider wmid_ip_utc_time;
+
+/* Every built-in provider; *@n receives the count. */
+const struct wmid_instance_provider *const *instance_providers(size_t *n);
+
+/*
+ * The providers whose class is @class_name or derives from it (a deep
+ * enumeration, as WMI's default): up to @max into @out; returns how many
+ * match (which may exceed @max).  @schema resolves the classes.
+ */
+size_t instance_providers_for(const wmi_schema *schema, const char *class_name,
+                              const struct wmid_instance_provider **out, size_t max);
+
+/*
+ * Enumerate every instance of @class_name and its subclasses (open,
+ * enumerate, close each matching provider).  WBEM_E_INVALID_CLASS when
+ * the schema has no such class, WBEM_E_NOT_SUPPORTED when no provider
+ * serves it or a subclass, else the first provider failure or
+ * WBEM_S_NO_ERROR.
+ */
+wmi_status instance_enumerate(const wmi_schema *schema, const char *class_name, wmid_instance_fn fn,
+                              void *arg);
+
+/* ---- helpers shared by the providers (instance.c) ---- */
+
+/* Read a small file into @buf (NUL-terminated); bytes read or -1. */
+ssize_t instance_read_file(const char *path, char *buf, size_t len);
+/* The host name (cached after the first call). */
+const char *instance_host_name(void);
+/* The local UTC offset in minutes east of UTC, for @t. */
+int instance_utc_offset(time_t t);
+/* Put a DMTF datetime of @usec (microseconds since the epoch) in local time. */
+wmi_status instance_put_datetime(wmi_object *o, const char *name, int64_t usec);
+/* PRETTY_NAME of /etc/os-release (else /usr/lib/os-release), else "Linux";
+ * cached after the first call. */
+const char *instance_os_caption(void);
+/* Boot time in microseconds since the epoch (btime of /proc/stat, cached). */
+int64_t instance_boot_usec(void);
+
+#endif /* WMID_INSTANCE_H */

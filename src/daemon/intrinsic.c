@@ -1,0 +1,701 @@
+/*
+ * intrinsic.c - intrinsic instance events by polling instance providers
+ * at the WITHIN interval.  See intrinsic.h for the model.
+ *
+ * Cost: one provider scan per tick of its poller, whatever the number of
+ * filters; per served interval group one hash lookup per instance, and a
+ * json_equal per instance only when a filter of the group asks for
+ * modifications.  Event objects are built only for changes.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "daemon/instance.h"
+#include "daemon/intrinsic.h"
+
+/* ====================================================================
+ * Filter analysis
+ * ==================================================================== */
+
+/* Skip a double-quoted literal starting at @p (on the quote); returns the
+ * character after the closing quote, or NULL when unterminated. */
+static const char *
+skip_string(const char *p)
+{
+    for (p++; *p != '\0'; p++) {
+        if (*p == '\\' && p[1] != '\0')
+            p++;
+        else if (*p == '"')
+            return p + 1;
+    }
+    return NULL;
+}
+
+/* The end (one past the closing parenthesis) of the group opening at @p. */
+static const char *
+group_end(const char *p)
+{
+    int depth = 0;
+    while (*p != '\0') {
+        if (*p == '"') {
+            p = skip_string(p);
+            if (p == NULL)
+                return NULL;
+            continue;
+        }
+        if (*p == '(')
+            depth++;
+        else if (*p == ')' && --depth == 0)
+            return p + 1;
+        p++;
+    }
+    return NULL;
+}
+
+/* If [@p, @end) is `(TargetInstance ISA "X")`, X unescaped (malloc'd). */
+static char *
+match_isa(const char *p, const char *end)
+{
+    static const char prefix[] = "(TargetInstance ISA \"";
+    size_t n = sizeof prefix - 1;
+    if ((size_t)(end - p) <= n || strncasecmp(p, prefix, n) != 0)
+        return NULL;
+    const char *s = p + n - 1;
+    const char *close = skip_string(s);
+    if (close == NULL || close + 1 != end || *close != ')')
+        return NULL;
+    char *out = malloc((size_t)(close - s));
+    if (out == NULL)
+        return NULL;
+    size_t o = 0;
+    for (const char *q = s + 1; q < close - 1; q++) {
+        if (*q == '\\' && q + 1 < close - 1)
+            q++;
+        out[o++] = *q;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+char *
+intrinsic_isa_target_text(const char *normalised, size_t index)
+{
+    /* Nothing before WHERE holds a string literal or the word WHERE. */
+    const char *w = normalised ? strstr(normalised, " WHERE (") : NULL;
+    if (w == NULL)
+        return NULL;
+    const char *p = w + 7;
+    const char *end = group_end(p);
+    if (end == NULL)
+        return NULL;
+    if (p[1] != '(') {
+        /* One predicate: WHERE (a). */
+        return index == 0 ? match_isa(p, end) : NULL;
+    }
+    /* A chain: WHERE ((a) AND (b) ...); an OR anywhere at its top level
+     * means no term narrows every event. */
+    size_t found = 0;
+    char *out = NULL;
+    for (const char *q = p + 1; q < end - 1;) {
+        const char *e = group_end(q);
+        if (e == NULL || e > end - 1)
+            break;
+        char *t = match_isa(q, e);
+        if (t != NULL && found++ == index && out == NULL)
+            out = t;
+        else
+            free(t);
+        q = e;
+        if (strncmp(q, " AND ", 5) == 0) {
+            q += 5;
+        } else if (strncmp(q, " OR ", 4) == 0) {
+            free(out);
+            return NULL;
+        } else {
+            break;
+        }
+    }
+    return out;
+}
+
+char *
+intrinsic_isa_target(const wmi_schema *schema, const wmi_query *query)
+{
+    char *text = wmi_query_to_string(query);
+    char *best = NULL;
+    for (size_t i = 0; text != NULL; i++) {
+        char *t = intrinsic_isa_target_text(text, i);
+        if (t == NULL)
+            break;
+        const wmi_class *tc = schema ? wmi_schema_get_class(schema, t) : NULL;
+        if (best == NULL || (tc != NULL && wmi_class_isa(tc, best))) {
+            free(best);
+            best = t; /* more derived (ISA both: the narrower one decides) */
+        } else {
+            free(t);
+        }
+    }
+    free(text);
+    return best;
+}
+
+unsigned
+intrinsic_event_kinds(const wmi_schema *schema, const wmi_query *query)
+{
+    static const struct {
+        const char *cls;
+        unsigned kind;
+    } kinds[] = {
+        {"__InstanceCreationEvent", WMID_KIND_CREATION},
+        {"__InstanceDeletionEvent", WMID_KIND_DELETION},
+        {"__InstanceModificationEvent", WMID_KIND_MODIFICATION},
+    };
+    const char *from = wmi_query_class(query);
+    unsigned out = 0;
+    if (from == NULL || wmi_schema_get_class(schema, from) == NULL)
+        return 0;
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        const wmi_class *c = wmi_schema_get_class(schema, kinds[i].cls);
+        if (c != NULL && wmi_class_isa(c, from))
+            out |= kinds[i].kind;
+    }
+    /* FROM __Event or __IndicationRelated admit these too, but cannot
+     * name TargetInstance; only __InstanceOperationEvent and below can. */
+    const wmi_class *fc = wmi_schema_get_class(schema, from);
+    if (!wmi_class_isa(fc, "__InstanceOperationEvent"))
+        return 0;
+    return out;
+}
+
+bool
+intrinsic_needs_polling(const wmi_schema *schema, const wmi_query *query)
+{
+    if (intrinsic_event_kinds(schema, query) == 0)
+        return false;
+    char *target = intrinsic_isa_target(schema, query);
+    if (target == NULL)
+        return false;
+    bool served = wmi_schema_get_class(schema, target) != NULL &&
+                  instance_providers_for(schema, target, NULL, 0) > 0;
+    free(target);
+    return served;
+}
+
+bool
+intrinsic_check_filter(const wmi_schema *schema, const wmi_query *query, wmi_error *err)
+{
+    if (wmi_query_within(query) >= 0 || !intrinsic_needs_polling(schema, query))
+        return true;
+    char *target = intrinsic_isa_target(schema, query);
+    if (err != NULL) {
+        err->status = WBEMESS_E_REGISTRATION_TOO_PRECISE;
+        err->line = err->column = 0;
+        err->source[0] = '\0';
+        snprintf(err->text, sizeof err->text,
+                 "Query: %s events for %s are found by polling, and the query has no WITHIN "
+                 "(add WITHIN seconds)",
+                 wmi_query_class(query), target ? target : "this class");
+    }
+    free(target);
+    return false;
+}
+
+int64_t
+intrinsic_interval_ms(const wmi_query *query, unsigned min_ms)
+{
+    double w = wmi_query_within(query);
+    if (w < 0)
+        return -1;
+    double ms = w * 1000.0;
+    if (!(ms < 86400000.0 * 366))
+        ms = 86400000.0 * 366;
+    int64_t v = (int64_t)llround(ms);
+    return v < (int64_t)min_ms ? (int64_t)min_ms : v;
+}
+
+bool
+intrinsic_group_due(uint64_t now, uint64_t tick, uint64_t due)
+{
+    return now + tick > due;
+}
+
+/* ====================================================================
+ * Snapshots
+ * ==================================================================== */
+
+struct snap_entry {
+    char *path;
+    wmi_object *obj;
+    uint64_t hash;
+};
+
+struct wmid_snapshot {
+    unsigned refs;
+    struct snap_entry *entries;  /* insertion order */
+    size_t n, cap;
+    uint32_t *index;             /* entry + 1; 0 = empty */
+    size_t index_cap;
+};
+
+static uint64_t
+str_hash(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; *s != '\0'; s++) {
+        h ^= (unsigned char)*s;
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+struct wmid_snapshot *
+snapshot_new(void)
+{
+    struct wmid_snapshot *s = calloc(1, sizeof *s);
+    if (s != NULL)
+        s->refs = 1;
+    return s;
+}
+
+struct wmid_snapshot *
+snapshot_ref(struct wmid_snapshot *s)
+{
+    s->refs++;
+    return s;
+}
+
+void
+snapshot_unref(struct wmid_snapshot *s)
+{
+    if (s == NULL || --s->refs > 0)
+        return;
+    for (size_t i = 0; i < s->n; i++) {
+        free(s->entries[i].path);
+        wmi_object_unref(s->entries[i].obj);
+    }
+    free(s->entries);
+    free(s->index);
+    free(s);
+}
+
+size_t
+snapshot_count(const struct wmid_snapshot *s)
+{
+    return s->n;
+}
+
+/* The index slot for @path (holding it, or the empty slot to put it in). */
+static uint32_t *
+snap_slot(const struct wmid_snapshot *s, const char *path, uint64_t h)
+{
+    size_t mask = s->index_cap - 1;
+    for (size_t j = (size_t)h & mask;; j = (j + 1) & mask) {
+        uint32_t e = s->index[j];
+        if (e == 0)
+            return &s->index[j];
+        const struct snap_entry *en = &s->entries[e - 1];
+        if (en->hash == h && strcmp(en->path, path) == 0)
+            return &s->index[j];
+    }
+}
+
+static bool
+snap_grow_index(struct wmid_snapshot *s)
+{
+    size_t ncap = s->index_cap ? s->index_cap * 2 : 64;
+    uint32_t *ni = calloc(ncap, sizeof *ni);
+    if (ni == NULL)
+        return false;
+    free(s->index);
+    s->index = ni;
+    s->index_cap = ncap;
+    for (size_t i = 0; i < s->n; i++)
+        *snap_slot(s, s->entries[i].path, s->entries[i].hash) = (uint32_t)(i + 1);
+    return true;
+}
+
+bool
+snapshot_add(struct wmid_snapshot *s, wmi_object *inst)
+{
+    char *path = wmi_object_get_path(inst);
+    if (path == NULL)
+        return false;
+    if ((s->n + 1) * 2 > s->index_cap && !snap_grow_index(s)) {
+        free(path);
+        return false;
+    }
+    uint64_t h = str_hash(path);
+    uint32_t *slot = snap_slot(s, path, h);
+    if (*slot != 0) {
+        struct snap_entry *en = &s->entries[*slot - 1];
+        wmi_object_unref(en->obj);
+        en->obj = wmi_object_ref(inst);
+        free(path);
+        return true;
+    }
+    if (s->n == s->cap) {
+        size_t ncap = s->cap ? s->cap * 2 : 64;
+        struct snap_entry *ne = realloc(s->entries, ncap * sizeof *ne);
+        if (ne == NULL) {
+            free(path);
+            return false;
+        }
+        s->entries = ne;
+        s->cap = ncap;
+    }
+    s->entries[s->n] = (struct snap_entry){path, wmi_object_ref(inst), h};
+    *slot = (uint32_t)(++s->n);
+    return true;
+}
+
+static struct snap_entry *
+snap_find(const struct wmid_snapshot *s, const char *path, uint64_t h)
+{
+    if (s->index_cap == 0)
+        return NULL;
+    uint32_t e = *snap_slot(s, path, h);
+    return e ? &s->entries[e - 1] : NULL;
+}
+
+wmi_object *
+snapshot_get(const struct wmid_snapshot *s, const char *path)
+{
+    struct snap_entry *e = snap_find(s, path, str_hash(path));
+    return e ? e->obj : NULL;
+}
+
+size_t
+snapshot_diff(const struct wmid_snapshot *prev, const struct wmid_snapshot *cur, unsigned kinds,
+              wmid_change_fn fn, void *arg)
+{
+    size_t changes = 0;
+    if (kinds & (WMID_KIND_CREATION | WMID_KIND_MODIFICATION)) {
+        for (size_t i = 0; i < cur->n; i++) {
+            const struct snap_entry *c = &cur->entries[i];
+            const struct snap_entry *p = snap_find(prev, c->path, c->hash);
+            if (p == NULL) {
+                if (kinds & WMID_KIND_CREATION) {
+                    fn(WMID_KIND_CREATION, c->obj, NULL, arg);
+                    changes++;
+                }
+            } else if ((kinds & WMID_KIND_MODIFICATION) && p->obj != c->obj &&
+                       !json_equal((json_t *)wmi_object_json(p->obj), (json_t *)wmi_object_json(c->obj))) {
+                fn(WMID_KIND_MODIFICATION, c->obj, p->obj, arg);
+                changes++;
+            }
+        }
+    }
+    if (kinds & WMID_KIND_DELETION) {
+        for (size_t i = 0; i < prev->n; i++) {
+            const struct snap_entry *p = &prev->entries[i];
+            if (snap_find(cur, p->path, p->hash) == NULL) {
+                fn(WMID_KIND_DELETION, p->obj, NULL, arg);
+                changes++;
+            }
+        }
+    }
+    return changes;
+}
+
+/* ====================================================================
+ * Pollers
+ * ==================================================================== */
+
+struct pfilter {
+    struct wmid_filter *f;
+    unsigned kinds;
+};
+
+/* The filters of one poller that share one interval. */
+struct group {
+    uint64_t interval_ms;
+    uint64_t due;
+    unsigned kinds;
+    struct wmid_snapshot *prev;
+    struct pfilter *filters;
+    size_t nfilters;
+};
+
+struct poller {
+    struct wmid_intrinsic *owner;
+    const struct wmid_instance_provider *ip;
+    void *state;
+    uv_timer_t timer;
+    bool timer_started;
+    uint64_t tick_ms;
+    struct group *groups;
+    size_t ngroups;
+    bool failing;                /* the last scan failed (logged once) */
+};
+
+struct wmid_intrinsic {
+    uv_loop_t *loop;
+    struct wmid_router *router;
+    const wmi_schema *schema;
+    struct poller *pollers;
+    size_t npollers;
+    size_t closing;              /* timers not yet closed */
+    bool stopped;
+    unsigned long long scans;
+};
+
+static void
+collect(wmi_object *inst, void *arg)
+{
+    snapshot_add(arg, inst);
+}
+
+static struct wmid_snapshot *
+scan(struct poller *p)
+{
+    struct wmid_snapshot *s = snapshot_new();
+    if (s == NULL)
+        return NULL;
+    p->owner->scans++;
+    wmi_status st = p->ip->enumerate(p->state, collect, s);
+    if (WMI_FAILED(st)) {
+        if (!p->failing)
+            log_warnx("intrinsic events: %s: enumeration failed (%s); instances kept from the last scan",
+                      p->ip->name, wmi_status_name(st) ? wmi_status_name(st) : "error");
+        p->failing = true;
+        snapshot_unref(s);
+        return NULL;
+    }
+    p->failing = false;
+    return s;
+}
+
+struct emit_ctx {
+    struct wmid_intrinsic *in;
+    struct group *g;
+    uint64_t time_created;
+};
+
+static void
+emit(unsigned kind, wmi_object *target, wmi_object *previous, void *arg)
+{
+    struct emit_ctx *ctx = arg;
+    const char *cls = kind == WMID_KIND_CREATION   ? "__InstanceCreationEvent"
+                      : kind == WMID_KIND_DELETION ? "__InstanceDeletionEvent"
+                                                   : "__InstanceModificationEvent";
+    wmi_object *ev;
+    if (WMI_FAILED(wmi_object_new(ctx->in->schema, cls, &ev)))
+        return;
+    if (WMI_FAILED(wmi_object_put_object(ev, "TargetInstance", target)) ||
+        (previous != NULL && WMI_FAILED(wmi_object_put_object(ev, "PreviousInstance", previous)))) {
+        wmi_object_unref(ev);
+        return;
+    }
+    wmi_object_put_uint64(ev, "TIME_CREATED", ctx->time_created);
+    size_t size_hint = 128 + 64 * wmi_class_property_count(wmi_object_class(target)) * (previous ? 2 : 1);
+    for (size_t i = 0; i < ctx->g->nfilters; i++)
+        if (ctx->g->filters[i].kinds & kind)
+            router_indicate_filter(ctx->in->router, ctx->g->filters[i].f, ev, size_hint);
+    wmi_object_unref(ev);
+}
+
+static void
+on_tick(uv_timer_t *t)
+{
+    struct poller *p = t->data;
+    struct wmid_intrinsic *in = p->owner;
+    uint64_t now = uv_now(in->loop);
+    bool any = false;
+    for (size_t i = 0; i < p->ngroups && !any; i++)
+        any = intrinsic_group_due(now, p->tick_ms, p->groups[i].due);
+    if (!any || in->stopped)
+        return;
+    struct wmid_snapshot *cur = scan(p);
+    if (cur == NULL)
+        return;
+    struct emit_ctx ctx = {in, NULL, wmi_time_created_now()};
+    bool emitted = false;
+    for (size_t i = 0; i < p->ngroups; i++) {
+        struct group *g = &p->groups[i];
+        if (!intrinsic_group_due(now, p->tick_ms, g->due))
+            continue;
+        ctx.g = g;
+        emitted |= snapshot_diff(g->prev, cur, g->kinds, emit, &ctx) > 0;
+        snapshot_unref(g->prev);
+        g->prev = snapshot_ref(cur);
+        g->due = now + g->interval_ms;
+    }
+    snapshot_unref(cur);
+    if (emitted)
+        router_flush(in->router);
+}
+
+static struct poller *
+poller_for(struct wmid_intrinsic *in, const struct wmid_instance_provider *ip)
+{
+    for (size_t i = 0; i < in->npollers; i++)
+        if (in->pollers[i].ip == ip)
+            return &in->pollers[i];
+    return NULL;
+}
+
+static bool
+add_to_group(struct poller *p, struct wmid_filter *f, unsigned kinds, uint64_t interval)
+{
+    struct group *g = NULL;
+    for (size_t i = 0; i < p->ngroups; i++)
+        if (p->groups[i].interval_ms == interval)
+            g = &p->groups[i];
+    if (g == NULL) {
+        struct group *ng = realloc(p->groups, (p->ngroups + 1) * sizeof *ng);
+        if (ng == NULL)
+            return false;
+        p->groups = ng;
+        g = &p->groups[p->ngroups++];
+        memset(g, 0, sizeof *g);
+        g->interval_ms = interval;
+    }
+    struct pfilter *nf = realloc(g->filters, (g->nfilters + 1) * sizeof *nf);
+    if (nf == NULL)
+        return false;
+    g->filters = nf;
+    g->filters[g->nfilters++] = (struct pfilter){f, kinds};
+    g->kinds |= kinds;
+    return true;
+}
+
+static void
+free_pollers(struct wmid_intrinsic *in)
+{
+    for (size_t i = 0; i < in->npollers; i++) {
+        struct poller *p = &in->pollers[i];
+        for (size_t j = 0; j < p->ngroups; j++) {
+            snapshot_unref(p->groups[j].prev);
+            p->groups[j].prev = NULL;
+            free(p->groups[j].filters);
+        }
+        free(p->groups);
+        p->groups = NULL;
+        p->ngroups = 0;
+        if (p->state != NULL)
+            p->ip->close(p->state);
+        p->state = NULL;
+    }
+}
+
+static void
+on_timer_closed(uv_handle_t *h)
+{
+    struct poller *p = h->data;
+    struct wmid_intrinsic *in = p->owner;
+    if (--in->closing == 0) {
+        free(in->pollers);
+        free(in);
+    }
+}
+
+struct wmid_intrinsic *
+intrinsic_start(uv_loop_t *loop, const struct wmid_settings *s, struct wmid_router *r)
+{
+    const wmi_schema *schema = router_schema(r);
+    size_t nip;
+    const struct wmid_instance_provider *const *ips = instance_providers(&nip);
+    struct wmid_intrinsic *in = calloc(1, sizeof *in);
+    if (in == NULL)
+        return NULL;
+    in->loop = loop;
+    in->router = r;
+    in->schema = schema;
+    in->pollers = calloc(nip, sizeof *in->pollers);
+    if (in->pollers == NULL) {
+        free(in);
+        return NULL;
+    }
+    unsigned floor_ms = s->min_within_ms ? s->min_within_ms : 1;
+    for (size_t i = 0; i < router_filter_count(r); i++) {
+        struct wmid_filter *f = router_filter_at(r, i);
+        if (!intrinsic_needs_polling(schema, f->query))
+            continue;
+        int64_t ms = intrinsic_interval_ms(f->query, floor_ms);
+        if (ms < 0) {
+            log_warnx("filter \"%s\": needs WITHIN to be polled (WBEMESS_E_REGISTRATION_TOO_PRECISE); "
+                      "it receives no instance events",
+                      f->name);
+            continue;
+        }
+        if (wmi_query_within(f->query) * 1000.0 < (double)floor_ms)
+            log_warnx("filter \"%s\": WITHIN %g is below min_within_ms (%u ms); polled every %u ms", f->name,
+                      wmi_query_within(f->query), floor_ms, floor_ms);
+        char *target = intrinsic_isa_target(schema, f->query);
+        unsigned kinds = intrinsic_event_kinds(schema, f->query);
+        for (size_t k = 0; k < nip; k++) {
+            const wmi_class *pc = wmi_schema_get_class(schema, ips[k]->class_name);
+            if (pc == NULL || target == NULL || !wmi_class_isa(pc, target))
+                continue;
+            struct poller *p = poller_for(in, ips[k]);
+            if (p == NULL) {
+                p = &in->pollers[in->npollers++];
+                p->owner = in;
+                p->ip = ips[k];
+            }
+            if (!add_to_group(p, f, kinds, (uint64_t)ms))
+                log_warnx("filter \"%s\": out of memory", f->name);
+        }
+        free(target);
+        f->polled = true;
+    }
+    /* Open each provider, take the first snapshot, start the timer. */
+    uint64_t now = uv_now(loop);
+    for (size_t i = 0; i < in->npollers; i++) {
+        struct poller *p = &in->pollers[i];
+        p->state = p->ip->open(schema);
+        if (p->state == NULL)
+            log_warnx("intrinsic events: %s: cannot start; its filters receive no events", p->ip->name);
+        struct wmid_snapshot *first = p->state ? scan(p) : NULL;
+        if (first == NULL)
+            first = snapshot_new();
+        p->tick_ms = UINT64_MAX;
+        size_t nfilters = 0;
+        for (size_t j = 0; j < p->ngroups; j++) {
+            struct group *g = &p->groups[j];
+            g->prev = first ? snapshot_ref(first) : NULL;
+            g->due = now + g->interval_ms;
+            if (g->interval_ms < p->tick_ms)
+                p->tick_ms = g->interval_ms;
+            nfilters += g->nfilters;
+        }
+        snapshot_unref(first);
+        uv_timer_init(loop, &p->timer);
+        p->timer.data = p;
+        in->closing++;
+        if (p->state != NULL && p->groups != NULL && p->groups[0].prev != NULL) {
+            uv_timer_start(&p->timer, on_tick, p->tick_ms, p->tick_ms);
+            p->timer_started = true;
+        }
+        log_info("intrinsic events: polling %s every %llu ms for %zu filter(s) in %zu interval group(s)",
+                 p->ip->name, (unsigned long long)p->tick_ms, nfilters, p->ngroups);
+    }
+    if (in->npollers == 0) {
+        free(in->pollers);
+        free(in);
+        return NULL;
+    }
+    return in;
+}
+
+void
+intrinsic_stop(struct wmid_intrinsic *in)
+{
+    if (in == NULL || in->stopped)
+        return;
+    in->stopped = true;
+    free_pollers(in);
+    for (size_t i = 0; i < in->npollers; i++) {
+        uv_timer_stop(&in->pollers[i].timer);
+        uv_close((uv_handle_t *)&in->pollers[i].timer, on_timer_closed);
+    }
+}
+
+unsigned long long
+intrinsic_scan_count(const struct wmid_intrinsic *in)
+{
+    return in ? in->scans : 0;
+}

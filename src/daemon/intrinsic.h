@@ -1,0 +1,114 @@
+/*
+ * intrinsic.h - intrinsic instance events (__InstanceCreationEvent,
+ * __InstanceDeletionEvent, __InstanceModificationEvent and their parent
+ * __InstanceOperationEvent) for classes served by an instance provider
+ * (instance.h), raised by polling at each filter's WITHIN interval.
+ *
+ * A filter is polled when its FROM class selects instance operation events
+ * and its WHERE narrows TargetInstance with `TargetInstance ISA 'Class'` in
+ * the top-level AND chain, where Class or a subclass of it has a provider.
+ * Such a filter needs WITHIN (WBEMESS_E_REGISTRATION_TOO_PRECISE without
+ * it: intrinsic_check_filter, called where filters are validated).
+ *
+ * One poller per provider serves every filter on it: it ticks at the
+ * shortest interval asked, and keeps one previous snapshot per distinct
+ * interval, so each filter is told only at its own interval and sees the
+ * changes between its own snapshots.  A group is served at the last tick
+ * that does not overshoot its interval, so the delay never exceeds WITHIN.
+ */
+#ifndef WMID_INTRINSIC_H
+#define WMID_INTRINSIC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon/wmieventd.h"
+
+/* Kinds of intrinsic instance events. */
+#define WMID_KIND_CREATION     0x1u
+#define WMID_KIND_DELETION     0x2u
+#define WMID_KIND_MODIFICATION 0x4u
+
+/* ---- filter analysis (pure; used by router build and tests) ---- */
+
+/*
+ * The @index-th (0-based) class named by `TargetInstance ISA "X"` in the
+ * top-level AND chain of the WHERE of @normalised, a query in the form
+ * wmi_query_to_string gives.  A new malloc'd string, or NULL when there is
+ * no such term (no WHERE, an OR at the top, the ISA under NOT or OR).
+ */
+char *intrinsic_isa_target_text(const char *normalised, size_t index);
+
+/*
+ * The ISA target class of a query: the most derived of its top-level
+ * `TargetInstance ISA` terms (as @schema knows them).  New malloc'd
+ * string or NULL.
+ */
+char *intrinsic_isa_target(const wmi_schema *schema, const wmi_query *query);
+
+/* WMID_KIND_* the query's FROM class admits (0 when it selects no
+ * instance creation, deletion or modification events). */
+unsigned intrinsic_event_kinds(const wmi_schema *schema, const wmi_query *query);
+
+/* True when the query is served by polling an instance provider. */
+bool intrinsic_needs_polling(const wmi_schema *schema, const wmi_query *query);
+
+/*
+ * Check a filter's query at load: false with @err filled
+ * (WBEMESS_E_REGISTRATION_TOO_PRECISE, @err->text says why; the caller
+ * sets @err->source) when it needs polling and has no WITHIN.
+ */
+bool intrinsic_check_filter(const wmi_schema *schema, const wmi_query *query, wmi_error *err);
+
+/* The WITHIN of @query in ms, raised to @min_ms; -1 when none. */
+int64_t intrinsic_interval_ms(const wmi_query *query, unsigned min_ms);
+
+/*
+ * Should a group due at @due be served at a tick at @now, ticks being
+ * @tick ms apart?  Yes when waiting for the next tick would overshoot.
+ */
+bool intrinsic_group_due(uint64_t now, uint64_t tick, uint64_t due);
+
+/* ---- snapshots: instances keyed by object path ---- */
+
+struct wmid_snapshot;
+
+struct wmid_snapshot *snapshot_new(void);
+struct wmid_snapshot *snapshot_ref(struct wmid_snapshot *s);
+void snapshot_unref(struct wmid_snapshot *s);
+/* Add @inst (a reference is taken), keyed by wmi_object_get_path; false
+ * when it has no path or out of memory.  A second instance with the same
+ * path replaces the first. */
+bool snapshot_add(struct wmid_snapshot *s, wmi_object *inst);
+size_t snapshot_count(const struct wmid_snapshot *s);
+/* The instance with @path, or NULL.  Borrowed. */
+wmi_object *snapshot_get(const struct wmid_snapshot *s, const char *path);
+
+/* One change: @target is the instance now (the deleted one for a
+ * deletion); @previous the old state of a modification, else NULL. */
+typedef void (*wmid_change_fn)(unsigned kind, wmi_object *target, wmi_object *previous, void *arg);
+
+/*
+ * The changes from @prev to @cur, of the kinds in @kinds: creations and
+ * modifications in @cur's order, then deletions in @prev's order.  An
+ * instance is modified when its JSON differs (json_equal).  Returns the
+ * number of changes reported.
+ */
+size_t snapshot_diff(const struct wmid_snapshot *prev, const struct wmid_snapshot *cur, unsigned kinds,
+                     wmid_change_fn fn, void *arg);
+
+/* ---- the poller (loop thread) ---- */
+
+struct wmid_intrinsic;
+
+/* Mark the polled filters of @r and start their pollers; NULL when no
+ * filter needs polling. */
+struct wmid_intrinsic *intrinsic_start(uv_loop_t *loop, const struct wmid_settings *s, struct wmid_router *r);
+/* Stop polling; the memory goes once the loop has run the close callbacks.
+ * NULL is ok. */
+void intrinsic_stop(struct wmid_intrinsic *in);
+/* Scans done so far (for stats and tests). */
+unsigned long long intrinsic_scan_count(const struct wmid_intrinsic *in);
+
+#endif /* WMID_INTRINSIC_H */

@@ -1,0 +1,338 @@
+/*
+ * win32_process.c - the Win32_Process instance provider, from /proc.
+ *
+ * One readdir of /proc and one read of /proc/PID/stat per process give
+ * everything that changes (ppid, CPU times, priority, threads, memory);
+ * what does not change while a process runs its image (name, executable,
+ * command line, audit session) is read once per process and cached by
+ * (pid, start time), so a steady-state scan costs one open/read/close per
+ * process.  docs/classes.md lists where every property comes from.
+ *
+ * A process whose /proc entry we may not read (another user's, with
+ * hidepid) is still listed from what stat gives; ExecutablePath and
+ * CommandLine are then NULL, as WMI leaves them for processes the caller
+ * cannot open.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon/instance.h"
+#include "daemon/wmieventd.h"
+
+#define NBUCKETS 1024
+
+struct pcache {
+    int pid;
+    unsigned long long starttime;
+    unsigned long gen;
+    char *name;
+    char *exe;
+    char *cmdline;
+    unsigned session;
+    struct pcache *next;
+};
+
+struct wp_state {
+    const wmi_schema *schema;
+    struct pcache *buckets[NBUCKETS];
+    unsigned long gen;
+    long clk_tck;
+    long page_size;
+};
+
+/* What one read of /proc/PID/stat gives. */
+struct pstat {
+    char comm[64];
+    int ppid;
+    unsigned long long minflt, majflt, utime, stime, starttime, vsize;
+    long long priority, nice, threads, rss;
+};
+
+static bool
+parse_stat(const char *buf, struct pstat *st)
+{
+    const char *open_paren = strchr(buf, '(');
+    const char *close_paren = strrchr(buf, ')');
+    if (open_paren == NULL || close_paren == NULL || close_paren < open_paren || close_paren[1] != ' ')
+        return false;
+    size_t n = (size_t)(close_paren - open_paren - 1);
+    if (n >= sizeof st->comm)
+        n = sizeof st->comm - 1;
+    memcpy(st->comm, open_paren + 1, n);
+    st->comm[n] = '\0';
+    const char *p = close_paren + 2;
+    /* Fields from 3 (state) on, numbered as in proc(5). */
+    for (int field = 3; field <= 24 && *p != '\0'; field++) {
+        char *end;
+        if (field == 3) {
+            end = strchr(p, ' ');
+            if (end == NULL)
+                return false;
+        } else {
+            long long v = strtoll(p, &end, 10);
+            if (end == p)
+                return false;
+            switch (field) {
+            case 4: st->ppid = (int)v; break;
+            case 10: st->minflt = (unsigned long long)v; break;
+            case 12: st->majflt = (unsigned long long)v; break;
+            case 14: st->utime = (unsigned long long)v; break;
+            case 15: st->stime = (unsigned long long)v; break;
+            case 18: st->priority = v; break;
+            case 19: st->nice = v; break;
+            case 20: st->threads = v; break;
+            case 22: st->starttime = (unsigned long long)v; break;
+            case 23: st->vsize = strtoull(p, &end, 10); break;
+            case 24: st->rss = v; return true;
+            default: break;
+            }
+        }
+        p = end;
+        while (*p == ' ')
+            p++;
+    }
+    return false;
+}
+
+/*
+ * Windows base priority from the Linux scheduling class and nice value:
+ * real-time policies (stat priority < 0) 24 (REALTIME), nice <= -15 13
+ * (HIGH), nice < 0 10 (ABOVE_NORMAL), 0 8 (NORMAL), 1..9 6
+ * (BELOW_NORMAL), >= 10 4 (IDLE).
+ */
+static uint32_t
+windows_priority(long long priority, long long nice)
+{
+    if (priority < 0)
+        return 24;
+    if (nice <= -15)
+        return 13;
+    if (nice < 0)
+        return 10;
+    if (nice == 0)
+        return 8;
+    return nice < 10 ? 6 : 4;
+}
+
+static char *
+read_link(const char *path)
+{
+    char buf[4096];
+    ssize_t n = readlink(path, buf, sizeof buf - 1);
+    if (n <= 0)
+        return NULL;
+    buf[n] = '\0';
+    /* A replaced image reads "/usr/bin/x (deleted)"; WMI has no such form. */
+    size_t len = (size_t)n;
+    if (len > 10 && strcmp(buf + len - 10, " (deleted)") == 0)
+        buf[len - 10] = '\0';
+    return strdup(buf);
+}
+
+/* The command line with NULs as spaces; NULL for kernel threads or when
+ * unreadable.  @argv0 receives a copy of the first argument. */
+static char *
+read_cmdline(int pid, char **argv0)
+{
+    char path[64], buf[8192];
+    snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
+    ssize_t n = instance_read_file(path, buf, sizeof buf);
+    *argv0 = NULL;
+    if (n <= 0)
+        return NULL;
+    *argv0 = strdup(buf);
+    while (n > 0 && buf[n - 1] == '\0')
+        n--;
+    for (ssize_t i = 0; i < n; i++)
+        if (buf[i] == '\0')
+            buf[i] = ' ';
+    buf[n] = '\0';
+    return strdup(buf);
+}
+
+static void
+pcache_free(struct pcache *c)
+{
+    free(c->name);
+    free(c->exe);
+    free(c->cmdline);
+    free(c);
+}
+
+/* The cached per-image facts of @pid, read when the pid or its start time
+ * is new. */
+static struct pcache *
+cache_get(struct wp_state *s, int pid, const struct pstat *st)
+{
+    struct pcache **pp = &s->buckets[(unsigned)pid % NBUCKETS];
+    while (*pp != NULL && (*pp)->pid != pid)
+        pp = &(*pp)->next;
+    if (*pp != NULL && (*pp)->starttime == st->starttime)
+        return *pp;
+    if (*pp != NULL) {
+        struct pcache *old = *pp;
+        *pp = old->next;
+        pcache_free(old);
+    }
+    struct pcache *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return NULL;
+    char path[64], buf[32];
+    c->pid = pid;
+    c->starttime = st->starttime;
+    snprintf(path, sizeof path, "/proc/%d/exe", pid);
+    c->exe = read_link(path);
+    char *argv0 = NULL;
+    c->cmdline = read_cmdline(pid, &argv0);
+    /* The image name: the executable's base name (comm is cut at 15
+     * bytes); else argv[0]'s when it agrees with comm; else comm. */
+    const char *base = c->exe ? strrchr(c->exe, '/') : NULL;
+    if (base != NULL) {
+        c->name = strdup(base + 1);
+    } else if (argv0 != NULL && argv0[0] != '\0') {
+        const char *a = strrchr(argv0, '/');
+        a = a ? a + 1 : argv0;
+        c->name = strdup(strncmp(a, st->comm, strlen(st->comm)) == 0 ? a : st->comm);
+    } else {
+        c->name = strdup(st->comm);
+    }
+    free(argv0);
+    snprintf(path, sizeof path, "/proc/%d/sessionid", pid);
+    if (instance_read_file(path, buf, sizeof buf) > 0) {
+        unsigned long v = strtoul(buf, NULL, 10);
+        c->session = v >= 0xFFFFFFFFul ? 0 : (unsigned)v;
+    }
+    c->next = s->buckets[(unsigned)pid % NBUCKETS];
+    s->buckets[(unsigned)pid % NBUCKETS] = c;
+    return c;
+}
+
+static wmi_object *
+make_instance(struct wp_state *s, int pid, const struct pstat *st, const struct pcache *c)
+{
+    wmi_object *o;
+    char handle[16];
+    if (WMI_FAILED(wmi_object_new(s->schema, "Win32_Process", &o)))
+        return NULL;
+    uint64_t to100ns = 10000000ull / (uint64_t)s->clk_tck;
+    snprintf(handle, sizeof handle, "%d", pid);
+    wmi_object_put_string(o, "Handle", handle);
+    wmi_object_put_string(o, "Caption", c->name);
+    wmi_object_put_string(o, "Description", c->name);
+    wmi_object_put_string(o, "Name", c->name);
+    wmi_object_put_string(o, "CreationClassName", "Win32_Process");
+    wmi_object_put_string(o, "CSCreationClassName", "Win32_ComputerSystem");
+    wmi_object_put_string(o, "CSName", instance_host_name());
+    wmi_object_put_string(o, "OSCreationClassName", "Win32_OperatingSystem");
+    wmi_object_put_string(o, "OSName", instance_os_caption());
+    if (c->cmdline != NULL)
+        wmi_object_put_string(o, "CommandLine", c->cmdline);
+    if (c->exe != NULL)
+        wmi_object_put_string(o, "ExecutablePath", c->exe);
+    int64_t boot = instance_boot_usec();
+    if (boot > 0)
+        instance_put_datetime(o, "CreationDate",
+                              boot + (int64_t)(st->starttime * 1000000ull / (uint64_t)s->clk_tck));
+    wmi_object_put_uint64(o, "ProcessId", (uint64_t)pid);
+    wmi_object_put_uint64(o, "ParentProcessId", (uint64_t)(st->ppid < 0 ? 0 : st->ppid));
+    wmi_object_put_uint64(o, "SessionId", c->session);
+    wmi_object_put_uint64(o, "KernelModeTime", st->stime * to100ns);
+    wmi_object_put_uint64(o, "UserModeTime", st->utime * to100ns);
+    wmi_object_put_uint64(o, "WorkingSetSize", (uint64_t)(st->rss < 0 ? 0 : st->rss) * (uint64_t)s->page_size);
+    wmi_object_put_uint64(o, "VirtualSize", st->vsize);
+    wmi_object_put_uint64(o, "ThreadCount", (uint64_t)(st->threads < 0 ? 0 : st->threads));
+    wmi_object_put_uint64(o, "Priority", windows_priority(st->priority, st->nice));
+    unsigned long long faults = st->minflt + st->majflt;
+    wmi_object_put_uint64(o, "PageFaults", faults > 0xFFFFFFFFull ? 0xFFFFFFFFull : faults);
+    return o;
+}
+
+static void *
+wp_open(const wmi_schema *schema)
+{
+    struct wp_state *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return NULL;
+    s->schema = schema;
+    s->clk_tck = sysconf(_SC_CLK_TCK);
+    if (s->clk_tck <= 0)
+        s->clk_tck = 100;
+    s->page_size = sysconf(_SC_PAGESIZE);
+    if (s->page_size <= 0)
+        s->page_size = 4096;
+    return s;
+}
+
+static void
+wp_close(void *state)
+{
+    struct wp_state *s = state;
+    if (s == NULL)
+        return;
+    for (size_t b = 0; b < NBUCKETS; b++) {
+        while (s->buckets[b] != NULL) {
+            struct pcache *c = s->buckets[b];
+            s->buckets[b] = c->next;
+            pcache_free(c);
+        }
+    }
+    free(s);
+}
+
+static wmi_status
+wp_enumerate(void *state, wmid_instance_fn fn, void *arg)
+{
+    struct wp_state *s = state;
+    DIR *d = opendir("/proc");
+    if (d == NULL)
+        return WBEM_E_PROVIDER_FAILURE;
+    unsigned long gen = ++s->gen;
+    struct dirent *de;
+    char path[64], buf[1024];
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] < '1' || de->d_name[0] > '9')
+            continue;
+        int pid = atoi(de->d_name);
+        struct pstat st;
+        memset(&st, 0, sizeof st);
+        snprintf(path, sizeof path, "/proc/%d/stat", pid);
+        if (instance_read_file(path, buf, sizeof buf) <= 0 || !parse_stat(buf, &st))
+            continue; /* gone meanwhile */
+        struct pcache *c = cache_get(s, pid, &st);
+        if (c == NULL)
+            continue;
+        c->gen = gen;
+        wmi_object *o = make_instance(s, pid, &st, c);
+        if (o != NULL) {
+            fn(o, arg);
+            wmi_object_unref(o);
+        }
+    }
+    closedir(d);
+    /* Forget processes that are gone. */
+    for (size_t b = 0; b < NBUCKETS; b++) {
+        struct pcache **pp = &s->buckets[b];
+        while (*pp != NULL) {
+            if ((*pp)->gen != gen) {
+                struct pcache *dead = *pp;
+                *pp = dead->next;
+                pcache_free(dead);
+            } else {
+                pp = &(*pp)->next;
+            }
+        }
+    }
+    return WBEM_S_NO_ERROR;
+}
+
+const struct wmid_instance_provider wmid_ip_win32_process = {
+    .name = "Win32_Process (/proc)",
+    .class_name = "Win32_Process",
+    .push = 0,
+    .open = wp_open,
+    .close = wp_close,
+    .enumerate = wp_enumerate,
+};
