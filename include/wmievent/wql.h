@@ -103,6 +103,42 @@ bool wmi_query_evaluate_where(const wmi_query *query, const wmi_object *event);
  */
 bool wmi_query_evaluate_having(const wmi_query *query, const wmi_object *aggregate);
 
+/*
+ * GROUP WITHIN support: what the daemon's group windows and
+ * `wmieventctl wql eval` use to build __AggregateEvent (docs/wql.md).
+ *
+ * wmi_query_group_values - the values of @event at the query's GROUP BY
+ * paths, as a new JSON array (one element per BY property, in BY order;
+ * JSON null where the event has none).  Two events fall in the same group
+ * when these arrays are equal.  NULL when out of memory.
+ */
+json_t *wmi_query_group_values(const wmi_query *query, const wmi_object *event);
+
+/*
+ * wmi_query_define_aggregate_class - add to @schema the class
+ * @class_name, derived from __AggregateEvent, that carries the query's BY
+ * properties (BY Severity: a property Severity of the FROM class's type;
+ * BY TargetInstance.Name: an object property TargetInstance).  Returns
+ * WBEM_S_NO_ERROR, WBEM_S_FALSE when @class_name exists already (nothing
+ * changed), or a status of wmi_schema_add_class_json.  Not thread-safe.
+ */
+wmi_status wmi_query_define_aggregate_class(const wmi_query *query, wmi_schema *schema,
+                                            const char *class_name, wmi_error *err);
+
+/*
+ * wmi_query_make_aggregate - the aggregate event of one closed group
+ * window: an instance of @class_name (from
+ * wmi_query_define_aggregate_class; NULL for plain __AggregateEvent, when
+ * the query has no BY) with NumberOfEvents = @count, Representative = a
+ * copy of @representative (borrowed), and the BY values @by_values (from
+ * wmi_query_group_values, borrowed) at their paths.  *@out is a new
+ * reference.  Returns WBEM_S_NO_ERROR or a status of wmi_object_from_json.
+ */
+wmi_status wmi_query_make_aggregate(const wmi_query *query, const wmi_schema *schema,
+                                    const char *class_name, const wmi_object *representative,
+                                    const json_t *by_values, uint64_t count, wmi_object **out,
+                                    wmi_error *err);
+
 /* The FROM class name as written.  Borrowed, valid while the query lives. */
 const char *wmi_query_class(const wmi_query *query);
 

@@ -9,13 +9,9 @@
  * the group's first event as Representative, and the BY values, and it is
  * delivered to the filter's bindings if the HAVING condition holds.
  *
- * WMI gives the aggregate event the properties named in BY.  wmieventd's
- * classes are fixed, so for a filter with BY the router defines a subclass
- * of __AggregateEvent named __AggregateEvent_<filter name> carrying them:
- * BY Severity gives a property Severity; BY TargetInstance.Name gives a
- * property TargetInstance holding an embedded object with only Name set.
- * Consumers and templates see %NumberOfEvents%, %Severity% or
- * %TargetInstance.Name% as they would in WMI.
+ * For a filter with BY the router defines __AggregateEvent_<filter name>,
+ * derived from __AggregateEvent, to carry the BY values
+ * (wmi_query_define_aggregate_class explains the shape).
  *
  * Loop thread only: events reach it from router_indicate on the loop, and
  * windows close on a libuv timer.
@@ -54,85 +50,6 @@ struct wmid_aggregator {
 #define MAX_GROUPS 100000
 
 /* ====================================================================
- * Property paths
- * ==================================================================== */
-
-/* A key of @obj named @name, case-insensitively. */
-static json_t *
-get_ci(const json_t *obj, const char *name, size_t len)
-{
-    json_t *v = json_object_getn(obj, name, len);
-    if (v != NULL)
-        return v;
-    const char *k;
-    json_object_foreach((json_t *)obj, k, v) {
-        if (strlen(k) == len && strncasecmp(k, name, len) == 0)
-            return v;
-    }
-    return NULL;
-}
-
-/* The value at a dotted path of an event (JSON null when absent). */
-static const json_t *
-path_value(const wmi_object *ev, const char *path)
-{
-    const char *dot = strchr(path, '.');
-    const json_t *v = NULL;
-    char first[256];
-    size_t n = dot ? (size_t)(dot - path) : strlen(path);
-    if (n >= sizeof first)
-        return json_null();
-    memcpy(first, path, n);
-    first[n] = '\0';
-    if (wmi_object_get_json(ev, first, &v, NULL) != WBEM_S_NO_ERROR)
-        return json_null();
-    while (dot != NULL && v != NULL && json_is_object(v)) {
-        const char *seg = dot + 1;
-        dot = strchr(seg, '.');
-        v = get_ci(v, seg, dot ? (size_t)(dot - seg) : strlen(seg));
-    }
-    return (v == NULL || dot != NULL) ? json_null() : v;
-}
-
-/* Put @value at @path into the aggregate's JSON, creating embedded
- * objects (with the __CLASS of the event's own) along the way. */
-static void
-put_path(json_t *agg, const wmi_object *ev, const char *path, const json_t *value)
-{
-    json_t *dst = agg;
-    const json_t *src = wmi_object_json(ev);
-    const char *seg = path;
-    for (;;) {
-        const char *dot = strchr(seg, '.');
-        size_t n = dot ? (size_t)(dot - seg) : strlen(seg);
-        /* Use the event's spelling of the name. */
-        const char *name = NULL;
-        const char *k;
-        json_t *sv;
-        json_object_foreach((json_t *)src, k, sv) {
-            if (strlen(k) == n && strncasecmp(k, seg, n) == 0) {
-                name = k;
-                break;
-            }
-        }
-        if (name == NULL)
-            return;
-        if (dot == NULL) {
-            json_object_set(dst, name, (json_t *)value);
-            return;
-        }
-        json_t *next = json_object_get(dst, name);
-        if (next == NULL) {
-            next = json_pack("{sO}", "__CLASS", json_object_get(sv, "__CLASS"));
-            json_object_set_new(dst, name, next);
-        }
-        dst = next;
-        src = sv;
-        seg = dot + 1;
-    }
-}
-
-/* ====================================================================
  * Windows
  * ==================================================================== */
 
@@ -141,19 +58,15 @@ static void arm(struct wmid_aggregator *a);
 static void
 emit(struct wmid_aggregator *a, struct group *g)
 {
-    const wmi_query *q = a->filter->query;
-    json_t *j = json_pack("{sssIsO}", "__CLASS", wmi_class_name(a->agg_class), "NumberOfEvents",
-                          (json_int_t)(g->count > UINT32_MAX ? UINT32_MAX : g->count), "Representative",
-                          wmi_object_json(g->representative));
-    for (size_t i = 0; i < wmi_query_group_by_count(q); i++)
-        put_path(j, g->representative, wmi_query_group_by_at(q, i), json_array_get(g->by, i));
     wmi_object *agg;
     wmi_error err;
-    if (WMI_FAILED(wmi_object_from_json_new(router_schema(a->router), j, &agg, &err))) {
+    const char *cname = a->agg_class == NULL ? NULL : wmi_class_name(a->agg_class);
+    if (WMI_FAILED(wmi_query_make_aggregate(a->filter->query, router_schema(a->router), cname,
+                                            g->representative, g->by, g->count, &agg, &err))) {
         log_warnx("filter %s: cannot build its __AggregateEvent: %s: %s", a->filter->name, err.source, err.text);
         return;
     }
-    if (wmi_query_evaluate_having(q, agg))
+    if (wmi_query_evaluate_having(a->filter->query, agg))
         router_deliver_bindings(a->router, a->filter, agg, 256);
     wmi_object_unref(agg);
 }
@@ -203,10 +116,9 @@ arm(struct wmid_aggregator *a)
 void
 aggregate_add(struct wmid_aggregator *a, wmi_object *ev)
 {
-    const wmi_query *q = a->filter->query;
-    json_t *by = json_array();
-    for (size_t i = 0; i < wmi_query_group_by_count(q); i++)
-        json_array_append(by, (json_t *)path_value(ev, wmi_query_group_by_at(q, i)));
+    json_t *by = wmi_query_group_values(a->filter->query, ev);
+    if (by == NULL)
+        return;
     char *key = json_dumps(by, JSON_COMPACT | JSON_ENCODE_ANY);
     if (key == NULL) {
         json_decref(by);
@@ -262,9 +174,8 @@ aggregate_new(uv_loop_t *loop, struct wmid_router *r, struct wmid_filter *f)
     a->filter = f;
     double w = wmi_query_group_within(f->query);
     a->window_ms = w <= 0 ? 1 : (uint64_t)(w * 1000.0 + 0.5);
+    /* NULL (plain __AggregateEvent) when the query has no BY. */
     a->agg_class = wmi_schema_get_class(router_schema(r), aggregate_class_name(f, NULL, 0));
-    if (a->agg_class == NULL)
-        a->agg_class = wmi_schema_get_class(router_schema(r), "__AggregateEvent");
     a->index = json_object();
     uv_timer_init(loop, &a->timer);
     a->timer.data = a;
@@ -317,41 +228,9 @@ aggregate_class_name(const struct wmid_filter *f, char *buf, size_t len)
 bool
 aggregate_define_class(wmi_schema *schema, const struct wmid_filter *f, wmi_error *err)
 {
-    const wmi_query *q = f->query;
-    size_t nby = wmi_query_group_by_count(q);
     char name[300];
-    if (nby == 0)
+    if (wmi_query_group_by_count(f->query) == 0)
         return true;
     aggregate_class_name(f, name, sizeof name);
-    if (wmi_schema_get_class(schema, name) != NULL)
-        return true; /* defined by an earlier build of the same objects */
-    const wmi_class *from = wmi_schema_get_class(schema, wmi_query_class(q));
-    json_t *props = json_object();
-    for (size_t i = 0; i < nby; i++) {
-        const char *path = wmi_query_group_by_at(q, i);
-        const char *dot = strchr(path, '.');
-        char first[256];
-        size_t n = dot ? (size_t)(dot - path) : strlen(path);
-        if (n >= sizeof first)
-            n = sizeof first - 1;
-        memcpy(first, path, n);
-        first[n] = '\0';
-        const wmi_property *p = from ? wmi_class_find_property(from, first) : NULL;
-        if (p == NULL || json_object_get(props, p->name) != NULL)
-            continue;
-        const char *tname = wmi_cimtype_name(p->type);
-        char spec[300];
-        if (p->type == CIM_OBJECT || dot != NULL)
-            snprintf(spec, sizeof spec, "object");
-        else if ((p->type & ~CIM_FLAG_ARRAY) == CIM_REFERENCE && p->ref_class)
-            snprintf(spec, sizeof spec, "ref:%s%s", p->ref_class, (p->type & CIM_FLAG_ARRAY) ? "[]" : "");
-        else
-            snprintf(spec, sizeof spec, "%s", tname ? tname : "string");
-        json_object_set_new(props, p->name, json_string(spec));
-    }
-    json_t *def = json_pack("{sssssO}", "__CLASS", name, "__SUPERCLASS", "__AggregateEvent", "__PROPERTIES", props);
-    json_decref(props);
-    wmi_status st = wmi_schema_add_class_json(schema, def, err);
-    json_decref(def);
-    return WMI_SUCCEEDED(st);
+    return WMI_SUCCEEDED(wmi_query_define_aggregate_class(f->query, schema, name, err));
 }
