@@ -312,6 +312,94 @@ load_schema(void)
     return schema;
 }
 
+/* ====================================================================
+ * Offline GROUP WITHIN for `wql eval`: windows in event time
+ * ==================================================================== */
+
+/* The class of the aggregate events of a query with BY. */
+#define AGG_CLASS "__AggregateEvent_wql"
+
+struct ogroup {
+    char *key;
+    json_t *by;
+    wmi_object *representative;
+    uint64_t count;
+    uint64_t deadline;           /* TIME_CREATED ticks when the window closes */
+    struct ogroup *next;
+};
+
+struct groups {
+    struct ogroup *head, *tail;  /* in deadline order */
+    uint64_t last_time;
+};
+
+static void
+print_event(const wmi_object *ev)
+{
+    char *out = json_dumps(wmi_object_json(ev), JSON_COMPACT);
+    printf("%s\n", out);
+    free(out);
+}
+
+/* Close (print, if HAVING holds) every window that ends by @now. */
+static void
+groups_close(struct groups *gs, const wmi_query *q, const wmi_schema *schema, uint64_t now)
+{
+    while (gs->head != NULL && gs->head->deadline <= now) {
+        struct ogroup *g = gs->head;
+        gs->head = g->next;
+        if (gs->head == NULL)
+            gs->tail = NULL;
+        wmi_object *agg;
+        wmi_error err;
+        if (WMI_SUCCEEDED(wmi_query_make_aggregate(q, schema, wmi_query_group_by_count(q) ? AGG_CLASS : NULL,
+                                                   g->representative, g->by, g->count, &agg, &err))) {
+            if (wmi_query_evaluate_having(q, agg))
+                print_event(agg);
+            wmi_object_unref(agg);
+        } else {
+            fprintf(stderr, "wmieventctl: aggregate: %s: %s\n", err.source, err.text);
+        }
+        free(g->key);
+        json_decref(g->by);
+        wmi_object_unref(g->representative);
+        free(g);
+    }
+}
+
+/* Count @ev into its group.  Event time is TIME_CREATED (100 ns ticks);
+ * an event without one is taken to come at the time of the one before. */
+static void
+groups_add(struct groups *gs, const wmi_query *q, const wmi_schema *schema, wmi_object *ev)
+{
+    uint64_t t = gs->last_time;
+    if (wmi_object_get_uint64(ev, "TIME_CREATED", &t) != WBEM_S_NO_ERROR)
+        t = gs->last_time;
+    gs->last_time = t;
+    groups_close(gs, q, schema, t);
+    json_t *by = wmi_query_group_values(q, ev);
+    char *key = json_dumps(by, JSON_COMPACT | JSON_ENCODE_ANY);
+    for (struct ogroup *g = gs->head; g != NULL; g = g->next) {
+        if (strcmp(g->key, key) == 0) {
+            g->count++;
+            free(key);
+            json_decref(by);
+            return;
+        }
+    }
+    struct ogroup *g = calloc(1, sizeof *g);
+    g->key = key;
+    g->by = by;
+    g->representative = wmi_object_ref(ev);
+    g->count = 1;
+    g->deadline = t + (uint64_t)(wmi_query_group_within(q) * 1e7 + 0.5);
+    if (gs->tail)
+        gs->tail->next = g;
+    else
+        gs->head = g;
+    gs->tail = g;
+}
+
 /* Parse with the schema when the FROM class is known to it, else check the
  * syntax alone (user classes live in the daemon's config). */
 static wmi_status
@@ -354,6 +442,16 @@ cmd_wql(int argc, char **argv)
         char *line = NULL;
         size_t cap = 0;
         unsigned long lineno = 0;
+        struct groups *groups = NULL;
+        if (wmi_query_group_within(q) >= 0) {
+            groups = calloc(1, sizeof *groups);
+            if (wmi_query_group_by_count(q) > 0 &&
+                WMI_FAILED(wmi_query_define_aggregate_class(q, schema, AGG_CLASS, &err))) {
+                fprintf(stderr, "wmieventctl: %s: %s\n", err.source, err.text);
+                rc = EXIT_WBEM;
+                in = NULL;
+            }
+        }
         while (in != NULL && getline(&line, &cap, in) > 0) {
             lineno++;
             json_error_t jerr;
@@ -373,13 +471,17 @@ cmd_wql(int argc, char **argv)
                 continue;
             }
             if (wmi_query_evaluate(q, ev)) {
-                char *out = json_dumps(wmi_object_json(ev), JSON_COMPACT);
-                printf("%s\n", out);
-                free(out);
+                if (groups != NULL)
+                    groups_add(groups, q, schema, ev);
+                else
+                    print_event(ev);
             }
             wmi_object_unref(ev);
         }
         free(line);
+        if (groups != NULL)
+            groups_close(groups, q, schema, UINT64_MAX);
+        free(groups);
         if (in != NULL && in != stdin)
             fclose(in);
     } else {

@@ -703,6 +703,47 @@ def test_group_aggregation():
         d.stop()
 
 
+@test
+def test_wql_eval_offline_aggregate_and_intrinsic():
+    """`wmieventctl wql eval` replays GROUP windows in event time
+    (TIME_CREATED) and evaluates intrinsic queries over a JSON-lines
+    stream, so any query can be tested offline."""
+    tmp = tempfile.mkdtemp(prefix="wmit-", dir="/tmp")
+    try:
+        path = os.path.join(tmp, "events.jsonl")
+        sec = 10000000  # TIME_CREATED ticks per second
+        lines = [
+            {"__CLASS": "Win32_ProcessStartTrace", "ProcessName": "a", "ProcessID": 1, "TIME_CREATED": 10 * sec},
+            {"__CLASS": "Win32_ProcessStartTrace", "ProcessName": "a", "ProcessID": 2, "TIME_CREATED": 11 * sec},
+            {"__CLASS": "Win32_ProcessStartTrace", "ProcessName": "b", "ProcessID": 3, "TIME_CREATED": 12 * sec},
+            {"__CLASS": "Win32_ProcessStartTrace", "ProcessName": "a", "ProcessID": 4, "TIME_CREATED": 25 * sec},
+            {"__CLASS": "__InstanceCreationEvent", "TIME_CREATED": 26 * sec,
+             "TargetInstance": {"__CLASS": "Win32_Process", "Handle": "7", "Name": "sshd", "ProcessId": 7}},
+            {"__CLASS": "__InstanceDeletionEvent", "TIME_CREATED": 27 * sec,
+             "TargetInstance": {"__CLASS": "Win32_Process", "Handle": "7", "Name": "sshd", "ProcessId": 7}},
+        ]
+        with open(path, "w") as f:
+            f.write("\n".join(json.dumps(l) for l in lines) + "\n")
+        rc, out, err = run_ctl(["wql", "eval", "SELECT * FROM Win32_ProcessStartTrace GROUP WITHIN 10 BY ProcessName",
+                                path])
+        assert rc == 0, err
+        got = [(o["ProcessName"], o["NumberOfEvents"], o["Representative"]["ProcessID"])
+               for o in map(json.loads, out.splitlines())]
+        assert got == [("a", 2, 1), ("b", 1, 3), ("a", 1, 4)], got
+        rc, out, err = run_ctl(["wql", "eval", "SELECT * FROM Win32_ProcessStartTrace GROUP WITHIN 10 "
+                                "HAVING NumberOfEvents > 1", path])
+        assert rc == 0, err
+        got = [json.loads(l) for l in out.splitlines()]
+        assert [(o["__CLASS"], o["NumberOfEvents"]) for o in got] == [("__AggregateEvent", 3)], got
+        rc, out, err = run_ctl(["wql", "eval", "SELECT * FROM __InstanceOperationEvent WITHIN 5 WHERE "
+                                "TargetInstance ISA 'Win32_Process' AND TargetInstance.Name = 'sshd'", path])
+        assert rc == 0, err
+        assert [json.loads(l)["__CLASS"] for l in out.splitlines()] == [
+            "__InstanceCreationEvent", "__InstanceDeletionEvent"], out
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 # (c) Plugins that cannot be used ------------------------------------------
 
 @test
