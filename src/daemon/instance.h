@@ -38,35 +38,61 @@
 /* Called once per instance; @inst is borrowed (ref it to keep it). */
 typedef void (*wmid_instance_fn)(wmi_object *inst, void *arg);
 
-/* Changes a pushing provider reports (loop thread; objects borrowed).
- * @previous is NULL for creations and deletions. */
-struct wmid_instance_sink {
-    void (*created)(void *arg, wmi_object *inst);
-    void (*deleted)(void *arg, wmi_object *inst);
-    void (*modified)(void *arg, wmi_object *inst, wmi_object *previous);
-    void *arg;
-};
-
-/* What a provider can push (wmid_instance_provider.push). */
+/* What a provider can push (wmid_instance_provider.push, and
+ * wmid_instance_sink.pushing). */
 #define WMID_PUSH_CREATION     0x1u
 #define WMID_PUSH_DELETION     0x2u
 #define WMID_PUSH_MODIFICATION 0x4u
 
+/*
+ * Changes a pushing provider reports (loop thread; objects borrowed).
+ * @previous is the state before a modification.
+ *
+ * pushing() says which kinds (WMID_PUSH_*) the provider reports from now
+ * on; it may be called from subscribe() and later, whenever the source
+ * changes (the process connector proves itself after start, a watched
+ * directory goes away).  Until it is called the provider reports nothing
+ * and the caller polls.  Kinds not in the last pushing() mask must be
+ * found by enumerating.
+ */
+struct wmid_instance_sink {
+    void (*created)(void *arg, wmi_object *inst);
+    void (*deleted)(void *arg, wmi_object *inst);
+    void (*modified)(void *arg, wmi_object *inst, wmi_object *previous);
+    void (*pushing)(void *arg, unsigned kinds);
+    void *arg;
+};
+
 struct wmid_instance_provider {
     const char *name;            /* for logs: "Win32_Process (/proc)" */
     const char *class_name;      /* class of every instance it returns */
-    unsigned push;               /* WMID_PUSH_* it can report via subscribe */
+    unsigned push;               /* WMID_PUSH_* it may report via subscribe */
     /* A new provider state; NULL when the source is unusable (logged).
-     * @schema is borrowed and outlives the state. */
+     * @schema is borrowed and outlives the state.  NULL for providers
+     * that need a scope (below). */
     void *(*open)(const wmi_schema *schema);
     void (*close)(void *state);
     /* Call @fn once per current instance.  WBEM_S_NO_ERROR, or a failure
      * status (the instances given so far stand). */
     wmi_status (*enumerate)(void *state, wmid_instance_fn fn, void *arg);
     /* Optional (NULL when push == 0): start reporting changes to @sink
-     * on @loop until unsubscribe. */
+     * on @loop until unsubscribe.  @sink is copied. */
     bool (*subscribe)(void *state, uv_loop_t *loop, const struct wmid_instance_sink *sink);
     void (*unsubscribe)(void *state);
+    /*
+     * Optional, for providers that cannot list every instance of their
+     * class (CIM_DataFile: every file on the machine), WMI's
+     * ExecQuery-only providers.  scope() reads what @query (an event
+     * query naming TargetInstance) narrows them to, as a canonical
+     * string (new malloc'd; equal strings for equal scopes, so that
+     * filters can share a poller), or NULL with @err filled when the
+     * query is too broad.  open_scoped() opens a state serving that
+     * scope only.  Such providers are left out of enumerations without a
+     * scope (instance_enumerate) and of queries on an ancestor class that
+     * other providers serve.
+     */
+    char *(*scope)(const wmi_schema *schema, const wmi_query *query, wmi_error *err);
+    void *(*open_scoped)(const wmi_schema *schema, const char *scope);
 };
 
 /* The built-in providers (src/daemon/providers). */
@@ -75,6 +101,8 @@ extern const struct wmid_instance_provider wmid_ip_logical_disk;
 extern const struct wmid_instance_provider wmid_ip_operating_system;
 extern const struct wmid_instance_provider wmid_ip_local_time;
 extern const struct wmid_instance_provider wmid_ip_utc_time;
+extern const struct wmid_instance_provider wmid_ip_data_file;
+extern const struct wmid_instance_provider wmid_ip_directory;
 
 /* Every built-in provider; *@n receives the count. */
 const struct wmid_instance_provider *const *instance_providers(size_t *n);
@@ -91,13 +119,45 @@ size_t instance_providers_for(const wmi_schema *schema, const char *class_name,
  * Enumerate every instance of @class_name and its subclasses (open,
  * enumerate, close each matching provider).  WBEM_E_INVALID_CLASS when
  * the schema has no such class, WBEM_E_NOT_SUPPORTED when no provider
- * serves it or a subclass, else the first provider failure or
- * WBEM_S_NO_ERROR.
+ * serves it or a subclass, WBEM_E_INVALID_QUERY when only providers that
+ * need a scope do (CIM_DataFile: name the directory in a query), else
+ * the first provider failure or WBEM_S_NO_ERROR.  Providers that need a
+ * scope are skipped.
  */
 wmi_status instance_enumerate(const wmi_schema *schema, const char *class_name, wmid_instance_fn fn,
                               void *arg);
 
+/*
+ * Process events for the Win32_Process provider (win32_process.c), fed
+ * by the process connector (proc_connector.c) on the loop thread.  The
+ * connector calls instance_process_source(true) once the netlink source
+ * is proven (false if it stops), then _exec and _exit with the pid
+ * (thread group id) of every exec and exit, and _overrun when it lost
+ * events.  Subscribed Win32_Process states turn them into pushed
+ * creations and deletions; with no subscriber they cost nothing.
+ */
+void instance_process_source(bool pushing);
+void instance_process_exec(int pid);
+void instance_process_exit(int pid);
+void instance_process_overrun(void);
+
 /* ---- helpers shared by the providers (instance.c) ---- */
+
+/* In the text wmi_query_to_string gives: the end of the double-quoted
+ * literal at @p (on its quote), one past the closing quote; and the end
+ * of the parenthesised group at @p, one past its ')'.  NULL when
+ * unterminated. */
+const char *instance_wql_skip_string(const char *p);
+const char *instance_wql_group_end(const char *p);
+/*
+ * The string values that @prop (e.g. "TargetInstance.Path", compared
+ * without case) must equal for @query to select an event: from the first
+ * term of the WHERE's top-level AND chain that is `prop = "v"` (either
+ * way round) or an OR of such equalities.  The count, with the values in
+ * a new array *@out (free each, then the array); 0 (and *@out NULL) when
+ * no such term narrows every event (none, or an OR at the top).
+ */
+size_t instance_query_equalities(const wmi_query *query, const char *prop, char ***out);
 
 /* Read a small file into @buf (NUL-terminated); bytes read or -1. */
 ssize_t instance_read_file(const char *path, char *buf, size_t len);

@@ -2,19 +2,27 @@
  * intrinsic.h - intrinsic instance events (__InstanceCreationEvent,
  * __InstanceDeletionEvent, __InstanceModificationEvent and their parent
  * __InstanceOperationEvent) for classes served by an instance provider
- * (instance.h), raised by polling at each filter's WITHIN interval.
+ * (instance.h): pushed by the provider where it can, else polled at each
+ * filter's WITHIN interval.
  *
- * A filter is polled when its FROM class selects instance operation events
- * and its WHERE narrows TargetInstance with `TargetInstance ISA 'Class'` in
- * the top-level AND chain, where Class or a subclass of it has a provider.
- * Such a filter needs WITHIN (WBEMESS_E_REGISTRATION_TOO_PRECISE without
- * it: intrinsic_check_filter, called where filters are validated).
+ * A filter is served here when its FROM class selects instance operation
+ * events and its WHERE narrows TargetInstance with `TargetInstance ISA
+ * 'Class'` in the top-level AND chain, where Class or a subclass of it has
+ * a provider.  Such a filter needs WITHIN (WBEMESS_E_REGISTRATION_TOO_PRECISE
+ * without it: intrinsic_check_filter, called where filters are
+ * validated), as in WMI, even when its events turn out to be pushed.
  *
- * One poller per provider serves every filter on it: it ticks at the
- * shortest interval asked, and keeps one previous snapshot per distinct
- * interval, so each filter is told only at its own interval and sees the
- * changes between its own snapshots.  A group is served at the last tick
- * that does not overshoot its interval, so the delay never exceeds WITHIN.
+ * One poller per provider (and scope, for providers such as CIM_DataFile
+ * that serve what the query names) serves every filter on it.  The kinds
+ * the provider pushes (the process connector: Win32_Process creations
+ * and deletions; inotify: files) are told at once, sooner than WITHIN as
+ * WMI's provider-backed events are, and cost no scan.  The rest are
+ * polled: the poller ticks at the shortest interval asked, and keeps one
+ * previous snapshot per distinct interval, so each filter is told only at
+ * its own interval and sees the changes between its own snapshots.  A
+ * group is served at the last tick that does not overshoot its interval,
+ * so the delay never exceeds WITHIN.  Pushed modifications are throttled
+ * to one per instance per interval (the rest held to the window's end).
  */
 #ifndef WMID_INTRINSIC_H
 #define WMID_INTRINSIC_H
@@ -55,9 +63,12 @@ unsigned intrinsic_event_kinds(const wmi_schema *schema, const wmi_query *query)
 bool intrinsic_needs_polling(const wmi_schema *schema, const wmi_query *query);
 
 /*
- * Check a filter's query at load: false with @err filled
- * (WBEMESS_E_REGISTRATION_TOO_PRECISE, @err->text says why; the caller
- * sets @err->source) when it needs polling and has no WITHIN.
+ * Check a filter's query at load: false with @err filled (@err->text says
+ * why; the caller sets @err->source) when it needs polling and has no
+ * WITHIN (WBEMESS_E_REGISTRATION_TOO_PRECISE), or when its class is
+ * served only by providers that need a scope and the query names none
+ * (the provider's status: WBEM_E_INVALID_QUERY for CIM_DataFile without
+ * TargetInstance.Path).
  */
 bool intrinsic_check_filter(const wmi_schema *schema, const wmi_query *query, wmi_error *err);
 
@@ -102,13 +113,20 @@ size_t snapshot_diff(const struct wmid_snapshot *prev, const struct wmid_snapsho
 
 struct wmid_intrinsic;
 
+struct wmid_instance_provider;
+
 /* Mark the polled filters of @r and start their pollers; NULL when no
  * filter needs polling. */
 struct wmid_intrinsic *intrinsic_start(uv_loop_t *loop, const struct wmid_settings *s, struct wmid_router *r);
+/* The same with a given list of providers (tests: fakes). */
+struct wmid_intrinsic *intrinsic_start_with(uv_loop_t *loop, const struct wmid_settings *s, struct wmid_router *r,
+                                            const struct wmid_instance_provider *const *ips, size_t nip);
 /* Stop polling; the memory goes once the loop has run the close callbacks.
  * NULL is ok. */
 void intrinsic_stop(struct wmid_intrinsic *in);
-/* Scans done so far (for stats and tests). */
+/* Provider scans done so far, and changes pushed by providers (for
+ * stats, tests and the log line at stop). */
 unsigned long long intrinsic_scan_count(const struct wmid_intrinsic *in);
+unsigned long long intrinsic_push_count(const struct wmid_intrinsic *in);
 
 #endif /* WMID_INTRINSIC_H */

@@ -1410,6 +1410,161 @@ def test_intrinsic_within_floor():
 
 
 @test
+def test_intrinsic_process_creation_pushed():
+    """With the netlink process connector, Win32_Process creations and
+    deletions are pushed: a WITHIN 60 filter is told within a second or
+    two, and eleven filters cost no /proc scan beyond the first one."""
+    if os.geteuid() != 0:
+        raise Skip("not root: the netlink process connector is unavailable")
+    name = unique()
+    filters = {
+        "Slow": "SELECT * FROM __InstanceCreationEvent WITHIN 60 WHERE TargetInstance ISA 'Win32_Process' "
+                "AND TargetInstance.Name = '%s'" % name,
+        "SlowGone": "SELECT * FROM __InstanceDeletionEvent WITHIN 60 WHERE TargetInstance ISA 'Win32_Process' "
+                    "AND TargetInstance.Name = '%s'" % name,
+    }
+    for i in range(10):
+        filters["Fast%d" % i] = ("SELECT * FROM __InstanceCreationEvent WITHIN 0.2 WHERE TargetInstance ISA "
+                                 "'Win32_Process' AND TargetInstance.Name = 'nothing-%d'" % i)
+    text = "%__CLASS% %TargetInstance.Name% pid=%TargetInstance.ProcessId% cmd=%TargetInstance.CommandLine% " \
+           "exe=%TargetInstance.ExecutablePath% created=%TargetInstance.CreationDate%"
+    with new_dir_daemon(lambda dr: intrinsic_objects(dr, filters, text)) as d:
+        d.start()
+        if not d.log_lines("netlink process connector"):
+            d.stop()
+            raise Skip("the netlink process connector is unavailable here (not the initial PID namespace?)")
+        wait_for(lambda: d.log_lines("Win32_Process (/proc) pushes creations deletions", "0 of 12 filter(s)"),
+                 "the log line saying creations and deletions are pushed", 5)
+        exe = d.path(name)
+        shutil.copy("/bin/sleep", exe)
+        t0 = time.monotonic()
+        p = subprocess.Popen([exe, "1.5"])
+        created = "__InstanceCreationEvent %s pid=%d cmd=%s 1.5 exe=%s created=" % (name, p.pid, exe, exe)
+        try:
+            line = wait_for(lambda: [l for l in read_lines(d.path("intrinsic.log")) if l.startswith(created)],
+                            "'%s' in the log" % created, 10)
+            took = time.monotonic() - t0
+        finally:
+            p.wait()
+        assert took < 2.5, "the creation took %.2f s with WITHIN 60: not pushed" % took
+        assert len(line[0]) == len(created) + 25, "no CreationDate: %r" % line[0]
+        t1 = time.monotonic()
+        deleted = "__InstanceDeletionEvent %s pid=%d cmd=%s 1.5" % (name, p.pid, exe)
+        wait_for(lambda: [l for l in read_lines(d.path("intrinsic.log")) if l.startswith(deleted)],
+                 "'%s' in the log" % deleted, 10)
+        assert time.monotonic() - t1 < 2.5, "the deletion took %.2f s: not pushed" % (time.monotonic() - t1)
+        time.sleep(0.5)
+        lines = read_lines(d.path("intrinsic.log"))
+        assert len(lines) == 2, "log:\n%s" % "\n".join(lines)
+        d.stop()
+        # One scan: the baseline taken at start, before the connector was
+        # proven; none afterwards, whatever the number of filters.
+        stop = d.log_lines("intrinsic events: stopped after")
+        assert stop and "after 1 provider scan(s)" in stop[0], stop
+
+
+def file_events_objects(dr, watched, extra=None):
+    text = "%__CLASS% %TargetInstance.Name% drive=[%TargetInstance.Drive%] path=%TargetInstance.Path% " \
+           "file=%TargetInstance.FileName% ext=%TargetInstance.Extension% size=%TargetInstance.FileSize% " \
+           "prev=%PreviousInstance.FileSize%"
+    where = "TargetInstance ISA 'CIM_DataFile' AND TargetInstance.Drive = '' AND TargetInstance.Path = '%s/'" % watched
+    filters = {
+        "FileCreated": "SELECT * FROM __InstanceCreationEvent WITHIN 5 WHERE " + where,
+        "FileChanged": "SELECT * FROM __InstanceModificationEvent WITHIN 5 WHERE " + where,
+        "FileDeleted": "SELECT * FROM __InstanceDeletionEvent WITHIN 5 WHERE " + where,
+    }
+    filters.update(extra or {})
+    return intrinsic_objects(dr, filters, text)
+
+
+@test
+def test_intrinsic_data_file_events():
+    """CIM_DataFile for a directory named by TargetInstance.Path: a file
+    created, changed and deleted there makes the three events, pushed by
+    inotify (well within WITHIN 5); the Windows form of Path works too."""
+    watched = tempfile.mkdtemp(prefix="wmit-watched-", dir="/tmp")
+    win = watched.replace("/", "\\\\")
+    extra = {"WinForm": "SELECT * FROM __InstanceCreationEvent WITHIN 5 WHERE TargetInstance ISA 'CIM_DataFile' "
+                        "AND TargetInstance.Path = '%s\\\\'" % win}
+    try:
+        with new_dir_daemon(lambda dr: file_events_objects(dr, watched, extra)) as d:
+            d.start()
+            assert d.log_lines("CIM_DataFile (directory listing)", watched + "/", "pushes creations deletions "
+                               "modifications"), "\n".join(d.log_lines("intrinsic events"))
+            log = d.path("intrinsic.log")
+            # Written elsewhere and renamed in: one creation, no change.
+            tmp = os.path.join(d.dir, "a.txt")
+            with open(tmp, "w") as f:
+                f.write("hi")
+            t0 = time.monotonic()
+            os.rename(tmp, os.path.join(watched, "a.txt"))
+            name = os.path.join(watched, "a.txt")
+            want = ["__InstanceCreationEvent %s drive=[] path=%s/ file=a ext=txt size=2 prev=" % (name, watched),
+                    "__InstanceCreationEvent %s drive=[] path=%s\\ file=a ext=txt size=2 prev="
+                    % (name.replace("/", "\\"), watched.replace("/", "\\"))]
+            wait_for(lambda: len(read_lines(log)) >= 2, "two creations", 12)
+            assert sorted(read_lines(log)) == sorted(want), read_lines(log)
+            assert time.monotonic() - t0 < 3, "the creation took %.1f s: not pushed" % (time.monotonic() - t0)
+            with open(name, "a") as f:
+                f.write("there")
+            want.append("__InstanceModificationEvent %s drive=[] path=%s/ file=a ext=txt size=7 prev=2"
+                        % (name, watched))
+            wait_for(lambda: len(read_lines(log)) >= 3, "the modification", 12)
+            os.unlink(name)
+            want.append("__InstanceDeletionEvent %s drive=[] path=%s/ file=a ext=txt size=7 prev=" % (name, watched))
+            wait_for(lambda: len(read_lines(log)) >= 4, "the deletion", 12)
+            time.sleep(0.3)
+            lines = read_lines(log)
+            assert sorted(lines[:2]) == sorted(want[:2]) and lines[2:] == want[2:], "log:\n%s" % "\n".join(lines)
+            d.stop()
+    finally:
+        shutil.rmtree(watched, ignore_errors=True)
+
+
+@test
+def test_intrinsic_data_file_polled():
+    """A directory that does not exist yet cannot be watched: it is polled
+    at WITHIN, and a file made in it once it exists is still seen."""
+    watched = os.path.join(tempfile.mkdtemp(prefix="wmit-parent-", dir="/tmp"), "later")
+    try:
+        with new_dir_daemon(lambda dr: file_events_objects(dr, watched, None)) as d:
+            d.start()
+            assert d.log_lines("polling CIM_DataFile (directory listing)", watched + "/", "every 5000 ms"), \
+                "\n".join(d.log_lines("events"))
+            os.mkdir(watched)
+            with open(os.path.join(watched, "b"), "w") as f:
+                f.write("x")
+            want = "__InstanceCreationEvent %s/b drive=[] path=%s/ file=b ext= size=1 prev=" % (watched, watched)
+            wait_for(lambda: want in read_lines(d.path("intrinsic.log")), want, 12)
+            d.stop()
+    finally:
+        shutil.rmtree(os.path.dirname(watched), ignore_errors=True)
+
+
+@test
+def test_intrinsic_data_file_needs_path():
+    # No directory named: refused at load, as too broad to poll.
+    for where in ("TargetInstance ISA 'CIM_DataFile'",
+                  "TargetInstance ISA 'CIM_LogicalFile' AND TargetInstance.Path = 'tmp/'",
+                  "TargetInstance ISA 'CIM_DataFile' OR TargetInstance.Path = '/tmp/'"):
+        filters = {"Broad": "SELECT * FROM __InstanceCreationEvent WITHIN 5 WHERE " + where}
+        with new_dir_daemon(lambda dr: intrinsic_objects(dr, filters, "%__CLASS%")) as d:
+            p = subprocess.run([DAEMON, "-n", "-f", d.conf], capture_output=True, timeout=30, env=ENV)
+            err = p.stderr.decode()
+            check_no_sanitizer(err, "wmieventd -n")
+            if "OR" in where:
+                assert p.returncode == 0, (where, err)  # no ISA narrows every event: not a file query
+                continue
+            assert p.returncode == 1 and "WBEM_E_INVALID_QUERY" in err and "TargetInstance.Path" in err, \
+                (where, p.returncode, err)
+    # Other classes under CIM_LogicalElement still work without a Path.
+    filters = {"Any": "SELECT * FROM __InstanceCreationEvent WITHIN 5 WHERE TargetInstance ISA 'CIM_LogicalElement'"}
+    with new_dir_daemon(lambda dr: intrinsic_objects(dr, filters, "%__CLASS%")) as d:
+        p = subprocess.run([DAEMON, "-n", "-f", d.conf], capture_output=True, timeout=30, env=ENV)
+        assert p.returncode == 0, p.stderr.decode()
+
+
+@test
 def test_enum_instances():
     with new_dir_daemon(tour_objects) as d:
         d.start()

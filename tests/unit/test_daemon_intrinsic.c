@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -425,6 +427,191 @@ test_providers(void **state)
     assert_int_equal(instance_enumerate(schema, "No_Such_Class", find_instance, &t), WBEM_E_INVALID_CLASS);
 }
 
+/* ---- query narrowing (scopes) ---- */
+
+static void
+expect_equalities(const char *text, const char *want)
+{
+    wmi_query *q = parse(text);
+    char **v;
+    size_t n = instance_query_equalities(q, "TargetInstance.Path", &v);
+    char got[256] = "";
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(got);
+        snprintf(got + len, sizeof got - len, "%s%s", i ? "|" : "", v[i]);
+        free(v[i]);
+    }
+    free(v);
+    if (strcmp(got, want) != 0)
+        fail_msg("%s: got [%s], want [%s]", text, got, want);
+    wmi_query_free(q);
+}
+
+static void
+test_query_equalities(void **state)
+{
+    (void)state;
+    const char *pre = "SELECT * FROM __InstanceCreationEvent WITHIN 5 WHERE ";
+    char text[512];
+#define EQ(where, want)                                                                                             \
+    do {                                                                                                            \
+        snprintf(text, sizeof text, "%s%s", pre, where);                                                            \
+        expect_equalities(text, want);                                                                              \
+    } while (0)
+    EQ("TargetInstance ISA 'CIM_DataFile' AND TargetInstance.Path = '/tmp/w/'", "/tmp/w/");
+    EQ("targetinstance.path = '/a/'", "/a/");
+    EQ("TargetInstance ISA 'CIM_DataFile' AND '/a/' = TargetInstance.Path", "/a/");
+    EQ("TargetInstance ISA 'CIM_DataFile' AND TargetInstance.Path = '\\\\tmp\\\\w\\\\'", "\\tmp\\w\\");
+    EQ("TargetInstance ISA 'CIM_DataFile' AND (TargetInstance.Path = '/a/' OR TargetInstance.Path = '/b\"c/')",
+       "/a/|/b\"c/");
+    EQ("TargetInstance.Path = '/a/' OR TargetInstance.Path = '/b/'", "/a/|/b/");
+    /* Nothing that narrows every event. */
+    EQ("TargetInstance ISA 'CIM_DataFile'", "");
+    EQ("TargetInstance ISA 'CIM_DataFile' AND TargetInstance.Path = '/a/' OR TargetInstance.Name = 'x'", "");
+    EQ("TargetInstance ISA 'CIM_DataFile' AND (TargetInstance.Path = '/a/' OR TargetInstance.Name = 'x')", "");
+    EQ("TargetInstance ISA 'CIM_DataFile' AND NOT TargetInstance.Path = '/a/'", "");
+    EQ("TargetInstance ISA 'CIM_DataFile' AND TargetInstance.Path <> '/a/'", "");
+    EQ("TargetInstance ISA 'CIM_DataFile' AND TargetInstance.PathX = '/a/'", "");
+#undef EQ
+}
+
+static void
+test_file_scope(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *where;
+        const char *scope; /* NULL: refused */
+    } cases[] = {
+        {"TargetInstance ISA 'CIM_DataFile' AND TargetInstance.Path = '/tmp/w/'", "/tmp/w/"},
+        {"TargetInstance ISA 'CIM_DataFile' AND (TargetInstance.Path = '/b/' OR TargetInstance.Path = '/a/' OR "
+         "TargetInstance.Path = '/b/')",
+         "/a/\n/b/"},
+        {"TargetInstance ISA 'CIM_DataFile' AND TargetInstance.Path = '\\\\w\\\\'", "\\w\\"},
+        {"TargetInstance ISA 'CIM_DataFile'", NULL},
+        {"TargetInstance ISA 'CIM_DataFile' AND TargetInstance.Path = '/tmp/w'", NULL},
+        {"TargetInstance ISA 'CIM_DataFile' AND TargetInstance.Path = 'tmp/'", NULL},
+        {"TargetInstance ISA 'CIM_DataFile' AND TargetInstance.Path = ''", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[512];
+        snprintf(text, sizeof text, "SELECT * FROM __InstanceOperationEvent WITHIN 5 WHERE %s", cases[i].where);
+        wmi_query *q = parse(text);
+        wmi_error err;
+        memset(&err, 0, sizeof err);
+        char *sc = wmid_ip_data_file.scope(schema, q, &err);
+        if (cases[i].scope == NULL) {
+            if (sc != NULL)
+                fail_msg("%s: accepted as [%s]", text, sc);
+            assert_int_equal(err.status, WBEM_E_INVALID_QUERY);
+            assert_int_equal(intrinsic_check_filter(schema, q, &err), false);
+            assert_int_equal(err.status, WBEM_E_INVALID_QUERY);
+        } else {
+            if (sc == NULL)
+                fail_msg("%s: refused: %s", text, err.text);
+            assert_string_equal(sc, cases[i].scope);
+            assert_true(intrinsic_check_filter(schema, q, &err));
+        }
+        free(sc);
+        wmi_query_free(q);
+    }
+    /* Unscoped enumeration of the file classes is refused. */
+    struct found f = {"Name", "", false, 0};
+    assert_int_equal(instance_enumerate(schema, "CIM_DataFile", find_instance, &f), WBEM_E_INVALID_QUERY);
+    assert_int_equal(instance_enumerate(schema, "CIM_LogicalFile", find_instance, &f), WBEM_E_INVALID_QUERY);
+}
+
+/* ---- pushes: Win32_Process fed as the process connector would ---- */
+
+struct push_log {
+    unsigned pushing;
+    int created, deleted;
+    int pid;
+    char name[64];
+};
+
+static void
+pl_created(void *arg, wmi_object *inst)
+{
+    struct push_log *l = arg;
+    uint64_t pid = 0;
+    const char *name = NULL;
+    wmi_object_get_uint64(inst, "ProcessId", &pid);
+    wmi_object_get_string(inst, "Name", &name);
+    if ((int)pid == l->pid) {
+        l->created++;
+        snprintf(l->name, sizeof l->name, "%s", name ? name : "");
+    }
+}
+
+static void
+pl_deleted(void *arg, wmi_object *inst)
+{
+    struct push_log *l = arg;
+    uint64_t pid = 0;
+    wmi_object_get_uint64(inst, "ProcessId", &pid);
+    if ((int)pid == l->pid)
+        l->deleted++;
+}
+
+static void
+pl_modified(void *arg, wmi_object *inst, wmi_object *previous)
+{
+    (void)arg;
+    (void)inst;
+    (void)previous;
+    fail_msg("Win32_Process does not push modifications");
+}
+
+static void
+pl_pushing(void *arg, unsigned kinds)
+{
+    ((struct push_log *)arg)->pushing = kinds;
+}
+
+static void
+test_process_push(void **state)
+{
+    (void)state;
+    struct push_log l;
+    memset(&l, 0, sizeof l);
+    void *st = wmid_ip_win32_process.open(schema);
+    assert_non_null(st);
+    struct wmid_instance_sink sink = {pl_created, pl_deleted, pl_modified, pl_pushing, &l};
+    assert_true(wmid_ip_win32_process.subscribe(st, uv_default_loop(), &sink));
+    assert_int_equal(l.pushing, 0);          /* no connector yet */
+    instance_process_exec((int)getpid());    /* ignored: not proven */
+    instance_process_source(true);
+    assert_int_equal(l.pushing, WMID_PUSH_CREATION | WMID_PUSH_DELETION);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        execl("/bin/sleep", "sleep", "5", (char *)NULL);
+        _exit(127);
+    }
+    l.pid = (int)child;
+    /* Wait for the exec to show in /proc, then report it. */
+    for (int i = 0; i < 200; i++) {
+        char buf[256], path[64];
+        snprintf(path, sizeof path, "/proc/%d/comm", (int)child);
+        if (instance_read_file(path, buf, sizeof buf) > 0 && strncmp(buf, "sleep", 5) == 0)
+            break;
+        usleep(10000);
+    }
+    instance_process_exec((int)child);
+    assert_int_equal(l.created, 1);
+    assert_string_equal(l.name, "sleep");
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    instance_process_exit((int)child);
+    assert_int_equal(l.deleted, 1);
+    instance_process_exit((int)child); /* told once */
+    assert_int_equal(l.deleted, 1);
+    instance_process_source(false);
+    assert_int_equal(l.pushing, 0);
+    wmid_ip_win32_process.close(st);
+}
+
 int
 main(void)
 {
@@ -433,6 +620,8 @@ main(void)
         cmocka_unit_test(test_event_kinds),     cmocka_unit_test(test_check_filter),
         cmocka_unit_test(test_interval_floor),  cmocka_unit_test(test_schedule),
         cmocka_unit_test(test_snapshot_diff),   cmocka_unit_test(test_providers),
+        cmocka_unit_test(test_query_equalities), cmocka_unit_test(test_file_scope),
+        cmocka_unit_test(test_process_push),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

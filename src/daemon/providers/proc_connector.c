@@ -13,6 +13,12 @@
  * name WMI reports); a fork that never execs is not reported.  A stop is
  * reported for every process seen to start, or alive when the daemon
  * started, with the name and ids remembered from its start.
+ *
+ * With the netlink source, exec and exit are also passed to the
+ * Win32_Process instance provider (instance_process_*), which pushes
+ * __InstanceCreationEvent / __InstanceDeletionEvent without polling.  The
+ * /proc polling fallback does not feed it: the intrinsic poller's own
+ * scans find those changes then.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -26,6 +32,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "daemon/instance.h"
 #include "daemon/wmieventd.h"
 
 #define NBUCKETS 4096
@@ -368,6 +375,11 @@ handle_proc_event(struct wmid_proc *p, const struct proc_event *pe)
         if (p->probe_pid != 0 && pid == p->probe_pid && p->source == NULL) {
             p->source = "netlink process connector";
             log_notice("process events: netlink process connector");
+            /* Every exec from here on is read; the probe's own, which
+             * came before, is not passed on. */
+            instance_process_source(true);
+        } else if (p->source != NULL && !p->stopping) {
+            instance_process_exec(pid);
         }
         struct pinfo *i = observe(pid);
         if (i == NULL)
@@ -379,6 +391,8 @@ handle_proc_event(struct wmid_proc *p, const struct proc_event *pe)
         int pid = pe->event_data.exit.process_pid;
         if (pid != pe->event_data.exit.process_tgid)
             return;
+        if (p->source != NULL && !p->stopping)
+            instance_process_exit(pid);
         struct pinfo **pp = slot_of(p, pid);
         if (*pp == NULL)
             return;
@@ -403,6 +417,8 @@ on_netlink(uv_poll_t *h, int status, int events)
         if (n < 0) {
             if (errno == ENOBUFS) {
                 log_warnx("process events: netlink buffer overrun; some starts were missed");
+                if (p->source != NULL && !p->stopping)
+                    instance_process_overrun();
                 continue;
             }
             router_flush(p->router);

@@ -12,6 +12,15 @@
  * hidepid) is still listed from what stat gives; ExecutablePath and
  * CommandLine are then NULL, as WMI leaves them for processes the caller
  * cannot open.
+ *
+ * Push: when the netlink process connector works (proc_connector.c), it
+ * reports every exec and exit (instance_process_*), and a subscribed
+ * state turns them into creations (the instance read from /proc at exec
+ * time) and deletions (the instance as last read: at exit the process
+ * has already lost its memory).  So filters on creations and deletions
+ * need no scan; modifications are still found by polling.  A fork that
+ * never execs is not pushed as a creation (as Win32_ProcessStartTrace);
+ * it is a deletion at its exit when a scan has seen it.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -24,10 +33,20 @@
 
 #define NBUCKETS 1024
 
+/* What one read of /proc/PID/stat gives. */
+struct pstat {
+    char comm[64];
+    int ppid;
+    unsigned long long minflt, majflt, utime, stime, starttime, vsize;
+    long long priority, nice, threads, rss;
+};
+
 struct pcache {
     int pid;
     unsigned long long starttime;
-    unsigned long gen;
+    unsigned long gen;           /* the last scan that saw it */
+    unsigned long born;          /* the scan that added it */
+    struct pstat last;           /* the last stat read (a deletion's state) */
     char *name;
     char *exe;
     char *cmdline;
@@ -41,15 +60,17 @@ struct wp_state {
     unsigned long gen;
     long clk_tck;
     long page_size;
+    /* push */
+    bool subscribed;
+    unsigned pushing;            /* WMID_PUSH_* reported now */
+    struct wmid_instance_sink sink;
+    struct wp_state *next_sub;
 };
 
-/* What one read of /proc/PID/stat gives. */
-struct pstat {
-    char comm[64];
-    int ppid;
-    unsigned long long minflt, majflt, utime, stime, starttime, vsize;
-    long long priority, nice, threads, rss;
-};
+/* The subscribed states, and whether the connector feeds them.  Loop
+ * thread only. */
+static struct wp_state *subscribers;
+static bool source_pushing;
 
 static bool
 parse_stat(const char *buf, struct pstat *st)
@@ -162,16 +183,19 @@ pcache_free(struct pcache *c)
     free(c);
 }
 
-/* The cached per-image facts of @pid, read when the pid or its start time
- * is new. */
+/* The cached per-image facts of @pid, read when the pid, its start time
+ * or its comm is new (an exec keeps the pid and the start time but sets
+ * the comm), or when @fresh (an exec was reported). */
 static struct pcache *
-cache_get(struct wp_state *s, int pid, const struct pstat *st)
+cache_get(struct wp_state *s, int pid, const struct pstat *st, bool fresh)
 {
     struct pcache **pp = &s->buckets[(unsigned)pid % NBUCKETS];
     while (*pp != NULL && (*pp)->pid != pid)
         pp = &(*pp)->next;
-    if (*pp != NULL && (*pp)->starttime == st->starttime)
+    if (*pp != NULL && !fresh && (*pp)->starttime == st->starttime && strcmp((*pp)->last.comm, st->comm) == 0) {
+        (*pp)->last = *st;
         return *pp;
+    }
     if (*pp != NULL) {
         struct pcache *old = *pp;
         *pp = old->next;
@@ -183,6 +207,8 @@ cache_get(struct wp_state *s, int pid, const struct pstat *st)
     char path[64], buf[32];
     c->pid = pid;
     c->starttime = st->starttime;
+    c->born = s->gen;
+    c->last = *st;
     snprintf(path, sizeof path, "/proc/%d/exe", pid);
     c->exe = read_link(path);
     char *argv0 = NULL;
@@ -266,12 +292,15 @@ wp_open(const wmi_schema *schema)
     return s;
 }
 
+static void wp_unsubscribe(void *state);
+
 static void
 wp_close(void *state)
 {
     struct wp_state *s = state;
     if (s == NULL)
         return;
+    wp_unsubscribe(s);
     for (size_t b = 0; b < NBUCKETS; b++) {
         while (s->buckets[b] != NULL) {
             struct pcache *c = s->buckets[b];
@@ -282,29 +311,39 @@ wp_close(void *state)
     free(s);
 }
 
-static wmi_status
-wp_enumerate(void *state, wmid_instance_fn fn, void *arg)
+/* Read /proc/PID/stat; false when the process is gone. */
+static bool
+read_pstat(int pid, struct pstat *st)
 {
-    struct wp_state *s = state;
+    char path[64], buf[1024];
+    memset(st, 0, sizeof *st);
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    return instance_read_file(path, buf, sizeof buf) > 0 && parse_stat(buf, st);
+}
+
+/* One pass over /proc: refresh the cache, give each instance to @fn (when
+ * not NULL).  Returns the generation of the pass, 0 on failure. */
+static unsigned long
+scan(struct wp_state *s, wmid_instance_fn fn, void *arg)
+{
     DIR *d = opendir("/proc");
     if (d == NULL)
-        return WBEM_E_PROVIDER_FAILURE;
+        return 0;
     unsigned long gen = ++s->gen;
     struct dirent *de;
-    char path[64], buf[1024];
     while ((de = readdir(d)) != NULL) {
         if (de->d_name[0] < '1' || de->d_name[0] > '9')
             continue;
         int pid = atoi(de->d_name);
         struct pstat st;
-        memset(&st, 0, sizeof st);
-        snprintf(path, sizeof path, "/proc/%d/stat", pid);
-        if (instance_read_file(path, buf, sizeof buf) <= 0 || !parse_stat(buf, &st))
+        if (!read_pstat(pid, &st))
             continue; /* gone meanwhile */
-        struct pcache *c = cache_get(s, pid, &st);
+        struct pcache *c = cache_get(s, pid, &st, false);
         if (c == NULL)
             continue;
         c->gen = gen;
+        if (fn == NULL)
+            continue;
         wmi_object *o = make_instance(s, pid, &st, c);
         if (o != NULL) {
             fn(o, arg);
@@ -312,27 +351,194 @@ wp_enumerate(void *state, wmid_instance_fn fn, void *arg)
         }
     }
     closedir(d);
-    /* Forget processes that are gone. */
+    return gen;
+}
+
+/*
+ * Forget processes a pass did not see.  While deletions are pushed, an
+ * entry stays until a second pass misses it, so that a pass that runs
+ * before the connector's exit message is read does not take the state
+ * the deletion needs.  With @report, tell the sink of what went (and of
+ * what came: entries born in this pass).
+ */
+static void
+sweep(struct wp_state *s, unsigned long gen, bool report)
+{
     for (size_t b = 0; b < NBUCKETS; b++) {
         struct pcache **pp = &s->buckets[b];
         while (*pp != NULL) {
-            if ((*pp)->gen != gen) {
-                struct pcache *dead = *pp;
-                *pp = dead->next;
-                pcache_free(dead);
-            } else {
-                pp = &(*pp)->next;
+            struct pcache *c = *pp;
+            bool gone = report || !(s->pushing & WMID_PUSH_DELETION) ? c->gen != gen : c->gen + 1 < gen;
+            if (report && !gone && c->born == gen) {
+                wmi_object *o = make_instance(s, c->pid, &c->last, c);
+                if (o != NULL) {
+                    s->sink.created(s->sink.arg, o);
+                    wmi_object_unref(o);
+                }
             }
+            if (!gone) {
+                pp = &c->next;
+                continue;
+            }
+            *pp = c->next;
+            if (report) {
+                wmi_object *o = make_instance(s, c->pid, &c->last, c);
+                if (o != NULL) {
+                    s->sink.deleted(s->sink.arg, o);
+                    wmi_object_unref(o);
+                }
+            }
+            pcache_free(c);
         }
     }
+}
+
+static wmi_status
+wp_enumerate(void *state, wmid_instance_fn fn, void *arg)
+{
+    struct wp_state *s = state;
+    unsigned long gen = scan(s, fn, arg);
+    if (gen == 0)
+        return WBEM_E_PROVIDER_FAILURE;
+    sweep(s, gen, false);
     return WBEM_S_NO_ERROR;
+}
+
+/* ====================================================================
+ * Push: exec and exit from the process connector
+ * ==================================================================== */
+
+static void
+set_pushing(struct wp_state *s, bool on)
+{
+    unsigned kinds = on ? WMID_PUSH_CREATION | WMID_PUSH_DELETION : 0;
+    if (s->pushing == kinds)
+        return;
+    if (on) {
+        /* Know every live process, so that any exit can be told. */
+        unsigned long gen = scan(s, NULL, NULL);
+        if (gen != 0)
+            sweep(s, gen, false);
+    }
+    s->pushing = kinds;
+    s->sink.pushing(s->sink.arg, kinds);
+}
+
+static void
+wp_exec(struct wp_state *s, int pid)
+{
+    struct pstat st;
+    if (!read_pstat(pid, &st))
+        return; /* already gone: nothing reliable to report */
+    struct pcache *c = cache_get(s, pid, &st, true);
+    if (c == NULL)
+        return;
+    c->gen = s->gen;
+    wmi_object *o = make_instance(s, pid, &st, c);
+    if (o != NULL) {
+        s->sink.created(s->sink.arg, o);
+        wmi_object_unref(o);
+    }
+}
+
+static void
+wp_exit(struct wp_state *s, int pid)
+{
+    struct pcache **pp = &s->buckets[(unsigned)pid % NBUCKETS];
+    while (*pp != NULL && (*pp)->pid != pid)
+        pp = &(*pp)->next;
+    if (*pp == NULL)
+        return; /* never seen (a fork that did not exec) */
+    struct pcache *c = *pp;
+    *pp = c->next;
+    wmi_object *o = make_instance(s, pid, &c->last, c);
+    if (o != NULL) {
+        s->sink.deleted(s->sink.arg, o);
+        wmi_object_unref(o);
+    }
+    pcache_free(c);
+}
+
+static bool
+wp_subscribe(void *state, uv_loop_t *loop, const struct wmid_instance_sink *sink)
+{
+    struct wp_state *s = state;
+    (void)loop;
+    if (s->subscribed)
+        return false;
+    s->sink = *sink;
+    s->subscribed = true;
+    s->next_sub = subscribers;
+    subscribers = s;
+    if (source_pushing)
+        set_pushing(s, true);
+    return true;
+}
+
+static void
+wp_unsubscribe(void *state)
+{
+    struct wp_state *s = state;
+    if (!s->subscribed)
+        return;
+    for (struct wp_state **pp = &subscribers; *pp != NULL; pp = &(*pp)->next_sub) {
+        if (*pp == s) {
+            *pp = s->next_sub;
+            break;
+        }
+    }
+    s->subscribed = false;
+    s->pushing = 0;
+}
+
+void
+instance_process_source(bool pushing)
+{
+    if (source_pushing == pushing)
+        return;
+    source_pushing = pushing;
+    for (struct wp_state *s = subscribers; s != NULL; s = s->next_sub)
+        set_pushing(s, pushing);
+}
+
+void
+instance_process_exec(int pid)
+{
+    if (!source_pushing)
+        return;
+    for (struct wp_state *s = subscribers; s != NULL; s = s->next_sub)
+        wp_exec(s, pid);
+}
+
+void
+instance_process_exit(int pid)
+{
+    if (!source_pushing)
+        return;
+    for (struct wp_state *s = subscribers; s != NULL; s = s->next_sub)
+        wp_exit(s, pid);
+}
+
+/* Events were lost: find what changed by one pass, and tell it. */
+void
+instance_process_overrun(void)
+{
+    if (!source_pushing)
+        return;
+    for (struct wp_state *s = subscribers; s != NULL; s = s->next_sub) {
+        unsigned long gen = scan(s, NULL, NULL);
+        if (gen != 0)
+            sweep(s, gen, true);
+    }
 }
 
 const struct wmid_instance_provider wmid_ip_win32_process = {
     .name = "Win32_Process (/proc)",
     .class_name = "Win32_Process",
-    .push = 0,
+    .push = WMID_PUSH_CREATION | WMID_PUSH_DELETION,
     .open = wp_open,
     .close = wp_close,
     .enumerate = wp_enumerate,
+    .subscribe = wp_subscribe,
+    .unsubscribe = wp_unsubscribe,
 };
