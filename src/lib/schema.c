@@ -337,6 +337,11 @@ class_build(wmi_schema *schema, const json_t *def, struct wmi_class **out, wmi_e
         class_free(cls);
         return WBEM_E_OUT_OF_MEMORY;
     }
+    /* From here on read the class's own copy: checking a default may
+     * normalise it in place (an embedded object's "__CLASS" spelling,
+     * decimal strings), and the property keeps a reference to it.  The
+     * caller's definition is borrowed and must not change. */
+    props = json_object_get(cls->def, "__PROPERTIES");
     if (ninh)
         memcpy(cls->props, super->props, ninh * sizeof *cls->props);
     cls->ninherited = ninh;

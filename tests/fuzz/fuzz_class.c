@@ -108,7 +108,14 @@ fuzz_class_one(const uint8_t *data, size_t size)
         FUZZ_CHECK(cls2 != NULL);
         FUZZ_CHECK(wmi_class_property_count(cls) == wmi_class_property_count(cls2));
         json_t *cj2 = wmi_class_to_json(cls2);
-        FUZZ_CHECK(cj2 != NULL && json_equal(cj, cj2));
+        FUZZ_CHECK(cj2 != NULL);
+        if (!json_equal(cj, cj2)) {
+            char *d1 = json_dumps(cj, JSON_ENCODE_ANY), *d2 = json_dumps(cj2, JSON_ENCODE_ANY);
+            fprintf(stderr, "class_to_json round trip differs:\n  %s\n  %s\n", d1, d2);
+            free(d1);
+            free(d2);
+        }
+        FUZZ_CHECK(json_equal(cj, cj2));
         json_decref(cj);
         json_decref(cj2);
 
