@@ -43,6 +43,14 @@ typedef struct wmi_query wmi_query;
 #define WMI_MAX_QUERY 16384
 
 /*
+ * Most comparison terms (=, <>, <, >, <=, >=, LIKE, ISA, IS [NOT] NULL) in
+ * the WHERE and HAVING conditions of one query together.  Every event of
+ * the FROM class is tested against the filter, so this bounds the cost of
+ * one filter per event; real filters use a handful (docs/wql.md).
+ */
+#define WMI_MAX_QUERY_TERMS 1024
+
+/*
  * wmi_query_parse - parse and validate a WQL event query.
  *
  * @text is a NUL-terminated UTF-8 query (borrowed).  @schema (borrowed;
@@ -55,7 +63,10 @@ typedef struct wmi_query wmi_query;
  * (1-based byte offset into @text where the problem was found) and a
  * message naming the offending token.  Statuses:
  *   WBEM_E_INVALID_QUERY           syntax error (unexpected token, missing
- *                                  FROM, unterminated string, trailing text)
+ *                                  FROM, unterminated string, trailing text);
+ *                                  with a schema, a datetime property
+ *                                  compared with a constant that is not a
+ *                                  datetime, or one with '*' wildcards
  *   WBEM_E_UNPARSABLE_QUERY        not a SELECT statement at all, or empty,
  *                                  or longer than WMI_MAX_QUERY (also once
  *                                  normalised, see wmi_query_to_string)
@@ -72,7 +83,10 @@ typedef struct wmi_query wmi_query;
  *   WBEM_E_MISSING_AGGREGATION_LIST  BY with no property after it
  *   WBEM_E_QUOTA_VIOLATION         parentheses/NOT nested over 256 deep
  *                                  (also once normalised: each NOT and
- *                                  comparison gains its own parentheses)
+ *                                  comparison gains its own parentheses),
+ *                                  or more than WMI_MAX_QUERY_TERMS
+ *                                  comparison terms (column of the first
+ *                                  term over the quota)
  *   WBEM_E_INVALID_PARAMETER       @text or @out is NULL
  *   WBEM_E_OUT_OF_MEMORY
  */
@@ -138,6 +152,35 @@ wmi_status wmi_query_make_aggregate(const wmi_query *query, const wmi_schema *sc
                                     const char *class_name, const wmi_object *representative,
                                     const json_t *by_values, uint64_t count, wmi_object **out,
                                     wmi_error *err);
+
+/*
+ * wmi_query_project - the event as the select list delivers it (the
+ * projection WMI applies before a consumer sees the event).
+ *
+ * SELECT *: *@out is a new reference to @event itself.  SELECT A, B: *@out
+ * is a new instance of @event's class holding the selected properties that
+ * @event sets, plus what WMI always keeps (__CLASS; the other system
+ * properties derive from the class); every other property of the class
+ * reads NULL (not its class default), as in WMI.  A dotted path keeps
+ * the whole embedded object it starts with: SELECT TargetInstance.Name
+ * delivers all of TargetInstance, as WMI does.  Selected names the event's
+ * class lacks (a query parsed without a schema, or on a subclass) are
+ * skipped.  @event is borrowed.  Returns WBEM_S_NO_ERROR,
+ * WBEM_E_INVALID_PARAMETER (a NULL argument) or WBEM_E_OUT_OF_MEMORY.
+ * Thread-safe.
+ */
+wmi_status wmi_query_project(const wmi_query *q, const wmi_object *event, wmi_object **out);
+
+/*
+ * wmi_query_isa_target - the class named by "TargetInstance ISA 'X'" in
+ * the top-level AND chain of WHERE (WHERE TargetInstance ISA 'X' AND ...,
+ * parenthesised AND groups included; not under OR or NOT), as written.
+ * When there are several, the most derived one when the query's schema
+ * knows them (ISA both 'CIM_Process' and 'Win32_Process': Win32_Process),
+ * else the first.  NULL when there is none.  This is the class an
+ * intrinsic event query polls.  Borrowed, valid while the query lives.
+ */
+const char *wmi_query_isa_target(const wmi_query *q);
 
 /* The FROM class name as written.  Borrowed, valid while the query lives. */
 const char *wmi_query_class(const wmi_query *query);

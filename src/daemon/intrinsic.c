@@ -20,94 +20,14 @@
  * Filter analysis
  * ==================================================================== */
 
-#define skip_string instance_wql_skip_string
-#define group_end instance_wql_group_end
-
-/* If [@p, @end) is `(TargetInstance ISA "X")`, X unescaped (malloc'd). */
-static char *
-match_isa(const char *p, const char *end)
-{
-    static const char prefix[] = "(TargetInstance ISA \"";
-    size_t n = sizeof prefix - 1;
-    if ((size_t)(end - p) <= n || strncasecmp(p, prefix, n) != 0)
-        return NULL;
-    const char *s = p + n - 1;
-    const char *close = skip_string(s);
-    if (close == NULL || close + 1 != end || *close != ')')
-        return NULL;
-    char *out = malloc((size_t)(close - s));
-    if (out == NULL)
-        return NULL;
-    size_t o = 0;
-    for (const char *q = s + 1; q < close - 1; q++) {
-        if (*q == '\\' && q + 1 < close - 1)
-            q++;
-        out[o++] = *q;
-    }
-    out[o] = '\0';
-    return out;
-}
-
-char *
-intrinsic_isa_target_text(const char *normalised, size_t index)
-{
-    /* Nothing before WHERE holds a string literal or the word WHERE. */
-    const char *w = normalised ? strstr(normalised, " WHERE (") : NULL;
-    if (w == NULL)
-        return NULL;
-    const char *p = w + 7;
-    const char *end = group_end(p);
-    if (end == NULL)
-        return NULL;
-    if (p[1] != '(') {
-        /* One predicate: WHERE (a). */
-        return index == 0 ? match_isa(p, end) : NULL;
-    }
-    /* A chain: WHERE ((a) AND (b) ...); an OR anywhere at its top level
-     * means no term narrows every event. */
-    size_t found = 0;
-    char *out = NULL;
-    for (const char *q = p + 1; q < end - 1;) {
-        const char *e = group_end(q);
-        if (e == NULL || e > end - 1)
-            break;
-        char *t = match_isa(q, e);
-        if (t != NULL && found++ == index && out == NULL)
-            out = t;
-        else
-            free(t);
-        q = e;
-        if (strncmp(q, " AND ", 5) == 0) {
-            q += 5;
-        } else if (strncmp(q, " OR ", 4) == 0) {
-            free(out);
-            return NULL;
-        } else {
-            break;
-        }
-    }
-    return out;
-}
-
 char *
 intrinsic_isa_target(const wmi_schema *schema, const wmi_query *query)
 {
-    char *text = wmi_query_to_string(query);
-    char *best = NULL;
-    for (size_t i = 0; text != NULL; i++) {
-        char *t = intrinsic_isa_target_text(text, i);
-        if (t == NULL)
-            break;
-        const wmi_class *tc = schema ? wmi_schema_get_class(schema, t) : NULL;
-        if (best == NULL || (tc != NULL && wmi_class_isa(tc, best))) {
-            free(best);
-            best = t; /* more derived (ISA both: the narrower one decides) */
-        } else {
-            free(t);
-        }
-    }
-    free(text);
-    return best;
+    /* The query knows its ISA target (the most derived of the top-level
+     * TargetInstance ISA terms); the schema is the one it was parsed with. */
+    (void)schema;
+    const char *t = wmi_query_isa_target(query);
+    return t ? strdup(t) : NULL;
 }
 
 unsigned

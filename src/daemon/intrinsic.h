@@ -41,14 +41,6 @@
 /* ---- filter analysis (pure; used by router build and tests) ---- */
 
 /*
- * The @index-th (0-based) class named by `TargetInstance ISA "X"` in the
- * top-level AND chain of the WHERE of @normalised, a query in the form
- * wmi_query_to_string gives.  A new malloc'd string, or NULL when there is
- * no such term (no WHERE, an OR at the top, the ISA under NOT or OR).
- */
-char *intrinsic_isa_target_text(const char *normalised, size_t index);
-
-/*
  * The ISA target class of a query: the most derived of its top-level
  * `TargetInstance ISA` terms (as @schema knows them).  New malloc'd
  * string or NULL.

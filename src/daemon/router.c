@@ -508,6 +508,15 @@ deliver(struct wmid_router *r, struct wmid_filter *f, wmi_object *ev, size_t siz
         aggregate_add(f->agg, ev);
         return false;
     }
+    if (wmi_query_select_count(f->query) > 0) {
+        /* SELECT A, B: the consumers see only the selected properties. */
+        wmi_object *p;
+        if (WMI_SUCCEEDED(wmi_query_project(f->query, ev, &p))) {
+            bool pause = router_deliver_bindings(r, f, p, size_hint);
+            wmi_object_unref(p);
+            return pause;
+        }
+    }
     return router_deliver_bindings(r, f, ev, size_hint);
 }
 

@@ -9,10 +9,12 @@
 #include "lib/wql_internal.h"
 
 #include "lib/export.h"
+#include "lib/object_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ====================================================================
  * LIKE
@@ -152,11 +154,16 @@ next_cp(const unsigned char *s, size_t n, size_t *len)
 
 /*
  * Every item but % consumes exactly one character, so the classic
- * single-backtrack-point wildcard algorithm is exact and O(n*m) worst
- * case: on a mismatch, resume after the last % one character further on.
+ * single-backtrack-point wildcard algorithm is exact: on a mismatch,
+ * resume after the last % one character further on.  Nothing recurses.
+ * Each restart moves the resume point one character on and walks each
+ * item at most once, so the work is at most (subject characters + 1) *
+ * (pattern items + ranges), O(pattern x subject); OMI's pathological
+ * "a%a%a%...%b" against a run of a's costs a few thousand steps.
+ * @steps is NULL on the hot path (the inlined check folds away).
  */
-bool
-wmi_wql_like_exec(const wql_like *like, const char *subject, size_t len)
+static inline bool
+like_run(const wql_like *like, const char *subject, size_t len, uint64_t *steps)
 {
     const unsigned char *s = (const unsigned char *)subject;
     const wql_like_item *items = like->items;
@@ -171,6 +178,8 @@ wmi_wql_like_exec(const wql_like *like, const char *subject, size_t len)
         }
         size_t l;
         uint32_t c = next_cp(s + p, len - p, &l);
+        if (steps != NULL && i < n)
+            *steps += 1 + (items[i].kind == WQL_LIKE_SET ? items[i].nranges : 0);
         if (i < n && item_matches(like, &items[i], c)) {
             i++;
             p += l;
@@ -189,6 +198,19 @@ wmi_wql_like_exec(const wql_like *like, const char *subject, size_t len)
     return i == n;
 }
 
+bool
+wmi_wql_like_exec(const wql_like *like, const char *subject, size_t len)
+{
+    return like_run(like, subject, len, NULL);
+}
+
+bool
+wmi_wql_like_exec_counted(const wql_like *like, const char *subject, size_t len, uint64_t *steps)
+{
+    uint64_t dummy = 0;
+    return like_run(like, subject, len, steps != NULL ? steps : &dummy);
+}
+
 WMI_EXPORT bool
 wmi_like_match(const char *pattern, const char *subject)
 {
@@ -200,6 +222,221 @@ wmi_like_match(const char *pattern, const char *subject)
     bool r = wmi_wql_like_exec(&like, subject, strlen(subject));
     wmi_wql_like_free(&like);
     return r;
+}
+
+/* ====================================================================
+ * DMTF datetimes
+ * ==================================================================== */
+
+/* Days from 1970-01-01 to y-m-d of the proleptic Gregorian calendar. */
+static int64_t
+days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int
+days_in_month(int64_t y, int m)
+{
+    static const int dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+        return 29;
+    return dm[m - 1];
+}
+
+/* @n digits at @s as a number, -1 if any is not a digit, -2 if all are '*'. */
+static int64_t
+dt_field(const char *s, size_t n)
+{
+    if (s[0] == '*') {
+        for (size_t i = 0; i < n; i++)
+            if (s[i] != '*')
+                return -1;
+        return -2;
+    }
+    int64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+bool
+wmi_wql_dmtf_parse(const char *s, size_t n, wql_dt *out)
+{
+    out->kind = WQL_DT_NONE;
+    out->usec = 0;
+    if (n != 25 || s[14] != '.')
+        return false;
+    if (s[21] == ':') {
+        /* interval ddddddddHHMMSS.mmmmmm:000 (no wildcards) */
+        int64_t d = dt_field(s, 8), h = dt_field(s + 8, 2), mi = dt_field(s + 10, 2),
+                se = dt_field(s + 12, 2), us = dt_field(s + 15, 6);
+        if (d < 0 || h < 0 || mi < 0 || se < 0 || us < 0 || h > 23 || mi > 59 || se > 59 ||
+            memcmp(s + 22, "000", 3) != 0)
+            return false;
+        out->kind = WQL_DT_INTERVAL;
+        out->usec = (((d * 24 + h) * 60 + mi) * 60 + se) * 1000000 + us;
+        return true;
+    }
+    if (s[21] != '+' && s[21] != '-')
+        return false;
+    static const struct {
+        unsigned char off, len;
+        short min, max;
+    } f[] = {{0, 4, 0, 9999}, {4, 2, 1, 12}, {6, 2, 1, 31}, {8, 2, 0, 23},
+             {10, 2, 0, 59},  {12, 2, 0, 60}, {15, 6, 0, 32767}, {22, 3, 0, 999}};
+    int64_t v[8];
+    bool wild = false;
+    for (size_t i = 0; i < 8; i++) {
+        v[i] = dt_field(s + f[i].off, f[i].len);
+        if (v[i] == -1)
+            return false;
+        if (v[i] == -2) {
+            wild = true;
+            continue;
+        }
+        if (v[i] < f[i].min || (i != 6 && v[i] > f[i].max))
+            return false;
+    }
+    if (wild) {
+        out->kind = WQL_DT_WILD;
+        return true;
+    }
+    int64_t days = days_from_civil(v[0], (int)v[1], (int)v[2]);
+    int64_t secs = days * 86400 + v[3] * 3600 + v[4] * 60 + v[5];
+    int64_t offset = (s[21] == '-' ? -v[7] : v[7]) * 60;
+    out->kind = WQL_DT_ABS;
+    out->usec = (secs - offset) * 1000000 + v[6];
+    return true;
+}
+
+/* Read 1 to @max digits at @s[*@i]; -1 when there are none. */
+static int64_t
+read_digits(const char *s, size_t n, size_t *i, size_t min, size_t max)
+{
+    size_t k = 0;
+    int64_t v = 0;
+    while (*i < n && k < max && s[*i] >= '0' && s[*i] <= '9') {
+        v = v * 10 + (s[(*i)++] - '0');
+        k++;
+    }
+    return k >= min ? v : -1;
+}
+
+wql_dt_kind
+wmi_wql_datetime_literal(const char *s, size_t n, wql_dt *out, bool *wild, size_t *col_off)
+{
+    *wild = false;
+    *col_off = 0;
+    out->kind = WQL_DT_NONE;
+    out->usec = 0;
+    if (n == 25 && s[14] == '.') {
+        wql_dt dt;
+        if (!wmi_wql_dmtf_parse(s, n, &dt))
+            return WQL_DT_NONE;
+        if (dt.kind == WQL_DT_WILD) {
+            *wild = true;
+            *col_off = (size_t)((const char *)memchr(s, '*', n) - s);
+            return WQL_DT_NONE;
+        }
+        *out = dt;
+        return dt.kind;
+    }
+    /* locale-free forms: yyyymmdd | yyyy-mm-dd | yyyy/mm/dd [time] [zone] */
+    size_t i = 0;
+    int64_t y, mo, d;
+    if (n >= 8 && dt_field(s, 8) >= 0) {
+        y = dt_field(s, 4);
+        mo = dt_field(s + 4, 2);
+        d = dt_field(s + 6, 2);
+        i = 8;
+    } else {
+        y = read_digits(s, n, &i, 4, 4);
+        if (y < 0 || i >= n || (s[i] != '-' && s[i] != '/'))
+            return WQL_DT_NONE;
+        char sep = s[i++];
+        mo = read_digits(s, n, &i, 1, 2);
+        if (mo < 0 || i >= n || s[i] != sep)
+            return WQL_DT_NONE;
+        i++;
+        d = read_digits(s, n, &i, 1, 2);
+        if (d < 0)
+            return WQL_DT_NONE;
+    }
+    if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, (int)mo))
+        return WQL_DT_NONE;
+    int64_t h = 0, mi = 0, se = 0, us = 0;
+    if (i < n && (s[i] == ' ' || s[i] == 'T')) {
+        i++;
+        h = read_digits(s, n, &i, 1, 2);
+        if (h < 0 || h > 23 || i >= n || s[i] != ':')
+            return WQL_DT_NONE;
+        i++;
+        mi = read_digits(s, n, &i, 2, 2);
+        if (mi < 0 || mi > 59)
+            return WQL_DT_NONE;
+        if (i < n && s[i] == ':') {
+            i++;
+            se = read_digits(s, n, &i, 2, 2);
+            if (se < 0 || se > 59)
+                return WQL_DT_NONE;
+            if (i < n && s[i] == '.') {
+                i++;
+                size_t start = i;
+                us = read_digits(s, n, &i, 1, 6);
+                if (us < 0)
+                    return WQL_DT_NONE;
+                for (size_t k = i - start; k < 6; k++)
+                    us *= 10;
+            }
+        }
+    }
+    bool zoned = false;
+    int64_t offset = 0;
+    if (i < n && s[i] == 'Z') {
+        zoned = true;
+        i++;
+    } else if (i < n && (s[i] == '+' || s[i] == '-')) {
+        int sign = s[i++] == '-' ? -1 : 1;
+        int64_t oh = read_digits(s, n, &i, 2, 2);
+        if (oh < 0 || oh > 23 || i >= n || s[i] != ':')
+            return WQL_DT_NONE;
+        i++;
+        int64_t om = read_digits(s, n, &i, 2, 2);
+        if (om < 0 || om > 59)
+            return WQL_DT_NONE;
+        zoned = true;
+        offset = sign * (oh * 60 + om) * 60;
+    }
+    if (i != n)
+        return WQL_DT_NONE;
+    int64_t secs;
+    if (zoned) {
+        secs = days_from_civil(y, (int)mo, (int)d) * 86400 + h * 3600 + mi * 60 + se - offset;
+    } else {
+        /* as WMI does, a date without a zone is the machine's local time */
+        struct tm tm;
+        memset(&tm, 0, sizeof tm);
+        tm.tm_year = (int)y - 1900;
+        tm.tm_mon = (int)mo - 1;
+        tm.tm_mday = (int)d;
+        tm.tm_hour = (int)h;
+        tm.tm_min = (int)mi;
+        tm.tm_sec = (int)se;
+        tm.tm_isdst = -1;
+        secs = (int64_t)mktime(&tm);
+    }
+    out->kind = WQL_DT_ABS;
+    out->usec = secs * 1000000 + us;
+    return WQL_DT_ABS;
 }
 
 /* ====================================================================
@@ -220,6 +457,7 @@ typedef struct val {
     wmi_cimtype type;
     const char *s;
     int64_t i;
+    const json_t *parent;   /* the embedded object holding a dotted path's last segment */
 } val;
 
 /* json_object_get, then a case-insensitive scan (WMI names ignore case). */
@@ -243,6 +481,7 @@ resolve(const wmi_query *q, const wql_path *path, const wmi_object *ev, val *v)
 {
     v->j = NULL;
     v->type = CIM_EMPTY;
+    v->parent = NULL;
     switch (path->sys) {
     case WQL_SYS_CLASS:
         v->kind = VK_STR;
@@ -306,6 +545,7 @@ resolve(const wmi_query *q, const wql_path *path, const wmi_object *ev, val *v)
             v->kind = VK_ABSENT;
             return;
         }
+        v->parent = j;
         j = m;
     }
     if (json_is_null(j)) {
@@ -410,8 +650,49 @@ cmp_str(const char *s, size_t n, const wql_literal *lit, wql_op op)
     return apply(op, wmi_wql_fold_cmp(s, n, lit->folded, lit->folded_len));
 }
 
+/*
+ * A datetime value against a constant: both read as DMTF and compared in
+ * UTC, intervals as durations.  A value with '*' wildcards compares only
+ * for (in)equality, as text, character by character ("+***" is not
+ * "+000"); a datetime and an interval, or a constant that is not a
+ * datetime, never compare.
+ */
 static bool
-eval_cmp(const wql_node *node, const val *v)
+cmp_datetime(const char *s, size_t n, const wql_literal *lit, wql_op op)
+{
+    wql_dt v;
+    if (!wmi_wql_dmtf_parse(s, n, &v))
+        return false;
+    if (v.kind == WQL_DT_WILD) {
+        if (op != WQL_OP_EQ && op != WQL_OP_NE)
+            return false;
+        bool eq = n == lit->text_len && memcmp(s, lit->text, n) == 0;
+        return op == WQL_OP_EQ ? eq : !eq;
+    }
+    if (lit->dt.kind != v.kind)
+        return false;
+    return apply(op, v.usec < lit->dt.usec ? -1 : v.usec > lit->dt.usec ? 1 : 0);
+}
+
+/*
+ * Inside an embedded object the type is not known at parse time.  When
+ * the constant is a datetime and the value looks like one, the embedded
+ * instance's class says whether it is one (a schema lookup, only then).
+ */
+static bool
+embedded_is_datetime(const wmi_query *q, const wql_node *node, const val *v)
+{
+    if (q->schema == NULL || v->parent == NULL || json_string_length(v->j) != 25)
+        return false;
+    const char *cn = json_string_value(json_object_get(v->parent, "__CLASS"));
+    const wmi_class *cls = cn ? wmi_schema_get_class(q->schema, cn) : NULL;
+    const wmi_property *prop =
+        cls ? wmi_class_find_property(cls, node->path.seg[node->path.nseg - 1]) : NULL;
+    return prop != NULL && prop->type == CIM_DATETIME;
+}
+
+static bool
+eval_cmp(const wmi_query *q, const wql_node *node, const val *v)
 {
     const wql_literal *lit = &node->lit;
     wql_op op = node->op;
@@ -439,7 +720,10 @@ eval_cmp(const wql_node *node, const val *v)
         return json_num(j, &a) && cmp_num(&a, lit, op);
     case CIM_BOOLEAN:
         return json_is_boolean(j) && cmp_bool(json_is_true(j), lit, op);
-    case CIM_STRING: case CIM_DATETIME: case CIM_REFERENCE: case CIM_CHAR16:
+    case CIM_DATETIME:
+        return json_is_string(j) &&
+               cmp_datetime(json_string_value(j), json_string_length(j), lit, op);
+    case CIM_STRING: case CIM_REFERENCE: case CIM_CHAR16:
         return json_is_string(j) &&
                cmp_str(json_string_value(j), json_string_length(j), lit, op);
     case CIM_EMPTY:
@@ -458,6 +742,8 @@ eval_cmp(const wql_node *node, const val *v)
     case JSON_STRING:
         if ((lit->kind == WQL_LIT_INT || lit->kind == WQL_LIT_REAL) && json_num(j, &a))
             return cmp_num(&a, lit, op);
+        if (lit->dt.kind != WQL_DT_NONE && embedded_is_datetime(q, node, v))
+            return cmp_datetime(json_string_value(j), json_string_length(j), lit, op);
         return cmp_str(json_string_value(j), json_string_length(j), lit, op);
     default:
         return false;
@@ -499,7 +785,7 @@ wmi_wql_eval_node(const wmi_query *q, const wql_node *node, const wmi_object *ev
         return !wmi_wql_eval_node(q, node->child[0], ev);
     case WQL_NODE_CMP:
         resolve(q, &node->path, ev, &v);
-        return eval_cmp(node, &v);
+        return eval_cmp(q, node, &v);
     case WQL_NODE_IS_NULL:
         resolve(q, &node->path, ev, &v);
         return v.kind == VK_NULL || v.kind == VK_ABSENT;
@@ -551,4 +837,61 @@ wmi_query_evaluate_having(const wmi_query *query, const wmi_object *aggregate)
     if (query == NULL || aggregate == NULL)
         return false;
     return query->having == NULL || wmi_wql_eval_node(query, query->having, aggregate);
+}
+
+/* ====================================================================
+ * Projection
+ * ==================================================================== */
+
+/* Does the select list name @key (its first segment), case-insensitively? */
+static bool
+selected(const wmi_query *q, const char *key)
+{
+    for (size_t i = 0; i < q->nselect; i++)
+        if (q->select[i].sys == WQL_SYS_NONE && wmi_wql_name_eq(q->select[i].seg[0], key))
+            return true;
+    return false;
+}
+
+WMI_EXPORT wmi_status
+wmi_query_project(const wmi_query *q, const wmi_object *event, wmi_object **out)
+{
+    if (out != NULL)
+        *out = NULL;
+    if (q == NULL || event == NULL || out == NULL)
+        return WBEM_E_INVALID_PARAMETER;
+    if (q->nselect == 0) {
+        *out = wmi_object_ref((wmi_object *)(uintptr_t)event);
+        return WBEM_S_NO_ERROR;
+    }
+    /* A new instance of the event's class (its schema, which the event
+     * keeps alive), then copies of the selected values the event sets, in
+     * the event's order.  They were checked when the event was built. */
+    wmi_object *o = NULL;
+    wmi_status st = wmi_object_new(event->schema, wmi_class_name(event->cls), &o);
+    if (st != WBEM_S_NO_ERROR)
+        return st == WBEM_E_INVALID_CLASS ? WBEM_E_INVALID_PARAMETER : st;
+    const char *key;
+    json_t *value;
+    json_object_foreach(event->json, key, value) {
+        if (strcmp(key, "__CLASS") == 0 || !selected(q, key))
+            continue;
+        json_t *copy = json_deep_copy(value);
+        if (copy == NULL || json_object_set_new(o->json, key, copy) != 0) {
+            wmi_object_unref(o);
+            return WBEM_E_OUT_OF_MEMORY;
+        }
+    }
+    /* The properties not selected read NULL, as in WMI, rather than their
+     * class defaults. */
+    for (size_t i = 0; i < wmi_class_property_count(event->cls); i++) {
+        const wmi_property *p = wmi_class_property_at(event->cls, i);
+        if (!selected(q, p->name) && json_object_get(o->json, p->name) == NULL &&
+            json_object_set_new(o->json, p->name, json_null()) != 0) {
+            wmi_object_unref(o);
+            return WBEM_E_OUT_OF_MEMORY;
+        }
+    }
+    *out = o;
+    return WBEM_S_NO_ERROR;
 }

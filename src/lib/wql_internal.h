@@ -18,6 +18,9 @@
 /* Deepest nesting of parentheses and NOT accepted in a condition. */
 #define WMI_WQL_MAX_DEPTH 256
 
+/* Most comparison terms (predicates) in WHERE and HAVING together. */
+#define WMI_WQL_MAX_TERMS WMI_MAX_QUERY_TERMS
+
 /* ====================================================================
  * Tokens (wql_lex.c)
  * ==================================================================== */
@@ -156,6 +159,51 @@ bool wmi_wql_like_compile(const char *pattern, size_t len, wql_like *out);
 void wmi_wql_like_free(wql_like *like);
 bool wmi_wql_like_exec(const wql_like *like, const char *subject, size_t len);
 
+/*
+ * As wmi_wql_like_exec, and adds to *@steps the work done: one per pattern
+ * item tested against a subject character, plus one per range of a [set]
+ * tested.  For the tests, which bound it (steps <= 2 * (pattern bytes + 1)
+ * * (subject characters + 1)) rather than time it.
+ */
+bool wmi_wql_like_exec_counted(const wql_like *like, const char *subject, size_t len,
+                               uint64_t *steps);
+
+/* ====================================================================
+ * DMTF datetimes in conditions (wql_eval.c)
+ * ==================================================================== */
+
+typedef enum wql_dt_kind {
+    WQL_DT_NONE = 0,     /* not a datetime */
+    WQL_DT_ABS,          /* a point in time: usec since the epoch, UTC */
+    WQL_DT_INTERVAL,     /* a duration: usec */
+    WQL_DT_WILD          /* a DMTF datetime with '*' fields: compared as text */
+} wql_dt_kind;
+
+typedef struct wql_dt {
+    wql_dt_kind kind;
+    int64_t usec;
+} wql_dt;
+
+/*
+ * Read a DMTF datetime "yyyymmddHHMMSS.mmmmmmsUUU" (UTC offset in minutes),
+ * or interval "ddddddddHHMMSS.mmmmmm:000", exactly 25 bytes at @s.  A
+ * datetime with '*' (whole fields) is WQL_DT_WILD.  Returns false for
+ * anything else.  Allocation-free, no locale, no time zone.
+ */
+bool wmi_wql_dmtf_parse(const char *s, size_t n, wql_dt *out);
+
+/*
+ * Read a datetime constant of a WHERE clause: a DMTF datetime or interval
+ * (wildcards refused), or a locale-free form (docs/wql.md):
+ *   yyyymmdd, yyyy-mm-dd, yyyy/mm/dd, either optionally followed by a blank
+ *   (or, after yyyy-mm-dd, 'T') and hh:mm[:ss[.ffffff]], then optionally
+ *   "Z" or +hh:mm / -hh:mm; without a zone the local time zone applies.
+ * Returns WQL_DT_NONE when @s is none of these; *@wild is set when it is a
+ * DMTF datetime except for '*' wildcards (*@col_off: offset of the first).
+ */
+wql_dt_kind wmi_wql_datetime_literal(const char *s, size_t n, wql_dt *out, bool *wild,
+                                     size_t *col_off);
+
 /* ====================================================================
  * The parsed query (wql_parse.c)
  * ==================================================================== */
@@ -197,6 +245,7 @@ typedef struct wql_literal {
     size_t text_len;
     char *folded;        /* case-folded text */
     size_t folded_len;
+    wql_dt dt;           /* STRING that reads as a datetime or interval */
 } wql_literal;
 
 /* Well-known system properties resolved without a property lookup. */

@@ -31,6 +31,7 @@ typedef struct parser {
     wmi_error *err;
     wmi_status st;               /* first failure, WBEM_S_NO_ERROR while fine */
     int depth;
+    size_t terms;                /* predicates so far (WMI_WQL_MAX_TERMS) */
 } parser;
 
 /* ====================================================================
@@ -290,6 +291,10 @@ make_literal(const wql_token *t, wql_literal *lit)
             lit->as_bool = 1;
         else if (strcmp(lit->folded, "false") == 0)
             lit->as_bool = 0;
+        /* a datetime view, for datetime properties */
+        bool wild;
+        size_t off;
+        (void)wmi_wql_datetime_literal(t->str, t->str_len, &lit->dt, &wild, &off);
         return true;
     }
     default:
@@ -526,6 +531,54 @@ flip(wql_op op)
     }
 }
 
+/*
+ * A datetime property (the schema says so) is compared with a datetime:
+ * a DMTF datetime or interval without wildcards, or a locale-free date
+ * (docs/wql.md).  Anything else is WBEM_E_INVALID_QUERY at the constant.
+ */
+static bool
+check_datetime(parser *p, const wql_path *path, const wql_token *lt, const wql_literal *lit)
+{
+    char d[80];
+    wmi_wql_token_describe(p->text, lt, d, sizeof d);
+    if (lt->type != WQL_TOK_STRING) {
+        fail_at(p, WBEM_E_INVALID_QUERY, lt->pos,
+                "'%s' is a datetime: compare it with a DMTF datetime string, not %s", path->text,
+                d);
+        return false;
+    }
+    bool wild;
+    size_t off;
+    wql_dt dt;
+    wql_dt_kind k = wmi_wql_datetime_literal(lt->str, lt->str_len, &dt, &wild, &off);
+    if (wild) {
+        /* the asterisk's own column when the literal has no escapes */
+        size_t pos = lt->pos;
+        if (lt->len == lt->str_len + 2)
+            pos += 1 + off;
+        fail_at(p, WBEM_E_INVALID_QUERY, pos,
+                "wildcards ('*') are not allowed in a datetime constant: %s", d);
+        return false;
+    }
+    if (k == WQL_DT_NONE) {
+        fail_at(p, WBEM_E_INVALID_QUERY, lt->pos,
+                "'%s' is a datetime, and %s is not a DMTF datetime (yyyymmddHHMMSS.mmmmmmsUUU), "
+                "interval (ddddddddHHMMSS.mmmmmm:000) or yyyy-mm-dd[ hh:mm[:ss]] date",
+                path->text, d);
+        return false;
+    }
+    const wmi_property *prop =
+        path->rcls != NULL ? wmi_class_find_property(path->rcls, path->canon) : NULL;
+    if (prop != NULL && (prop->flags & WMI_PROPERTY_INTERVAL) && k != WQL_DT_INTERVAL) {
+        fail_at(p, WBEM_E_INVALID_QUERY, lt->pos,
+                "'%s' is an interval: compare it with ddddddddHHMMSS.mmmmmm:000, not %s",
+                path->text, d);
+        return false;
+    }
+    (void)lit;
+    return true;
+}
+
 /* Build path <op> literal (already flipped into property-left form). */
 static wql_node *
 make_cmp(parser *p, wql_path *path, wql_op op, wql_op op_written, bool lit_left,
@@ -582,6 +635,10 @@ make_cmp(parser *p, wql_path *path, wql_op op, wql_op op_written, bool lit_left,
         oom(p);
         return NULL;
     }
+    if (t == CIM_DATETIME && !check_datetime(p, path, lt, &n->lit)) {
+        wmi_wql_node_free(n);
+        return NULL;
+    }
     n->path = *path;
     memset(path, 0, sizeof *path);
     n->op = op;
@@ -596,6 +653,12 @@ parse_predicate(parser *p)
     const wql_token *t = peek(p);
     char d[80];
     wql_op op;
+
+    if (++p->terms > WMI_WQL_MAX_TERMS) {
+        fail_at(p, WBEM_E_QUOTA_VIOLATION, t->pos,
+                "more than %d comparison terms in the query", WMI_WQL_MAX_TERMS);
+        return NULL;
+    }
 
     if (is_literal_token(t->type)) {
         /* const relop path */
@@ -1207,6 +1270,46 @@ WMI_EXPORT bool
 wmi_query_has_having(const wmi_query *query)
 {
     return query != NULL && query->having != NULL;
+}
+
+/* Is @n "TargetInstance ISA 'X'"? */
+static const char *
+isa_target_of(const wql_node *n)
+{
+    if (n->kind == WQL_NODE_ISA && n->path.nseg == 1 &&
+        wmi_wql_name_eq(n->path.seg[0], "TargetInstance"))
+        return n->isa_class;
+    return NULL;
+}
+
+/* The ISA targets of the AND chain rooted at @n; nested AND groups are
+ * part of it (the depth is bounded by WMI_WQL_MAX_DEPTH). */
+static const char *
+isa_target_walk(const wmi_query *q, const wql_node *n, const char *best)
+{
+    if (n->kind == WQL_NODE_AND) {
+        for (size_t i = 0; i < n->nchild; i++)
+            best = isa_target_walk(q, n->child[i], best);
+        return best;
+    }
+    const char *t = isa_target_of(n);
+    if (t == NULL)
+        return best;
+    if (best == NULL)
+        return t;
+    /* both hold: the narrower class decides */
+    const wmi_class *tc = q->schema ? wmi_schema_get_class(q->schema, t) : NULL;
+    if (tc != NULL && !wmi_wql_name_eq(t, best) && wmi_class_isa(tc, best))
+        return t;
+    return best;
+}
+
+WMI_EXPORT const char *
+wmi_query_isa_target(const wmi_query *q)
+{
+    if (q == NULL || q->where == NULL)
+        return NULL;
+    return isa_target_walk(q, q->where, NULL);
 }
 
 WMI_EXPORT size_t

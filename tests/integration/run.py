@@ -744,6 +744,32 @@ def test_wql_eval_offline_aggregate_and_intrinsic():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+@test
+def test_select_list_projection():
+    """SELECT Message FROM ...: consumers see only the selected properties;
+    the others read NULL (empty in a template), not their defaults."""
+    def objects(d):
+        return [TEST_EVENT_CLASS] + logfile_provider() + [
+            event_filter("Msg", "SELECT Message FROM Test_Event WHERE Severity > 1"),
+            logfile_consumer("MsgLog", os.path.join(d, "msg.log"), "%Message%|%Severity%|%Seq%"),
+            binding("Msg", lf_path("MsgLog")),
+            event_filter("Star", "SELECT * FROM Test_Event"),
+            logfile_consumer("StarLog", os.path.join(d, "star.log"), "%Message%|%Severity%|%Seq%"),
+            binding("Star", lf_path("StarLog")),
+        ]
+    with new_dir_daemon(objects) as d:
+        d.start()
+        c = d.connect()
+        c.send(ev("hi", Severity=5, Seq=9))
+        c.send(ev("low", Severity=1, Seq=8))
+        c.ping()
+        wait_for(lambda: len(read_lines(d.path("star.log"))) == 2, "both events")
+        wait_for(lambda: read_lines(d.path("msg.log")), "the projected event")
+        assert read_lines(d.path("msg.log")) == ["hi||"], read_lines(d.path("msg.log"))
+        assert read_lines(d.path("star.log")) == ["hi|5|9", "low|1|8"], read_lines(d.path("star.log"))
+        d.stop()
+
+
 # (c) Plugins that cannot be used ------------------------------------------
 
 @test

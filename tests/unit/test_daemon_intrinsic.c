@@ -55,51 +55,6 @@ parse(const char *text)
 /* ---- ISA target ---- */
 
 static void
-expect_text(const char *normalised, size_t index, const char *want)
-{
-    char *got = intrinsic_isa_target_text(normalised, index);
-    if (want == NULL) {
-        if (got != NULL)
-            fail_msg("%s: expected no target, got %s", normalised ? normalised : "(null)", got);
-    } else {
-        if (got == NULL)
-            fail_msg("%s: expected %s, got none", normalised, want);
-        assert_string_equal(got, want);
-    }
-    free(got);
-}
-
-static void
-test_isa_target_text(void **state)
-{
-    (void)state;
-    expect_text("SELECT * FROM __InstanceCreationEvent WITHIN 5 WHERE (TargetInstance ISA \"Win32_Process\")", 0,
-                "Win32_Process");
-    expect_text("SELECT * FROM __InstanceCreationEvent WITHIN 5 WHERE ((TargetInstance ISA \"Win32_Process\") AND "
-                "(TargetInstance.Name = \"a) AND (TargetInstance ISA \\\"X\\\")\"))",
-                0, "Win32_Process");
-    expect_text("SELECT * FROM __InstanceCreationEvent WITHIN 5 WHERE ((TargetInstance ISA \"Win32_Process\") AND "
-                "(TargetInstance.Name = \"a) AND (TargetInstance ISA \\\"X\\\")\"))",
-                1, NULL);
-    expect_text("SELECT * FROM __InstanceCreationEvent WITHIN 5 WHERE ((TargetInstance.Name = \"x\") AND "
-                "(TargetInstance ISA \"CIM_Process\") AND (TargetInstance ISA \"Win32_Process\"))",
-                1, "Win32_Process");
-    /* OR at the top, NOT, or no WHERE: nothing narrows every event. */
-    expect_text("SELECT * FROM __InstanceCreationEvent WITHIN 5 WHERE ((TargetInstance ISA \"Win32_Process\") OR "
-                "(TargetInstance.Name = \"x\"))",
-                0, NULL);
-    expect_text("SELECT * FROM __InstanceCreationEvent WITHIN 5 WHERE (NOT (TargetInstance ISA \"Win32_Process\"))",
-                0, NULL);
-    expect_text("SELECT * FROM __InstanceCreationEvent WITHIN 5", 0, NULL);
-    expect_text("SELECT * FROM __InstanceCreationEvent WITHIN 5 WHERE ((PreviousInstance ISA \"Win32_Process\"))", 0,
-                NULL);
-    /* An escaped quote in the class string, and GROUP after WHERE. */
-    expect_text("SELECT * FROM __InstanceCreationEvent WITHIN 5 WHERE (TargetInstance ISA \"A\\\"B\") GROUP WITHIN 10",
-                0, "A\"B");
-    expect_text(NULL, 0, NULL);
-}
-
-static void
 expect_query(const char *text, const char *want)
 {
     wmi_query *q = parse(text);
@@ -616,7 +571,7 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_isa_target_text), cmocka_unit_test(test_isa_target_query),
+        cmocka_unit_test(test_isa_target_query),
         cmocka_unit_test(test_event_kinds),     cmocka_unit_test(test_check_filter),
         cmocka_unit_test(test_interval_floor),  cmocka_unit_test(test_schedule),
         cmocka_unit_test(test_snapshot_diff),   cmocka_unit_test(test_providers),

@@ -30,6 +30,9 @@
 
 #include "wmievent.h"
 
+/* internal: the LIKE matcher's step counter (unit tests link the static library) */
+#include "lib/wql_internal.h"
+
 #define DATA_DIR "../data/wql/"
 
 /* ====================================================================
@@ -801,6 +804,191 @@ test_wql_files(void **state)
 }
 
 /* ====================================================================
+ * Peer conformance files (Pegasus CQL, sfcb ExecQuery), rewritten for WQL
+ *
+ *   CLASS<TAB>json                       add a class to the file's schema
+ *   INSTANCE<TAB>name<TAB>json           an event (built when used)
+ *   EVAL<TAB>query<TAB>name=MATCH|NOMATCH ...   parse with the file's schema
+ *   ERROR<TAB>query<TAB>WBEM_E_*<TAB>column     parsing must fail so
+ *   PROJECT<TAB>query<TAB>name<TAB>A,B   wmi_query_project keeps exactly A, B
+ *   LIKE<TAB>pattern<TAB>subject<TAB>MATCH|NOMATCH
+ * ==================================================================== */
+
+typedef struct peer_ctx {
+    const char *file;
+    wmi_schema *schema;
+    json_t *instances;  /* name -> event JSON */
+    int counts[6];      /* CLASS+INSTANCE, EVAL (instances), ERROR, PROJECT, LIKE, other */
+} peer_ctx;
+
+static wmi_object *
+peer_instance(peer_ctx *ctx, const char *name, int line)
+{
+    json_t *j = json_object_get(ctx->instances, name);
+    if (j == NULL) {
+        fail_case(ctx->file, line, "no INSTANCE %s", name);
+        return NULL;
+    }
+    wmi_object *o = NULL;
+    wmi_error err;
+    memset(&err, 0, sizeof err);
+    wmi_status st = wmi_object_from_json(ctx->schema, j, &o, &err);
+    if (st != WBEM_S_NO_ERROR)
+        fail_case(ctx->file, line, "INSTANCE %s: %s %s %s", name, status_str(st), err.source,
+                  err.text);
+    return o;
+}
+
+static wmi_query *
+peer_parse(peer_ctx *ctx, const char *query, int line)
+{
+    wmi_query *q = NULL;
+    wmi_error err;
+    memset(&err, 0, sizeof err);
+    wmi_status st = wmi_query_parse(query, ctx->schema, &q, &err);
+    if (st != WBEM_S_NO_ERROR) {
+        fail_case(ctx->file, line, "%s: %s (column %d: %s)", query, status_str(st), err.column,
+                  err.text);
+        return NULL;
+    }
+    roundtrip(q, ctx->schema, ctx->file, line);
+    return q;
+}
+
+static void
+peer_record(char **f, int nf, int line, void *arg)
+{
+    peer_ctx *ctx = arg;
+    json_error_t jerr;
+    if (strcmp(f[0], "CLASS") == 0 && nf == 2) {
+        ctx->counts[0]++;
+        json_t *def = json_loads(f[1], 0, &jerr);
+        wmi_error err;
+        memset(&err, 0, sizeof err);
+        wmi_status st = def ? wmi_schema_add_class_json(ctx->schema, def, &err)
+                            : WBEM_E_INVALID_PARAMETER;
+        if (st != WBEM_S_NO_ERROR)
+            fail_case(ctx->file, line, "CLASS: %s %s %s", status_str(st), def ? err.text : jerr.text,
+                      err.source);
+        json_decref(def);
+    } else if (strcmp(f[0], "INSTANCE") == 0 && nf == 3) {
+        ctx->counts[0]++;
+        json_t *j = json_loads(f[2], 0, &jerr);
+        if (j == NULL)
+            fail_case(ctx->file, line, "INSTANCE %s: %s", f[1], jerr.text);
+        else
+            json_object_set_new(ctx->instances, f[1], j);
+    } else if (strcmp(f[0], "EVAL") == 0 && nf == 3) {
+        wmi_query *q = peer_parse(ctx, f[1], line);
+        char *list = strdup(f[2]);
+        assert_non_null(list);
+        char *save = NULL;
+        for (char *w = strtok_r(list, " ", &save); w != NULL; w = strtok_r(NULL, " ", &save)) {
+            char *eq = strchr(w, '=');
+            if (eq == NULL || (strcmp(eq + 1, "MATCH") != 0 && strcmp(eq + 1, "NOMATCH") != 0)) {
+                fail_case(ctx->file, line, "bad expectation %s", w);
+                continue;
+            }
+            *eq = '\0';
+            ctx->counts[1]++;
+            wmi_object *ev = peer_instance(ctx, w, line);
+            if (q != NULL && ev != NULL) {
+                bool want = strcmp(eq + 1, "MATCH") == 0;
+                if (wmi_query_evaluate(q, ev) != want)
+                    fail_case(ctx->file, line, "%s on %s: expected %s", f[1], w, eq + 1);
+            }
+            wmi_object_unref(ev);
+        }
+        free(list);
+        wmi_query_free(q);
+    } else if (strcmp(f[0], "ERROR") == 0 && nf == 4) {
+        ctx->counts[2]++;
+        wmi_status want;
+        if (wmi_status_from_name(f[2], &want) != WBEM_S_NO_ERROR) {
+            fail_case(ctx->file, line, "unknown status %s", f[2]);
+            return;
+        }
+        wmi_query *q = NULL;
+        wmi_error err;
+        memset(&err, 0, sizeof err);
+        wmi_status st = wmi_query_parse(f[1], ctx->schema, &q, &err);
+        if (st != want || err.column != atoi(f[3]))
+            fail_case(ctx->file, line, "%s: expected %s at %s, got %s at %d (%s)", f[1], f[2], f[3],
+                      status_str(st), err.column, err.text);
+        wmi_query_free(q);
+    } else if (strcmp(f[0], "PROJECT") == 0 && nf == 4) {
+        ctx->counts[3]++;
+        wmi_query *q = peer_parse(ctx, f[1], line);
+        wmi_object *ev = peer_instance(ctx, f[2], line);
+        if (q != NULL && ev != NULL) {
+            wmi_object *pr = NULL;
+            assert_int_equal(wmi_query_project(q, ev, &pr), WBEM_S_NO_ERROR);
+            assert_non_null(pr);
+            char got[1024] = "";
+            const char *key;
+            json_t *value;
+            json_object_foreach((json_t *)wmi_object_json(pr), key, value) {
+                /* Properties not selected are set to NULL: not "kept". */
+                if (strcmp(key, "__CLASS") == 0 || json_is_null(value))
+                    continue;
+                if (got[0])
+                    strncat(got, ",", sizeof got - strlen(got) - 1);
+                strncat(got, key, sizeof got - strlen(got) - 1);
+            }
+            if (strcmp(got, strcmp(f[3], "-") == 0 ? "" : f[3]) != 0)
+                fail_case(ctx->file, line, "%s on %s: projection keeps [%s], expected [%s]", f[1],
+                          f[2], got, f[3]);
+            if (strcmp(wmi_object_class_name(pr), wmi_object_class_name(ev)) != 0)
+                fail_case(ctx->file, line, "projection changed the class");
+            wmi_object_unref(pr);
+        }
+        wmi_object_unref(ev);
+        wmi_query_free(q);
+    } else if (strcmp(f[0], "LIKE") == 0 && nf == 4) {
+        ctx->counts[4]++;
+        check_like(f[1], f[2], f[3], ctx->file, line);
+    } else {
+        ctx->counts[5]++;
+        fail_case(ctx->file, line, "bad record %s (%d fields)", f[0], nf);
+    }
+}
+
+static void
+run_peer_file(const char *file, int min_eval, int min_error)
+{
+    failures = 0;
+    peer_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.file = file;
+    ctx.schema = wmi_schema_new();
+    ctx.instances = json_object();
+    assert_non_null(ctx.schema);
+    int n = for_each_record(file, peer_record, &ctx);
+    print_message("%s: %d records (%d evaluations, %d errors, %d projections, %d LIKE)\n", file, n,
+                  ctx.counts[1], ctx.counts[2], ctx.counts[3], ctx.counts[4]);
+    json_decref(ctx.instances);
+    wmi_schema_free(ctx.schema);
+    assert_true(ctx.counts[1] >= min_eval);
+    assert_true(ctx.counts[2] >= min_error);
+    assert_int_equal(ctx.counts[5], 0);
+    assert_int_equal(failures, 0);
+}
+
+static void
+test_pegasus_cql(void **state)
+{
+    (void)state;
+    run_peer_file("OpenPegasus_CQL_queries.tsv", 40, 20);
+}
+
+static void
+test_sfcb_execquery(void **state)
+{
+    (void)state;
+    run_peer_file("zaneb_sblim-sfcb_execQuery.tsv", 25, 5);
+}
+
+/* ====================================================================
  * Bad input
  * ==================================================================== */
 
@@ -1324,9 +1512,289 @@ test_eval_speed(void **state)
     wmi_query_free(q);
 }
 
+/* ====================================================================
+ * Limits: the term quota and the LIKE matcher's work
+ * ==================================================================== */
+
+static void
+test_term_quota(void **state)
+{
+    (void)state;
+    const char *pre = "SELECT * FROM X WHERE ";
+    int col;
+    /* WMI_MAX_QUERY_TERMS terms: accepted */
+    char *s = repeat(pre, "A=1 OR ", WMI_MAX_QUERY_TERMS - 1, "A=1");
+    assert_int_equal(parse_status(s, &col), WBEM_S_NO_ERROR);
+    free(s);
+    /* one more: refused at the first term over the quota */
+    s = repeat(pre, "A=1 OR ", WMI_MAX_QUERY_TERMS, "A=1");
+    assert_int_equal(parse_status(s, &col), WBEM_E_QUOTA_VIOLATION);
+    assert_int_equal(col, (int)strlen(pre) + WMI_MAX_QUERY_TERMS * 7 + 1);
+    free(s);
+    /* every kind of predicate counts, in WHERE and HAVING together */
+    s = repeat(pre, "B IS NULL AND ", WMI_MAX_QUERY_TERMS - 1,
+               "C LIKE 'x' GROUP WITHIN 5 HAVING NumberOfEvents > 1");
+    assert_int_equal(parse_status(s, &col), WBEM_E_QUOTA_VIOLATION);
+    assert_int_equal(col, (int)strlen(s) - (int)strlen("NumberOfEvents > 1") + 1);
+    free(s);
+}
+
+/* Steps of one match, checked against the bound 2 * (pattern + 1) * (subject + 1). */
+static uint64_t
+like_steps(const char *pattern, const char *subject, bool *matched)
+{
+    wql_like like;
+    assert_true(wmi_wql_like_compile(pattern, strlen(pattern), &like));
+    uint64_t steps = 0;
+    *matched = wmi_wql_like_exec_counted(&like, subject, strlen(subject), &steps);
+    wmi_wql_like_free(&like);
+    uint64_t bound = 2 * ((uint64_t)strlen(pattern) + 1) * ((uint64_t)strlen(subject) + 1);
+    if (steps > bound)
+        fail_msg("'%.40s' LIKE '%.40s': %llu steps > bound %llu", subject, pattern,
+                 (unsigned long long)steps, (unsigned long long)bound);
+    assert_int_equal(*matched, wmi_like_match(pattern, subject));
+    return steps;
+}
+
+typedef struct steps_ctx {
+    int n;
+    uint64_t max;
+} steps_ctx;
+
+static void
+steps_record(char **f, int nf, int line, void *arg)
+{
+    (void)line;
+    steps_ctx *ctx = arg;
+    const char *pat = NULL, *subj = NULL;
+    if (nf == 4 && strcmp(f[0], "LIKE") == 0) {
+        pat = f[1];
+        subj = f[2];
+    } else if (nf == 3 && strstr(f[0], "SELECT") == NULL && strstr(f[0], "select") == NULL) {
+        pat = f[0];
+        subj = f[1];
+    }
+    if (pat == NULL)
+        return;
+    bool m;
+    uint64_t st = like_steps(pat, subj, &m);
+    if (st > ctx->max)
+        ctx->max = st;
+    ctx->n++;
+}
+
+static void
+test_like_work_bounded(void **state)
+{
+    (void)state;
+    /* every LIKE case of the corpus, OMI's pathological ones included */
+    steps_ctx ctx = {0, 0};
+    for_each_record("omi_test_wql.cases.tsv", steps_record, &ctx);
+    for_each_record("like.tsv", steps_record, &ctx);
+    print_message("LIKE work: %d corpus cases within 2*(p+1)*(s+1) steps (most %llu)\n", ctx.n,
+                  (unsigned long long)ctx.max);
+    assert_true(ctx.n >= 190);
+
+    /* pathological patterns on long subjects: bounded, and no worse than linear
+     * in the subject for these (one backtrack point, never exponential) */
+    char *a10k = repeat("", "a", 10000, "");
+    char *a20k = repeat("", "a", 20000, "");
+    bool m;
+    uint64_t s1 = like_steps("%a%a%a%a%a%a%a%b", a10k, &m);
+    assert_false(m);
+    uint64_t s2 = like_steps("%a%a%a%a%a%a%a%b", a20k, &m);
+    assert_false(m);
+    assert_true(s2 <= 2 * s1 + 64);
+    assert_true(s1 <= 4 * 10000);
+    char *omi = repeat("a", "%a", 39, "%b");     /* OMI's a%a%...%b */
+    s1 = like_steps(omi, a10k, &m);
+    assert_false(m);
+    assert_true(s1 <= 4 * 10000 + 200);
+    free(omi);
+    /* the quadratic worst case of a single backtrack point stays within the bound */
+    char *pat = repeat("%", "a", 200, "b");
+    s1 = like_steps(pat, a10k, &m);
+    assert_false(m);
+    free(pat);
+    pat = repeat("%", "[a-z0-9]", 50, "[^a]");
+    s1 = like_steps(pat, a10k, &m);
+    assert_false(m);
+    free(pat);
+    s1 = like_steps("%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%", a10k, &m);
+    assert_true(m);
+    free(a10k);
+    free(a20k);
+}
+
+/* ====================================================================
+ * Projection and the ISA target
+ * ==================================================================== */
+
+static wmi_object *
+project(const char *query, const wmi_schema *qs, const wmi_object *ev)
+{
+    wmi_query *q = NULL;
+    wmi_error err;
+    assert_int_equal(wmi_query_parse(query, qs, &q, &err), WBEM_S_NO_ERROR);
+    wmi_object *out = NULL;
+    assert_int_equal(wmi_query_project(q, ev, &out), WBEM_S_NO_ERROR);
+    assert_non_null(out);
+    wmi_query_free(q);
+    return out;
+}
+
+/* The property reads NULL (set to NULL, or unset with no default). */
+static bool
+reads_null(const wmi_object *o, const char *name)
+{
+    const json_t *v = NULL;
+    return wmi_object_get_json(o, name, &v, NULL) == WBEM_S_NO_ERROR && json_is_null(v);
+}
+
+static void
+test_projection(void **state)
+{
+    (void)state;
+    wmi_schema *s = test_schema();
+    wmi_object *ev = make_event(s,
+                                "{\"__CLASS\": \"Test_SubEvent\", \"Name\": \"n\", "
+                                "\"ProcessName\": \"p\", \"Severity\": 5, \"More\": \"m\", "
+                                "\"Item\": {\"__CLASS\": \"Test_Item\", \"Name\": \"i\", "
+                                "\"Size\": 7}, \"TIME_CREATED\": 1}",
+                                "project", 0);
+    assert_non_null(ev);
+    /* SELECT *: the event itself */
+    wmi_object *p = project("SELECT * FROM Test_Event", s, ev);
+    assert_ptr_equal(p, ev);
+    wmi_object_unref(p);
+    /* SELECT a list: a new object of the event's class with those properties */
+    p = project("SELECT severity, Name, NoSuch FROM Test_Event", NULL, ev);
+    assert_ptr_not_equal(p, ev);
+    assert_string_equal(wmi_object_class_name(p), "Test_SubEvent");
+    assert_true(wmi_object_is_set(p, "Name"));
+    assert_true(wmi_object_is_set(p, "Severity"));
+    /* the others read NULL, not their class defaults */
+    assert_true(reads_null(p, "ProcessName"));
+    assert_true(reads_null(p, "More"));
+    assert_true(reads_null(p, "TIME_CREATED"));
+    assert_int_equal(json_object_size(wmi_object_json(p)), 1 + wmi_class_property_count(wmi_object_class(p)));
+    /* the event is untouched */
+    assert_true(wmi_object_is_set(ev, "ProcessName"));
+    /* the projection matches the same WHERE as the event (system properties kept) */
+    wmi_query *q = NULL;
+    wmi_error err;
+    assert_int_equal(wmi_query_parse("SELECT Name FROM Test_Event WHERE __CLASS = 'Test_SubEvent' "
+                                     "AND __SUPERCLASS = 'Test_Event' AND Name = 'N'",
+                                     s, &q, &err),
+                     WBEM_S_NO_ERROR);
+    assert_true(wmi_query_evaluate(q, p));
+    wmi_query_free(q);
+    wmi_object_unref(p);
+    /* a dotted path keeps the whole embedded object */
+    p = project("SELECT Item.Size FROM Test_Event", s, ev);
+    const json_t *item = json_object_get(wmi_object_json(p), "Item");
+    assert_non_null(item);
+    assert_string_equal(json_string_value(json_object_get(item, "Name")), "i");
+    assert_int_equal(json_integer_value(json_object_get(item, "Size")), 7);
+    assert_true(reads_null(p, "Name"));
+    wmi_object_unref(p);
+    /* selected but unset: left unset, reads as the class default */
+    wmi_object *ev2 = make_event(s, "{\"__CLASS\": \"Test_Event\", \"Name\": \"x\"}", "project", 0);
+    p = project("SELECT Severity FROM Test_Event", s, ev2);
+    assert_false(wmi_object_is_set(p, "Severity"));
+    uint64_t sev = 0;
+    assert_int_equal(wmi_object_get_uint64(p, "Severity", &sev), WBEM_S_NO_ERROR);
+    assert_int_equal(sev, 3);
+    wmi_object_unref(p);
+    wmi_object_unref(ev2);
+    /* intrinsic events: SELECT TargetInstance.Name returns all of TargetInstance */
+    wmi_object *ice = make_event(s,
+                                 "{\"__CLASS\": \"__InstanceCreationEvent\", \"TIME_CREATED\": 5, "
+                                 "\"TargetInstance\": {\"__CLASS\": \"Win32_Process\", "
+                                 "\"Name\": \"sshd\", \"ProcessId\": 42}}",
+                                 "project", 0);
+    assert_non_null(ice);
+    p = project("SELECT TargetInstance.Name FROM __InstanceCreationEvent WITHIN 5 "
+                "WHERE TargetInstance ISA 'Win32_Process'", s, ice);
+    const json_t *ti = json_object_get(wmi_object_json(p), "TargetInstance");
+    assert_non_null(ti);
+    assert_int_equal(json_integer_value(json_object_get(ti, "ProcessId")), 42);
+    assert_true(reads_null(p, "TIME_CREATED"));
+    wmi_object_unref(p);
+    /* bad arguments */
+    assert_int_equal(wmi_query_parse("SELECT Name FROM Test_Event", s, &q, &err), WBEM_S_NO_ERROR);
+    p = (wmi_object *)(uintptr_t)1;
+    assert_int_equal(wmi_query_project(q, NULL, &p), WBEM_E_INVALID_PARAMETER);
+    assert_null(p);
+    assert_int_equal(wmi_query_project(NULL, ev, &p), WBEM_E_INVALID_PARAMETER);
+    assert_int_equal(wmi_query_project(q, ev, NULL), WBEM_E_INVALID_PARAMETER);
+    wmi_query_free(q);
+    wmi_object_unref(ice);
+    wmi_object_unref(ev);
+}
+
+static const char *
+isa_of(const char *query, const wmi_schema *s, wmi_query **q)
+{
+    wmi_error err;
+    assert_int_equal(wmi_query_parse(query, s, q, &err), WBEM_S_NO_ERROR);
+    return wmi_query_isa_target(*q);
+}
+
+static void
+test_isa_target(void **state)
+{
+    (void)state;
+    wmi_schema *s = test_schema();
+    static const struct {
+        const char *query;
+        bool schema;
+        const char *want;
+    } cases[] = {
+        {"SELECT * FROM __InstanceCreationEvent WITHIN 5 WHERE TargetInstance ISA 'Win32_Process' "
+         "AND TargetInstance.Name = 'sshd'", true, "Win32_Process"},
+        {"SELECT * FROM __InstanceCreationEvent WITHIN 5 WHERE targetinstance isa Win32_Process",
+         true, "Win32_Process"},
+        {"SELECT * FROM __InstanceOperationEvent WITHIN 5 WHERE (TargetInstance.Name = 'x' AND "
+         "TargetInstance ISA \"Test_Item\") AND __CLASS = 'x'", true, "Test_Item"},
+        {"SELECT * FROM __InstanceCreationEvent WITHIN 5 WHERE TargetInstance ISA 'Test_Item' AND "
+         "TargetInstance ISA 'Test_ItemChild'", true, "Test_ItemChild"},
+        {"SELECT * FROM __InstanceCreationEvent WITHIN 5 WHERE TargetInstance ISA 'Test_ItemChild' "
+         "AND TargetInstance ISA 'Test_Item'", true, "Test_ItemChild"},
+        {"SELECT * FROM __InstanceCreationEvent WITHIN 5 WHERE TargetInstance ISA 'B' AND "
+         "TargetInstance ISA 'A'", false, "B"},
+        {"SELECT * FROM __InstanceCreationEvent WITHIN 5 WHERE TargetInstance ISA 'Win32_Process' "
+         "OR TargetInstance.Name = 'x'", true, NULL},
+        {"SELECT * FROM __InstanceCreationEvent WITHIN 5 WHERE NOT TargetInstance ISA "
+         "'Win32_Process'", true, NULL},
+        {"SELECT * FROM __InstanceModificationEvent WITHIN 5 WHERE PreviousInstance ISA "
+         "'Win32_Process'", true, NULL},
+        {"SELECT * FROM __InstanceCreationEvent WITHIN 5", true, NULL},
+        {"SELECT * FROM __InstanceCreationEvent WITHIN 5 WHERE TargetInstance.Name = 'x'", true,
+         NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        wmi_query *q = NULL;
+        const char *t = isa_of(cases[i].query, cases[i].schema ? s : NULL, &q);
+        if (cases[i].want == NULL) {
+            if (t != NULL)
+                fail_msg("%s: expected no ISA target, got %s", cases[i].query, t);
+        } else {
+            if (t == NULL || strcmp(t, cases[i].want) != 0)
+                fail_msg("%s: expected %s, got %s", cases[i].query, cases[i].want,
+                         t ? t : "NULL");
+        }
+        wmi_query_free(q);
+    }
+    assert_null(wmi_query_isa_target(NULL));
+}
+
 int
 main(void)
 {
+    /* the data files' locale-free datetimes without a zone are local time: make it UTC */
+    setenv("TZ", "UTC", 1);
+    tzset();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_tsv),
         cmocka_unit_test(test_eval_tsv),
@@ -1334,10 +1802,16 @@ main(void)
         cmocka_unit_test(test_omi_suite),
         cmocka_unit_test(test_docs_examples),
         cmocka_unit_test(test_wql_files),
+        cmocka_unit_test(test_pegasus_cql),
+        cmocka_unit_test(test_sfcb_execquery),
         cmocka_unit_test(test_empty_and_null),
         cmocka_unit_test(test_length_limit),
         cmocka_unit_test(test_long_chains),
         cmocka_unit_test(test_deep_nesting),
+        cmocka_unit_test(test_term_quota),
+        cmocka_unit_test(test_like_work_bounded),
+        cmocka_unit_test(test_projection),
+        cmocka_unit_test(test_isa_target),
         cmocka_unit_test(test_bad_bytes),
         cmocka_unit_test(test_fuzz),
         cmocka_unit_test(test_accessors),
