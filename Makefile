@@ -127,6 +127,12 @@ $(B)/tests/bench/%: $(B)/obj/tests/bench/%.o $(STLIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(STLIB) $(PKG_LIBS) -lpthread -lm
 
+# Benchmarks of daemon subsystems (names bench_daemon_*) link the daemon's
+# objects too, as the test_daemon_* tests do.
+$(B)/tests/bench/bench_daemon_%: $(B)/obj/tests/bench/bench_daemon_%.o $(DAEMON_LIB_OBJ) $(STLIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(DAEMON_LIB_OBJ) $(STLIB) $(PKG_LIBS) -ldl -lpthread -lm
+
 # ---------------------------------------------------------------------------
 # deps: the Debian packages we build and test with.  Installs only what is
 # missing, so it is cheap to run before every build.
