@@ -476,6 +476,16 @@ member(const json_t *obj, const char *name)
     return NULL;
 }
 
+/* @c is @anc or derives from it (pointer walk: no name compares). */
+static bool
+derives_from(const wmi_class *c, const wmi_class *anc)
+{
+    for (; c != NULL; c = wmi_class_superclass(c))
+        if (c == anc)
+            return true;
+    return false;
+}
+
 static void
 resolve(const wmi_query *q, const wql_path *path, const wmi_object *ev, val *v)
 {
@@ -509,11 +519,18 @@ resolve(const wmi_query *q, const wql_path *path, const wmi_object *ev, val *v)
     }
     const json_t *j;
     wmi_cimtype type;
-    if (path->rcls != NULL && path->rcls == wmi_object_class(ev)) {
+    const wmi_class *ecls = wmi_object_class(ev);
+    if (path->rcls != NULL && path->rcls == ecls) {
         /* fast path: the property was resolved against this very class */
         j = json_object_get(wmi_object_json(ev), path->canon);
         if (j == NULL)
             j = path->dflt ? path->dflt : json_null();
+        type = path->type;
+    } else if (path->rcls != NULL && derives_from(ecls, path->rcls) &&
+               (j = json_object_get(wmi_object_json(ev), path->canon)) != NULL) {
+        /* A subclass keeps the inherited property's name and type (the
+         * schema allows no other), so a value it sets is read the same way;
+         * an unset one falls through for the subclass's own default. */
         type = path->type;
     } else if (wmi_object_get_json(ev, path->seg[0], &j, &type) != WBEM_S_NO_ERROR ||
                j == NULL) {
