@@ -101,7 +101,7 @@ $(DAEMON): $(DAEMON_OBJ) $(SHLIB_LINK)
 
 $(CTL): $(CTL_OBJ) $(SHLIB_LINK)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) $(RPATH) -o $@ $(CTL_OBJ) -L$(B)/lib -lwmievent $(PKG_LIBS) -lm
+	$(CC) $(LDFLAGS_ALL) $(RPATH) -o $@ $(CTL_OBJ) -L$(B)/lib -lwmievent $(PKG_LIBS) -lpthread -lm
 
 $(B)/plugins/%.so: $(B)/obj/src/consumers/%.o $(SHLIB_LINK)
 	@mkdir -p $(dir $@)

@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,6 +163,21 @@ check_reply(json_t *r)
  * Commands
  * ==================================================================== */
 
+/* The reply reader of `indicate -`: prints error replies, keeps the final
+ * Stats reply (Id "wmieventctl"). */
+struct reader {
+    struct conn *c;
+    json_t *final;
+};
+
+static void *
+reader_main(void *arg)
+{
+    struct reader *rd = arg;
+    rd->final = read_reply(rd->c, "wmieventctl");
+    return NULL;
+}
+
 static int
 cmd_indicate(int argc, char **argv)
 {
@@ -169,32 +185,48 @@ cmd_indicate(int argc, char **argv)
     if (argc < 1)
         usage();
     if (strcmp(argv[0], "-") == 0) {
-        /* Stream stdin as bare events, then ask how many were refused. */
+        /* Stream stdin as bare events, then ask how many were refused.  A
+         * thread reads the replies meanwhile (errors about bad lines): the
+         * daemon stops reading a client that leaves its replies unread. */
         if (connect_daemon(&c) != 0)
             return EXIT_CONNECT;
+        struct reader rd = {.c = &c};
+        pthread_t th;
+        if (pthread_create(&th, NULL, reader_main, &rd) != 0) {
+            disconnect(&c);
+            return EXIT_CONNECT;
+        }
         char *line = NULL;
         size_t cap = 0;
         ssize_t n;
         unsigned long sent = 0;
+        int rc = EXIT_OK;
         while ((n = getline(&line, &cap, stdin)) > 0) {
             if (line[n - 1] != '\n') {
-                line = realloc(line, (size_t)n + 2);
+                char *nl = realloc(line, (size_t)n + 2);
+                if (nl == NULL)
+                    break;
+                line = nl;
                 line[n++] = '\n';
             }
             if (send_all(c.fd, line, (size_t)n) != 0) {
                 fprintf(stderr, "wmieventctl: write: %s\n", strerror(errno));
-                free(line);
-                disconnect(&c);
-                return EXIT_CONNECT;
+                rc = EXIT_CONNECT;
+                break;
             }
             sent++;
         }
         free(line);
         json_t *req = json_pack("{ssss}", "Method", "Stats", "Id", "wmieventctl");
-        send_json(&c, req);
+        if (rc == EXIT_OK && send_json(&c, req) != 0)
+            rc = EXIT_CONNECT;
         json_decref(req);
-        json_t *r = read_reply(&c, "wmieventctl");
-        int rc = check_reply(r);
+        if (rc != EXIT_OK)
+            shutdown(c.fd, SHUT_RDWR);
+        pthread_join(th, NULL);
+        json_t *r = rd.final;
+        if (rc == EXIT_OK)
+            rc = check_reply(r);
         if (rc == EXIT_OK) {
             json_t *conn = json_object_get(r, "Connection");
             json_int_t refused = json_integer_value(json_object_get(conn, "refused"));

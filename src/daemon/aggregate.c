@@ -43,11 +43,13 @@ struct wmid_aggregator {
     struct group *head, *tail;   /* in deadline order (windows are equal) */
     size_t ngroups;
     json_t *index;               /* key -> (pointer as integer) */
+    uint64_t refused;            /* events over MAX_GROUPS */
+    uint64_t last_warn;          /* uv_now() of the last warning */
 };
 
 /* Longest group table kept; past it, new groups are refused (and
  * counted) so that a BY over an unbounded property cannot exhaust memory. */
-#define MAX_GROUPS 100000
+#define MAX_GROUPS 10000
 
 /* ====================================================================
  * Windows
@@ -133,7 +135,14 @@ aggregate_add(struct wmid_aggregator *a, wmi_object *ev)
         return;
     }
     if (a->ngroups >= MAX_GROUPS) {
-        log_warnx("filter %s: more than %d open groups; event not aggregated", a->filter->name, MAX_GROUPS);
+        /* Counted, and logged at most once a second. */
+        a->refused++;
+        uint64_t now = uv_now(a->loop);
+        if (now >= a->last_warn + 1000) {
+            a->last_warn = now;
+            log_warnx("filter %s: more than %d open groups; %llu event(s) not aggregated so far", a->filter->name,
+                      MAX_GROUPS, (unsigned long long)a->refused);
+        }
         free(key);
         json_decref(by);
         return;

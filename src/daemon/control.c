@@ -35,6 +35,7 @@ struct conn {
     size_t len, cap;
     bool discarding;             /* skipping the rest of an oversized line */
     bool paused;                 /* SlowDownProviders back-pressure */
+    bool write_paused;           /* replies the client does not read */
     bool closing;
     unsigned long id;
     long uid;
@@ -52,7 +53,7 @@ struct wmid_control {
     struct conn *conns;
     unsigned long next_id;
     /* Counters (loop thread only). */
-    unsigned long long accepted, lines, events, refused, requests, errors, replies_dropped, paused;
+    unsigned long long accepted, lines, events, refused, requests, errors, replies_paused, paused;
     json_t *errors_by_status;    /* name -> count */
     char last_error[512];
     time_t last_log;
@@ -87,25 +88,38 @@ count_error(struct wmid_control *ctl, struct conn *c, wmi_status st, const char 
     }
 }
 
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b);
+static void process_buffer(struct conn *c, size_t scan_from);
+
 static void
 on_write(uv_write_t *req, int status)
 {
-    (void)status;
+    /* The connection outlives its writes: uv_close cancels them (status
+     * UV_ECANCELED) before the close callback frees it. */
+    struct conn *c = req->handle->data;
     free(req->data);
     free(req);
+    if (status == 0 && c->write_paused && !c->closing &&
+        uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) < MAX_PENDING_REPLY_BYTES / 2) {
+        /* The client reads its replies again: read its requests again. */
+        c->write_paused = false;
+        if (!c->paused) {
+            process_buffer(c, 0);
+            if (!c->paused && !c->write_paused && !c->closing)
+                uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+            router_flush(c->ctl->router);
+        }
+    }
 }
 
-/* Send one JSON reply line (steals @reply). */
+/* Send one JSON reply line (steals @reply).  Replies are never dropped: a
+ * client that does not read them is not read from either, once more than
+ * MAX_PENDING_REPLY_BYTES wait, until it catches up. */
 static void
 reply(struct conn *c, json_t *reply)
 {
     if (c->closing) {
-        json_decref(reply);
-        return;
-    }
-    if (uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) > MAX_PENDING_REPLY_BYTES) {
-        /* The client does not read its replies: never let it grow our memory. */
-        c->ctl->replies_dropped++;
         json_decref(reply);
         return;
     }
@@ -131,6 +145,12 @@ reply(struct conn *c, json_t *reply)
     if (uv_write(req, (uv_stream_t *)&c->pipe, &b, 1, on_write) != 0) {
         free(line);
         free(req);
+        return;
+    }
+    if (!c->write_paused && uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) > MAX_PENDING_REPLY_BYTES) {
+        c->write_paused = true;
+        c->ctl->replies_paused++;
+        uv_read_stop((uv_stream_t *)&c->pipe);
     }
 }
 
@@ -235,7 +255,9 @@ req_indicate(struct conn *c, const json_t *id, json_t *req)
     }
     for (i = 0; i < n; i++) {
         stamp(objs[i]);
-        pause |= router_indicate(ctl->router, objs[i], 256);
+        /* Queue limits count bytes: the event's size as JSON text. */
+        size_t size = json_dumpb(wmi_object_json(objs[i]), NULL, 0, JSON_COMPACT);
+        pause |= router_indicate(ctl->router, objs[i], size ? size : 256);
     }
     ctl->events += n;
     json_t *r = status_reply(id, WBEM_S_NO_ERROR);
@@ -472,14 +494,18 @@ process_buffer(struct conn *c, size_t scan_from)
     struct wmid_control *ctl = c->ctl;
     size_t start = 0;
     bool pause = false;
+    if (c->buf == NULL)
+        return; /* nothing buffered (an oversized line's memory was given back) */
     while (!pause) {
         char *nl = memchr(c->buf + scan_from, '\n', c->len - scan_from);
         if (nl == NULL)
             break;
         size_t end = (size_t)(nl - c->buf);
+        /* A CRLF line's CR does not count against the limit. */
+        size_t linelen = end - start - (end > start && c->buf[end - 1] == '\r' ? 1 : 0);
         if (c->discarding) {
             c->discarding = false;
-        } else if (end - start > ctl->settings->max_line_bytes) {
+        } else if (linelen > ctl->settings->max_line_bytes) {
             refuse_oversized(c);
         } else {
             pause = handle_line(c, c->buf + start, end - start);
@@ -548,7 +574,7 @@ on_resume(void *arg)
             c->paused = false;
             /* First the lines read before the pause; they may pause again. */
             process_buffer(c, 0);
-            if (!c->paused && !c->closing)
+            if (!c->paused && !c->write_paused && !c->closing)
                 uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
         }
     }
@@ -718,7 +744,7 @@ control_stats_json(struct wmid_control *ctl)
     json_t *o = json_pack("{sIsIsIsIsIsIsIsIsIsO}", "accepted", (json_int_t)ctl->accepted, "open",
                           (json_int_t)open, "lines", (json_int_t)ctl->lines, "events", (json_int_t)ctl->events,
                           "refused", (json_int_t)ctl->refused, "requests", (json_int_t)ctl->requests, "errors",
-                          (json_int_t)ctl->errors, "replies_dropped", (json_int_t)ctl->replies_dropped,
+                          (json_int_t)ctl->errors, "replies_paused", (json_int_t)ctl->replies_paused,
                           "paused", (json_int_t)ctl->paused, "errors_by_status", ctl->errors_by_status);
     if (ctl->last_error[0])
         json_object_set_new(o, "last_error", json_string(ctl->last_error));

@@ -56,6 +56,9 @@ struct wmid_sink {
      * threads contend for malloc's arena lock. */
     wmi_object **grave;
     size_t ngrave, capgrave;
+    /* The thread's batch arrays, max_batch long, allocated at attach. */
+    wmi_object **batch_events;
+    size_t *batch_sizes;
     struct wmid_sink *next;
 };
 
@@ -178,11 +181,9 @@ sink_thread(void *arg)
 {
     struct wmid_sink *k = arg;
     struct wmid_delivery *d = k->d;
-    wmi_object **events = calloc(k->max_batch, sizeof *events);
-    size_t *sizes = calloc(k->max_batch, sizeof *sizes);
+    wmi_object **events = k->batch_events;
+    size_t *sizes = k->batch_sizes;
 
-    if (events == NULL || sizes == NULL)
-        fatalx("out of memory starting a delivery thread");
     pthread_mutex_lock(&k->mu);
     for (;;) {
         while (k->count == 0 && !k->stopping) {
@@ -249,8 +250,6 @@ sink_thread(void *arg)
     }
     pthread_cond_broadcast(&k->idle_cv);
     pthread_mutex_unlock(&k->mu);
-    free(events);
-    free(sizes);
     return NULL;
 }
 
@@ -348,12 +347,27 @@ delivery_attach(struct wmid_delivery *d, struct wmid_consumer *c)
     k->us = us;
     k->provider = p;
     k->max_batch = p->cp->max_batch ? p->cp->max_batch : 1;
+    k->batch_events = calloc(k->max_batch, sizeof *k->batch_events);
+    k->batch_sizes = calloc(k->max_batch, sizeof *k->batch_sizes);
+    if (k->batch_events == NULL || k->batch_sizes == NULL) {
+        log_warnx("consumer %s: cannot allocate batches of %zu events; not attached", c->path, k->max_batch);
+        free(k->batch_events);
+        free(k->batch_sizes);
+        free(k);
+        if (us->release != NULL)
+            us->release(us);
+        return false;
+    }
     pthread_mutex_init(&k->mu, NULL);
     pthread_cond_init(&k->cv, NULL);
     pthread_cond_init(&k->idle_cv, NULL);
     if (pthread_create(&k->thread, NULL, sink_thread, k) != 0) {
         log_warn("consumer %s: cannot start a delivery thread", c->path);
+        free(k->batch_events);
+        free(k->batch_sizes);
         free(k);
+        if (us->release != NULL)
+            us->release(us);
         return false;
     }
     k->started = true;
@@ -386,6 +400,14 @@ delivery_push(struct wmid_delivery *d, struct wmid_consumer *c, wmi_object *ev, 
     }
     atomic_fetch_add(&c->stats.queued_bytes, size);
     atomic_fetch_add(&d->total_bytes, size);
+    /* Mark the overflow before the event becomes visible to the delivery
+     * thread: were it marked after, the thread could drain the queue and
+     * run check_resume in between, and nothing would ever clear the mark
+     * (a paused producer never resumed). */
+    if (over_t)
+        atomic_store(&d->global_full, true);
+    if (over_c && !atomic_exchange(&c->full, true))
+        atomic_fetch_add(&d->nfull, 1);
     pthread_mutex_lock(&k->mu);
     bool ok = !k->stopping && ring_push(k, (struct qentry){c, wmi_object_ref(ev), size});
     /* A full batch is worth a wake at once; anything less waits for the
@@ -395,15 +417,12 @@ delivery_push(struct wmid_delivery *d, struct wmid_consumer *c, wmi_object *ev, 
     if (!ok) {
         wmi_object_unref(ev);
         account_release(d, c, size);
+        check_resume(d, c);
         atomic_fetch_add(&c->stats.dropped_shutdown, 1);
         return PUSH_DROPPED;
     }
     if (wake)
         pthread_cond_signal(&k->cv);
-    if (over_t)
-        atomic_store(&d->global_full, true);
-    if (over_c && !atomic_exchange(&c->full, true))
-        atomic_fetch_add(&d->nfull, 1);
     return (over_c || over_t) ? PUSH_QUEUED_FULL : PUSH_QUEUED;
 }
 
@@ -498,6 +517,8 @@ delivery_free(struct wmid_delivery *d)
         if (k->us == NULL && k->started == false) {
             free(k->ring);
             free(k->grave);
+            free(k->batch_events);
+            free(k->batch_sizes);
             pthread_mutex_destroy(&k->mu);
             pthread_cond_destroy(&k->cv);
             pthread_cond_destroy(&k->idle_cv);

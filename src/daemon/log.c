@@ -75,6 +75,11 @@ log_vmsg(int level, const char *prefix, const char *fmt, va_list ap)
         n += (size_t)vsnprintf(line + n, sizeof line - n, fmt, ap);
     if (n >= sizeof line - 1)
         n = sizeof line - 2;
+    /* Text from clients (class names, methods) is logged too: no control
+     * character may start a forged line or reach the terminal. */
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+            line[i] = '?';
     line[n++] = '\n';
     ssize_t w = write(STDERR_FILENO, line, n);
     (void)w;

@@ -158,6 +158,16 @@ main(int argc, char **argv)
     router_free(ds.router);
 
     signal(SIGPIPE, SIG_IGN);
+    /* Until the handlers are in place, hold SIGTERM/SIGINT/SIGHUP: one that
+     * came during start-up would otherwise kill the daemon with no drain
+     * and leave its socket behind.  Threads started meanwhile (delivery)
+     * inherit the mask and so never take these signals. */
+    sigset_t held;
+    sigemptyset(&held);
+    sigaddset(&held, SIGTERM);
+    sigaddset(&held, SIGINT);
+    sigaddset(&held, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &held, NULL);
     ds.loop = uv_default_loop();
     ds.delivery = delivery_new(ds.loop, &ds.settings);
     ds.router = router_new(&ds.objects, &ds.settings, ds.delivery, &err);
@@ -189,6 +199,7 @@ main(int argc, char **argv)
     uv_signal_start(&ds.sigterm, on_signal, SIGTERM);
     uv_signal_start(&ds.sigint, on_signal, SIGINT);
     uv_signal_start(&ds.sighup, on_signal, SIGHUP);
+    pthread_sigmask(SIG_UNBLOCK, &held, NULL);
 
     log_notice("wmieventd %s ready: %zu objects from %s", WMIEVENT_VERSION, ds.objects.ninstances,
                ds.settings.object_dir);

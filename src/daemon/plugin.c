@@ -79,6 +79,9 @@ plugin_load(struct wmid_provider *p, const struct wmid_settings *s, const wmi_sc
     const struct wmi_event_consumer_provider *cp = pl->consumer_provider;
     if (cp == NULL || cp->initialize == NULL || cp->find_consumer == NULL)
         return fail(p, WBEM_E_PROVIDER_NOT_CAPABLE, "%s provides no consumer provider", path);
+    if (cp->max_batch > WMID_MAX_BATCH)
+        return fail(p, WBEM_E_INVALID_PARAMETER, "%s declares max_batch %u; at most %d events per call are "
+                    "allowed", path, cp->max_batch, WMID_MAX_BATCH);
     p->plugin = pl;
     p->cp = cp;
     p->host.abi_major = WMI_PLUGIN_ABI_MAJOR;

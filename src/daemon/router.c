@@ -255,6 +255,14 @@ build(struct wmid_router *r, const struct wmid_objects *o, const struct wmid_set
                             "ConsumerClassNames[%zu]: \"%s\" is not a class derived from __EventConsumer", k,
                             json_string_value(cn));
             }
+            json_t *prev = json_object_get(class_provider, wmi_class_name(cc));
+            if (prev != NULL) {
+                fail(err, WBEM_E_ALREADY_EXISTS, origin,
+                     "ConsumerClassNames[%zu]: class %s is already served by provider \"%s\"", k,
+                     wmi_class_name(cc), r->providers[json_integer_value(prev)].name);
+                json_decref(class_provider);
+                return false;
+            }
             json_object_set_new(class_provider, wmi_class_name(cc), json_integer((json_int_t)(p - r->providers)));
         }
         wmi_object_unref(p->registration);
@@ -386,6 +394,10 @@ build(struct wmid_router *r, const struct wmid_objects *o, const struct wmid_set
         json_decref(keys);
         if (c == NULL)
             return fail(err, WBEM_E_NOT_FOUND, origin, "Consumer: no logical consumer matches %s", cpath);
+        for (size_t j = 0; j < r->nbindings; j++)
+            if (r->bindings[j].filter == f && r->bindings[j].consumer == c)
+                return fail(err, WBEM_E_ALREADY_EXISTS, origin,
+                            "a binding of filter \"%s\" to %s is defined twice", f->name, c->path);
         struct wmid_binding *b = &r->bindings[r->nbindings++];
         b->path = wmi_object_get_path(x);
         b->filter = f;

@@ -74,6 +74,9 @@ void config_free_objects(struct wmid_objects *o);
  * plugin.c - consumer provider plugins
  * ==================================================================== */
 
+/* The largest max_batch a consumer provider may declare. */
+#define WMID_MAX_BATCH 65536
+
 struct wmid_provider {
     char *name;                   /* __Win32Provider.Name */
     char *library;                /* resolved path */

@@ -770,6 +770,23 @@ def test_select_list_projection():
         d.stop()
 
 
+@test
+def test_log_lines_cannot_be_forged():
+    """Client text that reaches the log (a method or class name) cannot
+    start a line of its own: control characters are replaced."""
+    with new_dir_daemon(tour_objects) as d:
+        d.start()
+        c = d.connect()
+        c.send({"Method": "nope\n2026-01-01T00:00:00.000 wmieventd[crit]: FORGED"})
+        r = c.read()
+        assert r["StatusName"] == "WBEM_E_NOT_SUPPORTED", r
+        c.ping()
+        wait_for(lambda: d.log_lines("unknown method"), "the error logged")
+        assert not [l for l in d.log().splitlines() if l.startswith("2026-01-01")], d.log()
+        assert d.log_lines("nope?2026-01-01"), d.log()
+        d.stop()
+
+
 # (c) Plugins that cannot be used ------------------------------------------
 
 @test
@@ -1005,16 +1022,22 @@ def test_client_disconnects_mid_line():
         c.ping()
         wait_for(lambda: len(read_lines(d.path("events.log"))) >= 2, "2 lines")
         assert read_lines(d.path("events.log")) == ["sev=3 msg=before", "sev=3 msg=after"]
-        # A client that never reads its replies does not hurt anyone: the
-        # daemon stops queueing replies for it past 1 MiB and counts them.
+        # A client that does not read its replies does not hurt anyone: past
+        # 1 MiB of unread replies the daemon stops reading its requests
+        # (counted in replies_paused), and drops none of them.
         greedy = d.connect()
         greedy.sock.settimeout(60)
         greedy.send_raw(('{"Method": "Stats", "Id": 1}\n' * 4000).encode())
         c.ping()
-        wait_for(lambda: c.stats()["Stats"]["connections"]["replies_dropped"] > 0, "replies_dropped > 0")
+        wait_for(lambda: c.stats()["Stats"]["connections"]["replies_paused"] > 0, "replies_paused > 0")
         c.send(ev("still-served"))
         c.ping()
         wait_for(lambda: "sev=3 msg=still-served" in read_lines(d.path("events.log")), "still-served")
+        # Once it reads, it gets every reply, in order.
+        for _ in range(4000):
+            r = greedy.read()
+            assert r.get("Id") == 1 and r["Status"] == 0, r
+        greedy.ping()
         d.stop()
 
 

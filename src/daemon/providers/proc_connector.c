@@ -60,7 +60,10 @@ struct wmid_proc {
     bool nl_active;
     /* self-test */
     uv_process_t probe;
-    bool probe_running;
+    bool probe_open;              /* the probe's handle is not closed yet */
+    unsigned handles;             /* libuv handles not closed yet */
+    unsigned long long unreadable; /* execs of processes gone before they were read */
+    uint64_t last_unreadable_log;
     int probe_pid;
     uv_timer_t probe_timer;
     bool probe_timer_active;
@@ -354,6 +357,7 @@ start_polling(struct wmid_proc *p, const char *why)
     log_notice("process events: polling /proc every %u ms (%s); processes shorter than that can be missed",
                p->settings->process_poll_ms, why);
     uv_timer_init(p->loop, &p->poll_timer);
+    p->handles++;
     p->poll_timer.data = p;
     uv_timer_start(&p->poll_timer, on_poll_timer, p->settings->process_poll_ms, p->settings->process_poll_ms);
     p->polling = true;
@@ -382,8 +386,20 @@ handle_proc_event(struct wmid_proc *p, const struct proc_event *pe)
             instance_process_exec(pid);
         }
         struct pinfo *i = observe(pid);
-        if (i == NULL)
-            return; /* already gone: nothing reliable to report */
+        if (i == NULL) {
+            /* Gone before /proc could be read: no name, uid or parent to
+             * report.  Counted and logged (at most once a second), never
+             * silent. */
+            p->unreadable++;
+            uint64_t now = uv_now(p->loop);
+            if (p->source != NULL && now >= p->last_unreadable_log + 1000) {
+                p->last_unreadable_log = now;
+                log_notice("process events: %llu process(es) exited before /proc/PID could be read; their "
+                           "starts were not reported",
+                           (unsigned long long)p->unreadable);
+            }
+            return;
+        }
         table_put(p, i);
         if (p->source != NULL && !p->stopping)
             emit_start(p, i, pid);
@@ -471,10 +487,23 @@ start_netlink(struct wmid_proc *p)
         return false;
     }
     uv_poll_init(p->loop, &p->nl_poll, p->nl_fd);
+    p->handles++;
     p->nl_poll.data = p;
     uv_poll_start(&p->nl_poll, UV_READABLE, on_netlink);
     p->nl_active = true;
     return true;
+}
+
+static void proc_free(struct wmid_proc *p);
+
+/* Every handle of the source closes through here; the last one to close
+ * after proc_stop frees the source. */
+static void
+on_handle_closed(uv_handle_t *h)
+{
+    struct wmid_proc *p = h->data;
+    if (--p->handles == 0 && p->stopping)
+        proc_free(p);
 }
 
 static void
@@ -484,7 +513,7 @@ stop_netlink(struct wmid_proc *p)
         return;
     p->nl_active = false;
     uv_poll_stop(&p->nl_poll);
-    uv_close((uv_handle_t *)&p->nl_poll, NULL);
+    uv_close((uv_handle_t *)&p->nl_poll, on_handle_closed);
     close(p->nl_fd);
     p->nl_fd = -1;
 }
@@ -492,16 +521,18 @@ stop_netlink(struct wmid_proc *p)
 static void
 on_probe_exit(uv_process_t *proc, int64_t exit_status, int term_signal)
 {
+    struct wmid_proc *p = proc->data;
     (void)exit_status;
     (void)term_signal;
-    uv_close((uv_handle_t *)proc, NULL);
+    p->probe_open = false;
+    uv_close((uv_handle_t *)proc, on_handle_closed);
 }
 
 static void
 on_probe_timeout(uv_timer_t *t)
 {
     struct wmid_proc *p = t->data;
-    uv_close((uv_handle_t *)&p->probe_timer, NULL);
+    uv_close((uv_handle_t *)&p->probe_timer, on_handle_closed);
     p->probe_timer_active = false;
     if (p->source != NULL)
         return; /* the connector works */
@@ -538,13 +569,19 @@ proc_start(uv_loop_t *loop, const struct wmid_settings *s, struct wmid_router *r
     /* Prove the connector with a process of our own. */
     char *args[] = {(char *)"/bin/true", NULL};
     uv_process_options_t opt = {.file = args[0], .args = args, .exit_cb = on_probe_exit};
+    p->probe.data = p;
+    p->handles++;
     if (uv_spawn(loop, &p->probe, &opt) != 0) {
+        /* A failed spawn still leaves a handle to close. */
+        uv_close((uv_handle_t *)&p->probe, on_handle_closed);
         stop_netlink(p);
         start_polling(p, "cannot run /bin/true to test the process connector");
         return p;
     }
+    p->probe_open = true;
     p->probe_pid = p->probe.pid;
     uv_timer_init(loop, &p->probe_timer);
+    p->handles++;
     p->probe_timer.data = p;
     uv_timer_start(&p->probe_timer, on_probe_timeout, 1000, 0);
     p->probe_timer_active = true;
@@ -557,22 +594,9 @@ proc_source_name(const struct wmid_proc *p)
     return p->source ? p->source : "starting";
 }
 
-void
-proc_stop(struct wmid_proc *p)
+static void
+proc_free(struct wmid_proc *p)
 {
-    if (p == NULL)
-        return;
-    p->stopping = true;
-    stop_netlink(p);
-    if (p->probe_timer_active) {
-        uv_timer_stop(&p->probe_timer);
-        uv_close((uv_handle_t *)&p->probe_timer, NULL);
-    }
-    if (p->polling) {
-        uv_timer_stop(&p->poll_timer);
-        uv_close((uv_handle_t *)&p->poll_timer, NULL);
-    }
-    uv_run(p->loop, UV_RUN_NOWAIT);
     for (size_t b = 0; b < NBUCKETS; b++) {
         while (p->buckets[b] != NULL) {
             struct pinfo *i = p->buckets[b];
@@ -581,4 +605,31 @@ proc_stop(struct wmid_proc *p)
         }
     }
     free(p);
+}
+
+void
+proc_stop(struct wmid_proc *p)
+{
+    if (p == NULL)
+        return;
+    p->stopping = true;
+    stop_netlink(p);
+    if (p->probe_open) {
+        /* SIGTERM before /bin/true was reaped: stop watching it. */
+        p->probe_open = false;
+        uv_close((uv_handle_t *)&p->probe, on_handle_closed);
+    }
+    if (p->probe_timer_active) {
+        p->probe_timer_active = false;
+        uv_timer_stop(&p->probe_timer);
+        uv_close((uv_handle_t *)&p->probe_timer, on_handle_closed);
+    }
+    if (p->polling) {
+        p->polling = false;
+        uv_timer_stop(&p->poll_timer);
+        uv_close((uv_handle_t *)&p->poll_timer, on_handle_closed);
+    }
+    /* Freed when the last handle has closed (on_handle_closed). */
+    if (p->handles == 0)
+        proc_free(p);
 }
