@@ -28,6 +28,7 @@ struct group {
     json_t *by;                  /* their values, in BY order */
     wmi_object *representative;  /* the first event of the window */
     uint64_t count;
+    size_t bytes;                /* size of the representative as JSON */
     uint64_t deadline;           /* uv_now() when the window closes */
     struct group *next;
 };
@@ -43,13 +44,17 @@ struct wmid_aggregator {
     struct group *head, *tail;   /* in deadline order (windows are equal) */
     size_t ngroups;
     json_t *index;               /* key -> (pointer as integer) */
-    uint64_t refused;            /* events over MAX_GROUPS */
+    uint64_t refused;            /* events over MAX_GROUPS or MAX_GROUP_BYTES */
+    size_t bytes;                /* sum of the open groups' bytes */
     uint64_t last_warn;          /* uv_now() of the last warning */
 };
 
 /* Longest group table kept; past it, new groups are refused (and
  * counted) so that a BY over an unbounded property cannot exhaust memory. */
 #define MAX_GROUPS 10000
+/* Most bytes (as JSON text) of representative events kept by one filter's
+ * open windows; past it new groups are refused like past MAX_GROUPS. */
+#define MAX_GROUP_BYTES (16u * 1024 * 1024)
 
 /* ====================================================================
  * Windows
@@ -85,6 +90,7 @@ close_due(struct wmid_aggregator *a)
             a->tail = NULL;
         json_object_del(a->index, g->key);
         a->ngroups--;
+        a->bytes -= g->bytes;
         emit(a, g);
         any = true;
         free(g->key);
@@ -134,14 +140,17 @@ aggregate_add(struct wmid_aggregator *a, wmi_object *ev)
         json_decref(by);
         return;
     }
-    if (a->ngroups >= MAX_GROUPS) {
+    size_t size = json_dumpb(wmi_object_json(ev), NULL, 0, JSON_COMPACT);
+    if (a->ngroups >= MAX_GROUPS || a->bytes + size > MAX_GROUP_BYTES) {
         /* Counted, and logged at most once a second. */
         a->refused++;
         uint64_t now = uv_now(a->loop);
         if (now >= a->last_warn + 1000) {
             a->last_warn = now;
-            log_warnx("filter %s: more than %d open groups; %llu event(s) not aggregated so far", a->filter->name,
-                      MAX_GROUPS, (unsigned long long)a->refused);
+            log_warnx("filter %s: %zu open groups holding %zu bytes (limits %d, %u); %llu event(s) not "
+                      "aggregated so far",
+                      a->filter->name, a->ngroups, a->bytes, MAX_GROUPS, MAX_GROUP_BYTES,
+                      (unsigned long long)a->refused);
         }
         free(key);
         json_decref(by);
@@ -157,6 +166,8 @@ aggregate_add(struct wmid_aggregator *a, wmi_object *ev)
     g->by = by;
     g->representative = wmi_object_ref(ev);
     g->count = 1;
+    g->bytes = size;
+    a->bytes += size;
     g->deadline = uv_now(a->loop) + a->window_ms;
     if (a->tail)
         a->tail->next = g;
@@ -202,7 +213,11 @@ aggregate_free(struct wmid_aggregator *a)
 {
     if (a == NULL)
         return;
-    /* Windows still open at shutdown are dropped, as WMI drops them. */
+    /* Windows still open at shutdown are dropped, as WMI drops them; the
+     * log says how many. */
+    if (a->ngroups > 0)
+        log_notice("filter %s: %zu GROUP window(s) still open at exit; no __AggregateEvent raised for them",
+                   a->filter->name, a->ngroups);
     while (a->head != NULL) {
         struct group *g = a->head;
         a->head = g->next;

@@ -72,7 +72,7 @@ static const struct {
     {"max_line_bytes", K_SIZE}, {"queue_max_bytes", K_SIZE},
     {"default_consumer_queue_bytes", K_SIZE},
     {"process_poll_ms", K_UINT}, {"shutdown_timeout_ms", K_UINT},
-    {"min_within_ms", K_UINT},
+    {"min_within_ms", K_UINT},  {"max_connections", K_UINT},
 };
 
 bool
@@ -88,6 +88,7 @@ config_load_settings(const char *path, struct wmid_settings *s, wmi_error *err)
     s->process_poll_ms = 100;
     s->shutdown_timeout_ms = 5000;
     s->min_within_ms = 100;
+    s->max_connections = 256;
 
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
@@ -169,6 +170,8 @@ config_load_settings(const char *path, struct wmid_settings *s, wmi_error *err)
             s->shutdown_timeout_ms = (unsigned)zv;
         else if (strcmp(key, "min_within_ms") == 0)
             s->min_within_ms = (unsigned)zv;
+        else if (strcmp(key, "max_connections") == 0)
+            s->max_connections = (unsigned)zv;
     }
     if (ok) {
         static const char *const required[] = {"socket", "state_dir", "plugin_dir", "object_dir"};

@@ -57,6 +57,9 @@ struct wmid_control {
     json_t *errors_by_status;    /* name -> count */
     char last_error[512];
     time_t last_log;
+    unsigned nopen;
+    unsigned long long refused_connections;
+    time_t last_refuse_log;
     unsigned long long suppressed;
 };
 
@@ -453,6 +456,7 @@ conn_close(struct conn *c)
     if (c->closing)
         return;
     c->closing = true;
+    ctl->nopen--;
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -607,6 +611,20 @@ on_connection(uv_stream_t *server, int status)
     if (uv_fileno((uv_handle_t *)&c->pipe, &fd) == 0 &&
         getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0)
         c->uid = (long)cred.uid;
+    if (ctl->nopen >= ctl->settings->max_connections) {
+        /* Each connection may hold a line of up to max_line_bytes: bound
+         * how many there are.  Refused with a log line a second at most. */
+        ctl->refused_connections++;
+        time_t now = time(NULL);
+        if (now != ctl->last_refuse_log) {
+            ctl->last_refuse_log = now;
+            log_warnx("control: %u connections open (max_connections); refusing uid %ld (%llu refused so far)",
+                      ctl->nopen, c->uid, ctl->refused_connections);
+        }
+        uv_close((uv_handle_t *)&c->pipe, on_conn_closed);
+        return;
+    }
+    ctl->nopen++;
     c->next = ctl->conns;
     if (ctl->conns)
         ctl->conns->prev = c;
@@ -728,6 +746,19 @@ void
 control_close(struct wmid_control *ctl)
 {
     control_stop_accepting(ctl);
+    /* Lines a paused producer sent but the daemon had not read yet are not
+     * routed: say so rather than lose them silently. */
+    size_t held = 0;
+    unsigned nheld = 0;
+    for (struct conn *c = ctl->conns; c != NULL; c = c->next) {
+        if ((c->paused || c->write_paused) && c->len > 0) {
+            held += c->len;
+            nheld++;
+        }
+    }
+    if (held > 0)
+        log_warnx("control: %zu byte(s) of lines read from %u paused connection(s) were not routed before exit",
+                  held, nheld);
     while (ctl->conns != NULL)
         conn_close(ctl->conns);
     uv_run(ctl->loop, UV_RUN_NOWAIT);
@@ -738,14 +769,13 @@ control_close(struct wmid_control *ctl)
 json_t *
 control_stats_json(struct wmid_control *ctl)
 {
-    unsigned long long open = 0;
-    for (struct conn *c = ctl->conns; c != NULL; c = c->next)
-        open++;
-    json_t *o = json_pack("{sIsIsIsIsIsIsIsIsIsO}", "accepted", (json_int_t)ctl->accepted, "open",
-                          (json_int_t)open, "lines", (json_int_t)ctl->lines, "events", (json_int_t)ctl->events,
-                          "refused", (json_int_t)ctl->refused, "requests", (json_int_t)ctl->requests, "errors",
-                          (json_int_t)ctl->errors, "replies_paused", (json_int_t)ctl->replies_paused,
-                          "paused", (json_int_t)ctl->paused, "errors_by_status", ctl->errors_by_status);
+    json_t *o = json_pack("{sIsIsIsIsIsIsIsIsIsIsO}", "accepted", (json_int_t)ctl->accepted, "open",
+                          (json_int_t)ctl->nopen, "lines", (json_int_t)ctl->lines, "events",
+                          (json_int_t)ctl->events, "refused", (json_int_t)ctl->refused, "requests",
+                          (json_int_t)ctl->requests, "errors", (json_int_t)ctl->errors, "replies_paused",
+                          (json_int_t)ctl->replies_paused, "paused", (json_int_t)ctl->paused,
+                          "refused_connections", (json_int_t)ctl->refused_connections, "errors_by_status",
+                          ctl->errors_by_status);
     if (ctl->last_error[0])
         json_object_set_new(o, "last_error", json_string(ctl->last_error));
     return o;

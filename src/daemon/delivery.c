@@ -81,16 +81,16 @@ struct wmid_delivery {
  * Rate-limited complaints: the first, then at most one line a second.
  * ==================================================================== */
 
-static atomic_llong last_drop_log;
-
 static void
 complain_drop(struct wmid_consumer *c, const char *why)
 {
+    /* Rate-limited per consumer, so that one flooded consumer does not hide
+     * the drops of another. */
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     long long now = (long long)ts.tv_sec;
-    long long prev = atomic_load(&last_drop_log);
-    if (prev == now || !atomic_compare_exchange_strong(&last_drop_log, &prev, now))
+    long long prev = atomic_load(&c->last_drop_log);
+    if (prev == now || !atomic_compare_exchange_strong(&c->last_drop_log, &prev, now))
         return;
     log_warnx("consumer %s: event dropped (%s); dropped so far: %llu queue full, %llu no sink", c->path,
               why, (unsigned long long)atomic_load(&c->stats.dropped_queue_full),
@@ -328,6 +328,10 @@ delivery_attach(struct wmid_delivery *d, struct wmid_consumer *c)
         return false;
     wmi_status st = p->cp->find_consumer(p->state, c->logical, &us);
     if (WMI_FAILED(st) || us == NULL || us->indicate_to_consumer == NULL) {
+        /* A sink handed back with a failure, or without indicate, is the
+         * plugin's to free. */
+        if (us != NULL && us->release != NULL)
+            us->release(us);
         log_warnx("consumer %s: FindConsumer of provider %s failed with %s; its events will be counted as "
                   "dropped",
                   c->path, p->name, WMI_FAILED(st) ? wmi_status_name(st) : "no sink");

@@ -52,6 +52,7 @@ struct wmid_settings {
     unsigned process_poll_ms;
     unsigned shutdown_timeout_ms;
     unsigned min_within_ms;      /* floor for WQL WITHIN polling (intrinsic.c) */
+    unsigned max_connections;    /* control socket connections open at once */
 };
 
 /* Everything read from the object dir: the schema (built-in classes plus
@@ -120,6 +121,7 @@ struct wmid_consumer {
     struct wmid_sink *sink;       /* NULL when FindConsumer failed */
     size_t max_queue_bytes;       /* MaximumQueueSize or the default */
     atomic_bool full;             /* overflowed, not yet below half */
+    atomic_llong last_drop_log;   /* second of the last drop warning */
     struct wmid_consumer_stats stats;
 };
 

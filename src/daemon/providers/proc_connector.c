@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "daemon/instance.h"
@@ -241,7 +242,12 @@ emit_stop(struct wmid_proc *p, const struct pinfo *i, int exit_code, bool have_c
         return;
     put_common(ev, i);
     if (have_code)
-        wmi_object_put_uint64(ev, "ExitStatus", (uint64_t)(unsigned)exit_code);
+        /* The connector passes a wait status; WMI's ExitStatus is the exit
+         * code.  A process killed by a signal reports 128 + the signal, as
+         * shells do. */
+        wmi_object_put_uint64(ev, "ExitStatus",
+                              WIFEXITED(exit_code) ? (uint64_t)WEXITSTATUS(exit_code)
+                                                   : 128u + (uint64_t)WTERMSIG(exit_code));
     router_indicate(p->router, ev, 256);
     wmi_object_unref(ev);
 }
