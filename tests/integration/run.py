@@ -787,6 +787,60 @@ def test_log_lines_cannot_be_forged():
         d.stop()
 
 
+@test
+def test_max_connections():
+    """Past max_connections, a new connection is closed at once, counted
+    and logged; the open ones keep working."""
+    with new_dir_daemon(tour_objects, {"max_connections": 2}) as d:
+        d.start()
+        a = d.connect()
+        a.ping()
+        # The start-up probes' connections may still be closing.
+        wait_for(lambda: a.stats()["Stats"]["connections"]["open"] == 1, "one connection open")
+        b = d.connect()
+        b.ping()
+        extra = Conn(d.socket)
+        served = False
+        try:
+            extra.send({"Method": "Ping", "Id": 1})
+            extra.read()
+            served = True
+        except (AssertionError, OSError):
+            pass  # closed by the daemon: EOF, or EPIPE/ECONNRESET on the write
+        finally:
+            extra.close()
+        assert not served, "a connection past max_connections was served"
+        st = a.stats()["Stats"]["connections"]
+        assert st["refused_connections"] == 1 and st["open"] == 2, st
+        assert d.log_lines("max_connections", "refusing"), d.log()
+        b.send(ev("served"))
+        b.ping()
+        wait_for(lambda: read_lines(d.path("events.log")) == ["sev=3 msg=served"], "served")
+        d.stop()
+
+
+@test
+def test_indicate_counts_real_sizes():
+    """Events of an Indicate request count against the queue limits by
+    their size: big ones overflow a small MaximumQueueSize."""
+    def objs(dr):
+        return [TEST_EVENT_CLASS] + test_provider("Slow", "slow.so", "Test_SlowConsumer") + [
+            event_filter("AllTest", "SELECT * FROM Test_Event"),
+            {"__CLASS": "Test_SlowConsumer", "Name": "Slow", "Filename": os.path.join(dr, "slow.log"),
+             "DelayMs": 200, "MaximumQueueSize": 100000},
+            binding("AllTest", "Test_SlowConsumer.Name=" + q("Slow")),
+        ]
+    with new_dir_daemon(objs) as d:
+        d.start()
+        c = d.connect()
+        big = "x" * 50000
+        r = c.request("Indicate", Events=[ev(big, Seq=i) for i in range(10)])
+        assert r["Status"] == 0 and r["Indicated"] == 10, r
+        st = c.stats()["Stats"]["consumers"]["Test_SlowConsumer.Name=" + q("Slow")]
+        assert st["dropped"]["queue_full"] >= 7, st
+        d.stop()
+
+
 # (c) Plugins that cannot be used ------------------------------------------
 
 @test
@@ -797,7 +851,9 @@ def test_broken_plugins_reported():
              ("NoEntry", "no_entry.so", "Test_NoEntryConsumer", "WBEM_E_PROVIDER_LOAD_FAILURE",
               "wmi_plugin_entry"),
              ("InitFails", "init_fails.so", "Test_InitFailsConsumer", "WBEM_E_INITIALIZATION_FAILURE",
-              "WBEM_E_FAILED")]
+              "WBEM_E_FAILED"),
+             ("HugeBatch", "huge_batch.so", "Test_HugeBatchConsumer", "WBEM_E_INVALID_PARAMETER",
+              "max_batch")]
 
     def objs(dr):
         o = tour_objects(dr)
