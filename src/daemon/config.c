@@ -44,6 +44,19 @@ set_json_err(wmi_error *err, const char *file, const json_error_t *jerr)
             utf8 ? " (the file is not valid UTF-8)" : "");
 }
 
+bool
+config_fail(wmi_error *err, wmi_status st, const char *origin, const char *fmt, ...)
+{
+    va_list ap;
+    err->status = st;
+    err->line = err->column = 0;
+    snprintf(err->source, sizeof err->source, "%s", origin);
+    va_start(ap, fmt);
+    vsnprintf(err->text, sizeof err->text, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
 /* A path from the settings file, made absolute against the file's dir. */
 static char *
 resolve(const char *base_dir, const char *p)

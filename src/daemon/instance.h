@@ -161,6 +161,13 @@ size_t instance_query_equalities(const wmi_query *query, const char *prop, char 
 
 /* Read a small file into @buf (NUL-terminated); bytes read or -1. */
 ssize_t instance_read_file(const char *path, char *buf, size_t len);
+/* The target of a /proc symlink (exe, cwd), " (deleted)" removed; a new
+ * malloc'd string or NULL.  (providers/win32_process.c) */
+char *instance_read_link(const char *path);
+/* /proc/PID/cmdline with NULs as spaces (new string, NULL for kernel
+ * threads or when unreadable); *@argv0 gets a copy of the first argument
+ * (free it; may be NULL).  (providers/win32_process.c) */
+char *instance_proc_cmdline(int pid, char **argv0);
 /* The host name (cached after the first call). */
 const char *instance_host_name(void);
 /* The local UTC offset in minutes east of UTC, for @t. */

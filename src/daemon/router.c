@@ -106,22 +106,6 @@ count_class(const wmi_class *cls, void *arg)
  * Building
  * ==================================================================== */
 
-static bool
-fail(wmi_error *err, wmi_status st, const char *origin, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static bool
-fail(wmi_error *err, wmi_status st, const char *origin, const char *fmt, ...)
-{
-    va_list ap;
-    err->status = st;
-    err->line = err->column = 0;
-    snprintf(err->source, sizeof err->source, "%s", origin);
-    va_start(ap, fmt);
-    vsnprintf(err->text, sizeof err->text, fmt, ap);
-    va_end(ap);
-    return false;
-}
 
 static const char *
 str_prop(const wmi_object *o, const char *name)
@@ -185,7 +169,7 @@ build(struct wmid_router *r, const struct wmid_objects *o, const struct wmid_set
     r->filters = calloc(nf + 1, sizeof *r->filters);
     r->bindings = calloc(nb + 1, sizeof *r->bindings);
     if (!r->providers || !r->consumers || !r->filters || !r->bindings)
-        return fail(err, WBEM_E_OUT_OF_MEMORY, "", "out of memory");
+        return config_fail(err, WBEM_E_OUT_OF_MEMORY, "", "out of memory");
 
     /* Providers. */
     for (size_t i = 0; i < o->ninstances; i++) {
@@ -196,11 +180,11 @@ build(struct wmid_router *r, const struct wmid_objects *o, const struct wmid_set
         const char *name = str_prop(x, "Name");
         const char *lib = str_prop(x, "Library");
         if (name == NULL || name[0] == '\0')
-            return fail(err, WBEM_E_INVALID_PROVIDER_REGISTRATION, origin, "Name: a provider needs a Name");
+            return config_fail(err, WBEM_E_INVALID_PROVIDER_REGISTRATION, origin, "Name: a provider needs a Name");
         if (find_provider(r, name) != NULL)
-            return fail(err, WBEM_E_ALREADY_EXISTS, origin, "Name: provider \"%s\" is defined twice", name);
+            return config_fail(err, WBEM_E_ALREADY_EXISTS, origin, "Name: provider \"%s\" is defined twice", name);
         if (lib == NULL || lib[0] == '\0')
-            return fail(err, WBEM_E_INVALID_PROVIDER_REGISTRATION, origin,
+            return config_fail(err, WBEM_E_INVALID_PROVIDER_REGISTRATION, origin,
                         "Library: a __Win32Provider needs Library, the path of its .so (it replaces "
                         "WMI's CLSID)");
         struct wmid_provider *p = &r->providers[r->nproviders++];
@@ -225,12 +209,12 @@ build(struct wmid_router *r, const struct wmid_objects *o, const struct wmid_set
             free(pclass);
             json_decref(keys);
             json_decref(class_provider);
-            return fail(err, WBEM_E_INVALID_PROVIDER_REGISTRATION, origin,
+            return config_fail(err, WBEM_E_INVALID_PROVIDER_REGISTRATION, origin,
                         "Provider: expected a path such as __Win32Provider.Name=\"X\"");
         }
         struct wmid_provider *p = find_provider(r, pname);
         if (p == NULL) {
-            fail(err, WBEM_E_PROVIDER_NOT_FOUND, origin, "Provider: no __Win32Provider named \"%s\"", pname);
+            config_fail(err, WBEM_E_PROVIDER_NOT_FOUND, origin, "Provider: no __Win32Provider named \"%s\"", pname);
             free(pclass);
             json_decref(keys);
             json_decref(class_provider);
@@ -242,7 +226,7 @@ build(struct wmid_router *r, const struct wmid_objects *o, const struct wmid_set
         wmi_object_get_json(x, "ConsumerClassNames", &names, NULL);
         if (!json_is_array(names) || json_array_size(names) == 0) {
             json_decref(class_provider);
-            return fail(err, WBEM_E_INVALID_PROVIDER_REGISTRATION, origin,
+            return config_fail(err, WBEM_E_INVALID_PROVIDER_REGISTRATION, origin,
                         "ConsumerClassNames: the registration names no consumer class");
         }
         size_t k;
@@ -251,13 +235,13 @@ build(struct wmid_router *r, const struct wmid_objects *o, const struct wmid_set
             const wmi_class *cc = wmi_schema_get_class(o->schema, json_string_value(cn));
             if (cc == NULL || !wmi_class_isa(cc, "__EventConsumer")) {
                 json_decref(class_provider);
-                return fail(err, WBEM_E_INVALID_CLASS, origin,
+                return config_fail(err, WBEM_E_INVALID_CLASS, origin,
                             "ConsumerClassNames[%zu]: \"%s\" is not a class derived from __EventConsumer", k,
                             json_string_value(cn));
             }
             json_t *prev = json_object_get(class_provider, wmi_class_name(cc));
             if (prev != NULL) {
-                fail(err, WBEM_E_ALREADY_EXISTS, origin,
+                config_fail(err, WBEM_E_ALREADY_EXISTS, origin,
                      "ConsumerClassNames[%zu]: class %s is already served by provider \"%s\"", k,
                      wmi_class_name(cc), r->providers[json_integer_value(prev)].name);
                 json_decref(class_provider);
@@ -278,11 +262,11 @@ build(struct wmid_router *r, const struct wmid_objects *o, const struct wmid_set
         c->path = wmi_object_get_path(x);
         if (c->path == NULL) {
             json_decref(class_provider);
-            return fail(err, WBEM_E_NO_KEY, origin, "Name: a logical consumer needs its key (Name)");
+            return config_fail(err, WBEM_E_NO_KEY, origin, "Name: a logical consumer needs its key (Name)");
         }
         for (size_t j = 0; j < r->nconsumers; j++) {
             if (strcasecmp(r->consumers[j].path, c->path) == 0) {
-                fail(err, WBEM_E_ALREADY_EXISTS, origin, "%s is defined twice", c->path);
+                config_fail(err, WBEM_E_ALREADY_EXISTS, origin, "%s is defined twice", c->path);
                 free(c->path);
                 c->path = NULL;
                 json_decref(class_provider);
@@ -299,7 +283,7 @@ build(struct wmid_router *r, const struct wmid_objects *o, const struct wmid_set
         }
         if (c->provider == NULL) {
             json_decref(class_provider);
-            return fail(err, WBEM_E_PROVIDER_NOT_FOUND, origin,
+            return config_fail(err, WBEM_E_PROVIDER_NOT_FOUND, origin,
                         "no __EventConsumerProviderRegistration lists class %s in ConsumerClassNames",
                         wmi_object_class_name(x));
         }
@@ -319,15 +303,15 @@ build(struct wmid_router *r, const struct wmid_objects *o, const struct wmid_set
         const char *lang = str_prop(x, "QueryLanguage");
         const char *text = str_prop(x, "Query");
         if (name == NULL || name[0] == '\0')
-            return fail(err, WBEM_E_NO_KEY, origin, "Name: an __EventFilter needs a Name");
+            return config_fail(err, WBEM_E_NO_KEY, origin, "Name: an __EventFilter needs a Name");
         for (size_t j = 0; j < r->nfilters; j++)
             if (strcasecmp(r->filters[j].name, name) == 0)
-                return fail(err, WBEM_E_ALREADY_EXISTS, origin, "Name: filter \"%s\" is defined twice", name);
+                return config_fail(err, WBEM_E_ALREADY_EXISTS, origin, "Name: filter \"%s\" is defined twice", name);
         if (lang == NULL || strcasecmp(lang, "WQL") != 0)
-            return fail(err, WBEM_E_INVALID_QUERY_TYPE, origin, "QueryLanguage: \"%s\" is not \"WQL\"",
+            return config_fail(err, WBEM_E_INVALID_QUERY_TYPE, origin, "QueryLanguage: \"%s\" is not \"WQL\"",
                         lang ? lang : "NULL");
         if (text == NULL)
-            return fail(err, WBEM_E_INVALID_QUERY, origin, "Query: the filter has no query");
+            return config_fail(err, WBEM_E_INVALID_QUERY, origin, "Query: the filter has no query");
         wmi_query *q;
         wmi_error qerr;
         if (WMI_FAILED(wmi_query_parse(text, o->schema, &q, &qerr))) {
@@ -340,7 +324,7 @@ build(struct wmid_router *r, const struct wmid_objects *o, const struct wmid_set
         }
         if (!intrinsic_check_filter(o->schema, q, &qerr)) {
             wmi_query_free(q);
-            return fail(err, qerr.status, origin, "%s", qerr.text);
+            return config_fail(err, qerr.status, origin, "%s", qerr.text);
         }
         if (wmi_query_within(q) >= 0 && !intrinsic_needs_polling(o->schema, q))
             log_warnx("%s: Query: WITHIN has no effect here (no instance provider serves the target class); "
@@ -368,9 +352,9 @@ build(struct wmid_router *r, const struct wmid_objects *o, const struct wmid_set
         struct wmid_filter *f = NULL;
         struct wmid_consumer *c = NULL;
         if (fpath == NULL)
-            return fail(err, WBEM_E_INVALID_OBJECT_PATH, origin, "Filter: the binding names no filter");
+            return config_fail(err, WBEM_E_INVALID_OBJECT_PATH, origin, "Filter: the binding names no filter");
         if (cpath == NULL)
-            return fail(err, WBEM_E_INVALID_OBJECT_PATH, origin, "Consumer: the binding names no consumer");
+            return config_fail(err, WBEM_E_INVALID_OBJECT_PATH, origin, "Consumer: the binding names no consumer");
         if (WMI_SUCCEEDED(wmi_path_parse(fpath, &cls, &keys))) {
             const char *fname = path_name_key(keys);
             for (size_t j = 0; fname && j < r->nfilters; j++)
@@ -380,7 +364,7 @@ build(struct wmid_router *r, const struct wmid_objects *o, const struct wmid_set
         free(cls);
         json_decref(keys);
         if (f == NULL)
-            return fail(err, WBEM_E_NOT_FOUND, origin, "Filter: no __EventFilter matches %s", fpath);
+            return config_fail(err, WBEM_E_NOT_FOUND, origin, "Filter: no __EventFilter matches %s", fpath);
         if (WMI_SUCCEEDED(wmi_path_parse(cpath, &cls, &keys))) {
             const char *cname = path_name_key(keys);
             for (size_t j = 0; cname && j < r->nconsumers; j++) {
@@ -393,10 +377,10 @@ build(struct wmid_router *r, const struct wmid_objects *o, const struct wmid_set
         free(cls);
         json_decref(keys);
         if (c == NULL)
-            return fail(err, WBEM_E_NOT_FOUND, origin, "Consumer: no logical consumer matches %s", cpath);
+            return config_fail(err, WBEM_E_NOT_FOUND, origin, "Consumer: no logical consumer matches %s", cpath);
         for (size_t j = 0; j < r->nbindings; j++)
             if (r->bindings[j].filter == f && r->bindings[j].consumer == c)
-                return fail(err, WBEM_E_ALREADY_EXISTS, origin,
+                return config_fail(err, WBEM_E_ALREADY_EXISTS, origin,
                             "a binding of filter \"%s\" to %s is defined twice", f->name, c->path);
         struct wmid_binding *b = &r->bindings[r->nbindings++];
         b->path = wmi_object_get_path(x);
@@ -407,7 +391,7 @@ build(struct wmid_router *r, const struct wmid_objects *o, const struct wmid_set
         b->slow_down = slow;
         struct wmid_binding **nbs = realloc(f->bindings, (f->nbindings + 1) * sizeof *nbs);
         if (nbs == NULL)
-            return fail(err, WBEM_E_OUT_OF_MEMORY, origin, "out of memory");
+            return config_fail(err, WBEM_E_OUT_OF_MEMORY, origin, "out of memory");
         f->bindings = nbs;
         f->bindings[f->nbindings++] = b;
     }
@@ -419,11 +403,11 @@ build(struct wmid_router *r, const struct wmid_objects *o, const struct wmid_set
         r->index_cap *= 2;
     r->index = calloc(r->index_cap, sizeof *r->index);
     if (r->index == NULL)
-        return fail(err, WBEM_E_OUT_OF_MEMORY, "", "out of memory");
+        return config_fail(err, WBEM_E_OUT_OF_MEMORY, "", "out of memory");
     struct index_build ib = {r, true};
     wmi_schema_foreach_class(o->schema, index_add_class, &ib);
     if (!ib.ok)
-        return fail(err, WBEM_E_OUT_OF_MEMORY, "", "out of memory");
+        return config_fail(err, WBEM_E_OUT_OF_MEMORY, "", "out of memory");
     return true;
 }
 

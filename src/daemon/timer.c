@@ -45,22 +45,6 @@ struct wmid_timers {
     size_t n;
 };
 
-static bool
-timer_fail(wmi_error *err, wmi_status st, const char *origin, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static bool
-timer_fail(wmi_error *err, wmi_status st, const char *origin, const char *fmt, ...)
-{
-    va_list ap;
-    err->status = st;
-    err->line = err->column = 0;
-    snprintf(err->source, sizeof err->source, "%s", origin);
-    va_start(ap, fmt);
-    vsnprintf(err->text, sizeof err->text, fmt, ap);
-    va_end(ap);
-    return false;
-}
 
 bool
 timers_check(const struct wmid_objects *o, wmi_error *err)
@@ -72,26 +56,26 @@ timers_check(const struct wmid_objects *o, wmi_error *err)
             continue;
         const char *id = NULL;
         if (wmi_object_get_string(x, "TimerId", &id) != WBEM_S_NO_ERROR || id[0] == '\0')
-            return timer_fail(err, WBEM_E_NO_KEY, origin, "TimerId: a timer instruction needs a TimerId");
+            return config_fail(err, WBEM_E_NO_KEY, origin, "TimerId: a timer instruction needs a TimerId");
         for (size_t j = 0; j < i; j++) {
             const char *other = NULL;
             if (wmi_object_isa(o->instances[j], "__TimerInstruction") &&
                 wmi_object_get_string(o->instances[j], "TimerId", &other) == WBEM_S_NO_ERROR &&
                 strcasecmp(other, id) == 0)
-                return timer_fail(err, WBEM_E_ALREADY_EXISTS, origin, "TimerId: timer \"%s\" is defined twice",
+                return config_fail(err, WBEM_E_ALREADY_EXISTS, origin, "TimerId: timer \"%s\" is defined twice",
                                   id);
         }
         if (wmi_object_isa(x, "__IntervalTimerInstruction")) {
             uint64_t ms = 0;
             if (wmi_object_get_uint64(x, "IntervalBetweenEvents", &ms) != WBEM_S_NO_ERROR || ms == 0)
-                return timer_fail(err, WBEM_E_INVALID_PARAMETER, origin,
+                return config_fail(err, WBEM_E_INVALID_PARAMETER, origin,
                                   "IntervalBetweenEvents: the interval in milliseconds must be set and above 0");
         } else if (wmi_object_isa(x, "__AbsoluteTimerInstruction")) {
             const char *when = NULL;
             int64_t usec;
             if (wmi_object_get_string(x, "EventDateTime", &when) != WBEM_S_NO_ERROR ||
                 WMI_FAILED(wmi_datetime_to_usec(when, &usec)))
-                return timer_fail(err, WBEM_E_INVALID_PARAMETER, origin,
+                return config_fail(err, WBEM_E_INVALID_PARAMETER, origin,
                                   "EventDateTime: a fully specified DMTF datetime is needed "
                                   "(yyyymmddHHMMSS.mmmmmmsUUU, no wildcards)");
         }

@@ -6,6 +6,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+/* huge_batch.c builds this file again with other values. */
+#ifndef FC_MAX_BATCH
+#define FC_MAX_BATCH 8
+#define FC_NAME "failing_consumer"
+#endif
+
 #include "wmievent/object.h"
 #include "wmievent/plugin.h"
 #include "wmievent/status.h"
@@ -57,14 +63,14 @@ fc_shutdown(void *provider)
 }
 
 static const struct wmi_event_consumer_provider fc_provider = {
-    .max_batch = 8,
+    .max_batch = FC_MAX_BATCH,
     .initialize = fc_initialize,
     .find_consumer = fc_find_consumer,
     .shutdown = fc_shutdown,
 };
 
 static const struct wmi_plugin fc_plugin = {
-    WMI_PLUGIN_DESCRIPTOR("failing_consumer", "1.0"),
+    WMI_PLUGIN_DESCRIPTOR(FC_NAME, "1.0"),
     .consumer_provider = &fc_provider,
 };
 

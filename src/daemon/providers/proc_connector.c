@@ -79,27 +79,13 @@ struct wmid_proc {
  * /proc
  * ==================================================================== */
 
-static ssize_t
-read_file(const char *path, char *buf, size_t len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t n = read(fd, buf, len - 1);
-    close(fd);
-    if (n < 0)
-        return -1;
-    buf[n] = '\0';
-    return n;
-}
-
 /* comm, ppid and start time from /proc/PID/stat. */
 static bool
 read_stat(int pid, char *comm, size_t commlen, int *ppid, unsigned long long *starttime)
 {
     char path[64], buf[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    if (read_file(path, buf, sizeof buf) <= 0)
+    if (instance_read_file(path, buf, sizeof buf) <= 0)
         return false;
     char *open_paren = strchr(buf, '(');
     char *close_paren = strrchr(buf, ')');
@@ -130,7 +116,7 @@ read_uid(int pid)
 {
     char path[64], buf[2048];
     snprintf(path, sizeof path, "/proc/%d/status", pid);
-    if (read_file(path, buf, sizeof buf) <= 0)
+    if (instance_read_file(path, buf, sizeof buf) <= 0)
         return -1;
     char *u = strstr(buf, "\nUid:");
     if (u == NULL)
@@ -143,41 +129,29 @@ read_session(int pid)
 {
     char path[64], buf[32];
     snprintf(path, sizeof path, "/proc/%d/sessionid", pid);
-    if (read_file(path, buf, sizeof buf) <= 0)
+    if (instance_read_file(path, buf, sizeof buf) <= 0)
         return 0;
     unsigned long v = strtoul(buf, NULL, 10);
     return v >= 0xFFFFFFFFul ? 0 : (unsigned)v; /* 4294967295: no audit session */
+}
+
+/* The executable of a process, or NULL. */
+static char *
+read_exe(int pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/exe", pid);
+    return instance_read_link(path);
 }
 
 /* The command line, NULs turned into spaces; NULL for kernel threads. */
 static char *
 read_cmdline(int pid)
 {
-    char path[64];
-    static char buf[8192];
-    snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
-    ssize_t n = read_file(path, buf, sizeof buf);
-    if (n <= 0)
-        return NULL;
-    while (n > 0 && buf[n - 1] == '\0')
-        n--;
-    for (ssize_t i = 0; i < n; i++)
-        if (buf[i] == '\0')
-            buf[i] = ' ';
-    buf[n] = '\0';
-    return strdup(buf);
-}
-
-static char *
-read_exe(int pid)
-{
-    char path[64], buf[4096];
-    snprintf(path, sizeof path, "/proc/%d/exe", pid);
-    ssize_t n = readlink(path, buf, sizeof buf - 1);
-    if (n <= 0)
-        return NULL;
-    buf[n] = '\0';
-    return strdup(buf);
+    char *argv0 = NULL;
+    char *cmd = instance_proc_cmdline(pid, &argv0);
+    free(argv0);
+    return cmd;
 }
 
 /* ====================================================================

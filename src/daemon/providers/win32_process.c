@@ -138,8 +138,8 @@ windows_priority(long long priority, long long nice)
     return nice < 10 ? 6 : 4;
 }
 
-static char *
-read_link(const char *path)
+char *
+instance_read_link(const char *path)
 {
     char buf[4096];
     ssize_t n = readlink(path, buf, sizeof buf - 1);
@@ -155,8 +155,8 @@ read_link(const char *path)
 
 /* The command line with NULs as spaces; NULL for kernel threads or when
  * unreadable.  @argv0 receives a copy of the first argument. */
-static char *
-read_cmdline(int pid, char **argv0)
+char *
+instance_proc_cmdline(int pid, char **argv0)
 {
     char path[64], buf[8192];
     snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
@@ -210,9 +210,9 @@ cache_get(struct wp_state *s, int pid, const struct pstat *st, bool fresh)
     c->born = s->gen;
     c->last = *st;
     snprintf(path, sizeof path, "/proc/%d/exe", pid);
-    c->exe = read_link(path);
+    c->exe = instance_read_link(path);
     char *argv0 = NULL;
-    c->cmdline = read_cmdline(pid, &argv0);
+    c->cmdline = instance_proc_cmdline(pid, &argv0);
     /* The image name: the executable's base name (comm is cut at 15
      * bytes); else argv[0]'s when it agrees with comm; else comm. */
     const char *base = c->exe ? strrchr(c->exe, '/') : NULL;
