@@ -15,8 +15,10 @@
  * udf; 2 (Removable Disk) when the block device's sysfs "removable" flag
  * is set; 6 (RAM Disk) for zram and brd devices; else 3 (Local Disk).
  *
- * statvfs on a dead network mount can block; mounts are read on the loop
- * thread, as WMI's own provider does in its service.
+ * statvfs on a dead network mount blocks, and mounts are read on the loop
+ * thread: for network filesystems it runs on a helper thread and is given
+ * up after STATVFS_TIMEOUT_MS (the disk is then left out, with a log
+ * line); while that call is still stuck, the mount is skipped at once.
  */
 #include <dirent.h>
 #include <limits.h>
@@ -24,10 +26,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <pthread.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon/instance.h"
+#include "daemon/wmieventd.h"
 
 static const char *const skipped_types[] = {
     "proc", "sysfs", "cgroup", "cgroup2", "devpts", "devtmpfs", "tmpfs", "ramfs", "securityfs", "debugfs",
@@ -132,6 +138,134 @@ ld_close(void *state)
     (void)state;
 }
 
+/* ====================================================================
+ * statvfs with a bound, for network mounts
+ * ==================================================================== */
+
+#define STATVFS_TIMEOUT_MS 1000
+#define MAX_STUCK 16
+
+struct statvfs_call {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    char *path;
+    struct statvfs sv;
+    int rc;
+    bool done;
+    bool abandoned;              /* the caller gave up and nobody keeps it: the thread frees */
+};
+
+/* Calls still stuck, by mount point (loop thread only); an entry is
+ * dropped once its call has returned. */
+static struct statvfs_call *stuck[MAX_STUCK];
+
+static void
+call_free(struct statvfs_call *c)
+{
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+    free(c->path);
+    free(c);
+}
+
+static void *
+statvfs_thread(void *arg)
+{
+    struct statvfs_call *c = arg;
+    struct statvfs sv;
+    int rc = statvfs(c->path, &sv);
+    pthread_mutex_lock(&c->mu);
+    c->sv = sv;
+    c->rc = rc;
+    c->done = true;
+    bool abandoned = c->abandoned;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    if (abandoned)
+        call_free(c);
+    return NULL;
+}
+
+/* Is a call on @dir still stuck?  Entries whose call has since returned
+ * are forgotten on the way. */
+static bool
+is_stuck(const char *dir)
+{
+    bool found = false;
+    for (size_t i = 0; i < MAX_STUCK; i++) {
+        struct statvfs_call *c = stuck[i];
+        if (c == NULL)
+            continue;
+        pthread_mutex_lock(&c->mu);
+        bool done = c->done;
+        pthread_mutex_unlock(&c->mu);
+        if (done) {
+            call_free(c);
+            stuck[i] = NULL;
+        } else if (strcmp(c->path, dir) == 0) {
+            found = true;
+        }
+    }
+    return found;
+}
+
+static int
+statvfs_bounded(const char *dir, struct statvfs *out)
+{
+    if (is_stuck(dir))
+        return -1;
+    struct statvfs_call *c = calloc(1, sizeof *c);
+    if (c == NULL || (c->path = strdup(dir)) == NULL) {
+        free(c);
+        return -1;
+    }
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t th;
+    int err = pthread_create(&th, &attr, statvfs_thread, c);
+    pthread_attr_destroy(&attr);
+    if (err != 0) {
+        call_free(c);
+        return -1;
+    }
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += STATVFS_TIMEOUT_MS / 1000;
+    deadline.tv_nsec += (long)(STATVFS_TIMEOUT_MS % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&c->mu);
+    int rc = 0;
+    while (!c->done && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&c->cv, &c->mu, &deadline);
+    if (!c->done) {
+        /* Keep the call in the stuck table, or, when it is full, let the
+         * thread free it whenever it returns. */
+        size_t i;
+        for (i = 0; i < MAX_STUCK && stuck[i] != NULL; i++)
+            ;
+        if (i < MAX_STUCK)
+            stuck[i] = c;
+        else
+            c->abandoned = true;
+        pthread_mutex_unlock(&c->mu);
+        log_warnx("Win32_LogicalDisk: statvfs(%s) did not answer within %d ms (a dead network mount?); "
+                  "left out until it does",
+                  dir, STATVFS_TIMEOUT_MS);
+        return -1;
+    }
+    *out = c->sv;
+    int result = c->rc;
+    pthread_mutex_unlock(&c->mu);
+    call_free(c);
+    return result;
+}
+
 static wmi_object *
 make_disk(const wmi_schema *schema, const struct mnt *m, const struct statvfs *sv)
 {
@@ -224,7 +358,9 @@ ld_enumerate(void *state, wmid_instance_fn fn, void *arg)
         for (size_t j = i + 1; j < n && !hidden; j++)
             hidden = strcmp(ms[i].dir, ms[j].dir) == 0; /* mounted over later */
         struct statvfs sv;
-        if (!hidden && statvfs(ms[i].dir, &sv) == 0 && sv.f_blocks > 0) {
+        bool network = in_list(ms[i].type, network_types, sizeof network_types / sizeof network_types[0]);
+        int rc = hidden ? -1 : network ? statvfs_bounded(ms[i].dir, &sv) : statvfs(ms[i].dir, &sv);
+        if (rc == 0 && sv.f_blocks > 0) {
             wmi_object *o = make_disk(schema, &ms[i], &sv);
             if (o != NULL) {
                 fn(o, arg);
