@@ -380,6 +380,12 @@ handle_proc_event(struct wmid_proc *p, const struct proc_event *pe)
             }
             return;
         }
+        /* A known pid with another start time: its exit was never seen
+         * (a netlink overrun), and the pid was reused.  Report the stop
+         * rather than lose it. */
+        struct pinfo *old = *slot_of(p, pid);
+        if (old != NULL && old->starttime != i->starttime && p->source != NULL && !p->stopping)
+            emit_stop(p, old, 0, false);
         table_put(p, i);
         if (p->source != NULL && !p->stopping)
             emit_start(p, i, pid);
