@@ -376,6 +376,9 @@ def proc_start_test(poll):
         if poll:
             assert d.log_lines("polling /proc"), "no log line says /proc polling is in use"
         else:
+            # The source is known once the start-up probe's exec event has
+            # come back (or its 1 s wait ran out): after "ready".
+            wait_for(lambda: d.log_lines("process events:"), "the process source log line", 10)
             if not d.log_lines("netlink process connector"):
                 if os.geteuid() != 0:
                     d.stop()
