@@ -206,6 +206,21 @@ const char *wmi_query_group_by_at(const wmi_query *query, size_t index);
 /* True when the query has a HAVING condition. */
 bool wmi_query_has_having(const wmi_query *query);
 
+/*
+ * wmi_query_equalities - the string constants a WHERE pins @path to: the
+ * first term of the top-level AND chain (parenthesised AND groups
+ * included; not under OR or NOT) that is `path = 'v'` (either way round),
+ * or an OR of such equalities, e.g. for
+ *   TargetInstance ISA 'CIM_DataFile' AND
+ *   (TargetInstance.Path = '/a/' OR TargetInstance.Path = '/b/')
+ * the values "/a/" and "/b/".  @path compares case-insensitively.  Returns
+ * the count, with *@values a new malloc'd array (free it; the strings are
+ * borrowed from the query); 0 with *@values NULL when no term narrows
+ * every event that way.  Instance providers use it to learn what a query
+ * asks for (the directories of a CIM_DataFile query).  Thread-safe.
+ */
+size_t wmi_query_equalities(const wmi_query *q, const char *path, const char ***values);
+
 /* Number of selected properties; 0 means SELECT *. */
 size_t wmi_query_select_count(const wmi_query *query);
 

@@ -74,167 +74,27 @@ instance_enumerate(const wmi_schema *schema, const char *class_name, wmid_instan
  * Helpers
  * ==================================================================== */
 
-const char *
-instance_wql_skip_string(const char *p)
-{
-    for (p++; *p != '\0'; p++) {
-        if (*p == '\\' && p[1] != '\0')
-            p++;
-        else if (*p == '"')
-            return p + 1;
-    }
-    return NULL;
-}
-
-const char *
-instance_wql_group_end(const char *p)
-{
-    int depth = 0;
-    while (*p != '\0') {
-        if (*p == '"') {
-            p = instance_wql_skip_string(p);
-            if (p == NULL)
-                return NULL;
-            continue;
-        }
-        if (*p == '(')
-            depth++;
-        else if (*p == ')' && --depth == 0)
-            return p + 1;
-        p++;
-    }
-    return NULL;
-}
-
-/* The unescaped literal of the quoted string at [@s, @close) (@s on the
- * opening quote, @close one past the closing one).  malloc'd. */
-static char *
-unquote(const char *s, const char *close)
-{
-    char *out = malloc((size_t)(close - s));
-    if (out == NULL)
-        return NULL;
-    size_t o = 0;
-    for (const char *q = s + 1; q < close - 1; q++) {
-        if (*q == '\\' && q + 1 < close - 1)
-            q++;
-        out[o++] = *q;
-    }
-    out[o] = '\0';
-    return out;
-}
-
-/* If [@p, @end) is `(PROP = "v")` or `("v" = PROP)`, v (malloc'd). */
-static char *
-match_equality(const char *p, const char *end, const char *prop)
-{
-    size_t n = strlen(prop);
-    if (end - p < 2 || *p != '(' || end[-1] != ')')
-        return NULL;
-    p++;
-    end--;
-    if (*p == '"') {
-        const char *close = instance_wql_skip_string(p);
-        if (close == NULL || end - close != (ptrdiff_t)(3 + n) || strncmp(close, " = ", 3) != 0 ||
-            strncasecmp(close + 3, prop, n) != 0)
-            return NULL;
-        return unquote(p, close);
-    }
-    if (end - p <= (ptrdiff_t)(n + 4) || strncasecmp(p, prop, n) != 0 || strncmp(p + n, " = \"", 4) != 0)
-        return NULL;
-    const char *close = instance_wql_skip_string(p + n + 3);
-    if (close != end)
-        return NULL;
-    return unquote(p + n + 3, close);
-}
-
-static void
-free_values(char **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
-/* The values of a term that is one equality on @prop, or an OR of them. */
-static size_t
-term_equalities(const char *p, const char *end, const char *prop, char ***out)
-{
-    char *one = match_equality(p, end, prop);
-    if (one != NULL) {
-        *out = malloc(sizeof **out);
-        if (*out == NULL) {
-            free(one);
-            return 0;
-        }
-        (*out)[0] = one;
-        return 1;
-    }
-    if (end - p < 4 || p[1] != '(')
-        return 0;
-    char **v = NULL;
-    size_t n = 0;
-    for (const char *q = p + 1; q < end - 1;) {
-        const char *e = instance_wql_group_end(q);
-        char *val = e != NULL && e <= end - 1 ? match_equality(q, e, prop) : NULL;
-        char **nv = val ? realloc(v, (n + 1) * sizeof *v) : NULL;
-        if (nv == NULL) {
-            free(val);
-            free_values(v, n);
-            return 0;
-        }
-        v = nv;
-        v[n++] = val;
-        q = e;
-        if (q == end - 1)
-            break;
-        if (strncmp(q, " OR ", 4) != 0) {
-            free_values(v, n);
-            return 0;
-        }
-        q += 4;
-    }
-    *out = v;
-    return n;
-}
-
 size_t
 instance_query_equalities(const wmi_query *query, const char *prop, char ***out)
 {
+    const char **v;
+    size_t n = wmi_query_equalities(query, prop, &v);
     *out = NULL;
-    char *text = wmi_query_to_string(query);
-    /* Nothing before WHERE holds a string literal or the word WHERE. */
-    const char *w = text ? strstr(text, " WHERE (") : NULL;
-    const char *p = w ? w + 7 : NULL;
-    const char *end = p ? instance_wql_group_end(p) : NULL;
-    size_t n = 0;
-    if (end == NULL) {
-        free(text);
+    if (n == 0)
         return 0;
-    }
-    n = term_equalities(p, end, prop, out);
-    if (n == 0 && p[1] == '(') {
-        /* A chain: WHERE ((a) AND (b) ...); the first term that is an
-         * equality (or an OR of them) on @prop counts. */
-        for (const char *q = p + 1; q < end - 1 && n == 0;) {
-            const char *e = instance_wql_group_end(q);
-            if (e == NULL || e > end - 1)
-                break;
-            n = term_equalities(q, e, prop, out);
-            q = e;
-            if (strncmp(q, " AND ", 5) != 0) {
-                if (n > 0 && q != end - 1) { /* an OR chain at the top */
-                    free_values(*out, n);
-                    *out = NULL;
-                    n = 0;
-                }
-                break;
-            }
-            q += 5;
+    /* The caller owns copies (they outlive the query in scopes). */
+    *out = calloc(n, sizeof **out);
+    for (size_t i = 0; *out != NULL && i < n; i++) {
+        (*out)[i] = strdup(v[i]);
+        if ((*out)[i] == NULL) {
+            for (size_t j = 0; j < i; j++)
+                free((*out)[j]);
+            free(*out);
+            *out = NULL;
         }
     }
-    free(text);
-    return n;
+    free(v);
+    return *out != NULL ? n : 0;
 }
 
 ssize_t

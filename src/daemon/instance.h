@@ -143,14 +143,8 @@ void instance_process_overrun(void);
 
 /* ---- helpers shared by the providers (instance.c) ---- */
 
-/* In the text wmi_query_to_string gives: the end of the double-quoted
- * literal at @p (on its quote), one past the closing quote; and the end
- * of the parenthesised group at @p, one past its ')'.  NULL when
- * unterminated. */
-const char *instance_wql_skip_string(const char *p);
-const char *instance_wql_group_end(const char *p);
 /*
- * The string values that @prop (e.g. "TargetInstance.Path", compared
+ * wmi_query_equalities with copies the caller owns: the string values that @prop (e.g. "TargetInstance.Path", compared
  * without case) must equal for @query to select an event: from the first
  * term of the WHERE's top-level AND chain that is `prop = "v"` (either
  * way round) or an OR of such equalities.  The count, with the values in

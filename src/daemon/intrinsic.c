@@ -20,15 +20,6 @@
  * Filter analysis
  * ==================================================================== */
 
-char *
-intrinsic_isa_target(const wmi_schema *schema, const wmi_query *query)
-{
-    /* The query knows its ISA target (the most derived of the top-level
-     * TargetInstance ISA terms); the schema is the one it was parsed with. */
-    (void)schema;
-    const char *t = wmi_query_isa_target(query);
-    return t ? strdup(t) : NULL;
-}
 
 unsigned
 intrinsic_event_kinds(const wmi_schema *schema, const wmi_query *query)
@@ -63,13 +54,10 @@ intrinsic_needs_polling(const wmi_schema *schema, const wmi_query *query)
 {
     if (intrinsic_event_kinds(schema, query) == 0)
         return false;
-    char *target = intrinsic_isa_target(schema, query);
+    const char *target = wmi_query_isa_target(query);
     if (target == NULL)
         return false;
-    bool served = wmi_schema_get_class(schema, target) != NULL &&
-                  instance_providers_for(schema, target, NULL, 0) > 0;
-    free(target);
-    return served;
+    return wmi_schema_get_class(schema, target) != NULL && instance_providers_for(schema, target, NULL, 0) > 0;
 }
 
 bool
@@ -77,7 +65,7 @@ intrinsic_check_filter(const wmi_schema *schema, const wmi_query *query, wmi_err
 {
     if (!intrinsic_needs_polling(schema, query))
         return true;
-    char *target = intrinsic_isa_target(schema, query);
+    const char *target = wmi_query_isa_target(query);
     if (wmi_query_within(query) < 0) {
         if (err != NULL) {
             err->status = WBEMESS_E_REGISTRATION_TOO_PRECISE;
@@ -88,7 +76,6 @@ intrinsic_check_filter(const wmi_schema *schema, const wmi_query *query, wmi_err
                      "(add WITHIN seconds)",
                      wmi_query_class(query), target ? target : "this class");
         }
-        free(target);
         return false;
     }
     /* Providers that need a scope (files) must find one in the query,
@@ -105,7 +92,6 @@ intrinsic_check_filter(const wmi_schema *schema, const wmi_query *query, wmi_err
         ok = sc != NULL;
         free(sc);
     }
-    free(target);
     return ok;
 }
 
@@ -775,7 +761,7 @@ add_filter(struct wmid_intrinsic *in, struct wmid_filter *f, const struct wmid_i
            size_t nip, uint64_t ms)
 {
     const wmi_schema *schema = in->schema;
-    char *target = intrinsic_isa_target(schema, f->query);
+    const char *target = wmi_query_isa_target(f->query);
     unsigned kinds = intrinsic_event_kinds(schema, f->query);
     for (size_t k = 0; k < nip && target != NULL; k++) {
         const wmi_class *pc = wmi_schema_get_class(schema, ips[k]->class_name);
@@ -794,7 +780,6 @@ add_filter(struct wmid_intrinsic *in, struct wmid_filter *f, const struct wmid_i
             log_warnx("filter \"%s\": out of memory", f->name);
         free(sc);
     }
-    free(target);
 }
 
 struct wmid_intrinsic *

@@ -40,13 +40,6 @@
 
 /* ---- filter analysis (pure; used by router build and tests) ---- */
 
-/*
- * The ISA target class of a query: the most derived of its top-level
- * `TargetInstance ISA` terms (as @schema knows them).  New malloc'd
- * string or NULL.
- */
-char *intrinsic_isa_target(const wmi_schema *schema, const wmi_query *query);
-
 /* WMID_KIND_* the query's FROM class admits (0 when it selects no
  * instance creation, deletion or modification events). */
 unsigned intrinsic_event_kinds(const wmi_schema *schema, const wmi_query *query);

@@ -1312,6 +1312,61 @@ wmi_query_isa_target(const wmi_query *q)
     return isa_target_walk(q, q->where, NULL);
 }
 
+/* @n is `path = 'string'` (either way round: the evaluator form keeps the
+ * property on the left). */
+static bool
+string_equality_on(const wql_node *n, const char *path)
+{
+    return n->kind == WQL_NODE_CMP && n->op == WQL_OP_EQ && n->lit.kind == WQL_LIT_STRING &&
+           n->path.text != NULL && wmi_wql_name_eq(n->path.text, path);
+}
+
+/* The literals of a term that is one such equality, or an OR of them. */
+static size_t
+term_equalities(const wql_node *n, const char *path, const char ***out)
+{
+    size_t count = n->kind == WQL_NODE_OR ? n->nchild : 1;
+    if (n->kind == WQL_NODE_OR) {
+        for (size_t i = 0; i < n->nchild; i++)
+            if (!string_equality_on(n->child[i], path))
+                return 0;
+    } else if (!string_equality_on(n, path)) {
+        return 0;
+    }
+    *out = malloc(count * sizeof **out);
+    if (*out == NULL)
+        return 0;
+    for (size_t i = 0; i < count; i++)
+        (*out)[i] = (n->kind == WQL_NODE_OR ? n->child[i] : n)->lit.text;
+    return count;
+}
+
+/* The first term of the AND chain at @n (nested AND groups included)
+ * that term_equalities accepts. */
+static size_t
+and_chain_equalities(const wql_node *n, const char *path, const char ***out)
+{
+    if (n->kind != WQL_NODE_AND)
+        return term_equalities(n, path, out);
+    for (size_t i = 0; i < n->nchild; i++) {
+        size_t count = and_chain_equalities(n->child[i], path, out);
+        if (count > 0)
+            return count;
+    }
+    return 0;
+}
+
+WMI_EXPORT size_t
+wmi_query_equalities(const wmi_query *q, const char *path, const char ***values)
+{
+    if (values == NULL)
+        return 0;
+    *values = NULL;
+    if (q == NULL || path == NULL || q->where == NULL)
+        return 0;
+    return and_chain_equalities(q->where, path, values);
+}
+
 WMI_EXPORT size_t
 wmi_query_select_count(const wmi_query *query)
 {
