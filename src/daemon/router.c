@@ -190,6 +190,8 @@ build(struct wmid_router *r, const struct wmid_objects *o, const struct wmid_set
         struct wmid_provider *p = &r->providers[r->nproviders++];
         p->name = strdup(name);
         p->library = resolve_library(s, lib);
+        const char *hm = str_prop(x, "HostingModel");
+        p->hosting_model = hm != NULL ? strdup(hm) : NULL;
         p->status = WBEM_E_PROVIDER_NOT_FOUND;
         snprintf(p->message, sizeof p->message, "no __EventConsumerProviderRegistration names it");
     }
@@ -483,6 +485,7 @@ router_free(struct wmid_router *r)
         plugin_unload(&r->providers[i]);
         free(r->providers[i].name);
         free(r->providers[i].library);
+        free(r->providers[i].hosting_model);
         wmi_object_unref(r->providers[i].registration);
     }
     free(r->providers);

@@ -87,6 +87,8 @@ void config_free_objects(struct wmid_objects *o);
 struct wmid_provider {
     char *name;                   /* __Win32Provider.Name */
     char *library;                /* resolved path */
+    char *hosting_model;          /* __Win32Provider.HostingModel; NULL when not set */
+    struct wmid_hosted *hosted;   /* hosting.c: the host process, when isolated */
     wmi_object *registration;     /* __EventConsumerProviderRegistration */
     void *dl;
     const struct wmi_plugin *plugin;
@@ -101,6 +103,29 @@ struct wmid_provider {
 /* Load and initialize; on failure logs one line, records status, returns false. */
 bool plugin_load(struct wmid_provider *p, const struct wmid_settings *s, const wmi_schema *schema);
 void plugin_unload(struct wmid_provider *p);
+
+/* ====================================================================
+ * hosting.c - isolated hosting: a provider in its own wmieventd-host
+ * process, behind a proxy consumer provider
+ * ==================================================================== */
+
+struct wmid_hosted;
+
+/* True when HostingModel @model (NULL allowed) asks for a host process. */
+bool hosting_is_isolated(const char *model);
+/*
+ * Start the host process of @p's group (or join it) and load the plugin
+ * there.  On success p->cp and p->state are a proxy whose find_consumer
+ * and indicate_to_consumer forward to the host, p->loaded is true, and
+ * p->hosted is set.  On failure: one log line, p->status and p->message
+ * recorded, false.  Loop thread.
+ */
+bool hosting_load(struct wmid_provider *p, const struct wmid_settings *s, const wmi_schema *schema);
+/* Shut the provider down in its host (the host exits with its last
+ * provider).  Every sink of @p has been released.  Loop thread. */
+void hosting_unload(struct wmid_provider *p);
+/* The host's state for Stats (new reference), or NULL when not hosted. */
+json_t *hosting_stats_json(const struct wmid_provider *p);
 
 /* ====================================================================
  * delivery.c - per physical consumer queues and delivery threads

@@ -1721,6 +1721,15 @@ def test_enum_instances():
         d.stop()
 
 
+# More tests, one file per subsystem: tests/integration/t_*.py run in this
+# module's namespace (they use its helpers and its @test).
+_HERE = os.path.dirname(os.path.abspath(__file__))
+for _f in sorted(os.listdir(_HERE)):
+    if _f.startswith("t_") and _f.endswith(".py"):
+        with open(os.path.join(_HERE, _f)) as _fh:
+            exec(compile(_fh.read(), os.path.join(_HERE, _f), "exec"), globals())
+
+
 # ======================================================================
 # Runner
 # ======================================================================
