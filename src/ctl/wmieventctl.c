@@ -5,6 +5,7 @@
  *   wmieventctl [-s socket] indicate -
  *   wmieventctl [-s socket] stats
  *   wmieventctl [-s socket] enum CLASS
+ *   wmieventctl [-s socket] reload
  *   wmieventctl [--classes FILE] wql check 'QUERY'
  *   wmieventctl [--classes FILE] wql eval 'QUERY' [FILE]
  *
@@ -36,6 +37,7 @@ usage(void)
             "       wmieventctl [-s socket] indicate -\n"
             "       wmieventctl [-s socket] stats\n"
             "       wmieventctl [-s socket] enum CLASS\n"
+            "       wmieventctl [-s socket] reload\n"
             "       wmieventctl [--classes file.json] wql check QUERY\n"
             "       wmieventctl [--classes file.json] wql eval QUERY [FILE]\n");
     exit(EXIT_USAGE);
@@ -152,8 +154,20 @@ check_reply(json_t *r)
     }
     wmi_status st = (wmi_status)json_integer_value(json_object_get(r, "Status"));
     if (WMI_FAILED(st)) {
-        print_status(st, json_string_value(json_object_get(r, "Field")),
-                     json_string_value(json_object_get(r, "Message")));
+        /* Where: the request's field, or the file (and line) that was refused. */
+        const char *where = json_string_value(json_object_get(r, "Field"));
+        char buf[1200];
+        const char *source = json_string_value(json_object_get(r, "Source"));
+        if (where == NULL && source != NULL) {
+            json_int_t line = json_integer_value(json_object_get(r, "Line"));
+            if (line > 0)
+                snprintf(buf, sizeof buf, "%s:%lld:%lld", source, (long long)line,
+                         (long long)json_integer_value(json_object_get(r, "Column")));
+            else
+                snprintf(buf, sizeof buf, "%s", source);
+            where = buf;
+        }
+        print_status(st, where, json_string_value(json_object_get(r, "Message")));
         return EXIT_WBEM;
     }
     return EXIT_OK;
@@ -280,6 +294,25 @@ cmd_stats(void)
         json_dumpf(json_object_get(r, "Stats"), stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
     if (rc == EXIT_OK)
         putchar('\n');
+    json_decref(r);
+    disconnect(&c);
+    return rc;
+}
+
+/* Reload the daemon's configuration (as SIGHUP does), and say how it went. */
+static int
+cmd_reload(void)
+{
+    struct conn c;
+    if (connect_daemon(&c) != 0)
+        return EXIT_CONNECT;
+    json_t *req = json_pack("{ssss}", "Method", "Reload", "Id", "1");
+    send_json(&c, req);
+    json_decref(req);
+    json_t *r = read_reply(&c, "1");
+    int rc = check_reply(r);
+    if (rc == EXIT_OK)
+        printf("reloaded: %lld objects\n", (long long)json_integer_value(json_object_get(r, "Objects")));
     json_decref(r);
     disconnect(&c);
     return rc;
@@ -559,6 +592,8 @@ main(int argc, char **argv)
         return cmd_indicate(argc - 1, argv + 1);
     if (strcmp(argv[0], "stats") == 0 && argc == 1)
         return cmd_stats();
+    if (strcmp(argv[0], "reload") == 0 && argc == 1)
+        return cmd_reload();
     if (strcmp(argv[0], "enum") == 0 && argc == 2)
         return cmd_enum(argv[1]);
     if (strcmp(argv[0], "wql") == 0)

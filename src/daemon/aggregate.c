@@ -202,6 +202,14 @@ aggregate_new(uv_loop_t *loop, struct wmid_router *r, struct wmid_filter *f)
     return a;
 }
 
+void
+aggregate_rebind(struct wmid_aggregator *a, struct wmid_router *r, struct wmid_filter *f)
+{
+    a->router = r;
+    a->filter = f;
+    a->agg_class = wmi_schema_get_class(router_schema(r), aggregate_class_name(f, NULL, 0));
+}
+
 static void
 on_closed(uv_handle_t *h)
 {
@@ -216,7 +224,7 @@ aggregate_free(struct wmid_aggregator *a)
     /* Windows still open at shutdown are dropped, as WMI drops them; the
      * log says how many. */
     if (a->ngroups > 0)
-        log_notice("filter %s: %zu GROUP window(s) still open at exit; no __AggregateEvent raised for them",
+        log_notice("filter %s: %zu GROUP window(s) still open at exit or reload; no __AggregateEvent raised for them",
                    a->filter->name, a->ngroups);
     while (a->head != NULL) {
         struct group *g = a->head;

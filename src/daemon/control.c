@@ -48,6 +48,8 @@ struct wmid_control {
     const struct wmid_settings *settings;
     struct wmid_router *router;
     struct wmid_delivery *delivery;
+    bool (*reload)(void *arg, wmi_error *err, size_t *nobjects);
+    void *reload_arg;
     uv_pipe_t listener;
     bool listening;
     struct conn *conns;
@@ -319,6 +321,43 @@ req_enum_instances(struct conn *c, const json_t *id, json_t *req)
     reply(c, r);
 }
 
+/* Reload re-reads files that only their owner can change, but it is not
+ * free (plugins may load, pollers restart): only root and the daemon's own
+ * user may ask for it, as only they may send SIGHUP. */
+static void
+req_reload(struct conn *c, const json_t *id)
+{
+    struct wmid_control *ctl = c->ctl;
+    if (c->uid != 0 && c->uid != (long)getuid()) {
+        reply_error(c, id, WBEM_E_ACCESS_DENIED, "Method",
+                    "Reload is allowed to root and to the daemon's own user only");
+        return;
+    }
+    if (ctl->reload == NULL) {
+        reply_error(c, id, WBEM_E_NOT_SUPPORTED, "Method", "this daemon cannot reload");
+        return;
+    }
+    wmi_error err;
+    size_t n = 0;
+    memset(&err, 0, sizeof err);
+    if (!ctl->reload(ctl->reload_arg, &err, &n)) {
+        json_t *r = status_reply(id, err.status ? err.status : WBEM_E_FAILED);
+        json_object_set_new(r, "Message", json_string(err.text));
+        if (err.source[0])
+            json_object_set_new(r, "Source", json_string(err.source));
+        if (err.line > 0) {
+            json_object_set_new(r, "Line", json_integer(err.line));
+            json_object_set_new(r, "Column", json_integer(err.column));
+        }
+        count_error(ctl, c, err.status ? err.status : WBEM_E_FAILED, err.source, err.text);
+        reply(c, r);
+        return;
+    }
+    json_t *r = status_reply(id, WBEM_S_NO_ERROR);
+    json_object_set_new(r, "Objects", json_integer((json_int_t)n));
+    reply(c, r);
+}
+
 static bool
 handle_request(struct conn *c, json_t *req)
 {
@@ -349,9 +388,12 @@ handle_request(struct conn *c, json_t *req)
         reply(c, status_reply(id, WBEM_S_NO_ERROR));
     } else if (strcasecmp(method, "EnumInstances") == 0) {
         req_enum_instances(c, id, req);
+    } else if (strcasecmp(method, "Reload") == 0) {
+        req_reload(c, id);
     } else {
         char msg[300];
-        snprintf(msg, sizeof msg, "unknown method \"%.200s\" (Indicate, Stats, Ping and EnumInstances are served)", method);
+        snprintf(msg, sizeof msg,
+                 "unknown method \"%.200s\" (Indicate, Stats, Ping, EnumInstances and Reload are served)", method);
         reply_error(c, id, WBEM_E_NOT_SUPPORTED, "Method", msg);
     }
     return false;
@@ -730,6 +772,19 @@ fail:
     json_decref(ctl->errors_by_status);
     free(ctl);
     return NULL;
+}
+
+void
+control_set_router(struct wmid_control *c, struct wmid_router *r)
+{
+    c->router = r;
+}
+
+void
+control_set_reload(struct wmid_control *c, bool (*fn)(void *arg, wmi_error *err, size_t *nobjects), void *arg)
+{
+    c->reload = fn;
+    c->reload_arg = arg;
 }
 
 void

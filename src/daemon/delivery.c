@@ -49,6 +49,8 @@ struct wmid_sink {
     size_t cap, head, count;
     bool waiting;                /* the thread sleeps on cv */
     bool busy;                   /* a call is in flight */
+    struct wmid_consumer *current; /* the logical consumer of that call */
+    size_t nconsumers;           /* logical consumers attached (loop thread) */
     bool stopping;               /* drain, then exit */
     bool abandon;                /* drop what is left, then exit */
     /* Delivered events, handed back so that the thread that allocated them
@@ -75,6 +77,16 @@ struct wmid_delivery {
     void (*resume_cb)(void *arg);
     void *resume_arg;
     uv_async_t reap_async;       /* a sink went idle with events to free */
+    /* Consumers removed by a reload, waiting for their queues to drain. */
+    struct retiree *retirees;
+    uv_timer_t retire_timer;
+    bool shut;                   /* delivery_shutdown ran */
+};
+
+struct retiree {
+    struct wmid_consumer *c;
+    void (*done)(struct wmid_consumer *c);
+    struct retiree *next;
 };
 
 /* ====================================================================
@@ -122,10 +134,11 @@ ring_push(struct wmid_sink *k, struct qentry e)
 }
 
 static void
-account_release(struct wmid_delivery *d, struct wmid_consumer *c, size_t size)
+account_release(struct wmid_delivery *d, struct wmid_consumer *c, size_t size, size_t n)
 {
     atomic_fetch_sub(&c->stats.queued_bytes, size);
     atomic_fetch_sub(&d->total_bytes, size);
+    atomic_fetch_sub(&c->queued_events, n);
 }
 
 /* After a batch: clear "full" marks that fell below half and wake paused
@@ -204,6 +217,7 @@ sink_thread(void *arg)
             n++;
         }
         k->busy = true;
+        k->current = c;
         pthread_mutex_unlock(&k->mu);
 
         wmi_status st = k->us->indicate_to_consumer(k->us, c->logical, n, events);
@@ -221,10 +235,11 @@ sink_thread(void *arg)
             atomic_fetch_add(&c->stats.delivered, n);
             atomic_store(&c->stats.last_error, 0);
         }
-        account_release(d, c, bytes);
+        account_release(d, c, bytes, n);
         check_resume(d, c);
         pthread_mutex_lock(&k->mu);
         k->busy = false;
+        k->current = NULL; /* from here on delivery_retire may free c */
         bool handed = grave_put(k, events, n);
         bool reap = k->count == 0 && k->ngrave > 0;
         if (k->count == 0)
@@ -243,7 +258,7 @@ sink_thread(void *arg)
     while (k->count > 0) {
         struct qentry *e = &k->ring[k->head];
         atomic_fetch_add(&e->consumer->stats.dropped_shutdown, 1);
-        account_release(d, e->consumer, e->size);
+        account_release(d, e->consumer, e->size, 1);
         wmi_object_unref(e->event);
         k->head = (k->head + 1) % k->cap;
         k->count--;
@@ -281,6 +296,126 @@ delivery_kick(struct wmid_delivery *d)
     }
 }
 
+/* ====================================================================
+ * Retiring consumers (reload)
+ * ==================================================================== */
+
+static void
+sink_free(struct wmid_sink *k)
+{
+    for (size_t i = 0; i < k->ngrave; i++)
+        wmi_object_unref(k->grave[i]);
+    free(k->ring);
+    free(k->grave);
+    free(k->batch_events);
+    free(k->batch_sizes);
+    pthread_mutex_destroy(&k->mu);
+    pthread_cond_destroy(&k->cv);
+    pthread_cond_destroy(&k->idle_cv);
+    free(k);
+}
+
+/* Stop the thread of a sink that has no consumer left (so nothing queued
+ * and no call in flight: the join is immediate), release the physical
+ * consumer and free the sink. */
+static void
+sink_stop(struct wmid_delivery *d, struct wmid_sink *k)
+{
+    pthread_mutex_lock(&k->mu);
+    k->stopping = true;
+    pthread_cond_signal(&k->cv);
+    pthread_mutex_unlock(&k->mu);
+    if (k->started)
+        pthread_join(k->thread, NULL);
+    k->started = false;
+    if (k->us != NULL && k->us->release != NULL)
+        k->us->release(k->us);
+    for (struct wmid_sink **pp = &d->sinks; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == k) {
+            *pp = k->next;
+            break;
+        }
+    }
+    sink_free(k);
+}
+
+static bool
+retire_ready(struct wmid_consumer *c)
+{
+    struct wmid_sink *k = c->sink;
+    pthread_mutex_lock(&k->mu);
+    bool ready = atomic_load(&c->queued_events) == 0 && k->current != c;
+    pthread_mutex_unlock(&k->mu);
+    return ready;
+}
+
+static void
+retire_finish(struct wmid_delivery *d, struct wmid_consumer *c, void (*done)(struct wmid_consumer *))
+{
+    struct wmid_sink *k = c->sink;
+    c->sink = NULL;
+    if (k != NULL && --k->nconsumers == 0)
+        sink_stop(d, k);
+    done(c);
+}
+
+static void
+on_retire_timer(uv_timer_t *h)
+{
+    struct wmid_delivery *d = h->data;
+    struct retiree **pp = &d->retirees;
+    while (*pp != NULL) {
+        struct retiree *t = *pp;
+        if (!retire_ready(t->c)) {
+            pp = &t->next;
+            continue;
+        }
+        *pp = t->next;
+        retire_finish(d, t->c, t->done);
+        free(t);
+    }
+    if (d->retirees == NULL)
+        uv_timer_stop(h);
+}
+
+void
+delivery_retire(struct wmid_delivery *d, struct wmid_consumer *c, void (*done)(struct wmid_consumer *c))
+{
+    if (d->shut || c->sink == NULL) {
+        /* No queue (never attached), or every thread stopped and every
+         * physical consumer released already (exit). */
+        c->sink = NULL;
+        done(c);
+        return;
+    }
+    if (retire_ready(c)) {
+        retire_finish(d, c, done);
+        return;
+    }
+    struct retiree *t = malloc(sizeof *t);
+    if (t == NULL) {
+        /* Cannot wait for it: keep it (a leak) rather than free it under
+         * its delivery thread. */
+        log_warnx("consumer %s: out of memory; it stays allocated", c->path);
+        return;
+    }
+    t->c = c;
+    t->done = done;
+    t->next = d->retirees;
+    d->retirees = t;
+    if (!uv_is_active((uv_handle_t *)&d->retire_timer))
+        uv_timer_start(&d->retire_timer, on_retire_timer, 20, 20);
+}
+
+size_t
+delivery_retiring(struct wmid_delivery *d)
+{
+    size_t n = 0;
+    for (struct retiree *t = d->retirees; t != NULL; t = t->next)
+        n++;
+    return n;
+}
+
 static void
 on_reap(uv_async_t *a)
 {
@@ -308,6 +443,8 @@ delivery_new(uv_loop_t *loop, const struct wmid_settings *s)
     d->resume_async.data = d;
     uv_async_init(loop, &d->reap_async, on_reap);
     d->reap_async.data = d;
+    uv_timer_init(loop, &d->retire_timer);
+    d->retire_timer.data = d;
     return d;
 }
 
@@ -341,6 +478,7 @@ delivery_attach(struct wmid_delivery *d, struct wmid_consumer *c)
     for (struct wmid_sink *k = d->sinks; k != NULL; k = k->next) {
         if (k->us == us) {
             c->sink = k;
+            k->nconsumers++;
             return true;
         }
     }
@@ -378,6 +516,7 @@ delivery_attach(struct wmid_delivery *d, struct wmid_consumer *c)
     k->next = d->sinks;
     d->sinks = k;
     c->sink = k;
+    k->nconsumers = 1;
     return true;
 }
 
@@ -412,15 +551,18 @@ delivery_push(struct wmid_delivery *d, struct wmid_consumer *c, wmi_object *ev, 
         atomic_store(&d->global_full, true);
     if (over_c && !atomic_exchange(&c->full, true))
         atomic_fetch_add(&d->nfull, 1);
+    wmi_object_ref(ev);
     pthread_mutex_lock(&k->mu);
-    bool ok = !k->stopping && ring_push(k, (struct qentry){c, wmi_object_ref(ev), size});
+    bool ok = !k->stopping && ring_push(k, (struct qentry){c, ev, size});
+    if (ok)
+        atomic_fetch_add(&c->queued_events, 1);
     /* A full batch is worth a wake at once; anything less waits for the
      * producer's delivery_kick at the end of its burst. */
     bool wake = ok && k->waiting && k->count >= k->max_batch;
     pthread_mutex_unlock(&k->mu);
     if (!ok) {
         wmi_object_unref(ev);
-        account_release(d, c, size);
+        account_release(d, c, size, 0);
         check_resume(d, c);
         atomic_fetch_add(&c->stats.dropped_shutdown, 1);
         return PUSH_DROPPED;
@@ -503,6 +645,18 @@ delivery_shutdown(struct wmid_delivery *d, unsigned timeout_ms)
             k->us->release(k->us);
         k->us = NULL;
     }
+    if (all_stopped) {
+        /* Every thread is gone: consumers still retiring can go now. */
+        uv_timer_stop(&d->retire_timer);
+        while (d->retirees != NULL) {
+            struct retiree *t = d->retirees;
+            d->retirees = t->next;
+            t->c->sink = NULL;
+            t->done(t->c);
+            free(t);
+        }
+        d->shut = true;
+    }
     return all_stopped;
 }
 
@@ -518,19 +672,12 @@ delivery_free(struct wmid_delivery *d)
     struct wmid_sink *k = d->sinks;
     while (k != NULL) {
         struct wmid_sink *next = k->next;
-        if (k->us == NULL && k->started == false) {
-            free(k->ring);
-            free(k->grave);
-            free(k->batch_events);
-            free(k->batch_sizes);
-            pthread_mutex_destroy(&k->mu);
-            pthread_cond_destroy(&k->cv);
-            pthread_cond_destroy(&k->idle_cv);
-            free(k);
-        }
+        if (k->us == NULL && k->started == false)
+            sink_free(k);
         k = next;
     }
     uv_close((uv_handle_t *)&d->reap_async, NULL);
+    uv_close((uv_handle_t *)&d->retire_timer, NULL);
     d->resume_async.data = d;
     uv_close((uv_handle_t *)&d->resume_async, on_async_closed);
 }

@@ -15,7 +15,7 @@
 static const struct wmid_instance_provider *const builtin[] = {
     &wmid_ip_win32_process, &wmid_ip_logical_disk, &wmid_ip_operating_system,
     &wmid_ip_local_time,    &wmid_ip_utc_time,     &wmid_ip_data_file,
-    &wmid_ip_directory,
+    &wmid_ip_directory,     &wmid_ip_repository,
 };
 
 const struct wmid_instance_provider *const *
@@ -25,14 +25,26 @@ instance_providers(size_t *n)
     return builtin;
 }
 
+bool
+instance_provider_serves(const wmi_schema *schema, const struct wmid_instance_provider *ip, const char *target)
+{
+    const wmi_class *cls = wmi_schema_get_class(schema, ip->class_name);
+    if (cls == NULL || target == NULL)
+        return false;
+    if (wmi_class_isa(cls, target))
+        return true;
+    const wmi_class *tc = wmi_schema_get_class(schema, target);
+    return (ip->flags & WMID_IP_SUBCLASSES) != 0 && tc != NULL && wmi_class_isa(tc, ip->class_name) &&
+           (ip->serves_subclass == NULL || ip->serves_subclass(tc));
+}
+
 size_t
 instance_providers_for(const wmi_schema *schema, const char *class_name,
                        const struct wmid_instance_provider **out, size_t max)
 {
     size_t n = 0;
     for (size_t i = 0; i < sizeof builtin / sizeof builtin[0]; i++) {
-        const wmi_class *cls = wmi_schema_get_class(schema, builtin[i]->class_name);
-        if (cls == NULL || !wmi_class_isa(cls, class_name))
+        if (!instance_provider_serves(schema, builtin[i], class_name))
             continue;
         if (n < max)
             out[n] = builtin[i];
@@ -41,9 +53,26 @@ instance_providers_for(const wmi_schema *schema, const char *class_name,
     return n;
 }
 
+/* A provider that returns subclasses (the repository) is asked for all it
+ * has; only the instances of the class enumerated go on. */
+struct isa_filter {
+    const char *class_name;
+    wmid_instance_fn fn;
+    void *arg;
+};
+
+static void
+isa_only(wmi_object *inst, void *arg)
+{
+    struct isa_filter *f = arg;
+    if (wmi_object_isa(inst, f->class_name))
+        f->fn(inst, f->arg);
+}
+
 wmi_status
 instance_enumerate(const wmi_schema *schema, const char *class_name, wmid_instance_fn fn, void *arg)
 {
+    struct isa_filter isa = {class_name, fn, arg};
     const struct wmid_instance_provider *ps[sizeof builtin / sizeof builtin[0]];
     if (class_name == NULL || wmi_schema_get_class(schema, class_name) == NULL)
         return WBEM_E_INVALID_CLASS;
@@ -62,7 +91,8 @@ instance_enumerate(const wmi_schema *schema, const char *class_name, wmid_instan
                 st = WBEM_E_PROVIDER_FAILURE;
             continue;
         }
-        wmi_status s = ps[i]->enumerate(state, fn, arg);
+        wmi_status s = (ps[i]->flags & WMID_IP_SUBCLASSES) ? ps[i]->enumerate(state, isa_only, &isa)
+                                                           : ps[i]->enumerate(state, fn, arg);
         if (WMI_FAILED(s) && st == WBEM_S_NO_ERROR)
             st = s;
         ps[i]->close(state);

@@ -63,10 +63,22 @@ struct wmid_instance_sink {
     void *arg;
 };
 
+/* Flags of wmid_instance_provider.flags. */
+/* It returns instances of class_name's subclasses too, and so serves a
+ * query on any of them (the repository: every __EventConsumer subclass). */
+#define WMID_IP_SUBCLASSES 0x1u
+/* It pushes every change as it happens, so that its filters need no
+ * WITHIN: WMI raises the events of repository objects itself. */
+#define WMID_IP_NO_WITHIN  0x2u
+
 struct wmid_instance_provider {
     const char *name;            /* for logs: "Win32_Process (/proc)" */
     const char *class_name;      /* class of every instance it returns */
     unsigned push;               /* WMID_PUSH_* it may report via subscribe */
+    unsigned flags;              /* WMID_IP_* */
+    /* Optional, for WMID_IP_SUBCLASSES: does it hold instances of @target,
+     * a subclass of class_name?  (The repository holds no events.) */
+    bool (*serves_subclass)(const wmi_class *target);
     /* A new provider state; NULL when the source is unusable (logged).
      * @schema is borrowed and outlives the state.  NULL for providers
      * that need a scope (below). */
@@ -103,6 +115,26 @@ extern const struct wmid_instance_provider wmid_ip_local_time;
 extern const struct wmid_instance_provider wmid_ip_utc_time;
 extern const struct wmid_instance_provider wmid_ip_data_file;
 extern const struct wmid_instance_provider wmid_ip_directory;
+extern const struct wmid_instance_provider wmid_ip_repository;
+
+/*
+ * The repository as an instance provider (providers/repository.c): the
+ * objects of the object dir, every class under __SystemClass (filters,
+ * consumers, bindings, registrations, timer instructions).  The daemon
+ * calls repository_update with the objects it loaded, at start (no
+ * events) and after each reload: creations, deletions and modifications
+ * (instances compared by path, then by value) are pushed to subscribers
+ * at once.  repository_clear at exit.  Loop thread.
+ */
+struct wmid_objects;
+void repository_update(const struct wmid_objects *o);
+void repository_clear(void);
+
+/* Does @ip serve the instances of @target (the class named in a query's
+ * ISA, or an enumeration)?  Its class is @target or derives from it, or
+ * (WMID_IP_SUBCLASSES) @target derives from its class. */
+bool instance_provider_serves(const wmi_schema *schema, const struct wmid_instance_provider *ip,
+                              const char *target);
 
 /* Every built-in provider; *@n receives the count. */
 const struct wmid_instance_provider *const *instance_providers(size_t *n);

@@ -50,6 +50,19 @@ intrinsic_event_kinds(const wmi_schema *schema, const wmi_query *query)
 }
 
 bool
+intrinsic_pushed_only(const wmi_schema *schema, const char *target)
+{
+    const struct wmid_instance_provider *ps[16];
+    size_t n = instance_providers_for(schema, target, ps, sizeof ps / sizeof ps[0]);
+    if (n == 0 || n > sizeof ps / sizeof ps[0])
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!(ps[i]->flags & WMID_IP_NO_WITHIN))
+            return false;
+    return true;
+}
+
+bool
 intrinsic_needs_polling(const wmi_schema *schema, const wmi_query *query)
 {
     if (intrinsic_event_kinds(schema, query) == 0)
@@ -66,7 +79,7 @@ intrinsic_check_filter(const wmi_schema *schema, const wmi_query *query, wmi_err
     if (!intrinsic_needs_polling(schema, query))
         return true;
     const char *target = wmi_query_isa_target(query);
-    if (wmi_query_within(query) < 0) {
+    if (wmi_query_within(query) < 0 && !intrinsic_pushed_only(schema, target)) {
         if (err != NULL) {
             err->status = WBEMESS_E_REGISTRATION_TOO_PRECISE;
             err->line = err->column = 0;
@@ -257,6 +270,13 @@ snapshot_get(const struct wmid_snapshot *s, const char *path)
 {
     struct snap_entry *e = snap_find(s, path, str_hash(path));
     return e ? e->obj : NULL;
+}
+
+void
+snapshot_foreach(const struct wmid_snapshot *s, void (*fn)(wmi_object *inst, void *arg), void *arg)
+{
+    for (size_t i = 0; i < s->n; i++)
+        fn(s->entries[i].obj, arg);
 }
 
 size_t
@@ -764,8 +784,7 @@ add_filter(struct wmid_intrinsic *in, struct wmid_filter *f, const struct wmid_i
     const char *target = wmi_query_isa_target(f->query);
     unsigned kinds = intrinsic_event_kinds(schema, f->query);
     for (size_t k = 0; k < nip && target != NULL; k++) {
-        const wmi_class *pc = wmi_schema_get_class(schema, ips[k]->class_name);
-        if (pc == NULL || !wmi_class_isa(pc, target))
+        if (!instance_provider_serves(schema, ips[k], target))
             continue;
         char *sc = NULL;
         if (ips[k]->scope != NULL) {
@@ -799,6 +818,8 @@ intrinsic_start_with(uv_loop_t *loop, const struct wmid_settings *s, struct wmid
         if (!intrinsic_needs_polling(schema, f->query))
             continue;
         int64_t ms = intrinsic_interval_ms(f->query, floor_ms);
+        if (ms < 0 && intrinsic_pushed_only(schema, wmi_query_isa_target(f->query)))
+            ms = floor_ms; /* told at once; the interval only paces repeated modifications */
         if (ms < 0) {
             log_warnx("filter \"%s\": needs WITHIN to be polled (WBEMESS_E_REGISTRATION_TOO_PRECISE); "
                       "it receives no instance events",

@@ -44,6 +44,10 @@
  * instance creation, deletion or modification events). */
 unsigned intrinsic_event_kinds(const wmi_schema *schema, const wmi_query *query);
 
+/* True when every provider serving @target pushes every change
+ * (WMID_IP_NO_WITHIN: the repository), so that no WITHIN is needed. */
+bool intrinsic_pushed_only(const wmi_schema *schema, const char *target);
+
 /* True when the query is served by polling an instance provider. */
 bool intrinsic_needs_polling(const wmi_schema *schema, const wmi_query *query);
 
@@ -78,6 +82,8 @@ void snapshot_unref(struct wmid_snapshot *s);
  * path replaces the first. */
 bool snapshot_add(struct wmid_snapshot *s, wmi_object *inst);
 size_t snapshot_count(const struct wmid_snapshot *s);
+/* Call @fn with each instance (borrowed), in insertion order. */
+void snapshot_foreach(const struct wmid_snapshot *s, void (*fn)(wmi_object *inst, void *arg), void *arg);
 /* The instance with @path, or NULL.  Borrowed. */
 wmi_object *snapshot_get(const struct wmid_snapshot *s, const char *path);
 

@@ -7,7 +7,8 @@
  * (filters compiled, bindings resolved), consumer provider plugins, the
  * control socket, the process event source; then READY=1 to systemd.
  * SIGTERM/SIGINT stop accepting, drain the queues within
- * shutdown_timeout_ms, and exit 0.
+ * shutdown_timeout_ms, and exit 0.  SIGHUP (or a Reload request) re-reads
+ * the object dir: see reload().
  */
 #include <getopt.h>
 #include <signal.h>
@@ -16,7 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon/intrinsic.h" /* intrinsic events (issue 3) */
+#include "daemon/instance.h"
+#include "daemon/intrinsic.h"
 #include "daemon/wmieventd.h"
 
 #define DEFAULT_CONFIG "/etc/wmieventd/wmieventd.json"
@@ -25,6 +27,7 @@
 enum { EXIT_OK = 0, EXIT_CONFIG = 1, EXIT_USAGE = 2, EXIT_RUNTIME = 3 };
 
 struct daemon_state {
+    const char *config_path;
     uv_loop_t *loop;
     struct wmid_settings settings;
     struct wmid_objects objects;
@@ -32,10 +35,11 @@ struct daemon_state {
     struct wmid_router *router;
     struct wmid_control *control;
     struct wmid_proc *proc;
-    struct wmid_intrinsic *intrinsic; /* intrinsic events (issue 3) */
+    struct wmid_intrinsic *intrinsic;
     struct wmid_timers *timers;
     uv_signal_t sigterm, sigint, sighup;
     bool stopping;
+    int verbose;
 };
 
 static _Noreturn void
@@ -75,11 +79,121 @@ begin_shutdown(struct daemon_state *ds, const char *why)
     control_stop_accepting(ds->control);
     proc_stop(ds->proc);
     ds->proc = NULL;
-    intrinsic_stop(ds->intrinsic); /* intrinsic events (issue 3) */
-    ds->intrinsic = NULL;          /* intrinsic events (issue 3) */
+    intrinsic_stop(ds->intrinsic);
+    ds->intrinsic = NULL;
     timers_stop(ds->timers);
     ds->timers = NULL;
     uv_stop(ds->loop);
+}
+
+/* ====================================================================
+ * Reload
+ * ==================================================================== */
+
+/* Settings a reload applies; the others (the socket, the queue limits of
+ * the engine, ...) are bound to what is running and wait for a restart. */
+static void
+apply_settings(struct wmid_settings *cur, struct wmid_settings *ns, int verbose)
+{
+    int level = ns->log_level + verbose > WMI_LOG_DEBUG ? WMI_LOG_DEBUG : ns->log_level + verbose;
+    if (level != log_getlevel())
+        log_setlevel(level);
+    char *t = cur->object_dir;
+    cur->object_dir = ns->object_dir;
+    ns->object_dir = t;
+    t = cur->plugin_dir;
+    cur->plugin_dir = ns->plugin_dir;
+    ns->plugin_dir = t;
+    cur->log_level = ns->log_level;
+    cur->min_within_ms = ns->min_within_ms;
+    cur->default_consumer_queue_bytes = ns->default_consumer_queue_bytes;
+    const char *later = NULL;
+    if (strcmp(cur->socket_path, ns->socket_path) != 0 || cur->socket_gid != ns->socket_gid)
+        later = "socket";
+    else if (strcmp(cur->state_dir, ns->state_dir) != 0)
+        later = "state_dir";
+    else if (cur->queue_max_bytes != ns->queue_max_bytes)
+        later = "queue_max_bytes";
+    else if (cur->max_line_bytes != ns->max_line_bytes)
+        later = "max_line_bytes";
+    else if (cur->max_connections != ns->max_connections)
+        later = "max_connections";
+    else if (cur->process_poll_ms != ns->process_poll_ms)
+        later = "process_poll_ms";
+    else if (cur->shutdown_timeout_ms != ns->shutdown_timeout_ms)
+        later = "shutdown_timeout_ms";
+    if (later != NULL)
+        log_warnx("%s: \"%s\" changed; it takes effect at the next start", cur->config_path, later);
+}
+
+/*
+ * Re-read the config file and the object dir, and switch to them only if
+ * every object is valid (else nothing changes and @err says what was
+ * refused).  Unchanged providers and logical consumers are kept with
+ * their queues and counters; removed consumers are released once their
+ * queues drain; filters keep their counters and open GROUP windows;
+ * pollers and timer instructions restart.  The repository's changes raise
+ * __InstanceCreationEvent, __InstanceModificationEvent and
+ * __InstanceDeletionEvent.  Loop thread.
+ */
+static bool reload_now(struct daemon_state *ds, wmi_error *err, size_t *nobjects);
+
+static bool
+reload(void *arg, wmi_error *err, size_t *nobjects)
+{
+    struct daemon_state *ds = arg;
+    if (ds->stopping)
+        return config_fail(err, WBEM_E_SHUTTING_DOWN, ds->config_path, "the daemon is shutting down");
+    notify_systemd("RELOADING=1");
+    bool ok = reload_now(ds, err, nobjects);
+    notify_systemd("READY=1");
+    return ok;
+}
+
+static bool
+reload_now(struct daemon_state *ds, wmi_error *err, size_t *nobjects)
+{
+    struct wmid_settings ns;
+    struct wmid_objects no;
+
+    memset(&ns, 0, sizeof ns);
+    memset(&no, 0, sizeof no);
+    if (!config_load_settings(ds->config_path, &ns, err))
+        return false;
+    if (!config_load_objects(ns.object_dir, &no, err)) {
+        config_free_settings(&ns);
+        return false;
+    }
+    struct wmid_router *nr = router_new_from(&no, &ns, ds->delivery, ds->router, err);
+    if (nr == NULL || !timers_check(&no, err)) {
+        router_free(nr);
+        config_free_objects(&no);
+        config_free_settings(&ns);
+        return false;
+    }
+    apply_settings(&ds->settings, &ns, ds->verbose);
+    config_free_settings(&ns);
+
+    intrinsic_stop(ds->intrinsic);
+    timers_stop(ds->timers);
+    router_load_providers(nr, &ds->settings);
+    router_start(nr, ds->loop);
+    struct wmid_router *old = ds->router;
+    ds->router = nr;
+    control_set_router(ds->control, nr);
+    proc_set_router(ds->proc, nr);
+    ds->intrinsic = intrinsic_start(ds->loop, &ds->settings, nr);
+    ds->timers = timers_start(ds->loop, &no, nr);
+    /* After the new pollers subscribed, so that they are told. */
+    repository_update(&no);
+    router_flush(nr);
+    router_free(old);
+    config_free_objects(&ds->objects);
+    ds->objects = no;
+    *nobjects = no.ninstances;
+    log_notice("reloaded %s: %zu objects; %zu removed consumer(s) draining", ds->settings.object_dir,
+               no.ninstances, delivery_retiring(ds->delivery));
+    return true;
 }
 
 static void
@@ -87,7 +201,18 @@ on_signal(uv_signal_t *h, int signum)
 {
     struct daemon_state *ds = h->data;
     if (signum == SIGHUP) {
-        log_notice("SIGHUP: reloading is not implemented in this version; restart the daemon to apply changes");
+        wmi_error err;
+        size_t n;
+        memset(&err, 0, sizeof err);
+        if (!reload(ds, &err, &n)) {
+            const char *name = wmi_status_name(err.status);
+            if (err.line > 0)
+                log_warnx("SIGHUP: reload refused, configuration unchanged: %s:%d:%d: %s (%s)", err.source, err.line,
+                          err.column, err.text, name ? name : "error");
+            else
+                log_warnx("SIGHUP: reload refused, configuration unchanged: %s: %s (%s)", err.source, err.text,
+                          name ? name : "error");
+        }
         return;
     }
     begin_shutdown(ds, signum == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -123,6 +248,8 @@ main(int argc, char **argv)
     }
     if (optind != argc)
         usage();
+    ds.config_path = config;
+    ds.verbose = verbose;
     /* The daemon never forks: systemd (Type=notify) or the shell keeps it.
      * -d is accepted for familiarity and adds timestamps to the log. */
     log_init(WMI_LOG_INFO, foreground || isatty(STDERR_FILENO));
@@ -188,8 +315,10 @@ main(int argc, char **argv)
         config_free_settings(&ds.settings);
         return EXIT_RUNTIME;
     }
+    control_set_reload(ds.control, reload, &ds);
     ds.proc = proc_start(ds.loop, &ds.settings, ds.router);
-    ds.intrinsic = intrinsic_start(ds.loop, &ds.settings, ds.router); /* intrinsic events (issue 3) */
+    repository_update(&ds.objects); /* the first load: no events */
+    ds.intrinsic = intrinsic_start(ds.loop, &ds.settings, ds.router);
     ds.timers = timers_start(ds.loop, &ds.objects, ds.router);
 
     uv_signal_init(ds.loop, &ds.sigterm);
@@ -230,6 +359,7 @@ main(int argc, char **argv)
     uv_walk(ds.loop, on_close_walk, NULL);
     uv_run(ds.loop, UV_RUN_DEFAULT);
     uv_loop_close(ds.loop);
+    repository_clear();
     config_free_objects(&ds.objects);
     config_free_settings(&ds.settings);
     return EXIT_OK;

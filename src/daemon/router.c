@@ -33,9 +33,10 @@ struct index_slot {
 struct wmid_router {
     wmi_schema *schema;
     struct wmid_delivery *delivery;
-    struct wmid_provider *providers;
+    struct wmid_router *prev;     /* during router_new_from only */
+    struct wmid_provider **providers;
     size_t nproviders;
-    struct wmid_consumer *consumers;
+    struct wmid_consumer **consumers;
     size_t nconsumers;
     struct wmid_filter *filters;
     size_t nfilters;
@@ -132,10 +133,64 @@ path_name_key(const json_t *keys)
 static struct wmid_provider *
 find_provider(struct wmid_router *r, const char *name)
 {
-    for (size_t i = 0; i < r->nproviders; i++)
-        if (strcasecmp(r->providers[i].name, name) == 0)
-            return &r->providers[i];
+    for (size_t i = 0; r != NULL && i < r->nproviders; i++)
+        if (strcasecmp(r->providers[i]->name, name) == 0)
+            return r->providers[i];
     return NULL;
+}
+
+static struct wmid_consumer *
+find_consumer(struct wmid_router *r, const char *path)
+{
+    for (size_t i = 0; r != NULL && i < r->nconsumers; i++)
+        if (strcasecmp(r->consumers[i]->path, path) == 0)
+            return r->consumers[i];
+    return NULL;
+}
+
+static bool
+same_string(const char *a, const char *b)
+{
+    return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* ====================================================================
+ * Shared objects: providers and logical consumers outlive a router when
+ * a reload keeps them (reference counts, loop thread only).
+ * ==================================================================== */
+
+static void
+provider_unref(struct wmid_provider *p)
+{
+    if (p == NULL || --p->refs > 0)
+        return;
+    plugin_unload(p);
+    free(p->name);
+    free(p->library);
+    free(p->hosting_model);
+    wmi_object_unref(p->registration);
+    wmi_schema_free(p->schema);
+    free(p);
+}
+
+static void
+consumer_free(struct wmid_consumer *c)
+{
+    free(c->path);
+    wmi_object_unref(c->logical);
+    provider_unref(c->provider);
+    free(c);
+}
+
+static void
+consumer_unref(struct wmid_router *r, struct wmid_consumer *c)
+{
+    if (c == NULL || --c->refs > 0)
+        return;
+    if (r->delivery != NULL)
+        delivery_retire(r->delivery, c, consumer_free); /* after its queue drains */
+    else
+        consumer_free(c);
 }
 
 static char *
@@ -187,13 +242,29 @@ build(struct wmid_router *r, const struct wmid_objects *o, const struct wmid_set
             return config_fail(err, WBEM_E_INVALID_PROVIDER_REGISTRATION, origin,
                         "Library: a __Win32Provider needs Library, the path of its .so (it replaces "
                         "WMI's CLSID)");
-        struct wmid_provider *p = &r->providers[r->nproviders++];
-        p->name = strdup(name);
-        p->library = resolve_library(s, lib);
+        char *library = resolve_library(s, lib);
         const char *hm = str_prop(x, "HostingModel");
-        p->hosting_model = hm != NULL ? strdup(hm) : NULL;
-        p->status = WBEM_E_PROVIDER_NOT_FOUND;
-        snprintf(p->message, sizeof p->message, "no __EventConsumerProviderRegistration names it");
+        struct wmid_provider *p = find_provider(r->prev, name);
+        if (library == NULL)
+            return config_fail(err, WBEM_E_OUT_OF_MEMORY, origin, "out of memory");
+        if (p != NULL && strcmp(p->library, library) == 0 && same_string(p->hosting_model, hm)) {
+            /* The same code as before the reload: keep it loaded. */
+            p->refs++;
+            free(library);
+        } else {
+            p = calloc(1, sizeof *p);
+            if (p == NULL) {
+                free(library);
+                return config_fail(err, WBEM_E_OUT_OF_MEMORY, origin, "out of memory");
+            }
+            p->refs = 1;
+            p->name = strdup(name);
+            p->library = library;
+            p->hosting_model = hm != NULL ? strdup(hm) : NULL;
+            p->status = WBEM_E_PROVIDER_NOT_FOUND;
+            snprintf(p->message, sizeof p->message, "no __EventConsumerProviderRegistration names it");
+        }
+        r->providers[r->nproviders++] = p;
     }
     /* Registrations: consumer class -> provider. */
     json_t *class_provider = json_object();
@@ -245,11 +316,14 @@ build(struct wmid_router *r, const struct wmid_objects *o, const struct wmid_set
             if (prev != NULL) {
                 config_fail(err, WBEM_E_ALREADY_EXISTS, origin,
                      "ConsumerClassNames[%zu]: class %s is already served by provider \"%s\"", k,
-                     wmi_class_name(cc), r->providers[json_integer_value(prev)].name);
+                     wmi_class_name(cc), r->providers[json_integer_value(prev)]->name);
                 json_decref(class_provider);
                 return false;
             }
-            json_object_set_new(class_provider, wmi_class_name(cc), json_integer((json_int_t)(p - r->providers)));
+            size_t pi = 0;
+            while (r->providers[pi] != p)
+                pi++;
+            json_object_set_new(class_provider, wmi_class_name(cc), json_integer((json_int_t)pi));
         }
         wmi_object_unref(p->registration);
         p->registration = wmi_object_ref(x);
@@ -260,35 +334,51 @@ build(struct wmid_router *r, const struct wmid_objects *o, const struct wmid_set
         const char *origin = json_string_value(json_array_get(o->origins, i));
         if (!wmi_object_isa(x, "__EventConsumer"))
             continue;
-        struct wmid_consumer *c = &r->consumers[r->nconsumers];
-        c->path = wmi_object_get_path(x);
-        if (c->path == NULL) {
+        char *path = wmi_object_get_path(x);
+        if (path == NULL) {
             json_decref(class_provider);
             return config_fail(err, WBEM_E_NO_KEY, origin, "Name: a logical consumer needs its key (Name)");
         }
-        for (size_t j = 0; j < r->nconsumers; j++) {
-            if (strcasecmp(r->consumers[j].path, c->path) == 0) {
-                config_fail(err, WBEM_E_ALREADY_EXISTS, origin, "%s is defined twice", c->path);
-                free(c->path);
-                c->path = NULL;
-                json_decref(class_provider);
-                return false;
-            }
+        if (find_consumer(r, path) != NULL) {
+            config_fail(err, WBEM_E_ALREADY_EXISTS, origin, "%s is defined twice", path);
+            free(path);
+            json_decref(class_provider);
+            return false;
         }
-        r->nconsumers++;
-        c->logical = wmi_object_ref(x);
-        for (const wmi_class *cc = wmi_object_class(x); cc != NULL && c->provider == NULL;
-             cc = wmi_class_superclass(cc)) {
+        struct wmid_provider *p = NULL;
+        for (const wmi_class *cc = wmi_object_class(x); cc != NULL && p == NULL; cc = wmi_class_superclass(cc)) {
             json_t *pi = json_object_get(class_provider, wmi_class_name(cc));
             if (pi != NULL)
-                c->provider = &r->providers[json_integer_value(pi)];
+                p = r->providers[json_integer_value(pi)];
         }
-        if (c->provider == NULL) {
+        if (p == NULL) {
+            free(path);
             json_decref(class_provider);
             return config_fail(err, WBEM_E_PROVIDER_NOT_FOUND, origin,
                         "no __EventConsumerProviderRegistration lists class %s in ConsumerClassNames",
                         wmi_object_class_name(x));
         }
+        struct wmid_consumer *c = find_consumer(r->prev, path);
+        if (c != NULL && c->provider == p && json_equal((json_t *)wmi_object_json(c->logical),
+                                                        (json_t *)wmi_object_json(x))) {
+            /* Unchanged by the reload: keep its queue, sink and counters. */
+            free(path);
+            c->refs++;
+            r->consumers[r->nconsumers++] = c;
+            continue;
+        }
+        c = calloc(1, sizeof *c);
+        if (c == NULL) {
+            free(path);
+            json_decref(class_provider);
+            return config_fail(err, WBEM_E_OUT_OF_MEMORY, origin, "out of memory");
+        }
+        c->refs = 1;
+        c->path = path;
+        c->logical = wmi_object_ref(x);
+        c->provider = p;
+        p->refs++;
+        r->consumers[r->nconsumers++] = c;
         uint64_t mqs = 0;
         c->max_queue_bytes = s->default_consumer_queue_bytes;
         if (wmi_object_get_uint64(x, "MaximumQueueSize", &mqs) == WBEM_S_NO_ERROR && mqs > 0)
@@ -370,10 +460,10 @@ build(struct wmid_router *r, const struct wmid_objects *o, const struct wmid_set
         if (WMI_SUCCEEDED(wmi_path_parse(cpath, &cls, &keys))) {
             const char *cname = path_name_key(keys);
             for (size_t j = 0; cname && j < r->nconsumers; j++) {
-                const char *n = str_prop(r->consumers[j].logical, "Name");
+                const char *n = str_prop(r->consumers[j]->logical, "Name");
                 if (n != NULL && strcasecmp(n, cname) == 0 &&
-                    wmi_class_isa(wmi_object_class(r->consumers[j].logical), cls))
-                    c = &r->consumers[j];
+                    wmi_class_isa(wmi_object_class(r->consumers[j]->logical), cls))
+                    c = r->consumers[j];
             }
         }
         free(cls);
@@ -413,30 +503,77 @@ build(struct wmid_router *r, const struct wmid_objects *o, const struct wmid_set
     return true;
 }
 
+/* A reload: filters with the same name and query keep their counters and
+ * their open GROUP windows, and the router its totals. */
+static void
+take_over(struct wmid_router *r, struct wmid_router *prev)
+{
+    for (size_t i = 0; i < r->nfilters; i++) {
+        struct wmid_filter *f = &r->filters[i];
+        for (size_t j = 0; j < prev->nfilters; j++) {
+            struct wmid_filter *old = &prev->filters[j];
+            if (strcasecmp(old->name, f->name) != 0)
+                continue;
+            char *a = wmi_query_to_string(old->query), *b = wmi_query_to_string(f->query);
+            if (a != NULL && b != NULL && strcmp(a, b) == 0) {
+                atomic_store(&f->matched, atomic_load(&old->matched));
+                if (old->agg != NULL && wmi_query_group_within(f->query) >= 0) {
+                    f->agg = old->agg;
+                    old->agg = NULL;
+                    aggregate_rebind(f->agg, r, f);
+                }
+            }
+            free(a);
+            free(b);
+            break;
+        }
+    }
+    atomic_store(&r->stats.received, atomic_load(&prev->stats.received));
+    atomic_store(&r->stats.routed, atomic_load(&prev->stats.routed));
+    atomic_store(&r->stats.deliveries, atomic_load(&prev->stats.deliveries));
+    atomic_store(&r->stats.dropped, atomic_load(&prev->stats.dropped));
+}
+
+struct wmid_router *
+router_new_from(const struct wmid_objects *o, const struct wmid_settings *s, struct wmid_delivery *d,
+                struct wmid_router *prev, wmi_error *err)
+{
+    struct wmid_router *r = calloc(1, sizeof *r);
+    if (r == NULL) {
+        config_fail(err, WBEM_E_OUT_OF_MEMORY, "", "out of memory");
+        return NULL;
+    }
+    r->schema = wmi_schema_ref(o->schema);
+    r->delivery = d;
+    r->prev = prev;
+    bool ok = build(r, o, s, err);
+    r->prev = NULL;
+    if (!ok) {
+        router_free(r);
+        return NULL;
+    }
+    if (prev != NULL)
+        take_over(r, prev);
+    return r;
+}
+
 struct wmid_router *
 router_new(const struct wmid_objects *o, const struct wmid_settings *s, struct wmid_delivery *d,
            wmi_error *err)
 {
-    struct wmid_router *r = calloc(1, sizeof *r);
-    if (r == NULL)
-        return NULL;
-    r->schema = wmi_schema_ref(o->schema);
-    r->delivery = d;
-    if (!build(r, o, s, err)) {
-        router_free(r);
-        return NULL;
-    }
-    return r;
+    return router_new_from(o, s, d, NULL, err);
 }
 
 void
 router_load_providers(struct wmid_router *r, const struct wmid_settings *s)
 {
     for (size_t i = 0; i < r->nproviders; i++) {
-        struct wmid_provider *p = &r->providers[i];
+        struct wmid_provider *p = r->providers[i];
         bool used = false;
         for (size_t j = 0; j < r->nconsumers; j++)
-            used |= r->consumers[j].provider == p;
+            used |= r->consumers[j]->provider == p;
+        if (p->loaded)
+            continue; /* kept by a reload */
         if (!used || p->registration == NULL) {
             if (p->registration != NULL) {
                 p->status = WBEM_S_FALSE;
@@ -444,11 +581,14 @@ router_load_providers(struct wmid_router *r, const struct wmid_settings *s)
             }
             continue;
         }
-        plugin_load(p, s, r->schema);
+        /* The plugin may keep the schema: it lives as long as the provider. */
+        if (p->schema == NULL)
+            p->schema = wmi_schema_ref(r->schema);
+        plugin_load(p, s, p->schema);
     }
     for (size_t j = 0; j < r->nconsumers; j++)
-        if (r->delivery != NULL)
-            delivery_attach(r->delivery, &r->consumers[j]);
+        if (r->delivery != NULL && r->consumers[j]->sink == NULL)
+            delivery_attach(r->delivery, r->consumers[j]);
 }
 
 size_t
@@ -476,18 +616,11 @@ router_free(struct wmid_router *r)
         wmi_query_free(r->filters[i].query);
     }
     free(r->filters);
-    for (size_t i = 0; i < r->nconsumers; i++) {
-        free(r->consumers[i].path);
-        wmi_object_unref(r->consumers[i].logical);
-    }
+    for (size_t i = 0; i < r->nconsumers; i++)
+        consumer_unref(r, r->consumers[i]);
     free(r->consumers);
-    for (size_t i = 0; i < r->nproviders; i++) {
-        plugin_unload(&r->providers[i]);
-        free(r->providers[i].name);
-        free(r->providers[i].library);
-        free(r->providers[i].hosting_model);
-        wmi_object_unref(r->providers[i].registration);
-    }
+    for (size_t i = 0; i < r->nproviders; i++)
+        provider_unref(r->providers[i]);
     free(r->providers);
     wmi_schema_free(r->schema);
     free(r);
@@ -568,7 +701,7 @@ void
 router_start(struct wmid_router *r, uv_loop_t *loop)
 {
     for (size_t i = 0; i < r->nfilters; i++)
-        if (wmi_query_group_within(r->filters[i].query) >= 0)
+        if (wmi_query_group_within(r->filters[i].query) >= 0 && r->filters[i].agg == NULL)
             r->filters[i].agg = aggregate_new(loop, r, &r->filters[i]);
 }
 
@@ -624,7 +757,7 @@ router_stats_json(struct wmid_router *r)
     json_object_set_new(out, "filters", filters);
     json_t *consumers = json_object();
     for (size_t i = 0; i < r->nconsumers; i++) {
-        struct wmid_consumer *c = &r->consumers[i];
+        struct wmid_consumer *c = r->consumers[i];
         unsigned le = atomic_load(&c->stats.last_error);
         json_object_set_new(
             consumers, c->path,
@@ -643,12 +776,15 @@ router_stats_json(struct wmid_router *r)
     json_object_set_new(out, "consumers", consumers);
     json_t *providers = json_object();
     for (size_t i = 0; i < r->nproviders; i++) {
-        struct wmid_provider *p = &r->providers[i];
+        struct wmid_provider *p = r->providers[i];
         json_object_set_new(providers, p->name,
                             json_pack("{sssssssIss}", "state", p->loaded ? "loaded" : "not loaded", "library",
                                       p->library ? p->library : "", "status",
                                       wmi_status_name(p->status) ? wmi_status_name(p->status) : "unknown",
                                       "status_code", (json_int_t)p->status, "message", p->message));
+        json_t *host = hosting_stats_json(p);
+        if (host != NULL)
+            json_object_set_new(json_object_get(providers, p->name), "host", host);
     }
     json_object_set_new(out, "providers", providers);
     return out;

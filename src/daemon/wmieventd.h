@@ -98,6 +98,13 @@ struct wmid_provider {
     wmi_status status;            /* load outcome */
     char message[256];
     bool loaded;
+    /* Held by each router and each logical consumer that uses the
+     * provider; a reload keeps a provider whose name and library stay the
+     * same.  Loop thread only. */
+    unsigned refs;
+    /* The schema the plugin was initialized with (a reference), kept while
+     * the provider lives: the plugin may build objects of it. */
+    wmi_schema *schema;
 };
 
 /* Load and initialize; on failure logs one line, records status, returns false. */
@@ -154,6 +161,11 @@ struct wmid_consumer {
     atomic_bool full;             /* overflowed, not yet below half */
     atomic_llong last_drop_log;   /* second of the last drop warning */
     struct wmid_consumer_stats stats;
+    atomic_size_t queued_events;  /* in the sink's queue or in the call in flight */
+    /* Held by each router that lists the consumer: a reload keeps a
+     * consumer whose instance is unchanged, queue, sink and counters.
+     * Loop thread only. */
+    unsigned refs;
 };
 
 enum wmid_push_result {
@@ -190,6 +202,16 @@ void delivery_want_resume(struct wmid_delivery *d);
 bool delivery_shutdown(struct wmid_delivery *d, unsigned timeout_ms);
 void delivery_free(struct wmid_delivery *d);
 size_t delivery_queued_bytes(struct wmid_delivery *d);
+/*
+ * A consumer left the configuration (reload): once its queued events are
+ * delivered and no call for it is in flight, detach it from its sink
+ * (stopping the sink's thread and releasing the physical consumer when it
+ * was the sink's last) and call @done(@c) on the loop thread.  At once when
+ * it has no sink.  After delivery_shutdown, @done runs in delivery_free.
+ */
+void delivery_retire(struct wmid_delivery *d, struct wmid_consumer *c, void (*done)(struct wmid_consumer *c));
+/* Consumers waiting in delivery_retire. */
+size_t delivery_retiring(struct wmid_delivery *d);
 
 /* ====================================================================
  * router.c - filters, bindings and the class index
@@ -228,6 +250,15 @@ struct wmid_router_stats {
 /* Build from the loaded objects; false with @err naming the object. */
 struct wmid_router *router_new(const struct wmid_objects *o, const struct wmid_settings *s,
                                struct wmid_delivery *d, wmi_error *err);
+/*
+ * The same for a reload: providers (same Name and Library), logical
+ * consumers (same path, an equal instance, the same provider) and the
+ * open GROUP windows and counters of filters (same Name and Query) are
+ * taken over from @prev, which stays usable until router_free(@prev).
+ * Loop thread.
+ */
+struct wmid_router *router_new_from(const struct wmid_objects *o, const struct wmid_settings *s,
+                                    struct wmid_delivery *d, struct wmid_router *prev, wmi_error *err);
 void router_free(struct wmid_router *r);
 /*
  * Route one event (borrowed).  Returns true when the producer should pause
@@ -264,6 +295,13 @@ size_t router_provider_count(const struct wmid_router *r);
 struct wmid_control;
 struct wmid_control *control_new(uv_loop_t *loop, const struct wmid_settings *s,
                                  struct wmid_router *r, struct wmid_delivery *d, wmi_error *err);
+/* The router that serves requests from now on (reload).  Loop thread. */
+void control_set_router(struct wmid_control *c, struct wmid_router *r);
+/* What the Reload request calls: true with the number of objects loaded,
+ * or false with @err naming the file or object that was refused (the
+ * running configuration stays).  Loop thread. */
+void control_set_reload(struct wmid_control *c, bool (*fn)(void *arg, wmi_error *err, size_t *nobjects),
+                        void *arg);
 void control_stop_accepting(struct wmid_control *c);
 void control_close(struct wmid_control *c);
 json_t *control_stats_json(struct wmid_control *c);
@@ -275,6 +313,8 @@ json_t *control_stats_json(struct wmid_control *c);
 struct wmid_proc;
 struct wmid_proc *proc_start(uv_loop_t *loop, const struct wmid_settings *s, struct wmid_router *r);
 void proc_stop(struct wmid_proc *p);
+/* Route to @r from now on (reload).  Loop thread. */
+void proc_set_router(struct wmid_proc *p, struct wmid_router *r);
 const char *proc_source_name(const struct wmid_proc *p);
 
 /* ====================================================================
@@ -285,6 +325,8 @@ struct wmid_aggregator;
 struct wmid_aggregator *aggregate_new(uv_loop_t *loop, struct wmid_router *r, struct wmid_filter *f);
 void aggregate_add(struct wmid_aggregator *a, wmi_object *ev);
 void aggregate_free(struct wmid_aggregator *a);
+/* A reload took the filter over: its open windows now report to @f of @r. */
+void aggregate_rebind(struct wmid_aggregator *a, struct wmid_router *r, struct wmid_filter *f);
 /* Define __AggregateEvent_<filter> for a filter with GROUP BY (idempotent). */
 bool aggregate_define_class(wmi_schema *schema, const struct wmid_filter *f, wmi_error *err);
 const char *aggregate_class_name(const struct wmid_filter *f, char *buf, size_t len);

@@ -153,8 +153,13 @@ test_check_filter(void **state)
     expect_filter("SELECT * FROM __InstanceModificationEvent WHERE TargetInstance ISA 'Win32_LocalTime' AND "
                  "TargetInstance.Hour = 3",
                  true, precise);
-    /* Served without polling (the repository, later), or not narrowed. */
-    expect_filter("SELECT * FROM __InstanceCreationEvent WHERE TargetInstance ISA '__EventConsumer'", false,
+    /* The repository: served (pushed), with or without WITHIN. */
+    expect_filter("SELECT * FROM __InstanceCreationEvent WHERE TargetInstance ISA '__EventConsumer'", true,
+                 WBEM_S_NO_ERROR);
+    expect_filter("SELECT * FROM __InstanceDeletionEvent WITHIN 5 WHERE TargetInstance ISA 'LogFileEventConsumer'",
+                 true, WBEM_S_NO_ERROR);
+    /* Not served (event classes have no instances), or not narrowed. */
+    expect_filter("SELECT * FROM __InstanceCreationEvent WHERE TargetInstance ISA 'Win32_ProcessStartTrace'", false,
                  WBEM_S_NO_ERROR);
     expect_filter("SELECT * FROM __InstanceCreationEvent", false, WBEM_S_NO_ERROR);
     expect_filter("SELECT * FROM __InstanceCreationEvent WHERE TargetInstance ISA 'Win32_Process' OR "
@@ -377,7 +382,11 @@ test_providers(void **state)
     assert_int_equal(instance_enumerate(schema, "Win32_OperatingSystem", find_instance, &os), WBEM_S_NO_ERROR);
     assert_true(os.seen);
     assert_int_equal(os.n, 1);
-    assert_int_equal(instance_enumerate(schema, "__EventFilter", find_instance, &t), WBEM_E_NOT_SUPPORTED);
+    assert_int_equal(instance_enumerate(schema, "Win32_ProcessStartTrace", find_instance, &t), WBEM_E_NOT_SUPPORTED);
+    /* The repository serves its classes (empty here: nothing loaded). */
+    t.n = 0;
+    assert_int_equal(instance_enumerate(schema, "__EventFilter", find_instance, &t), WBEM_S_NO_ERROR);
+    assert_int_equal(t.n, 0);
     assert_int_equal(instance_enumerate(schema, "No_Such_Class", find_instance, &t), WBEM_E_INVALID_CLASS);
 }
 

@@ -530,6 +530,13 @@ on_probe_timeout(uv_timer_t *t)
  * Life cycle
  * ==================================================================== */
 
+void
+proc_set_router(struct wmid_proc *p, struct wmid_router *r)
+{
+    if (p != NULL)
+        p->router = r;
+}
+
 struct wmid_proc *
 proc_start(uv_loop_t *loop, const struct wmid_settings *s, struct wmid_router *r)
 {

@@ -1,0 +1,189 @@
+# Reload (SIGHUP, `wmieventctl reload`) and the repository as a source of
+# intrinsic events.  Exec'd by run.py in its namespace.
+
+
+def watch_objects(dr):
+    """The tour, plus two repository watchers: one with WMI's usual WITHIN
+    form, one without (repository events need no polling)."""
+    return tour_objects(dr) + [
+        event_filter("WatchConsumers",
+                     "SELECT * FROM __InstanceOperationEvent WHERE TargetInstance ISA '__EventConsumer'"),
+        logfile_consumer("WatchLog", os.path.join(dr, "watch.log"),
+                         "%__CLASS% %TargetInstance.__CLASS% %TargetInstance.Name% "
+                         "prev=%PreviousInstance.Text%"),
+        binding("WatchConsumers", lf_path("WatchLog")),
+        event_filter("NewFilters",
+                     "SELECT * FROM __InstanceCreationEvent WITHIN 5 WHERE TargetInstance ISA '__EventFilter'"),
+        logfile_consumer("FilterLog", os.path.join(dr, "filters.log"), "new filter %TargetInstance.Name%"),
+        binding("NewFilters", lf_path("FilterLog")),
+    ]
+
+
+def write_objects(d, name, objs):
+    path = os.path.join(d.dir, "conf.d", name)
+    with open(path + ".tmp", "w") as f:
+        json.dump(objs, f, indent=1)
+    os.rename(path + ".tmp", path)
+
+
+def extra_objects(d, text):
+    return [
+        event_filter("Extra", "SELECT * FROM Test_Event WHERE Severity > 1"),
+        logfile_consumer("ExtraLog", d.path("extra.log"), text),
+        binding("Extra", lf_path("ExtraLog")),
+    ]
+
+
+@test
+def test_reload_raises_repository_events():
+    with new_dir_daemon(watch_objects) as d:
+        d.start()
+        c = d.connect()
+        c.send(ev("one"))
+        wait_for(lambda: read_lines(d.path("events.log")) == ["sev=3 msg=one"], "event one")
+
+        # Create: a consumer, a filter and a binding appear; SIGHUP.
+        write_objects(d, "20-extra.json", extra_objects(d, "extra %Message%"))
+        d.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: "__InstanceCreationEvent LogFileEventConsumer ExtraLog prev=" in read_lines(d.path("watch.log")),
+                 "the creation event of ExtraLog")
+        wait_for(lambda: read_lines(d.path("filters.log")) == ["new filter Extra"], "the creation event of Extra")
+        # Only what changed raised events: the unchanged consumers did not.
+        assert not any("TestLog" in l or "WatchLog" in l for l in read_lines(d.path("watch.log"))), \
+            read_lines(d.path("watch.log"))
+        c.send(ev("two"))
+        wait_for(lambda: read_lines(d.path("extra.log")) == ["extra two"], "event two in the new consumer")
+        wait_for(lambda: read_lines(d.path("events.log")) == ["sev=3 msg=one", "sev=3 msg=two"], "event two")
+        # The unchanged consumer and filter kept their counters.
+        s = c.stats()["Stats"]
+        assert s["consumers"][lf_path("TestLog")]["delivered"] == 2, s["consumers"][lf_path("TestLog")]
+        assert s["filters"]["AllTest"]["matched"] == 2, s["filters"]["AllTest"]
+        assert s["events"]["received"] >= 2, s["events"]
+
+        # Modify, through wmieventctl reload: the previous instance comes along.
+        write_objects(d, "20-extra.json", extra_objects(d, "changed %Message%"))
+        rc, out, err = run_ctl(["reload"], sock=d.socket)
+        assert rc == 0 and out.startswith("reloaded: "), (rc, out, err)
+        wait_for(lambda: "__InstanceModificationEvent LogFileEventConsumer ExtraLog prev=extra %Message%"
+                 in read_lines(d.path("watch.log")), "the modification event of ExtraLog")
+        c.send(ev("three"))
+        wait_for(lambda: "changed three" in read_lines(d.path("extra.log")), "event three, new text")
+        assert read_lines(d.path("extra.log")) == ["extra two", "changed three"], read_lines(d.path("extra.log"))
+
+        # Delete.
+        os.unlink(d.path("conf.d/20-extra.json"))
+        rc, out, err = run_ctl(["reload"], sock=d.socket)
+        assert rc == 0, (rc, out, err)
+        wait_for(lambda: any(l.startswith("__InstanceDeletionEvent LogFileEventConsumer ExtraLog")
+                             for l in read_lines(d.path("watch.log"))), "the deletion event of ExtraLog")
+        c.send(ev("four"))
+        wait_for(lambda: read_lines(d.path("events.log"))[-1:] == ["sev=3 msg=four"], "event four")
+        s = c.stats()["Stats"]
+        assert lf_path("ExtraLog") not in s["consumers"] and "Extra" not in s["filters"], s
+        assert read_lines(d.path("extra.log")) == ["extra two", "changed three"], read_lines(d.path("extra.log"))
+        assert len(read_lines(d.path("watch.log"))) == 3, read_lines(d.path("watch.log"))
+        d.stop()
+
+
+@test
+def test_reload_refused_keeps_running_config():
+    with new_dir_daemon(tour_objects) as d:
+        d.start()
+        c = d.connect()
+        # Not JSON: refused with the file named; nothing changes.
+        with open(d.path("conf.d/30-bad.json"), "w") as f:
+            f.write('[{"__CLASS": "__EventFilter", "Name": "X",\n  "Query": }]\n')
+        rc, out, err = run_ctl(["reload"], sock=d.socket)
+        assert rc == 1 and "30-bad.json:2:" in err, (rc, out, err)
+        # A dangling binding: refused with the object named.
+        write_objects(d, "30-bad.json", [binding("NoSuchFilter", lf_path("TestLog"))])
+        r = c.request("Reload")
+        assert r["StatusName"] == "WBEM_E_NOT_FOUND" and "30-bad.json" in r["Source"], r
+        assert "NoSuchFilter" in r["Message"], r
+        # SIGHUP logs the refusal.
+        d.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: d.log_lines("reload refused", "30-bad.json"), "the refusal in the log")
+        c.send(ev("still"))
+        wait_for(lambda: read_lines(d.path("events.log")) == ["sev=3 msg=still"], "routing goes on")
+        # Fixed: accepted.
+        os.unlink(d.path("conf.d/30-bad.json"))
+        r = c.request("Reload")
+        assert r["Status"] == 0 and r["Objects"] == len(tour_objects(d.dir)) - 1, r
+        # A filter that needs WITHIN and has none is refused at reload as at start.
+        write_objects(d, "30-bad.json", [event_filter(
+            "P", "SELECT * FROM __InstanceCreationEvent WHERE TargetInstance ISA 'Win32_Process'")])
+        r = c.request("Reload")
+        assert r["StatusName"] == "WBEMESS_E_REGISTRATION_TOO_PRECISE", r
+        d.stop()
+
+
+@test
+def test_reload_drains_removed_consumer():
+    """A consumer removed while events wait in its queue gets them all
+    before it is released; its provider is shut down afterwards."""
+    def objs(dr):
+        return tour_objects(dr) + test_provider("Slow", "slow.so", "Test_SlowConsumer") + [
+            {"__CLASS": "Test_SlowConsumer", "Name": "S", "Filename": os.path.join(dr, "slow.out"),
+             "DelayMs": 30},
+            binding("AllTest", "Test_SlowConsumer.Name=" + q("S")),
+        ]
+    with new_dir_daemon(objs) as d:
+        d.start()
+        c = d.connect()
+        for i in range(20):
+            c.send(ev("q%d" % i))
+        c.ping()
+        # Remove the slow consumer (and its binding) while most of its
+        # events still wait, keeping the rest.
+        write_objects(d, "10-test.json", tour_objects(d.dir) + test_provider("Slow", "slow.so", "Test_SlowConsumer"))
+        r = c.request("Reload")
+        assert r["Status"] == 0, r
+        wait_for(lambda: len(read_lines(d.path("slow.out"))) == 20, "the removed consumer's queue to drain")
+        got = [json.loads(l)["event"]["Message"] for l in read_lines(d.path("slow.out"))]
+        assert got == ["q%d" % i for i in range(20)], got
+        wait_for(lambda: "Test_SlowConsumer.Name=\"S\"" not in c.stats()["Stats"]["consumers"], "S gone from stats")
+        c.send(ev("after"))
+        wait_for(lambda: read_lines(d.path("events.log"))[-1:] == ["sev=3 msg=after"], "routing after reload")
+        assert len(read_lines(d.path("slow.out"))) == 20
+        d.stop()
+
+
+@test
+def test_repository_enum_and_no_within():
+    """EnumInstances lists repository objects; a repository watcher needs no
+    WITHIN, while a polled class still does."""
+    with new_dir_daemon(watch_objects) as d:
+        d.start()
+        rc, out, err = run_ctl(["enum", "__EventConsumer"], sock=d.socket)
+        names = sorted(json.loads(l)["Name"] for l in out.splitlines())
+        assert rc == 0 and names == ["FilterLog", "TestLog", "WatchLog"], (rc, out, err)
+        rc, out, err = run_ctl(["enum", "__FilterToConsumerBinding"], sock=d.socket)
+        assert rc == 0 and len(out.splitlines()) == 3, (rc, out, err)
+        assert d.log_lines("repository (object dir) pushes"), d.log()
+        d.stop()
+
+
+@test
+def test_reload_keeps_group_windows():
+    """An open GROUP WITHIN window of an unchanged filter survives a reload
+    and reports every event counted before and after it."""
+    def objs(dr):
+        return tour_objects(dr) + [
+            event_filter("Win", "SELECT * FROM Test_Event GROUP WITHIN 1.5"),
+            logfile_consumer("WinLog", os.path.join(dr, "win.log"), "%__CLASS% n=%NumberOfEvents%"),
+            binding("Win", lf_path("WinLog")),
+        ]
+    with new_dir_daemon(objs) as d:
+        d.start()
+        c = d.connect()
+        for i in range(3):
+            c.send(ev("w%d" % i))
+        c.ping()
+        write_objects(d, "20-extra.json", extra_objects(d, "extra %Message%"))
+        r = c.request("Reload")
+        assert r["Status"] == 0, r
+        c.send(ev("w3"))
+        c.ping()
+        wait_for(lambda: read_lines(d.path("win.log")), "the aggregate", timeout=10)
+        assert read_lines(d.path("win.log")) == ["__AggregateEvent n=4"], read_lines(d.path("win.log"))
+        d.stop()
