@@ -1,6 +1,7 @@
 # wmieventd - a WMI-compatible event routing daemon for Linux.
 #
-#   make            libwmievent (shared + static), wmieventd, wmieventctl, plugins
+#   make            libwmievent (shared + static), wmieventd, wmieventd-host,
+#                   wmieventctl, plugins
 #   make deps       install the Debian packages the build needs (apt-get)
 #   make run        deps + build + wmieventd -d on conf/, state under ./var
 #   make check      deps + build + unit and integration tests, then the same
@@ -48,6 +49,7 @@ LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
 LIB_SRC    = $(wildcard src/lib/*.c)
 DAEMON_SRC = $(wildcard src/daemon/*.c src/daemon/providers/*.c)
 CTL_SRC    = $(wildcard src/ctl/*.c)
+HOST_SRC   = $(wildcard src/host/*.c)
 PLUGIN_SRC = $(wildcard src/consumers/*.c)
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 TPLUG_SRC  = $(wildcard tests/plugins/*.c)
@@ -56,6 +58,10 @@ BENCH_SRC  = $(wildcard tests/bench/*.c)
 LIB_OBJ    = $(LIB_SRC:%.c=$(B)/obj/%.o)
 DAEMON_OBJ = $(DAEMON_SRC:%.c=$(B)/obj/%.o)
 CTL_OBJ    = $(CTL_SRC:%.c=$(B)/obj/%.o)
+# The host reuses the daemon's plugin loader, logging and wire framing
+# (plugin.o pulls in hosting.o, whose daemon side the host never calls).
+HOST_OBJ   = $(HOST_SRC:%.c=$(B)/obj/%.o) \
+             $(addprefix $(B)/obj/src/daemon/,plugin.o log.o hostproto.o hosting.o)
 
 SHLIB      = $(B)/lib/libwmievent.so.$(VERSION)
 SHLIB_SO   = $(B)/lib/libwmievent.so.$(SOVERSION)
@@ -63,6 +69,7 @@ SHLIB_LINK = $(B)/lib/libwmievent.so
 STLIB      = $(B)/lib/libwmievent.a
 DAEMON     = $(B)/bin/wmieventd
 CTL        = $(B)/bin/wmieventctl
+HOST       = $(B)/bin/wmieventd-host
 PLUGINS    = $(PLUGIN_SRC:src/consumers/%.c=$(B)/plugins/%.so)
 TPLUGINS   = $(TPLUG_SRC:tests/plugins/%.c=$(B)/tests/plugins/%.so)
 UNITS      = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%)
@@ -77,7 +84,7 @@ PLUGIN_RPATH = -Wl,-rpath,'$$ORIGIN/../lib:$$ORIGIN/../../lib:$$ORIGIN/../..'
 .PHONY: all deps run check check-build check-san unit integration bench fuzz install \
         uninstall clean distclean
 
-all: $(SHLIB_LINK) $(STLIB) $(DAEMON) $(CTL) $(PLUGINS)
+all: $(SHLIB_LINK) $(STLIB) $(DAEMON) $(CTL) $(HOST) $(PLUGINS)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -102,6 +109,10 @@ $(DAEMON): $(DAEMON_OBJ) $(SHLIB_LINK)
 $(CTL): $(CTL_OBJ) $(SHLIB_LINK)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) $(RPATH) -o $@ $(CTL_OBJ) -L$(B)/lib -lwmievent $(PKG_LIBS) -lpthread -lm
+
+$(HOST): $(HOST_OBJ) $(SHLIB_LINK)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) $(RPATH) -o $@ $(HOST_OBJ) -L$(B)/lib -lwmievent $(PKG_LIBS) -ldl -lpthread -lm
 
 $(B)/plugins/%.so: $(B)/obj/src/consumers/%.o $(SHLIB_LINK)
 	@mkdir -p $(dir $@)
@@ -219,6 +230,8 @@ install: all
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man5 \
 	    $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(DAEMON) $(DESTDIR)$(SBINDIR)/wmieventd
+	@# wmieventd finds its provider host next to its own executable.
+	install -m 0755 $(HOST) $(DESTDIR)$(SBINDIR)/wmieventd-host
 	install -m 0755 $(CTL) $(DESTDIR)$(BINDIR)/wmieventctl
 	install -m 0755 $(SHLIB) $(DESTDIR)$(LIBDIR)/
 	ln -sf libwmievent.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libwmievent.so.$(SOVERSION)
@@ -247,7 +260,7 @@ install: all
 	install -m 0644 man/wmieventd.8 $(DESTDIR)$(MANDIR)/man8/
 
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/wmieventd $(DESTDIR)$(BINDIR)/wmieventctl \
+	rm -f $(DESTDIR)$(SBINDIR)/wmieventd $(DESTDIR)$(SBINDIR)/wmieventd-host $(DESTDIR)$(BINDIR)/wmieventctl \
 	    $(DESTDIR)$(LIBDIR)/libwmievent.* $(DESTDIR)$(LIBDIR)/pkgconfig/wmievent.pc
 	rm -rf $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(INCDIR)/wmievent $(DESTDIR)$(INCDIR)/wmievent.h
 

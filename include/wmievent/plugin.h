@@ -26,10 +26,17 @@
  *
  * Threads: initialize, find_consumer, release and shutdown are called from
  * the host's control thread, never concurrently with each other for one
- * provider.  indicate_to_consumer is called from the sink's delivery
- * thread, one call at a time per sink, and never on the host's event loop.
+ * provider.  indicate_to_consumer is called one call at a time per sink:
+ * from the sink's delivery thread, or, for a binding with
+ * DeliverSynchronously = TRUE (or DeliveryQoS = 0), from the thread that
+ * indicated the event, which for socket producers is the host's event
+ * loop: only fast, trusted consumers belong in synchronous bindings.
  * A call should finish within the provider's deadline (deadline_ms; 100 ms
- * by default, as WMI asks of every sink); the host watches it.
+ * by default, as WMI asks of every sink; __Win32Provider.DeadlineMs
+ * overrides it).  The host watches it: a call past it raises
+ * __ConsumerFailureEvent (WBEM_E_PROVIDER_TIMED_OUT), demotes a
+ * synchronous binding to asynchronous delivery, and a sink that misses
+ * often is suspended for a while (WBEM_E_PROVIDER_SUSPENDED in Stats).
  *
  * Ownership: everything the host passes in is borrowed for the duration of
  * the call.  A plugin that keeps an object beyond the call takes a
@@ -57,6 +64,19 @@ extern "C" {
 
 /* The one symbol a plugin exports, as a string for dlsym(). */
 #define WMI_PLUGIN_ENTRY_SYMBOL "wmi_plugin_entry"
+
+/*
+ * WBEM_BATCH_TYPE: the lFlags of IWbemEventSink::SetBatchingParameters, for
+ * event sinks (socket producers: the SetBatchingParameters request, see
+ * docs/protocol.md).  BATCH_IF_NEEDED (the default): the host batches
+ * deliveries only when a consumer falls behind.  MUST_BATCH: the sink
+ * holds events until MaxBufferSize bytes or MaxSendLatency ms, whichever
+ * comes first, and routes them together.  MUST_NOT_BATCH: each event goes
+ * to a consumer in an IndicateToConsumer call of its own (n == 1).
+ */
+#define WBEM_FLAG_BATCH_IF_NEEDED 0x0
+#define WBEM_FLAG_MUST_BATCH      0x1
+#define WBEM_FLAG_MUST_NOT_BATCH  0x2
 
 /* Log levels for wmi_host.log, as syslog's. */
 #define WMI_LOG_ERR     3

@@ -86,6 +86,10 @@ static const struct {
     {"default_consumer_queue_bytes", K_SIZE},
     {"process_poll_ms", K_UINT}, {"shutdown_timeout_ms", K_UINT},
     {"min_within_ms", K_UINT},  {"max_connections", K_UINT},
+    {"high_threshold_on_events", K_SIZE}, {"low_threshold_on_events", K_SIZE},
+    {"max_wait_on_events", K_UINT}, {"consumer_deadline_ms", K_UINT},
+    {"suspend_after_misses", K_UINT}, {"suspend_window_ms", K_UINT},
+    {"suspend_max_ms", K_UINT}, {"host_program", K_PATH},
 };
 
 bool
@@ -102,6 +106,10 @@ config_load_settings(const char *path, struct wmid_settings *s, wmi_error *err)
     s->shutdown_timeout_ms = 5000;
     s->min_within_ms = 100;
     s->max_connections = 256;
+    s->consumer_deadline_ms = 100;
+    s->suspend_after_misses = 3;
+    s->suspend_window_ms = 10000;
+    s->suspend_max_ms = 60000;
 
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
@@ -155,6 +163,8 @@ config_load_settings(const char *path, struct wmid_settings *s, wmi_error *err)
             s->plugin_dir = resolve(dir, sv);
         else if (strcmp(key, "object_dir") == 0)
             s->object_dir = resolve(dir, sv);
+        else if (strcmp(key, "host_program") == 0)
+            s->host_program = resolve(dir, sv);
         else if (strcmp(key, "socket_group") == 0) {
             struct group *gr = getgrnam(sv);
             if (gr == NULL) {
@@ -173,8 +183,20 @@ config_load_settings(const char *path, struct wmid_settings *s, wmi_error *err)
             }
         } else if (strcmp(key, "max_line_bytes") == 0)
             s->max_line_bytes = zv;
-        else if (strcmp(key, "queue_max_bytes") == 0)
+        else if (strcmp(key, "queue_max_bytes") == 0 || strcmp(key, "high_threshold_on_events") == 0)
             s->queue_max_bytes = zv;
+        else if (strcmp(key, "low_threshold_on_events") == 0)
+            s->low_threshold_on_events = zv;
+        else if (strcmp(key, "max_wait_on_events") == 0)
+            s->max_wait_on_events_ms = (unsigned)zv;
+        else if (strcmp(key, "consumer_deadline_ms") == 0)
+            s->consumer_deadline_ms = (unsigned)zv;
+        else if (strcmp(key, "suspend_after_misses") == 0)
+            s->suspend_after_misses = (unsigned)zv;
+        else if (strcmp(key, "suspend_window_ms") == 0)
+            s->suspend_window_ms = (unsigned)zv;
+        else if (strcmp(key, "suspend_max_ms") == 0)
+            s->suspend_max_ms = (unsigned)zv;
         else if (strcmp(key, "default_consumer_queue_bytes") == 0)
             s->default_consumer_queue_bytes = zv;
         else if (strcmp(key, "process_poll_ms") == 0)
@@ -185,6 +207,24 @@ config_load_settings(const char *path, struct wmid_settings *s, wmi_error *err)
             s->min_within_ms = (unsigned)zv;
         else if (strcmp(key, "max_connections") == 0)
             s->max_connections = (unsigned)zv;
+    }
+    if (ok && json_object_get(root, "queue_max_bytes") != NULL &&
+        json_object_get(root, "high_threshold_on_events") != NULL) {
+        set_err(err, WBEM_E_INVALID_PARAMETER, path, 0, 0,
+                "\"queue_max_bytes\" is the old name of \"high_threshold_on_events\"; set one of them");
+        ok = false;
+    }
+    if (ok && s->low_threshold_on_events == 0)
+        s->low_threshold_on_events = s->queue_max_bytes / 2;
+    if (ok && s->low_threshold_on_events > s->queue_max_bytes) {
+        set_err(err, WBEM_E_INVALID_PARAMETER, path, 0, 0,
+                "setting \"low_threshold_on_events\" (%zu bytes) is above \"high_threshold_on_events\" (%zu bytes)",
+                s->low_threshold_on_events, s->queue_max_bytes);
+        ok = false;
+    }
+    if (ok && s->suspend_after_misses > 64) {
+        set_err(err, WBEM_E_INVALID_PARAMETER, path, 0, 0, "setting \"suspend_after_misses\" is at most 64");
+        ok = false;
     }
     if (ok) {
         static const char *const required[] = {"socket", "state_dir", "plugin_dir", "object_dir"};
@@ -211,6 +251,7 @@ config_free_settings(struct wmid_settings *s)
     free(s->state_dir);
     free(s->plugin_dir);
     free(s->object_dir);
+    free(s->host_program);
     memset(s, 0, sizeof *s);
 }
 

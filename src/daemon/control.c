@@ -41,6 +41,14 @@ struct conn {
     long uid;
     unsigned long long events, refused;  /* this connection's bare events */
     char last_error[512];
+    /* SetBatchingParameters: the connection is an event sink. */
+    unsigned batch_flags;        /* WBEM_FLAG_* */
+    size_t batch_max_bytes;
+    unsigned batch_latency_ms;
+    wmi_object **held;           /* MUST_BATCH: events not routed yet */
+    size_t *held_size;
+    size_t nheld, capheld, held_bytes;
+    uv_timer_t *batch_timer;     /* its own allocation: closed on its own */
 };
 
 struct wmid_control {
@@ -221,6 +229,117 @@ coerce(const wmi_schema *schema, json_t *ev)
     }
 }
 
+/* ====================================================================
+ * The connection as an event sink: SetBatchingParameters
+ * ==================================================================== */
+
+static void set_paused(struct conn *c);
+
+/* Route what a MUST_BATCH sink held.  Returns true when the producer must
+ * pause. */
+static bool
+flush_held(struct conn *c)
+{
+    bool pause = false;
+    if (c->batch_timer != NULL)
+        uv_timer_stop(c->batch_timer);
+    for (size_t i = 0; i < c->nheld; i++) {
+        pause |= router_indicate(c->ctl->router, c->held[i], c->held_size[i]);
+        wmi_object_unref(c->held[i]);
+    }
+    c->nheld = 0;
+    c->held_bytes = 0;
+    return pause;
+}
+
+static void
+on_batch_latency(uv_timer_t *t)
+{
+    struct conn *c = t->data;
+    if (flush_held(c))
+        set_paused(c);
+    router_flush(c->ctl->router);
+}
+
+/* Route one event from this connection, as its batching parameters say.
+ * @ev is borrowed.  Returns true when the producer must pause. */
+static bool
+ingest(struct conn *c, wmi_object *ev, size_t size)
+{
+    if (c->batch_flags == WBEM_FLAG_MUST_NOT_BATCH)
+        return router_indicate_flags(c->ctl->router, ev, size, WMID_PUSH_SOLO);
+    if (c->batch_flags != WBEM_FLAG_MUST_BATCH)
+        return router_indicate(c->ctl->router, ev, size);
+    if (c->nheld == c->capheld) {
+        size_t ncap = c->capheld ? c->capheld * 2 : 64;
+        wmi_object **nh = realloc(c->held, ncap * sizeof *nh);
+        if (nh != NULL)
+            c->held = nh;
+        size_t *ns = nh != NULL ? realloc(c->held_size, ncap * sizeof *ns) : NULL;
+        if (ns != NULL)
+            c->held_size = ns;
+        if (nh == NULL || ns == NULL)
+            return flush_held(c) | router_indicate(c->ctl->router, ev, size); /* no room: route now */
+        c->capheld = ncap;
+    }
+    c->held[c->nheld] = wmi_object_ref(ev);
+    c->held_size[c->nheld++] = size;
+    c->held_bytes += size;
+    if (c->held_bytes >= c->batch_max_bytes)
+        return flush_held(c);
+    if (c->nheld == 1)
+        uv_timer_start(c->batch_timer, on_batch_latency, c->batch_latency_ms, 0);
+    return false;
+}
+
+static void
+req_set_batching(struct conn *c, const json_t *id, json_t *req)
+{
+    const json_t *jf = json_object_get(req, "Flags");
+    const json_t *jb = json_object_get(req, "MaxBufferSize");
+    const json_t *jl = json_object_get(req, "MaxSendLatency");
+    json_int_t flags = json_is_integer(jf) ? json_integer_value(jf) : -1;
+    if (json_is_string(jf)) {
+        const char *s = json_string_value(jf);
+        flags = strcmp(s, "WBEM_FLAG_BATCH_IF_NEEDED") == 0 ? WBEM_FLAG_BATCH_IF_NEEDED
+                : strcmp(s, "WBEM_FLAG_MUST_BATCH") == 0   ? WBEM_FLAG_MUST_BATCH
+                : strcmp(s, "WBEM_FLAG_MUST_NOT_BATCH") == 0 ? WBEM_FLAG_MUST_NOT_BATCH
+                                                             : -1;
+    }
+    if (flags != WBEM_FLAG_BATCH_IF_NEEDED && flags != WBEM_FLAG_MUST_BATCH && flags != WBEM_FLAG_MUST_NOT_BATCH) {
+        reply_error(c, id, WBEM_E_INVALID_PARAMETER, "Flags",
+                    "Flags is WBEM_FLAG_BATCH_IF_NEEDED (0), WBEM_FLAG_MUST_BATCH (1) or WBEM_FLAG_MUST_NOT_BATCH (2)");
+        return;
+    }
+    json_int_t bytes = json_is_integer(jb) ? json_integer_value(jb) : (jb == NULL ? 65536 : -1);
+    json_int_t ms = json_is_integer(jl) ? json_integer_value(jl) : (jl == NULL ? 100 : -1);
+    if (bytes <= 0 || bytes > 64 * 1024 * 1024) {
+        reply_error(c, id, WBEM_E_INVALID_PARAMETER, "MaxBufferSize",
+                    "MaxBufferSize is in bytes, from 1 to 67108864");
+        return;
+    }
+    if (ms <= 0 || ms > 60000) {
+        reply_error(c, id, WBEM_E_INVALID_PARAMETER, "MaxSendLatency", "MaxSendLatency is in ms, from 1 to 60000");
+        return;
+    }
+    if (flags == WBEM_FLAG_MUST_BATCH && c->batch_timer == NULL) {
+        c->batch_timer = malloc(sizeof *c->batch_timer);
+        if (c->batch_timer == NULL) {
+            reply_error(c, id, WBEM_E_OUT_OF_MEMORY, NULL, "out of memory");
+            return;
+        }
+        uv_timer_init(c->ctl->loop, c->batch_timer);
+        c->batch_timer->data = c;
+    }
+    /* What was held under the old parameters goes now. */
+    if (flush_held(c))
+        set_paused(c);
+    c->batch_flags = (unsigned)flags;
+    c->batch_max_bytes = (size_t)bytes;
+    c->batch_latency_ms = (unsigned)ms;
+    reply(c, status_reply(id, WBEM_S_NO_ERROR));
+}
+
 static bool
 req_indicate(struct conn *c, const json_t *id, json_t *req)
 {
@@ -262,7 +381,7 @@ req_indicate(struct conn *c, const json_t *id, json_t *req)
         stamp(objs[i]);
         /* Queue limits count bytes: the event's size as JSON text. */
         size_t size = json_dumpb(wmi_object_json(objs[i]), NULL, 0, JSON_COMPACT);
-        pause |= router_indicate(ctl->router, objs[i], size ? size : 256);
+        pause |= ingest(c, objs[i], size ? size : 256);
     }
     ctl->events += n;
     json_t *r = status_reply(id, WBEM_S_NO_ERROR);
@@ -375,6 +494,7 @@ handle_request(struct conn *c, json_t *req)
         json_t *stats = router_stats_json(ctl->router);
         json_object_set_new(stats, "connections", control_stats_json(ctl));
         json_object_set_new(stats, "queued_bytes", json_integer((json_int_t)delivery_queued_bytes(ctl->delivery)));
+        json_object_set_new(stats, "delivery", delivery_stats_json(ctl->delivery));
         json_object_set_new(r, "Stats", stats);
         /* The asking connection's own counts, so that a producer can learn
          * what happened to the bare events it sent. */
@@ -390,10 +510,14 @@ handle_request(struct conn *c, json_t *req)
         req_enum_instances(c, id, req);
     } else if (strcasecmp(method, "Reload") == 0) {
         req_reload(c, id);
+    } else if (strcasecmp(method, "SetBatchingParameters") == 0) {
+        req_set_batching(c, id, req);
     } else {
-        char msg[300];
+        char msg[400];
         snprintf(msg, sizeof msg,
-                 "unknown method \"%.200s\" (Indicate, Stats, Ping, EnumInstances and Reload are served)", method);
+                 "unknown method \"%.200s\" (Indicate, SetBatchingParameters, Stats, Ping, EnumInstances and "
+                 "Reload are served)",
+                 method);
         reply_error(c, id, WBEM_E_NOT_SUPPORTED, "Method", msg);
     }
     return false;
@@ -453,7 +577,7 @@ handle_line(struct conn *c, const char *line, size_t n)
         stamp(ev);
         ctl->events++;
         c->events++;
-        bool pause = router_indicate(ctl->router, ev, n + 1);
+        bool pause = ingest(c, ev, n + 1);
         wmi_object_unref(ev);
         return pause;
     }
@@ -488,7 +612,15 @@ on_conn_closed(uv_handle_t *h)
 {
     struct conn *c = h->data;
     free(c->buf);
+    free(c->held);
+    free(c->held_size);
     free(c);
+}
+
+static void
+on_timer_closed(uv_handle_t *h)
+{
+    free(h);
 }
 
 static void
@@ -497,6 +629,16 @@ conn_close(struct conn *c)
     struct wmid_control *ctl = c->ctl;
     if (c->closing)
         return;
+    /* A MUST_BATCH sink's held events are routed, not lost, when the
+     * producer goes. */
+    if (c->nheld > 0) {
+        flush_held(c);
+        router_flush(ctl->router);
+    }
+    if (c->batch_timer != NULL) {
+        uv_close((uv_handle_t *)c->batch_timer, on_timer_closed);
+        c->batch_timer = NULL;
+    }
     c->closing = true;
     ctl->nopen--;
     if (c->prev)
@@ -578,12 +720,20 @@ process_buffer(struct conn *c, size_t scan_from)
         c->buf = NULL;
         c->cap = 0;
     }
-    if (pause && !c->paused) {
-        c->paused = true;
-        ctl->paused++;
-        uv_read_stop((uv_stream_t *)&c->pipe);
-        delivery_want_resume(ctl->delivery);
-    }
+    if (pause)
+        set_paused(c);
+}
+
+/* Stop reading a producer until the queues drain (on_resume). */
+static void
+set_paused(struct conn *c)
+{
+    if (c->paused || c->closing)
+        return;
+    c->paused = true;
+    c->ctl->paused++;
+    uv_read_stop((uv_stream_t *)&c->pipe);
+    delivery_want_resume(c->ctl->delivery);
 }
 
 static void

@@ -196,6 +196,15 @@ reload_now(struct daemon_state *ds, wmi_error *err, size_t *nobjects)
     return true;
 }
 
+/* Failure and drop reports of the delivery engine go to the router of the
+ * moment (it changes at reload). */
+static void
+on_system_event(void *arg, struct wmid_system_event *se)
+{
+    struct daemon_state *ds = arg;
+    router_raise(ds->router, se);
+}
+
 static void
 on_signal(uv_signal_t *h, int signum)
 {
@@ -302,6 +311,7 @@ main(int argc, char **argv)
         print_config_error(&err);
         return EXIT_CONFIG;
     }
+    delivery_set_raise_cb(ds.delivery, on_system_event, &ds);
     router_load_providers(ds.router, &ds.settings);
     router_start(ds.router, ds.loop);
     ds.control = control_new(ds.loop, &ds.settings, ds.router, ds.delivery, &err);

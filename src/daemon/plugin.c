@@ -5,6 +5,11 @@
  * A plugin that is missing, has the wrong ABI or fails to initialize costs
  * one log line and a recorded status (visible in Stats); every other
  * provider keeps serving.
+ *
+ * A provider whose HostingModel asks for isolation is handed to hosting.c,
+ * which runs it in a wmieventd-host process; that process loads it with
+ * this same code (plugin.o is linked into it), so the handshake and its
+ * messages are one implementation.
  */
 #include <dlfcn.h>
 #include <stdarg.h>
@@ -51,8 +56,9 @@ bool
 plugin_load(struct wmid_provider *p, const struct wmid_settings *s, const wmi_schema *schema)
 {
     char path[4096];
-    (void)s;
 
+    if (hosting_is_isolated(p->hosting_model))
+        return hosting_load(p, s, schema);
     if (p->library == NULL)
         return fail(p, WBEM_E_INVALID_PROVIDER_REGISTRATION, "__Win32Provider has no Library");
     snprintf(path, sizeof path, "%s", p->library);
@@ -105,6 +111,10 @@ plugin_load(struct wmid_provider *p, const struct wmid_settings *s, const wmi_sc
 void
 plugin_unload(struct wmid_provider *p)
 {
+    if (hosting_is_isolated(p->hosting_model)) {
+        hosting_unload(p);
+        return;
+    }
     if (p->loaded && p->cp->shutdown != NULL)
         p->cp->shutdown(p->state);
     p->loaded = false;

@@ -261,6 +261,9 @@ build(struct wmid_router *r, const struct wmid_objects *o, const struct wmid_set
             p->name = strdup(name);
             p->library = library;
             p->hosting_model = hm != NULL ? strdup(hm) : NULL;
+            uint64_t dl = 0;
+            if (wmi_object_get_uint64(x, "DeadlineMs", &dl) == WBEM_S_NO_ERROR)
+                p->deadline_ms = dl > 86400000 ? 86400000 : (unsigned)dl;
             p->status = WBEM_E_PROVIDER_NOT_FOUND;
             snprintf(p->message, sizeof p->message, "no __EventConsumerProviderRegistration names it");
         }
@@ -478,9 +481,24 @@ build(struct wmid_router *r, const struct wmid_objects *o, const struct wmid_set
         b->path = wmi_object_get_path(x);
         b->filter = f;
         b->consumer = c;
-        bool slow = false;
+        bool slow = false, sync = false;
+        uint64_t qos = 1;
         wmi_object_get_boolean(x, "SlowDownProviders", &slow);
         b->slow_down = slow;
+        /* DeliverSynchronously = TRUE overrides DeliveryQoS; QoS 0 is
+         * WMIMSG_FLAG_QOS_SYNCHRONOUS. */
+        wmi_object_get_boolean(x, "DeliverSynchronously", &sync);
+        if (!sync && wmi_object_get_uint64(x, "DeliveryQoS", &qos) == WBEM_S_NO_ERROR && qos == 0)
+            sync = true;
+        if (sync && c->provider != NULL && hosting_is_isolated(c->provider->hosting_model)) {
+            /* A call into another process can take up to its hard limit
+             * and a restart: never on the indicating thread. */
+            log_warnx("%s: DeliverSynchronously is ignored: provider %s runs in a host process (HostingModel "
+                      "\"%s\"); delivered asynchronously",
+                      origin, c->provider->name, c->provider->hosting_model);
+            sync = false;
+        }
+        b->synchronous = sync;
         struct wmid_binding **nbs = realloc(f->bindings, (f->nbindings + 1) * sizeof *nbs);
         if (nbs == NULL)
             return config_fail(err, WBEM_E_OUT_OF_MEMORY, origin, "out of memory");
@@ -532,6 +550,7 @@ take_over(struct wmid_router *r, struct wmid_router *prev)
     atomic_store(&r->stats.routed, atomic_load(&prev->stats.routed));
     atomic_store(&r->stats.deliveries, atomic_load(&prev->stats.deliveries));
     atomic_store(&r->stats.dropped, atomic_load(&prev->stats.dropped));
+    atomic_store(&r->stats.system_events, atomic_load(&prev->stats.system_events));
 }
 
 struct wmid_router *
@@ -632,8 +651,11 @@ router_free(struct wmid_router *r)
 
 /* A filter matched: count the event into its GROUP window, or queue it for
  * each of its bindings. */
+static bool deliver_bindings(struct wmid_router *r, struct wmid_filter *f, wmi_object *ev, size_t size_hint,
+                             unsigned flags);
+
 static bool
-deliver(struct wmid_router *r, struct wmid_filter *f, wmi_object *ev, size_t size_hint)
+deliver(struct wmid_router *r, struct wmid_filter *f, wmi_object *ev, size_t size_hint, unsigned flags)
 {
     atomic_fetch_add_explicit(&f->matched, 1, memory_order_relaxed);
     if (f->agg != NULL) {
@@ -644,21 +666,47 @@ deliver(struct wmid_router *r, struct wmid_filter *f, wmi_object *ev, size_t siz
         /* SELECT A, B: the consumers see only the selected properties. */
         wmi_object *p;
         if (WMI_SUCCEEDED(wmi_query_project(f->query, ev, &p))) {
-            bool pause = router_deliver_bindings(r, f, p, size_hint);
+            bool pause = deliver_bindings(r, f, p, size_hint, flags);
             wmi_object_unref(p);
             return pause;
         }
     }
-    return router_deliver_bindings(r, f, ev, size_hint);
+    return deliver_bindings(r, f, ev, size_hint, flags);
+}
+
+/* A synchronous binding's call overran its deadline: asynchronous from
+ * now on (WMI's advice: only fast consumers belong there). */
+static void
+demote(struct wmid_binding *b)
+{
+    if (!atomic_exchange(&b->demoted, true))
+        log_warnx("binding %s: a synchronous IndicateToConsumer missed its deadline; the binding is delivered "
+                  "asynchronously from now on",
+                  b->path);
 }
 
 bool
 router_deliver_bindings(struct wmid_router *r, struct wmid_filter *f, wmi_object *ev, size_t size_hint)
 {
+    return deliver_bindings(r, f, ev, size_hint, 0);
+}
+
+static bool
+deliver_bindings(struct wmid_router *r, struct wmid_filter *f, wmi_object *ev, size_t size_hint, unsigned pflags)
+{
     bool pause = false;
     for (size_t j = 0; j < f->nbindings; j++) {
         struct wmid_binding *b = f->bindings[j];
-        enum wmid_push_result res = delivery_push(r->delivery, b->consumer, ev, size_hint, b->slow_down);
+        unsigned flags = pflags | (b->slow_down ? WMID_PUSH_SLOW_DOWN : 0);
+        enum wmid_push_result res;
+        if (b->synchronous && !atomic_load_explicit(&b->demoted, memory_order_relaxed)) {
+            bool late = false;
+            res = delivery_call(r->delivery, b->consumer, ev, size_hint, flags, &late);
+            if (late)
+                demote(b);
+        } else {
+            res = delivery_push(r->delivery, b->consumer, ev, size_hint, flags);
+        }
         if (res == PUSH_DROPPED) {
             atomic_fetch_add_explicit(&r->stats.dropped, 1, memory_order_relaxed);
         } else {
@@ -672,6 +720,12 @@ router_deliver_bindings(struct wmid_router *r, struct wmid_filter *f, wmi_object
 bool
 router_indicate(struct wmid_router *r, wmi_object *ev, size_t size_hint)
 {
+    return router_indicate_flags(r, ev, size_hint, 0);
+}
+
+bool
+router_indicate_flags(struct wmid_router *r, wmi_object *ev, size_t size_hint, unsigned flags)
+{
     bool pause = false, routed = false;
     atomic_fetch_add_explicit(&r->stats.received, 1, memory_order_relaxed);
     const struct index_slot *slot = index_find(r, wmi_object_class(ev));
@@ -680,7 +734,7 @@ router_indicate(struct wmid_router *r, wmi_object *ev, size_t size_hint)
         if (f->polled || !wmi_query_evaluate_where(f->query, ev))
             continue;
         routed = true;
-        pause |= deliver(r, f, ev, size_hint);
+        pause |= deliver(r, f, ev, size_hint, flags);
     }
     if (routed)
         atomic_fetch_add_explicit(&r->stats.routed, 1, memory_order_relaxed);
@@ -694,7 +748,48 @@ router_indicate_filter(struct wmid_router *r, struct wmid_filter *f, wmi_object 
     if (!wmi_query_evaluate(f->query, ev))
         return false;
     atomic_fetch_add_explicit(&r->stats.routed, 1, memory_order_relaxed);
-    return deliver(r, f, ev, size_hint);
+    return deliver(r, f, ev, size_hint, 0);
+}
+
+/* ====================================================================
+ * System events: what the delivery engine could not deliver
+ * ==================================================================== */
+
+void
+router_raise(struct wmid_router *r, struct wmid_system_event *se)
+{
+    if (se == NULL) {
+        router_flush(r); /* the end of a burst of reports */
+        return;
+    }
+    static const char *const classes[] = {
+        [WMID_SE_CONSUMER_FAILURE] = "__ConsumerFailureEvent",
+        [WMID_SE_QUEUE_OVERFLOW] = "__EventQueueOverflowEvent",
+        [WMID_SE_DROPPED] = "__EventDroppedEvent",
+    };
+    const wmi_class *cls = wmi_schema_get_class(r->schema, classes[se->kind]);
+    wmi_object *ev = NULL;
+    /* Build the event only when a filter could take it. */
+    if (cls != NULL && index_find(r, cls)->n > 0 && WMI_SUCCEEDED(wmi_object_new(r->schema, classes[se->kind], &ev))) {
+        if (se->event != NULL)
+            wmi_object_put_object(ev, "Event", se->event);
+        char *path = wmi_object_get_path(se->logical);
+        if (path != NULL)
+            wmi_object_put_string(ev, "IntendedConsumer", path);
+        free(path);
+        if (se->kind == WMID_SE_CONSUMER_FAILURE) {
+            wmi_object_put_uint64(ev, "ErrorCode", se->code);
+            wmi_object_put_string(ev, "ErrorDescription", se->description);
+        } else if (se->kind == WMID_SE_QUEUE_OVERFLOW) {
+            wmi_object_put_uint64(ev, "CurrentQueueSize", se->queue_bytes > UINT32_MAX ? UINT32_MAX : se->queue_bytes);
+        }
+        wmi_object_put_uint64(ev, "TIME_CREATED", wmi_time_created_now());
+        router_indicate(r, ev, 512);
+        wmi_object_unref(ev);
+    }
+    atomic_fetch_add_explicit(&r->stats.system_events, 1, memory_order_relaxed);
+    wmi_object_unref(se->event);
+    wmi_object_unref(se->logical);
 }
 
 void
@@ -741,10 +836,11 @@ router_stats_json(struct wmid_router *r)
 {
     json_t *out = json_object();
     json_object_set_new(out, "events",
-                        json_pack("{sIsIsIsI}", "received", (json_int_t)atomic_load(&r->stats.received),
+                        json_pack("{sIsIsIsIsI}", "received", (json_int_t)atomic_load(&r->stats.received),
                                   "routed", (json_int_t)atomic_load(&r->stats.routed), "queued",
                                   (json_int_t)atomic_load(&r->stats.deliveries), "dropped",
-                                  (json_int_t)atomic_load(&r->stats.dropped)));
+                                  (json_int_t)atomic_load(&r->stats.dropped), "system_events",
+                                  (json_int_t)atomic_load(&r->stats.system_events)));
     json_t *filters = json_object();
     for (size_t i = 0; i < r->nfilters; i++) {
         char *q = wmi_query_to_string(r->filters[i].query);
@@ -759,20 +855,22 @@ router_stats_json(struct wmid_router *r)
     for (size_t i = 0; i < r->nconsumers; i++) {
         struct wmid_consumer *c = r->consumers[i];
         unsigned le = atomic_load(&c->stats.last_error);
-        json_object_set_new(
-            consumers, c->path,
-            json_pack("{sssIsIs{sIsIsI}sIsIsb}", "provider", c->provider ? c->provider->name : "",
-                      "delivered", (json_int_t)atomic_load(&c->stats.delivered), "failed",
-                      (json_int_t)atomic_load(&c->stats.failed), "dropped", "queue_full",
-                      (json_int_t)atomic_load(&c->stats.dropped_queue_full), "no_sink",
-                      (json_int_t)atomic_load(&c->stats.dropped_no_sink), "shutdown",
-                      (json_int_t)atomic_load(&c->stats.dropped_shutdown), "queued_bytes",
-                      (json_int_t)atomic_load(&c->stats.queued_bytes), "max_queue_bytes",
-                      (json_int_t)c->max_queue_bytes, "attached", c->sink != NULL));
+        json_t *o = r->delivery != NULL ? delivery_consumer_stats_json(r->delivery, c) : json_object();
+        json_object_set_new(o, "provider", json_string(c->provider ? c->provider->name : ""));
+        json_object_set_new(o, "attached", json_boolean(c->sink != NULL));
         if (le != 0)
-            json_object_set_new(json_object_get(consumers, c->path), "last_error",
-                                json_string(wmi_status_name(le) ? wmi_status_name(le) : "unknown"));
+            json_object_set_new(o, "last_error", json_string(wmi_status_name(le) ? wmi_status_name(le) : "unknown"));
+        json_object_set_new(consumers, c->path, o);
     }
+    json_t *bindings = json_object();
+    for (size_t i = 0; i < r->nbindings; i++) {
+        struct wmid_binding *b = &r->bindings[i];
+        const char *mode = !b->synchronous ? "asynchronous" : atomic_load(&b->demoted) ? "demoted" : "synchronous";
+        json_object_set_new(bindings, b->path ? b->path : "",
+                            json_pack("{sssssssb}", "filter", b->filter->name, "consumer", b->consumer->path, "mode",
+                                      mode, "slow_down_providers", b->slow_down));
+    }
+    json_object_set_new(out, "bindings", bindings);
     json_object_set_new(out, "consumers", consumers);
     json_t *providers = json_object();
     for (size_t i = 0; i < r->nproviders; i++) {

@@ -45,9 +45,16 @@ struct wmid_settings {
     char *state_dir;
     char *plugin_dir;
     char *object_dir;
+    char *host_program;          /* wmieventd-host; NULL: $WMIEVENTD_HOST, else next to the daemon */
     int log_level;
     size_t max_line_bytes;
-    size_t queue_max_bytes;      /* all consumer queues together */
+    size_t queue_max_bytes;      /* all consumer queues together: HighThresholdOnEvents */
+    size_t low_threshold_on_events; /* bytes queued from which producers are slowed */
+    unsigned max_wait_on_events_ms; /* 0: queued events never expire */
+    unsigned consumer_deadline_ms;  /* IndicateToConsumer budget unless the provider says */
+    unsigned suspend_after_misses;  /* K deadline misses ... */
+    unsigned suspend_window_ms;     /* ... within this window suspend a sink */
+    unsigned suspend_max_ms;        /* the longest suspension (backoff cap) */
     size_t default_consumer_queue_bytes;
     unsigned process_poll_ms;
     unsigned shutdown_timeout_ms;
@@ -88,6 +95,7 @@ struct wmid_provider {
     char *name;                   /* __Win32Provider.Name */
     char *library;                /* resolved path */
     char *hosting_model;          /* __Win32Provider.HostingModel; NULL when not set */
+    unsigned deadline_ms;         /* __Win32Provider.DeadlineMs; 0 when not set */
     struct wmid_hosted *hosted;   /* hosting.c: the host process, when isolated */
     wmi_object *registration;     /* __EventConsumerProviderRegistration */
     void *dl;
@@ -141,14 +149,25 @@ json_t *hosting_stats_json(const struct wmid_provider *p);
 struct wmid_consumer;   /* a logical consumer */
 struct wmid_sink;       /* a physical consumer and its delivery thread */
 
+/* Latency buckets: bucket i counts deliveries that took less than 2^i µs
+ * from enqueue to the return of IndicateToConsumer; the last, the rest. */
+#define WMID_LATENCY_BUCKETS 26
+
 /* Counters of one logical consumer (all atomic; read by Stats). */
 struct wmid_consumer_stats {
     atomic_ullong delivered;
     atomic_ullong failed;
+    atomic_ullong calls;          /* IndicateToConsumer calls */
+    atomic_ullong max_batch;      /* the largest n so far */
+    atomic_ullong sync_calls;     /* of which synchronous (on the indicating thread) */
+    atomic_ullong deadline_misses;
     atomic_ullong dropped_queue_full;
     atomic_ullong dropped_no_sink;
     atomic_ullong dropped_shutdown;
+    atomic_ullong dropped_expired; /* queued longer than max_wait_on_events */
     atomic_ullong queued_bytes;
+    atomic_ullong latency[WMID_LATENCY_BUCKETS];
+    atomic_ullong latency_max_us;
     atomic_uint last_error;
 };
 
@@ -170,8 +189,36 @@ struct wmid_consumer {
 
 enum wmid_push_result {
     PUSH_QUEUED,
-    PUSH_QUEUED_FULL,     /* queued over the limit (SlowDownProviders): pause the producer */
-    PUSH_DROPPED,         /* counted and logged */
+    PUSH_QUEUED_FULL,     /* queued, but pause the producer: over a limit (SlowDownProviders)
+                           * or over low_threshold_on_events */
+    PUSH_DROPPED,         /* counted, logged, and __EventDroppedEvent raised */
+};
+
+/* delivery_push flags. */
+#define WMID_PUSH_SLOW_DOWN 0x1u  /* SlowDownProviders: over a limit, queue and pause */
+#define WMID_PUSH_SOLO      0x2u  /* WBEM_FLAG_MUST_NOT_BATCH: alone in its IndicateToConsumer */
+
+/*
+ * What the engine reports about an event it could not deliver, raised as
+ * an extrinsic event on the loop thread (router.c builds it):
+ *   __ConsumerFailureEvent   IndicateToConsumer failed or missed its deadline
+ *   __EventQueueOverflowEvent a queue limit was reached
+ *   __EventDroppedEvent      any other drop (no sink, expired, shutdown)
+ * References: @event and @logical are owned by the report.
+ */
+enum wmid_system_event_kind {
+    WMID_SE_CONSUMER_FAILURE,
+    WMID_SE_QUEUE_OVERFLOW,
+    WMID_SE_DROPPED,
+};
+
+struct wmid_system_event {
+    enum wmid_system_event_kind kind;
+    wmi_object *event;            /* the event concerned (a reference), or NULL */
+    wmi_object *logical;          /* the intended logical consumer (a reference) */
+    wmi_status code;              /* ErrorCode of a failure */
+    uint64_t queue_bytes;         /* CurrentQueueSize of an overflow */
+    char description[200];        /* ErrorDescription */
 };
 
 struct wmid_delivery;   /* the engine: all sinks */
@@ -179,9 +226,29 @@ struct wmid_delivery;   /* the engine: all sinks */
 struct wmid_delivery *delivery_new(uv_loop_t *loop, const struct wmid_settings *s);
 /* Physical consumer for @c via FindConsumer; shares sinks returned twice. */
 bool delivery_attach(struct wmid_delivery *d, struct wmid_consumer *c);
-/* Queue one event for a logical consumer; thread-safe.  @size_hint in bytes. */
+/* Queue one event for a logical consumer; thread-safe.  @size_hint in
+ * bytes; @flags WMID_PUSH_*. */
 enum wmid_push_result delivery_push(struct wmid_delivery *d, struct wmid_consumer *c, wmi_object *ev,
-                                    size_t size_hint, bool slow_down);
+                                    size_t size_hint, unsigned flags);
+/*
+ * Synchronous delivery (DeliverSynchronously): IndicateToConsumer for @ev
+ * alone, on the calling thread, before returning; serialized with the
+ * sink's delivery thread.  When the sink is suspended, has events queued
+ * for @c (order is kept), or its thread stays in a call past the deadline,
+ * the event is queued instead (delivery_push).  *@late is set when the
+ * call overran the deadline: the caller demotes the binding.
+ */
+enum wmid_push_result delivery_call(struct wmid_delivery *d, struct wmid_consumer *c, wmi_object *ev,
+                                    size_t size_hint, unsigned flags, bool *late);
+/* Where system events (failures, drops) go: @cb runs on the loop thread
+ * and takes ownership of the report's references; a NULL report ends a
+ * burst. */
+void delivery_set_raise_cb(struct wmid_delivery *d, void (*cb)(void *arg, struct wmid_system_event *se),
+                           void *arg);
+/* A consumer's delivery counters and state as JSON (new reference). */
+json_t *delivery_consumer_stats_json(struct wmid_delivery *d, struct wmid_consumer *c);
+/* Engine-wide counters as JSON (new reference). */
+json_t *delivery_stats_json(struct wmid_delivery *d);
 /*
  * Wake the delivery threads that have queued work, and free the events they
  * handed back.  Producers call it (through router_flush) once per burst of
@@ -236,6 +303,8 @@ struct wmid_binding {
     struct wmid_filter *filter;
     struct wmid_consumer *consumer;
     bool slow_down;               /* SlowDownProviders */
+    bool synchronous;             /* DeliverSynchronously, or DeliveryQoS = 0 */
+    atomic_bool demoted;          /* synchronous, but missed a deadline: asynchronous now */
 };
 
 struct wmid_router;
@@ -245,6 +314,7 @@ struct wmid_router_stats {
     atomic_ullong routed;         /* events that matched at least one filter */
     atomic_ullong deliveries;     /* event x consumer pairs queued */
     atomic_ullong dropped;        /* event x consumer pairs dropped */
+    atomic_ullong system_events;  /* failure and drop events raised */
 };
 
 /* Build from the loaded objects; false with @err naming the object. */
@@ -265,8 +335,14 @@ void router_free(struct wmid_router *r);
  * (a SlowDownProviders consumer is full).  Thread-safe.
  */
 bool router_indicate(struct wmid_router *r, wmi_object *ev, size_t size_hint);
+/* The same with WMID_PUSH_* flags for every delivery (WMID_PUSH_SOLO:
+ * the producer's sink asked for WBEM_FLAG_MUST_NOT_BATCH). */
+bool router_indicate_flags(struct wmid_router *r, wmi_object *ev, size_t size_hint, unsigned flags);
 /* End of a burst of router_indicate calls: wake the delivery threads. */
 void router_flush(struct wmid_router *r);
+/* Raise what the delivery engine reports (delivery_set_raise_cb) as an
+ * extrinsic event; NULL ends a burst of reports.  Loop thread. */
+void router_raise(struct wmid_router *r, struct wmid_system_event *se);
 /* Start what runs on the loop: the GROUP aggregators. */
 void router_start(struct wmid_router *r, uv_loop_t *loop);
 /* Deliver @ev to @f's bindings as is (aggregate events). */

@@ -112,7 +112,7 @@ const char *const wmi_builtin_classes[] = {
     "Status\":\"boolean\",\"SupportsQuotas\":\"boolean\",\"SupportsSendStatus\":\"boolean\","
     "\"SupportsShutdown\":\"boolean\",\"SupportsThrottling\":\"boolean\",\"UnloadTimeout\":{"
     "\"CIMType\":\"datetime\",\"SubType\":\"interval\"},\"Version\":{\"CIMType\":\"uint32\","
-    "\"Default\":1},\"Concurrency\":\"sint32\",\"Library\":\"string\"}}",
+    "\"Default\":1},\"Concurrency\":\"sint32\",\"Library\":\"string\",\"DeadlineMs\":\"uint32\"}}",
     "{\"__CLASS\":\"__ProviderRegistration\",\"__SUPERCLASS\":\"__SystemClass\",\"__QUALIFIER"
     "S\":{\"abstract\":true},\"__PROPERTIES\":{\"provider\":{\"CIMType\":\"ref:__Provider\","
     "\"Key\":true}}}",

@@ -11,6 +11,9 @@ CASE
   null-1000-same   as null, plus 1,000 filters FROM Bench_ProcessTrace that
                    never match (ProcessName = 'nomatch-NNNN'): every event is
                    tested against 1,001 filters (the router's worst case)
+  null-isolated    as null, with the null consumer's provider in a
+                   wmieventd-host process (HostingModel NetworkServiceHost):
+                   the cost of isolated hosting per event
   logfile          the bench filter -> LogFileEventConsumer writing
                    "%ProcessName% %ProcessID%" to --out (the bench-peers
                    `custom` case)
@@ -68,7 +71,8 @@ def null_consumer(a):
         {"__GENUS": 1, "__CLASS": "Bench_NullConsumer", "__SUPERCLASS": "__EventConsumer",
          "__PROPERTIES": {"Name": {"CIMType": "string", "Key": True},
                           "CounterFile": "string"}},
-        {"__CLASS": "__Win32Provider", "Name": "BenchNull", "Library": a.null_lib},
+        dict({"__CLASS": "__Win32Provider", "Name": "BenchNull", "Library": a.null_lib},
+             **({"HostingModel": "NetworkServiceHost"} if a.case == "null-isolated" else {})),
         {"__CLASS": "__EventConsumerProviderRegistration",
          "Provider": '__Win32Provider.Name="BenchNull"',
          "ConsumerClassNames": ["Bench_NullConsumer"]},
@@ -203,7 +207,8 @@ def idle_case(a):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("case", choices=["null", "null-1000-other", "null-1000-same", "logfile", "router", "idle"])
+    ap.add_argument("case", choices=["null", "null-1000-other", "null-1000-same", "null-isolated", "logfile",
+                                       "router", "idle"])
     ap.add_argument("outdir")
     ap.add_argument("--socket")
     ap.add_argument("--plugin-dir", help="where logfile.so is")

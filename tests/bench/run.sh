@@ -10,6 +10,11 @@
 #        null-1000-other  + 1,000 filters on 1,000 other classes
 #        null-1000-same   + 1,000 non-matching filters on the same class
 #                         (N/10 events: every event is tested 1,001 times)
+#        null-isolated    as null, the null consumer's provider isolated in a
+#                         wmieventd-host (HostingModel NetworkServiceHost);
+#                         the host's CPU is sampled from /proc while it runs,
+#                         and an "ISOLATED" line compares it with null: CPU
+#                         us per delivered event, daemon + host, both ways
 #        logfile          the bench filter -> LogFileEventConsumer
 #   3. case "router": bench_daemon_router, ns/event of router_indicate with
 #      1, 100, 1,000 and 10,000 filters (half on one hot class, the rest
@@ -29,7 +34,8 @@
 # Environment: B (build dir, default build), BENCH_N (events per run,
 # default 1000000), BENCH_RUNS (runs per case, default 3; the median is
 # reported), BENCH_EVAL_ITERS (default 1000000), BENCH_CASES (default
-# "null null-1000-other null-1000-same logfile router process-poll idle";
+# "null null-1000-other null-1000-same null-isolated logfile router
+# process-poll idle";
 # "eval" runs the micro benchmarks, which run anyway when BENCH_CASES is
 # not set), BENCH_ROUTER_FILTERS (default "1 100 1000 10000"),
 # BENCH_ROUTER_SECONDS (per repetition, default 0.1), BENCH_PROCS (children
@@ -45,7 +51,7 @@ case $B in /*) BABS=$B ;; *) BABS=$ROOT/$B ;; esac
 N=${BENCH_N:-1000000}
 RUNS=${BENCH_RUNS:-3}
 ITERS=${BENCH_EVAL_ITERS:-1000000}
-ALL_CASES="eval null null-1000-other null-1000-same logfile router process-poll idle"
+ALL_CASES="eval null null-1000-other null-1000-same null-isolated logfile router process-poll idle"
 CASES=${BENCH_CASES:-$ALL_CASES}
 ROUTER_FILTERS=${BENCH_ROUTER_FILTERS:-1 100 1000 10000}
 ROUTER_SECONDS=${BENCH_ROUTER_SECONDS:-0.1}
@@ -57,7 +63,7 @@ SOCKET_CASES=
 for c in $CASES; do
 	case $c in
 	eval | router | process-poll | idle) ;;
-	null | null-1000-other | null-1000-same | logfile) SOCKET_CASES="$SOCKET_CASES $c" ;;
+	null | null-1000-other | null-1000-same | null-isolated | logfile) SOCKET_CASES="$SOCKET_CASES $c" ;;
 	*) echo "run.sh: unknown case $c (cases: $ALL_CASES)" >&2; exit 2 ;;
 	esac
 done
@@ -115,12 +121,49 @@ for c in $SOCKET_CASES; do
 			--plugin-dir "$BABS/plugins" --null-lib "$NULL_SO" --counter "$TMPD/$c.count"
 		target="-k $TMPD/$c.count" ;;
 	esac
+	sampler=
+	if [ "$c" = null-isolated ]; then
+		# The host is a process of its own: bench_socket sees only the
+		# daemon's CPU.  Sample utime+stime of the bench's hosts (argv
+		# "-g BenchNull") every 0.1 s; the last sample of each pid counts.
+		: > "$TMPD/host-cpu.txt"
+		(while :; do
+			for hp in $(pgrep -f 'wmieventd-host -g BenchNull' || true); do
+				t=$(awk '{ print $14 + $15 }' "/proc/$hp/stat" 2>/dev/null) && echo "$hp $t"
+			done
+			sleep 0.1
+		done >> "$TMPD/host-cpu.txt") &
+		sampler=$!
+	fi
 	# shellcheck disable=SC2086
 	if ! "$BABS/tests/bench/bench_socket" -x "$BABS/bin/wmieventd" -f "$conf/wmieventd.json" \
 		-s "$sock" $target -n "$n" -R "$RUNS" -c "$c" -l "$TMPD/$c.log" | tee -a "$RESULTS"; then
 		status=1
 		echo "run.sh: case $c failed; the daemon's log:" >&2
 		tail -20 "$TMPD/$c.log" >&2 || true
+	fi
+	if [ -n "$sampler" ]; then
+		kill "$sampler" 2>/dev/null || true
+		wait "$sampler" 2>/dev/null || true
+		# CPU us per delivered event, daemon + host, against the in-process
+		# null case of the same run (when it ran).
+		awk -v hz="$(getconf CLK_TCK)" -v runs="$RUNS" '
+			FILENAME ~ /host-cpu/ { last[$1] = $2; next }
+			/^RESULT/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); r[kv[1]] = kv[2] }
+				if (r["case"] == "null") { nm = r["matches"]; nn = r["n"]; ncpu = r["cpu_us_ev"]; ne2e = r["ev_s_e2e"] }
+				if (r["case"] == "null-isolated") { im = r["matches"]; in_ = r["n"]; icpu = r["cpu_us_ev"]; ie2e = r["ev_s_e2e"] } }
+			END {
+				for (p in last) host += last[p]
+				if (im == 0) exit
+				hus = host / hz * 1e6 / (im * runs)
+				dus = icpu * in_ / im
+				printf "ISOLATED host_cpu_us_per_delivered=%.2f daemon_cpu_us_per_delivered=%.2f total_us_per_delivered=%.2f ev_s_e2e=%s", hus, dus, hus + dus, ie2e
+				if (nm > 0) {
+					nus = ncpu * nn / nm
+					printf " in_process_us_per_delivered=%.2f in_process_ev_s_e2e=%s extra_us_per_delivered=%.2f", nus, ne2e, hus + dus - nus
+				}
+				printf " (host CPU sampled every 0.1 s over %d run(s))\n", runs
+			}' "$TMPD/host-cpu.txt" "$RESULTS" | tee -a "$TMPD/isolated.txt"
 	fi
 	rm -f "$TMPD/$c.out"
 	echo

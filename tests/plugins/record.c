@@ -14,6 +14,9 @@
  *   {"n": <events in this call>, "i": <index in the call>, "event": {...}}
  *
  * so a test can check delivery, order, and the batch sizes the host chose.
+ * Each line also carries "tid", the calling thread, and "main", whether
+ * that is the daemon's main (loop) thread: synchronous delivery runs there.
+ * With SlowCalls (uint32) set, only the first SlowCalls calls sleep.
  * max_batch is REC_MAX_BATCH (16); slow.c builds this same file with 1.
  */
 #include <errno.h>
@@ -43,6 +46,8 @@ struct rec_sink {
     struct wmi_unbound_object_sink base; /* first: the host sees this */
     char *filename;
     uint64_t delay_ms;
+    uint64_t slow_calls;         /* 0: every call sleeps */
+    uint64_t calls;
 };
 
 static void
@@ -75,8 +80,10 @@ rec_indicate(struct wmi_unbound_object_sink *self, const wmi_object *logical_con
 {
     struct rec_sink *s = (struct rec_sink *)self;
     (void)logical_consumer;
-    if (s->delay_ms > 0)
+    s->calls++;
+    if (s->delay_ms > 0 && (s->slow_calls == 0 || s->calls <= s->slow_calls))
         sleep_ms(s->delay_ms);
+    long tid = (long)gettid();
     char *buf = NULL;
     size_t len = 0;
     FILE *mem = open_memstream(&buf, &len);
@@ -84,7 +91,8 @@ rec_indicate(struct wmi_unbound_object_sink *self, const wmi_object *logical_con
         return WBEM_E_OUT_OF_MEMORY;
     for (size_t i = 0; i < n; i++) {
         char *ev = json_dumps(wmi_object_json(events[i]), JSON_COMPACT);
-        fprintf(mem, "{\"n\":%zu,\"i\":%zu,\"event\":%s}\n", n, i, ev ? ev : "null");
+        fprintf(mem, "{\"n\":%zu,\"i\":%zu,\"tid\":%ld,\"main\":%s,\"event\":%s}\n", n, i, tid,
+                tid == (long)getpid() ? "true" : "false", ev ? ev : "null");
         free(ev);
     }
     fclose(mem);
@@ -129,12 +137,16 @@ rec_find_consumer(void *provider, const wmi_object *lc, struct wmi_unbound_objec
     }
     if (WMI_FAILED(wmi_object_get_uint64(lc, "DelayMs", &delay)))
         delay = 0;
+    uint64_t slow_calls = 0;
+    if (WMI_FAILED(wmi_object_get_uint64(lc, "SlowCalls", &slow_calls)))
+        slow_calls = 0;
     struct rec_sink *s = calloc(1, sizeof *s);
     if (s == NULL || (s->filename = strdup(filename)) == NULL) {
         free(s);
         return WBEM_E_OUT_OF_MEMORY;
     }
     s->delay_ms = delay;
+    s->slow_calls = slow_calls;
     s->base.indicate_to_consumer = rec_indicate;
     s->base.release = rec_release;
     *sink = &s->base;
