@@ -107,6 +107,10 @@ def test_hosting_crash_survived():
             event_filter("AllTest", "SELECT * FROM Test_Event"),
             record_consumer("Test_CrashConsumer", "Crashy", os.path.join(dr, "crash.log")),
             binding("AllTest", path),
+        ] + logfile_provider() + [
+            event_filter("Failures", "SELECT * FROM __ConsumerFailureEvent"),
+            logfile_consumer("FailLog", os.path.join(dr, "failures.log"), "%ErrorCode% %Event.Message%"),
+            binding("Failures", lf_path("FailLog")),
         ]
     with new_dir_daemon(objs) as d:
         d.start()
@@ -139,6 +143,12 @@ def test_hosting_crash_survived():
         msgs = [json.loads(l)["event"]["Message"] for l in read_lines(d.path("crash.log"))]
         assert msgs == ["before", "after", "crash once"], msgs
         assert len(d.log_lines("host Crashy", "died: killed by signal 6")) == 3, d.log()
+        # The one event lost is accounted for by a failure event (late calls
+        # during restarts may add WBEM_E_PROVIDER_TIMED_OUT reports).
+        failed = "%d crash" % 0x80041004  # WBEM_E_PROVIDER_FAILURE
+        wait_for(lambda: failed in read_lines(d.path("failures.log")), "the failure event")
+        assert [l for l in read_lines(d.path("failures.log")) if not l.startswith("%d " % 0x80041088)] == [failed], \
+            read_lines(d.path("failures.log"))
         d.stop()
 
 
