@@ -60,7 +60,7 @@ extern "C" {
 
 /* ABI version of this header.  A change of major breaks plugins. */
 #define WMI_PLUGIN_ABI_MAJOR 1
-#define WMI_PLUGIN_ABI_MINOR 0
+#define WMI_PLUGIN_ABI_MINOR 1
 
 /* The one symbol a plugin exports, as a string for dlsym(). */
 #define WMI_PLUGIN_ENTRY_SYMBOL "wmi_plugin_entry"
@@ -109,6 +109,169 @@ struct wmi_host {
 
     /* Host-private data; plugins must not touch it. */
     void *host_private;
+
+    /* ---- ABI 1.1: loop services, for event providers (check
+     * host->size >= offsetof the member + its size before use).  Call
+     * them on the host's loop thread only: from provide_events,
+     * new_query, cancel_query, access_check, shutdown, or one of these
+     * callbacks.  The host stops every timer and watch still running
+     * before it calls shutdown; timer_stop and fd_unwatch ignore ids that
+     * are no longer running, so shutdown may call them and then close its
+     * fds. ---- */
+
+    /*
+     * timer_start - call @cb(@arg) on the loop thread after @timeout_ms,
+     * then every @repeat_ms (0: once; a one-shot timer is forgotten after
+     * its callback returns, so its id needs no timer_stop).  Returns a
+     * timer id (> 0) for timer_stop, or 0 when out of memory.  Like a
+     * libuv timer.
+     */
+    uint64_t (*timer_start)(const struct wmi_host *host, uint64_t timeout_ms, uint64_t repeat_ms,
+                            void (*cb)(void *arg), void *arg);
+    /* timer_stop - stop and forget a timer; an unknown id is ignored. */
+    void (*timer_stop)(const struct wmi_host *host, uint64_t timer);
+    /*
+     * fd_watch - call @cb(@arg, @fd) on the loop thread whenever @fd (a
+     * descriptor the plugin owns: a FIFO, a socket, an inotify or
+     * timerfd) is readable.  Returns a watch id (> 0) or 0 when the fd
+     * cannot be watched.  The plugin closes @fd itself, after fd_unwatch.
+     */
+    uint64_t (*fd_watch)(const struct wmi_host *host, int fd, void (*cb)(void *arg, int fd), void *arg);
+    void (*fd_unwatch)(const struct wmi_host *host, uint64_t watch);
+};
+
+/* ====================================================================
+ * Event providers (ABI 1.1)
+ * ==================================================================== */
+
+/*
+ * struct wmi_event_sink - an event sink (IWbemEventSink), owned by the
+ * host.  The sink handed to provide_events is valid until the provider's
+ * shutdown returns; a restricted sink until its release.  Every function
+ * is thread-safe: call it from the provider's own threads or from loop
+ * callbacks.
+ */
+struct wmi_event_sink {
+    size_t size;          /* sizeof(struct wmi_event_sink) in the host */
+
+    /*
+     * indicate - IWbemObjectSink::Indicate: route @n (>= 1) events.
+     * @events are borrowed; the host takes its own references.  Each event
+     * is an instance of an __Event subclass of the host's schema
+     * (host->schema), with values of the right CIM types, that matches at
+     * least one query of the sink (the registration's EventQueryList, or
+     * the restricted sink's queries).  An event that is not is refused and
+     * counted (Stats), the others go on; the status is then the first
+     * refusal's: WBEM_E_INVALID_CLASS (unknown class, or not an event
+     * class), WBEM_E_TYPE_MISMATCH or WBEM_E_INVALID_OBJECT (a value does
+     * not fit its property), WBEM_E_INVALID_PARAMETER (matches none of the
+     * sink's queries; @n is 0).
+     * Back-pressure (SlowDownProviders, low_threshold_on_events): while the
+     * queues are congested, indicate from a provider thread waits for them
+     * to drain, at most the daemon's indicate_wait_ms (2000 ms), then
+     * returns WBEM_E_SERVER_TOO_BUSY without taking any of the events; from
+     * a loop callback it returns WBEM_E_SERVER_TOO_BUSY at once.
+     * Otherwise WBEM_S_NO_ERROR.
+     */
+    wmi_status (*indicate)(struct wmi_event_sink *self, size_t n, wmi_object *const *events);
+
+    /*
+     * is_active - IWbemEventSink::IsActive: WBEM_S_NO_ERROR when some
+     * active subscription may receive what this sink carries (a filter
+     * with a binding whose FROM class overlaps one of the sink's queries),
+     * WBEM_S_FALSE when none: the provider may stay idle.  An atomic read;
+     * its answer changes as filters come and go (reload).
+     */
+    wmi_status (*is_active)(struct wmi_event_sink *self);
+
+    /*
+     * get_restricted_sink - IWbemEventSink::GetRestrictedSink: a new sink
+     * for @n WQL event queries, each within what the provider registered
+     * (its FROM class is a class, or a subclass of a class, of the
+     * registration's EventQueryList).  Its is_active answers for these
+     * queries only, and its indicate refuses events that match none of
+     * them.  *@out is released with release().  WBEM_E_INVALID_QUERY (a
+     * query does not parse), WBEM_E_INVALID_PARAMETER (@n is 0, or a query
+     * outside the registration), WBEM_E_OUT_OF_MEMORY.
+     */
+    wmi_status (*get_restricted_sink)(struct wmi_event_sink *self, size_t n, const char *const *queries,
+                                      struct wmi_event_sink **out);
+
+    /*
+     * set_sink_security - IWbemEventSink::SetSinkSecurity: who may receive
+     * this sink's events, as an SDDL descriptor (the subset in
+     * docs/security.md): a subscription gets an event only if its
+     * CreatorSID is granted WBEM_RIGHT_SUBSCRIBE (0x40).  NULL removes the
+     * descriptor.  WBEM_E_INVALID_PARAMETER for text outside the subset
+     * (logged with the column).
+     */
+    wmi_status (*set_sink_security)(struct wmi_event_sink *self, const char *sddl);
+
+    /*
+     * set_batching_parameters - IWbemEventSink::SetBatchingParameters:
+     * @flags WBEM_FLAG_BATCH_IF_NEEDED, WBEM_FLAG_MUST_BATCH or
+     * WBEM_FLAG_MUST_NOT_BATCH; @max_buffer_bytes (bytes of events as JSON
+     * text) and @max_send_latency_ms bound how long MUST_BATCH holds
+     * events.  WBEM_E_INVALID_PARAMETER for other flags or zero bounds.
+     */
+    wmi_status (*set_batching_parameters)(struct wmi_event_sink *self, int32_t flags, uint32_t max_buffer_bytes,
+                                          uint32_t max_send_latency_ms);
+
+    /* release - the provider is done with a restricted sink (a no-op for
+     * the sink of provide_events). */
+    void (*release)(struct wmi_event_sink *self);
+};
+
+/*
+ * struct wmi_event_provider - an event provider (IWbemProviderInit +
+ * IWbemEventProvider, and optionally IWbemEventProviderQuerySink and
+ * IWbemEventProviderSecurity).  Registered with a __Win32Provider and an
+ * __EventProviderRegistration whose EventQueryList says what it supplies.
+ * Every call but indicate comes on the host's loop thread and must not
+ * block for long.
+ */
+struct wmi_event_provider {
+    /*
+     * initialize - set the provider up; @registration is the
+     * __EventProviderRegistration (borrowed for the call).  Returns
+     * WBEM_S_INITIALIZED (0) or a WBEM error, in which case the host logs
+     * it, does not call shutdown (free what you took), and does not use
+     * the provider.
+     */
+    wmi_status (*initialize)(const struct wmi_host *host, const wmi_object *registration, void **provider);
+
+    /*
+     * provide_events - IWbemEventProvider::ProvideEvents: keep @sink (valid
+     * until shutdown returns) and indicate into it, from threads of the
+     * provider's own or from host loop callbacks.  Called once, after
+     * initialize.  WBEM_S_NO_ERROR, or an error: the provider is then shut
+     * down and reported.
+     */
+    wmi_status (*provide_events)(void *provider, struct wmi_event_sink *sink);
+
+    /*
+     * new_query - IWbemEventProviderQuerySink::NewQuery (optional, NULL):
+     * a subscription that the registration covers became active (at load,
+     * or when a reload creates it); @id names it until cancel_query(@id).
+     * @language is "WQL".  The provider may produce only what is asked.
+     * is_active already counts the new subscription when new_query runs.
+     */
+    wmi_status (*new_query)(void *provider, uint32_t id, const char *language, const char *query);
+    /* cancel_query - the subscription @id went away (optional). */
+    wmi_status (*cancel_query)(void *provider, uint32_t id);
+
+    /*
+     * access_check - IWbemEventProviderSecurity::AccessCheck (optional):
+     * may a subscription created by @creator_sid ("S-1-22-1-<uid>", or
+     * "S-1-5-32-544" for administrators) receive what @query selects?
+     * WBEM_S_NO_ERROR allows; any failure (WBEM_E_ACCESS_DENIED) makes the
+     * filter inactive, as in WMI, visible in Stats and the log.  Called
+     * before new_query for that subscription.
+     */
+    wmi_status (*access_check)(void *provider, const char *language, const char *query, const char *creator_sid);
+
+    /* shutdown - free the provider; its sinks are invalid afterwards. */
+    void (*shutdown)(void *provider);
 };
 
 /*
@@ -191,8 +354,8 @@ struct wmi_plugin {
     /* The consumer provider, or NULL if the plugin provides none. */
     const struct wmi_event_consumer_provider *consumer_provider;
 
-    /* Reserved for event providers (a later minor version); NULL. */
-    const void *event_provider;
+    /* The event provider (ABI 1.1), or NULL if the plugin provides none. */
+    const struct wmi_event_provider *event_provider;
 };
 
 /* The type of wmi_plugin_entry. */

@@ -11,6 +11,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -90,6 +91,7 @@ static const struct {
     {"max_wait_on_events", K_UINT}, {"consumer_deadline_ms", K_UINT},
     {"suspend_after_misses", K_UINT}, {"suspend_window_ms", K_UINT},
     {"suspend_max_ms", K_UINT}, {"host_program", K_PATH},
+    {"indicate_wait_ms", K_UINT},
 };
 
 bool
@@ -110,6 +112,7 @@ config_load_settings(const char *path, struct wmid_settings *s, wmi_error *err)
     s->suspend_after_misses = 3;
     s->suspend_window_ms = 10000;
     s->suspend_max_ms = 60000;
+    s->indicate_wait_ms = 2000;
 
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
@@ -197,6 +200,8 @@ config_load_settings(const char *path, struct wmid_settings *s, wmi_error *err)
             s->suspend_window_ms = (unsigned)zv;
         else if (strcmp(key, "suspend_max_ms") == 0)
             s->suspend_max_ms = (unsigned)zv;
+        else if (strcmp(key, "indicate_wait_ms") == 0)
+            s->indicate_wait_ms = (unsigned)zv;
         else if (strcmp(key, "default_consumer_queue_bytes") == 0)
             s->default_consumer_queue_bytes = zv;
         else if (strcmp(key, "process_poll_ms") == 0)
@@ -386,6 +391,9 @@ config_load_objects(const char *dir, struct wmid_objects *o, wmi_error *err)
     for (size_t f = 0; ok && f < nfiles; f++) {
         size_t i;
         json_t *obj;
+        /* Who wrote the file created its objects (their CreatorSID). */
+        struct stat st;
+        long owner = stat(files[f], &st) == 0 ? (long)st.st_uid : -1;
         json_array_foreach(docs[f], i, obj) {
             json_t *genus = json_object_get(obj, "__GENUS");
             if (genus != NULL && json_integer_value(genus) == 1)
@@ -400,12 +408,17 @@ config_load_objects(const char *dir, struct wmid_objects *o, wmi_error *err)
                 break;
             }
             wmi_object **ni = realloc(o->instances, (o->ninstances + 1) * sizeof *ni);
-            if (ni == NULL) {
+            if (ni != NULL)
+                o->instances = ni;
+            long *no = ni != NULL ? realloc(o->owners, (o->ninstances + 1) * sizeof *no) : NULL;
+            if (no != NULL)
+                o->owners = no;
+            if (ni == NULL || no == NULL) {
                 wmi_object_unref(inst);
                 ok = false;
                 break;
             }
-            o->instances = ni;
+            o->owners[o->ninstances] = owner;
             o->instances[o->ninstances++] = inst;
             json_array_append_new(o->origins, json_string(where));
         }
@@ -425,6 +438,7 @@ config_free_objects(struct wmid_objects *o)
     for (size_t i = 0; i < o->ninstances; i++)
         wmi_object_unref(o->instances[i]);
     free(o->instances);
+    free(o->owners);
     json_decref(o->origins);
     wmi_schema_free(o->schema);
     memset(o, 0, sizeof *o);

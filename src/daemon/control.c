@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/eventprov.h"
 #include "daemon/instance.h"
 #include "daemon/wmieventd.h"
 
@@ -39,6 +40,7 @@ struct conn {
     bool closing;
     unsigned long id;
     long uid;
+    struct sec_identity identity; /* the peer, as a publisher (EventAccess) */
     unsigned long long events, refused;  /* this connection's bare events */
     char last_error[512];
     /* SetBatchingParameters: the connection is an event sink. */
@@ -243,8 +245,9 @@ flush_held(struct conn *c)
     bool pause = false;
     if (c->batch_timer != NULL)
         uv_timer_stop(c->batch_timer);
+    struct wmid_source src = {&c->identity, NULL};
     for (size_t i = 0; i < c->nheld; i++) {
-        pause |= router_indicate(c->ctl->router, c->held[i], c->held_size[i]);
+        pause |= router_indicate_from(c->ctl->router, c->held[i], c->held_size[i], 0, &src);
         wmi_object_unref(c->held[i]);
     }
     c->nheld = 0;
@@ -266,10 +269,11 @@ on_batch_latency(uv_timer_t *t)
 static bool
 ingest(struct conn *c, wmi_object *ev, size_t size)
 {
+    struct wmid_source src = {&c->identity, NULL};
     if (c->batch_flags == WBEM_FLAG_MUST_NOT_BATCH)
-        return router_indicate_flags(c->ctl->router, ev, size, WMID_PUSH_SOLO);
+        return router_indicate_from(c->ctl->router, ev, size, WMID_PUSH_SOLO, &src);
     if (c->batch_flags != WBEM_FLAG_MUST_BATCH)
-        return router_indicate(c->ctl->router, ev, size);
+        return router_indicate_from(c->ctl->router, ev, size, 0, &src);
     if (c->nheld == c->capheld) {
         size_t ncap = c->capheld ? c->capheld * 2 : 64;
         wmi_object **nh = realloc(c->held, ncap * sizeof *nh);
@@ -279,7 +283,7 @@ ingest(struct conn *c, wmi_object *ev, size_t size)
         if (ns != NULL)
             c->held_size = ns;
         if (nh == NULL || ns == NULL)
-            return flush_held(c) | router_indicate(c->ctl->router, ev, size); /* no room: route now */
+            return flush_held(c) | router_indicate_from(c->ctl->router, ev, size, 0, &src); /* no room: route now */
         c->capheld = ncap;
     }
     c->held[c->nheld] = wmi_object_ref(ev);
@@ -495,6 +499,7 @@ handle_request(struct conn *c, json_t *req)
         json_object_set_new(stats, "connections", control_stats_json(ctl));
         json_object_set_new(stats, "queued_bytes", json_integer((json_int_t)delivery_queued_bytes(ctl->delivery)));
         json_object_set_new(stats, "delivery", delivery_stats_json(ctl->delivery));
+        json_object_set_new(stats, "builtin_event_providers", eventprov_builtin_stats_json());
         json_object_set_new(r, "Stats", stats);
         /* The asking connection's own counts, so that a producer can learn
          * what happened to the bare events it sent. */
@@ -765,6 +770,8 @@ on_resume(void *arg)
         delivery_want_resume(ctl->delivery);
         return;
     }
+    /* The event providers' queue waits for the same drain. */
+    eventprov_resume();
     for (struct conn *c = ctl->conns; c != NULL; c = c->next) {
         if (c->paused && !c->closing) {
             c->paused = false;
@@ -803,6 +810,8 @@ on_connection(uv_stream_t *server, int status)
     if (uv_fileno((uv_handle_t *)&c->pipe, &fd) == 0 &&
         getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0)
         c->uid = (long)cred.uid;
+    /* Once per connection: the group lookup may go through NSS. */
+    sec_identity_from_uid(&c->identity, c->uid, -1);
     if (ctl->nopen >= ctl->settings->max_connections) {
         /* Each connection may hold a line of up to max_line_bytes: bound
          * how many there are.  Refused with a log line a second at most. */

@@ -420,7 +420,6 @@ static void
 watch_tick(uv_timer_t *h)
 {
     struct wmid_delivery *d = h->data;
-    uint64_t now = now_ns();
     bool any = false;
     for (struct wmid_sink *k = d->sinks; k != NULL; k = k->next) {
         unsigned seq = atomic_load(&k->call_seq);
@@ -428,6 +427,11 @@ watch_tick(uv_timer_t *h)
         if (start == 0 || atomic_load(&k->call_seq) != seq)
             continue;
         any = true;
+        /* The clock after the start was read: a call that began after an
+         * earlier reading would look as if it ran for 2^64 ns. */
+        uint64_t now = now_ns();
+        if (now < start)
+            continue;
         if (now - start <= k->deadline_ns || atomic_load(&k->reported_seq) == seq)
             continue;
         /* Still the same call?  Take what the report needs under the lock. */

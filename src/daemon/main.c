@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon/eventprov.h"
 #include "daemon/instance.h"
 #include "daemon/intrinsic.h"
 #include "daemon/wmieventd.h"
@@ -178,10 +179,10 @@ reload_now(struct daemon_state *ds, wmi_error *err, size_t *nobjects)
     timers_stop(ds->timers);
     router_load_providers(nr, &ds->settings);
     router_start(nr, ds->loop);
+    eventprov_sync(nr);
     struct wmid_router *old = ds->router;
     ds->router = nr;
     control_set_router(ds->control, nr);
-    proc_set_router(ds->proc, nr);
     ds->intrinsic = intrinsic_start(ds->loop, &ds->settings, nr);
     ds->timers = timers_start(ds->loop, &no, nr);
     /* After the new pollers subscribed, so that they are told. */
@@ -312,8 +313,10 @@ main(int argc, char **argv)
         return EXIT_CONFIG;
     }
     delivery_set_raise_cb(ds.delivery, on_system_event, &ds);
+    eventprov_init(ds.loop, ds.delivery, &ds.settings);
     router_load_providers(ds.router, &ds.settings);
     router_start(ds.router, ds.loop);
+    eventprov_sync(ds.router);
     ds.control = control_new(ds.loop, &ds.settings, ds.router, ds.delivery, &err);
     if (ds.control == NULL) {
         log_msg(WMI_LOG_ERR, "control socket %s: %s", err.source, err.text);
@@ -326,7 +329,8 @@ main(int argc, char **argv)
         return EXIT_RUNTIME;
     }
     control_set_reload(ds.control, reload, &ds);
-    ds.proc = proc_start(ds.loop, &ds.settings, ds.router);
+    ds.proc = proc_start(ds.loop, &ds.settings);
+    eventprov_sync(ds.router); /* the process connector's sink */
     repository_update(&ds.objects); /* the first load: no events */
     ds.intrinsic = intrinsic_start(ds.loop, &ds.settings, ds.router);
     ds.timers = timers_start(ds.loop, &ds.objects, ds.router);
@@ -364,6 +368,7 @@ main(int argc, char **argv)
         log_notice("a consumer call was still running at exit; resources not released");
         _exit(EXIT_OK);
     }
+    eventprov_shutdown();
     router_free(ds.router);
     delivery_free(ds.delivery);
     uv_walk(ds.loop, on_close_walk, NULL);

@@ -52,36 +52,63 @@ fail(struct wmid_provider *p, wmi_status st, const char *fmt, ...)
     return false;
 }
 
+const struct wmi_plugin *
+plugin_open(const char *library, void **dl, wmi_status *st, char *msg, size_t msglen)
+{
+    *dl = NULL;
+    if (library == NULL) {
+        *st = WBEM_E_INVALID_PROVIDER_REGISTRATION;
+        snprintf(msg, msglen, "__Win32Provider has no Library");
+        return NULL;
+    }
+    dlerror();
+    void *h = dlopen(library, RTLD_NOW | RTLD_LOCAL);
+    if (h == NULL) {
+        *st = WBEM_E_PROVIDER_LOAD_FAILURE;
+        snprintf(msg, msglen, "cannot load %s: %s", library, dlerror());
+        return NULL;
+    }
+    *st = WBEM_E_PROVIDER_LOAD_FAILURE;
+    wmi_plugin_entry_fn entry;
+    void *sym = dlsym(h, WMI_PLUGIN_ENTRY_SYMBOL);
+    const struct wmi_plugin *pl = NULL;
+    if (sym == NULL) {
+        snprintf(msg, msglen, "%s does not export %s", library, WMI_PLUGIN_ENTRY_SYMBOL);
+    } else {
+        /* dlsym returns an object pointer; POSIX guarantees the conversion. */
+        memcpy(&entry, &sym, sizeof entry);
+        pl = entry(WMI_PLUGIN_ABI_MAJOR);
+        if (pl == NULL)
+            snprintf(msg, msglen, "%s refused host ABI %d", library, WMI_PLUGIN_ABI_MAJOR);
+        else if (pl->abi_major != WMI_PLUGIN_ABI_MAJOR)
+            snprintf(msg, msglen, "%s was built for plugin ABI %u, this host has ABI %d", library, pl->abi_major,
+                     WMI_PLUGIN_ABI_MAJOR);
+        else if (pl->size < sizeof(struct wmi_plugin))
+            snprintf(msg, msglen, "%s has a descriptor of %zu bytes, ABI %d needs %zu", library, pl->size,
+                     WMI_PLUGIN_ABI_MAJOR, sizeof(struct wmi_plugin));
+        else {
+            *dl = h;
+            *st = WBEM_S_NO_ERROR;
+            return pl;
+        }
+    }
+    dlclose(h);
+    return NULL;
+}
+
 bool
 plugin_load(struct wmid_provider *p, const struct wmid_settings *s, const wmi_schema *schema)
 {
     char path[4096];
+    wmi_status st;
 
     if (hosting_is_isolated(p->hosting_model))
         return hosting_load(p, s, schema);
-    if (p->library == NULL)
-        return fail(p, WBEM_E_INVALID_PROVIDER_REGISTRATION, "__Win32Provider has no Library");
-    snprintf(path, sizeof path, "%s", p->library);
-    dlerror();
-    p->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (p->dl == NULL)
-        return fail(p, WBEM_E_PROVIDER_LOAD_FAILURE, "cannot load %s: %s", path, dlerror());
-    wmi_plugin_entry_fn entry;
-    void *sym = dlsym(p->dl, WMI_PLUGIN_ENTRY_SYMBOL);
-    if (sym == NULL)
-        return fail(p, WBEM_E_PROVIDER_LOAD_FAILURE, "%s does not export %s", path, WMI_PLUGIN_ENTRY_SYMBOL);
-    /* dlsym returns an object pointer; POSIX guarantees the conversion. */
-    memcpy(&entry, &sym, sizeof entry);
-    const struct wmi_plugin *pl = entry(WMI_PLUGIN_ABI_MAJOR);
+    snprintf(path, sizeof path, "%s", p->library ? p->library : "");
+    char why[sizeof p->message];
+    const struct wmi_plugin *pl = plugin_open(p->library, &p->dl, &st, why, sizeof why);
     if (pl == NULL)
-        return fail(p, WBEM_E_PROVIDER_LOAD_FAILURE, "%s refused host ABI %d", path, WMI_PLUGIN_ABI_MAJOR);
-    if (pl->abi_major != WMI_PLUGIN_ABI_MAJOR)
-        return fail(p, WBEM_E_PROVIDER_LOAD_FAILURE, "%s was built for plugin ABI %u, this host has ABI %d",
-                    path, pl->abi_major, WMI_PLUGIN_ABI_MAJOR);
-    if (pl->size < sizeof(struct wmi_plugin))
-        return fail(p, WBEM_E_PROVIDER_LOAD_FAILURE,
-                    "%s has a descriptor of %zu bytes, ABI %d needs %zu", path, pl->size,
-                    WMI_PLUGIN_ABI_MAJOR, sizeof(struct wmi_plugin));
+        return fail(p, st, "%s", why);
     const struct wmi_event_consumer_provider *cp = pl->consumer_provider;
     if (cp == NULL || cp->initialize == NULL || cp->find_consumer == NULL)
         return fail(p, WBEM_E_PROVIDER_NOT_CAPABLE, "%s provides no consumer provider", path);
@@ -96,7 +123,7 @@ plugin_load(struct wmid_provider *p, const struct wmid_settings *s, const wmi_sc
     p->host.log = host_log;
     p->host.schema = schema;
     p->host.host_private = p;
-    wmi_status st = cp->initialize(&p->host, p->registration, &p->state);
+    st = cp->initialize(&p->host, p->registration, &p->state);
     if (WMI_FAILED(st))
         return fail(p, WBEM_E_INITIALIZATION_FAILURE, "initialize failed with %s",
                     wmi_status_name(st) ? wmi_status_name(st) : "an unknown status");

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "daemon/eventprov.h"
 #include "daemon/intrinsic.h"
 #include "daemon/wmieventd.h"
 
@@ -36,6 +37,8 @@ struct wmid_router {
     struct wmid_router *prev;     /* during router_new_from only */
     struct wmid_provider **providers;
     size_t nproviders;
+    wmi_object **ev_regs;         /* parallel: __EventProviderRegistration, or NULL */
+    struct sec_identity *ev_ids;  /* parallel: their creators */
     struct wmid_consumer **consumers;
     size_t nconsumers;
     struct wmid_filter *filters;
@@ -164,6 +167,7 @@ provider_unref(struct wmid_provider *p)
 {
     if (p == NULL || --p->refs > 0)
         return;
+    eventprov_unload(p);
     plugin_unload(p);
     free(p->name);
     free(p->library);
@@ -204,6 +208,77 @@ resolve_library(const struct wmid_settings *s, const char *lib)
     return out;
 }
 
+/* The __Win32Provider a registration's Provider path names, or NULL with
+ * @err filled. */
+static struct wmid_provider *
+registration_provider(struct wmid_router *r, wmi_object *x, const char *origin, wmi_error *err)
+{
+    const char *ppath = str_prop(x, "Provider");
+    char *pclass = NULL;
+    json_t *keys = NULL;
+    const char *pname = NULL;
+    struct wmid_provider *p = NULL;
+    if (ppath == NULL || WMI_FAILED(wmi_path_parse(ppath, &pclass, &keys)) || (pname = path_name_key(keys)) == NULL)
+        config_fail(err, WBEM_E_INVALID_PROVIDER_REGISTRATION, origin,
+                    "Provider: expected a path such as __Win32Provider.Name=\"X\"");
+    else if ((p = find_provider(r, pname)) == NULL)
+        config_fail(err, WBEM_E_PROVIDER_NOT_FOUND, origin, "Provider: no __Win32Provider named \"%s\"", pname);
+    free(pclass);
+    json_decref(keys);
+    return p;
+}
+
+/*
+ * An __EventProviderRegistration: its EventQueryList must name event
+ * classes of the provider's own, below __ExtrinsicEvent and outside the
+ * events the daemon raises itself (__SystemEvent and its subclasses), as
+ * WMI refuses registrations that claim its system events.
+ */
+static bool
+check_event_registration(struct wmid_router *r, const struct wmid_objects *o, wmi_object *x, const char *origin,
+                         long owner, wmi_error *err)
+{
+    struct wmid_provider *p = registration_provider(r, x, origin, err);
+    if (p == NULL)
+        return false;
+    size_t pi = 0;
+    while (r->providers[pi] != p)
+        pi++;
+    if (r->ev_regs[pi] != NULL)
+        return config_fail(err, WBEM_E_ALREADY_EXISTS, origin,
+                           "Provider: provider \"%s\" has two __EventProviderRegistration instances", p->name);
+    const json_t *list = NULL;
+    wmi_object_get_json(x, "EventQueryList", &list, NULL);
+    if (!json_is_array(list) || json_array_size(list) == 0)
+        return config_fail(err, WBEM_E_UNINTERPRETABLE_PROVIDER_QUERY, origin,
+                           "EventQueryList: the registration names no event class (give queries such as "
+                           "\"SELECT * FROM MyEvent\")");
+    size_t k;
+    json_t *qv;
+    json_array_foreach(list, k, qv) {
+        wmi_query *q;
+        wmi_error qerr;
+        if (!json_is_string(qv) || WMI_FAILED(wmi_query_parse(json_string_value(qv), o->schema, &q, &qerr)))
+            return config_fail(err, json_is_string(qv) ? WBEM_E_UNINTERPRETABLE_PROVIDER_QUERY : WBEM_E_TYPE_MISMATCH,
+                               origin, "EventQueryList[%zu]%s%.300s", k, json_is_string(qv) ? ": " : ": not a string",
+                               json_is_string(qv) ? qerr.text : "");
+        const wmi_class *cls = wmi_schema_get_class(o->schema, wmi_query_class(q));
+        bool ok = cls != NULL && wmi_class_isa(cls, "__ExtrinsicEvent") &&
+                  strcasecmp(wmi_class_name(cls), "__ExtrinsicEvent") != 0 && !wmi_class_isa(cls, "__SystemEvent");
+        char cname[128];
+        snprintf(cname, sizeof cname, "%s", wmi_query_class(q) ? wmi_query_class(q) : "?");
+        wmi_query_free(q);
+        if (!ok)
+            return config_fail(err, WBEMESS_E_REGISTRATION_TOO_BROAD, origin,
+                               "EventQueryList[%zu]: events of class %s overlap the system events the daemon "
+                               "raises itself; name a class derived from __ExtrinsicEvent (not __SystemEvent)",
+                               k, cname);
+    }
+    r->ev_regs[pi] = wmi_object_ref(x);
+    sec_identity_from_uid(&r->ev_ids[pi], owner, -1);
+    return true;
+}
+
 static bool
 build(struct wmid_router *r, const struct wmid_objects *o, const struct wmid_settings *s, wmi_error *err)
 {
@@ -220,10 +295,12 @@ build(struct wmid_router *r, const struct wmid_objects *o, const struct wmid_set
             nb++;
     }
     r->providers = calloc(np + 1, sizeof *r->providers);
+    r->ev_regs = calloc(np + 1, sizeof *r->ev_regs);
+    r->ev_ids = calloc(np + 1, sizeof *r->ev_ids);
     r->consumers = calloc(nc + 1, sizeof *r->consumers);
     r->filters = calloc(nf + 1, sizeof *r->filters);
     r->bindings = calloc(nb + 1, sizeof *r->bindings);
-    if (!r->providers || !r->consumers || !r->filters || !r->bindings)
+    if (!r->providers || !r->consumers || !r->filters || !r->bindings || !r->ev_regs || !r->ev_ids)
         return config_fail(err, WBEM_E_OUT_OF_MEMORY, "", "out of memory");
 
     /* Providers. */
@@ -388,6 +465,15 @@ build(struct wmid_router *r, const struct wmid_objects *o, const struct wmid_set
             c->max_queue_bytes = (size_t)mqs;
     }
     json_decref(class_provider);
+    /* Event provider registrations: what each event provider supplies. */
+    for (size_t i = 0; i < o->ninstances; i++) {
+        wmi_object *x = o->instances[i];
+        const char *origin = json_string_value(json_array_get(o->origins, i));
+        if (!wmi_object_isa(x, "__EventProviderRegistration"))
+            continue;
+        if (!check_event_registration(r, o, x, origin, o->owners ? o->owners[i] : -1, err))
+            return false;
+    }
     /* Filters. */
     for (size_t i = 0; i < o->ninstances; i++) {
         wmi_object *x = o->instances[i];
@@ -429,6 +515,20 @@ build(struct wmid_router *r, const struct wmid_objects *o, const struct wmid_set
         f->name = strdup(name);
         f->path = wmi_object_get_path(x);
         f->query = q;
+        sec_identity_from_uid(&f->creator, o->owners ? o->owners[i] : -1, -1);
+        const char *access = str_prop(x, "EventAccess");
+        if (access != NULL) {
+            wmi_error serr;
+            f->event_access = sec_descriptor_parse(access, &serr);
+            if (f->event_access == NULL) {
+                err->status = serr.status;
+                err->line = 0;
+                err->column = serr.column;
+                snprintf(err->source, sizeof err->source, "%s", origin);
+                snprintf(err->text, sizeof err->text, "EventAccess, column %d: %.200s", serr.column, serr.text);
+                return false;
+            }
+        }
         if (wmi_query_group_within(q) >= 0 && !aggregate_define_class(r->schema, f, err)) {
             snprintf(err->source, sizeof err->source, "%s", origin);
             return false;
@@ -629,6 +729,7 @@ router_free(struct wmid_router *r)
     free(r->bindings);
     for (size_t i = 0; i < r->nfilters; i++) {
         aggregate_free(r->filters[i].agg);
+        sec_descriptor_free(r->filters[i].event_access);
         free(r->filters[i].name);
         free(r->filters[i].path);
         free(r->filters[i].bindings);
@@ -638,9 +739,13 @@ router_free(struct wmid_router *r)
     for (size_t i = 0; i < r->nconsumers; i++)
         consumer_unref(r, r->consumers[i]);
     free(r->consumers);
-    for (size_t i = 0; i < r->nproviders; i++)
+    for (size_t i = 0; i < r->nproviders; i++) {
         provider_unref(r->providers[i]);
+        wmi_object_unref(r->ev_regs[i]);
+    }
     free(r->providers);
+    free(r->ev_regs);
+    free(r->ev_ids);
     wmi_schema_free(r->schema);
     free(r);
 }
@@ -720,18 +825,40 @@ deliver_bindings(struct wmid_router *r, struct wmid_filter *f, wmi_object *ev, s
 bool
 router_indicate(struct wmid_router *r, wmi_object *ev, size_t size_hint)
 {
-    return router_indicate_flags(r, ev, size_hint, 0);
+    return router_indicate_from(r, ev, size_hint, 0, NULL);
 }
 
 bool
 router_indicate_flags(struct wmid_router *r, wmi_object *ev, size_t size_hint, unsigned flags)
+{
+    return router_indicate_from(r, ev, size_hint, flags, NULL);
+}
+
+bool
+router_filter_accepts(const struct wmid_filter *f, const struct wmid_source *src)
+{
+    if (f->inactive != WBEM_S_NO_ERROR)
+        return false;
+    if (src == NULL)
+        return true;
+    if (f->event_access != NULL &&
+        (src->publisher == NULL || !sec_descriptor_allows(f->event_access, src->publisher, SEC_RIGHT_PUBLISH)))
+        return false;
+    return src->sink_sd == NULL || sec_descriptor_allows(src->sink_sd, &f->creator, SEC_RIGHT_SUBSCRIBE);
+}
+
+bool
+router_indicate_from(struct wmid_router *r, wmi_object *ev, size_t size_hint, unsigned flags,
+                     const struct wmid_source *src)
 {
     bool pause = false, routed = false;
     atomic_fetch_add_explicit(&r->stats.received, 1, memory_order_relaxed);
     const struct index_slot *slot = index_find(r, wmi_object_class(ev));
     for (size_t i = 0; i < slot->n; i++) {
         struct wmid_filter *f = slot->filters[i];
-        if (f->polled || !wmi_query_evaluate_where(f->query, ev))
+        if (f->polled || (f->inactive != WBEM_S_NO_ERROR) ||
+            ((src != NULL || f->event_access != NULL) && !router_filter_accepts(f, src)) ||
+            !wmi_query_evaluate_where(f->query, ev))
             continue;
         routed = true;
         pause |= deliver(r, f, ev, size_hint, flags);
@@ -800,6 +927,22 @@ router_start(struct wmid_router *r, uv_loop_t *loop)
             r->filters[i].agg = aggregate_new(loop, r, &r->filters[i]);
 }
 
+struct wmid_provider *
+router_provider_at(struct wmid_router *r, size_t i)
+{
+    return i < r->nproviders ? r->providers[i] : NULL;
+}
+
+wmi_object *
+router_provider_events(struct wmid_router *r, size_t i, const struct sec_identity **publisher)
+{
+    if (i >= r->nproviders)
+        return NULL;
+    if (publisher != NULL)
+        *publisher = &r->ev_ids[i];
+    return r->ev_regs[i];
+}
+
 size_t
 router_filter_count(const struct wmid_router *r)
 {
@@ -844,10 +987,18 @@ router_stats_json(struct wmid_router *r)
     json_t *filters = json_object();
     for (size_t i = 0; i < r->nfilters; i++) {
         char *q = wmi_query_to_string(r->filters[i].query);
-        json_object_set_new(filters, r->filters[i].name,
-                            json_pack("{sssIsI}", "query", q ? q : "", "matched",
-                                      (json_int_t)atomic_load(&r->filters[i].matched), "bindings",
-                                      (json_int_t)r->filters[i].nbindings));
+        struct wmid_filter *f = &r->filters[i];
+        json_t *fo = json_pack("{sssIsIssss}", "query", q ? q : "", "matched", (json_int_t)atomic_load(&f->matched),
+                               "bindings", (json_int_t)f->nbindings, "state",
+                               f->inactive != WBEM_S_NO_ERROR ? "inactive" : "active", "creator", f->creator.sid);
+        if (f->inactive != WBEM_S_NO_ERROR)
+            json_object_set_new(fo, "status", json_string(wmi_status_name(f->inactive) ? wmi_status_name(f->inactive) : "error"));
+        if (f->event_access != NULL) {
+            char *sd = sec_descriptor_to_string(f->event_access);
+            json_object_set_new(fo, "event_access", json_string(sd ? sd : ""));
+            free(sd);
+        }
+        json_object_set_new(filters, f->name, fo);
         free(q);
     }
     json_object_set_new(out, "filters", filters);
@@ -883,6 +1034,9 @@ router_stats_json(struct wmid_router *r)
         json_t *host = hosting_stats_json(p);
         if (host != NULL)
             json_object_set_new(json_object_get(providers, p->name), "host", host);
+        json_t *evs = eventprov_stats_json(p);
+        if (evs != NULL)
+            json_object_set_new(json_object_get(providers, p->name), "event_provider", evs);
     }
     json_object_set_new(out, "providers", providers);
     return out;

@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "wmievent.h"
+#include "daemon/security.h"
 
 /* ====================================================================
  * log.c - logging to stderr (relayd's log_warn/log_warnx/fatal)
@@ -55,6 +56,7 @@ struct wmid_settings {
     unsigned suspend_after_misses;  /* K deadline misses ... */
     unsigned suspend_window_ms;     /* ... within this window suspend a sink */
     unsigned suspend_max_ms;        /* the longest suspension (backoff cap) */
+    unsigned indicate_wait_ms;      /* how long a provider thread's Indicate waits for a drain */
     size_t default_consumer_queue_bytes;
     unsigned process_poll_ms;
     unsigned shutdown_timeout_ms;
@@ -68,6 +70,7 @@ struct wmid_objects {
     wmi_schema *schema;
     json_t *origins;             /* array parallel to instances: "file: object N (Class Name)" */
     wmi_object **instances;
+    long *owners;                /* parallel: uid owning the file (CreatorSID), -1 unknown */
     size_t ninstances;
 };
 
@@ -113,8 +116,17 @@ struct wmid_provider {
     /* The schema the plugin was initialized with (a reference), kept while
      * the provider lives: the plugin may build objects of it. */
     wmi_schema *schema;
+    /* Event provider side (eventprov.c), loaded while the router lists an
+     * __EventProviderRegistration for the provider (router_provider_events). */
+    struct wmid_evside *ev;
 };
 
+/*
+ * dlopen @library, call its entry symbol and check the handshake (ABI
+ * major, descriptor size).  The descriptor (in the library) and *@dl, or
+ * NULL with *@st and @msg saying why.  Any thread.
+ */
+const struct wmi_plugin *plugin_open(const char *library, void **dl, wmi_status *st, char *msg, size_t msglen);
 /* Load and initialize; on failure logs one line, records status, returns false. */
 bool plugin_load(struct wmid_provider *p, const struct wmid_settings *s, const wmi_schema *schema);
 void plugin_unload(struct wmid_provider *p);
@@ -288,6 +300,14 @@ struct wmid_filter {
     char *name;
     char *path;
     wmi_query *query;
+    /* Who created it (the owner of its object file), and which publishers
+     * may deliver to it (__EventFilter.EventAccess; NULL: anyone). */
+    struct sec_identity creator;
+    struct sec_descriptor *event_access;
+    /* Not WBEM_S_NO_ERROR: the filter receives nothing (an event
+     * provider's AccessCheck refused it: WBEM_E_ACCESS_DENIED).  Set on
+     * the loop thread by eventprov_sync. */
+    wmi_status inactive;
     /* Set by a polling source that feeds this filter itself at its WITHIN
      * interval (router_indicate_filter): router_indicate then skips it. */
     bool polled;
@@ -338,6 +358,26 @@ bool router_indicate(struct wmid_router *r, wmi_object *ev, size_t size_hint);
 /* The same with WMID_PUSH_* flags for every delivery (WMID_PUSH_SOLO:
  * the producer's sink asked for WBEM_FLAG_MUST_NOT_BATCH). */
 bool router_indicate_flags(struct wmid_router *r, wmi_object *ev, size_t size_hint, unsigned flags);
+/* Where an event comes from, for the security checks: an external
+ * publisher (a socket peer, a plugin event provider) and the descriptor of
+ * the sink it came through. */
+struct wmid_source {
+    const struct sec_identity *publisher;   /* checked against EventAccess (WBEM_RIGHT_PUBLISH) */
+    const struct sec_descriptor *sink_sd;   /* checked against CreatorSID (WBEM_RIGHT_SUBSCRIBE); NULL: anyone */
+};
+/* The same from an external source (NULL: the daemon's own sources, which
+ * every filter accepts). */
+bool router_indicate_from(struct wmid_router *r, wmi_object *ev, size_t size_hint, unsigned flags,
+                          const struct wmid_source *src);
+/* Is @f (not inactive, with a binding or a GROUP window) willing to take
+ * events of @src?  (The checks of router_indicate_from, for IsActive.) */
+bool router_filter_accepts(const struct wmid_filter *f, const struct wmid_source *src);
+/* The providers of the snapshot (borrowed). */
+struct wmid_provider *router_provider_at(struct wmid_router *r, size_t i);
+/* The __EventProviderRegistration of provider @i in this snapshot (borrowed;
+ * NULL when it is no event provider here), and *@publisher the identity
+ * of its creator, which publishes the provider's events. */
+wmi_object *router_provider_events(struct wmid_router *r, size_t i, const struct sec_identity **publisher);
 /* End of a burst of router_indicate calls: wake the delivery threads. */
 void router_flush(struct wmid_router *r);
 /* Raise what the delivery engine reports (delivery_set_raise_cb) as an
@@ -387,10 +427,11 @@ json_t *control_stats_json(struct wmid_control *c);
  * ==================================================================== */
 
 struct wmid_proc;
-struct wmid_proc *proc_start(uv_loop_t *loop, const struct wmid_settings *s, struct wmid_router *r);
+/* Start the process connector; its events go out as those of the built-in
+ * event provider "ProcessTrace" (eventprov_add_builtin), from the next
+ * eventprov_sync on.  Loop thread. */
+struct wmid_proc *proc_start(uv_loop_t *loop, const struct wmid_settings *s);
 void proc_stop(struct wmid_proc *p);
-/* Route to @r from now on (reload).  Loop thread. */
-void proc_set_router(struct wmid_proc *p, struct wmid_router *r);
 const char *proc_source_name(const struct wmid_proc *p);
 
 /* ====================================================================

@@ -30,17 +30,35 @@
 #      utime+stime in /proc/PID/stat.  Target: under 1 %.
 #   6. with BENCH_PEERS=1: tests/bench/peers.sh, the 1M-event comparison
 #      with rsyslog, syslog-ng and the jansson floor (../shared/bench-peers).
+#   7. case "delivery": bench_daemon_delivery, the delivery engine from an
+#      in-process provider (router_indicate on the daemon's router and
+#      engine, consumers tests/bench/plugins/null.c and delivery.c):
+#      throughput to a null consumer, asynchronous and synchronous, one and
+#      four consumers, CPU us per delivery, and the synchronous overhead
+#      against a direct plugin call; latency p50/p99/p99.9 at 10 % and 80 %
+#      of the maximum rate; the batching gain (1 ms/call + 1 us/event
+#      consumer, automatic batching against WMID_PUSH_SOLO); how late after
+#      the deadline __ConsumerFailureEvent is raised.  Then the socket's
+#      `null` case (bench_socket, BENCH_DELIVERY_SOCKET_N events) side by
+#      side: a DELIVERY-SOCKET line with the ratios.  Prints the issue-4
+#      targets with the ratio to each; a missed target fails nothing.
 #
 # Environment: B (build dir, default build), BENCH_N (events per run,
 # default 1000000), BENCH_RUNS (runs per case, default 3; the median is
 # reported), BENCH_EVAL_ITERS (default 1000000), BENCH_CASES (default
 # "null null-1000-other null-1000-same null-isolated logfile router
-# process-poll idle";
+# process-poll idle delivery";
 # "eval" runs the micro benchmarks, which run anyway when BENCH_CASES is
 # not set), BENCH_ROUTER_FILTERS (default "1 100 1000 10000"),
 # BENCH_ROUTER_SECONDS (per repetition, default 0.1), BENCH_PROCS (children
 # for process-poll, default 1000), BENCH_IDLE_SECONDS (default 60),
-# BENCH_IDLE_SUBS (default 10), BENCH_TMP (scratch dir, default
+# BENCH_IDLE_SUBS (default 10), BENCH_DELIVERY_N (events per throughput
+# run, default 1000000), BENCH_DELIVERY_LAT_SECONDS (per load, default 2),
+# BENCH_DELIVERY_BATCH_SECONDS (per mode, default 2),
+# BENCH_DELIVERY_TRIALS (deadline trials, default 20),
+# BENCH_DELIVERY_DEADLINE_MS (default 100), BENCH_DELIVERY_SOCKET_N
+# (events of the socket `null` run next to it, default 300000; 0: none),
+# BENCH_TMP (scratch dir, default
 # /tmp/wmieventd-bench.$$, removed at the end unless BENCH_KEEP=1),
 # BENCH_PEERS=1 (and PEERS_* / BENCH_* of peers.sh).
 set -eu
@@ -51,7 +69,7 @@ case $B in /*) BABS=$B ;; *) BABS=$ROOT/$B ;; esac
 N=${BENCH_N:-1000000}
 RUNS=${BENCH_RUNS:-3}
 ITERS=${BENCH_EVAL_ITERS:-1000000}
-ALL_CASES="eval null null-1000-other null-1000-same null-isolated logfile router process-poll idle"
+ALL_CASES="eval null null-1000-other null-1000-same null-isolated logfile router process-poll idle delivery"
 CASES=${BENCH_CASES:-$ALL_CASES}
 ROUTER_FILTERS=${BENCH_ROUTER_FILTERS:-1 100 1000 10000}
 ROUTER_SECONDS=${BENCH_ROUTER_SECONDS:-0.1}
@@ -62,7 +80,7 @@ has_case() { case " $CASES " in *" $1 "*) return 0 ;; esac; return 1; }
 SOCKET_CASES=
 for c in $CASES; do
 	case $c in
-	eval | router | process-poll | idle) ;;
+	eval | router | process-poll | idle | delivery) ;;
 	null | null-1000-other | null-1000-same | null-isolated | logfile) SOCKET_CASES="$SOCKET_CASES $c" ;;
 	*) echo "run.sh: unknown case $c (cases: $ALL_CASES)" >&2; exit 2 ;;
 	esac
@@ -273,6 +291,47 @@ if has_case idle && [ "$idle_ok" = 1 ]; then
 		echo "idle target (< 1 % of a core with the WITHIN subscriptions): MISSED ($pct %)"
 		status=1
 	fi
+	echo
+fi
+
+if has_case delivery; then
+	DN=${BENCH_DELIVERY_N:-1000000}
+	DSOCK_N=${BENCH_DELIVERY_SOCKET_N:-300000}
+	echo "== 7. delivery engine from an in-process provider (bench_daemon_delivery -N $DN -R $RUNS)"
+	DEL_SO=$BABS/tests/bench/delivery.so
+	$CC -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -shared -fPIC -Iinclude \
+		-o "$DEL_SO" tests/bench/plugins/delivery.c -L"$BABS/lib" -lwmievent
+	# The benchmark links libwmievent statically; the plugins need the
+	# shared one (the daemon has it loaded already).
+	if ! LD_LIBRARY_PATH="$BABS/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+		"$BABS/tests/bench/bench_daemon_delivery" -d "$TMPD/delivery" -n "$NULL_SO" -p "$DEL_SO" \
+		-N "$DN" -R "$RUNS" -L "${BENCH_DELIVERY_LAT_SECONDS:-2}" -W "${BENCH_DELIVERY_BATCH_SECONDS:-2}" \
+		-T "${BENCH_DELIVERY_TRIALS:-20}" -D "${BENCH_DELIVERY_DEADLINE_MS:-100}" \
+		| tee "$TMPD/delivery.txt"; then
+		status=1
+		echo "run.sh: case delivery failed" >&2
+	fi
+	# Over the socket: the `null` case of this invocation if it ran, else a
+	# run of it here (a third of the socket's events match the filter).
+	if [ "$DSOCK_N" -gt 0 ] && ! grep -q '^RESULT case=null ' "$RESULTS"; then
+		python3 tests/bench/mkconf.py null "$TMPD/conf-dnull" --socket "$TMPD/dnull.sock" \
+			--plugin-dir "$BABS/plugins" --null-lib "$NULL_SO" --counter "$TMPD/dnull.count"
+		"$BABS/tests/bench/bench_socket" -x "$BABS/bin/wmieventd" -f "$TMPD/conf-dnull/wmieventd.json" \
+			-s "$TMPD/dnull.sock" -k "$TMPD/dnull.count" -n "$DSOCK_N" -R "$RUNS" -c null \
+			-l "$TMPD/dnull.log" | tee -a "$RESULTS" || status=1
+	fi
+	awk '
+		/^DELIVERY case=async-1 / { for (i = 2; i <= NF; i++) { split($i, kv, "="); a[kv[1]] = kv[2] } }
+		/^RESULT case=null / { for (i = 2; i <= NF; i++) { split($i, kv, "="); r[kv[1]] = kv[2] } }
+		END {
+			if (a["ev_s"] == "" || r["matches"] == "" || r["matches"] == 0) exit
+			sd = r["ev_s_e2e"] * r["matches"] / r["n"]; sc = r["cpu_us_ev"] * r["n"] / r["matches"]
+			printf "DELIVERY-SOCKET in_process_deliveries_s=%.0f in_process_cpu_us_delivery=%.3f " \
+				"socket_deliveries_s=%.0f socket_cpu_us_delivery=%.2f (socket null case: %s events sent, " \
+				"%s delivered, %.0f ev/s sent) in_process_over_socket_rate=%.1f socket_over_in_process_cpu=%.1f\n",
+				a["ev_s"], a["cpu_us_delivery"], sd, sc, r["n"], r["matches"], r["ev_s_e2e"],
+				a["ev_s"] / sd, sc / a["cpu_us_delivery"]
+		}' "$TMPD/delivery.txt" "$RESULTS"
 	echo
 fi
 

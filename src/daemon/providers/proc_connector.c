@@ -33,6 +33,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "daemon/eventprov.h"
 #include "daemon/instance.h"
 #include "daemon/wmieventd.h"
 
@@ -51,7 +52,13 @@ struct pinfo {
 
 struct wmid_proc {
     uv_loop_t *loop;
-    struct wmid_router *router;
+    /* The process traces go out through the event provider ABI, as any
+     * plugin's events do (eventprov.c): the sink is set by provide_events
+     * and cleared by shutdown. */
+    const struct wmi_host *host;
+    struct wmi_event_sink *sink;
+    wmi_object **pending;         /* built in this burst, indicated at its end */
+    size_t npending;
     const struct wmid_settings *settings;
     struct pinfo *buckets[NBUCKETS];
     unsigned long gen;
@@ -189,11 +196,50 @@ put_common(wmi_object *ev, const struct pinfo *i)
     wmi_object_put_uint64(ev, "TIME_CREATED", wmi_time_created_now());
 }
 
+#define PENDING_MAX 256
+
+/* The end of a burst (a netlink datagram, a /proc scan): indicate what it
+ * built in one call. */
+static void
+flush_pending(struct wmid_proc *p)
+{
+    if (p->npending == 0)
+        return;
+    if (p->sink != NULL)
+        p->sink->indicate(p->sink, p->npending, p->pending);
+    for (size_t k = 0; k < p->npending; k++)
+        wmi_object_unref(p->pending[k]);
+    p->npending = 0;
+}
+
+/* A new trace event of @cls, or NULL when nobody listens (IsActive): then
+ * not even the /proc reads are done. */
+static wmi_object *
+new_event(struct wmid_proc *p, const char *cls)
+{
+    wmi_object *ev;
+    if (p->sink == NULL || p->sink->is_active(p->sink) != WBEM_S_NO_ERROR)
+        return NULL;
+    if (p->pending == NULL && (p->pending = calloc(PENDING_MAX, sizeof *p->pending)) == NULL)
+        return NULL;
+    if (WMI_FAILED(wmi_object_new(p->host->schema, cls, &ev)))
+        return NULL;
+    return ev;
+}
+
+static void
+add_pending(struct wmid_proc *p, wmi_object *ev)
+{
+    p->pending[p->npending++] = ev;
+    if (p->npending == PENDING_MAX)
+        flush_pending(p);
+}
+
 static void
 emit_start(struct wmid_proc *p, const struct pinfo *i, int pid)
 {
-    wmi_object *ev;
-    if (WMI_FAILED(wmi_object_new(router_schema(p->router), "Win32_ProcessStartTrace", &ev)))
+    wmi_object *ev = new_event(p, "Win32_ProcessStartTrace");
+    if (ev == NULL)
         return;
     put_common(ev, i);
     char *cmd = read_cmdline(pid);
@@ -204,15 +250,14 @@ emit_start(struct wmid_proc *p, const struct pinfo *i, int pid)
         wmi_object_put_string(ev, "ExecutablePath", exe);
     free(cmd);
     free(exe);
-    router_indicate(p->router, ev, 256);
-    wmi_object_unref(ev);
+    add_pending(p, ev);
 }
 
 static void
 emit_stop(struct wmid_proc *p, const struct pinfo *i, int exit_code, bool have_code)
 {
-    wmi_object *ev;
-    if (WMI_FAILED(wmi_object_new(router_schema(p->router), "Win32_ProcessStopTrace", &ev)))
+    wmi_object *ev = new_event(p, "Win32_ProcessStopTrace");
+    if (ev == NULL)
         return;
     put_common(ev, i);
     if (have_code)
@@ -222,8 +267,7 @@ emit_stop(struct wmid_proc *p, const struct pinfo *i, int exit_code, bool have_c
         wmi_object_put_uint64(ev, "ExitStatus",
                               WIFEXITED(exit_code) ? (uint64_t)WEXITSTATUS(exit_code)
                                                    : 128u + (uint64_t)WTERMSIG(exit_code));
-    router_indicate(p->router, ev, 256);
-    wmi_object_unref(ev);
+    add_pending(p, ev);
 }
 
 /* Read a live process into a new table entry; NULL when it is gone. */
@@ -327,7 +371,7 @@ on_poll_timer(uv_timer_t *t)
 {
     struct wmid_proc *p = t->data;
     scan_proc(p, true);
-    router_flush(p->router);
+    flush_pending(p);
 }
 
 static void
@@ -423,7 +467,7 @@ on_netlink(uv_poll_t *h, int status, int events)
                     instance_process_overrun();
                 continue;
             }
-            router_flush(p->router);
+            flush_pending(p);
             return;
         }
         for (struct nlmsghdr *nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (size_t)n); nh = NLMSG_NEXT(nh, n)) {
@@ -530,22 +574,56 @@ on_probe_timeout(uv_timer_t *t)
  * Life cycle
  * ==================================================================== */
 
-void
-proc_set_router(struct wmid_proc *p, struct wmid_router *r)
+/* ---- the event provider (wmievent/plugin.h), built in ---- */
+
+static struct wmid_proc *the_proc;  /* the one process connector (loop thread) */
+
+static wmi_status
+ep_initialize(const struct wmi_host *host, const wmi_object *registration, void **provider)
 {
-    if (p != NULL)
-        p->router = r;
+    (void)registration;
+    if (the_proc == NULL)
+        return WBEM_E_FAILED;
+    the_proc->host = host;
+    *provider = the_proc;
+    return WBEM_S_INITIALIZED;
 }
 
+static wmi_status
+ep_provide_events(void *provider, struct wmi_event_sink *sink)
+{
+    struct wmid_proc *p = provider;
+    p->sink = sink;
+    return WBEM_S_NO_ERROR;
+}
+
+static void
+ep_shutdown(void *provider)
+{
+    struct wmid_proc *p = provider;
+    flush_pending(p);
+    p->sink = NULL;
+    p->host = NULL;
+}
+
+static const struct wmi_event_provider proc_event_provider = {
+    .initialize = ep_initialize,
+    .provide_events = ep_provide_events,
+    .shutdown = ep_shutdown,
+};
+
 struct wmid_proc *
-proc_start(uv_loop_t *loop, const struct wmid_settings *s, struct wmid_router *r)
+proc_start(uv_loop_t *loop, const struct wmid_settings *s)
 {
     struct wmid_proc *p = calloc(1, sizeof *p);
     if (p == NULL)
         return NULL;
     p->loop = loop;
-    p->router = r;
     p->settings = s;
+    the_proc = p;
+    static const char *const queries[] = {"SELECT * FROM Win32_ProcessStartTrace",
+                                          "SELECT * FROM Win32_ProcessStopTrace"};
+    eventprov_add_builtin("ProcessTrace", &proc_event_provider, queries, 2);
     p->nl_fd = -1;
     /* Remember what runs now, so that its stops can be reported. */
     scan_proc(p, false);
@@ -590,6 +668,7 @@ proc_source_name(const struct wmid_proc *p)
 static void
 proc_free(struct wmid_proc *p)
 {
+    free(p->pending);
     for (size_t b = 0; b < NBUCKETS; b++) {
         while (p->buckets[b] != NULL) {
             struct pinfo *i = p->buckets[b];
@@ -606,6 +685,8 @@ proc_stop(struct wmid_proc *p)
     if (p == NULL)
         return;
     p->stopping = true;
+    eventprov_remove_builtin(&proc_event_provider);
+    the_proc = NULL;
     stop_netlink(p);
     if (p->probe_open) {
         /* SIGTERM before /bin/true was reaped: stop watching it. */

@@ -1,0 +1,60 @@
+/*
+ * eventprov.h - the event provider host: plugin event providers
+ * (wmi_event_provider, include/wmievent/plugin.h) and their event sinks
+ * (IWbemEventSink).  See eventprov.c.
+ */
+#ifndef WMID_EVENTPROV_H
+#define WMID_EVENTPROV_H
+
+#include "daemon/wmieventd.h"
+
+/* Set the host up: the loop (whose thread is the only one that routes),
+ * the delivery engine (for back-pressure) and the settings.  Loop thread,
+ * once, before eventprov_sync. */
+void eventprov_init(uv_loop_t *loop, struct wmid_delivery *d, const struct wmid_settings *s);
+
+/*
+ * A router is in place (start, reload).  For each provider it registers
+ * as an event provider (router_provider_events): load and initialize it
+ * and call provide_events (once); give its sinks the new registration and
+ * schema; run AccessCheck for subscriptions it has not seen (a refusal
+ * marks the filter inactive, WBEM_E_ACCESS_DENIED), NewQuery for the new
+ * ones and CancelQuery for those gone; and recompute every sink's
+ * IsActive.  A provider the router no longer registers is shut down.
+ * Failures are logged and kept for Stats; they never stop other
+ * providers.  Loop thread.
+ */
+void eventprov_sync(struct wmid_router *r);
+
+/* Shut @p's event side down, if loaded: its timers and fd watches stop,
+ * shutdown is called, then its sinks refuse further events.  Events it
+ * indicated before are still routed.  Loop thread. */
+void eventprov_unload(struct wmid_provider *p);
+
+/* The delivery engine drained (its resume callback, through control.c):
+ * route what the ingress queue kept back.  Loop thread. */
+void eventprov_resume(void);
+
+/* At exit, after every provider is unloaded: drop what is still waiting
+ * to be routed (counted), release the host's handles.  Loop thread. */
+void eventprov_shutdown(void);
+
+/* @p's event side for Stats (new reference), or NULL when it has none. */
+json_t *eventprov_stats_json(const struct wmid_provider *p);
+
+/*
+ * Serve a built-in event provider (the process connector) exactly as a
+ * plugin is served, without a library: a registration with @queries (WQL
+ * texts, copied) is made for it, its publisher identity is LocalSystem
+ * (S-1-5-18), and it is loaded at the next eventprov_sync.  @ep is
+ * borrowed and must stay valid until eventprov_remove_builtin.  Loop
+ * thread.
+ */
+void eventprov_add_builtin(const char *name, const struct wmi_event_provider *ep, const char *const *queries,
+                           size_t nqueries);
+/* Shut a built-in provider down (its shutdown is called) and forget it. */
+void eventprov_remove_builtin(const struct wmi_event_provider *ep);
+/* The built-in providers for Stats, by name (new reference). */
+json_t *eventprov_builtin_stats_json(void);
+
+#endif /* WMID_EVENTPROV_H */
