@@ -349,3 +349,52 @@ def test_sink_security_and_event_access():
         assert read_lines(d.path("guard.log")) == ["from-user"]
         assert cfg is not None
         d.stop()
+
+
+@test
+def test_event_provider_sink_batching():
+    """SetBatchingParameters on a provider's sink: MUST_BATCH holds events
+    until the latency and delivers them in one call; MUST_NOT_BATCH gives
+    every event a call of its own even under backlog."""
+    d_env = {}
+
+    def objs(dr):
+        d_env.update(evp_env(dr))
+        return [TEST_EVENT_CLASS, PROV_EVENT_CLASS, PROV_OTHER_CLASS] + \
+            ev_provider("TestProv", ["SELECT * FROM Test_ProvEvent"]) + rec_objects(dr) + [
+                event_filter("ProvAll", "SELECT * FROM Test_ProvEvent"),
+                {"__CLASS": "Test_RecordConsumer", "Name": "B", "Filename": os.path.join(dr, "b.out"),
+                 "DelayMs": 30, "SlowCalls": 1},
+                binding("ProvAll", rec_path("Test_RecordConsumer", "B")),
+            ]
+    d = new_dir_daemon(objs)
+    d.env.update(d_env)
+    with d:
+        d.start()
+        p = EvProv(d, "TestProv")
+        p.wait_loaded()
+        out = d.path("b.out")
+
+        def calls():
+            return [g["n"] for g in recorded(out) if g["i"] == 0]
+        # Default: the first call is slow, the rest queue behind it and come batched.
+        r = p.ask("thread 50 " + prov_event("auto"))
+        assert r["statuses"] == {"WBEM_S_NO_ERROR": 50}, r
+        wait_for(lambda: len(read_lines(out)) == 50, "the automatic batch")
+        assert max(calls()) > 1, calls()
+        # MUST_BATCH: held for 300 ms, then one call.
+        assert p.ask("batching MUST_BATCH 1000000 300")["status"] == 0
+        t0 = time.monotonic()
+        r = p.ask("thread 5 " + prov_event("held"))
+        assert r["statuses"] == {"WBEM_S_NO_ERROR": 5}, r
+        time.sleep(0.1)
+        assert len(read_lines(out)) == 50, "MUST_BATCH events were not held"
+        wait_for(lambda: len(read_lines(out)) == 55, "the held events")
+        assert time.monotonic() - t0 >= 0.25 and calls()[-1] == 5, calls()[-3:]
+        # MUST_NOT_BATCH: one event per call.
+        assert p.ask("batching MUST_NOT_BATCH 1 1")["status"] == 0
+        r = p.ask("thread 200 " + prov_event("solo"))
+        wait_for(lambda: len(read_lines(out)) == 255, "the solo events")
+        assert calls()[-200:] == [1] * 200, calls()[-200:]
+        assert p.ask("batching 7 1 1")["name"] == "WBEM_E_INVALID_PARAMETER"
+        d.stop()
