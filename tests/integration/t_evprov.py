@@ -83,6 +83,16 @@ def prov_event(msg, cls="Test_ProvEvent", **kw):
     return json.dumps(e)
 
 
+def evp_daemon(build_objects, settings=None, extra_env=None):
+    """A daemon whose objects may name files in its dir, with evprov.so's
+    directory (and @extra_env) in its environment; returns (daemon, the
+    TestProv provider)."""
+    d = new_dir_daemon(build_objects, settings)
+    d.env.update(evp_env(d.dir))
+    d.env.update(extra_env or {})
+    return d, EvProv(d, "TestProv")
+
+
 def rewrite(d, objs):
     path = os.path.join(d.dir, "conf.d", "10-test.json")
     with open(path + ".tmp", "w") as f:
@@ -92,16 +102,11 @@ def rewrite(d, objs):
 
 @test
 def test_event_provider_indicate_and_refusals():
-    d_env = {}
-
     def objs(dr):
-        d_env.update(evp_env(dr))
         return prov_objects(dr)
-    d = new_dir_daemon(objs)
-    d.env.update(d_env)
+    d, p = evp_daemon(objs)
     with d:
         d.start()
-        p = EvProv(d, "TestProv")
         p.wait_loaded()
         init = p.calls("initialize")[0]
         assert init["abi_minor"] == 1 and init["queries"][0] == "SELECT * FROM Test_ProvEvent", init
@@ -137,16 +142,11 @@ def test_event_provider_indicate_and_refusals():
 
 @test
 def test_event_provider_queries_active_and_access_check():
-    d_env = {}
-
     def objs(dr):
-        d_env.update(evp_env(dr))
         return prov_objects(dr)
-    d = new_dir_daemon(objs)
-    d.env.update(d_env)
+    d, p = evp_daemon(objs)
     with d:
         d.start()
-        p = EvProv(d, "TestProv")
         p.wait_loaded()
         nq = p.calls("new_query")
         assert [x["query"] for x in nq] == ['SELECT * FROM Test_ProvEvent'], nq
@@ -220,18 +220,12 @@ def test_event_provider_registration_errors():
 @test
 def test_event_provider_failures_isolated():
     """A provider that fails to initialize is reported; another works."""
-    d_env = {}
-
     def objs(dr):
-        d_env.update(evp_env(dr))
-        d_env["WMI_TEST_EVPROV_FAIL"] = "Bad:initialize"
         return prov_objects(dr) + ev_provider("Bad", ["SELECT * FROM Test_ProvOther"]) + \
             ev_provider("Missing", ["SELECT * FROM Test_ProvOther"], library="/nonexistent/x.so")
-    d = new_dir_daemon(objs)
-    d.env.update(d_env)
+    d, p = evp_daemon(objs, extra_env={"WMI_TEST_EVPROV_FAIL": "Bad:initialize"})
     with d:
         d.start()
-        p = EvProv(d, "TestProv")
         p.wait_loaded()
         c = d.connect()
         prov = c.stats()["Stats"]["providers"]
@@ -246,10 +240,7 @@ def test_event_provider_failures_isolated():
 def test_event_provider_slow_down_providers():
     """SlowDownProviders: a provider thread's indicate waits, then gets
     WBEM_E_SERVER_TOO_BUSY; every event is delivered or refused, none lost."""
-    d_env = {}
-
     def objs(dr):
-        d_env.update(evp_env(dr))
         return [TEST_EVENT_CLASS, PROV_EVENT_CLASS, PROV_OTHER_CLASS] + \
             ev_provider("TestProv", ["SELECT * FROM Test_ProvEvent"]) + \
             test_provider("Slow", "slow.so", "Test_SlowConsumer",
@@ -259,11 +250,9 @@ def test_event_provider_slow_down_providers():
                  "MaximumQueueSize": 2000},
                 binding("ProvAll", "Test_SlowConsumer.Name=" + q("S"), SlowDownProviders=True),
             ]
-    d = new_dir_daemon(objs, {"indicate_wait_ms": 50, "consumer_deadline_ms": 1000})
-    d.env.update(d_env)
+    d, p = evp_daemon(objs, {"indicate_wait_ms": 50, "consumer_deadline_ms": 1000})
     with d:
         d.start()
-        p = EvProv(d, "TestProv")
         p.wait_loaded()
         r = p.ask("thread 3000 " + prov_event("x" * 200), timeout=120)
         ok = r["statuses"].get("WBEM_S_NO_ERROR", 0)
@@ -283,18 +272,15 @@ def test_sink_security_and_event_access():
     decides which publishers may deliver to a filter (socket peers by uid)."""
     if os.geteuid() != 0:
         raise Skip("needs root to chown object files and connect as another uid")
-    d_env = {}
     other = 4242
 
     def objs(dr):
-        d_env.update(evp_env(dr))
         return prov_objects(dr) + [
             event_filter("Guarded", "SELECT * FROM Test_Event"),
             logfile_consumer("GuardLog", os.path.join(dr, "guard.log"), "%Message%"),
             binding("Guarded", lf_path("GuardLog")),
         ]
-    d = new_dir_daemon(objs)
-    d.env.update(d_env)
+    d, p = evp_daemon(objs)
     # A filter created by uid 4242: its own file, owned by that user.
     with open(os.path.join(d.dir, "conf.d", "20-user.json"), "w") as f:
         json.dump([event_filter("UsersOwn", "SELECT * FROM Test_ProvEvent"),
@@ -303,7 +289,6 @@ def test_sink_security_and_event_access():
     cfg = json.load(open(d.conf))
     with d:
         d.start()
-        p = EvProv(d, "TestProv")
         p.wait_loaded()
         c = d.connect()
         f = c.stats()["Stats"]["filters"]
@@ -356,10 +341,7 @@ def test_event_provider_sink_batching():
     """SetBatchingParameters on a provider's sink: MUST_BATCH holds events
     until the latency and delivers them in one call; MUST_NOT_BATCH gives
     every event a call of its own even under backlog."""
-    d_env = {}
-
     def objs(dr):
-        d_env.update(evp_env(dr))
         return [TEST_EVENT_CLASS, PROV_EVENT_CLASS, PROV_OTHER_CLASS] + \
             ev_provider("TestProv", ["SELECT * FROM Test_ProvEvent"]) + rec_objects(dr) + [
                 event_filter("ProvAll", "SELECT * FROM Test_ProvEvent"),
@@ -367,11 +349,9 @@ def test_event_provider_sink_batching():
                  "DelayMs": 30, "SlowCalls": 1},
                 binding("ProvAll", rec_path("Test_RecordConsumer", "B")),
             ]
-    d = new_dir_daemon(objs)
-    d.env.update(d_env)
+    d, p = evp_daemon(objs)
     with d:
         d.start()
-        p = EvProv(d, "TestProv")
         p.wait_loaded()
         out = d.path("b.out")
 
