@@ -458,7 +458,10 @@ on_netlink(uv_poll_t *h, int status, int events)
     (void)events;
     if (status < 0)
         return;
-    for (;;) {
+    /* At most this many datagrams per wakeup: a fork storm must not keep
+     * the loop from the control socket and the other sources.  What is
+     * left stays readable and comes at the next turn. */
+    for (int budget = 256; budget > 0; budget--) {
         ssize_t n = recv(p->nl_fd, buf, sizeof buf, 0);
         if (n < 0) {
             if (errno == ENOBUFS) {
@@ -483,6 +486,7 @@ on_netlink(uv_poll_t *h, int status, int events)
             handle_proc_event(p, &pe);
         }
     }
+    flush_pending(p);
 }
 
 static bool
@@ -491,6 +495,12 @@ start_netlink(struct wmid_proc *p)
     p->nl_fd = socket(PF_NETLINK, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_CONNECTOR);
     if (p->nl_fd < 0)
         return false;
+    /* Bursts of forks arrive faster than one loop turn reads them: a larger
+     * receive buffer (root may exceed net.core.rmem_max) makes overruns,
+     * which lose starts, rarer.  Best effort: the default still works. */
+    int rcvbuf = 4 * 1024 * 1024;
+    if (setsockopt(p->nl_fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0)
+        (void)setsockopt(p->nl_fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     struct sockaddr_nl sa = {.nl_family = AF_NETLINK, .nl_groups = CN_IDX_PROC, .nl_pid = 0};
     if (bind(p->nl_fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
         close(p->nl_fd);
