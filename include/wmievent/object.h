@@ -490,7 +490,8 @@ char *wmi_datetime_format(int64_t usec, int utc_offset_min, char buf[26]);
 /*
  * wmi_datetime_to_usec - parse a fully specified DMTF datetime into
  * microseconds since the Unix epoch, UTC.  Returns WBEM_S_NO_ERROR or
- * WBEM_E_INVALID_PARAMETER (malformed, wildcards, or an interval).
+ * WBEM_E_INVALID_PARAMETER (malformed, wildcards, an interval, or a date
+ * that does not exist such as February 31).
  */
 wmi_status wmi_datetime_to_usec(const char *s, int64_t *usec);
 

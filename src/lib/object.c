@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,6 +165,10 @@ check_scalar(const wmi_schema *schema, const wmi_property *prop, wmi_cimtype bas
             *repl = json_real((double)json_integer_value(v));
             return WBEM_S_NO_ERROR;
         }
+        /* A real32 holds what a float holds: beyond FLT_MAX it would
+         * become infinity when a consumer stores it as one. */
+        if (json_is_real(v) && base == CIM_REAL32 && fabs(json_real_value(v)) > (double)FLT_MAX)
+            return mismatch(err, path, base, v, "out of the range of real32");
         if (json_is_real(v))
             return WBEM_S_NO_ERROR;
         if (json_is_string(v)) {
@@ -173,6 +178,8 @@ check_scalar(const wmi_schema *schema, const wmi_property *prop, wmi_cimtype bas
             errno = 0;
             double d = strtod(s, &end);
             if (*s != '\0' && *end == '\0' && errno == 0 && isfinite(d)) {
+                if (base == CIM_REAL32 && fabs(d) > (double)FLT_MAX)
+                    return mismatch(err, path, base, v, "out of the range of real32");
                 *repl = json_real(d);
                 return WBEM_S_NO_ERROR;
             }
@@ -1205,6 +1212,11 @@ wmi_datetime_to_usec(const char *s, int64_t *usec)
     tm.tm_min = v[4];
     tm.tm_sec = v[5];
     int64_t secs = (int64_t)timegm(&tm);
+    /* timegm rolls a day that does not exist (Feb 31, Apr 31) or a second
+     * 60 into the next: such a date is not one. */
+    if (tm.tm_mday != v[2] || tm.tm_mon != v[1] - 1 || tm.tm_year != v[0] - 1900 || tm.tm_hour != v[3] ||
+        tm.tm_min != v[4] || tm.tm_sec != v[5])
+        return WBEM_E_INVALID_PARAMETER;
     int offset = (s[21] == '-' ? -1 : 1) * v[7];
     *usec = (secs - (int64_t)offset * 60) * 1000000 + v[6];
     return WBEM_S_NO_ERROR;

@@ -21,7 +21,7 @@ schema_with_tour(void)
     json_t *def = json_loads(
         "{\"__CLASS\": \"Tour_Event\", \"__SUPERCLASS\": \"__ExtrinsicEvent\","
         " \"__PROPERTIES\": {\"Message\": \"string\", \"Severity\": {\"CIMType\": \"uint8\", \"Default\": 3},"
-        " \"Big\": \"uint64\", \"Neg\": \"sint16\", \"Ratio\": \"real64\", \"Flag\": \"boolean\","
+        " \"Big\": \"uint64\", \"Neg\": \"sint16\", \"Ratio\": \"real64\", \"Flag\": \"boolean\", \"Small\": \"real32\","
         " \"Letter\": \"char16\", \"When\": \"datetime\", \"Owner\": \"ref:__EventFilter\","
         " \"Target\": \"object:Win32_ProcessTrace\", \"Tags\": \"string[]\", \"Any\": \"object\"}}",
         0, NULL);
@@ -240,6 +240,8 @@ test_object_bad_json(void **state)
         {"{\"__CLASS\": \"Tour_Event\", \"Severity\": 256}", WBEM_E_TYPE_MISMATCH, "Severity"},
         {"{\"__CLASS\": \"Tour_Event\", \"Neg\": 40000}", WBEM_E_TYPE_MISMATCH, "Neg"},
         {"{\"__CLASS\": \"Tour_Event\", \"Big\": -1}", WBEM_E_TYPE_MISMATCH, "Big"},
+        {"{\"__CLASS\": \"Tour_Event\", \"Small\": 1e39}", WBEM_E_TYPE_MISMATCH, "Small"},
+        {"{\"__CLASS\": \"Tour_Event\", \"Small\": \"-4e38\"}", WBEM_E_TYPE_MISMATCH, "Small"},
         {"{\"__CLASS\": \"Tour_Event\", \"Flag\": 1}", WBEM_E_TYPE_MISMATCH, "Flag"},
         {"{\"__CLASS\": \"Tour_Event\", \"Letter\": \"xy\"}", WBEM_E_TYPE_MISMATCH, "Letter"},
         {"{\"__CLASS\": \"Tour_Event\", \"When\": \"yesterday\"}", WBEM_E_TYPE_MISMATCH, "When"},
@@ -391,6 +393,11 @@ test_datetime(void **state)
     assert_string_equal(wmi_datetime_format(us, -300, buf), "19980416135809.000000-300");
     assert_string_equal(wmi_datetime_format(us, 0, buf), "19980416185809.000000+000");
     assert_int_equal(wmi_datetime_to_usec("****0401******.000000+***", &us), WBEM_E_INVALID_PARAMETER);
+    /* Days that do not exist are not rolled into the next month. */
+    assert_int_equal(wmi_datetime_to_usec("20230231120000.000000+000", &us), WBEM_E_INVALID_PARAMETER);
+    assert_int_equal(wmi_datetime_to_usec("20230431120000.000000+000", &us), WBEM_E_INVALID_PARAMETER);
+    assert_int_equal(wmi_datetime_to_usec("20240229120000.000000+000", &us), WBEM_S_NO_ERROR);
+    assert_int_equal(wmi_datetime_to_usec("20230229120000.000000+000", &us), WBEM_E_INVALID_PARAMETER);
     uint64_t now = wmi_time_created_now();
     assert_true(now > 133000000000000000ull); /* after 2022 */
 }
