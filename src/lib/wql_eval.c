@@ -33,6 +33,10 @@ wmi_wql_like_compile(const char *pattern, size_t len, wql_like *out)
     out->items = block;
     out->ranges = (wql_like_range *)(void *)((char *)block + cap * sizeof(wql_like_item));
     size_t i = 0;
+    /* Once a '[' finds no closing ']' before the end, no later '[' can
+     * (any ']' after it would have closed the first), so they are not
+     * scanned again: compiling stays linear on patterns full of '['. */
+    bool no_close = false;
     while (i < len) {
         size_t l;
         uint32_t c = wmi_wql_utf8_decode(u + i, len - i, &l);
@@ -52,7 +56,7 @@ wmi_wql_like_compile(const char *pattern, size_t len, wql_like *out)
             i += l;
             continue;
         }
-        if (c == '[') {
+        if (c == '[' && !no_close) {
             size_t j = i + 1;
             bool neg = false;
             if (j < len && u[j] == '^') {
@@ -97,6 +101,7 @@ wmi_wql_like_compile(const char *pattern, size_t len, wql_like *out)
             }
             /* no closing bracket: the '[' is an ordinary character */
             out->nranges = first;
+            no_close = true;
         }
         it->kind = WQL_LIKE_CHAR;
         it->cp = wmi_wql_fold(c);
