@@ -24,6 +24,18 @@
  *   IUnknown::Release (of the sink)       wmi_unbound_object_sink.release
  *   provider unload                       wmi_event_consumer_provider.shutdown
  *
+ * Loading: as in WMI, a consumer provider is loaded (initialize) when an
+ * event must first be delivered to one of its logical consumers, and
+ * find_consumer is called then for that consumer.  A physical consumer
+ * idle for __EventSinkCacheControl.ClearAfter is released (release), and
+ * find_consumer is called again at that consumer's next event; a provider
+ * without physical consumers for __EventConsumerProviderCacheControl
+ * .ClearAfter is shut down (shutdown) and initialized again at the next
+ * event.  An event provider is loaded when a filter wants its events and
+ * shut down when its sinks have been inactive for
+ * __EventProviderCacheControl.ClearAfter.  So one process may see several
+ * initialize/shutdown pairs of one plugin.
+ *
  * Threads: initialize, find_consumer, release and shutdown are called from
  * the host's control thread, never concurrently with each other for one
  * provider.  indicate_to_consumer is called one call at a time per sink:

@@ -38,6 +38,15 @@
  * once per burst (a socket read, a netlink datagram), wakes every sink
  * with work, so a consumer that keeps up costs one wake per burst rather
  * than one futex call per event.
+ *
+ * Idle release (delivery_release_idle, run by the lifecycle timer on the
+ * loop): a sink with nothing queued and no call in flight since
+ * __EventSinkCacheControl.ClearAfter is stopped and released, and its
+ * logical consumers detached; the next event for one of them attaches it
+ * again (router.c) before it is pushed.  The conditions are those of
+ * delivery_retire, checked under the sink lock; as only the loop thread
+ * pushes and makes synchronous calls, and the release runs there too,
+ * nothing can be queued or called between the check and the release.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -79,6 +88,9 @@ struct wmid_sink {
     bool busy;                   /* a call by the thread is in flight */
     struct wmid_consumer *current; /* the logical consumer of that call */
     size_t nconsumers;           /* logical consumers attached (loop thread) */
+    /* When it was attached or a call for it returned (wmid_now_ms clock):
+     * written by the delivery thread, read by the idle release. */
+    atomic_uint_fast64_t last_used_ms;
     bool stopping;               /* drain, then exit */
     bool abandon;                /* drop what is left, then exit */
     /* The call in flight, for the watchdog: call_start is 0 when none. */
@@ -612,6 +624,7 @@ sink_thread(void *arg)
         wmi_status st = k->us->indicate_to_consumer(k->us, c->logical, n, events);
         uint64_t end = now_ns();
         atomic_store(&k->call_start, 0);
+        atomic_store_explicit(&k->last_used_ms, end / 1000000u, memory_order_relaxed);
         pthread_mutex_unlock(&k->call_mu);
 
         count_call(c, n, enq, end);
@@ -877,16 +890,22 @@ delivery_attach(struct wmid_delivery *d, struct wmid_consumer *c)
          * plugin's to free. */
         if (us != NULL && us->release != NULL)
             us->release(us);
-        log_warnx("consumer %s: FindConsumer of provider %s failed with %s; its events will be counted as "
-                  "dropped",
-                  c->path, p->name, WMI_FAILED(st) ? wmi_status_name(st) : "no sink");
+        /* Retried with a backoff (router.c): a warning for the first
+         * failure in a row, the retries at info level. */
+        log_msg(c->find_failures == 0 ? WMI_LOG_WARNING : WMI_LOG_INFO,
+                "consumer %s: FindConsumer of provider %s failed with %s%s; its events are counted as dropped "
+                "until it succeeds",
+                c->path, p->name, WMI_FAILED(st) ? wmi_status_name(st) : "no sink",
+                c->find_failures == 0 ? "" : " again");
         atomic_store(&c->stats.last_error, WMI_FAILED(st) ? st : WBEM_E_PROVIDER_FAILURE);
         return false;
     }
+    uint64_t now_ms = now_ns() / 1000000u;
     for (struct wmid_sink *k = d->sinks; k != NULL; k = k->next) {
         if (k->us == us) {
             c->sink = k;
             k->nconsumers++;
+            atomic_store(&k->last_used_ms, now_ms);
             return true;
         }
     }
@@ -930,11 +949,90 @@ delivery_attach(struct wmid_delivery *d, struct wmid_consumer *c)
         return false;
     }
     k->started = true;
+    atomic_store(&k->last_used_ms, now_ms);
     k->next = d->sinks;
     d->sinks = k;
     c->sink = k;
     k->nconsumers = 1;
     return true;
+}
+
+uint64_t
+delivery_release_idle(struct wmid_delivery *d, struct wmid_consumer *const *consumers, size_t n, uint64_t clear_ms,
+                      uint64_t now)
+{
+    uint64_t next = UINT64_MAX;
+    if (d->shut)
+        return next;
+    struct wmid_sink *k = d->sinks;
+    while (k != NULL) {
+        struct wmid_sink *after = k->next; /* k may be freed below */
+        uint64_t due = now + clear_ms;     /* when busy: not before a whole ClearAfter */
+        bool retiring = false;
+        for (struct retiree *t = d->retirees; t != NULL && !retiring; t = t->next)
+            retiring = t->c->sink == k;
+        /* The conditions of retire_ready, for the whole sink: nothing
+         * queued for any of its consumers, no call by its thread.  A
+         * synchronous call runs on this (the loop) thread, so none is in
+         * flight now. */
+        pthread_mutex_lock(&k->mu);
+        bool idle = !retiring && !k->stopping && k->started && k->count == 0 && !k->busy &&
+                    atomic_load(&k->call_start) == 0;
+        pthread_mutex_unlock(&k->mu);
+        uint64_t last = atomic_load(&k->last_used_ms);
+        if (idle)
+            due = last + clear_ms;
+        size_t mine = 0;
+        for (size_t i = 0; idle && now >= due && i < n; i++)
+            mine += consumers[i]->sink == k;
+        if (!idle || now < due || mine != k->nconsumers) {
+            /* A consumer outside @consumers holding it would be left
+             * pointing at a freed sink: keep it then (it cannot happen
+             * while every consumer is in the router or retiring). */
+            next = due < next ? due : next;
+            k = after;
+            continue;
+        }
+        struct wmid_provider *p = k->provider;
+        for (size_t i = 0; i < n; i++) {
+            struct wmid_consumer *c = consumers[i];
+            if (c->sink != k)
+                continue;
+            c->sink = NULL;
+            c->releases++;
+            /* Debug: a consumer that gets an event now and then would
+             * otherwise log this every ClearAfter; the provider's own
+             * load and shutdown are logged at info level. */
+            log_debug("consumer %s: physical consumer released after %llu ms without events "
+                     "(__EventSinkCacheControl.ClearAfter %llu ms); FindConsumer again at its next event",
+                     c->path, (unsigned long long)(now - last), (unsigned long long)clear_ms);
+        }
+        k->nconsumers = 0;
+        sink_stop(d, k);
+        if (p->life.last_used_ms < last)
+            p->life.last_used_ms = last;
+        if (delivery_provider_sinks(d, p, NULL) == 0)
+            p->life.idle_since_ms = now;
+        k = after;
+    }
+    return next;
+}
+
+size_t
+delivery_provider_sinks(struct wmid_delivery *d, const struct wmid_provider *p, uint64_t *last_used_ms)
+{
+    size_t n = 0;
+    uint64_t last = 0;
+    for (struct wmid_sink *k = d->sinks; k != NULL; k = k->next) {
+        if (k->provider != p || k->us == NULL)
+            continue;
+        n++;
+        uint64_t t = atomic_load(&k->last_used_ms);
+        last = t > last ? t : last;
+    }
+    if (last_used_ms != NULL)
+        *last_used_ms = last;
+    return n;
 }
 
 enum wmid_push_result
@@ -945,7 +1043,9 @@ delivery_push(struct wmid_delivery *d, struct wmid_consumer *c, wmi_object *ev, 
         atomic_fetch_add(&c->stats.dropped_no_sink, 1);
         complain_drop(c, "no physical consumer");
         raise_report(d, WMID_SE_DROPPED, c, ev, WBEM_E_PROVIDER_NOT_FOUND, 0,
-                     "the logical consumer has no physical consumer (FindConsumer failed)");
+                     c->provider != NULL && !c->provider->loaded
+                         ? "the logical consumer has no physical consumer (its provider is not loaded)"
+                         : "the logical consumer has no physical consumer (FindConsumer failed)");
         return PUSH_DROPPED;
     }
     size_t cq = atomic_load(&c->stats.queued_bytes);
@@ -1028,6 +1128,7 @@ delivery_call(struct wmid_delivery *d, struct wmid_consumer *c, wmi_object *ev, 
     wmi_status st = k->us->indicate_to_consumer(k->us, c->logical, 1, one);
     uint64_t end = now_ns();
     atomic_store(&k->call_start, 0);
+    atomic_store_explicit(&k->last_used_ms, end / 1000000u, memory_order_relaxed);
     pthread_mutex_unlock(&k->call_mu);
     uint64_t enq[1] = {start};
     atomic_fetch_add_explicit(&c->stats.sync_calls, 1, memory_order_relaxed);

@@ -32,6 +32,15 @@
  * registration is a subscription of the provider, named by its filter
  * name, query and creator; each gets an id when first seen (after
  * AccessCheck allowed it) and is cancelled when a reload removes it.
+ *
+ * Lifecycle: a plugin event provider is loaded by the eventprov_sync that
+ * finds a filter that would make its main sink active (worked out from
+ * its registration alone: registration_wanted), and shut down by the idle
+ * timer (eventprov_sweep_idle) once none of its sinks has been active for
+ * __EventProviderCacheControl.ClearAfter; the next sync that needs it
+ * loads it again.  The built-in providers (the process connector) are
+ * loaded at start and stay: they cost nothing while nobody listens, and
+ * the process connector's start-up probe should not be repeated.
  */
 #include <dlfcn.h>
 #include <stdarg.h>
@@ -116,6 +125,7 @@ struct wmid_evside {
     struct ev_handle *handles;
     uint64_t next_handle;
     atomic_ullong indicated, refused, too_busy;
+    bool builtin;                /* never unloaded when idle */
 };
 
 static struct {
@@ -240,13 +250,42 @@ sink_compute_active(struct ev_sink *k)
     return false;
 }
 
+/*
+ * Loop thread: is any sink of @side active?  Keeps the provider's idle
+ * clock (p->ev_life): reset while one is, started when none is any more,
+ * and then the idle timer told.
+ */
+static void
+side_note_activity(struct wmid_evside *side)
+{
+    if (side == NULL || !side->loaded)
+        return;
+    bool any = false;
+    pthread_mutex_lock(&side->mu);
+    for (struct ev_sink *k = side->sinks; k != NULL && !any; k = k->next)
+        any = atomic_load(&k->active);
+    pthread_mutex_unlock(&side->mu);
+    struct wmid_life *life = &side->p->ev_life;
+    uint64_t now = wmid_now_ms();
+    if (any) {
+        life->last_used_ms = now;
+        life->idle_since_ms = 0;
+    } else if (life->idle_since_ms == 0) {
+        life->idle_since_ms = now;
+        if (!side->builtin)
+            lifecycle_kick();
+    }
+}
+
 static void
 sink_update_active(struct ev_sink *k)
 {
     pthread_mutex_lock(&k->mu);
     bool a = sink_compute_active(k);
+    struct wmid_evside *side = k->side;
     pthread_mutex_unlock(&k->mu);
     atomic_store(&k->active, a);
+    side_note_activity(side);
 }
 
 /* A sink changed: recompute its IsActive now on the loop, else soon. */
@@ -763,7 +802,12 @@ sink_release(struct wmi_event_sink *self)
                 *pp = k->next;
                 break;
             }
+        struct ev_sink *main_sink = side->main;
         pthread_mutex_unlock(&side->mu);
+        /* It may have been the provider's only active sink: its idle clock
+         * starts now (the recompute notes the activity of every sink). */
+        if (main_sink != NULL)
+            sink_changed(main_sink);
     }
     sink_unref(k);
 }
@@ -1001,7 +1045,9 @@ side_load(struct wmid_provider *p, wmi_object *reg, const struct sec_identity *p
     side->registration = wmi_object_ref(reg);
     side->publisher = *publisher;
     side->subs = json_object();
+    side->builtin = builtin != NULL;
     pthread_mutex_init(&side->mu, NULL);
+    p->ev_life.idle_since_ms = 0;
     wmi_status st;
     char why[256];
     if (hosting_is_isolated(p->hosting_model)) {
@@ -1054,6 +1100,8 @@ side_load(struct wmid_provider *p, wmi_object *reg, const struct sec_identity *p
         return;
     }
     side->loaded = true;
+    p->ev_life.loads++;
+    p->ev_life.unloaded_idle = false;
     sink_update_active(side->main);
     st = side->ep->provide_events(side->state, &side->main->pub);
     if (WMI_FAILED(st)) {
@@ -1173,6 +1221,62 @@ side_queries(struct wmid_evside *side, struct wmid_router *r)
     }
 }
 
+/*
+ * Would a filter of @r make the main sink of a provider registered with
+ * @reg active?  sink_compute_active's test (a filter with a binding or a
+ * GROUP window, not polled, accepting the provider as publisher, whose
+ * class overlaps one of the registration's), made from the registration
+ * alone, so that a provider need not be loaded to find out whether it
+ * should be.  The main sink has no descriptor until the provider sets one.
+ */
+static bool
+registration_wanted(struct wmid_router *r, wmi_object *reg, const struct sec_identity *publisher)
+{
+    size_t n = 0;
+    char **texts = registration_texts(reg, &n);
+    const wmi_schema *schema = router_schema(r);
+    struct wmid_source src = {publisher, NULL};
+    bool want = false;
+    for (size_t i = 0; i < n; i++) {
+        wmi_query *q = NULL;
+        wmi_error err;
+        if (!want && WMI_SUCCEEDED(wmi_query_parse(texts[i], schema, &q, &err))) {
+            for (size_t j = 0; j < router_filter_count(r) && !want; j++) {
+                struct wmid_filter *f = router_filter_at(r, j);
+                want = (f->nbindings > 0 || f->agg != NULL) && !f->polled && router_filter_accepts(f, &src) &&
+                       classes_overlap(schema, wmi_query_class(q), wmi_query_class(f->query));
+            }
+            wmi_query_free(q);
+        }
+        free(texts[i]);
+    }
+    free(texts);
+    return want;
+}
+
+uint64_t
+eventprov_sweep_idle(struct wmid_router *r, uint64_t clear_ms, uint64_t now)
+{
+    uint64_t next = UINT64_MAX;
+    for (size_t i = 0; i < router_provider_count(r); i++) {
+        struct wmid_provider *p = router_provider_at(r, i);
+        struct wmid_evside *side = p->ev;
+        if (side == NULL || !side->loaded || side->builtin || p->ev_life.idle_since_ms == 0)
+            continue;
+        uint64_t due = p->ev_life.idle_since_ms + clear_ms;
+        if (now < due) {
+            next = due < next ? due : next;
+            continue;
+        }
+        log_info("provider %s: event provider inactive for %llu ms (__EventProviderCacheControl.ClearAfter %llu "
+                 "ms): shut down; it loads again when a filter needs its events",
+                 p->name, (unsigned long long)(now - p->ev_life.idle_since_ms), (unsigned long long)clear_ms);
+        eventprov_unload(p);
+        p->ev_life.unloaded_idle = true;
+    }
+    return next;
+}
+
 void
 eventprov_init(uv_loop_t *loop, struct wmid_delivery *d, const struct wmid_settings *s)
 {
@@ -1199,17 +1303,23 @@ eventprov_sync(struct wmid_router *r)
         struct wmid_provider *p = router_provider_at(r, i);
         const struct sec_identity *publisher = NULL;
         wmi_object *reg = router_provider_events(r, i, &publisher);
+        p->ev_registered = reg != NULL;
         if (reg == NULL) {
             if (p->ev != NULL)
                 eventprov_unload(p); /* no longer an event provider */
             continue;
         }
         if (p->ev != NULL && !p->ev->loaded)
-            eventprov_unload(p); /* it failed before: try again */
-        if (p->ev == NULL)
-            side_load(p, reg, publisher, NULL);
-        else if (p->ev->loaded)
+            eventprov_unload(p); /* it failed before: try again, if it is needed */
+        if (p->ev == NULL) {
+            /* Not loaded (never, or unloaded when idle): only for a filter
+             * that would take its events.  One that is loaded stays until
+             * it idles, even when no filter wants it any more. */
+            if (registration_wanted(r, reg, publisher))
+                side_load(p, reg, publisher, NULL);
+        } else {
             side_resync(p->ev, reg, publisher);
+        }
     }
     /* The built-in providers, with a registration of the new schema. */
     struct sec_identity system;
@@ -1352,6 +1462,12 @@ eventprov_unload(struct wmid_provider *p)
     }
     if (side->loaded && side->ep->shutdown != NULL)
         side->ep->shutdown(side->state);
+    if (side->loaded) {
+        p->ev_life.unloads++;
+        p->ev_life.last_used_ms = p->ev_life.idle_since_ms ? p->ev_life.last_used_ms : wmid_now_ms();
+    }
+    p->ev_life.idle_since_ms = 0;
+    p->ev_life.unloaded_idle = false;
     side->loaded = false;
     /* The sinks outlive the provider only as long as events they took
      * wait for the router; they refuse anything more. */
@@ -1405,8 +1521,17 @@ json_t *
 eventprov_stats_json(const struct wmid_provider *p)
 {
     const struct wmid_evside *side = p->ev;
-    if (side == NULL)
-        return NULL;
+    const struct wmid_life *life = &p->ev_life;
+    if (side == NULL) {
+        if (!p->ev_registered)
+            return NULL;
+        return json_pack("{sssssIsssIsIso}", "state", life->unloaded_idle ? "unloaded when idle" : "not loaded",
+                         "status", "WBEM_S_FALSE", "status_code", (json_int_t)WBEM_S_FALSE, "message",
+                         life->unloaded_idle ? "unloaded when idle; it loads again when a filter needs its events"
+                                             : "not loaded: no filter wants its events",
+                         "loads", (json_int_t)life->loads, "unloads", (json_int_t)life->unloads, "last_used",
+                         wmid_moment_json(life->last_used_ms));
+    }
     size_t nsinks = 0, active = 0, denied = 0;
     for (const struct ev_sink *k = side->sinks; k != NULL; k = k->next) {
         nsinks++;
@@ -1417,10 +1542,15 @@ eventprov_stats_json(const struct wmid_provider *p)
     json_object_foreach(side->subs, key, sub) {
         denied += json_integer_value(json_object_get(sub, "status")) != 0;
     }
-    return json_pack("{sssssIsssIsIsIsIsIsI}", "state", side->loaded ? "loaded" : "not loaded", "status",
+    json_t *o = json_pack("{sssssIsssIsIsIsIsIsI}", "state", side->loaded ? "loaded" : "not loaded", "status",
                      wmi_status_name(side->status) ? wmi_status_name(side->status) : "unknown", "status_code",
                      (json_int_t)side->status, "message", side->message, "indicated",
                      (json_int_t)atomic_load(&side->indicated), "refused", (json_int_t)atomic_load(&side->refused),
                      "too_busy", (json_int_t)atomic_load(&side->too_busy), "sinks", (json_int_t)nsinks, "active_sinks",
                      (json_int_t)active, "subscriptions", (json_int_t)(json_object_size(side->subs) - denied));
+    json_object_set_new(o, "loads", json_integer((json_int_t)life->loads));
+    json_object_set_new(o, "unloads", json_integer((json_int_t)life->unloads));
+    json_object_set_new(o, "last_used", wmid_moment_json(side->loaded && active > 0 ? wmid_now_ms()
+                                                                                   : life->last_used_ms));
+    return o;
 }

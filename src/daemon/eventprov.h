@@ -15,8 +15,9 @@ void eventprov_init(uv_loop_t *loop, struct wmid_delivery *d, const struct wmid_
 
 /*
  * A router is in place (start, reload).  For each provider it registers
- * as an event provider (router_provider_events): load and initialize it
- * and call provide_events (once); give its sinks the new registration and
+ * as an event provider (router_provider_events): when it is not loaded and
+ * a filter wants its events, load and initialize it and call
+ * provide_events (once); give its sinks the new registration and
  * schema; run AccessCheck for subscriptions it has not seen (a refusal
  * marks the filter inactive, WBEM_E_ACCESS_DENIED), NewQuery for the new
  * ones and CancelQuery for those gone; and recompute every sink's
@@ -25,6 +26,14 @@ void eventprov_init(uv_loop_t *loop, struct wmid_delivery *d, const struct wmid_
  * providers.  Loop thread.
  */
 void eventprov_sync(struct wmid_router *r);
+
+/*
+ * Shut down the plugin event providers of @r whose sinks have all been
+ * inactive for @clear_ms (__EventProviderCacheControl.ClearAfter); the
+ * built-in ones stay.  Returns when the next one may be due (UINT64_MAX:
+ * none is idle; one that goes idle tells the idle timer).  Loop thread.
+ */
+uint64_t eventprov_sweep_idle(struct wmid_router *r, uint64_t clear_ms, uint64_t now_ms);
 
 /* Shut @p's event side down, if loaded: its timers and fd watches stop,
  * shutdown is called, then its sinks refuse further events.  Events it

@@ -4,8 +4,10 @@
  *   wmieventd [-dnv] [-f file]
  *
  * Start-up order: settings, object dir (classes, then instances), router
- * (filters compiled, bindings resolved), consumer provider plugins, the
- * control socket, the process event source; then READY=1 to systemd.
+ * (filters compiled, bindings resolved), the event providers some filter
+ * wants, the control socket, the process event source; then READY=1 to
+ * systemd.  Consumer providers load later, at the first event for one of
+ * their consumers; the idle timer (lifecycle.c) unloads what idles.
  * SIGTERM/SIGINT stop accepting, drain the queues within
  * shutdown_timeout_ms, and exit 0.  SIGHUP (or a Reload request) re-reads
  * the object dir: see reload().
@@ -84,6 +86,8 @@ begin_shutdown(struct daemon_state *ds, const char *why)
     ds->intrinsic = NULL;
     timers_stop(ds->timers);
     ds->timers = NULL;
+    /* Nothing is released for idleness while the queues drain. */
+    lifecycle_shutdown();
     uv_stop(ds->loop);
 }
 
@@ -177,11 +181,12 @@ reload_now(struct daemon_state *ds, wmi_error *err, size_t *nobjects)
 
     intrinsic_stop(ds->intrinsic);
     timers_stop(ds->timers);
-    router_load_providers(nr, &ds->settings);
+    router_prepare_providers(nr, &ds->settings);
     router_start(nr, ds->loop);
     eventprov_sync(nr);
     struct wmid_router *old = ds->router;
     ds->router = nr;
+    lifecycle_set_router(nr); /* its cache controls apply from now on */
     control_set_router(ds->control, nr);
     ds->intrinsic = intrinsic_start(ds->loop, &ds->settings, nr);
     ds->timers = timers_start(ds->loop, &no, nr);
@@ -314,12 +319,15 @@ main(int argc, char **argv)
     }
     delivery_set_raise_cb(ds.delivery, on_system_event, &ds);
     eventprov_init(ds.loop, ds.delivery, &ds.settings);
-    router_load_providers(ds.router, &ds.settings);
+    lifecycle_init(ds.loop);
+    router_prepare_providers(ds.router, &ds.settings); /* consumer providers load at their first event */
     router_start(ds.router, ds.loop);
+    lifecycle_set_router(ds.router);
     eventprov_sync(ds.router);
     ds.control = control_new(ds.loop, &ds.settings, ds.router, ds.delivery, &err);
     if (ds.control == NULL) {
         log_msg(WMI_LOG_ERR, "control socket %s: %s", err.source, err.text);
+        lifecycle_shutdown();
         delivery_shutdown(ds.delivery, 0);
         router_free(ds.router);
         delivery_free(ds.delivery);

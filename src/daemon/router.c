@@ -10,8 +10,18 @@
  *   class index    event class -> the filters FROM that class or any of
  *                  its ancestors, so an event is tested only against
  *                  filters that can match it
+ *   cache controls the ClearAfter of __EventConsumerProviderCacheControl,
+ *                  __EventSinkCacheControl and __EventProviderCacheControl
  * Anything dangling is refused at load with the object named.
+ *
+ * Consumer providers are loaded lazily, as WMI loads them: not at start,
+ * but on the loop thread when an event must first be delivered to one of
+ * their logical consumers (ensure_attached, from deliver_bindings); then
+ * FindConsumer gives that consumer its physical consumer.  What idles
+ * past its ClearAfter is released again by router_sweep_idle, which the
+ * idle timer of lifecycle.c runs.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +58,13 @@ struct wmid_router {
     struct index_slot *index;
     size_t index_cap;
     struct wmid_router_stats stats;
+    struct wmid_cache_controls cc;
+    /* Set by router_prepare_providers: the settings loads use, and the
+     * loop thread, the only one that may load a provider (a router used
+     * without them never loads lazily). */
+    const struct wmid_settings *settings;
+    pthread_t loop_thread;
+    bool lazy;
 };
 
 static size_t
@@ -279,9 +296,74 @@ check_event_registration(struct wmid_router *r, const struct wmid_objects *o, wm
     return true;
 }
 
+/*
+ * ClearAfter of a cache control instance, in ms, into *@ms; left alone when
+ * the property is not set (the default stays).  The object loader checked
+ * the DMTF syntax already; what is left is that it must be an interval
+ * ("ddddddddHHMMSS.mmmmmm:000", not a point in time) of at least
+ * WMID_MIN_CLEAR_MS.
+ */
+static bool
+clear_after(wmi_object *x, const char *origin, uint64_t *ms, wmi_error *err)
+{
+    const char *v = NULL;
+    if (wmi_object_get_string(x, "ClearAfter", &v) != WBEM_S_NO_ERROR || v == NULL)
+        return true;
+    if (!wmi_datetime_check(v) || strlen(v) != 25 || v[21] != ':')
+        return config_fail(err, WBEM_E_INVALID_PARAMETER, origin,
+                           "ClearAfter: \"%s\" is not an interval (ddddddddHHMMSS.mmmmmm:000, for example "
+                           "00000000000030.000000:000 for 30 seconds)",
+                           v);
+    uint64_t f[5] = {0};
+    static const int off[] = {0, 8, 10, 12, 15}, len[] = {8, 2, 2, 2, 6};
+    for (int i = 0; i < 5; i++)
+        for (int j = 0; j < len[i]; j++)
+            f[i] = f[i] * 10 + (uint64_t)(v[off[i] + j] - '0');
+    uint64_t total = (((f[0] * 24 + f[1]) * 60 + f[2]) * 60 + f[3]) * 1000 + f[4] / 1000;
+    if (total < WMID_MIN_CLEAR_MS)
+        return config_fail(err, WBEM_E_VALUE_OUT_OF_RANGE, origin,
+                           "ClearAfter: \"%s\" is shorter than the shortest interval accepted, %u ms "
+                           "(00000000000000.%06u:000)",
+                           v, WMID_MIN_CLEAR_MS, WMID_MIN_CLEAR_MS * 1000);
+    *ms = total;
+    return true;
+}
+
+/* The three cache control singletons: each at most once. */
+static bool
+build_cache_controls(struct wmid_router *r, const struct wmid_objects *o, wmi_error *err)
+{
+    static const char *const classes[] = {"__EventConsumerProviderCacheControl", "__EventSinkCacheControl",
+                                          "__EventProviderCacheControl"};
+    uint64_t *dest[] = {&r->cc.provider_ms, &r->cc.sink_ms, &r->cc.event_provider_ms};
+    bool seen[3] = {false, false, false};
+    r->cc.provider_ms = WMID_DEFAULT_PROVIDER_CLEAR_MS;
+    r->cc.sink_ms = WMID_DEFAULT_SINK_CLEAR_MS;
+    r->cc.event_provider_ms = WMID_DEFAULT_EVENT_PROVIDER_CLEAR_MS;
+    for (size_t i = 0; i < o->ninstances; i++) {
+        wmi_object *x = o->instances[i];
+        if (!wmi_object_isa(x, "__CacheControl"))
+            continue;
+        const char *origin = json_string_value(json_array_get(o->origins, i));
+        for (size_t k = 0; k < 3; k++) {
+            if (!wmi_object_isa(x, classes[k]))
+                continue;
+            if (seen[k])
+                return config_fail(err, WBEM_E_ALREADY_EXISTS, origin,
+                                   "%s is a singleton: it is defined twice", classes[k]);
+            seen[k] = true;
+            if (!clear_after(x, origin, dest[k], err))
+                return false;
+        }
+    }
+    return true;
+}
+
 static bool
 build(struct wmid_router *r, const struct wmid_objects *o, const struct wmid_settings *s, wmi_error *err)
 {
+    if (!build_cache_controls(r, o, err))
+        return false;
     size_t np = 0, nc = 0, nf = 0, nb = 0;
     for (size_t i = 0; i < o->ninstances; i++) {
         wmi_object *x = o->instances[i];
@@ -683,37 +765,174 @@ router_new(const struct wmid_objects *o, const struct wmid_settings *s, struct w
     return router_new_from(o, s, d, NULL, err);
 }
 
+/* A failed load or FindConsumer waits this long before the next attempt,
+ * doubling at each failure in a row up to RETRY_MAX_MS; a reload or a
+ * success starts again from nothing. */
+#define RETRY_FIRST_MS 2000u
+#define RETRY_MAX_MS 60000u
+
+static void
+backoff(uint64_t *retry_at, unsigned *ms, uint64_t now)
+{
+    *ms = *ms == 0 ? RETRY_FIRST_MS : (*ms >= RETRY_MAX_MS / 2 ? RETRY_MAX_MS : *ms * 2);
+    *retry_at = now + *ms;
+}
+
+void
+router_prepare_providers(struct wmid_router *r, const struct wmid_settings *s)
+{
+    r->settings = s;
+    r->loop_thread = pthread_self();
+    r->lazy = true;
+    for (size_t i = 0; i < r->nproviders; i++) {
+        struct wmid_provider *p = r->providers[i];
+        p->life.retry_at_ms = 0;
+        p->life.backoff_ms = 0;
+        if (p->loaded || p->registration == NULL)
+            continue; /* kept loaded by a reload, or no consumer provider */
+        bool used = false;
+        for (size_t j = 0; j < r->nconsumers && !used; j++)
+            used = r->consumers[j]->provider == p;
+        /* Never tried: the status build() gave it.  A failed load keeps its
+         * status until the next attempt, an idle unload its message. */
+        bool fresh = p->life.loads == 0 && !p->life.unloaded_idle &&
+                     (p->status == WBEM_E_PROVIDER_NOT_FOUND || p->status == WBEM_S_FALSE);
+        if (!used) {
+            p->status = WBEM_S_FALSE;
+            snprintf(p->message, sizeof p->message, "not loaded: no logical consumer uses it");
+        } else if (fresh) {
+            p->status = WBEM_S_FALSE;
+            snprintf(p->message, sizeof p->message,
+                     "not loaded yet: it loads when an event must first be delivered to one of its consumers");
+        }
+    }
+    for (size_t j = 0; j < r->nconsumers; j++) {
+        r->consumers[j]->retry_at_ms = 0;
+        r->consumers[j]->backoff_ms = 0;
+    }
+}
+
+/* Load @p unless a failed load is still backing off.  Loop thread. */
+static bool
+ensure_loaded(struct wmid_router *r, struct wmid_provider *p, uint64_t now)
+{
+    if (p->loaded)
+        return true;
+    if (p->registration == NULL || r->settings == NULL || now < p->life.retry_at_ms)
+        return false;
+    /* A fresh load gets the schema of the moment; one the event side of
+     * the same provider uses stays, as that side holds it. */
+    if (p->ev == NULL || p->schema == NULL) {
+        wmi_schema_free(p->schema);
+        p->schema = wmi_schema_ref(r->schema);
+    }
+    if (!plugin_load(p, r->settings, p->schema)) {
+        backoff(&p->life.retry_at_ms, &p->life.backoff_ms, now);
+        log_notice("provider %s: not loaded again before an event %u s from now, or a reload", p->name,
+                   p->life.backoff_ms / 1000);
+        return false;
+    }
+    p->life.loads++;
+    p->life.unloaded_idle = false;
+    p->life.backoff_ms = 0;
+    p->life.retry_at_ms = 0;
+    p->life.last_used_ms = now;
+    p->life.idle_since_ms = now; /* until a sink attaches */
+    lifecycle_kick();
+    return true;
+}
+
+/*
+ * Give @c a physical consumer: load its provider if it is not loaded, then
+ * FindConsumer, unless a failure of either is still backing off.  Loop
+ * thread.
+ */
+static bool
+ensure_attached(struct wmid_router *r, struct wmid_consumer *c)
+{
+    struct wmid_provider *p = c->provider;
+    if (p == NULL || r->delivery == NULL)
+        return false;
+    uint64_t now = wmid_now_ms();
+    if (!ensure_loaded(r, p, now) || now < c->retry_at_ms)
+        return false;
+    if (!delivery_attach(r->delivery, c)) {
+        c->find_failures++;
+        backoff(&c->retry_at_ms, &c->backoff_ms, now);
+        return false;
+    }
+    c->finds++;
+    c->find_failures = 0;
+    c->backoff_ms = 0;
+    c->retry_at_ms = 0;
+    p->life.last_used_ms = now;
+    p->life.idle_since_ms = 0;
+    lifecycle_kick();
+    return true;
+}
+
 void
 router_load_providers(struct wmid_router *r, const struct wmid_settings *s)
 {
-    for (size_t i = 0; i < r->nproviders; i++) {
-        struct wmid_provider *p = r->providers[i];
-        bool used = false;
-        for (size_t j = 0; j < r->nconsumers; j++)
-            used |= r->consumers[j]->provider == p;
-        if (p->loaded)
-            continue; /* kept by a reload */
-        if (!used || p->registration == NULL) {
-            if (p->registration != NULL) {
-                p->status = WBEM_S_FALSE;
-                snprintf(p->message, sizeof p->message, "not loaded: no logical consumer uses it");
-            }
-            continue;
-        }
-        /* The plugin may keep the schema: it lives as long as the provider. */
-        if (p->schema == NULL)
-            p->schema = wmi_schema_ref(r->schema);
-        plugin_load(p, s, p->schema);
-    }
+    router_prepare_providers(r, s);
+    uint64_t now = wmid_now_ms();
     for (size_t j = 0; j < r->nconsumers; j++)
-        if (r->delivery != NULL && r->consumers[j]->sink == NULL)
-            delivery_attach(r->delivery, r->consumers[j]);
+        ensure_loaded(r, r->consumers[j]->provider, now);
+    for (size_t j = 0; j < r->nconsumers; j++)
+        if (r->consumers[j]->sink == NULL)
+            ensure_attached(r, r->consumers[j]);
 }
 
 size_t
 router_provider_count(const struct wmid_router *r)
 {
     return r->nproviders;
+}
+
+const struct wmid_cache_controls *
+router_cache_controls(const struct wmid_router *r)
+{
+    return &r->cc;
+}
+
+uint64_t
+router_sweep_idle(struct wmid_router *r, uint64_t now)
+{
+    uint64_t next = UINT64_MAX;
+    if (r->delivery != NULL)
+        next = delivery_release_idle(r->delivery, r->consumers, r->nconsumers, r->cc.sink_ms, now);
+    /* Consumer providers without a physical consumer.  Those a reload
+     * dropped are not here: they go when their last user does. */
+    for (size_t i = 0; i < r->nproviders; i++) {
+        struct wmid_provider *p = r->providers[i];
+        if (!p->loaded)
+            continue;
+        if (r->delivery != NULL && delivery_provider_sinks(r->delivery, p, NULL) > 0) {
+            p->life.idle_since_ms = 0; /* due after its sinks, which count above */
+            continue;
+        }
+        if (p->life.idle_since_ms == 0)
+            p->life.idle_since_ms = now;
+        uint64_t due = p->life.idle_since_ms + r->cc.provider_ms;
+        if (now < due) {
+            next = due < next ? due : next;
+            continue;
+        }
+        log_info("provider %s: no physical consumer for %llu ms (__EventConsumerProviderCacheControl.ClearAfter "
+                 "%llu ms): shut down; it loads again at the next event for one of its consumers",
+                 p->name, (unsigned long long)(now - p->life.idle_since_ms), (unsigned long long)r->cc.provider_ms);
+        plugin_unload(p);
+        p->life.unloads++;
+        p->life.unloaded_idle = true;
+        p->life.idle_since_ms = 0;
+        p->status = WBEM_S_FALSE;
+        snprintf(p->message, sizeof p->message,
+                 "unloaded when idle (ClearAfter %llu ms); it loads again at the next event for one of its "
+                 "consumers",
+                 (unsigned long long)r->cc.provider_ms);
+    }
+    uint64_t ev = eventprov_sweep_idle(r, r->cc.event_provider_ms, now);
+    return ev < next ? ev : next;
 }
 
 void
@@ -804,6 +1023,12 @@ deliver_bindings(struct wmid_router *r, struct wmid_filter *f, wmi_object *ev, s
         struct wmid_binding *b = f->bindings[j];
         unsigned flags = pflags | (b->slow_down ? WMID_PUSH_SLOW_DOWN : 0);
         enum wmid_push_result res;
+        /* The first event for a consumer (or the first since its physical
+         * consumer idled out): attach it before the push, so that this
+         * event is queued, after every earlier one, rather than dropped.
+         * Only the loop thread loads; the daemon routes nowhere else. */
+        if (b->consumer->sink == NULL && r->lazy && pthread_equal(pthread_self(), r->loop_thread))
+            ensure_attached(r, b->consumer);
         if (b->synchronous && !atomic_load_explicit(&b->demoted, memory_order_relaxed)) {
             bool late = false;
             res = delivery_call(r->delivery, b->consumer, ev, size_hint, flags, &late);
@@ -1009,6 +1234,8 @@ router_stats_json(struct wmid_router *r)
         json_t *o = r->delivery != NULL ? delivery_consumer_stats_json(r->delivery, c) : json_object();
         json_object_set_new(o, "provider", json_string(c->provider ? c->provider->name : ""));
         json_object_set_new(o, "attached", json_boolean(c->sink != NULL));
+        json_object_set_new(o, "finds", json_integer((json_int_t)c->finds));
+        json_object_set_new(o, "releases", json_integer((json_int_t)c->releases));
         if (le != 0)
             json_object_set_new(o, "last_error", json_string(wmi_status_name(le) ? wmi_status_name(le) : "unknown"));
         json_object_set_new(consumers, c->path, o);
@@ -1026,11 +1253,20 @@ router_stats_json(struct wmid_router *r)
     json_t *providers = json_object();
     for (size_t i = 0; i < r->nproviders; i++) {
         struct wmid_provider *p = r->providers[i];
+        uint64_t last = p->life.last_used_ms, sinks_last = 0;
+        size_t nsinks = r->delivery != NULL ? delivery_provider_sinks(r->delivery, p, &sinks_last) : 0;
+        if (sinks_last > last)
+            last = sinks_last;
+        const char *state = p->loaded ? "loaded" : p->life.unloaded_idle ? "unloaded when idle" : "not loaded";
         json_object_set_new(providers, p->name,
-                            json_pack("{sssssssIss}", "state", p->loaded ? "loaded" : "not loaded", "library",
-                                      p->library ? p->library : "", "status",
-                                      wmi_status_name(p->status) ? wmi_status_name(p->status) : "unknown",
-                                      "status_code", (json_int_t)p->status, "message", p->message));
+                            json_pack("{sssssssIsssIsIsosI}", "state", state, "library", p->library ? p->library : "",
+                                      "status", wmi_status_name(p->status) ? wmi_status_name(p->status) : "unknown",
+                                      "status_code", (json_int_t)p->status, "message", p->message, "loads",
+                                      (json_int_t)p->life.loads, "unloads", (json_int_t)p->life.unloads,
+                                      "last_used", wmid_moment_json(last), "sinks", (json_int_t)nsinks));
+        if (!p->loaded && p->life.retry_at_ms > wmid_now_ms())
+            json_object_set_new(json_object_get(providers, p->name), "retry_in_ms",
+                                json_integer((json_int_t)(p->life.retry_at_ms - wmid_now_ms())));
         json_t *host = hosting_stats_json(p);
         if (host != NULL)
             json_object_set_new(json_object_get(providers, p->name), "host", host);

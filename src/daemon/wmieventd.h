@@ -94,6 +94,28 @@ void config_free_objects(struct wmid_objects *o);
 /* The largest max_batch a consumer provider may declare. */
 #define WMID_MAX_BATCH 65536
 
+/* CLOCK_MONOTONIC in milliseconds: the clock of the provider lifecycle
+ * (lifecycle.c). */
+uint64_t wmid_now_ms(void);
+/* A wmid_now_ms() moment as a DMTF datetime in UTC for Stats (new
+ * reference), or JSON null for 0 (never). */
+json_t *wmid_moment_json(uint64_t t);
+
+/*
+ * The lifecycle of one side of a provider (its consumer provider, or its
+ * event provider): loaded when first needed, shut down when idle
+ * (lifecycle.c).  Loop thread only.  Times are wmid_now_ms(); 0 is never.
+ */
+struct wmid_life {
+    unsigned loads;               /* successful loads */
+    unsigned unloads;             /* shutdowns while the provider stayed configured */
+    bool unloaded_idle;           /* the last unload was for idleness (Stats: "unloaded when idle") */
+    uint64_t last_used_ms;        /* the last load, FindConsumer or (event side) active moment */
+    uint64_t idle_since_ms;       /* nothing uses it since then; 0 while in use */
+    uint64_t retry_at_ms;         /* a failed load is not tried again before this */
+    unsigned backoff_ms;          /* the wait after the next failure (0: the first one) */
+};
+
 struct wmid_provider {
     char *name;                   /* __Win32Provider.Name */
     char *library;                /* resolved path */
@@ -117,8 +139,13 @@ struct wmid_provider {
      * the provider lives: the plugin may build objects of it. */
     wmi_schema *schema;
     /* Event provider side (eventprov.c), loaded while the router lists an
-     * __EventProviderRegistration for the provider (router_provider_events). */
+     * __EventProviderRegistration for the provider (router_provider_events)
+     * and a filter wants its events, until it idles. */
     struct wmid_evside *ev;
+    /* Load and idle bookkeeping of the consumer side and the event side. */
+    struct wmid_life life;
+    struct wmid_life ev_life;
+    bool ev_registered;           /* the current router registers it as an event provider */
 };
 
 /*
@@ -193,6 +220,14 @@ struct wmid_consumer {
     atomic_llong last_drop_log;   /* second of the last drop warning */
     struct wmid_consumer_stats stats;
     atomic_size_t queued_events;  /* in the sink's queue or in the call in flight */
+    /* Lazy attach (loop thread): FindConsumer calls that succeeded, physical
+     * consumers released when idle, and the backoff of a failed
+     * FindConsumer (struct wmid_life's retry fields, for one consumer). */
+    unsigned finds;
+    unsigned releases;
+    unsigned find_failures;       /* in a row */
+    uint64_t retry_at_ms;
+    unsigned backoff_ms;
     /* Held by each router that lists the consumer: a reload keeps a
      * consumer whose instance is unchanged, queue, sink and counters.
      * Loop thread only. */
@@ -236,8 +271,24 @@ struct wmid_system_event {
 struct wmid_delivery;   /* the engine: all sinks */
 
 struct wmid_delivery *delivery_new(uv_loop_t *loop, const struct wmid_settings *s);
-/* Physical consumer for @c via FindConsumer; shares sinks returned twice. */
+/* Physical consumer for @c via FindConsumer; shares sinks returned twice.
+ * A failure is logged as a warning the first time in a row
+ * (c->find_failures == 0), at info level after.  Loop thread. */
 bool delivery_attach(struct wmid_delivery *d, struct wmid_consumer *c);
+/*
+ * Release the physical consumers that have had nothing queued and no call
+ * for @clear_ms (__EventSinkCacheControl.ClearAfter): stop their threads,
+ * call release, and detach their logical consumers, which are all among
+ * @consumers (a sink a retiring consumer still uses is left alone).  A
+ * provider that loses its last sink gets life.idle_since_ms = @now_ms.
+ * Returns when the next one may be due (UINT64_MAX: no sink).  Loop thread.
+ */
+uint64_t delivery_release_idle(struct wmid_delivery *d, struct wmid_consumer *const *consumers, size_t n,
+                               uint64_t clear_ms, uint64_t now_ms);
+/* The physical consumers @p serves now, and (when @last_used_ms is not
+ * NULL) the latest moment one of them was attached or returned from a
+ * call.  Loop thread. */
+size_t delivery_provider_sinks(struct wmid_delivery *d, const struct wmid_provider *p, uint64_t *last_used_ms);
 /* Queue one event for a logical consumer; thread-safe.  @size_hint in
  * bytes; @flags WMID_PUSH_*. */
 enum wmid_push_result delivery_push(struct wmid_delivery *d, struct wmid_consumer *c, wmi_object *ev,
@@ -400,9 +451,60 @@ const wmi_schema *router_schema(const struct wmid_router *r);
 struct wmid_router_stats *router_stats(struct wmid_router *r);
 /* Stats as JSON (new reference). */
 json_t *router_stats_json(struct wmid_router *r);
-/* Load providers that have consumers.  Never fails: failures are recorded. */
+/*
+ * A router is put in place (start, reload): remember @s (it must outlive
+ * the router) for the loads to come, forget the retry backoffs of failed
+ * loads and FindConsumer calls (a reload retries at the next event), and
+ * record in Stats why providers are not loaded.  Nothing is loaded: a
+ * consumer provider loads, and FindConsumer runs, on the loop thread when
+ * an event must first be delivered to one of its logical consumers.  Loop
+ * thread.
+ */
+void router_prepare_providers(struct wmid_router *r, const struct wmid_settings *s);
+/* router_prepare_providers, then load every provider that has logical
+ * consumers and attach them all at once (unit tests and benchmarks, which
+ * run no lifecycle).  Never fails: failures are recorded. */
 void router_load_providers(struct wmid_router *r, const struct wmid_settings *s);
 size_t router_provider_count(const struct wmid_router *r);
+/* The cache controls of the snapshot, in ms (ClearAfter of
+ * __EventConsumerProviderCacheControl, __EventSinkCacheControl and
+ * __EventProviderCacheControl, or the defaults below). */
+#define WMID_DEFAULT_PROVIDER_CLEAR_MS 30000u
+#define WMID_DEFAULT_SINK_CLEAR_MS 15000u
+#define WMID_DEFAULT_EVENT_PROVIDER_CLEAR_MS 30000u
+/* The shortest ClearAfter accepted: a shorter one would make the idle
+ * timer spin. */
+#define WMID_MIN_CLEAR_MS 100u
+struct wmid_cache_controls {
+    uint64_t provider_ms;
+    uint64_t sink_ms;
+    uint64_t event_provider_ms;
+};
+const struct wmid_cache_controls *router_cache_controls(const struct wmid_router *r);
+/*
+ * Release what has idled past its ClearAfter: physical consumers, consumer
+ * providers without a sink, event providers whose sinks are inactive (not
+ * the built-in ones).  Returns when the next one may be due
+ * (wmid_now_ms() clock; UINT64_MAX: nothing loaded).  Loop thread.
+ */
+uint64_t router_sweep_idle(struct wmid_router *r, uint64_t now_ms);
+
+/* ====================================================================
+ * lifecycle.c - the idle timer: providers and physical consumers loaded
+ * on demand are released after their ClearAfter
+ * ==================================================================== */
+
+/* The timer on @loop; nothing runs until lifecycle_set_router. */
+void lifecycle_init(uv_loop_t *loop);
+/* The router of the moment (start, reload: its cache controls apply from
+ * now on).  Loop thread. */
+void lifecycle_set_router(struct wmid_router *r);
+/* Something was loaded or attached, or went idle: make sure the timer
+ * looks at it within its ClearAfter.  Costs nothing when the timer is
+ * armed already; without lifecycle_init (tests), nothing.  Loop thread. */
+void lifecycle_kick(void);
+/* Stop for good (shutdown); the timer handle is closed.  Loop thread. */
+void lifecycle_shutdown(void);
 
 /* ====================================================================
  * control.c - the Unix control socket (JSON lines)

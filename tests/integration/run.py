@@ -1263,10 +1263,18 @@ def notify_test(abstract):
             except socket.timeout:
                 raise AssertionError("no READY=1 within %.0f s:\n%s" % (START_TIMEOUT, d.log()))
             assert msg.split("\n")[0] == "READY=1", msg
-            # Ready means ready: the socket answers at once, plugins are loaded.
+            # Ready means ready: the socket answers at once.  Consumer
+            # providers load at the first event for one of their consumers
+            # (docs/architecture.md, "Provider lifecycle"): not yet, then
+            # at once with it.
             c = d.connect()
             st = c.stats()["Stats"]
+            assert st["providers"]["LogFileEventConsumer"]["state"] == "not loaded", st["providers"]
+            c.send(ev("after-ready"))
+            c.ping()
+            st = c.stats()["Stats"]
             assert st["providers"]["LogFileEventConsumer"]["state"] == "loaded", st["providers"]
+            wait_for(lambda: read_lines(d.path("events.log")) == ["sev=3 msg=after-ready"], "the event in the log")
             d.stop()
             msg = ns.recv(4096).decode()
             assert msg.split("\n")[0] == "STOPPING=1", msg

@@ -221,8 +221,12 @@ def test_event_provider_registration_errors():
 def test_event_provider_failures_isolated():
     """A provider that fails to initialize is reported; another works."""
     def objs(dr):
+        # A filter on Test_ProvOther: event providers load only when a
+        # filter wants their events.
         return prov_objects(dr) + ev_provider("Bad", ["SELECT * FROM Test_ProvOther"]) + \
-            ev_provider("Missing", ["SELECT * FROM Test_ProvOther"], library="/nonexistent/x.so")
+            ev_provider("Missing", ["SELECT * FROM Test_ProvOther"], library="/nonexistent/x.so") + [
+                event_filter("ProvOther", "SELECT * FROM Test_ProvOther"),
+                binding("ProvOther", lf_path("ProvLog"))]
     d, p = evp_daemon(objs, extra_env={"WMI_TEST_EVPROV_FAIL": "Bad:initialize"})
     with d:
         d.start()

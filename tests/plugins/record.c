@@ -18,6 +18,20 @@
  * that is the daemon's main (loop) thread: synchronous delivery runs there.
  * With SlowCalls (uint32) set, only the first SlowCalls calls sleep.
  * max_batch is REC_MAX_BATCH (16); slow.c builds this same file with 1.
+ *
+ * Lifecycle log: when the environment variable WMI_TEST_RECORD_CALLS names
+ * a file (the daemon's environment, which wmieventd-host inherits), every
+ * initialize, find_consumer, release and shutdown appends one line to it,
+ * with one write():
+ *
+ *   {"call":"initialize","provider":"<Provider path>","pid":N,"t":ms}
+ *   {"call":"find_consumer","provider":..,"consumer":"<Name>","pid":N,"t":ms}
+ *   {"call":"release","provider":..,"consumer":"<Name>","pid":N,"t":ms}
+ *   {"call":"shutdown","provider":..,"pid":N,"t":ms}
+ *
+ * "provider" is the Provider path of the registration it was initialized
+ * with, so that several providers built from this file keep apart; "t" is
+ * CLOCK_MONOTONIC in ms.  Without the variable nothing is written.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -42,8 +56,15 @@
 #define REC_NAME "record"
 #endif
 
+struct rec_provider {
+    const struct wmi_host *host;
+    char *name;                  /* the registration's Provider path */
+};
+
 struct rec_sink {
     struct wmi_unbound_object_sink base; /* first: the host sees this */
+    struct rec_provider *provider;
+    char *consumer;              /* the logical consumer's Name */
     char *filename;
     uint64_t delay_ms;
     uint64_t slow_calls;         /* 0: every call sleeps */
@@ -72,6 +93,41 @@ write_all(int fd, const char *buf, size_t n)
         n -= (size_t)w;
     }
     return 0;
+}
+
+/* One line of the lifecycle log (WMI_TEST_RECORD_CALLS), if any. */
+static void
+rec_log_call(const char *call, const struct rec_provider *p, const char *consumer)
+{
+    const char *path = getenv("WMI_TEST_RECORD_CALLS");
+    if (path == NULL || path[0] == '\0')
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    json_t *o = json_pack("{sssssIsI}", "call", call, "provider", p != NULL && p->name != NULL ? p->name : "",
+                          "pid", (json_int_t)getpid(), "t",
+                          (json_int_t)ts.tv_sec * 1000 + (json_int_t)(ts.tv_nsec / 1000000));
+    if (o == NULL)
+        return;
+    if (consumer != NULL)
+        json_object_set_new(o, "consumer", json_string(consumer));
+    char *line = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (line == NULL)
+        return;
+    size_t len = strlen(line);
+    char *buf = malloc(len + 2);
+    if (buf != NULL) {
+        memcpy(buf, line, len);
+        buf[len] = '\n';
+        int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd >= 0) {
+            (void)write_all(fd, buf, len + 1);
+            close(fd);
+        }
+    }
+    free(buf);
+    free(line);
 }
 
 static wmi_status
@@ -112,6 +168,8 @@ static void
 rec_release(struct wmi_unbound_object_sink *self)
 {
     struct rec_sink *s = (struct rec_sink *)self;
+    rec_log_call("release", s->provider, s->consumer);
+    free(s->consumer);
     free(s->filename);
     free(s);
 }
@@ -119,17 +177,31 @@ rec_release(struct wmi_unbound_object_sink *self)
 static wmi_status
 rec_initialize(const struct wmi_host *host, const wmi_object *registration, void **provider)
 {
-    (void)registration;
-    *provider = (void *)(uintptr_t)host;
+    struct rec_provider *p = calloc(1, sizeof *p);
+    const char *name = NULL;
+    if (p == NULL)
+        return WBEM_E_OUT_OF_MEMORY;
+    p->host = host;
+    if (registration != NULL && wmi_object_get_string(registration, "Provider", &name) == WBEM_S_NO_ERROR &&
+        name != NULL)
+        p->name = strdup(name);
+    rec_log_call("initialize", p, NULL);
+    *provider = p;
     return WBEM_S_INITIALIZED;
 }
 
 static wmi_status
 rec_find_consumer(void *provider, const wmi_object *lc, struct wmi_unbound_object_sink **sink)
 {
-    const struct wmi_host *host = provider;
+    struct rec_provider *p = provider;
+    const struct wmi_host *host = p->host;
     const char *filename = NULL;
+    const char *name = NULL;
     uint64_t delay = 0;
+
+    if (wmi_object_get_string(lc, "Name", &name) != WBEM_S_NO_ERROR)
+        name = NULL;
+    rec_log_call("find_consumer", p, name != NULL ? name : "");
 
     if (wmi_object_get_string(lc, "Filename", &filename) != WBEM_S_NO_ERROR || filename[0] == '\0') {
         host->log(host, WMI_LOG_ERR, "%s: Filename is not set", wmi_object_class_name(lc));
@@ -145,6 +217,8 @@ rec_find_consumer(void *provider, const wmi_object *lc, struct wmi_unbound_objec
         free(s);
         return WBEM_E_OUT_OF_MEMORY;
     }
+    s->provider = p;
+    s->consumer = strdup(name != NULL ? name : "");
     s->delay_ms = delay;
     s->slow_calls = slow_calls;
     s->base.indicate_to_consumer = rec_indicate;
@@ -156,7 +230,10 @@ rec_find_consumer(void *provider, const wmi_object *lc, struct wmi_unbound_objec
 static void
 rec_shutdown(void *provider)
 {
-    (void)provider;
+    struct rec_provider *p = provider;
+    rec_log_call("shutdown", p, NULL);
+    free(p->name);
+    free(p);
 }
 
 static const struct wmi_event_consumer_provider rec_provider = {
