@@ -17,5 +17,6 @@
 #include "wmievent/wql.h"
 #include "wmievent/template.h"
 #include "wmievent/plugin.h"
+#include "wmievent/mof.h"
 
 #endif /* WMIEVENT_H */

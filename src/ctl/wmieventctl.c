@@ -8,9 +8,11 @@
  *   wmieventctl [-s socket] reload
  *   wmieventctl [--classes FILE] wql check 'QUERY'
  *   wmieventctl [--classes FILE] wql eval 'QUERY' [FILE]
+ *   wmieventctl [--classes FILE] mofcomp --check [-N ns] [-I dir] [--json] FILE...
  *
  * Exit codes: 0 success, 1 a WBEM error (printed as its name and message),
- * 2 usage, 3 the daemon cannot be reached.
+ * 2 usage (and mofcomp without --check, until the daemon has MofComp),
+ * 3 the daemon cannot be reached.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -18,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -39,7 +42,8 @@ usage(void)
             "       wmieventctl [-s socket] enum CLASS\n"
             "       wmieventctl [-s socket] reload\n"
             "       wmieventctl [--classes file.json] wql check QUERY\n"
-            "       wmieventctl [--classes file.json] wql eval QUERY [FILE]\n");
+            "       wmieventctl [--classes file.json] wql eval QUERY [FILE]\n"
+            "       wmieventctl [--classes file.json] mofcomp --check [-N namespace] [-I dir] [--json] FILE...\n");
     exit(EXIT_USAGE);
 }
 
@@ -559,6 +563,203 @@ cmd_wql(int argc, char **argv)
     return rc;
 }
 
+/* ====================================================================
+ * mofcomp: compile MOF files (offline with --check)
+ * ==================================================================== */
+
+static const char *const mof_kind_names[] = {
+    [WMI_MOF_QUALIFIER] = "Qualifier",     [WMI_MOF_CLASS] = "PutClass",
+    [WMI_MOF_INSTANCE] = "PutInstance",    [WMI_MOF_DELETE_CLASS] = "DeleteClass",
+    [WMI_MOF_DELETE_INSTANCE] = "DeleteInstance",
+};
+
+/* Per namespace, in order of first use: classes, instances. */
+static void
+mof_summary(const char *file, const wmi_mof_result *res)
+{
+    size_t n = wmi_mof_result_count(res), nq = 0, nd = 0;
+    json_t *per = json_object(); /* ns -> [classes, instances] */
+    json_t *order = json_array();
+    for (size_t i = 0; i < n; i++) {
+        const wmi_mof_op *op = wmi_mof_result_op(res, i);
+        json_t *e = json_object_get(per, op->ns);
+        if (e == NULL) {
+            e = json_pack("[i,i]", 0, 0);
+            json_object_set_new(per, op->ns, e);
+            json_array_append_new(order, json_string(op->ns));
+        }
+        int slot = op->kind == WMI_MOF_CLASS ? 0 : op->kind == WMI_MOF_INSTANCE ? 1 : -1;
+        if (slot >= 0)
+            json_array_set_new(e, (size_t)slot, json_integer(json_integer_value(json_array_get(e, (size_t)slot)) + 1));
+        nq += op->kind == WMI_MOF_QUALIFIER;
+        nd += op->kind == WMI_MOF_DELETE_CLASS || op->kind == WMI_MOF_DELETE_INSTANCE;
+    }
+    printf("%s: ok", file);
+    if (nq)
+        printf(", %zu qualifier declaration%s", nq, nq == 1 ? "" : "s");
+    if (nd)
+        printf(", %zu delete%s", nd, nd == 1 ? "" : "s");
+    printf("\n");
+    size_t i;
+    json_t *ns;
+    json_array_foreach(order, i, ns) {
+        json_t *e = json_object_get(per, json_string_value(ns));
+        printf("  %s: %lld class%s, %lld instance%s\n", json_string_value(ns),
+               (long long)json_integer_value(json_array_get(e, 0)),
+               json_integer_value(json_array_get(e, 0)) == 1 ? "" : "es",
+               (long long)json_integer_value(json_array_get(e, 1)),
+               json_integer_value(json_array_get(e, 1)) == 1 ? "" : "s");
+    }
+    json_decref(per);
+    json_decref(order);
+}
+
+/* One JSON line per operation. */
+static void
+mof_dump(const wmi_mof_result *res)
+{
+    for (size_t i = 0; i < wmi_mof_result_count(res); i++) {
+        const wmi_mof_op *op = wmi_mof_result_op(res, i);
+        json_t *j = json_pack("{s:s,s:s,s:s,s:i}", "Operation", mof_kind_names[op->kind], "Namespace",
+                              op->ns, "Source", op->source, "Line", op->line);
+        if (j == NULL)
+            continue;
+        if (op->json != NULL)
+            json_object_set(j, "Object", (json_t *)op->json);
+        if (op->target != NULL)
+            json_object_set_new(j, "Path", json_string(op->target));
+        if (op->alias != NULL)
+            json_object_set_new(j, "Alias", json_string(op->alias));
+        if (op->flags != 0)
+            json_object_set_new(j, "Flags", json_integer(op->flags));
+        char *s = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
+        if (s != NULL)
+            printf("%s\n", s);
+        free(s);
+        json_decref(j);
+    }
+    const json_t *pragmas = wmi_mof_result_pragmas(res);
+    if (json_object_size(pragmas) > 0) {
+        json_t *j = json_pack("{s:O}", "Pragmas", pragmas);
+        char *s = j ? json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+        if (s != NULL)
+            printf("%s\n", s);
+        free(s);
+        json_decref(j);
+    }
+}
+
+static int
+cmd_mofcomp(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"check", no_argument, NULL, 'k'},
+        {"namespace", required_argument, NULL, 'N'},
+        {"include", required_argument, NULL, 'I'},
+        {"classes", required_argument, NULL, 'c'},
+        {"json", no_argument, NULL, 'j'},
+        {NULL, 0, NULL, 0},
+    };
+    bool check = false, dump = false;
+    const char *ns = NULL;
+    const char **incs = calloc((size_t)argc + 1, sizeof *incs);
+    size_t ninc = 0;
+    int ch;
+    if (incs == NULL)
+        return EXIT_WBEM;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "+N:I:", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'k':
+            check = true;
+            break;
+        case 'N':
+            /* mofcomp spells it -N:root\x */
+            ns = optarg[0] == ':' ? optarg + 1 : optarg;
+            break;
+        case 'I':
+            incs[ninc++] = optarg;
+            break;
+        case 'c':
+            classes_file = optarg;
+            break;
+        case 'j':
+            dump = true;
+            break;
+        default:
+            free(incs);
+            usage();
+        }
+    }
+    if (optind >= argc) {
+        free(incs);
+        usage();
+    }
+    if (!check) {
+        fprintf(stderr, "wmieventctl: mofcomp: loading MOF into the daemon needs its MofComp request, "
+                        "which this wmieventd does not have yet; use mofcomp --check to compile offline\n");
+        free(incs);
+        return EXIT_USAGE;
+    }
+    /* --classes may also name a MOF file: its classes join the schema. */
+    const char *classes_mof = NULL;
+    size_t cl = classes_file ? strlen(classes_file) : 0;
+    if (cl > 4 && strcasecmp(classes_file + cl - 4, ".mof") == 0) {
+        classes_mof = classes_file;
+        classes_file = NULL;
+    }
+    wmi_schema *schema = load_schema();
+    struct wmi_mof_options mo = {.default_namespace = ns, .include_dirs = incs, .schema = schema};
+    int rc = EXIT_OK;
+    if (classes_mof != NULL) {
+        wmi_mof_result *res = NULL;
+        wmi_error err;
+        wmi_status st = wmi_mof_compile(classes_mof, &mo, &res, &err);
+        for (size_t i = 0; WMI_SUCCEEDED(st) && i < wmi_mof_result_count(res); i++) {
+            const wmi_mof_op *op = wmi_mof_result_op(res, i);
+            if (op->kind == WMI_MOF_CLASS) {
+                st = wmi_schema_add_class_json(schema, op->json, &err);
+                if (st == WBEM_E_ALREADY_EXISTS)
+                    st = WBEM_S_NO_ERROR;
+                else if (WMI_FAILED(st)) {
+                    snprintf(err.source, sizeof err.source, "%s", op->source);
+                    err.line = op->line;
+                    err.column = 0;
+                }
+            }
+        }
+        wmi_mof_result_free(res);
+        if (WMI_FAILED(st)) {
+            const char *name = wmi_status_name(st);
+            fprintf(stderr, "%s:%d:%d: %s (0x%08X): %s\n", err.source[0] ? err.source : classes_mof, err.line,
+                    err.column, name ? name : "unknown status", st, err.text);
+            wmi_schema_free(schema);
+            free(incs);
+            return EXIT_WBEM;
+        }
+    }
+    for (int i = optind; i < argc; i++) {
+        wmi_mof_result *res = NULL;
+        wmi_error err;
+        wmi_status st = wmi_mof_compile(argv[i], &mo, &res, &err);
+        if (WMI_FAILED(st)) {
+            const char *name = wmi_status_name(st);
+            fprintf(stderr, "%s:%d:%d: %s (0x%08X): %s\n", err.source[0] ? err.source : argv[i], err.line,
+                    err.column, name ? name : "unknown status", st, err.text);
+            rc = EXIT_WBEM;
+            continue;
+        }
+        if (dump)
+            mof_dump(res);
+        else
+            mof_summary(argv[i], res);
+        wmi_mof_result_free(res);
+    }
+    wmi_schema_free(schema);
+    free(incs);
+    return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -598,5 +799,7 @@ main(int argc, char **argv)
         return cmd_enum(argv[1]);
     if (strcmp(argv[0], "wql") == 0)
         return cmd_wql(argc - 1, argv + 1);
+    if (strcmp(argv[0], "mofcomp") == 0)
+        return cmd_mofcomp(argc, argv);
     usage();
 }

@@ -864,11 +864,9 @@ static void
 host_log(const struct wmi_host *host, int level, const char *fmt, ...)
 {
     const struct wmid_evside *side = host->host_private;
-    char prefix[300];
     va_list ap;
-    snprintf(prefix, sizeof prefix, "provider %s: ", side ? side->p->name : "?");
     va_start(ap, fmt);
-    log_vmsg(level < WMI_LOG_ERR ? WMI_LOG_ERR : (level > WMI_LOG_DEBUG ? WMI_LOG_DEBUG : level), prefix, fmt, ap);
+    plugin_vlog(side ? side->p->name : NULL, level, fmt, ap);
     va_end(ap);
 }
 

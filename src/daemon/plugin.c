@@ -19,16 +19,21 @@
 
 #include "daemon/wmieventd.h"
 
+void
+plugin_vlog(const char *provider, int level, const char *fmt, va_list ap)
+{
+    char prefix[300];
+    snprintf(prefix, sizeof prefix, "provider %s: ", provider ? provider : "?");
+    log_vmsg(level < WMI_LOG_ERR ? WMI_LOG_ERR : (level > WMI_LOG_DEBUG ? WMI_LOG_DEBUG : level), prefix, fmt, ap);
+}
+
 static void
 host_log(const struct wmi_host *host, int level, const char *fmt, ...)
 {
     const struct wmid_provider *p = host->host_private;
-    char prefix[300];
     va_list ap;
-    snprintf(prefix, sizeof prefix, "provider %s: ", p ? p->name : "?");
     va_start(ap, fmt);
-    log_vmsg(level < WMI_LOG_ERR ? WMI_LOG_ERR : (level > WMI_LOG_DEBUG ? WMI_LOG_DEBUG : level), prefix,
-             fmt, ap);
+    plugin_vlog(p ? p->name : NULL, level, fmt, ap);
     va_end(ap);
 }
 

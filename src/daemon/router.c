@@ -86,10 +86,38 @@ index_find(const struct wmid_router *r, const wmi_class *cls)
     return &r->index[j];
 }
 
+/* Building the index: the filters sorted by their FROM class, so that a
+ * class finds the filters of itself and each ancestor by binary search:
+ * O(classes x depth x log filters) rather than classes x filters. */
+struct from_entry {
+    const wmi_class *cls;
+    size_t filter;
+};
+
 struct index_build {
     struct wmid_router *r;
+    struct from_entry *from;
+    size_t nfrom;
+    size_t *found;               /* scratch, nfilters long */
     bool ok;
 };
+
+static int
+from_cmp(const void *a, const void *b)
+{
+    const struct from_entry *x = a, *y = b;
+    uintptr_t px = (uintptr_t)x->cls, py = (uintptr_t)y->cls;
+    if (px != py)
+        return px < py ? -1 : 1;
+    return x->filter < y->filter ? -1 : x->filter > y->filter;
+}
+
+static int
+size_cmp(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? -1 : x > y;
+}
 
 static bool
 index_add_class(const wmi_class *cls, void *arg)
@@ -97,11 +125,23 @@ index_add_class(const wmi_class *cls, void *arg)
     struct index_build *b = arg;
     struct wmid_router *r = b->r;
     size_t n = 0;
-    for (size_t i = 0; i < r->nfilters; i++)
-        if (wmi_class_isa(cls, wmi_query_class(r->filters[i].query)))
-            n++;
+    for (const wmi_class *a = cls; a != NULL; a = wmi_class_superclass(a)) {
+        /* The first entry of class @a. */
+        size_t lo = 0, hi = b->nfrom;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if ((uintptr_t)b->from[mid].cls < (uintptr_t)a)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        for (; lo < b->nfrom && b->from[lo].cls == a; lo++)
+            b->found[n++] = b->from[lo].filter;
+    }
     if (n == 0)
         return true;
+    /* In configuration order, as every event meets them. */
+    qsort(b->found, n, sizeof *b->found, size_cmp);
     struct index_slot *slot = index_find(r, cls);
     slot->cls = cls;
     slot->filters = calloc(n, sizeof *slot->filters);
@@ -109,9 +149,8 @@ index_add_class(const wmi_class *cls, void *arg)
         b->ok = false;
         return false;
     }
-    for (size_t i = 0; i < r->nfilters; i++)
-        if (wmi_class_isa(cls, wmi_query_class(r->filters[i].query)))
-            slot->filters[slot->n++] = &r->filters[i];
+    for (size_t k = 0; k < n; k++)
+        slot->filters[slot->n++] = &r->filters[b->found[k]];
     return true;
 }
 
@@ -359,8 +398,61 @@ build_cache_controls(struct wmid_router *r, const struct wmid_objects *o, wmi_er
     return true;
 }
 
+struct creator_cache;
+static bool build_objects(struct wmid_router *r, const struct wmid_objects *o, const struct wmid_settings *s,
+                          json_t *filter_names, struct creator_cache *creators, wmi_error *err);
+
+/* Creators of objects: most files share an owner, and each lookup reads
+ * the passwd and group databases, so remember the last few. */
+struct creator_cache {
+    long uid[8];
+    struct sec_identity id[8];
+    size_t n, next;
+};
+
+static void
+creator_of(struct creator_cache *cc, long uid, struct sec_identity *out)
+{
+    for (size_t k = 0; k < cc->n; k++) {
+        if (cc->uid[k] == uid) {
+            *out = cc->id[k];
+            return;
+        }
+    }
+    sec_identity_from_uid(out, uid, -1);
+    size_t k = cc->n < 8 ? cc->n++ : cc->next++ % 8;
+    cc->uid[k] = uid;
+    cc->id[k] = *out;
+}
+
+/* Filter names are case-insensitive keys: the lower-case form. */
+static void
+name_key(const char *name, char *buf, size_t len)
+{
+    size_t i = 0;
+    for (; name[i] != '\0' && i + 1 < len; i++)
+        buf[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
+    buf[i] = '\0';
+}
+
 static bool
 build(struct wmid_router *r, const struct wmid_objects *o, const struct wmid_settings *s, wmi_error *err)
+{
+    /* Lookups by name during the build (filters: name -> index), so that
+     * 10,000 filters and bindings cost no quadratic search. */
+    json_t *filter_names = json_object();
+    struct creator_cache *creators = calloc(1, sizeof *creators);
+    bool ok = filter_names != NULL && creators != NULL && build_objects(r, o, s, filter_names, creators, err);
+    json_decref(filter_names);
+    free(creators);
+    if (filter_names == NULL || creators == NULL)
+        return config_fail(err, WBEM_E_OUT_OF_MEMORY, "", "out of memory");
+    return ok;
+}
+
+static bool
+build_objects(struct wmid_router *r, const struct wmid_objects *o, const struct wmid_settings *s,
+              json_t *filter_names, struct creator_cache *creators, wmi_error *err)
 {
     if (!build_cache_controls(r, o, err))
         return false;
@@ -567,9 +659,11 @@ build(struct wmid_router *r, const struct wmid_objects *o, const struct wmid_set
         const char *text = str_prop(x, "Query");
         if (name == NULL || name[0] == '\0')
             return config_fail(err, WBEM_E_NO_KEY, origin, "Name: an __EventFilter needs a Name");
-        for (size_t j = 0; j < r->nfilters; j++)
-            if (strcasecmp(r->filters[j].name, name) == 0)
-                return config_fail(err, WBEM_E_ALREADY_EXISTS, origin, "Name: filter \"%s\" is defined twice", name);
+        char key[512];
+        name_key(name, key, sizeof key);
+        if (json_object_get(filter_names, key) != NULL)
+            return config_fail(err, WBEM_E_ALREADY_EXISTS, origin, "Name: filter \"%s\" is defined twice", name);
+        json_object_set_new(filter_names, key, json_integer((json_int_t)r->nfilters));
         if (lang == NULL || strcasecmp(lang, "WQL") != 0)
             return config_fail(err, WBEM_E_INVALID_QUERY_TYPE, origin, "QueryLanguage: \"%s\" is not \"WQL\"",
                         lang ? lang : "NULL");
@@ -597,7 +691,7 @@ build(struct wmid_router *r, const struct wmid_objects *o, const struct wmid_set
         f->name = strdup(name);
         f->path = wmi_object_get_path(x);
         f->query = q;
-        sec_identity_from_uid(&f->creator, o->owners ? o->owners[i] : -1, -1);
+        creator_of(creators, o->owners ? o->owners[i] : -1, &f->creator);
         const char *access = str_prop(x, "EventAccess");
         if (access != NULL) {
             wmi_error serr;
@@ -634,9 +728,14 @@ build(struct wmid_router *r, const struct wmid_objects *o, const struct wmid_set
             return config_fail(err, WBEM_E_INVALID_OBJECT_PATH, origin, "Consumer: the binding names no consumer");
         if (WMI_SUCCEEDED(wmi_path_parse(fpath, &cls, &keys))) {
             const char *fname = path_name_key(keys);
-            for (size_t j = 0; fname && j < r->nfilters; j++)
-                if (strcasecmp(r->filters[j].name, fname) == 0)
-                    f = &r->filters[j];
+            char key[512];
+            json_t *fi = NULL;
+            if (fname != NULL) {
+                name_key(fname, key, sizeof key);
+                fi = json_object_get(filter_names, key);
+            }
+            if (fi != NULL)
+                f = &r->filters[json_integer_value(fi)];
         }
         free(cls);
         json_decref(keys);
@@ -696,8 +795,22 @@ build(struct wmid_router *r, const struct wmid_objects *o, const struct wmid_set
     r->index = calloc(r->index_cap, sizeof *r->index);
     if (r->index == NULL)
         return config_fail(err, WBEM_E_OUT_OF_MEMORY, "", "out of memory");
-    struct index_build ib = {r, true};
+    struct index_build ib = {r, calloc(r->nfilters + 1, sizeof *ib.from), 0,
+                             calloc(r->nfilters + 1, sizeof *ib.found), true};
+    if (ib.from == NULL || ib.found == NULL) {
+        free(ib.from);
+        free(ib.found);
+        return config_fail(err, WBEM_E_OUT_OF_MEMORY, "", "out of memory");
+    }
+    for (size_t i = 0; i < r->nfilters; i++) {
+        const wmi_class *fc = wmi_schema_get_class(o->schema, wmi_query_class(r->filters[i].query));
+        if (fc != NULL)
+            ib.from[ib.nfrom++] = (struct from_entry){fc, i};
+    }
+    qsort(ib.from, ib.nfrom, sizeof *ib.from, from_cmp);
     wmi_schema_foreach_class(o->schema, index_add_class, &ib);
+    free(ib.from);
+    free(ib.found);
     if (!ib.ok)
         return config_fail(err, WBEM_E_OUT_OF_MEMORY, "", "out of memory");
     return true;

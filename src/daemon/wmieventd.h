@@ -154,6 +154,9 @@ struct wmid_provider {
  * NULL with *@st and @msg saying why.  Any thread.
  */
 const struct wmi_plugin *plugin_open(const char *library, void **dl, wmi_status *st, char *msg, size_t msglen);
+/* wmi_host.log for the provider called @provider: "provider NAME: ...",
+ * the level clamped to WMI_LOG_ERR..WMI_LOG_DEBUG.  Thread-safe. */
+void plugin_vlog(const char *provider, int level, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 /* Load and initialize; on failure logs one line, records status, returns false. */
 bool plugin_load(struct wmid_provider *p, const struct wmid_settings *s, const wmi_schema *schema);
 void plugin_unload(struct wmid_provider *p);
