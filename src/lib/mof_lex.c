@@ -88,18 +88,6 @@ is_name_char(int c)
     return is_name_start(c) || (c >= '0' && c <= '9');
 }
 
-static int
-hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool
 put_utf8(wmi_strbuf *sb, uint32_t cp)
 {
@@ -169,8 +157,8 @@ lex_quoted(struct mof_lexer *lx, char quote, int line, int col, wmi_error *err)
                 advance(lx);
                 cp = 0;
                 int nd = 0;
-                while (nd < 4 && hexval(peekc(lx, 0)) >= 0) {
-                    cp = cp * 16 + (uint32_t)hexval(peekc(lx, 0));
+                while (nd < 4 && wmi_hex_digit(peekc(lx, 0)) >= 0) {
+                    cp = cp * 16 + (uint32_t)wmi_hex_digit(peekc(lx, 0));
                     advance(lx);
                     nd++;
                 }
@@ -306,7 +294,7 @@ lex_number(struct mof_lexer *lx, struct mof_token *tok, wmi_error *err)
         return lex_error(err, WBEMMOF_E_ILLEGAL_CONSTANT_VALUE, tok->line, tok->col,
                          "malformed integer constant \"%s\"", text);
     for (size_t k = 0; k < nd; k++) {
-        int d = hexval((unsigned char)digits[k]);
+        int d = wmi_hex_digit((unsigned char)digits[k]);
         if (d < 0 || d >= base)
             return lex_error(err, WBEMMOF_E_ILLEGAL_CONSTANT_VALUE, tok->line, tok->col,
                              "malformed integer constant \"%s\"", text);

@@ -27,4 +27,17 @@ bool wmi_strbuf_printf(wmi_strbuf *sb, const char *fmt, ...) __attribute__((form
 char *wmi_strbuf_detach(wmi_strbuf *sb);
 void wmi_strbuf_free(wmi_strbuf *sb);
 
+/* The value of hexadecimal digit @c, or -1: for the WQL and MOF lexers. */
+static inline int
+wmi_hex_digit(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 #endif

@@ -279,18 +279,6 @@ is_digit(unsigned char c)
     return c >= '0' && c <= '9';
 }
 
-static int
-hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Lex a number at @p (a digit, or '-' followed by a digit). */
 static wmi_status
 lex_number(const char *text, size_t len, size_t p, wql_token *t, wmi_error *err)
@@ -309,7 +297,7 @@ lex_number(const char *text, size_t len, size_t p, wql_token *t, wmi_error *err)
         p += 2;
         size_t digits = 0;
         int h;
-        while (p < len && (h = hex_value(u[p])) >= 0) {
+        while (p < len && (h = wmi_hex_digit(u[p])) >= 0) {
             if (mag > (UINT64_MAX >> 4))
                 overflow = true;
             mag = (mag << 4) | (uint64_t)h;
