@@ -6,13 +6,14 @@
  *   wmieventctl [-s socket] stats
  *   wmieventctl [-s socket] enum CLASS
  *   wmieventctl [-s socket] reload
+ *   wmieventctl [-s socket] watch [--mof] 'WQL'
  *   wmieventctl [--classes FILE] wql check 'QUERY'
  *   wmieventctl [--classes FILE] wql eval 'QUERY' [FILE]
  *   wmieventctl [--classes FILE] mofcomp --check [-N ns] [-I dir] [--json] FILE...
  *
  * Exit codes: 0 success, 1 a WBEM error (printed as its name and message),
  * 2 usage (and mofcomp without --check, until the daemon has MofComp),
- * 3 the daemon cannot be reached.
+ * 3 the daemon cannot be reached (watch: or closed the connection).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -41,6 +42,7 @@ usage(void)
             "       wmieventctl [-s socket] stats\n"
             "       wmieventctl [-s socket] enum CLASS\n"
             "       wmieventctl [-s socket] reload\n"
+            "       wmieventctl [-s socket] watch [--mof] QUERY\n"
             "       wmieventctl [--classes file.json] wql check QUERY\n"
             "       wmieventctl [--classes file.json] wql eval QUERY [FILE]\n"
             "       wmieventctl [--classes file.json] mofcomp --check [-N namespace] [-I dir] [--json] FILE...\n");
@@ -346,6 +348,83 @@ cmd_enum(const char *class_name)
         }
     }
     json_decref(r);
+    disconnect(&c);
+    return rc;
+}
+
+/*
+ * A temporary consumer (ExecNotificationQuery): each matching event as one
+ * line, JSON or (--mof) the MOF text the daemon renders, until Ctrl-C, a
+ * closed pipe (SIGPIPE keeps its default action: `watch ... | head` ends),
+ * or the daemon going away (exit 3).  Stdout is flushed per event, so that
+ * a pipe sees each event as it comes.
+ */
+static int
+cmd_watch(int argc, char **argv)
+{
+    bool mof = false;
+    int i = 0;
+    if (i < argc && strcmp(argv[i], "--mof") == 0) {
+        mof = true;
+        i++;
+    }
+    if (argc - i != 1)
+        usage();
+    struct conn c;
+    if (connect_daemon(&c) != 0)
+        return EXIT_CONNECT;
+    json_t *req = json_pack("{ssssssssss}", "Method", "ExecNotificationQuery", "Id", "watch", "QueryLanguage", "WQL",
+                            "Query", argv[i], "Format", mof ? "MOF" : "JSON");
+    int send_rc = send_json(&c, req);
+    json_decref(req);
+    if (send_rc != 0) {
+        fprintf(stderr, "wmieventctl: write: %s\n", strerror(errno));
+        disconnect(&c);
+        return EXIT_CONNECT;
+    }
+    json_t *r = read_reply(&c, "watch");
+    int rc = check_reply(r);
+    json_decref(r);
+    if (rc != EXIT_OK) {
+        disconnect(&c);
+        return rc;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    rc = EXIT_CONNECT;
+    while (getline(&line, &cap, c.in) > 0) {
+        json_t *m = json_loads(line, 0, NULL);
+        if (m == NULL)
+            continue;
+        const json_t *e = json_object_get(m, "Event");
+        const char *text = json_string_value(json_object_get(m, "Text"));
+        if (e != NULL) {
+            char *out = json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER);
+            if (out != NULL)
+                printf("%s\n", out);
+            free(out);
+            fflush(stdout);
+        } else if (text != NULL) {
+            fputs(text, stdout);
+            if (text[0] == '\0' || text[strlen(text) - 1] != '\n')
+                putchar('\n');
+            fflush(stdout);
+        } else if (json_object_get(m, "Status") != NULL) {
+            /* A status line: events dropped for a slow read (go on), or
+             * the subscription ended (a reload removed its class). */
+            wmi_status st = (wmi_status)json_integer_value(json_object_get(m, "Status"));
+            print_status(st, NULL, json_string_value(json_object_get(m, "Message")));
+            if (json_is_true(json_object_get(m, "Cancelled"))) {
+                json_decref(m);
+                rc = EXIT_WBEM;
+                break;
+            }
+        }
+        json_decref(m);
+    }
+    if (rc == EXIT_CONNECT)
+        fprintf(stderr, "wmieventctl: the daemon closed the connection\n");
+    free(line);
     disconnect(&c);
     return rc;
 }
@@ -797,6 +876,8 @@ main(int argc, char **argv)
         return cmd_reload();
     if (strcmp(argv[0], "enum") == 0 && argc == 2)
         return cmd_enum(argv[1]);
+    if (strcmp(argv[0], "watch") == 0)
+        return cmd_watch(argc - 1, argv + 1);
     if (strcmp(argv[0], "wql") == 0)
         return cmd_wql(argc - 1, argv + 1);
     if (strcmp(argv[0], "mofcomp") == 0)

@@ -91,7 +91,7 @@ static const struct {
     {"max_wait_on_events", K_UINT}, {"consumer_deadline_ms", K_UINT},
     {"suspend_after_misses", K_UINT}, {"suspend_window_ms", K_UINT},
     {"suspend_max_ms", K_UINT}, {"host_program", K_PATH},
-    {"indicate_wait_ms", K_UINT},
+    {"indicate_wait_ms", K_UINT}, {"admin_group", K_STRING},
 };
 
 bool
@@ -100,6 +100,7 @@ config_load_settings(const char *path, struct wmid_settings *s, wmi_error *err)
     json_error_t jerr;
     memset(s, 0, sizeof *s);
     s->socket_gid = -1;
+    s->admin_gid = -1;
     s->log_level = WMI_LOG_INFO;
     s->max_line_bytes = 1024 * 1024;
     s->queue_max_bytes = 64u * 1024 * 1024;
@@ -176,6 +177,14 @@ config_load_settings(const char *path, struct wmid_settings *s, wmi_error *err)
                 break;
             }
             s->socket_gid = (int)gr->gr_gid;
+        } else if (strcmp(key, "admin_group") == 0) {
+            struct group *gr = getgrnam(sv);
+            if (gr == NULL) {
+                set_err(err, WBEM_E_NOT_FOUND, path, 0, 0, "setting \"admin_group\": no group \"%s\"", sv);
+                ok = false;
+                break;
+            }
+            s->admin_gid = (long)gr->gr_gid;
         } else if (strcmp(key, "log_level") == 0) {
             s->log_level = log_level_from_name(sv);
             if (s->log_level < 0) {
@@ -430,6 +439,42 @@ config_load_objects(const char *dir, struct wmid_objects *o, wmi_error *err)
     if (!ok)
         config_free_objects(o);
     return ok;
+}
+
+bool
+config_add_runtime(struct wmid_objects *o, const json_t *doc, const char *source, wmi_error *err)
+{
+    size_t i;
+    json_t *e;
+    char where[600];
+    json_array_foreach(json_object_get(doc, "Objects"), i, e) {
+        const json_t *obj = json_object_get(e, "Instance");
+        describe(where, sizeof where, source, i, obj);
+        wmi_error oerr;
+        wmi_object *inst;
+        if (!json_is_object(obj) || WMI_FAILED(wmi_object_from_json(o->schema, obj, &inst, &oerr))) {
+            set_err(err, json_is_object(obj) ? oerr.status : WBEM_E_INVALID_OBJECT, where, 0, 0, "%s%s%s",
+                    json_is_object(obj) ? oerr.source : "Instance", json_is_object(obj) && oerr.source[0] ? ": " : "",
+                    json_is_object(obj) ? oerr.text : ": not an object");
+            return false;
+        }
+        wmi_object **ni = realloc(o->instances, (o->ninstances + 1) * sizeof *ni);
+        if (ni != NULL)
+            o->instances = ni;
+        long *no = ni != NULL ? realloc(o->owners, (o->ninstances + 1) * sizeof *no) : NULL;
+        if (no != NULL)
+            o->owners = no;
+        if (ni == NULL || no == NULL) {
+            wmi_object_unref(inst);
+            set_err(err, WBEM_E_OUT_OF_MEMORY, where, 0, 0, "out of memory");
+            return false;
+        }
+        json_t *uid = json_object_get(e, "CreatorUid");
+        o->owners[o->ninstances] = json_is_integer(uid) ? (long)json_integer_value(uid) : -1;
+        o->instances[o->ninstances++] = inst;
+        json_array_append_new(o->origins, json_string(where));
+    }
+    return true;
 }
 
 void

@@ -11,6 +11,7 @@
  * a second) and answered with an error where a reply is possible.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,8 @@
 
 #include "daemon/eventprov.h"
 #include "daemon/instance.h"
+#include "daemon/intrinsic.h"
+#include "daemon/repo.h"
 #include "daemon/wmieventd.h"
 
 #define READ_CHUNK (64 * 1024)
@@ -51,6 +54,9 @@ struct conn {
     size_t *held_size;
     size_t nheld, capheld, held_bytes;
     uv_timer_t *batch_timer;     /* its own allocation: closed on its own */
+    /* Temporary consumers (ExecNotificationQuery) of this connection. */
+    struct tsub *temps;
+    unsigned ntemps;
 };
 
 struct wmid_control {
@@ -60,6 +66,7 @@ struct wmid_control {
     struct wmid_delivery *delivery;
     bool (*reload)(void *arg, wmi_error *err, size_t *nobjects);
     void *reload_arg;
+    struct wmid_repo_ops repo;    /* GetObject, PutInstance, DeleteInstance */
     uv_pipe_t listener;
     bool listening;
     struct conn *conns;
@@ -73,6 +80,14 @@ struct wmid_control {
     unsigned long long refused_connections;
     time_t last_refuse_log;
     unsigned long long suppressed;
+    /* Temporary consumers (ExecNotificationQuery): see their section. */
+    pthread_t loop_thread;
+    struct tsub *temps;
+    unsigned ntemps;
+    unsigned long next_qid;
+    struct tclass *tclasses;
+    size_t ntclasses;
+    unsigned long long temp_created, temp_delivered, temp_dropped, temp_overflows;
 };
 
 /* ====================================================================
@@ -106,6 +121,7 @@ count_error(struct wmid_control *ctl, struct conn *c, wmi_status st, const char 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b);
 static void process_buffer(struct conn *c, size_t scan_from);
+static void temp_drained(struct conn *c);
 
 static void
 on_write(uv_write_t *req, int status)
@@ -126,6 +142,8 @@ on_write(uv_write_t *req, int status)
             router_flush(c->ctl->router);
         }
     }
+    if (status == 0)
+        temp_drained(c); /* overflowed temporary consumers learn of it */
 }
 
 /* Send one JSON reply line (steals @reply).  Replies are never dropped: a
@@ -188,6 +206,507 @@ reply_error(struct conn *c, const json_t *id, wmi_status st, const char *field, 
         json_object_set_new(r, "Field", json_string(field));
     count_error(c->ctl, c, st, field, msg);
     reply(c, r);
+}
+
+/* ====================================================================
+ * Temporary consumers: ExecNotificationQuery and CancelQuery
+ *
+ * A temporary subscription lives on its connection, not in the router's
+ * snapshot: router_indicate_from hands every event to temp_on_event
+ * (router_set_temp_hook) while at least one exists, and the event goes
+ * out on the connection as {"Event": ..., "QueryId": N}.  The hook only
+ * runs on the loop thread, where all routing happens, so nothing here is
+ * locked.
+ *
+ * Index: the subscriptions are grouped by the class their FROM names
+ * (compared without regard to case, as WQL does), and an event is
+ * offered only to the groups of its class and its ancestors, as the
+ * router's class index does for filters.  Classes are matched by name,
+ * not by pointer: events built from an older schema (a provider's) and
+ * queries parsed against the newest must still meet.
+ *
+ * Slow readers: events are never allowed to pile up without bound.  Once
+ * TEMP_MAX_PENDING_BYTES wait to be written on the connection, further
+ * events for its subscriptions are dropped and counted; when the client
+ * has read enough that less than half that waits, each subscription that
+ * lost events gets one {"QueryId": N, "Status": WBEM_E_QUEUE_OVERFLOW,
+ * "Dropped": k} line and its events flow again.  The connection stays
+ * open: what it holds is bounded by the limit, and the daemon never waits
+ * for it.  A write that fails (the client went away without a FIN we
+ * could read) closes the connection and its subscriptions.
+ *
+ * Reload: the queries are parsed against the router's schema, which goes
+ * with the old router; control_set_router parses them again against the
+ * new one.  One that no longer parses (its class was removed) is
+ * cancelled with a status line naming the reason.
+ * ==================================================================== */
+
+#define TEMP_MAX_PER_CONN 16
+#define TEMP_MAX_TOTAL 256
+#define TEMP_MAX_PENDING_BYTES (1024 * 1024)
+
+struct tsub {
+    struct tsub *next;           /* ctl->temps: every subscription */
+    struct tsub *cnext;          /* conn->temps: this connection's */
+    struct conn *conn;
+    unsigned long qid;
+    char *text;                  /* the query as sent, parsed again at reload */
+    wmi_query *query;            /* parsed against router_schema(ctl->router) */
+    bool mof;                    /* "Format": "MOF": lines carry "Text" instead of "Event" */
+    /* The checks of a filter, with the peer as creator: router_filter_accepts
+     * applies EventAccess and the source sink's descriptor exactly as it
+     * does for permanent filters. */
+    struct wmid_filter acc;
+    unsigned long long delivered, dropped_total;
+    unsigned long long dropped;  /* since the last overflow notice; >0: overflowing */
+};
+
+/* One group of the index: the subscriptions whose FROM names @name. */
+struct tclass {
+    const char *name;            /* borrowed from a subscription's query */
+    struct tsub **subs;
+    size_t n;
+};
+
+static void conn_close(struct conn *c);
+static void temp_on_event(void *arg, wmi_object *ev, const struct wmid_source *src);
+
+static void
+temp_free(struct tsub *t)
+{
+    wmi_query_free(t->query);
+    sec_descriptor_free(t->acc.event_access);
+    free(t->text);
+    free(t);
+}
+
+/* Rebuild the class index after any change, and turn the router's hook on
+ * or off: with no temporary subscription, routing pays one branch. */
+static void
+temp_reindex(struct wmid_control *ctl)
+{
+    for (size_t i = 0; i < ctl->ntclasses; i++)
+        free(ctl->tclasses[i].subs);
+    free(ctl->tclasses);
+    ctl->tclasses = NULL;
+    ctl->ntclasses = 0;
+    if (ctl->ntemps > 0)
+        ctl->tclasses = calloc(ctl->ntemps, sizeof *ctl->tclasses);
+    for (struct tsub *t = ctl->temps; t != NULL && ctl->tclasses != NULL; t = t->next) {
+        const char *name = wmi_query_class(t->query);
+        size_t i;
+        for (i = 0; i < ctl->ntclasses; i++)
+            if (strcasecmp(ctl->tclasses[i].name, name) == 0)
+                break;
+        if (i == ctl->ntclasses) {
+            ctl->tclasses[i].name = name;
+            ctl->ntclasses++;
+        }
+        struct tclass *tc = &ctl->tclasses[i];
+        struct tsub **ns = realloc(tc->subs, (tc->n + 1) * sizeof *ns);
+        if (ns == NULL)
+            continue; /* out of memory: this one hears nothing until the next change */
+        tc->subs = ns;
+        tc->subs[tc->n++] = t;
+    }
+    router_set_temp_hook(ctl->ntemps > 0 ? temp_on_event : NULL, ctl);
+}
+
+/* Unlink @t from both lists (the index is rebuilt by the caller). */
+static void
+temp_unlink(struct wmid_control *ctl, struct tsub *t)
+{
+    for (struct tsub **pp = &ctl->temps; *pp != NULL; pp = &(*pp)->next)
+        if (*pp == t) {
+            *pp = t->next;
+            break;
+        }
+    for (struct tsub **pp = &t->conn->temps; *pp != NULL; pp = &(*pp)->cnext)
+        if (*pp == t) {
+            *pp = t->cnext;
+            break;
+        }
+    ctl->ntemps--;
+    t->conn->ntemps--;
+}
+
+static void
+on_temp_write(uv_write_t *req, int status)
+{
+    struct conn *c = req->handle->data;
+    /* The reply path's bookkeeping (memory, reading again once drained). */
+    on_write(req, status);
+    if (status < 0 && status != UV_ECANCELED && !c->closing) {
+        /* The peer is gone (EPIPE) though we may not have read its EOF: a
+         * reply back-pressure pause stops reading.  Nobody will read these
+         * events: end the subscriptions with the connection. */
+        log_debug("control: connection %lu: write: %s", c->id, uv_strerror(status));
+        conn_close(c);
+    }
+}
+
+/* Queue @line (@n bytes, ending in a newline; ownership taken). */
+static void
+temp_write(struct conn *c, char *line, size_t n)
+{
+    uv_write_t *req = malloc(sizeof *req);
+    if (req == NULL) {
+        free(line);
+        return;
+    }
+    req->data = line;
+    uv_buf_t b = uv_buf_init(line, (unsigned)n);
+    if (uv_write(req, (uv_stream_t *)&c->pipe, &b, 1, on_temp_write) != 0) {
+        free(line);
+        free(req);
+    }
+}
+
+/* A status line about subscription @t (steals @msg). */
+static void
+temp_status_line(struct tsub *t, json_t *msg)
+{
+    json_object_set_new(msg, "QueryId", json_integer((json_int_t)t->qid));
+    char *text = json_dumps(msg, JSON_COMPACT);
+    json_decref(msg);
+    if (text == NULL)
+        return;
+    size_t n = strlen(text);
+    char *line = realloc(text, n + 2);
+    if (line == NULL) {
+        free(text);
+        return;
+    }
+    line[n] = '\n';
+    line[n + 1] = '\0';
+    temp_write(t->conn, line, n + 1);
+}
+
+static void
+temp_notify_overflow(struct tsub *t)
+{
+    char msg[200];
+    snprintf(msg, sizeof msg,
+             "%llu event(s) dropped: the client left more than %d bytes unread; events flow again",
+             t->dropped, TEMP_MAX_PENDING_BYTES);
+    temp_status_line(t, json_pack("{sIsssIss}", "Status", (json_int_t)WBEM_E_QUEUE_OVERFLOW, "StatusName",
+                                  "WBEM_E_QUEUE_OVERFLOW", "Dropped", (json_int_t)t->dropped, "Message", msg));
+    t->conn->ctl->temp_overflows++;
+    t->dropped = 0;
+}
+
+/* The connection's writes drained: tell each overflowing subscription how
+ * much it lost, and let its events through again. */
+static void
+temp_drained(struct conn *c)
+{
+    if (c->closing || c->temps == NULL ||
+        uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) >= TEMP_MAX_PENDING_BYTES / 2)
+        return;
+    for (struct tsub *t = c->temps; t != NULL; t = t->cnext)
+        if (t->dropped > 0)
+            temp_notify_overflow(t);
+}
+
+/* One event (borrowed) for subscription @t.  *@full caches the event's
+ * JSON text across the subscriptions that take it whole. */
+static void
+temp_offer(struct tsub *t, wmi_object *ev, const struct wmid_source *src, char **full)
+{
+    struct conn *c = t->conn;
+    struct wmid_control *ctl = c->ctl;
+    if (!router_filter_accepts(&t->acc, src) || !wmi_query_evaluate_where(t->query, ev))
+        return;
+    size_t pending = uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe);
+    if (t->dropped > 0 && pending < TEMP_MAX_PENDING_BYTES / 2)
+        temp_notify_overflow(t);
+    if (t->dropped > 0 || pending >= TEMP_MAX_PENDING_BYTES) {
+        t->dropped++;
+        t->dropped_total++;
+        ctl->temp_dropped++;
+        return;
+    }
+    char *body = NULL;
+    bool owned = true;
+    /* SELECT A, B: the client sees what a filter's consumers would; when
+     * the projection fails (out of memory), the whole event. */
+    wmi_object *p = NULL;
+    if (wmi_query_select_count(t->query) == 0 || WMI_FAILED(wmi_query_project(t->query, ev, &p)))
+        p = wmi_object_ref(ev);
+    if (t->mof) {
+        char *mof = wmi_object_get_text(p);
+        json_t *s = mof != NULL ? json_string(mof) : NULL;
+        body = s != NULL ? json_dumps(s, JSON_ENCODE_ANY) : NULL;
+        json_decref(s);
+        free(mof);
+    } else if (p == ev) {
+        if (*full == NULL)
+            *full = json_dumps(wmi_object_json(ev), JSON_COMPACT);
+        body = *full;
+        owned = false;
+    } else {
+        body = json_dumps(wmi_object_json(p), JSON_COMPACT);
+    }
+    wmi_object_unref(p);
+    if (body == NULL)
+        return;
+    size_t blen = strlen(body);
+    size_t cap = blen + 64;
+    char *line = malloc(cap);
+    if (line != NULL) {
+        int n = snprintf(line, cap, "{\"%s\":%s,\"QueryId\":%lu}\n", t->mof ? "Text" : "Event", body, t->qid);
+        temp_write(c, line, (size_t)n);
+        t->delivered++;
+        ctl->temp_delivered++;
+    }
+    if (owned)
+        free(body);
+}
+
+static void
+temp_on_event(void *arg, wmi_object *ev, const struct wmid_source *src)
+{
+    struct wmid_control *ctl = arg;
+    /* Connections belong to the loop: an event routed elsewhere (a unit
+     * test's thread) cannot be written, and is not offered. */
+    if (!pthread_equal(pthread_self(), ctl->loop_thread) || ctl->ntclasses == 0)
+        return;
+    char *full = NULL;
+    for (const wmi_class *cls = wmi_object_class(ev); cls != NULL; cls = wmi_class_superclass(cls)) {
+        const char *name = wmi_class_name(cls);
+        for (size_t i = 0; i < ctl->ntclasses; i++) {
+            const struct tclass *tc = &ctl->tclasses[i];
+            if (strcasecmp(tc->name, name) != 0)
+                continue;
+            for (size_t j = 0; j < tc->n; j++)
+                temp_offer(tc->subs[j], ev, src, &full);
+        }
+    }
+    free(full);
+}
+
+/*
+ * Parse @text for a temporary subscription against @schema: a new query,
+ * or NULL with @err saying why (the status, and the column for syntax).
+ * Checked as filters are at load (intrinsic_check_filter); then what the
+ * temporary path cannot serve is refused: intrinsic events of instance
+ * providers are made by pollers for each filter (intrinsic.c), which
+ * temporary consumers do not have, and GROUP WITHIN needs an aggregator
+ * and its class in the snapshot.
+ */
+static wmi_query *
+temp_parse(const wmi_schema *schema, const char *text, wmi_error *err)
+{
+    wmi_query *q = NULL;
+    memset(err, 0, sizeof *err);
+    if (WMI_FAILED(wmi_query_parse(text, schema, &q, err)))
+        return NULL;
+    wmi_error ierr;
+    memset(&ierr, 0, sizeof ierr);
+    if (!intrinsic_check_filter(schema, q, &ierr)) {
+        *err = ierr;
+        wmi_query_free(q);
+        return NULL;
+    }
+    if (intrinsic_needs_polling(schema, q)) {
+        err->status = WBEM_E_NOT_SUPPORTED;
+        err->column = 0;
+        snprintf(err->text, sizeof err->text,
+                 "intrinsic events of %s come from polling an instance provider, which only permanent "
+                 "__EventFilter subscriptions do; temporary consumers receive indicated events only",
+                 wmi_query_isa_target(q));
+        wmi_query_free(q);
+        return NULL;
+    }
+    if (wmi_query_group_within(q) >= 0) {
+        err->status = WBEM_E_NOT_SUPPORTED;
+        err->column = 0;
+        snprintf(err->text, sizeof err->text,
+                 "GROUP WITHIN is served for permanent __EventFilter subscriptions only");
+        wmi_query_free(q);
+        return NULL;
+    }
+    return q;
+}
+
+static void
+req_exec_notification_query(struct conn *c, const json_t *id, json_t *req)
+{
+    struct wmid_control *ctl = c->ctl;
+    const json_t *jl = json_object_get(req, "QueryLanguage");
+    const char *text = json_string_value(json_object_get(req, "Query"));
+    const json_t *jfmt = json_object_get(req, "Format");
+    const json_t *jacc = json_object_get(req, "EventAccess");
+    char msg[600];
+
+    if (jl != NULL && (!json_is_string(jl) || strcasecmp(json_string_value(jl), "WQL") != 0)) {
+        reply_error(c, id, WBEM_E_INVALID_QUERY_TYPE, "QueryLanguage", "QueryLanguage must be \"WQL\"");
+        return;
+    }
+    if (text == NULL) {
+        reply_error(c, id, WBEM_E_INVALID_PARAMETER, "Query", "ExecNotificationQuery needs \"Query\": a string");
+        return;
+    }
+    bool mof = false;
+    if (jfmt != NULL) {
+        const char *f = json_string_value(jfmt);
+        if (f == NULL || (strcasecmp(f, "MOF") != 0 && strcasecmp(f, "JSON") != 0)) {
+            reply_error(c, id, WBEM_E_INVALID_PARAMETER, "Format", "Format is \"JSON\" (the default) or \"MOF\"");
+            return;
+        }
+        mof = strcasecmp(f, "MOF") == 0;
+    }
+    if (jacc != NULL && !json_is_string(jacc)) {
+        reply_error(c, id, WBEM_E_INVALID_PARAMETER, "EventAccess", "EventAccess is an SDDL string");
+        return;
+    }
+    if (c->ntemps >= TEMP_MAX_PER_CONN || ctl->ntemps >= TEMP_MAX_TOTAL) {
+        snprintf(msg, sizeof msg, "%s temporary subscriptions %s (%u); cancel one first",
+                 c->ntemps >= TEMP_MAX_PER_CONN ? "too many" : "the daemon holds too many",
+                 c->ntemps >= TEMP_MAX_PER_CONN ? "on this connection" : "in all",
+                 c->ntemps >= TEMP_MAX_PER_CONN ? TEMP_MAX_PER_CONN : TEMP_MAX_TOTAL);
+        reply_error(c, id, WBEM_E_QUOTA_VIOLATION, "Method", msg);
+        return;
+    }
+    wmi_error err;
+    wmi_query *q = temp_parse(router_schema(ctl->router), text, &err);
+    if (q == NULL) {
+        json_t *r = status_reply(id, err.status);
+        if (err.column > 0)
+            snprintf(msg, sizeof msg, "column %d: %.500s", err.column, err.text);
+        else
+            snprintf(msg, sizeof msg, "%.580s", err.text);
+        json_object_set_new(r, "Message", json_string(msg));
+        json_object_set_new(r, "Field", json_string("Query"));
+        if (err.column > 0)
+            json_object_set_new(r, "Column", json_integer(err.column));
+        count_error(ctl, c, err.status, "Query", msg);
+        reply(c, r);
+        return;
+    }
+    struct tsub *t = calloc(1, sizeof *t);
+    if (t == NULL || (t->text = strdup(text)) == NULL) {
+        free(t);
+        wmi_query_free(q);
+        reply_error(c, id, WBEM_E_OUT_OF_MEMORY, NULL, "out of memory");
+        return;
+    }
+    if (jacc != NULL) {
+        wmi_error serr;
+        t->acc.event_access = sec_descriptor_parse(json_string_value(jacc), &serr);
+        if (t->acc.event_access == NULL) {
+            snprintf(msg, sizeof msg, "column %d: %.500s", serr.column, serr.text);
+            reply_error(c, id, serr.status, "EventAccess", msg);
+            wmi_query_free(q);
+            temp_free(t);
+            return;
+        }
+    }
+    t->query = q;
+    t->mof = mof;
+    t->conn = c;
+    t->qid = ++ctl->next_qid;
+    t->acc.creator = c->identity;
+    t->acc.inactive = WBEM_S_NO_ERROR;
+    t->next = ctl->temps;
+    ctl->temps = t;
+    t->cnext = c->temps;
+    c->temps = t;
+    ctl->ntemps++;
+    c->ntemps++;
+    ctl->temp_created++;
+    temp_reindex(ctl);
+    log_debug("control: connection %lu (uid %ld): temporary subscription %lu: %s", c->id, c->uid, t->qid, text);
+    json_t *r = status_reply(id, WBEM_S_NO_ERROR);
+    json_object_set_new(r, "QueryId", json_integer((json_int_t)t->qid));
+    reply(c, r);
+}
+
+static void
+req_cancel_query(struct conn *c, const json_t *id, json_t *req)
+{
+    json_t *jq = json_object_get(req, "QueryId");
+    if (!json_is_integer(jq)) {
+        reply_error(c, id, WBEM_E_INVALID_PARAMETER, "QueryId", "CancelQuery needs \"QueryId\": an integer");
+        return;
+    }
+    /* Only the connection's own: another client's QueryId is not found. */
+    struct tsub *t;
+    for (t = c->temps; t != NULL; t = t->cnext)
+        if ((json_int_t)t->qid == json_integer_value(jq))
+            break;
+    if (t == NULL) {
+        char msg[120];
+        snprintf(msg, sizeof msg, "no temporary subscription %lld on this connection",
+                 (long long)json_integer_value(jq));
+        reply_error(c, id, WBEM_E_NOT_FOUND, "QueryId", msg);
+        return;
+    }
+    temp_unlink(c->ctl, t);
+    temp_reindex(c->ctl);
+    temp_free(t);
+    json_t *r = status_reply(id, WBEM_S_NO_ERROR);
+    json_object_set(r, "QueryId", jq);
+    reply(c, r);
+}
+
+/* The connection goes: so do its subscriptions. */
+static void
+temp_conn_closed(struct conn *c)
+{
+    if (c->temps == NULL)
+        return;
+    while (c->temps != NULL) {
+        struct tsub *t = c->temps;
+        temp_unlink(c->ctl, t);
+        temp_free(t);
+    }
+    temp_reindex(c->ctl);
+}
+
+/* A reload swapped routers: parse every query again against the new
+ * schema (the old one goes with the old router). */
+static void
+temp_reparse(struct wmid_control *ctl)
+{
+    struct tsub *t = ctl->temps;
+    while (t != NULL) {
+        struct tsub *next = t->next;
+        wmi_error err;
+        wmi_query *q = temp_parse(router_schema(ctl->router), t->text, &err);
+        if (q != NULL) {
+            wmi_query_free(t->query);
+            t->query = q;
+        } else {
+            char msg[400];
+            snprintf(msg, sizeof msg, "cancelled at reload: the query no longer holds: %.300s", err.text);
+            log_notice("control: connection %lu: temporary subscription %lu %s", t->conn->id, t->qid, msg);
+            temp_status_line(t, json_pack("{sIsssssb}", "Status", (json_int_t)err.status, "StatusName",
+                                          wmi_status_name(err.status) ? wmi_status_name(err.status)
+                                                                      : "WBEM_E_FAILED",
+                                          "Message", msg, "Cancelled", 1));
+            temp_unlink(ctl, t);
+            temp_free(t);
+        }
+        t = next;
+    }
+    temp_reindex(ctl);
+}
+
+static json_t *
+temp_stats_json(struct wmid_control *ctl)
+{
+    json_t *list = json_array();
+    for (struct tsub *t = ctl->temps; t != NULL; t = t->next)
+        json_array_append_new(list, json_pack("{sIsIsIsssIsIsI}", "QueryId", (json_int_t)t->qid, "connection",
+                                              (json_int_t)t->conn->id, "uid", (json_int_t)t->conn->uid, "Query",
+                                              t->text, "delivered", (json_int_t)t->delivered, "dropped",
+                                              (json_int_t)t->dropped_total, "pending_bytes",
+                                              (json_int_t)uv_stream_get_write_queue_size(
+                                                  (uv_stream_t *)&t->conn->pipe)));
+    return json_pack("{sIsIsIsIsIso}", "count", (json_int_t)ctl->ntemps, "created", (json_int_t)ctl->temp_created,
+                     "delivered", (json_int_t)ctl->temp_delivered, "dropped", (json_int_t)ctl->temp_dropped,
+                     "overflow_notices", (json_int_t)ctl->temp_overflows, "subscriptions", list);
 }
 
 /* ====================================================================
@@ -444,6 +963,129 @@ req_enum_instances(struct conn *c, const json_t *id, json_t *req)
     reply(c, r);
 }
 
+/* ====================================================================
+ * The repository: GetObject, PutInstance, DeleteInstance
+ * ==================================================================== */
+
+/* A failed repository request: status, the field or file, the message. */
+static void
+reply_wmi_error(struct conn *c, const json_t *id, const wmi_error *err)
+{
+    struct wmid_control *ctl = c->ctl;
+    wmi_status st = err->status ? err->status : WBEM_E_FAILED;
+    json_t *r = status_reply(id, st);
+    json_object_set_new(r, "Message", json_string(err->text));
+    if (err->source[0])
+        json_object_set_new(r, strchr(err->source, ':') || strchr(err->source, '/') ? "Source" : "Field",
+                            json_string(err->source));
+    if (err->line > 0) {
+        json_object_set_new(r, "Line", json_integer(err->line));
+        json_object_set_new(r, "Column", json_integer(err->column));
+    }
+    count_error(ctl, c, st, err->source, err->text);
+    reply(c, r);
+}
+
+static void
+req_get_object(struct conn *c, const json_t *id, json_t *req)
+{
+    const char *path = json_string_value(json_object_get(req, "Path"));
+    if (path == NULL) {
+        reply_error(c, id, WBEM_E_INVALID_PARAMETER, "Path", "GetObject needs \"Path\": an object path");
+        return;
+    }
+    wmi_status st = WBEM_E_NOT_SUPPORTED;
+    json_t *got = c->ctl->repo.get ? c->ctl->repo.get(c->ctl->repo.arg, path, &st) : NULL;
+    if (got == NULL) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "%s: %.500s",
+                 st == WBEM_E_INVALID_OBJECT_PATH ? "not an object path"
+                 : st == WBEM_E_INVALID_CLASS     ? "no such class"
+                                                  : "no such object",
+                 path);
+        reply_error(c, id, st, "Path", msg);
+        return;
+    }
+    json_t *r = status_reply(id, WBEM_S_NO_ERROR);
+    json_object_update(r, got);
+    json_decref(got);
+    reply(c, r);
+}
+
+/* WBEM_FLAG_CREATE_OR_UPDATE (0), WBEM_FLAG_UPDATE_ONLY (1),
+ * WBEM_FLAG_CREATE_ONLY (2), by name or number; -1 otherwise. */
+static long
+put_flags(const json_t *f)
+{
+    if (f == NULL)
+        return WMID_PUT_CREATE_OR_UPDATE;
+    if (json_is_integer(f))
+        return json_integer_value(f) >= 0 && json_integer_value(f) <= 2 ? (long)json_integer_value(f) : -1;
+    const char *s = json_string_value(f);
+    if (s == NULL)
+        return -1;
+    if (strncmp(s, "WBEM_FLAG_", 10) == 0)
+        s += 10;
+    return strcmp(s, "CREATE_OR_UPDATE") == 0 ? (long)WMID_PUT_CREATE_OR_UPDATE
+           : strcmp(s, "UPDATE_ONLY") == 0    ? (long)WMID_PUT_UPDATE_ONLY
+           : strcmp(s, "CREATE_ONLY") == 0    ? (long)WMID_PUT_CREATE_ONLY
+                                              : -1;
+}
+
+static void
+req_put_instance(struct conn *c, const json_t *id, json_t *req)
+{
+    const json_t *inst = json_object_get(req, "Instance");
+    long flags = put_flags(json_object_get(req, "Flags"));
+    if (!json_is_object(inst)) {
+        reply_error(c, id, WBEM_E_INVALID_PARAMETER, "Instance", "PutInstance needs \"Instance\": an object");
+        return;
+    }
+    if (flags < 0) {
+        reply_error(c, id, WBEM_E_INVALID_PARAMETER, "Flags",
+                    "Flags is WBEM_FLAG_CREATE_OR_UPDATE (0), WBEM_FLAG_UPDATE_ONLY (1) or WBEM_FLAG_CREATE_ONLY (2)");
+        return;
+    }
+    if (c->ctl->repo.put == NULL) {
+        reply_error(c, id, WBEM_E_NOT_SUPPORTED, "Method", "this daemon has no repository");
+        return;
+    }
+    wmi_error err;
+    memset(&err, 0, sizeof err);
+    if (!c->ctl->repo.put(c->ctl->repo.arg, &c->identity, inst, (unsigned)flags, &err)) {
+        reply_wmi_error(c, id, &err);
+        return;
+    }
+    reply(c, status_reply(id, WBEM_S_NO_ERROR));
+}
+
+static void
+req_delete_instance(struct conn *c, const json_t *id, json_t *req)
+{
+    const char *path = json_string_value(json_object_get(req, "Path"));
+    if (path == NULL) {
+        reply_error(c, id, WBEM_E_INVALID_PARAMETER, "Path", "DeleteInstance needs \"Path\": an object path");
+        return;
+    }
+    if (c->ctl->repo.del == NULL) {
+        reply_error(c, id, WBEM_E_NOT_SUPPORTED, "Method", "this daemon has no repository");
+        return;
+    }
+    wmi_error err;
+    memset(&err, 0, sizeof err);
+    if (!c->ctl->repo.del(c->ctl->repo.arg, &c->identity, path, &err)) {
+        reply_wmi_error(c, id, &err);
+        return;
+    }
+    reply(c, status_reply(id, WBEM_S_NO_ERROR));
+}
+
+void
+control_set_repository(struct wmid_control *c, const struct wmid_repo_ops *ops)
+{
+    c->repo = *ops;
+}
+
 /* Reload re-reads files that only their owner can change, but it is not
  * free (plugins may load, pollers restart): only root and the daemon's own
  * user may ask for it, as only they may send SIGHUP. */
@@ -500,6 +1142,7 @@ handle_request(struct conn *c, json_t *req)
         json_object_set_new(stats, "queued_bytes", json_integer((json_int_t)delivery_queued_bytes(ctl->delivery)));
         json_object_set_new(stats, "delivery", delivery_stats_json(ctl->delivery));
         json_object_set_new(stats, "builtin_event_providers", eventprov_builtin_stats_json());
+        json_object_set_new(stats, "temporary", temp_stats_json(ctl));
         json_object_set_new(r, "Stats", stats);
         /* The asking connection's own counts, so that a producer can learn
          * what happened to the bare events it sent. */
@@ -515,13 +1158,22 @@ handle_request(struct conn *c, json_t *req)
         req_enum_instances(c, id, req);
     } else if (strcasecmp(method, "Reload") == 0) {
         req_reload(c, id);
+    } else if (strcasecmp(method, "GetObject") == 0) {
+        req_get_object(c, id, req);
+    } else if (strcasecmp(method, "PutInstance") == 0) {
+        req_put_instance(c, id, req);
+    } else if (strcasecmp(method, "DeleteInstance") == 0) {
+        req_delete_instance(c, id, req);
     } else if (strcasecmp(method, "SetBatchingParameters") == 0) {
         req_set_batching(c, id, req);
+    } else if (strcasecmp(method, "ExecNotificationQuery") == 0) {
+        req_exec_notification_query(c, id, req);
+    } else if (strcasecmp(method, "CancelQuery") == 0) {
+        req_cancel_query(c, id, req);
     } else {
         char msg[400];
         snprintf(msg, sizeof msg,
-                 "unknown method \"%.200s\" (Indicate, SetBatchingParameters, Stats, Ping, EnumInstances and "
-                 "Reload are served)",
+                 "unknown method \"%.200s\" (see docs/protocol.md for the methods served)",
                  method);
         reply_error(c, id, WBEM_E_NOT_SUPPORTED, "Method", msg);
     }
@@ -644,6 +1296,7 @@ conn_close(struct conn *c)
         uv_close((uv_handle_t *)c->batch_timer, on_timer_closed);
         c->batch_timer = NULL;
     }
+    temp_conn_closed(c);
     c->closing = true;
     ctl->nopen--;
     if (c->prev)
@@ -811,7 +1464,7 @@ on_connection(uv_stream_t *server, int status)
         getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0)
         c->uid = (long)cred.uid;
     /* Once per connection: the group lookup may go through NSS. */
-    sec_identity_from_uid(&c->identity, c->uid, -1);
+    sec_identity_from_uid(&c->identity, c->uid, ctl->settings->admin_gid);
     if (ctl->nopen >= ctl->settings->max_connections) {
         /* Each connection may hold a line of up to max_line_bytes: bound
          * how many there are.  Refused with a log line a second at most. */
@@ -885,6 +1538,7 @@ control_new(uv_loop_t *loop, const struct wmid_settings *s, struct wmid_router *
     ctl->router = r;
     ctl->delivery = d;
     ctl->errors_by_status = json_object();
+    ctl->loop_thread = pthread_self();
     delivery_set_resume_cb(d, on_resume, ctl);
 
     char *dir = strdup(s->socket_path);
@@ -937,6 +1591,8 @@ void
 control_set_router(struct wmid_control *c, struct wmid_router *r)
 {
     c->router = r;
+    if (c->temps != NULL)
+        temp_reparse(c);
 }
 
 void
@@ -976,6 +1632,7 @@ control_close(struct wmid_control *ctl)
     while (ctl->conns != NULL)
         conn_close(ctl->conns);
     uv_run(ctl->loop, UV_RUN_NOWAIT);
+    temp_reindex(ctl); /* no subscription is left: the router's hook goes */
     json_decref(ctl->errors_by_status);
     free(ctl);
 }

@@ -21,6 +21,7 @@
 
 #include "daemon/eventprov.h"
 #include "daemon/instance.h"
+#include "daemon/repo.h"
 #include "daemon/intrinsic.h"
 #include "daemon/wmieventd.h"
 
@@ -30,6 +31,7 @@
 enum { EXIT_OK = 0, EXIT_CONFIG = 1, EXIT_USAGE = 2, EXIT_RUNTIME = 3 };
 
 struct daemon_state {
+    struct wmid_repo *repo;       /* objects created at run time (state_dir) */
     const char *config_path;
     uv_loop_t *loop;
     struct wmid_settings settings;
@@ -141,7 +143,7 @@ apply_settings(struct wmid_settings *cur, struct wmid_settings *ns, int verbose)
  * __InstanceCreationEvent, __InstanceModificationEvent and
  * __InstanceDeletionEvent.  Loop thread.
  */
-static bool reload_now(struct daemon_state *ds, wmi_error *err, size_t *nobjects);
+static bool reload_now(struct daemon_state *ds, wmi_error *err, size_t *nobjects, json_t *newdoc);
 
 static bool
 reload(void *arg, wmi_error *err, size_t *nobjects)
@@ -150,13 +152,73 @@ reload(void *arg, wmi_error *err, size_t *nobjects)
     if (ds->stopping)
         return config_fail(err, WBEM_E_SHUTTING_DOWN, ds->config_path, "the daemon is shutting down");
     notify_systemd("RELOADING=1");
-    bool ok = reload_now(ds, err, nobjects);
+    bool ok = reload_now(ds, err, nobjects, NULL);
     notify_systemd("READY=1");
     return ok;
 }
 
+/* ====================================================================
+ * The repository at run time (GetObject, PutInstance, DeleteInstance)
+ * ==================================================================== */
+
+static json_t *
+repo_get_op(void *arg, const char *path, wmi_status *st)
+{
+    struct daemon_state *ds = arg;
+    return repo_get(ds->repo, &ds->objects, path, st);
+}
+
+/* A change is a reload with the candidate repository document: it is
+ * written only once the whole configuration with it has been accepted. */
 static bool
-reload_now(struct daemon_state *ds, wmi_error *err, size_t *nobjects)
+apply_doc(struct daemon_state *ds, json_t *newdoc, wmi_error *err)
+{
+    size_t n;
+    if (ds->stopping) {
+        json_decref(newdoc);
+        return config_fail(err, WBEM_E_SHUTTING_DOWN, ds->config_path, "the daemon is shutting down");
+    }
+    bool ok = reload_now(ds, err, &n, newdoc);
+    json_decref(newdoc);
+    return ok;
+}
+
+static bool
+repo_put_op(void *arg, const struct sec_identity *who, const json_t *instance, unsigned flags, wmi_error *err)
+{
+    struct daemon_state *ds = arg;
+    json_t *doc = NULL;
+    if (WMI_FAILED(repo_put(ds->repo, &ds->objects, who, instance, flags, &doc, err)))
+        return false;
+    return apply_doc(ds, doc, err);
+}
+
+static bool
+repo_del_op(void *arg, const struct sec_identity *who, const char *path, wmi_error *err)
+{
+    struct daemon_state *ds = arg;
+    json_t *doc = NULL;
+    if (WMI_FAILED(repo_delete(ds->repo, &ds->objects, who, path, &doc, err)))
+        return false;
+    return apply_doc(ds, doc, err);
+}
+
+/* The object dir's objects, then those created at run time. */
+static bool
+load_objects(struct daemon_state *ds, const char *object_dir, const json_t *doc, struct wmid_objects *o,
+             wmi_error *err)
+{
+    if (!config_load_objects(object_dir, o, err))
+        return false;
+    if (ds->repo != NULL && !config_add_runtime(o, doc ? doc : repo_doc(ds->repo), repo_path(ds->repo), err)) {
+        config_free_objects(o);
+        return false;
+    }
+    return true;
+}
+
+static bool
+reload_now(struct daemon_state *ds, wmi_error *err, size_t *nobjects, json_t *newdoc)
 {
     struct wmid_settings ns;
     struct wmid_objects no;
@@ -165,12 +227,14 @@ reload_now(struct daemon_state *ds, wmi_error *err, size_t *nobjects)
     memset(&no, 0, sizeof no);
     if (!config_load_settings(ds->config_path, &ns, err))
         return false;
-    if (!config_load_objects(ns.object_dir, &no, err)) {
+    if (!load_objects(ds, ns.object_dir, newdoc, &no, err)) {
         config_free_settings(&ns);
         return false;
     }
     struct wmid_router *nr = router_new_from(&no, &ns, ds->delivery, ds->router, err);
-    if (nr == NULL || !timers_check(&no, err)) {
+    /* A repository change is written once the configuration with it is
+     * known good, and before it takes effect. */
+    if (nr == NULL || !timers_check(&no, err) || (newdoc != NULL && !repo_save(ds->repo, newdoc, err))) {
         router_free(nr);
         config_free_objects(&no);
         config_free_settings(&ns);
@@ -276,8 +340,10 @@ main(int argc, char **argv)
     }
     log_setlevel(ds.settings.log_level + verbose > WMI_LOG_DEBUG ? WMI_LOG_DEBUG
                                                                    : ds.settings.log_level + verbose);
-    if (!config_load_objects(ds.settings.object_dir, &ds.objects, &err)) {
+    ds.repo = repo_open(ds.settings.state_dir, &err);
+    if (ds.repo == NULL || !load_objects(&ds, ds.settings.object_dir, NULL, &ds.objects, &err)) {
         print_config_error(&err);
+        repo_close(ds.repo);
         config_free_settings(&ds.settings);
         return EXIT_CONFIG;
     }
@@ -287,6 +353,7 @@ main(int argc, char **argv)
         router_free(ds.router);
         print_config_error(&err);
         config_free_objects(&ds.objects);
+        repo_close(ds.repo);
         config_free_settings(&ds.settings);
         return EXIT_CONFIG;
     }
@@ -294,6 +361,7 @@ main(int argc, char **argv)
         fprintf(stderr, "wmieventd: configuration OK (%s, %zu objects)\n", config, ds.objects.ninstances);
         router_free(ds.router);
         config_free_objects(&ds.objects);
+        repo_close(ds.repo);
         config_free_settings(&ds.settings);
         return EXIT_OK;
     }
@@ -333,10 +401,13 @@ main(int argc, char **argv)
         delivery_free(ds.delivery);
         uv_run(ds.loop, UV_RUN_NOWAIT);
         config_free_objects(&ds.objects);
+        repo_close(ds.repo);
         config_free_settings(&ds.settings);
         return EXIT_RUNTIME;
     }
     control_set_reload(ds.control, reload, &ds);
+    struct wmid_repo_ops ops = {repo_get_op, repo_put_op, repo_del_op, &ds};
+    control_set_repository(ds.control, &ops);
     ds.proc = proc_start(ds.loop, &ds.settings);
     eventprov_sync(ds.router); /* the process connector's sink */
     repository_update(&ds.objects); /* the first load: no events */
@@ -383,6 +454,7 @@ main(int argc, char **argv)
     uv_run(ds.loop, UV_RUN_DEFAULT);
     uv_loop_close(ds.loop);
     repository_clear();
+    repo_close(ds.repo);
     config_free_objects(&ds.objects);
     config_free_settings(&ds.settings);
     return EXIT_OK;

@@ -292,7 +292,7 @@ registration_provider(struct wmid_router *r, wmi_object *x, const char *origin, 
  */
 static bool
 check_event_registration(struct wmid_router *r, const struct wmid_objects *o, wmi_object *x, const char *origin,
-                         long owner, wmi_error *err)
+                         long owner, long admin_gid, wmi_error *err)
 {
     struct wmid_provider *p = registration_provider(r, x, origin, err);
     if (p == NULL)
@@ -331,7 +331,7 @@ check_event_registration(struct wmid_router *r, const struct wmid_objects *o, wm
                                k, cname);
     }
     r->ev_regs[pi] = wmi_object_ref(x);
-    sec_identity_from_uid(&r->ev_ids[pi], owner, -1);
+    sec_identity_from_uid(&r->ev_ids[pi], owner, admin_gid);
     return true;
 }
 
@@ -405,6 +405,7 @@ static bool build_objects(struct wmid_router *r, const struct wmid_objects *o, c
 /* Creators of objects: most files share an owner, and each lookup reads
  * the passwd and group databases, so remember the last few. */
 struct creator_cache {
+    long admin_gid;
     long uid[8];
     struct sec_identity id[8];
     size_t n, next;
@@ -419,7 +420,7 @@ creator_of(struct creator_cache *cc, long uid, struct sec_identity *out)
             return;
         }
     }
-    sec_identity_from_uid(out, uid, -1);
+    sec_identity_from_uid(out, uid, cc->admin_gid);
     size_t k = cc->n < 8 ? cc->n++ : cc->next++ % 8;
     cc->uid[k] = uid;
     cc->id[k] = *out;
@@ -442,6 +443,8 @@ build(struct wmid_router *r, const struct wmid_objects *o, const struct wmid_set
      * 10,000 filters and bindings cost no quadratic search. */
     json_t *filter_names = json_object();
     struct creator_cache *creators = calloc(1, sizeof *creators);
+    if (creators != NULL)
+        creators->admin_gid = s->admin_gid;
     bool ok = filter_names != NULL && creators != NULL && build_objects(r, o, s, filter_names, creators, err);
     json_decref(filter_names);
     free(creators);
@@ -645,7 +648,7 @@ build_objects(struct wmid_router *r, const struct wmid_objects *o, const struct 
         const char *origin = json_string_value(json_array_get(o->origins, i));
         if (!wmi_object_isa(x, "__EventProviderRegistration"))
             continue;
-        if (!check_event_registration(r, o, x, origin, o->owners ? o->owners[i] : -1, err))
+        if (!check_event_registration(r, o, x, origin, o->owners ? o->owners[i] : -1, s->admin_gid, err))
             return false;
     }
     /* Filters. */
@@ -1185,6 +1188,18 @@ router_filter_accepts(const struct wmid_filter *f, const struct wmid_source *src
     return src->sink_sd == NULL || sec_descriptor_allows(src->sink_sd, &f->creator, SEC_RIGHT_SUBSCRIBE);
 }
 
+/* The temporary consumers' hook (router_set_temp_hook): not in the
+ * snapshot, so that it outlives a reload. */
+static wmid_temp_hook temp_hook;
+static void *temp_hook_arg;
+
+void
+router_set_temp_hook(wmid_temp_hook fn, void *arg)
+{
+    temp_hook_arg = arg;
+    temp_hook = fn;
+}
+
 bool
 router_indicate_from(struct wmid_router *r, wmi_object *ev, size_t size_hint, unsigned flags,
                      const struct wmid_source *src)
@@ -1201,6 +1216,8 @@ router_indicate_from(struct wmid_router *r, wmi_object *ev, size_t size_hint, un
         routed = true;
         pause |= deliver(r, f, ev, size_hint, flags);
     }
+    if (temp_hook != NULL)
+        temp_hook(temp_hook_arg, ev, src);
     if (routed)
         atomic_fetch_add_explicit(&r->stats.routed, 1, memory_order_relaxed);
     return pause;

@@ -43,6 +43,7 @@ struct wmid_settings {
     char *config_path;
     char *socket_path;
     int socket_gid;              /* -1: leave the group alone */
+    long admin_gid;              /* admin_group: its members are Administrators; -1: root only */
     char *state_dir;
     char *plugin_dir;
     char *object_dir;
@@ -86,6 +87,10 @@ void config_free_settings(struct wmid_settings *s);
 /* Load classes then instances of every *.json in @dir; false and @err on error. */
 bool config_load_objects(const char *dir, struct wmid_objects *o, wmi_error *err);
 void config_free_objects(struct wmid_objects *o);
+/* Append the objects created at run time (the repository document of
+ * repo.c; origins "@source: object N (...)", owners their creators).  False
+ * and @err naming the object when one no longer fits its class. */
+bool config_add_runtime(struct wmid_objects *o, const json_t *doc, const char *source, wmi_error *err);
 
 /* ====================================================================
  * plugin.c - consumer provider plugins
@@ -426,6 +431,17 @@ bool router_indicate_from(struct wmid_router *r, wmi_object *ev, size_t size_hin
 /* Is @f (not inactive, with a binding or a GROUP window) willing to take
  * events of @src?  (The checks of router_indicate_from, for IsActive.) */
 bool router_filter_accepts(const struct wmid_filter *f, const struct wmid_source *src);
+/*
+ * Temporary consumers (ExecNotificationQuery, control.c) are no part of
+ * the snapshot: they come and go with connections.  When a hook is set,
+ * router_indicate_from hands it every event it routes (borrowed) and its
+ * source (NULL: the daemon's own sources), after the filters.  One hook
+ * for all routers, so that a reload does not lose it; NULL (the default,
+ * and whenever there is no temporary subscription) costs one branch per
+ * event.  Events are routed on the loop thread; set it there too.
+ */
+typedef void (*wmid_temp_hook)(void *arg, wmi_object *ev, const struct wmid_source *src);
+void router_set_temp_hook(wmid_temp_hook fn, void *arg);
 /* The providers of the snapshot (borrowed). */
 struct wmid_provider *router_provider_at(struct wmid_router *r, size_t i);
 /* The __EventProviderRegistration of provider @i in this snapshot (borrowed;
@@ -518,6 +534,19 @@ struct wmid_control *control_new(uv_loop_t *loop, const struct wmid_settings *s,
                                  struct wmid_router *r, struct wmid_delivery *d, wmi_error *err);
 /* The router that serves requests from now on (reload).  Loop thread. */
 void control_set_router(struct wmid_control *c, struct wmid_router *r);
+/* The repository at run time, for GetObject, PutInstance and
+ * DeleteInstance (main.c implements them over repo.c).  Loop thread. */
+struct wmid_repo_ops {
+    /* The object at @path: new reference, or NULL with *@st. */
+    json_t *(*get)(void *arg, const char *path, wmi_status *st);
+    /* Create or change an instance (flags WMID_PUT_*), or delete one, as
+     * @who; the configuration is rebuilt with the change and the
+     * repository file written.  False with @err (nothing changed). */
+    bool (*put)(void *arg, const struct sec_identity *who, const json_t *instance, unsigned flags, wmi_error *err);
+    bool (*del)(void *arg, const struct sec_identity *who, const char *path, wmi_error *err);
+    void *arg;
+};
+void control_set_repository(struct wmid_control *c, const struct wmid_repo_ops *ops);
 /* What the Reload request calls: true with the number of objects loaded,
  * or false with @err naming the file or object that was refused (the
  * running configuration stays).  Loop thread. */

@@ -1,0 +1,391 @@
+/*
+ * repo.c - the repository at run time: GetObject, PutInstance and
+ * DeleteInstance over the objects of the object dir (declarative: changed
+ * by editing the files) and the objects created at run time.
+ *
+ * Objects created at run time persist in one JSON document,
+ * <state_dir>/repository.json:
+ *
+ *   {"Version": 1, "Objects": [{"Instance": {...}, "CreatorUid": 1000}, ...]}
+ *
+ * rewritten whole on every change, atomically: write a temporary file,
+ * fsync it, rename it over the old one, fsync the directory.  One file
+ * rather than an embedded store because the repository holds what
+ * administrators write (subscriptions, providers: hundreds of objects, not
+ * millions), so rewriting it costs nothing, a rename is the whole
+ * crash-safety story, and an administrator can read it at 3 a.m. with
+ * `jq`.
+ *
+ * A change is applied as a reload is (main.c): the objects of the object
+ * dir plus the candidate document are checked and a new router built;
+ * only then is the document written and the router swapped in.  So a
+ * PutInstance that would break the configuration changes nothing, and the
+ * repository raises its intrinsic events (providers/repository.c) as for
+ * any reload.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daemon/instance.h"
+#include "daemon/repo.h"
+
+struct wmid_repo {
+    char *dir;
+    char *path;
+    json_t *doc;
+};
+
+static bool
+fail(wmi_error *err, wmi_status st, const char *source, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static bool
+fail(wmi_error *err, wmi_status st, const char *source, const char *fmt, ...)
+{
+    va_list ap;
+    memset(err, 0, sizeof *err);
+    err->status = st;
+    snprintf(err->source, sizeof err->source, "%s", source ? source : "");
+    va_start(ap, fmt);
+    vsnprintf(err->text, sizeof err->text, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+/* ====================================================================
+ * The document
+ * ==================================================================== */
+
+static json_t *
+empty_doc(void)
+{
+    return json_pack("{sis[]}", "Version", 1, "Objects");
+}
+
+struct wmid_repo *
+repo_open(const char *state_dir, wmi_error *err)
+{
+    struct wmid_repo *r = calloc(1, sizeof *r);
+    if (r == NULL || (r->dir = strdup(state_dir)) == NULL || asprintf(&r->path, "%s/repository.json", state_dir) < 0) {
+        if (r != NULL)
+            free(r->dir);
+        free(r);
+        fail(err, WBEM_E_OUT_OF_MEMORY, state_dir, "out of memory");
+        return NULL;
+    }
+    json_error_t jerr;
+    r->doc = json_load_file(r->path, JSON_REJECT_DUPLICATES, &jerr);
+    if (r->doc == NULL && access(r->path, F_OK) != 0 && errno == ENOENT) {
+        r->doc = empty_doc();
+    } else if (r->doc == NULL) {
+        memset(err, 0, sizeof *err);
+        err->status = WBEM_E_INVALID_SYNTAX;
+        err->line = jerr.line;
+        err->column = jerr.column;
+        snprintf(err->source, sizeof err->source, "%s", r->path);
+        snprintf(err->text, sizeof err->text, "%s", jerr.text);
+        repo_close(r);
+        return NULL;
+    } else if (!json_is_array(json_object_get(r->doc, "Objects"))) {
+        fail(err, WBEM_E_INVALID_PARAMETER, r->path, "Objects: the repository file holds {\"Objects\": [...]}");
+        repo_close(r);
+        return NULL;
+    }
+    return r;
+}
+
+void
+repo_close(struct wmid_repo *r)
+{
+    if (r == NULL)
+        return;
+    json_decref(r->doc);
+    free(r->dir);
+    free(r->path);
+    free(r);
+}
+
+const json_t *
+repo_doc(const struct wmid_repo *r)
+{
+    return r->doc;
+}
+
+const char *
+repo_path(const struct wmid_repo *r)
+{
+    return r->path;
+}
+
+bool
+repo_save(struct wmid_repo *r, json_t *doc, wmi_error *err)
+{
+    char *tmp = NULL;
+    if (mkdir(r->dir, 0700) != 0 && errno != EEXIST)
+        return fail(err, WBEM_E_ACCESS_DENIED, r->dir, "cannot create the state directory: %s", strerror(errno));
+    if (asprintf(&tmp, "%s.tmp", r->path) < 0)
+        return fail(err, WBEM_E_OUT_OF_MEMORY, r->path, "out of memory");
+    char *text = json_dumps(doc, JSON_INDENT(1) | JSON_SORT_KEYS);
+    int fd = text != NULL ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : -1;
+    bool ok = fd >= 0;
+    size_t len = text != NULL ? strlen(text) : 0;
+    for (size_t off = 0; ok && off < len;) {
+        ssize_t w = write(fd, text + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        ok = w > 0;
+        off += ok ? (size_t)w : 0;
+    }
+    ok = ok && write(fd, "\n", 1) == 1 && fsync(fd) == 0;
+    int saved = errno;
+    if (fd >= 0)
+        close(fd);
+    free(text);
+    if (ok && rename(tmp, r->path) != 0) {
+        saved = errno;
+        ok = false;
+    }
+    if (!ok) {
+        unlink(tmp);
+        free(tmp);
+        return fail(err, WBEM_E_FAILED, r->path, "cannot write the repository: %s", strerror(saved));
+    }
+    free(tmp);
+    /* The rename is durable only once the directory is. */
+    int dfd = open(r->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    json_incref(doc);
+    json_decref(r->doc);
+    r->doc = doc;
+    return true;
+}
+
+/* ====================================================================
+ * Paths
+ * ==================================================================== */
+
+/* Does @o have the class and keys of a parsed path?  String keys compare
+ * without case, as WMI compares them. */
+static bool
+path_matches(const wmi_object *o, const char *cls, const json_t *keys)
+{
+    if (strcasecmp(wmi_object_class_name(o), cls) != 0)
+        return false;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)keys, k, v) {
+        const json_t *have = NULL;
+        if (k[0] == '\0')
+            continue; /* Class=@ or an unnamed key: the class decides */
+        if (WMI_FAILED(wmi_object_get_json(o, k, &have, NULL)) || have == NULL)
+            return false;
+        if (json_is_string(v) && json_is_string(have)) {
+            if (strcasecmp(json_string_value(v), json_string_value(have)) != 0)
+                return false;
+        } else if (json_is_number(v) && json_is_number(have)) {
+            if (json_number_value(v) != json_number_value(have))
+                return false;
+        } else if (!json_equal(v, (json_t *)have)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The object of @cur with path @path (class and keys), or -1. */
+static long
+find_object(const struct wmid_objects *cur, const char *cls, const json_t *keys)
+{
+    for (size_t i = 0; i < cur->ninstances; i++)
+        if (path_matches(cur->instances[i], cls, keys))
+            return (long)i;
+    return -1;
+}
+
+/* Was instance @i of @cur created at run time (from this repository)? */
+static bool
+is_runtime(const struct wmid_repo *r, const struct wmid_objects *cur, size_t i)
+{
+    const char *origin = json_string_value(json_array_get(cur->origins, i));
+    size_t n = strlen(r->path);
+    return origin != NULL && strncmp(origin, r->path, n) == 0 && origin[n] == ':';
+}
+
+/* Classes whose instances only administrators may create or change: they
+ * decide which code the daemon loads and how long it stays loaded. */
+static bool
+admin_only(const wmi_object *o)
+{
+    return wmi_object_isa(o, "__Provider") || wmi_object_isa(o, "__ProviderRegistration") ||
+           wmi_object_isa(o, "__CacheControl");
+}
+
+/* The index in the document of the runtime object at @path, or -1. */
+static long
+doc_index(const json_t *doc, const wmi_schema *schema, const char *cls, const json_t *keys)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(doc, "Objects"), i, e) {
+        wmi_object *o = NULL;
+        wmi_error err;
+        if (WMI_FAILED(wmi_object_from_json(schema, json_object_get(e, "Instance"), &o, &err)))
+            continue;
+        bool m = path_matches(o, cls, keys);
+        wmi_object_unref(o);
+        if (m)
+            return (long)i;
+    }
+    return -1;
+}
+
+/* ====================================================================
+ * Requests
+ * ==================================================================== */
+
+json_t *
+repo_get(const struct wmid_repo *r, const struct wmid_objects *cur, const char *path, wmi_status *st)
+{
+    char *cls = NULL;
+    json_t *keys = NULL;
+    if (path == NULL || WMI_FAILED(wmi_path_parse(path, &cls, &keys))) {
+        *st = WBEM_E_INVALID_OBJECT_PATH;
+        return NULL;
+    }
+    json_t *out = NULL;
+    long i = find_object(cur, cls, keys);
+    if (i >= 0) {
+        out = json_object();
+        json_t *o = json_deep_copy(wmi_object_json(cur->instances[i]));
+        char *rel = wmi_object_get_path(cur->instances[i]);
+        if (rel != NULL)
+            json_object_set_new(o, "__RELPATH", json_string(rel));
+        free(rel);
+        json_object_set_new(out, "Object", o);
+        json_object_set_new(out, "Origin", json_string(is_runtime(r, cur, (size_t)i) ? "runtime" : "config"));
+        json_object_set(out, "Source", json_array_get(cur->origins, (size_t)i));
+        struct sec_identity who;
+        sec_identity_from_uid(&who, cur->owners ? cur->owners[i] : -1, -1);
+        json_object_set_new(out, "CreatorSID", json_string(who.sid));
+        *st = WBEM_S_NO_ERROR;
+    } else if (wmi_schema_get_class(cur->schema, cls) == NULL) {
+        *st = WBEM_E_INVALID_CLASS;
+    } else {
+        *st = WBEM_E_NOT_FOUND;
+    }
+    free(cls);
+    json_decref(keys);
+    return out;
+}
+
+wmi_status
+repo_put(struct wmid_repo *r, const struct wmid_objects *cur, const struct sec_identity *who, const json_t *instance,
+         unsigned flags, json_t **newdoc, wmi_error *err)
+{
+    wmi_object *o = NULL;
+    *newdoc = NULL;
+    if (WMI_FAILED(wmi_object_from_json(cur->schema, instance, &o, err))) {
+        if (err->source[0] == '\0')
+            snprintf(err->source, sizeof err->source, "Instance");
+        return err->status;
+    }
+    wmi_status st = WBEM_S_NO_ERROR;
+    char *cls = NULL, *path = wmi_object_get_path(o);
+    json_t *keys = NULL;
+    if (!wmi_object_isa(o, "__SystemClass") || wmi_object_isa(o, "__Event") ||
+        wmi_object_isa(o, "__AggregateEvent")) {
+        fail(err, WBEM_E_INVALID_OPERATION, "Instance",
+             "instances of %s are not kept in the repository (provider classes and events are read-only)",
+             wmi_object_class_name(o));
+    } else if (admin_only(o) && !who->admin) {
+        fail(err, WBEM_E_ACCESS_DENIED, "Instance", "only administrators may create or change %s instances",
+             wmi_object_class_name(o));
+    } else if (path == NULL || WMI_FAILED(wmi_path_parse(path, &cls, &keys))) {
+        fail(err, WBEM_E_INVALID_OBJECT, "Instance", "the instance's key properties are not all set");
+    } else {
+        long i = find_object(cur, cls, keys);
+        bool exists = i >= 0;
+        if (exists && !is_runtime(r, cur, (size_t)i)) {
+            fail(err, WBEM_E_ACCESS_DENIED, json_string_value(json_array_get(cur->origins, (size_t)i)),
+                 "%s is declared in the object dir; change it there, not at run time", path);
+        } else if (exists && !who->admin && (cur->owners == NULL || cur->owners[i] != who->uid)) {
+            fail(err, WBEM_E_ACCESS_DENIED, "Instance", "%s was created by someone else", path);
+        } else if (exists && (flags & 0x3) == WMID_PUT_CREATE_ONLY) {
+            fail(err, WBEM_E_ALREADY_EXISTS, "Instance", "%s exists (WBEM_FLAG_CREATE_ONLY)", path);
+        } else if (!exists && (flags & 0x3) == WMID_PUT_UPDATE_ONLY) {
+            fail(err, WBEM_E_NOT_FOUND, "Instance", "%s does not exist (WBEM_FLAG_UPDATE_ONLY)", path);
+        } else {
+            json_t *doc = json_deep_copy(r->doc);
+            json_t *list = json_object_get(doc, "Objects");
+            long di = exists ? doc_index(r->doc, cur->schema, cls, keys) : -1;
+            /* The creator stays who created it, as CreatorSID does. */
+            json_int_t creator = di >= 0 ? json_integer_value(json_object_get(json_array_get(list, (size_t)di),
+                                                                               "CreatorUid"))
+                                         : (json_int_t)who->uid;
+            json_t *e = json_pack("{sOsI}", "Instance", wmi_object_json(o), "CreatorUid", creator);
+            if (doc == NULL || e == NULL) {
+                json_decref(doc);
+                json_decref(e);
+                fail(err, WBEM_E_OUT_OF_MEMORY, "", "out of memory");
+            } else {
+                if (di >= 0)
+                    json_array_set_new(list, (size_t)di, e);
+                else
+                    json_array_append_new(list, e);
+                *newdoc = doc;
+            }
+        }
+    }
+    st = *newdoc != NULL ? WBEM_S_NO_ERROR : err->status;
+    free(cls);
+    free(path);
+    json_decref(keys);
+    wmi_object_unref(o);
+    return st;
+}
+
+wmi_status
+repo_delete(struct wmid_repo *r, const struct wmid_objects *cur, const struct sec_identity *who, const char *path,
+            json_t **newdoc, wmi_error *err)
+{
+    char *cls = NULL;
+    json_t *keys = NULL;
+    *newdoc = NULL;
+    if (path == NULL || WMI_FAILED(wmi_path_parse(path, &cls, &keys))) {
+        fail(err, WBEM_E_INVALID_OBJECT_PATH, "Path", "\"%s\" is not an object path", path ? path : "");
+        return err->status;
+    }
+    long i = find_object(cur, cls, keys);
+    if (i < 0) {
+        fail(err, WBEM_E_NOT_FOUND, "Path", "no object %s", path);
+    } else if (!is_runtime(r, cur, (size_t)i)) {
+        fail(err, WBEM_E_ACCESS_DENIED, json_string_value(json_array_get(cur->origins, (size_t)i)),
+             "%s is declared in the object dir; remove it there", path);
+    } else if (!who->admin && (cur->owners == NULL || cur->owners[i] != who->uid)) {
+        fail(err, WBEM_E_ACCESS_DENIED, "Path", "%s was created by someone else", path);
+    } else if (admin_only(cur->instances[i]) && !who->admin) {
+        fail(err, WBEM_E_ACCESS_DENIED, "Path", "only administrators may delete %s instances",
+             wmi_object_class_name(cur->instances[i]));
+    } else {
+        long di = doc_index(r->doc, cur->schema, cls, keys);
+        json_t *doc = json_deep_copy(r->doc);
+        if (doc == NULL || di < 0) {
+            json_decref(doc);
+            fail(err, WBEM_E_FAILED, r->path, "the object is not in the repository file");
+        } else {
+            json_array_remove(json_object_get(doc, "Objects"), (size_t)di);
+            *newdoc = doc;
+        }
+    }
+    free(cls);
+    json_decref(keys);
+    return *newdoc != NULL ? WBEM_S_NO_ERROR : err->status;
+}

@@ -1,0 +1,153 @@
+# The repository at run time: GetObject, PutInstance, DeleteInstance, the
+# state dir's repository.json, identities.  Exec'd by run.py in its
+# namespace.
+
+
+def repo_objects(dr):
+    return tour_objects(dr) + [
+        event_filter("WatchRepo", "SELECT * FROM __InstanceOperationEvent WHERE TargetInstance ISA '__IndicationRelated'"),
+        logfile_consumer("RepoLog", os.path.join(dr, "repo.log"), "%__CLASS% %TargetInstance.__CLASS% %TargetInstance.Name%"),
+        binding("WatchRepo", lf_path("RepoLog")),
+    ]
+
+
+def runtime_set(dr, name="Rt"):
+    return [
+        event_filter(name, "SELECT * FROM Test_Event WHERE Severity >= 4"),
+        logfile_consumer(name + "Log", os.path.join(dr, name.lower() + ".log"), "rt %Message%"),
+        binding(name, lf_path(name + "Log")),
+    ]
+
+
+def put(c, inst, **kw):
+    return c.request("PutInstance", Instance=inst, **kw)
+
+
+def other_user_request(sock, uid, msg):
+    """Send one request as @uid; returns the reply."""
+    code = ("import socket,json,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); "
+            "s.sendall((sys.argv[2]+'\\n').encode()); b=b''\n"
+            "while not b.endswith(b'\\n'):\n    b+=s.recv(65536)\n"
+            "print(b.decode())")
+    pr = subprocess.run(["/usr/bin/python3", "-c", code, sock, json.dumps(msg)], capture_output=True, text=True,
+                        timeout=30, preexec_fn=lambda: (os.setgid(uid), os.setuid(uid)))
+    assert pr.returncode == 0, pr
+    return json.loads(pr.stdout)
+
+
+@test
+def test_repository_put_get_delete_and_persist():
+    with new_dir_daemon(repo_objects) as d:
+        d.start()
+        c = d.connect()
+        for o in runtime_set(d.dir):
+            r = put(c, o)
+            assert r["Status"] == 0, (o, r)
+        wait_for(lambda: len(read_lines(d.path("repo.log"))) == 3, "3 creation events")
+        assert sorted(read_lines(d.path("repo.log"))) == sorted([
+            "__InstanceCreationEvent __EventFilter Rt",
+            "__InstanceCreationEvent LogFileEventConsumer RtLog",
+            "__InstanceCreationEvent __FilterToConsumerBinding "]), read_lines(d.path("repo.log"))
+        c.send(ev("low", Severity=1))
+        c.send(ev("high", Severity=5))
+        c.ping()
+        wait_for(lambda: read_lines(d.path("rt.log")) == ["rt high"], "the runtime subscription delivers")
+        r = c.request("GetObject", Path='__EventFilter.Name="rt"')   # keys compare without case
+        assert r["Status"] == 0 and r["Origin"] == "runtime" and r["Object"]["Name"] == "Rt", r
+        assert r["CreatorSID"] == ("S-1-5-32-544" if os.geteuid() == 0 else "S-1-22-1-%d" % os.geteuid()), r
+        r = c.request("GetObject", Path='__EventFilter.Name="AllTest"')
+        assert r["Status"] == 0 and r["Origin"] == "config" and "10-test.json" in r["Source"], r
+        assert c.request("GetObject", Path='__EventFilter.Name="Nope"')["StatusName"] == "WBEM_E_NOT_FOUND"
+        assert c.request("GetObject", Path="not a path!")["StatusName"] == "WBEM_E_INVALID_OBJECT_PATH"
+        assert c.request("GetObject", Path='No_Class.Name="x"')["StatusName"] == "WBEM_E_INVALID_CLASS"
+        # Flags.
+        f = runtime_set(d.dir)[0]
+        assert put(c, f, Flags="WBEM_FLAG_CREATE_ONLY")["StatusName"] == "WBEM_E_ALREADY_EXISTS"
+        assert put(c, event_filter("Nope", "SELECT * FROM Test_Event"), Flags=1)["StatusName"] == "WBEM_E_NOT_FOUND"
+        # Update: a modification event, and the new query applies.
+        f2 = dict(f, Query="SELECT * FROM Test_Event WHERE Severity >= 2")
+        assert put(c, f2, Flags="UPDATE_ONLY")["Status"] == 0
+        wait_for(lambda: "__InstanceModificationEvent __EventFilter Rt" in read_lines(d.path("repo.log")), "modified")
+        c.send(ev("mid", Severity=3))
+        c.ping()
+        wait_for(lambda: read_lines(d.path("rt.log")) == ["rt high", "rt mid"], "the updated query")
+        # The object dir's objects cannot be changed or deleted at run time.
+        r = put(c, event_filter("AllTest", "SELECT * FROM Test_Event"))
+        assert r["StatusName"] == "WBEM_E_ACCESS_DENIED" and "10-test.json" in r["Source"], r
+        r = c.request("DeleteInstance", Path='__EventFilter.Name="AllTest"')
+        assert r["StatusName"] == "WBEM_E_ACCESS_DENIED" and "10-test.json" in r["Source"], r
+        # A change that breaks the configuration changes nothing.
+        before = open(d.path("state/repository.json")).read()
+        r = put(c, event_filter("Broken", "SELECT * FROM"))
+        assert r["StatusName"] == "WBEM_E_INVALID_QUERY", r
+        r = put(c, binding("NoSuchFilter", lf_path("RtLog")))
+        assert r["StatusName"] == "WBEM_E_NOT_FOUND" and "repository.json" in r["Source"], r
+        assert open(d.path("state/repository.json")).read() == before
+        # Not repository classes.
+        r = put(c, {"__CLASS": "Test_Event", "Message": "x"})
+        assert r["StatusName"] == "WBEM_E_INVALID_OPERATION", r
+        r = put(c, {"__CLASS": "__EventFilter", "Query": "SELECT * FROM Test_Event", "QueryLanguage": "WQL"})
+        assert r["StatusName"] == "WBEM_E_INVALID_OBJECT", r
+        assert put(c, {"__CLASS": "Nope"})["StatusName"] == "WBEM_E_INVALID_CLASS"
+        assert c.request("PutInstance")["StatusName"] == "WBEM_E_INVALID_PARAMETER"
+        assert put(c, f, Flags="SOMETIMES")["StatusName"] == "WBEM_E_INVALID_PARAMETER"
+        doc = json.load(open(d.path("state/repository.json")))
+        assert len(doc["Objects"]) == 3 and all("CreatorUid" in o for o in doc["Objects"]), doc
+        d.stop()
+        # Permanent: a new daemon on the same dir has them.
+        d.proc = None
+        d.exit_checked = False
+        d.start()
+        c = d.connect()
+        r = c.request("GetObject", Path='LogFileEventConsumer.Name="RtLog"')
+        assert r["Status"] == 0 and r["Origin"] == "runtime", r
+        c.send(ev("after-restart", Severity=4))
+        c.ping()
+        wait_for(lambda: read_lines(d.path("rt.log"))[-1:] == ["rt after-restart"], "delivery after a restart")
+        # Delete: the binding first (a filter it names cannot go first).
+        r = c.request("DeleteInstance", Path='__FilterToConsumerBinding.Consumer="LogFileEventConsumer.Name=\\"RtLog\\"",'
+                                             'Filter="__EventFilter.Name=\\"Rt\\""')
+        assert r["Status"] == 0, r
+        r = c.request("DeleteInstance", Path='__EventFilter.Name="Rt"')
+        assert r["Status"] == 0, r
+        wait_for(lambda: "__InstanceDeletionEvent __EventFilter Rt" in read_lines(d.path("repo.log")), "deleted")
+        assert c.request("DeleteInstance", Path='__EventFilter.Name="Rt"')["StatusName"] == "WBEM_E_NOT_FOUND"
+        assert len(json.load(open(d.path("state/repository.json")))["Objects"]) == 1
+        d.stop()
+
+
+@test
+def test_repository_identities_and_rights():
+    if os.geteuid() != 0 or not os.access("/usr/bin/python3", os.X_OK):
+        raise Skip("needs root and /usr/bin/python3 to connect as other uids")
+    with new_dir_daemon(repo_objects) as d:
+        d.start()
+        os.chmod(d.socket, 0o666)
+        os.chmod(d.dir, 0o755)
+        c = d.connect()
+        user, other = 4242, 4243
+        # A user may subscribe...
+        for o in runtime_set(d.dir, "Users"):
+            r = other_user_request(d.socket, user, {"Method": "PutInstance", "Id": 1, "Instance": o})
+            assert r["Status"] == 0, (o, r)
+        r = c.request("GetObject", Path='__EventFilter.Name="Users"')
+        assert r["CreatorSID"] == "S-1-22-1-%d" % user, r
+        assert c.stats()["Stats"]["filters"]["Users"]["creator"] == "S-1-22-1-%d" % user
+        # ... but not register code.
+        r = other_user_request(d.socket, user, {"Method": "PutInstance", "Id": 2, "Instance": {
+            "__CLASS": "__Win32Provider", "Name": "Evil", "Library": "/tmp/evil.so"}})
+        assert r["StatusName"] == "WBEM_E_ACCESS_DENIED", r
+        # Another user may not change or delete what the first created; root may.
+        r = other_user_request(d.socket, other, {"Method": "DeleteInstance", "Id": 3,
+                                                 "Path": '__EventFilter.Name="Users"'})
+        assert r["StatusName"] == "WBEM_E_ACCESS_DENIED", r
+        r = other_user_request(d.socket, other, {"Method": "PutInstance", "Id": 4,
+                                                 "Instance": runtime_set(d.dir, "Users")[0]})
+        assert r["StatusName"] == "WBEM_E_ACCESS_DENIED", r
+        assert c.request("DeleteInstance", Path='__FilterToConsumerBinding.Consumer="LogFileEventConsumer.Name=\\"UsersLog\\"",'
+                                                 'Filter="__EventFilter.Name=\\"Users\\""')["Status"] == 0
+        # Root's update keeps the creator.
+        assert put(c, dict(runtime_set(d.dir, "Users")[0], Query="SELECT * FROM Test_Event"))["Status"] == 0
+        doc = json.load(open(d.path("state/repository.json")))
+        assert {o["Instance"]["Name"]: o["CreatorUid"] for o in doc["Objects"]} == {"Users": user, "UsersLog": user}, doc
+        d.stop()
