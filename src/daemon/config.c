@@ -74,7 +74,7 @@ resolve(const char *base_dir, const char *p)
  * Settings
  * ==================================================================== */
 
-enum key_type { K_PATH, K_STRING, K_SIZE, K_UINT };
+enum key_type { K_PATH, K_STRING, K_SIZE, K_UINT, K_LIST };
 
 static const struct {
     const char *key;
@@ -92,6 +92,7 @@ static const struct {
     {"suspend_after_misses", K_UINT}, {"suspend_window_ms", K_UINT},
     {"suspend_max_ms", K_UINT}, {"host_program", K_PATH},
     {"indicate_wait_ms", K_UINT}, {"admin_group", K_STRING},
+    {"user_consumer_providers", K_LIST},
 };
 
 bool
@@ -146,6 +147,20 @@ config_load_settings(const char *path, struct wmid_settings *s, wmi_error *err)
             break;
         }
         enum key_type t = known_keys[i].type;
+        if (t == K_LIST) {
+            size_t k;
+            json_t *e;
+            bool good = json_is_array(v);
+            json_array_foreach(v, k, e) good &= json_is_string(e) && json_string_length(e) > 0;
+            if (!good) {
+                set_err(err, WBEM_E_TYPE_MISMATCH, path, 0, 0, "setting \"%s\" must be an array of names", key);
+                ok = false;
+                break;
+            }
+            json_decref(s->user_consumer_providers);
+            s->user_consumer_providers = json_incref(v);
+            continue;
+        }
         if ((t == K_PATH || t == K_STRING) && (!json_is_string(v) || json_string_length(v) == 0)) {
             set_err(err, WBEM_E_TYPE_MISMATCH, path, 0, 0, "setting \"%s\" must be a non-empty string", key);
             ok = false;
@@ -266,6 +281,7 @@ config_free_settings(struct wmid_settings *s)
     free(s->plugin_dir);
     free(s->object_dir);
     free(s->host_program);
+    json_decref(s->user_consumer_providers);
     memset(s, 0, sizeof *s);
 }
 

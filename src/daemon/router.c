@@ -436,6 +436,46 @@ name_key(const char *name, char *buf, size_t len)
     buf[i] = '\0';
 }
 
+/*
+ * WMI's rules for who may subscribe: a filter, a logical consumer and the
+ * binding between them must have the same creator (CreatorSID), and a
+ * binding created by a non-administrator may name only consumers whose
+ * provider takes subscriptions from non-administrators (the
+ * user_consumer_providers setting).  A binding that breaks them loads but
+ * delivers nothing; the log and Stats say why.
+ */
+static void
+check_binding_rights(struct wmid_router *r, const struct wmid_settings *s, struct creator_cache *creators,
+                     struct wmid_binding *b, long owner, const char *origin)
+{
+    (void)r;
+    struct sec_identity who;
+    creator_of(creators, owner, &who);
+    if (strcmp(who.sid, b->filter->creator.sid) != 0 || strcmp(who.sid, b->consumer->creator) != 0) {
+        b->inactive = WBEM_E_ACCESS_DENIED;
+        snprintf(b->why, sizeof b->why, "created by %.20s, its filter by %.20s, its consumer by %.20s",
+                 who.sid[0] ? who.sid : "?", b->filter->creator.sid[0] ? b->filter->creator.sid : "?",
+                 b->consumer->creator[0] ? b->consumer->creator : "?");
+    } else if (!who.admin) {
+        bool allowed = false;
+        size_t k;
+        json_t *e;
+        json_array_foreach(s->user_consumer_providers, k, e) {
+            allowed |= b->consumer->provider != NULL &&
+                       strcasecmp(json_string_value(e), b->consumer->provider->name) == 0;
+        }
+        if (!allowed) {
+            b->inactive = WBEM_E_ACCESS_DENIED;
+            snprintf(b->why, sizeof b->why,
+                     "a non-administrator's binding to a consumer of provider %.60s, which "
+                     "user_consumer_providers does not list",
+                     b->consumer->provider ? b->consumer->provider->name : "?");
+        }
+    }
+    if (b->inactive != WBEM_S_NO_ERROR)
+        log_warnx("%s: the binding delivers nothing (WBEM_E_ACCESS_DENIED): %s", origin, b->why);
+}
+
 static bool
 build(struct wmid_router *r, const struct wmid_objects *o, const struct wmid_settings *s, wmi_error *err)
 {
@@ -631,6 +671,11 @@ build_objects(struct wmid_router *r, const struct wmid_objects *o, const struct 
             return config_fail(err, WBEM_E_OUT_OF_MEMORY, origin, "out of memory");
         }
         c->refs = 1;
+        {
+            struct sec_identity cid;
+            creator_of(creators, o->owners ? o->owners[i] : -1, &cid);
+            snprintf(c->creator, sizeof c->creator, "%s", cid.sid);
+        }
         c->path = path;
         c->logical = wmi_object_ref(x);
         c->provider = p;
@@ -769,6 +814,7 @@ build_objects(struct wmid_router *r, const struct wmid_objects *o, const struct 
         uint64_t qos = 1;
         wmi_object_get_boolean(x, "SlowDownProviders", &slow);
         b->slow_down = slow;
+        check_binding_rights(r, s, creators, b, o->owners ? o->owners[i] : -1, origin);
         /* DeliverSynchronously = TRUE overrides DeliveryQoS; QoS 0 is
          * WMIMSG_FLAG_QOS_SYNCHRONOUS. */
         wmi_object_get_boolean(x, "DeliverSynchronously", &sync);
@@ -1145,6 +1191,8 @@ deliver_bindings(struct wmid_router *r, struct wmid_filter *f, wmi_object *ev, s
          * Only the loop thread loads; the daemon routes nowhere else. */
         if (b->consumer->sink == NULL && r->lazy && pthread_equal(pthread_self(), r->loop_thread))
             ensure_attached(r, b->consumer);
+        if (b->inactive != WBEM_S_NO_ERROR)
+            continue;
         if (b->synchronous && !atomic_load_explicit(&b->demoted, memory_order_relaxed)) {
             bool late = false;
             res = delivery_call(r->delivery, b->consumer, ev, size_hint, flags, &late);
@@ -1373,10 +1421,17 @@ router_stats_json(struct wmid_router *r)
     json_t *bindings = json_object();
     for (size_t i = 0; i < r->nbindings; i++) {
         struct wmid_binding *b = &r->bindings[i];
-        const char *mode = !b->synchronous ? "asynchronous" : atomic_load(&b->demoted) ? "demoted" : "synchronous";
-        json_object_set_new(bindings, b->path ? b->path : "",
-                            json_pack("{sssssssb}", "filter", b->filter->name, "consumer", b->consumer->path, "mode",
-                                      mode, "slow_down_providers", b->slow_down));
+        const char *mode = b->inactive != WBEM_S_NO_ERROR ? "inactive"
+                           : !b->synchronous          ? "asynchronous"
+                           : atomic_load(&b->demoted) ? "demoted"
+                                                      : "synchronous";
+        json_t *bo = json_pack("{sssssssb}", "filter", b->filter->name, "consumer", b->consumer->path, "mode", mode,
+                               "slow_down_providers", b->slow_down);
+        if (b->inactive != WBEM_S_NO_ERROR) {
+            json_object_set_new(bo, "status", json_string(wmi_status_name(b->inactive)));
+            json_object_set_new(bo, "reason", json_string(b->why));
+        }
+        json_object_set_new(bindings, b->path ? b->path : "", bo);
     }
     json_object_set_new(out, "bindings", bindings);
     json_object_set_new(out, "consumers", consumers);

@@ -44,6 +44,7 @@ struct wmid_settings {
     char *socket_path;
     int socket_gid;              /* -1: leave the group alone */
     long admin_gid;              /* admin_group: its members are Administrators; -1: root only */
+    json_t *user_consumer_providers; /* array of provider names non-administrators may bind to (new ref) */
     char *state_dir;
     char *plugin_dir;
     char *object_dir;
@@ -240,6 +241,7 @@ struct wmid_consumer {
      * consumer whose instance is unchanged, queue, sink and counters.
      * Loop thread only. */
     unsigned refs;
+    char creator[SEC_SID_MAX];    /* CreatorSID of the logical consumer */
 };
 
 enum wmid_push_result {
@@ -383,6 +385,12 @@ struct wmid_binding {
     struct wmid_consumer *consumer;
     bool slow_down;               /* SlowDownProviders */
     bool synchronous;             /* DeliverSynchronously, or DeliveryQoS = 0 */
+    /* Not WBEM_S_NO_ERROR: the binding delivers nothing (WBEM_E_ACCESS_DENIED:
+     * its filter, consumer and binding have different creators, or a
+     * non-administrator's binding names a consumer whose provider does not
+     * take theirs: user_consumer_providers); @why says which. */
+    wmi_status inactive;
+    char why[240];
     atomic_bool demoted;          /* synchronous, but missed a deadline: asynchronous now */
 };
 

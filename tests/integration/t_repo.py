@@ -151,3 +151,48 @@ def test_repository_identities_and_rights():
         doc = json.load(open(d.path("state/repository.json")))
         assert {o["Instance"]["Name"]: o["CreatorUid"] for o in doc["Objects"]} == {"Users": user, "UsersLog": user}, doc
         d.stop()
+
+
+@test
+def test_subscription_rights_creators_and_user_providers():
+    """A binding whose filter, consumer and binding have different creators
+    delivers nothing; a non-administrator's binding delivers only to
+    providers listed in user_consumer_providers."""
+    if os.geteuid() != 0 or not os.access("/usr/bin/python3", os.X_OK):
+        raise Skip("needs root and /usr/bin/python3 to act as other uids")
+    user = 4242
+    for allowed in (False, True):
+        settings = {"user_consumer_providers": ["LogFileEventConsumer"]} if allowed else None
+        with new_dir_daemon(repo_objects, settings) as d:
+            # A filter of uid 4242's own, bound by root to root's consumer.
+            with open(os.path.join(d.dir, "conf.d", "20-user.json"), "w") as f:
+                json.dump([event_filter("UsersFilter", "SELECT * FROM Test_Event")], f)
+            os.chown(os.path.join(d.dir, "conf.d", "20-user.json"), user, user)
+            with open(os.path.join(d.dir, "conf.d", "30-root.json"), "w") as f:
+                json.dump([binding("UsersFilter", lf_path("TestLog"))], f)
+            d.start()
+            os.chmod(d.socket, 0o666)
+            os.chmod(d.dir, 0o755)
+            c = d.connect()
+            b = [x for x in c.stats()["Stats"]["bindings"].values() if x["filter"] == "UsersFilter"][0]
+            assert b["mode"] == "inactive" and b["status"] == "WBEM_E_ACCESS_DENIED", b
+            assert "S-1-22-1-%d" % user in b["reason"] and "S-1-5-32-544" in b["reason"], b
+            assert d.log_lines("30-root.json", "delivers nothing"), d.log()
+            # uid 4242's own subscription, made at run time.
+            for o in runtime_set(d.dir, "Own"):
+                r = other_user_request(d.socket, user, {"Method": "PutInstance", "Id": 1, "Instance": o})
+                assert r["Status"] == 0, r
+            own = [x for x in c.stats()["Stats"]["bindings"].values() if x["filter"] == "Own"][0]
+            c.send(ev("to-user", Severity=5))
+            c.ping()
+            wait_for(lambda: read_lines(d.path("events.log")) == ["sev=5 msg=to-user"], "the admin's own delivery")
+            if allowed:
+                assert own["mode"] == "asynchronous", own
+                wait_for(lambda: read_lines(d.path("own.log")) == ["rt to-user"], "the user's subscription")
+            else:
+                assert own["mode"] == "inactive" and "user_consumer_providers" in own["reason"], own
+                time.sleep(0.2)
+                assert read_lines(d.path("own.log")) == []
+            # TestLog got the event once: through AllTest, not the mismatched binding.
+            assert read_lines(d.path("events.log")) == ["sev=5 msg=to-user"]
+            d.stop()
