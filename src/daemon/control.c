@@ -4,7 +4,10 @@
  * Each line is either a bare event (an object with "__CLASS"), indicated
  * with no reply, which is the cheap path for high-rate producers, or a
  * request (an object with "Method"), answered with one reply line that
- * carries a WBEM status.  docs/protocol.md is the reference.
+ * carries a WBEM status.  A connection may also hold temporary
+ * subscriptions (ExecNotificationQuery), whose events are written to it as
+ * lines of their own (see "Temporary consumers").  docs/protocol.md is the
+ * reference.
  *
  * Bad input never closes the connection: a malformed or oversized line, an
  * unknown class or a wrong property type is counted, logged (at most a line
