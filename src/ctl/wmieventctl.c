@@ -6,6 +6,9 @@
  *   wmieventctl [-s socket] stats
  *   wmieventctl [-s socket] enum CLASS
  *   wmieventctl [-s socket] reload
+ *   wmieventctl [-s socket] get PATH
+ *   wmieventctl [-s socket] put [--create-only | --update-only] FILE|-
+ *   wmieventctl [-s socket] delete PATH
  *   wmieventctl [-s socket] watch [--mof] 'WQL'
  *   wmieventctl [--classes FILE] wql check 'QUERY'
  *   wmieventctl [--classes FILE] wql eval 'QUERY' [FILE]
@@ -42,6 +45,9 @@ usage(void)
             "       wmieventctl [-s socket] stats\n"
             "       wmieventctl [-s socket] enum CLASS\n"
             "       wmieventctl [-s socket] reload\n"
+            "       wmieventctl [-s socket] get PATH\n"
+            "       wmieventctl [-s socket] put [--create-only | --update-only] FILE|-\n"
+            "       wmieventctl [-s socket] delete PATH\n"
             "       wmieventctl [-s socket] watch [--mof] QUERY\n"
             "       wmieventctl [--classes file.json] wql check QUERY\n"
             "       wmieventctl [--classes file.json] wql eval QUERY [FILE]\n"
@@ -326,6 +332,95 @@ cmd_reload(void)
 
 /* The instances of a class (and its subclasses), one JSON line each, as
  * Get-CimInstance lists them. */
+/* One request, one reply: the exit code, the reply kept in *@out when
+ * wanted (new reference). */
+static int
+request(json_t *req, json_t **out)
+{
+    struct conn c;
+    if (connect_daemon(&c) != 0) {
+        json_decref(req);
+        return EXIT_CONNECT;
+    }
+    json_object_set_new(req, "Id", json_string("1"));
+    send_json(&c, req);
+    json_decref(req);
+    json_t *r = read_reply(&c, "1");
+    int rc = check_reply(r);
+    if (out != NULL && rc == EXIT_OK)
+        *out = json_incref(r);
+    json_decref(r);
+    disconnect(&c);
+    return rc;
+}
+
+/* GetObject: the object as indented JSON; where it comes from and its
+ * creator on stderr, so that stdout stays one JSON document. */
+static int
+cmd_get(const char *path)
+{
+    json_t *r = NULL;
+    int rc = request(json_pack("{ssss}", "Method", "GetObject", "Path", path), &r);
+    if (rc == EXIT_OK) {
+        json_dumpf(json_object_get(r, "Object"), stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+        putchar('\n');
+        fprintf(stderr, "wmieventctl: %s object (%s), created by %s\n",
+                json_string_value(json_object_get(r, "Origin")), json_string_value(json_object_get(r, "Source")),
+                json_string_value(json_object_get(r, "CreatorSID")));
+    }
+    json_decref(r);
+    return rc;
+}
+
+/* PutInstance of each object in FILE (one object, or an array of them),
+ * in order, stopping at the first refusal. */
+static int
+cmd_put(int argc, char **argv)
+{
+    const char *flags = "WBEM_FLAG_CREATE_OR_UPDATE";
+    int i = 0;
+    for (; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i++) {
+        if (strcmp(argv[i], "--create-only") == 0)
+            flags = "WBEM_FLAG_CREATE_ONLY";
+        else if (strcmp(argv[i], "--update-only") == 0)
+            flags = "WBEM_FLAG_UPDATE_ONLY";
+        else
+            usage();
+    }
+    if (i + 1 != argc)
+        usage();
+    json_error_t jerr;
+    json_t *doc = strcmp(argv[i], "-") == 0 ? json_loadf(stdin, JSON_REJECT_DUPLICATES, &jerr)
+                                             : json_load_file(argv[i], JSON_REJECT_DUPLICATES, &jerr);
+    if (doc == NULL) {
+        fprintf(stderr, "wmieventctl: %s:%d:%d: %s\n", argv[i], jerr.line, jerr.column, jerr.text);
+        return EXIT_USAGE;
+    }
+    if (json_is_object(doc)) {
+        json_t *a = json_array();
+        json_array_append_new(a, doc);
+        doc = a;
+    }
+    size_t k;
+    json_t *inst;
+    int rc = EXIT_OK;
+    json_array_foreach(doc, k, inst) {
+        rc = request(json_pack("{sssOss}", "Method", "PutInstance", "Instance", inst, "Flags", flags), NULL);
+        if (rc != EXIT_OK) {
+            fprintf(stderr, "wmieventctl: %s: object %zu refused; the %zu before it were stored\n", argv[i], k, k);
+            break;
+        }
+    }
+    json_decref(doc);
+    return rc;
+}
+
+static int
+cmd_delete(const char *path)
+{
+    return request(json_pack("{ssss}", "Method", "DeleteInstance", "Path", path), NULL);
+}
+
 static int
 cmd_enum(const char *class_name)
 {
@@ -874,6 +969,12 @@ main(int argc, char **argv)
         return cmd_stats();
     if (strcmp(argv[0], "reload") == 0 && argc == 1)
         return cmd_reload();
+    if (strcmp(argv[0], "get") == 0 && argc == 2)
+        return cmd_get(argv[1]);
+    if (strcmp(argv[0], "put") == 0)
+        return cmd_put(argc - 1, argv + 1);
+    if (strcmp(argv[0], "delete") == 0 && argc == 2)
+        return cmd_delete(argv[1]);
     if (strcmp(argv[0], "enum") == 0 && argc == 2)
         return cmd_enum(argv[1]);
     if (strcmp(argv[0], "watch") == 0)

@@ -196,3 +196,31 @@ def test_subscription_rights_creators_and_user_providers():
             # TestLog got the event once: through AllTest, not the mismatched binding.
             assert read_lines(d.path("events.log")) == ["sev=5 msg=to-user"]
             d.stop()
+
+
+@test
+def test_wmieventctl_get_put_delete():
+    with new_dir_daemon(repo_objects) as d:
+        d.start()
+        path = d.path("new.json")
+        with open(path, "w") as f:
+            json.dump(runtime_set(d.dir, "Cli"), f)
+        rc, out, err = run_ctl(["put", "--create-only", path], sock=d.socket)
+        assert rc == 0, (rc, out, err)
+        rc, out, err = run_ctl(["put", "--create-only", path], sock=d.socket)
+        assert rc == 1 and "WBEM_E_ALREADY_EXISTS" in err and "object 0 refused" in err, (rc, err)
+        rc, out, err = run_ctl(["get", '__EventFilter.Name="Cli"'], sock=d.socket)
+        assert rc == 0 and json.loads(out)["Name"] == "Cli" and "runtime object" in err, (rc, out, err)
+        rc, out, err = run_ctl(["get", '__EventFilter.Name="AllTest"'], sock=d.socket)
+        assert rc == 0 and "config object" in err, (rc, err)
+        rc, out, err = run_ctl(["delete", '__EventFilter.Name="AllTest"'], sock=d.socket)
+        assert rc == 1 and "WBEM_E_ACCESS_DENIED" in err and "10-test.json" in err, (rc, err)
+        rc, out, err = run_ctl(["put", d.path("missing.json")], sock=d.socket)
+        assert rc == 2, (rc, err)
+        rc, out, err = run_ctl(["delete", '__FilterToConsumerBinding.Consumer="LogFileEventConsumer.Name=\\"CliLog\\"",'
+                                          'Filter="__EventFilter.Name=\\"Cli\\""'], sock=d.socket)
+        assert rc == 0, (rc, err)
+        rc, out, err = run_ctl(["get", '__FilterToConsumerBinding.Consumer="LogFileEventConsumer.Name=\\"CliLog\\"",'
+                                       'Filter="__EventFilter.Name=\\"Cli\\""'], sock=d.socket)
+        assert rc == 1 and "WBEM_E_NOT_FOUND" in err, (rc, err)
+        d.stop()
