@@ -12,10 +12,10 @@
  *   wmieventctl [-s socket] watch [--mof] 'WQL'
  *   wmieventctl [--classes FILE] wql check 'QUERY'
  *   wmieventctl [--classes FILE] wql eval 'QUERY' [FILE]
- *   wmieventctl [--classes FILE] mofcomp --check [-N ns] [-I dir] [--json] FILE...
+ *   wmieventctl [-s socket] [--classes FILE] mofcomp [--check] [-N ns] [-I dir] [--json] FILE...
  *
  * Exit codes: 0 success, 1 a WBEM error (printed as its name and message),
- * 2 usage (and mofcomp without --check, until the daemon has MofComp),
+ * 2 usage,
  * 3 the daemon cannot be reached (watch: or closed the connection).
  */
 #include <errno.h>
@@ -51,7 +51,8 @@ usage(void)
             "       wmieventctl [-s socket] watch [--mof] QUERY\n"
             "       wmieventctl [--classes file.json] wql check QUERY\n"
             "       wmieventctl [--classes file.json] wql eval QUERY [FILE]\n"
-            "       wmieventctl [--classes file.json] mofcomp --check [-N namespace] [-I dir] [--json] FILE...\n");
+            "       wmieventctl [-s socket] [--classes file.json] mofcomp [--check] [-N namespace] [-I dir] [--json] "
+            "FILE...\n");
     exit(EXIT_USAGE);
 }
 
@@ -823,6 +824,68 @@ mof_dump(const wmi_mof_result *res)
     }
 }
 
+/* The daemon's classes (EnumClasses), added to @schema, superclasses
+ * first: a class whose superclass is not there yet waits for a later pass. */
+static int
+add_daemon_classes(wmi_schema *schema)
+{
+    json_t *r = NULL;
+    int rc = request(json_pack("{sssb}", "Method", "EnumClasses", "Deep", 1), &r);
+    if (rc != EXIT_OK)
+        return rc;
+    json_t *pending = json_incref(json_object_get(r, "Classes"));
+    json_decref(r);
+    bool progress = true;
+    while (json_array_size(pending) > 0 && progress) {
+        progress = false;
+        json_t *later = json_array();
+        size_t i;
+        json_t *c;
+        json_array_foreach(pending, i, c) {
+            wmi_error err;
+            const char *name = json_string_value(json_object_get(c, "__CLASS"));
+            if (name != NULL && wmi_schema_get_class(schema, name) != NULL)
+                continue; /* built in: the same */
+            if (WMI_SUCCEEDED(wmi_schema_add_class_json(schema, c, &err)))
+                progress = true;
+            else
+                json_array_append(later, c);
+        }
+        json_decref(pending);
+        pending = later;
+    }
+    json_decref(pending);
+    return EXIT_OK;
+}
+
+/* MofComp: send what @path compiled to, all or nothing. */
+static int
+mof_load(const char *path, const wmi_mof_result *res)
+{
+    static const char *const kinds[] = {[WMI_MOF_QUALIFIER] = "qualifier", [WMI_MOF_CLASS] = "class",
+                                        [WMI_MOF_INSTANCE] = "instance", [WMI_MOF_DELETE_CLASS] = "deleteclass",
+                                        [WMI_MOF_DELETE_INSTANCE] = "deleteinstance"};
+    json_t *ops = json_array();
+    for (size_t i = 0; i < wmi_mof_result_count(res); i++) {
+        const wmi_mof_op *op = wmi_mof_result_op(res, i);
+        json_t *o = json_pack("{sssssisi}", "Kind", kinds[op->kind], "Source", op->source ? op->source : path,
+                              "Line", op->line, "Flags", (int)op->flags);
+        if (op->ns != NULL)
+            json_object_set_new(o, "Namespace", json_string(op->ns));
+        if (op->json != NULL)
+            json_object_set(o, "Object", (json_t *)op->json);
+        if (op->target != NULL)
+            json_object_set_new(o, "Target", json_string(op->target));
+        json_array_append_new(ops, o);
+    }
+    json_t *r = NULL;
+    int rc = request(json_pack("{ssso}", "Method", "MofComp", "Operations", ops), &r);
+    if (rc == EXIT_OK)
+        printf("%s: %lld operation(s) loaded\n", path, (long long)json_integer_value(json_object_get(r, "Applied")));
+    json_decref(r);
+    return rc;
+}
+
 static int
 cmd_mofcomp(int argc, char **argv)
 {
@@ -869,12 +932,7 @@ cmd_mofcomp(int argc, char **argv)
         free(incs);
         usage();
     }
-    if (!check) {
-        fprintf(stderr, "wmieventctl: mofcomp: loading MOF into the daemon needs its MofComp request, "
-                        "which this wmieventd does not have yet; use mofcomp --check to compile offline\n");
-        free(incs);
-        return EXIT_USAGE;
-    }
+
     /* --classes may also name a MOF file: its classes join the schema. */
     const char *classes_mof = NULL;
     size_t cl = classes_file ? strlen(classes_file) : 0;
@@ -883,6 +941,13 @@ cmd_mofcomp(int argc, char **argv)
         classes_file = NULL;
     }
     wmi_schema *schema = load_schema();
+    /* Loading: compile against the daemon's own classes, so that instances
+     * of the classes its object dir defines check here already. */
+    if (!check && add_daemon_classes(schema) != EXIT_OK) {
+        wmi_schema_free(schema);
+        free(incs);
+        return EXIT_CONNECT;
+    }
     struct wmi_mof_options mo = {.default_namespace = ns, .include_dirs = incs, .schema = schema};
     int rc = EXIT_OK;
     if (classes_mof != NULL) {
@@ -923,10 +988,15 @@ cmd_mofcomp(int argc, char **argv)
             rc = EXIT_WBEM;
             continue;
         }
-        if (dump)
+        if (!check) {
+            int lrc = mof_load(argv[i], res);
+            if (lrc != EXIT_OK)
+                rc = lrc;
+        } else if (dump) {
             mof_dump(res);
-        else
+        } else {
             mof_summary(argv[i], res);
+        }
         wmi_mof_result_free(res);
     }
     wmi_schema_free(schema);

@@ -463,6 +463,20 @@ config_add_runtime(struct wmid_objects *o, const json_t *doc, const char *source
     size_t i;
     json_t *e;
     char where[600];
+    /* Classes first: runtime instances may be of them. */
+    json_array_foreach(json_object_get(doc, "Classes"), i, e) {
+        const json_t *def = json_object_get(e, "Class");
+        wmi_error cerr;
+        snprintf(where, sizeof where, "%s: class %zu (%s)", source, i,
+                 json_string_value(json_object_get(def, "__CLASS")) ? json_string_value(json_object_get(def, "__CLASS"))
+                                                                    : "no __CLASS");
+        if (!json_is_object(def) || WMI_FAILED(wmi_schema_add_class_json(o->schema, def, &cerr))) {
+            set_err(err, json_is_object(def) ? cerr.status : WBEM_E_INVALID_OBJECT, where, 0, 0, "%s%s%s",
+                    json_is_object(def) ? cerr.source : "Class", json_is_object(def) && cerr.source[0] ? ": " : "",
+                    json_is_object(def) ? cerr.text : ": not an object");
+            return false;
+        }
+    }
     json_array_foreach(json_object_get(doc, "Objects"), i, e) {
         const json_t *obj = json_object_get(e, "Instance");
         describe(where, sizeof where, source, i, obj);

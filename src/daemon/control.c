@@ -979,7 +979,7 @@ reply_wmi_error(struct conn *c, const json_t *id, const wmi_error *err)
     json_t *r = status_reply(id, st);
     json_object_set_new(r, "Message", json_string(err->text));
     if (err->source[0])
-        json_object_set_new(r, strchr(err->source, ':') || strchr(err->source, '/') ? "Source" : "Field",
+        json_object_set_new(r, err->line > 0 || strchr(err->source, ':') || strchr(err->source, '/') ? "Source" : "Field",
                             json_string(err->source));
     if (err->line > 0) {
         json_object_set_new(r, "Line", json_integer(err->line));
@@ -1083,6 +1083,89 @@ req_delete_instance(struct conn *c, const json_t *id, json_t *req)
     reply(c, status_reply(id, WBEM_S_NO_ERROR));
 }
 
+static void
+req_enum_classes(struct conn *c, const json_t *id, json_t *req)
+{
+    const json_t *sup = json_object_get(req, "SuperClass");
+    const json_t *deep = json_object_get(req, "Deep");
+    if ((sup != NULL && !json_is_string(sup)) || (deep != NULL && !json_is_boolean(deep))) {
+        reply_error(c, id, WBEM_E_INVALID_PARAMETER, sup != NULL && !json_is_string(sup) ? "SuperClass" : "Deep",
+                    "EnumClasses takes \"SuperClass\" (a class name) and \"Deep\" (true or false)");
+        return;
+    }
+    wmi_status st = WBEM_E_NOT_SUPPORTED;
+    json_t *list = c->ctl->repo.enum_classes
+                       ? c->ctl->repo.enum_classes(c->ctl->repo.arg, json_string_value(sup), deep == NULL || json_is_true(deep), &st)
+                       : NULL;
+    if (list == NULL) {
+        reply_error(c, id, st, "SuperClass", "no such class");
+        return;
+    }
+    json_t *r = status_reply(id, WBEM_S_NO_ERROR);
+    json_object_set_new(r, "Classes", list);
+    reply(c, r);
+}
+
+static void
+req_put_class(struct conn *c, const json_t *id, json_t *req)
+{
+    const json_t *cls = json_object_get(req, "Class");
+    long flags = put_flags(json_object_get(req, "Flags"));
+    if (!json_is_object(cls) || flags < 0 || c->ctl->repo.put_class == NULL) {
+        reply_error(c, id, WBEM_E_INVALID_PARAMETER, !json_is_object(cls) ? "Class" : "Flags",
+                    "PutClass needs \"Class\": a class definition (docs/configuration.md), and valid \"Flags\"");
+        return;
+    }
+    wmi_error err;
+    memset(&err, 0, sizeof err);
+    if (!c->ctl->repo.put_class(c->ctl->repo.arg, &c->identity, cls, (unsigned)flags, &err)) {
+        reply_wmi_error(c, id, &err);
+        return;
+    }
+    reply(c, status_reply(id, WBEM_S_NO_ERROR));
+}
+
+static void
+req_delete_class(struct conn *c, const json_t *id, json_t *req)
+{
+    const char *name = json_string_value(json_object_get(req, "ClassName"));
+    if (name == NULL || c->ctl->repo.del_class == NULL) {
+        reply_error(c, id, WBEM_E_INVALID_PARAMETER, "ClassName", "DeleteClass needs \"ClassName\"");
+        return;
+    }
+    wmi_error err;
+    memset(&err, 0, sizeof err);
+    if (!c->ctl->repo.del_class(c->ctl->repo.arg, &c->identity, name, &err)) {
+        reply_wmi_error(c, id, &err);
+        return;
+    }
+    reply(c, status_reply(id, WBEM_S_NO_ERROR));
+}
+
+/* MofComp: what wmieventctl compiled (the MOF compiler runs in the
+ * client, which reads the files and their includes), applied here all or
+ * nothing.  The daemon never opens a file a request names. */
+static void
+req_mofcomp(struct conn *c, const json_t *id, json_t *req)
+{
+    const json_t *ops = json_object_get(req, "Operations");
+    if (!json_is_array(ops) || c->ctl->repo.mofcomp == NULL) {
+        reply_error(c, id, WBEM_E_INVALID_PARAMETER, "Operations",
+                    "MofComp needs \"Operations\": the compiled operations (wmieventctl mofcomp sends them)");
+        return;
+    }
+    wmi_error err;
+    size_t n = 0;
+    memset(&err, 0, sizeof err);
+    if (!c->ctl->repo.mofcomp(c->ctl->repo.arg, &c->identity, ops, &n, &err)) {
+        reply_wmi_error(c, id, &err);
+        return;
+    }
+    json_t *r = status_reply(id, WBEM_S_NO_ERROR);
+    json_object_set_new(r, "Applied", json_integer((json_int_t)n));
+    reply(c, r);
+}
+
 void
 control_set_repository(struct wmid_control *c, const struct wmid_repo_ops *ops)
 {
@@ -1167,6 +1250,14 @@ handle_request(struct conn *c, json_t *req)
         req_put_instance(c, id, req);
     } else if (strcasecmp(method, "DeleteInstance") == 0) {
         req_delete_instance(c, id, req);
+    } else if (strcasecmp(method, "EnumClasses") == 0) {
+        req_enum_classes(c, id, req);
+    } else if (strcasecmp(method, "PutClass") == 0) {
+        req_put_class(c, id, req);
+    } else if (strcasecmp(method, "DeleteClass") == 0) {
+        req_delete_class(c, id, req);
+    } else if (strcasecmp(method, "MofComp") == 0) {
+        req_mofcomp(c, id, req);
     } else if (strcasecmp(method, "SetBatchingParameters") == 0) {
         req_set_batching(c, id, req);
     } else if (strcasecmp(method, "ExecNotificationQuery") == 0) {

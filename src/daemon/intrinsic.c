@@ -826,7 +826,7 @@ intrinsic_start_with(uv_loop_t *loop, const struct wmid_settings *s, struct wmid
                       f->name);
             continue;
         }
-        if (wmi_query_within(f->query) * 1000.0 < (double)floor_ms)
+        if (wmi_query_within(f->query) >= 0 && wmi_query_within(f->query) * 1000.0 < (double)floor_ms)
             log_warnx("filter \"%s\": WITHIN %g is below min_within_ms (%u ms); polled every %u ms", f->name,
                       wmi_query_within(f->query), floor_ms, floor_ms);
         add_filter(in, f, ips, nip, (uint64_t)ms);

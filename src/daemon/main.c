@@ -203,6 +203,119 @@ repo_del_op(void *arg, const struct sec_identity *who, const char *path, wmi_err
     return apply_doc(ds, doc, err);
 }
 
+static bool
+repo_put_class_op(void *arg, const struct sec_identity *who, const json_t *cls, unsigned flags, wmi_error *err)
+{
+    struct daemon_state *ds = arg;
+    json_t *doc = NULL;
+    if (WMI_FAILED(repo_put_class_in(ds->repo, repo_doc(ds->repo), &ds->objects, who, cls, flags, &doc, err)))
+        return false;
+    return apply_doc(ds, doc, err);
+}
+
+static bool
+repo_del_class_op(void *arg, const struct sec_identity *who, const char *name, wmi_error *err)
+{
+    struct daemon_state *ds = arg;
+    json_t *doc = NULL;
+    if (WMI_FAILED(repo_delete_class_in(ds->repo, repo_doc(ds->repo), &ds->objects, who, name, &doc, err)))
+        return false;
+    return apply_doc(ds, doc, err);
+}
+
+static json_t *
+repo_enum_classes_op(void *arg, const char *super, bool deep, wmi_status *st)
+{
+    struct daemon_state *ds = arg;
+    return repo_enum_classes(ds->objects.schema, super, deep, st);
+}
+
+static bool load_objects(struct daemon_state *ds, const char *object_dir, const json_t *doc, struct wmid_objects *o,
+                         wmi_error *err);
+
+/* Which operation of a MofComp failed: its file and line. */
+static bool
+mof_fail(wmi_error *err, const json_t *op, size_t k)
+{
+    char text[sizeof err->text];
+    snprintf(text, sizeof text, "operation %zu: %.60s%s%.*s", k, err->source, err->source[0] ? ": " : "",
+             (int)(sizeof text - 100), err->text);
+    snprintf(err->text, sizeof err->text, "%s", text);
+    snprintf(err->source, sizeof err->source, "%s", json_string_value(json_object_get(op, "Source")) ?
+                                                        json_string_value(json_object_get(op, "Source")) : "MOF");
+    err->line = (int)json_integer_value(json_object_get(op, "Line"));
+    err->column = 0;
+    return false;
+}
+
+/*
+ * MofComp: the operations of a compiled MOF file, all or nothing.  Classes
+ * (and class deletions) first, against the current repository; then the
+ * instances against the repository with those classes; then one reload with
+ * the result, as for any change.  Qualifier declarations need nothing here.
+ */
+static bool
+repo_mofcomp_op(void *arg, const struct sec_identity *who, const json_t *ops, size_t *applied, wmi_error *err)
+{
+    struct daemon_state *ds = arg;
+    json_t *doc = json_deep_copy(repo_doc(ds->repo)), *nd = NULL;
+    size_t k;
+    json_t *op;
+    *applied = 0;
+    for (int phase = 0; phase < 2; phase++) {
+        struct wmid_objects tmp;
+        memset(&tmp, 0, sizeof tmp);
+        if (phase == 1 && !load_objects(ds, ds->settings.object_dir, doc, &tmp, err)) {
+            json_decref(doc);
+            return false;
+        }
+        const struct wmid_objects *cur = phase == 0 ? &ds->objects : &tmp;
+        json_array_foreach(ops, k, op) {
+            const char *kind = json_string_value(json_object_get(op, "Kind"));
+            unsigned flags = (unsigned)json_integer_value(json_object_get(op, "Flags")) & 0x3u;
+            const json_t *obj = json_object_get(op, "Object");
+            const char *target = json_string_value(json_object_get(op, "Target"));
+            wmi_status st = WBEM_S_FALSE;
+            if (kind == NULL) {
+                st = WBEM_E_INVALID_PARAMETER;
+                memset(err, 0, sizeof *err);
+                err->status = st;
+                snprintf(err->text, sizeof err->text, "\"Kind\" is missing");
+            } else if (phase == 0 && strcmp(kind, "class") == 0) {
+                st = repo_put_class_in(ds->repo, doc, cur, who, obj, flags, &nd, err);
+            } else if (phase == 0 && strcmp(kind, "deleteclass") == 0) {
+                st = repo_delete_class_in(ds->repo, doc, cur, who, target, &nd, err);
+            } else if (phase == 1 && strcmp(kind, "instance") == 0) {
+                st = repo_put_in(ds->repo, doc, cur, who, obj, flags, &nd, err);
+            } else if (phase == 1 && strcmp(kind, "deleteinstance") == 0) {
+                st = repo_delete_in(ds->repo, doc, cur, who, target, &nd, err);
+            } else if (strcmp(kind, "class") != 0 && strcmp(kind, "deleteclass") != 0 &&
+                       strcmp(kind, "instance") != 0 && strcmp(kind, "deleteinstance") != 0 &&
+                       strcmp(kind, "qualifier") != 0) {
+                st = WBEM_E_INVALID_PARAMETER;
+                memset(err, 0, sizeof *err);
+                err->status = st;
+                snprintf(err->text, sizeof err->text, "unknown Kind \"%.40s\"", kind);
+            }
+            if (st == WBEM_S_FALSE)
+                continue; /* the other phase's */
+            if (WMI_FAILED(st)) {
+                if (phase == 1)
+                    config_free_objects(&tmp);
+                json_decref(doc);
+                return mof_fail(err, op, k);
+            }
+            json_decref(doc);
+            doc = nd;
+            nd = NULL;
+            (*applied)++;
+        }
+        if (phase == 1)
+            config_free_objects(&tmp);
+    }
+    return apply_doc(ds, doc, err);
+}
+
 /* The object dir's objects, then those created at run time. */
 static bool
 load_objects(struct daemon_state *ds, const char *object_dir, const json_t *doc, struct wmid_objects *o,
@@ -406,7 +519,8 @@ main(int argc, char **argv)
         return EXIT_RUNTIME;
     }
     control_set_reload(ds.control, reload, &ds);
-    struct wmid_repo_ops ops = {repo_get_op, repo_put_op, repo_del_op, &ds};
+    struct wmid_repo_ops ops = {repo_get_op,       repo_put_op,          repo_del_op,     repo_put_class_op,
+                                repo_del_class_op, repo_enum_classes_op, repo_mofcomp_op, &ds};
     control_set_repository(ds.control, &ops);
     ds.proc = proc_start(ds.loop, &ds.settings);
     eventprov_sync(ds.router); /* the process connector's sink */

@@ -290,6 +290,13 @@ wmi_status
 repo_put(struct wmid_repo *r, const struct wmid_objects *cur, const struct sec_identity *who, const json_t *instance,
          unsigned flags, json_t **newdoc, wmi_error *err)
 {
+    return repo_put_in(r, r->doc, cur, who, instance, flags, newdoc, err);
+}
+
+wmi_status
+repo_put_in(struct wmid_repo *r, const json_t *base, const struct wmid_objects *cur, const struct sec_identity *who,
+            const json_t *instance, unsigned flags, json_t **newdoc, wmi_error *err)
+{
     wmi_object *o = NULL;
     *newdoc = NULL;
     if (WMI_FAILED(wmi_object_from_json(cur->schema, instance, &o, err))) {
@@ -323,9 +330,14 @@ repo_put(struct wmid_repo *r, const struct wmid_objects *cur, const struct sec_i
         } else if (!exists && (flags & 0x3) == WMID_PUT_UPDATE_ONLY) {
             fail(err, WBEM_E_NOT_FOUND, "Instance", "%s does not exist (WBEM_FLAG_UPDATE_ONLY)", path);
         } else {
-            json_t *doc = json_deep_copy(r->doc);
+            long di = doc_index(base, cur->schema, cls, keys);
+            if (!exists && di >= 0 && (flags & 0x3) == WMID_PUT_CREATE_ONLY) {
+                /* Created earlier in the same batch (MofComp). */
+                fail(err, WBEM_E_ALREADY_EXISTS, "Instance", "%s exists (WBEM_FLAG_CREATE_ONLY)", path);
+                goto out;
+            }
+            json_t *doc = json_deep_copy(base);
             json_t *list = json_object_get(doc, "Objects");
-            long di = exists ? doc_index(r->doc, cur->schema, cls, keys) : -1;
             /* The creator stays who created it, as CreatorSID does. */
             json_int_t creator = di >= 0 ? json_integer_value(json_object_get(json_array_get(list, (size_t)di),
                                                                                "CreatorUid"))
@@ -344,6 +356,7 @@ repo_put(struct wmid_repo *r, const struct wmid_objects *cur, const struct sec_i
             }
         }
     }
+out:
     st = *newdoc != NULL ? WBEM_S_NO_ERROR : err->status;
     free(cls);
     free(path);
@@ -355,6 +368,13 @@ repo_put(struct wmid_repo *r, const struct wmid_objects *cur, const struct sec_i
 wmi_status
 repo_delete(struct wmid_repo *r, const struct wmid_objects *cur, const struct sec_identity *who, const char *path,
             json_t **newdoc, wmi_error *err)
+{
+    return repo_delete_in(r, r->doc, cur, who, path, newdoc, err);
+}
+
+wmi_status
+repo_delete_in(struct wmid_repo *r, const json_t *base, const struct wmid_objects *cur, const struct sec_identity *who,
+               const char *path, json_t **newdoc, wmi_error *err)
 {
     char *cls = NULL;
     json_t *keys = NULL;
@@ -375,8 +395,8 @@ repo_delete(struct wmid_repo *r, const struct wmid_objects *cur, const struct se
         fail(err, WBEM_E_ACCESS_DENIED, "Path", "only administrators may delete %s instances",
              wmi_object_class_name(cur->instances[i]));
     } else {
-        long di = doc_index(r->doc, cur->schema, cls, keys);
-        json_t *doc = json_deep_copy(r->doc);
+        long di = doc_index(base, cur->schema, cls, keys);
+        json_t *doc = json_deep_copy(base);
         if (doc == NULL || di < 0) {
             json_decref(doc);
             fail(err, WBEM_E_FAILED, r->path, "the object is not in the repository file");
@@ -388,4 +408,147 @@ repo_delete(struct wmid_repo *r, const struct wmid_objects *cur, const struct se
     free(cls);
     json_decref(keys);
     return *newdoc != NULL ? WBEM_S_NO_ERROR : err->status;
+}
+
+/* ====================================================================
+ * Classes
+ * ==================================================================== */
+
+/* The index of runtime class @name in @doc's "Classes", or -1. */
+static long
+class_index(const json_t *doc, const char *name)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(doc, "Classes"), i, e) {
+        const char *n = json_string_value(json_object_get(json_object_get(e, "Class"), "__CLASS"));
+        if (n != NULL && strcasecmp(n, name) == 0)
+            return (long)i;
+    }
+    return -1;
+}
+
+wmi_status
+repo_put_class_in(struct wmid_repo *r, const json_t *base, const struct wmid_objects *cur,
+                  const struct sec_identity *who, const json_t *cls, unsigned flags, json_t **newdoc, wmi_error *err)
+{
+    (void)r;
+    *newdoc = NULL;
+    const char *name = json_string_value(json_object_get(cls, "__CLASS"));
+    if (!json_is_object(cls) || name == NULL || name[0] == '\0') {
+        fail(err, WBEM_E_INVALID_PARAMETER, "Class", "a class definition is an object with \"__CLASS\"");
+        return err->status;
+    }
+    if (!who->admin) {
+        fail(err, WBEM_E_ACCESS_DENIED, "Class", "only administrators may create or change classes");
+        return err->status;
+    }
+    long ci = class_index(base, name);
+    bool known = wmi_schema_get_class(cur->schema, name) != NULL;
+    if (known && ci < 0) {
+        fail(err, WBEM_E_ACCESS_DENIED, "Class", "class %s is built in or defined in the object dir", name);
+        return err->status;
+    }
+    if (ci >= 0 && (flags & 0x3) == WMID_PUT_CREATE_ONLY) {
+        fail(err, WBEM_E_ALREADY_EXISTS, "Class", "class %s exists (WBEM_FLAG_CREATE_ONLY)", name);
+        return err->status;
+    }
+    if (ci < 0 && (flags & 0x3) == WMID_PUT_UPDATE_ONLY) {
+        fail(err, WBEM_E_NOT_FOUND, "Class", "class %s does not exist (WBEM_FLAG_UPDATE_ONLY)", name);
+        return err->status;
+    }
+    /* Check it on its own against the current classes: the reload checks
+     * it again with everything else. */
+    json_t *doc = json_deep_copy(base);
+    if (doc == NULL || (json_object_get(doc, "Classes") == NULL && json_object_set_new(doc, "Classes", json_array()))) {
+        json_decref(doc);
+        fail(err, WBEM_E_OUT_OF_MEMORY, "", "out of memory");
+        return err->status;
+    }
+    json_t *e = json_pack("{sOsI}", "Class", cls, "CreatorUid", (json_int_t)who->uid);
+    if (ci >= 0)
+        json_array_set_new(json_object_get(doc, "Classes"), (size_t)ci, e);
+    else
+        json_array_append_new(json_object_get(doc, "Classes"), e);
+    *newdoc = doc;
+    return WBEM_S_NO_ERROR;
+}
+
+wmi_status
+repo_delete_class_in(struct wmid_repo *r, const json_t *base, const struct wmid_objects *cur,
+                     const struct sec_identity *who, const char *name, json_t **newdoc, wmi_error *err)
+{
+    (void)r;
+    *newdoc = NULL;
+    if (name == NULL || !who->admin) {
+        fail(err, name == NULL ? WBEM_E_INVALID_PARAMETER : WBEM_E_ACCESS_DENIED, "ClassName",
+             name == NULL ? "DeleteClass needs \"ClassName\"" : "only administrators may delete classes");
+        return err->status;
+    }
+    const wmi_class *target = wmi_schema_get_class(cur->schema, name);
+    if (target == NULL) {
+        fail(err, WBEM_E_NOT_FOUND, "ClassName", "no class %s", name);
+        return err->status;
+    }
+    if (class_index(base, name) < 0) {
+        fail(err, WBEM_E_ACCESS_DENIED, "ClassName", "class %s is built in or defined in the object dir", name);
+        return err->status;
+    }
+    /* The class, its runtime subclasses and their runtime instances go;
+     * anything of the object dir that needs them makes the reload fail. */
+    json_t *doc = json_deep_copy(base);
+    json_t *classes = json_object_get(doc, "Classes"), *objects = json_object_get(doc, "Objects");
+    for (size_t i = json_array_size(classes); i-- > 0;) {
+        const char *n = json_string_value(json_object_get(json_object_get(json_array_get(classes, i), "Class"), "__CLASS"));
+        const wmi_class *c = n ? wmi_schema_get_class(cur->schema, n) : NULL;
+        if (c != NULL && wmi_class_isa(c, wmi_class_name(target)))
+            json_array_remove(classes, i);
+    }
+    for (size_t i = json_array_size(objects); i-- > 0;) {
+        const char *n = json_string_value(json_object_get(json_object_get(json_array_get(objects, i), "Instance"), "__CLASS"));
+        const wmi_class *c = n ? wmi_schema_get_class(cur->schema, n) : NULL;
+        if (c != NULL && wmi_class_isa(c, wmi_class_name(target)))
+            json_array_remove(objects, i);
+    }
+    *newdoc = doc;
+    return WBEM_S_NO_ERROR;
+}
+
+struct enum_ctx {
+    const char *super;
+    bool deep;
+    json_t *out;
+};
+
+static bool
+enum_one(const wmi_class *c, void *arg)
+{
+    struct enum_ctx *e = arg;
+    const wmi_class *sup = wmi_class_superclass(c);
+    bool take;
+    if (e->super == NULL)
+        take = e->deep || sup == NULL;
+    else if (e->deep)
+        take = strcasecmp(wmi_class_name(c), e->super) != 0 && wmi_class_isa(c, e->super);
+    else
+        take = sup != NULL && strcasecmp(wmi_class_name(sup), e->super) == 0;
+    if (take) {
+        json_t *j = wmi_class_to_json(c);
+        if (j != NULL)
+            json_array_append_new(e->out, j);
+    }
+    return true;
+}
+
+json_t *
+repo_enum_classes(const wmi_schema *schema, const char *super, bool deep, wmi_status *st)
+{
+    if (super != NULL && wmi_schema_get_class(schema, super) == NULL) {
+        *st = WBEM_E_INVALID_CLASS;
+        return NULL;
+    }
+    struct enum_ctx e = {super, deep, json_array()};
+    wmi_schema_foreach_class(schema, enum_one, &e);
+    *st = WBEM_S_NO_ERROR;
+    return e.out;
 }

@@ -53,5 +53,30 @@ wmi_status repo_put(struct wmid_repo *r, const struct wmid_objects *cur, const s
                     const json_t *instance, unsigned flags, json_t **newdoc, wmi_error *err);
 wmi_status repo_delete(struct wmid_repo *r, const struct wmid_objects *cur, const struct sec_identity *who,
                        const char *path, json_t **newdoc, wmi_error *err);
+/* The same from the document @base instead of the current one (a batch:
+ * MofComp applies its operations one after another). */
+wmi_status repo_put_in(struct wmid_repo *r, const json_t *base, const struct wmid_objects *cur,
+                       const struct sec_identity *who, const json_t *instance, unsigned flags, json_t **newdoc,
+                       wmi_error *err);
+wmi_status repo_delete_in(struct wmid_repo *r, const json_t *base, const struct wmid_objects *cur,
+                          const struct sec_identity *who, const char *path, json_t **newdoc, wmi_error *err);
+
+/*
+ * PutClass and DeleteClass (administrators only): classes created at run
+ * time, kept in the document's "Classes" ([{"Class": {...}, "CreatorUid":
+ * n}]).  A built-in class or one of the object dir cannot be changed or
+ * deleted (WBEM_E_ACCESS_DENIED); deleting a class deletes its runtime
+ * subclasses and their runtime instances, as WMI does.  Same contract as
+ * repo_put.
+ */
+wmi_status repo_put_class_in(struct wmid_repo *r, const json_t *base, const struct wmid_objects *cur,
+                             const struct sec_identity *who, const json_t *cls, unsigned flags, json_t **newdoc,
+                             wmi_error *err);
+wmi_status repo_delete_class_in(struct wmid_repo *r, const json_t *base, const struct wmid_objects *cur,
+                                const struct sec_identity *who, const char *name, json_t **newdoc, wmi_error *err);
+
+/* EnumClasses: the classes derived from @super (NULL: every class), all of
+ * them (@deep) or the direct subclasses only, as class JSON (new array). */
+json_t *repo_enum_classes(const wmi_schema *schema, const char *super, bool deep, wmi_status *st);
 
 #endif /* WMID_REPO_H */

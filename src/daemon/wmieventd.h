@@ -552,6 +552,13 @@ struct wmid_repo_ops {
      * repository file written.  False with @err (nothing changed). */
     bool (*put)(void *arg, const struct sec_identity *who, const json_t *instance, unsigned flags, wmi_error *err);
     bool (*del)(void *arg, const struct sec_identity *who, const char *path, wmi_error *err);
+    /* Classes at run time (administrators), and EnumClasses. */
+    bool (*put_class)(void *arg, const struct sec_identity *who, const json_t *cls, unsigned flags, wmi_error *err);
+    bool (*del_class)(void *arg, const struct sec_identity *who, const char *name, wmi_error *err);
+    json_t *(*enum_classes)(void *arg, const char *super, bool deep, wmi_status *st);
+    /* MofComp: the operations of a compiled MOF file (as wmieventctl
+     * sends them), applied all or nothing; *@applied counts them. */
+    bool (*mofcomp)(void *arg, const struct sec_identity *who, const json_t *ops, size_t *applied, wmi_error *err);
     void *arg;
 };
 void control_set_repository(struct wmid_control *c, const struct wmid_repo_ops *ops);

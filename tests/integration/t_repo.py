@@ -224,3 +224,94 @@ def test_wmieventctl_get_put_delete():
                                        'Filter="__EventFilter.Name=\\"Cli\\""'], sock=d.socket)
         assert rc == 1 and "WBEM_E_NOT_FOUND" in err, (rc, err)
         d.stop()
+
+
+MOF_SUBSCRIPTION = r'''
+#pragma namespace("\\\\.\\root\\subscription")
+class Mof_Event : __ExtrinsicEvent
+{
+    string Message;
+    uint32 Level;
+};
+
+instance of __EventFilter as $F
+{
+    Name = "MofFilter";
+    QueryLanguage = "WQL";
+    Query = "SELECT * FROM Mof_Event WHERE Level > 1";
+};
+
+instance of LogFileEventConsumer as $C
+{
+    Name = "MofLog";
+    Filename = "%s";
+    Text = "mof %%Message%%";
+    MaximumFileSize = 0;
+};
+
+instance of __FilterToConsumerBinding
+{
+    Filter = $F;
+    Consumer = $C;
+};
+'''
+
+
+@test
+def test_mofcomp_loads_into_the_repository():
+    with new_dir_daemon(repo_objects) as d:
+        d.start()
+        c = d.connect()
+        mof = d.path("sub.mof")
+        with open(mof, "w") as f:
+            f.write(MOF_SUBSCRIPTION % d.path("mof.log"))
+        rc, out, err = run_ctl(["mofcomp", mof], sock=d.socket)
+        assert rc == 0 and "4 operation(s) loaded" in out, (rc, out, err)
+        names = [x["__CLASS"] for x in c.request("EnumClasses", SuperClass="__ExtrinsicEvent")["Classes"]]
+        assert "Mof_Event" in names, names
+        r = c.request("GetObject", Path='__EventFilter.Name="MofFilter"')
+        assert r["Status"] == 0 and r["Origin"] == "runtime", r
+        c.send({"__CLASS": "Mof_Event", "Message": "hi", "Level": 2})
+        c.send({"__CLASS": "Mof_Event", "Message": "lo", "Level": 1})
+        c.ping()
+        wait_for(lambda: read_lines(d.path("mof.log")) == ["mof hi"], "the MOF subscription delivers")
+        # All or nothing: a file whose last instance is refused changes nothing.
+        bad = d.path("bad.mof")
+        with open(bad, "w") as f:
+            f.write('instance of __EventFilter { Name = "Half"; QueryLanguage = "WQL"; '
+                    'Query = "SELECT * FROM Mof_Event"; };\n'
+                    'instance of __FilterToConsumerBinding { Filter = "__EventFilter.Name=\\"Nowhere\\""; '
+                    'Consumer = "LogFileEventConsumer.Name=\\"MofLog\\""; };\n')
+        rc, out, err = run_ctl(["mofcomp", bad], sock=d.socket)
+        assert rc == 1 and "WBEM_E_NOT_FOUND" in err, (rc, out, err)
+        assert c.request("GetObject", Path='__EventFilter.Name="Half"')["StatusName"] == "WBEM_E_NOT_FOUND"
+        # --check does not touch the daemon.
+        rc, out, err = run_ctl(["mofcomp", "--check", bad], sock=d.socket)
+        assert rc == 0, (rc, out, err)
+        # Classes: PutClass, DeleteClass (with its instances).
+        r = c.request("PutClass", Class={"__CLASS": "Mof_Other", "__SUPERCLASS": "Mof_Event",
+                                         "__PROPERTIES": {"Extra": "string"}})
+        assert r["Status"] == 0, r
+        assert c.request("PutClass", Class={"__CLASS": "__EventFilter"})["StatusName"] == "WBEM_E_ACCESS_DENIED"
+        assert c.request("PutClass", Class={"__CLASS": "Mof_Other"}, Flags="CREATE_ONLY")["StatusName"] == \
+            "WBEM_E_ALREADY_EXISTS"
+        # The filter on Mof_Event keeps the class from going while a binding uses it... the filter
+        # itself is a runtime object: deleting the class takes Mof_Other with it, and the query
+        # on Mof_Event no longer parses, so the change is refused.
+        r = c.request("DeleteClass", ClassName="Mof_Event")
+        assert r["StatusName"] == "WBEM_E_INVALID_CLASS", r
+        assert c.request("DeleteClass", ClassName="Mof_Other")["Status"] == 0
+        names = [x["__CLASS"] for x in c.request("EnumClasses", SuperClass="Mof_Event")["Classes"]]
+        assert names == [], names
+        assert c.request("DeleteClass", ClassName="__EventFilter")["StatusName"] == "WBEM_E_ACCESS_DENIED"
+        assert c.request("EnumClasses", SuperClass="Nope")["StatusName"] == "WBEM_E_INVALID_CLASS"
+        # Persisted, classes first.
+        d.stop()
+        d.proc = None
+        d.exit_checked = False
+        d.start()
+        c = d.connect()
+        c.send({"__CLASS": "Mof_Event", "Message": "again", "Level": 5})
+        c.ping()
+        wait_for(lambda: read_lines(d.path("mof.log")) == ["mof hi", "mof again"], "after a restart")
+        d.stop()
