@@ -573,7 +573,7 @@ sink_thread(void *arg)
             uint64_t now = now_ns();
             if (now < k->resume_at && !k->stopping) {
                 struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
+                clock_gettime(CLOCK_MONOTONIC, &ts);
                 uint64_t left = k->resume_at - now;
                 ts.tv_sec += (time_t)(left / 1000000000ull);
                 ts.tv_nsec += (long)(left % 1000000000ull);
@@ -936,8 +936,14 @@ delivery_attach(struct wmid_delivery *d, struct wmid_consumer *c)
     }
     pthread_mutex_init(&k->mu, NULL);
     pthread_mutex_init(&k->call_mu, NULL);
-    pthread_cond_init(&k->cv, NULL);
-    pthread_cond_init(&k->idle_cv, NULL);
+    /* Timed waits on the monotonic clock: a wall-clock step must not
+     * stretch a suspension or a shutdown drain. */
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&k->cv, &ca);
+    pthread_cond_init(&k->idle_cv, &ca);
+    pthread_condattr_destroy(&ca);
     if (pthread_create(&k->thread, NULL, sink_thread, k) != 0) {
         log_warn("consumer %s: cannot start a delivery thread", c->path);
         free(k->batch_events);
@@ -1113,14 +1119,14 @@ delivery_call(struct wmid_delivery *d, struct wmid_consumer *c, wmi_object *ev, 
         return delivery_push(d, c, ev, size, flags);
     /* Wait for the delivery thread's call no longer than the deadline. */
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     ts.tv_sec += (time_t)(k->deadline_ns / 1000000000ull);
     ts.tv_nsec += (long)(k->deadline_ns % 1000000000ull);
     if (ts.tv_nsec >= 1000000000L) {
         ts.tv_sec++;
         ts.tv_nsec -= 1000000000L;
     }
-    if (pthread_mutex_timedlock(&k->call_mu, &ts) != 0)
+    if (pthread_mutex_clocklock(&k->call_mu, CLOCK_MONOTONIC, &ts) != 0)
         return delivery_push(d, c, ev, size, flags);
     uint64_t start = now_ns();
     unsigned seq = call_begin(d, k, start, true);
@@ -1276,7 +1282,7 @@ delivery_shutdown(struct wmid_delivery *d, unsigned timeout_ms)
 {
     bool all_stopped = true;
     struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
     deadline.tv_sec += timeout_ms / 1000;
     deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
     if (deadline.tv_nsec >= 1000000000L) {

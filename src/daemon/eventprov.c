@@ -70,6 +70,10 @@ struct ev_sink {
     wmi_schema *schema;          /* the schema they were parsed with (a reference) */
     wmi_query **queries;
     struct sec_descriptor *sd;   /* SetSinkSecurity */
+    /* Descriptors replaced while the loop may still be routing with them:
+     * freed on the loop when no routing is in progress (sweep_old_sds). */
+    struct sec_descriptor **old_sds;
+    size_t nold;
     unsigned batch_flags;
     size_t batch_bytes;
     unsigned batch_ms;
@@ -134,13 +138,15 @@ static struct {
     struct wmid_delivery *d;
     const struct wmid_settings *s;
     struct wmid_router *router;
-    bool ready;
+    atomic_bool ready;           /* set by eventprov_init, cleared (under mu) by eventprov_shutdown */
     pthread_mutex_t mu;          /* guards the ingress queue and the held list */
     struct ingress *q;
     size_t nq, capq, q_bytes;
     uv_async_t async;
     bool recompute;              /* a sink changed off the loop: recompute IsActive */
     bool paused;                 /* SlowDownProviders: the rest of the queue waits for a drain */
+    unsigned routing;            /* route_one calls in progress (they nest through plugins) */
+    atomic_bool old_sds;         /* some sink has replaced descriptors to free */
     uv_timer_t batch_timer;      /* MUST_BATCH latencies */
     atomic_ullong dropped;
     struct builtin *builtins;
@@ -186,6 +192,9 @@ sink_unref(struct ev_sink *k)
     free(k->queries);
     wmi_schema_free(k->schema);
     sec_descriptor_free(k->sd);
+    for (size_t i = 0; i < k->nold; i++)
+        sec_descriptor_free(k->old_sds[i]);
+    free(k->old_sds);
     for (size_t i = 0; i < k->nheld; i++) {
         wmi_object_unref(k->held[i].event);
         atomic_fetch_add(&E.dropped, 1);
@@ -242,7 +251,7 @@ sink_compute_active(struct ev_sink *k)
         struct wmid_filter *f = router_filter_at(r, i);
         if ((f->nbindings == 0 && f->agg == NULL) || f->polled || !router_filter_accepts(f, &src))
             continue;
-        for (size_t j = 0; j < k->ntexts; j++)
+        for (size_t j = 0; k->queries != NULL && j < k->ntexts; j++)
             if (k->queries[j] != NULL &&
                 classes_overlap(schema, wmi_query_class(k->queries[j]), wmi_query_class(f->query)))
                 return true;
@@ -288,6 +297,8 @@ sink_update_active(struct ev_sink *k)
     side_note_activity(side);
 }
 
+static void wake_loop(bool recompute);
+
 /* A sink changed: recompute its IsActive now on the loop, else soon. */
 static void
 sink_changed(struct ev_sink *k)
@@ -296,15 +307,76 @@ sink_changed(struct ev_sink *k)
         sink_update_active(k);
         return;
     }
-    pthread_mutex_lock(&E.mu);
-    E.recompute = true;
-    pthread_mutex_unlock(&E.mu);
-    uv_async_send(&E.async);
+    wake_loop(true);
 }
 
 /* ====================================================================
  * Routing (loop thread)
  * ==================================================================== */
+
+/* Wake the loop from a provider thread (and ask for an IsActive
+ * recompute).  Under E.mu, and only while the host is up: shutdown clears
+ * ready under the same lock before it closes the async handle, so no
+ * send can reach a closed handle. */
+static void
+wake_loop(bool recompute)
+{
+    pthread_mutex_lock(&E.mu);
+    if (atomic_load(&E.ready)) {
+        E.recompute |= recompute;
+        uv_async_send(&E.async);
+    }
+    pthread_mutex_unlock(&E.mu);
+}
+
+/*
+ * Call @fn for every sink of every loaded event provider (the router's
+ * and the built-in ones).  Provider threads add and release restricted
+ * sinks under side->mu at any time, so each side's list is copied under
+ * its lock with a reference on each sink, and @fn runs without the lock.
+ * Loop thread.
+ */
+static void
+for_each_sink(void (*fn)(struct ev_sink *k, void *arg), void *arg)
+{
+    size_t nsides = E.router != NULL ? router_provider_count(E.router) : 0;
+    struct builtin *b = E.builtins;
+    for (size_t i = 0; i < nsides || b != NULL;) {
+        struct wmid_evside *side;
+        if (i < nsides) {
+            side = router_provider_at(E.router, i)->ev;
+            i++;
+        } else {
+            side = b->p.ev;
+            b = b->next;
+        }
+        if (side == NULL || !side->loaded)
+            continue;
+        pthread_mutex_lock(&side->mu);
+        size_t cnt = 0;
+        for (struct ev_sink *k = side->sinks; k != NULL; k = k->next)
+            cnt++;
+        struct ev_sink **v = cnt > 0 ? malloc(cnt * sizeof *v) : NULL;
+        size_t n = 0;
+        for (struct ev_sink *k = side->sinks; v != NULL && k != NULL; k = k->next) {
+            atomic_fetch_add(&k->refs, 1);
+            v[n++] = k;
+        }
+        pthread_mutex_unlock(&side->mu);
+        for (size_t j = 0; j < n; j++) {
+            fn(v[j], arg);
+            sink_unref(v[j]);
+        }
+        free(v);
+    }
+}
+
+static void
+update_active_cb(struct ev_sink *k, void *arg)
+{
+    (void)arg;
+    sink_update_active(k);
+}
 
 /* Route one event; true when the producer must pause (SlowDownProviders). */
 static bool
@@ -313,11 +385,18 @@ route_one(struct ingress *e)
     struct ev_sink *k = e->sink;
     bool pause = false;
     if (E.router != NULL) {
-        /* The sink's descriptor may be replaced meanwhile: read it locked. */
+        /* Read the source under the lock, route without it: routing may
+         * run plugin code (a synchronous consumer, a provider's first
+         * load) that indicates into this very sink or takes locks of its
+         * own that a provider thread holds while it waits for ours.  A
+         * descriptor replaced meanwhile stays allocated (old_sds). */
         pthread_mutex_lock(&k->mu);
-        struct wmid_source src = {&k->publisher, k->sd};
-        pause = router_indicate_from(E.router, e->event, e->size, e->flags, &src);
+        struct sec_identity publisher = k->publisher;
+        struct wmid_source src = {&publisher, k->sd};
         pthread_mutex_unlock(&k->mu);
+        E.routing++;
+        pause = router_indicate_from(E.router, e->event, e->size, e->flags, &src);
+        E.routing--;
     } else {
         atomic_fetch_add(&E.dropped, 1);
     }
@@ -378,13 +457,8 @@ drain_ingress(void)
         free(q);
         if (n > 0 && E.router != NULL)
             router_flush(E.router);
-        if (recompute && E.router != NULL) {
-            for (size_t i = 0; i < router_provider_count(E.router); i++) {
-                struct wmid_provider *p = router_provider_at(E.router, i);
-                for (struct ev_sink *k = p->ev ? p->ev->sinks : NULL; k != NULL; k = k->next)
-                    sink_update_active(k);
-            }
-        }
+        if (recompute && E.router != NULL)
+            for_each_sink(update_active_cb, NULL);
         if (n == 0)
             return;
     }
@@ -396,7 +470,7 @@ submit(struct ingress *list, size_t n)
 {
     if (n == 0)
         return;
-    if (!E.ready) {
+    if (!atomic_load(&E.ready)) {
         /* The daemon is stopping: nothing routes any more. */
         for (size_t i = 0; i < n; i++) {
             wmi_object_unref(list[i].event);
@@ -414,6 +488,16 @@ submit(struct ingress *list, size_t n)
         return;
     }
     pthread_mutex_lock(&E.mu);
+    if (!atomic_load(&E.ready)) {
+        /* Shut down since the check above: never append after the last drain. */
+        pthread_mutex_unlock(&E.mu);
+        for (size_t i = 0; i < n; i++) {
+            wmi_object_unref(list[i].event);
+            sink_unref(list[i].sink);
+            atomic_fetch_add(&E.dropped, 1);
+        }
+        return;
+    }
     bool wake = E.nq == 0;
     if (E.nq + n > E.capq) {
         size_t ncap = E.capq ? E.capq : 256;
@@ -437,17 +521,29 @@ submit(struct ingress *list, size_t n)
     E.nq += n;
     for (size_t i = 0; i < n; i++)
         E.q_bytes += list[i].size;
-    pthread_mutex_unlock(&E.mu);
     if (wake)
-        uv_async_send(&E.async);
+        uv_async_send(&E.async); /* under E.mu: see wake_loop */
+    pthread_mutex_unlock(&E.mu);
 }
 
 static void on_batch_timer(uv_timer_t *t);
+static struct ingress *take_held(struct ev_sink *k, size_t *n);
+
+/* The earliest MUST_BATCH deadline among the sinks. */
+static void
+next_due_cb(struct ev_sink *k, void *arg)
+{
+    uint64_t *next = arg;
+    pthread_mutex_lock(&k->mu);
+    if (k->nheld > 0 && k->held_since + k->batch_ms < *next)
+        *next = k->held_since + k->batch_ms;
+    pthread_mutex_unlock(&k->mu);
+}
 
 void
 eventprov_resume(void)
 {
-    if (!E.ready)
+    if (!atomic_load(&E.ready))
         return;
     pthread_mutex_lock(&E.mu);
     bool was = E.paused;
@@ -457,22 +553,33 @@ eventprov_resume(void)
         drain_ingress();
 }
 
+/* Free the descriptors replaced since the last sweep: no routing is in
+ * progress, so none is in use. */
+static void
+sweep_old_sds(struct ev_sink *k, void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&k->mu);
+    struct sec_descriptor **old = k->old_sds;
+    size_t n = k->nold;
+    k->old_sds = NULL;
+    k->nold = 0;
+    pthread_mutex_unlock(&k->mu);
+    for (size_t i = 0; i < n; i++)
+        sec_descriptor_free(old[i]);
+    free(old);
+}
+
 static void
 on_async(uv_async_t *a)
 {
     (void)a;
     drain_ingress();
+    if (E.routing == 0 && atomic_exchange(&E.old_sds, false))
+        for_each_sink(sweep_old_sds, NULL);
     /* A MUST_BATCH sink may have started holding: arm the latency timer. */
     uint64_t next = UINT64_MAX, now = now_ms();
-    for (size_t i = 0; E.router != NULL && i < router_provider_count(E.router); i++) {
-        struct wmid_provider *p = router_provider_at(E.router, i);
-        for (struct ev_sink *k = p->ev ? p->ev->sinks : NULL; k != NULL; k = k->next) {
-            pthread_mutex_lock(&k->mu);
-            if (k->nheld > 0 && k->held_since + k->batch_ms < next)
-                next = k->held_since + k->batch_ms;
-            pthread_mutex_unlock(&k->mu);
-        }
-    }
+    for_each_sink(next_due_cb, &next);
     if (next != UINT64_MAX)
         uv_timer_start(&E.batch_timer, on_batch_timer, next > now ? next - now : 0, 0);
 }
@@ -488,27 +595,33 @@ take_held(struct ev_sink *k, size_t *n)
     return h;
 }
 
+struct batch_due {
+    uint64_t now, next;
+};
+
+static void
+flush_due_cb(struct ev_sink *k, void *arg)
+{
+    struct batch_due *bd = arg;
+    size_t n = 0;
+    struct ingress *h = NULL;
+    pthread_mutex_lock(&k->mu);
+    if (k->nheld > 0 && bd->now >= k->held_since + k->batch_ms)
+        h = take_held(k, &n);
+    else if (k->nheld > 0 && k->held_since + k->batch_ms < bd->next)
+        bd->next = k->held_since + k->batch_ms;
+    pthread_mutex_unlock(&k->mu);
+    submit(h, n);
+    free(h);
+}
+
 static void
 on_batch_timer(uv_timer_t *t)
 {
-    uint64_t now = now_ms(), next = UINT64_MAX;
-    for (size_t i = 0; E.router != NULL && i < router_provider_count(E.router); i++) {
-        struct wmid_provider *p = router_provider_at(E.router, i);
-        for (struct ev_sink *k = p->ev ? p->ev->sinks : NULL; k != NULL; k = k->next) {
-            size_t n = 0;
-            struct ingress *h = NULL;
-            pthread_mutex_lock(&k->mu);
-            if (k->nheld > 0 && now >= k->held_since + k->batch_ms)
-                h = take_held(k, &n);
-            else if (k->nheld > 0 && k->held_since + k->batch_ms < next)
-                next = k->held_since + k->batch_ms;
-            pthread_mutex_unlock(&k->mu);
-            submit(h, n);
-            free(h);
-        }
-    }
-    if (next != UINT64_MAX)
-        uv_timer_start(t, on_batch_timer, next - now, 0);
+    struct batch_due bd = {now_ms(), UINT64_MAX};
+    for_each_sink(flush_due_cb, &bd);
+    if (bd.next != UINT64_MAX)
+        uv_timer_start(t, on_batch_timer, bd.next > bd.now ? bd.next - bd.now : 0, 0);
 }
 
 /* ====================================================================
@@ -542,7 +655,7 @@ check_event(struct ev_sink *k, wmi_object *ev, wmi_status *st)
         }
     }
     bool match = false;
-    for (size_t i = 0; i < k->ntexts && !match; i++)
+    for (size_t i = 0; k->queries != NULL && i < k->ntexts && !match; i++)
         match = k->queries[i] != NULL && wmi_query_evaluate(k->queries[i], use);
     if (!match) {
         wmi_object_unref(use);
@@ -674,11 +787,11 @@ sink_indicate(struct wmi_event_sink *self, size_t n, wmi_object *const *events)
     free(flush);
     submit(list, nl);
     free(list);
-    if (arm && E.ready) {
+    if (arm && atomic_load(&E.ready)) {
         if (on_loop())
             on_batch_timer(&E.batch_timer);
         else
-            uv_async_send(&E.async);
+            wake_loop(false);
     }
     return first;
 }
@@ -758,10 +871,10 @@ sink_get_restricted(struct wmi_event_sink *self, size_t n, const char *const *qu
     }
     /* Each query must stay within what the provider registered. */
     pthread_mutex_lock(&side->main->mu);
-    for (size_t i = 0; st == WBEM_S_NO_ERROR && i < k->ntexts; i++) {
+    for (size_t i = 0; st == WBEM_S_NO_ERROR && k->queries != NULL && i < k->ntexts; i++) {
         const wmi_class *c = wmi_schema_get_class(schema, wmi_query_class(k->queries[i]));
         bool within = false;
-        for (size_t j = 0; c != NULL && j < side->main->ntexts && !within; j++)
+        for (size_t j = 0; c != NULL && side->main->queries != NULL && j < side->main->ntexts && !within; j++)
             within = side->main->queries[j] != NULL && wmi_class_isa(c, wmi_query_class(side->main->queries[j]));
         if (!within)
             st = WBEM_E_INVALID_PARAMETER;
@@ -830,7 +943,18 @@ sink_set_security(struct wmi_event_sink *self, const char *sddl)
         }
     }
     pthread_mutex_lock(&k->mu);
-    sec_descriptor_free(k->sd);
+    /* The loop may be routing with the old one right now (route_one reads
+     * it under the lock, then routes without): keep it until a sweep. */
+    struct sec_descriptor **no = k->sd != NULL ? realloc(k->old_sds, (k->nold + 1) * sizeof *no) : NULL;
+    if (no != NULL) {
+        k->old_sds = no;
+        k->old_sds[k->nold++] = k->sd;
+        atomic_store(&E.old_sds, true);
+    } else if (k->sd != NULL) {
+        pthread_mutex_unlock(&k->mu);
+        sec_descriptor_free(sd);
+        return WBEM_E_OUT_OF_MEMORY;
+    }
     k->sd = sd;
     pthread_mutex_unlock(&k->mu);
     sink_changed(k);
@@ -1125,16 +1249,19 @@ side_resync(struct wmid_evside *side, wmi_object *reg, const struct sec_identity
     if (reg != side->registration) {
         size_t n;
         char **texts = registration_texts(reg, &n);
+        /* Texts and queries change together, under the lock provider
+         * threads read them with: the number of queries may change. */
         pthread_mutex_lock(&side->main->mu);
         for (size_t i = 0; i < side->main->ntexts; i++) {
             free(side->main->texts[i]);
             wmi_query_free(side->main->queries ? side->main->queries[i] : NULL);
-            if (side->main->queries)
-                side->main->queries[i] = NULL;
         }
         free(side->main->texts);
+        free(side->main->queries);
+        side->main->queries = NULL;
         side->main->texts = texts;
         side->main->ntexts = n;
+        sink_parse(side->main, schema);
         pthread_mutex_unlock(&side->main->mu);
         wmi_object_unref(side->registration);
         side->registration = wmi_object_ref(reg);
@@ -1162,7 +1289,7 @@ side_queries(struct wmid_evside *side, struct wmid_router *r)
             continue;
         bool covered = false;
         pthread_mutex_lock(&side->main->mu);
-        for (size_t j = 0; j < side->main->ntexts && !covered; j++)
+        for (size_t j = 0; side->main->queries != NULL && j < side->main->ntexts && !covered; j++)
             covered = side->main->queries[j] != NULL &&
                       classes_overlap(schema, wmi_query_class(side->main->queries[j]), wmi_query_class(f->query));
         pthread_mutex_unlock(&side->main->mu);
@@ -1285,7 +1412,7 @@ eventprov_init(uv_loop_t *loop, struct wmid_delivery *d, const struct wmid_setti
     pthread_mutex_init(&E.mu, NULL);
     uv_async_init(loop, &E.async, on_async);
     uv_timer_init(loop, &E.batch_timer);
-    E.ready = true;
+    atomic_store(&E.ready, true);
 }
 
 static wmi_object *builtin_registration(struct builtin *b, const wmi_schema *schema);
@@ -1293,7 +1420,7 @@ static wmi_object *builtin_registration(struct builtin *b, const wmi_schema *sch
 void
 eventprov_sync(struct wmid_router *r)
 {
-    if (!E.ready)
+    if (!atomic_load(&E.ready))
         return;
     drain_ingress(); /* what was queued goes to the router it was meant for */
     E.router = r;
@@ -1343,11 +1470,7 @@ eventprov_sync(struct wmid_router *r)
     /* IsActive before NewQuery, so that a provider that checks it there
      * sees the new subscriptions; again after, with every filter's final
      * state (AccessCheck may deactivate filters). */
-    for (size_t i = 0; i < router_provider_count(r); i++) {
-        struct wmid_provider *p = router_provider_at(r, i);
-        for (struct ev_sink *k = p->ev && p->ev->loaded ? p->ev->sinks : NULL; k != NULL; k = k->next)
-            sink_update_active(k);
-    }
+    for_each_sink(update_active_cb, NULL);
     for (size_t i = 0; i < router_provider_count(r); i++) {
         struct wmid_provider *p = router_provider_at(r, i);
         if (p->ev != NULL && p->ev->loaded)
@@ -1356,14 +1479,7 @@ eventprov_sync(struct wmid_router *r)
     for (struct builtin *b = E.builtins; b != NULL; b = b->next)
         if (b->p.ev != NULL && b->p.ev->loaded)
             side_queries(b->p.ev, r);
-    for (size_t i = 0; i < router_provider_count(r); i++) {
-        struct wmid_provider *p = router_provider_at(r, i);
-        for (struct ev_sink *k = p->ev && p->ev->loaded ? p->ev->sinks : NULL; k != NULL; k = k->next)
-            sink_update_active(k);
-    }
-    for (struct builtin *b = E.builtins; b != NULL; b = b->next)
-        for (struct ev_sink *k = b->p.ev && b->p.ev->loaded ? b->p.ev->sinks : NULL; k != NULL; k = k->next)
-            sink_update_active(k);
+    for_each_sink(update_active_cb, NULL);
 }
 
 /* ====================================================================
@@ -1501,18 +1617,22 @@ eventprov_unload(struct wmid_provider *p)
 void
 eventprov_shutdown(void)
 {
-    if (!E.ready)
+    if (!atomic_load(&E.ready))
         return;
     while (E.builtins != NULL)
         eventprov_remove_builtin(E.builtins->ep);
+    /* From here no provider thread appends or wakes the loop (both check
+     * ready under E.mu); what is queued is counted as not routed. */
+    pthread_mutex_lock(&E.mu);
+    atomic_store(&E.ready, false);
+    pthread_mutex_unlock(&E.mu);
     E.router = NULL;
-    drain_ingress(); /* counted as dropped: no router any more */
+    drain_ingress();
     if (atomic_load(&E.dropped) > 0)
         log_notice("event providers: %llu event(s) not routed at exit", (unsigned long long)atomic_load(&E.dropped));
     uv_timer_stop(&E.batch_timer);
     uv_close((uv_handle_t *)&E.batch_timer, NULL);
     uv_close((uv_handle_t *)&E.async, NULL);
-    E.ready = false;
 }
 
 json_t *
@@ -1531,10 +1651,12 @@ eventprov_stats_json(const struct wmid_provider *p)
                          wmid_moment_json(life->last_used_ms));
     }
     size_t nsinks = 0, active = 0, denied = 0;
+    pthread_mutex_lock((pthread_mutex_t *)&side->mu);
     for (const struct ev_sink *k = side->sinks; k != NULL; k = k->next) {
         nsinks++;
         active += atomic_load(&k->active);
     }
+    pthread_mutex_unlock((pthread_mutex_t *)&side->mu);
     const char *key;
     json_t *sub;
     json_object_foreach(side->subs, key, sub) {

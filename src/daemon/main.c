@@ -353,6 +353,7 @@ reload_now(struct daemon_state *ds, wmi_error *err, size_t *nobjects, json_t *ne
         config_free_settings(&ns);
         return false;
     }
+    router_commit(nr, ds->router);
     apply_settings(&ds->settings, &ns, ds->verbose);
     config_free_settings(&ns);
 
@@ -561,6 +562,10 @@ main(int argc, char **argv)
         log_notice("a consumer call was still running at exit; resources not released");
         _exit(EXIT_OK);
     }
+    /* Plugin event providers stop (their threads joined in shutdown) before
+     * the host they indicate into goes. */
+    for (size_t i = 0; i < router_provider_count(ds.router); i++)
+        eventprov_unload(router_provider_at(ds.router, i));
     eventprov_shutdown();
     router_free(ds.router);
     delivery_free(ds.delivery);

@@ -49,6 +49,11 @@ struct wmid_router {
     size_t nproviders;
     wmi_object **ev_regs;         /* parallel: __EventProviderRegistration, or NULL */
     struct sec_identity *ev_ids;  /* parallel: their creators */
+    /* Parallel: what this configuration says of each provider, applied to
+     * the (possibly shared) provider only when the router is committed,
+     * so that a refused reload leaves the running providers alone. */
+    wmi_object **regs;            /* __EventConsumerProviderRegistration, or NULL */
+    unsigned *deadlines;          /* __Win32Provider.DeadlineMs, 0 when unset */
     struct wmid_consumer **consumers;
     size_t nconsumers;
     struct wmid_filter *filters;
@@ -514,10 +519,13 @@ build_objects(struct wmid_router *r, const struct wmid_objects *o, const struct 
     r->providers = calloc(np + 1, sizeof *r->providers);
     r->ev_regs = calloc(np + 1, sizeof *r->ev_regs);
     r->ev_ids = calloc(np + 1, sizeof *r->ev_ids);
+    r->regs = calloc(np + 1, sizeof *r->regs);
+    r->deadlines = calloc(np + 1, sizeof *r->deadlines);
     r->consumers = calloc(nc + 1, sizeof *r->consumers);
     r->filters = calloc(nf + 1, sizeof *r->filters);
     r->bindings = calloc(nb + 1, sizeof *r->bindings);
-    if (!r->providers || !r->consumers || !r->filters || !r->bindings || !r->ev_regs || !r->ev_ids)
+    if (!r->providers || !r->consumers || !r->filters || !r->bindings || !r->ev_regs || !r->ev_ids || !r->regs ||
+        !r->deadlines)
         return config_fail(err, WBEM_E_OUT_OF_MEMORY, "", "out of memory");
 
     /* Providers. */
@@ -555,12 +563,12 @@ build_objects(struct wmid_router *r, const struct wmid_objects *o, const struct 
             p->name = strdup(name);
             p->library = library;
             p->hosting_model = hm != NULL ? strdup(hm) : NULL;
-            uint64_t dl = 0;
-            if (wmi_object_get_uint64(x, "DeadlineMs", &dl) == WBEM_S_NO_ERROR)
-                p->deadline_ms = dl > 86400000 ? 86400000 : (unsigned)dl;
             p->status = WBEM_E_PROVIDER_NOT_FOUND;
             snprintf(p->message, sizeof p->message, "no __EventConsumerProviderRegistration names it");
         }
+        uint64_t dl = 0;
+        if (wmi_object_get_uint64(x, "DeadlineMs", &dl) == WBEM_S_NO_ERROR)
+            r->deadlines[r->nproviders] = dl > 86400000 ? 86400000 : (unsigned)dl;
         r->providers[r->nproviders++] = p;
     }
     /* Registrations: consumer class -> provider. */
@@ -622,8 +630,11 @@ build_objects(struct wmid_router *r, const struct wmid_objects *o, const struct 
                 pi++;
             json_object_set_new(class_provider, wmi_class_name(cc), json_integer((json_int_t)pi));
         }
-        wmi_object_unref(p->registration);
-        p->registration = wmi_object_ref(x);
+        size_t ri = 0;
+        while (r->providers[ri] != p)
+            ri++;
+        wmi_object_unref(r->regs[ri]);
+        r->regs[ri] = wmi_object_ref(x);
     }
     /* Logical consumers. */
     for (size_t i = 0; i < o->ninstances; i++) {
@@ -915,9 +926,27 @@ router_new_from(const struct wmid_objects *o, const struct wmid_settings *s, str
         router_free(r);
         return NULL;
     }
+    /* A first configuration shares nothing with a running one: commit at
+     * once.  A reload's new router is committed by the caller
+     * (router_commit) once everything else about it checked out. */
+    if (prev == NULL)
+        router_commit(r, NULL);
+    return r;
+}
+
+void
+router_commit(struct wmid_router *r, struct wmid_router *prev)
+{
+    for (size_t i = 0; i < r->nproviders; i++) {
+        struct wmid_provider *p = r->providers[i];
+        if (r->regs[i] != p->registration) {
+            wmi_object_unref(p->registration);
+            p->registration = r->regs[i] != NULL ? wmi_object_ref(r->regs[i]) : NULL;
+        }
+        p->deadline_ms = r->deadlines[i];
+    }
     if (prev != NULL)
         take_over(r, prev);
-    return r;
 }
 
 struct wmid_router *
@@ -1127,6 +1156,10 @@ router_free(struct wmid_router *r)
     free(r->providers);
     free(r->ev_regs);
     free(r->ev_ids);
+    for (size_t i = 0; r->regs != NULL && i < r->nproviders; i++)
+        wmi_object_unref(r->regs[i]);
+    free(r->regs);
+    free(r->deadlines);
     wmi_schema_free(r->schema);
     free(r);
 }
@@ -1189,10 +1222,12 @@ deliver_bindings(struct wmid_router *r, struct wmid_filter *f, wmi_object *ev, s
          * consumer idled out): attach it before the push, so that this
          * event is queued, after every earlier one, rather than dropped.
          * Only the loop thread loads; the daemon routes nowhere else. */
-        if (b->consumer->sink == NULL && r->lazy && pthread_equal(pthread_self(), r->loop_thread))
-            ensure_attached(r, b->consumer);
+        /* An inactive binding must not even load its provider: that would
+         * hand a refused logical consumer to the plugin. */
         if (b->inactive != WBEM_S_NO_ERROR)
             continue;
+        if (b->consumer->sink == NULL && r->lazy && pthread_equal(pthread_self(), r->loop_thread))
+            ensure_attached(r, b->consumer);
         if (b->synchronous && !atomic_load_explicit(&b->demoted, memory_order_relaxed)) {
             bool late = false;
             res = delivery_call(r->delivery, b->consumer, ev, size_hint, flags, &late);

@@ -416,6 +416,13 @@ struct wmid_router *router_new(const struct wmid_objects *o, const struct wmid_s
  */
 struct wmid_router *router_new_from(const struct wmid_objects *o, const struct wmid_settings *s,
                                     struct wmid_delivery *d, struct wmid_router *prev, wmi_error *err);
+/* Make a router built by router_new_from(..., @prev, ...) the one in
+ * charge: the registrations and deadlines it read apply to its (shared)
+ * providers, and @prev's counters and open GROUP windows move to it.
+ * Until then @prev is untouched, so a reload refused after the build
+ * (router_free of the new one) leaves the running one whole.  Loop
+ * thread. */
+void router_commit(struct wmid_router *r, struct wmid_router *prev);
 void router_free(struct wmid_router *r);
 /*
  * Route one event (borrowed).  Returns true when the producer should pause

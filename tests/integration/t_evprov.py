@@ -128,6 +128,12 @@ def test_event_provider_indicate_and_refusals():
         assert r["name"] == "WBEM_E_INVALID_PARAMETER" and r["n"] == 3, r
         wait_for(lambda: len(read_lines(d.path("prov.log"))) == 3, "b1 and b2")
         # From the provider's own thread: in order, nothing lost.
+        # A reload that lengthens the registration's query list.
+        objs2 = prov_objects(d.dir, queries=["SELECT * FROM Test_ProvEvent", "SELECT * FROM Test_ProvOther",
+                                             "SELECT * FROM Test_ProvEvent WHERE Seq > 1",
+                                             "SELECT * FROM Test_ProvOther WHERE Seq > 1"])
+        rewrite(d, objs2)
+        assert d.connect().request("Reload")["Status"] == 0
         r = p.ask("thread 300 " + prov_event("t"), timeout=60)
         assert r["statuses"] == {"WBEM_S_NO_ERROR": 300}, r
         wait_for(lambda: len(read_lines(d.path("prov.log"))) == 303, "the thread's 300 events")

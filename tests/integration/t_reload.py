@@ -182,6 +182,13 @@ def test_reload_keeps_group_windows():
         write_objects(d, "20-extra.json", extra_objects(d, "extra %Message%"))
         r = c.request("Reload")
         assert r["Status"] == 0, r
+        # A reload refused after the new router was built (a bad timer)
+        # must leave the running GROUP window alone.
+        write_objects(d, "30-bad.json", [{"__CLASS": "__IntervalTimerInstruction", "TimerId": "T",
+                                          "IntervalBetweenEvents": 0}])
+        r = c.request("Reload")
+        os.unlink(d.path("conf.d/30-bad.json"))
+        assert r["Status"] != 0, r
         c.send(ev("w3"))
         c.ping()
         wait_for(lambda: read_lines(d.path("win.log")), "the aggregate", timeout=10)
