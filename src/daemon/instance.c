@@ -34,7 +34,11 @@ instance_provider_serves(const wmi_schema *schema, const struct wmid_instance_pr
     if (wmi_class_isa(cls, target))
         return true;
     const wmi_class *tc = wmi_schema_get_class(schema, target);
-    return (ip->flags & WMID_IP_SUBCLASSES) != 0 && tc != NULL && wmi_class_isa(tc, ip->class_name) &&
+    if (tc == NULL)
+        return false;
+    if (ip->flags & WMID_IP_ANY_CLASS)
+        return ip->serves_subclass == NULL || ip->serves_subclass(tc);
+    return (ip->flags & WMID_IP_SUBCLASSES) != 0 && wmi_class_isa(tc, ip->class_name) &&
            (ip->serves_subclass == NULL || ip->serves_subclass(tc));
 }
 
@@ -67,6 +71,21 @@ isa_only(wmi_object *inst, void *arg)
     struct isa_filter *f = arg;
     if (wmi_object_isa(inst, f->class_name))
         f->fn(inst, f->arg);
+}
+
+size_t
+instance_polled_providers_for(const wmi_schema *schema, const char *class_name,
+                              const struct wmid_instance_provider **out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof builtin / sizeof builtin[0]; i++) {
+        if ((builtin[i]->flags & WMID_IP_NO_WITHIN) || !instance_provider_serves(schema, builtin[i], class_name))
+            continue;
+        if (n < max)
+            out[n] = builtin[i];
+        n++;
+    }
+    return n;
 }
 
 wmi_status

@@ -67,9 +67,14 @@ struct wmid_instance_sink {
 /* It returns instances of class_name's subclasses too, and so serves a
  * query on any of them (the repository: every __EventConsumer subclass). */
 #define WMID_IP_SUBCLASSES 0x1u
-/* It pushes every change as it happens, so that its filters need no
- * WITHIN: WMI raises the events of repository objects itself. */
+/* Not polled: its changes are raised as events by the daemon itself
+ * (the repository: repository_update), so that intrinsic.c leaves it out
+ * and its filters need no WITHIN, as WMI raises the events of repository
+ * objects itself.  It still serves EnumInstances. */
 #define WMID_IP_NO_WITHIN  0x2u
+/* It may hold instances of any class (serves_subclass decides): the
+ * repository holds the instances of the administrator's own classes. */
+#define WMID_IP_ANY_CLASS  0x4u
 
 struct wmid_instance_provider {
     const char *name;            /* for logs: "Win32_Process (/proc)" */
@@ -118,16 +123,25 @@ extern const struct wmid_instance_provider wmid_ip_directory;
 extern const struct wmid_instance_provider wmid_ip_repository;
 
 /*
- * The repository as an instance provider (providers/repository.c): the
- * objects of the object dir, every class under __SystemClass (filters,
- * consumers, bindings, registrations, timer instructions).  The daemon
- * calls repository_update with the objects it loaded, at start (no
- * events) and after each reload: creations, deletions and modifications
- * (instances compared by path, then by value) are pushed to subscribers
- * at once.  repository_clear at exit.  Loop thread.
+ * The repository (providers/repository.c): the objects of the object dir
+ * and those created at run time, of every class without an instance
+ * provider (filters, consumers, bindings, registrations, timer
+ * instructions, and instances of the administrator's own classes).  The
+ * daemon calls repository_update with the objects it loaded, at start
+ * (no events; @r NULL) and after each reload or change: each creation,
+ * deletion and modification (instances compared by path, then by value)
+ * is raised as __InstanceCreationEvent, __InstanceDeletionEvent or
+ * __InstanceModificationEvent through @r, so that any filter takes them,
+ * with or without WITHIN or ISA, as in WMI.  It serves EnumInstances as
+ * an instance provider (class __SystemClass and below, and the classes
+ * of its instances).  repository_clear at exit.  Loop thread.
  */
 struct wmid_objects;
-void repository_update(const struct wmid_objects *o);
+struct wmid_router;
+void repository_update(const struct wmid_objects *o, struct wmid_router *r);
+/* May the repository hold instances of @target (not an event class, not a
+ * class of an instance provider)? */
+bool repository_holds(const wmi_class *target);
 void repository_clear(void);
 
 /* Does @ip serve the instances of @target (the class named in a query's
@@ -146,6 +160,10 @@ const struct wmid_instance_provider *const *instance_providers(size_t *n);
  */
 size_t instance_providers_for(const wmi_schema *schema, const char *class_name,
                               const struct wmid_instance_provider **out, size_t max);
+/* The same without the providers that are not polled (WMID_IP_NO_WITHIN):
+ * what intrinsic.c serves. */
+size_t instance_polled_providers_for(const wmi_schema *schema, const char *class_name,
+                                     const struct wmid_instance_provider **out, size_t max);
 
 /*
  * Enumerate every instance of @class_name and its subclasses (open,

@@ -50,19 +50,6 @@ intrinsic_event_kinds(const wmi_schema *schema, const wmi_query *query)
 }
 
 bool
-intrinsic_pushed_only(const wmi_schema *schema, const char *target)
-{
-    const struct wmid_instance_provider *ps[16];
-    size_t n = instance_providers_for(schema, target, ps, sizeof ps / sizeof ps[0]);
-    if (n == 0 || n > sizeof ps / sizeof ps[0])
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!(ps[i]->flags & WMID_IP_NO_WITHIN))
-            return false;
-    return true;
-}
-
-bool
 intrinsic_needs_polling(const wmi_schema *schema, const wmi_query *query)
 {
     if (intrinsic_event_kinds(schema, query) == 0)
@@ -70,7 +57,7 @@ intrinsic_needs_polling(const wmi_schema *schema, const wmi_query *query)
     const char *target = wmi_query_isa_target(query);
     if (target == NULL)
         return false;
-    return wmi_schema_get_class(schema, target) != NULL && instance_providers_for(schema, target, NULL, 0) > 0;
+    return wmi_schema_get_class(schema, target) != NULL && instance_polled_providers_for(schema, target, NULL, 0) > 0;
 }
 
 bool
@@ -79,7 +66,7 @@ intrinsic_check_filter(const wmi_schema *schema, const wmi_query *query, wmi_err
     if (!intrinsic_needs_polling(schema, query))
         return true;
     const char *target = wmi_query_isa_target(query);
-    if (wmi_query_within(query) < 0 && !intrinsic_pushed_only(schema, target)) {
+    if (wmi_query_within(query) < 0) {
         if (err != NULL) {
             err->status = WBEMESS_E_REGISTRATION_TOO_PRECISE;
             err->line = err->column = 0;
@@ -94,7 +81,7 @@ intrinsic_check_filter(const wmi_schema *schema, const wmi_query *query, wmi_err
     /* Providers that need a scope (files) must find one in the query,
      * unless other providers serve the class too (then they are left out). */
     const struct wmid_instance_provider *ps[16];
-    size_t n = instance_providers_for(schema, target, ps, sizeof ps / sizeof ps[0]);
+    size_t n = instance_polled_providers_for(schema, target, ps, sizeof ps / sizeof ps[0]);
     size_t scoped = 0;
     for (size_t i = 0; i < n && i < sizeof ps / sizeof ps[0]; i++)
         scoped += ps[i]->scope != NULL;
@@ -784,7 +771,7 @@ add_filter(struct wmid_intrinsic *in, struct wmid_filter *f, const struct wmid_i
     const char *target = wmi_query_isa_target(f->query);
     unsigned kinds = intrinsic_event_kinds(schema, f->query);
     for (size_t k = 0; k < nip && target != NULL; k++) {
-        if (!instance_provider_serves(schema, ips[k], target))
+        if ((ips[k]->flags & WMID_IP_NO_WITHIN) || !instance_provider_serves(schema, ips[k], target))
             continue;
         char *sc = NULL;
         if (ips[k]->scope != NULL) {
@@ -818,8 +805,6 @@ intrinsic_start_with(uv_loop_t *loop, const struct wmid_settings *s, struct wmid
         if (!intrinsic_needs_polling(schema, f->query))
             continue;
         int64_t ms = intrinsic_interval_ms(f->query, floor_ms);
-        if (ms < 0 && intrinsic_pushed_only(schema, wmi_query_isa_target(f->query)))
-            ms = floor_ms; /* told at once; the interval only paces repeated modifications */
         if (ms < 0) {
             log_warnx("filter \"%s\": needs WITHIN to be polled (WBEMESS_E_REGISTRATION_TOO_PRECISE); "
                       "it receives no instance events",

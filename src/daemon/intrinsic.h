@@ -44,10 +44,6 @@
  * instance creation, deletion or modification events). */
 unsigned intrinsic_event_kinds(const wmi_schema *schema, const wmi_query *query);
 
-/* True when every provider serving @target pushes every change
- * (WMID_IP_NO_WITHIN: the repository), so that no WITHIN is needed. */
-bool intrinsic_pushed_only(const wmi_schema *schema, const char *target);
-
 /* True when the query is served by polling an instance provider. */
 bool intrinsic_needs_polling(const wmi_schema *schema, const wmi_query *query);
 

@@ -369,7 +369,7 @@ reload_now(struct daemon_state *ds, wmi_error *err, size_t *nobjects, json_t *ne
     ds->intrinsic = intrinsic_start(ds->loop, &ds->settings, nr);
     ds->timers = timers_start(ds->loop, &no, nr);
     /* After the new pollers subscribed, so that they are told. */
-    repository_update(&no);
+    repository_update(&no, nr);
     router_flush(nr);
     router_free(old);
     config_free_objects(&ds->objects);
@@ -525,7 +525,7 @@ main(int argc, char **argv)
     control_set_repository(ds.control, &ops);
     ds.proc = proc_start(ds.loop, &ds.settings);
     eventprov_sync(ds.router); /* the process connector's sink */
-    repository_update(&ds.objects); /* the first load: no events */
+    repository_update(&ds.objects, NULL); /* the first load: no events */
     ds.intrinsic = intrinsic_start(ds.loop, &ds.settings, ds.router);
     ds.timers = timers_start(ds.loop, &ds.objects, ds.router);
 

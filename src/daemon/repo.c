@@ -307,8 +307,7 @@ repo_put_in(struct wmid_repo *r, const json_t *base, const struct wmid_objects *
     wmi_status st = WBEM_S_NO_ERROR;
     char *cls = NULL, *path = wmi_object_get_path(o);
     json_t *keys = NULL;
-    if (!wmi_object_isa(o, "__SystemClass") || wmi_object_isa(o, "__Event") ||
-        wmi_object_isa(o, "__AggregateEvent")) {
+    if (!repository_holds(wmi_object_class(o))) {
         fail(err, WBEM_E_INVALID_OPERATION, "Instance",
              "instances of %s are not kept in the repository (provider classes and events are read-only)",
              wmi_object_class_name(o));

@@ -28,6 +28,7 @@
 #include <strings.h>
 
 #include "daemon/eventprov.h"
+#include "daemon/instance.h"
 #include "daemon/intrinsic.h"
 #include "daemon/wmieventd.h"
 
@@ -742,7 +743,13 @@ build_objects(struct wmid_router *r, const struct wmid_objects *o, const struct 
             wmi_query_free(q);
             return config_fail(err, qerr.status, origin, "%s", qerr.text);
         }
-        if (wmi_query_within(q) >= 0 && !intrinsic_needs_polling(o->schema, q))
+        /* WITHIN means nothing for extrinsic events, nor for the repository's
+         * objects, whose changes the daemon raises itself (as WMI does): it is
+         * worth a word only for the former. */
+        const char *isa = wmi_query_isa_target(q);
+        const wmi_class *isa_cls = isa ? wmi_schema_get_class(o->schema, isa) : NULL;
+        if (wmi_query_within(q) >= 0 && !intrinsic_needs_polling(o->schema, q) &&
+            (intrinsic_event_kinds(o->schema, q) == 0 || isa_cls == NULL || !repository_holds(isa_cls)))
             log_warnx("%s: Query: WITHIN has no effect here (no instance provider serves the target class); "
                       "the filter receives only the events providers indicate",
                       origin);

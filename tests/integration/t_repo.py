@@ -315,3 +315,69 @@ def test_mofcomp_loads_into_the_repository():
         c.ping()
         wait_for(lambda: read_lines(d.path("mof.log")) == ["mof hi", "mof again"], "after a restart")
         d.stop()
+
+
+@test
+def test_real_world_mof_delivers():
+    """Microsoft's "writing to a log file based on an event" MOF, compiled
+    into a live daemon: its own instance of LogFileEvent fires its filter."""
+    src = os.path.join(ROOT, "tests", "data", "mof", "real-world",
+                       "MicrosoftDocs_win32_writing-to-a-log-file-based-on-an-event.mof")
+    with new_dir_daemon(tour_objects) as d:
+        d.start()
+        text = open(src).read().replace('"c:\\\\Logfile.log"', json.dumps(d.path("Logfile.log")))
+        assert d.path("Logfile.log") in text
+        mof = d.path("logfile.mof")
+        with open(mof, "w") as f:
+            f.write(text)
+        rc, out, err = run_ctl(["mofcomp", mof], sock=d.socket)
+        assert rc == 0 and "5 operation(s) loaded" in out, (rc, out, err)
+        wait_for(lambda: read_lines(d.path("Logfile.log")) == ["Logfile Event Consumer event"],
+                 "the MOF's own instance fires its filter")
+        c = d.connect()
+        r = c.request("GetObject", Path='LogFileEvent.Name="Logfile Event Consumer event"')
+        assert r["Status"] == 0 and r["Origin"] == "runtime", r
+        rc, out, err = run_ctl(["enum", "LogFileEvent"], sock=d.socket)
+        assert rc == 0 and len(out.splitlines()) == 1, (rc, out, err)
+        d.stop()
+
+
+@test
+def test_repository_survives_kill9_during_writes():
+    """kill -9 in the middle of a stream of PutInstance: the repository file
+    is whole, and every change the daemon acknowledged is in it."""
+    import threading
+    with new_dir_daemon(tour_objects) as d:
+        d.start()
+        acked = []
+        stop = threading.Event()
+
+        def writer():
+            try:
+                c = Conn(d.socket)
+                for i in range(2000):
+                    if stop.is_set():
+                        break
+                    r = c.request("PutInstance", Instance=event_filter("K%d" % i, "SELECT * FROM Test_Event"))
+                    if r.get("Status") == 0:
+                        acked.append(i)
+            except Exception:
+                pass
+        t = threading.Thread(target=writer)
+        t.start()
+        wait_for(lambda: len(acked) >= 20, "some writes", timeout=30)
+        d.proc.send_signal(signal.SIGKILL)
+        d.proc.wait()
+        stop.set()
+        t.join(30)
+        doc = json.load(open(d.path("state/repository.json")))
+        names = {o["Instance"]["Name"] for o in doc["Objects"]}
+        assert all("K%d" % i in names for i in acked), (len(acked), len(names))
+        # It starts again on it.
+        d.proc = None
+        d.exit_checked = False
+        d.start()
+        c = d.connect()
+        r = c.request("GetObject", Path='__EventFilter.Name="K%d"' % acked[-1])
+        assert r["Status"] == 0, r
+        d.stop()

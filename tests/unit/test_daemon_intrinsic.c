@@ -153,11 +153,12 @@ test_check_filter(void **state)
     expect_filter("SELECT * FROM __InstanceModificationEvent WHERE TargetInstance ISA 'Win32_LocalTime' AND "
                  "TargetInstance.Hour = 3",
                  true, precise);
-    /* The repository: served (pushed), with or without WITHIN. */
-    expect_filter("SELECT * FROM __InstanceCreationEvent WHERE TargetInstance ISA '__EventConsumer'", true,
+    /* The repository: not polled (the daemon raises its events through
+     * the router), with or without WITHIN. */
+    expect_filter("SELECT * FROM __InstanceCreationEvent WHERE TargetInstance ISA '__EventConsumer'", false,
                  WBEM_S_NO_ERROR);
     expect_filter("SELECT * FROM __InstanceDeletionEvent WITHIN 5 WHERE TargetInstance ISA 'LogFileEventConsumer'",
-                 true, WBEM_S_NO_ERROR);
+                 false, WBEM_S_NO_ERROR);
     /* Not served (event classes have no instances), or not narrowed. */
     expect_filter("SELECT * FROM __InstanceCreationEvent WHERE TargetInstance ISA 'Win32_ProcessStartTrace'", false,
                  WBEM_S_NO_ERROR);

@@ -5,11 +5,15 @@
  * __InstanceDeletionEvent for the objects of its repository itself, with
  * no provider and no polling: that is how an administrator watches for new
  * subscriptions (SELECT * FROM __InstanceCreationEvent WITHIN 5 WHERE
- * TargetInstance ISA '__EventConsumer').  Here the repository is the
- * object dir; its instances change when the daemon reloads it.  This
- * provider keeps the instances of the last load keyed by path; each
- * repository_update diffs the new load against them and pushes every
- * change to the subscribed pollers (intrinsic.c) at once.
+ * TargetInstance ISA '__EventConsumer'), and how a MOF file's own
+ * instances fire its own filters.  Here the repository is the object dir
+ * plus the objects created at run time (repo.c); it changes when the
+ * daemon reloads or a request changes it.  This module keeps the
+ * instances of the last load keyed by path; each repository_update diffs
+ * the new load against them and raises every change through the router,
+ * so that every filter whose query selects it takes it (with WITHIN or
+ * not, with ISA or a test of TargetInstance.__CLASS).  It also serves
+ * EnumInstances for the repository's classes.
  *
  * Everything runs on the loop thread.
  */
@@ -18,44 +22,21 @@
 #include "daemon/instance.h"
 #include "daemon/intrinsic.h"
 
-struct repo_state {
-    struct wmid_instance_sink sink;
-    bool subscribed;
-    struct repo_state *next;
-};
-
 static struct wmid_snapshot *current;  /* the instances of the last load */
-static struct repo_state *subscribers;
 
-/* ---- the provider ---- */
+/* ---- the provider (EnumInstances only) ---- */
 
 static void *
 repo_open(const wmi_schema *schema)
 {
     (void)schema;
-    return calloc(1, sizeof(struct repo_state));
-}
-
-static void
-repo_unsubscribe(void *state)
-{
-    struct repo_state *st = state;
-    for (struct repo_state **pp = &subscribers; *pp != NULL; pp = &(*pp)->next) {
-        if (*pp == st) {
-            *pp = st->next;
-            break;
-        }
-    }
-    st->subscribed = false;
+    return calloc(1, 1);
 }
 
 static void
 repo_close(void *state)
 {
-    struct repo_state *st = state;
-    if (st->subscribed)
-        repo_unsubscribe(st);
-    free(st);
+    free(state);
 }
 
 static wmi_status
@@ -67,70 +48,71 @@ repo_enumerate(void *state, wmid_instance_fn fn, void *arg)
     return WBEM_S_NO_ERROR;
 }
 
-static bool
-repo_subscribe(void *state, uv_loop_t *loop, const struct wmid_instance_sink *sink)
+/* Event classes have no instances, and the CIM classes under
+ * CIM_ManagedSystemElement (Win32_Process, CIM_DataFile, ...) come from
+ * their instance providers: neither is the repository's. */
+bool
+repository_holds(const wmi_class *target)
 {
-    struct repo_state *st = state;
-    (void)loop;
-    st->sink = *sink;
-    st->subscribed = true;
-    st->next = subscribers;
-    subscribers = st;
-    st->sink.pushing(st->sink.arg, WMID_PUSH_CREATION | WMID_PUSH_DELETION | WMID_PUSH_MODIFICATION);
-    return true;
-}
-
-/* Event classes have no instances: queries and enumerations of them are
- * not the repository's. */
-static bool
-repo_serves(const wmi_class *target)
-{
-    return !wmi_class_isa(target, "__Event") && !wmi_class_isa(target, "__AggregateEvent");
+    return !wmi_class_isa(target, "__Event") && !wmi_class_isa(target, "__AggregateEvent") &&
+           !wmi_class_isa(target, "CIM_ManagedSystemElement");
 }
 
 const struct wmid_instance_provider wmid_ip_repository = {
-    .name = "repository (object dir)",
+    .name = "repository",
     .class_name = "__SystemClass",
-    .push = WMID_PUSH_CREATION | WMID_PUSH_DELETION | WMID_PUSH_MODIFICATION,
-    .flags = WMID_IP_SUBCLASSES | WMID_IP_NO_WITHIN,
-    .serves_subclass = repo_serves,
+    .push = 0,
+    .flags = WMID_IP_SUBCLASSES | WMID_IP_NO_WITHIN | WMID_IP_ANY_CLASS,
+    .serves_subclass = repository_holds,
     .open = repo_open,
     .close = repo_close,
     .enumerate = repo_enumerate,
-    .subscribe = repo_subscribe,
-    .unsubscribe = repo_unsubscribe,
 };
 
 /* ---- updates ---- */
 
+struct raise_ctx {
+    struct wmid_router *r;
+    uint64_t now;
+    size_t n;
+};
+
+/* One change, as WMI raises it for a repository object: through the
+ * router, so that every filter whose query selects it takes it. */
 static void
-push_change(unsigned kind, wmi_object *target, wmi_object *previous, void *arg)
+raise_change(unsigned kind, wmi_object *target, wmi_object *previous, void *arg)
 {
-    (void)arg;
-    /* A subscriber may not unsubscribe from inside its callback (pollers
-     * change only at start and stop), so the list is stable here. */
-    for (struct repo_state *st = subscribers; st != NULL; st = st->next) {
-        if (kind == WMID_KIND_CREATION)
-            st->sink.created(st->sink.arg, target);
-        else if (kind == WMID_KIND_DELETION)
-            st->sink.deleted(st->sink.arg, target);
-        else
-            st->sink.modified(st->sink.arg, target, previous);
+    struct raise_ctx *rc = arg;
+    const char *cls = kind == WMID_KIND_CREATION   ? "__InstanceCreationEvent"
+                      : kind == WMID_KIND_DELETION ? "__InstanceDeletionEvent"
+                                                   : "__InstanceModificationEvent";
+    wmi_object *ev;
+    if (WMI_FAILED(wmi_object_new(router_schema(rc->r), cls, &ev)))
+        return;
+    if (WMI_SUCCEEDED(wmi_object_put_object(ev, "TargetInstance", target)) &&
+        (previous == NULL || WMI_SUCCEEDED(wmi_object_put_object(ev, "PreviousInstance", previous)))) {
+        wmi_object_put_uint64(ev, "TIME_CREATED", rc->now);
+        router_indicate(rc->r, ev, 512);
+        rc->n++;
     }
+    wmi_object_unref(ev);
 }
 
 void
-repository_update(const struct wmid_objects *o)
+repository_update(const struct wmid_objects *o, struct wmid_router *r)
 {
     struct wmid_snapshot *next = snapshot_new();
     if (next == NULL)
         return; /* keep the last load: the next update reports against it */
     for (size_t i = 0; i < o->ninstances; i++)
-        if (wmi_object_isa(o->instances[i], "__SystemClass"))
-            snapshot_add(next, o->instances[i]);
-    if (current != NULL)
-        snapshot_diff(current, next, WMID_KIND_CREATION | WMID_KIND_DELETION | WMID_KIND_MODIFICATION, push_change,
-                      NULL);
+        snapshot_add(next, o->instances[i]);
+    if (current != NULL && r != NULL) {
+        struct raise_ctx rc = {r, wmi_time_created_now(), 0};
+        snapshot_diff(current, next, WMID_KIND_CREATION | WMID_KIND_DELETION | WMID_KIND_MODIFICATION, raise_change,
+                      &rc);
+        if (rc.n > 0)
+            router_flush(r);
+    }
     snapshot_unref(current);
     current = next;
 }
