@@ -10,6 +10,7 @@
 #include <grp.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <stdlib.h>
@@ -76,24 +77,40 @@ resolve(const char *base_dir, const char *p)
 
 enum key_type { K_PATH, K_STRING, K_SIZE, K_UINT, K_LIST };
 
+/* Every setting; the numbers are stored straight into their field
+ * (@off), the rest are handled by name below. */
+#define NUM(name, type, field) {name, type, offsetof(struct wmid_settings, field)}
 static const struct {
     const char *key;
     enum key_type type;
+    size_t off;
 } known_keys[] = {
-    {"socket", K_PATH},         {"socket_group", K_STRING},
-    {"state_dir", K_PATH},      {"plugin_dir", K_PATH},
-    {"object_dir", K_PATH},     {"log_level", K_STRING},
-    {"max_line_bytes", K_SIZE}, {"queue_max_bytes", K_SIZE},
-    {"default_consumer_queue_bytes", K_SIZE},
-    {"process_poll_ms", K_UINT}, {"shutdown_timeout_ms", K_UINT},
-    {"min_within_ms", K_UINT},  {"max_connections", K_UINT},
-    {"high_threshold_on_events", K_SIZE}, {"low_threshold_on_events", K_SIZE},
-    {"max_wait_on_events", K_UINT}, {"consumer_deadline_ms", K_UINT},
-    {"suspend_after_misses", K_UINT}, {"suspend_window_ms", K_UINT},
-    {"suspend_max_ms", K_UINT}, {"host_program", K_PATH},
-    {"indicate_wait_ms", K_UINT}, {"admin_group", K_STRING},
-    {"user_consumer_providers", K_LIST},
+    {"socket", K_PATH, 0},
+    {"socket_group", K_STRING, 0},
+    {"state_dir", K_PATH, 0},
+    {"plugin_dir", K_PATH, 0},
+    {"object_dir", K_PATH, 0},
+    {"log_level", K_STRING, 0},
+    {"host_program", K_PATH, 0},
+    {"admin_group", K_STRING, 0},
+    {"user_consumer_providers", K_LIST, 0},
+    NUM("max_line_bytes", K_SIZE, max_line_bytes),
+    NUM("queue_max_bytes", K_SIZE, queue_max_bytes),
+    NUM("high_threshold_on_events", K_SIZE, queue_max_bytes),
+    NUM("low_threshold_on_events", K_SIZE, low_threshold_on_events),
+    NUM("default_consumer_queue_bytes", K_SIZE, default_consumer_queue_bytes),
+    NUM("process_poll_ms", K_UINT, process_poll_ms),
+    NUM("shutdown_timeout_ms", K_UINT, shutdown_timeout_ms),
+    NUM("min_within_ms", K_UINT, min_within_ms),
+    NUM("max_connections", K_UINT, max_connections),
+    NUM("max_wait_on_events", K_UINT, max_wait_on_events_ms),
+    NUM("consumer_deadline_ms", K_UINT, consumer_deadline_ms),
+    NUM("suspend_after_misses", K_UINT, suspend_after_misses),
+    NUM("suspend_window_ms", K_UINT, suspend_window_ms),
+    NUM("suspend_max_ms", K_UINT, suspend_max_ms),
+    NUM("indicate_wait_ms", K_UINT, indicate_wait_ms),
 };
+#undef NUM
 
 bool
 config_load_settings(const char *path, struct wmid_settings *s, wmi_error *err)
@@ -184,22 +201,17 @@ config_load_settings(const char *path, struct wmid_settings *s, wmi_error *err)
             s->object_dir = resolve(dir, sv);
         else if (strcmp(key, "host_program") == 0)
             s->host_program = resolve(dir, sv);
-        else if (strcmp(key, "socket_group") == 0) {
+        else if (strcmp(key, "socket_group") == 0 || strcmp(key, "admin_group") == 0) {
             struct group *gr = getgrnam(sv);
             if (gr == NULL) {
-                set_err(err, WBEM_E_NOT_FOUND, path, 0, 0, "setting \"socket_group\": no group \"%s\"", sv);
+                set_err(err, WBEM_E_NOT_FOUND, path, 0, 0, "setting \"%s\": no group \"%s\"", key, sv);
                 ok = false;
                 break;
             }
-            s->socket_gid = (int)gr->gr_gid;
-        } else if (strcmp(key, "admin_group") == 0) {
-            struct group *gr = getgrnam(sv);
-            if (gr == NULL) {
-                set_err(err, WBEM_E_NOT_FOUND, path, 0, 0, "setting \"admin_group\": no group \"%s\"", sv);
-                ok = false;
-                break;
-            }
-            s->admin_gid = (long)gr->gr_gid;
+            if (strcmp(key, "socket_group") == 0)
+                s->socket_gid = (int)gr->gr_gid;
+            else
+                s->admin_gid = (long)gr->gr_gid;
         } else if (strcmp(key, "log_level") == 0) {
             s->log_level = log_level_from_name(sv);
             if (s->log_level < 0) {
@@ -208,34 +220,11 @@ config_load_settings(const char *path, struct wmid_settings *s, wmi_error *err)
                 ok = false;
                 break;
             }
-        } else if (strcmp(key, "max_line_bytes") == 0)
-            s->max_line_bytes = zv;
-        else if (strcmp(key, "queue_max_bytes") == 0 || strcmp(key, "high_threshold_on_events") == 0)
-            s->queue_max_bytes = zv;
-        else if (strcmp(key, "low_threshold_on_events") == 0)
-            s->low_threshold_on_events = zv;
-        else if (strcmp(key, "max_wait_on_events") == 0)
-            s->max_wait_on_events_ms = (unsigned)zv;
-        else if (strcmp(key, "consumer_deadline_ms") == 0)
-            s->consumer_deadline_ms = (unsigned)zv;
-        else if (strcmp(key, "suspend_after_misses") == 0)
-            s->suspend_after_misses = (unsigned)zv;
-        else if (strcmp(key, "suspend_window_ms") == 0)
-            s->suspend_window_ms = (unsigned)zv;
-        else if (strcmp(key, "suspend_max_ms") == 0)
-            s->suspend_max_ms = (unsigned)zv;
-        else if (strcmp(key, "indicate_wait_ms") == 0)
-            s->indicate_wait_ms = (unsigned)zv;
-        else if (strcmp(key, "default_consumer_queue_bytes") == 0)
-            s->default_consumer_queue_bytes = zv;
-        else if (strcmp(key, "process_poll_ms") == 0)
-            s->process_poll_ms = (unsigned)zv;
-        else if (strcmp(key, "shutdown_timeout_ms") == 0)
-            s->shutdown_timeout_ms = (unsigned)zv;
-        else if (strcmp(key, "min_within_ms") == 0)
-            s->min_within_ms = (unsigned)zv;
-        else if (strcmp(key, "max_connections") == 0)
-            s->max_connections = (unsigned)zv;
+        } else if (t == K_SIZE) {
+            *(size_t *)(void *)((char *)s + known_keys[i].off) = zv;
+        } else if (t == K_UINT) {
+            *(unsigned *)(void *)((char *)s + known_keys[i].off) = (unsigned)zv;
+        }
     }
     if (ok && json_object_get(root, "queue_max_bytes") != NULL &&
         json_object_get(root, "high_threshold_on_events") != NULL) {

@@ -989,6 +989,16 @@ reply_wmi_error(struct conn *c, const json_t *id, const wmi_error *err)
     reply(c, r);
 }
 
+/* The reply to a repository change: its status, or the error. */
+static void
+reply_outcome(struct conn *c, const json_t *id, bool ok, const wmi_error *err)
+{
+    if (ok)
+        reply(c, status_reply(id, WBEM_S_NO_ERROR));
+    else
+        reply_wmi_error(c, id, err);
+}
+
 static void
 req_get_object(struct conn *c, const json_t *id, json_t *req)
 {
@@ -1055,11 +1065,7 @@ req_put_instance(struct conn *c, const json_t *id, json_t *req)
     }
     wmi_error err;
     memset(&err, 0, sizeof err);
-    if (!c->ctl->repo.put(c->ctl->repo.arg, &c->identity, inst, (unsigned)flags, &err)) {
-        reply_wmi_error(c, id, &err);
-        return;
-    }
-    reply(c, status_reply(id, WBEM_S_NO_ERROR));
+    reply_outcome(c, id, c->ctl->repo.put(c->ctl->repo.arg, &c->identity, inst, (unsigned)flags, &err), &err);
 }
 
 static void
@@ -1076,11 +1082,7 @@ req_delete_instance(struct conn *c, const json_t *id, json_t *req)
     }
     wmi_error err;
     memset(&err, 0, sizeof err);
-    if (!c->ctl->repo.del(c->ctl->repo.arg, &c->identity, path, &err)) {
-        reply_wmi_error(c, id, &err);
-        return;
-    }
-    reply(c, status_reply(id, WBEM_S_NO_ERROR));
+    reply_outcome(c, id, c->ctl->repo.del(c->ctl->repo.arg, &c->identity, path, &err), &err);
 }
 
 static void
@@ -1118,11 +1120,7 @@ req_put_class(struct conn *c, const json_t *id, json_t *req)
     }
     wmi_error err;
     memset(&err, 0, sizeof err);
-    if (!c->ctl->repo.put_class(c->ctl->repo.arg, &c->identity, cls, (unsigned)flags, &err)) {
-        reply_wmi_error(c, id, &err);
-        return;
-    }
-    reply(c, status_reply(id, WBEM_S_NO_ERROR));
+    reply_outcome(c, id, c->ctl->repo.put_class(c->ctl->repo.arg, &c->identity, cls, (unsigned)flags, &err), &err);
 }
 
 static void
@@ -1135,11 +1133,7 @@ req_delete_class(struct conn *c, const json_t *id, json_t *req)
     }
     wmi_error err;
     memset(&err, 0, sizeof err);
-    if (!c->ctl->repo.del_class(c->ctl->repo.arg, &c->identity, name, &err)) {
-        reply_wmi_error(c, id, &err);
-        return;
-    }
-    reply(c, status_reply(id, WBEM_S_NO_ERROR));
+    reply_outcome(c, id, c->ctl->repo.del_class(c->ctl->repo.arg, &c->identity, name, &err), &err);
 }
 
 /* MofComp: what wmieventctl compiled (the MOF compiler runs in the
