@@ -381,3 +381,54 @@ def test_repository_survives_kill9_during_writes():
         r = c.request("GetObject", Path='__EventFilter.Name="K%d"' % acked[-1])
         assert r["Status"] == 0, r
         d.stop()
+
+
+@test
+def test_several_clients_at_once():
+    """Writers, a watcher and producers on their own connections at once:
+    every write acknowledged is there, every event reaches the watcher."""
+    import threading
+    with new_dir_daemon(tour_objects) as d:
+        d.start()
+        w = d.connect()
+        r = w.request("ExecNotificationQuery", QueryLanguage="WQL",
+                      Query="SELECT * FROM __InstanceCreationEvent WHERE TargetInstance ISA '__EventFilter'")
+        assert r["Status"] == 0, r
+        errors = []
+
+        def writer(k):
+            try:
+                c = Conn(d.socket)
+                for i in range(15):
+                    r = c.request("PutInstance", Instance=event_filter("C%d_%d" % (k, i), "SELECT * FROM Test_Event"))
+                    if r.get("Status") != 0:
+                        errors.append(r)
+                c.close()
+            except Exception as e:
+                errors.append(repr(e))
+
+        def producer(k):
+            try:
+                c = Conn(d.socket)
+                for i in range(100):
+                    c.send(ev("p%d_%d" % (k, i)))
+                c.request("Ping")
+                c.close()
+            except Exception as e:
+                errors.append(repr(e))
+        threads = [threading.Thread(target=writer, args=(k,)) for k in range(3)] + \
+                  [threading.Thread(target=producer, args=(k,)) for k in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert not errors, errors[:3]
+        created = set()
+        while len(created) < 45:
+            line = w.read()
+            created.add(line["Event"]["TargetInstance"]["Name"])
+        assert created == {"C%d_%d" % (k, i) for k in range(3) for i in range(15)}, len(created)
+        wait_for(lambda: len(read_lines(d.path("events.log"))) == 200, "every produced event")
+        doc = json.load(open(d.path("state/repository.json")))
+        assert len(doc["Objects"]) == 45, len(doc["Objects"])
+        d.stop()
