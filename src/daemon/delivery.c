@@ -762,7 +762,9 @@ retire_finish(struct wmid_delivery *d, struct wmid_consumer *c, void (*done)(str
     struct wmid_sink *k = c->sink;
     c->sink = NULL;
     if (k != NULL && --k->nconsumers == 0)
-        sink_stop(d, k);
+        sink_stop(d, k); /* releases the physical consumer, and with it what it knew */
+    else if (k != NULL && c->provider != NULL && c->provider->hosted != NULL)
+        hosting_forget(c->provider, c->logical);
     done(c);
 }
 

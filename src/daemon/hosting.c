@@ -1517,6 +1517,44 @@ hosting_stats_json(const struct wmid_provider *p)
         (json_int_t)h->hard_limit_ms);
     if (out != NULL && hp->last_exit[0])
         json_object_set_new(out, "last_exit", json_string(hp->last_exit));
+    size_t ncons = 0;
+    for (const struct hcons *c = h->consumers; c != NULL; c = c->next)
+        ncons++;
+    json_object_set_new(out, "consumers", json_integer((json_int_t)ncons));
     pthread_mutex_unlock(&hp->mu);
     return out;
+}
+
+void
+hosting_forget(struct wmid_provider *p, const wmi_object *logical)
+{
+    struct wmid_hosted *h = p->hosted;
+    if (h == NULL)
+        return;
+    struct hostproc *hp = h->hp;
+    struct hcons *gone = NULL;
+    pthread_mutex_lock(&hp->mu);
+    for (struct hcons **pc = &h->consumers; *pc != NULL; pc = &(*pc)->next) {
+        if ((*pc)->logical == logical) {
+            gone = *pc;
+            *pc = gone->next;
+            break;
+        }
+    }
+    bool ready = hp->ready;
+    unsigned gen = hp->gen;
+    pthread_mutex_unlock(&hp->mu);
+    if (gone == NULL)
+        return;
+    /* The host keeps its physical consumer while others use it, and
+     * forgets this logical consumer (its record and reference). */
+    if (ready) {
+        json_t *reply = NULL;
+        json_t *req = json_pack("{sss[i]}", "op", "Release", "consumers", (int)gone->cid);
+        call_json(hp, gen, req, WMID_HOST_CONTROL_MS, &reply);
+        json_decref(req);
+        json_decref(reply);
+    }
+    wmi_object_unref(gone->logical);
+    free(gone);
 }

@@ -187,6 +187,10 @@ bool hosting_load(struct wmid_provider *p, const struct wmid_settings *s, const 
 /* Shut the provider down in its host (the host exits with its last
  * provider).  Every sink of @p has been released.  Loop thread. */
 void hosting_unload(struct wmid_provider *p);
+/* A logical consumer of a hosted provider is gone while its physical
+ * consumer stays (shared with others): forget it here and in the host.
+ * No call for it is in flight.  Loop thread. */
+void hosting_forget(struct wmid_provider *p, const wmi_object *logical);
 /* The host's state for Stats (new reference), or NULL when not hosted. */
 json_t *hosting_stats_json(const struct wmid_provider *p);
 

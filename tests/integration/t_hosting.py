@@ -271,3 +271,37 @@ def test_hosting_groups():
         assert kids[pids["GroupA"]][1:3] == ["-g", "NetworkServiceHost:Mine"], kids
         assert kids[pids["SoloC"]][1:3] == ["-g", "SoloC"], kids
         d.stop()
+
+
+@test
+def test_hosting_forgets_a_removed_consumer_of_a_shared_sink():
+    """Two logical consumers share one physical consumer in the host; a
+    reload removes one: the host forgets it (no record left behind), the
+    other keeps delivering."""
+    props = {"Filename": "string", "DelayMs": "uint32", "SharedSink": "boolean"}
+
+    def objs(dr, both=True):
+        o = [TEST_EVENT_CLASS] + hosted_provider("Shared", "record.so", "Test_RecordConsumer", "SelfHost", props) + [
+            event_filter("AllTest", "SELECT * FROM Test_Event"),
+            record_consumer("Test_RecordConsumer", "One", os.path.join(dr, "shared.log"), SharedSink=True),
+            binding("AllTest", "Test_RecordConsumer.Name=" + q("One")),
+        ]
+        if both:
+            o += [record_consumer("Test_RecordConsumer", "Two", os.path.join(dr, "shared.log"), SharedSink=True),
+                  binding("AllTest", "Test_RecordConsumer.Name=" + q("Two"))]
+        return o
+    with new_dir_daemon(objs) as d:
+        d.start()
+        c = d.connect()
+        c.send(ev("first"))
+        c.ping()
+        wait_for(lambda: len(read_lines(d.path("shared.log"))) == 2, "both consumers' copies")
+        assert host_stats(c, "Shared")["consumers"] == 2, host_stats(c, "Shared")
+        with open(os.path.join(d.dir, "conf.d", "10-test.json"), "w") as f:
+            json.dump(objs(d.dir, both=False), f)
+        assert c.request("Reload")["Status"] == 0
+        wait_for(lambda: host_stats(c, "Shared")["consumers"] == 1, "the removed consumer forgotten")
+        c.send(ev("second"))
+        c.ping()
+        wait_for(lambda: len(read_lines(d.path("shared.log"))) == 3, "the remaining consumer")
+        d.stop()

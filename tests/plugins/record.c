@@ -59,6 +59,7 @@
 struct rec_provider {
     const struct wmi_host *host;
     char *name;                  /* the registration's Provider path */
+    struct rec_sink *shared;     /* the one sink of consumers with SharedSink = TRUE */
 };
 
 struct rec_sink {
@@ -69,6 +70,7 @@ struct rec_sink {
     uint64_t delay_ms;
     uint64_t slow_calls;         /* 0: every call sleeps */
     uint64_t calls;
+    bool shared;
 };
 
 static void
@@ -169,6 +171,8 @@ rec_release(struct wmi_unbound_object_sink *self)
 {
     struct rec_sink *s = (struct rec_sink *)self;
     rec_log_call("release", s->provider, s->consumer);
+    if (s->shared && s->provider->shared == s)
+        s->provider->shared = NULL;
     free(s->consumer);
     free(s->filename);
     free(s);
@@ -212,10 +216,24 @@ rec_find_consumer(void *provider, const wmi_object *lc, struct wmi_unbound_objec
     uint64_t slow_calls = 0;
     if (WMI_FAILED(wmi_object_get_uint64(lc, "SlowCalls", &slow_calls)))
         slow_calls = 0;
+    /* SharedSink (boolean, optional): every such consumer gets the same
+     * physical consumer, released once, as plugins that serve many
+     * logical consumers through one sink do. */
+    bool shared = false;
+    if (WMI_FAILED(wmi_object_get_boolean(lc, "SharedSink", &shared)))
+        shared = false;
+    if (shared && p->shared != NULL) {
+        *sink = &p->shared->base;
+        return WBEM_S_NO_ERROR;
+    }
     struct rec_sink *s = calloc(1, sizeof *s);
     if (s == NULL || (s->filename = strdup(filename)) == NULL) {
         free(s);
         return WBEM_E_OUT_OF_MEMORY;
+    }
+    if (shared) {
+        s->shared = true;
+        p->shared = s;
     }
     s->provider = p;
     s->consumer = strdup(name != NULL ? name : "");
