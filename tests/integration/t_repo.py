@@ -432,3 +432,21 @@ def test_several_clients_at_once():
         doc = json.load(open(d.path("state/repository.json")))
         assert len(doc["Objects"]) == 45, len(doc["Objects"])
         d.stop()
+
+
+@test
+def test_runtime_object_never_shadowed():
+    """An object file that declares the path of a runtime object is refused
+    at reload, naming it; nothing is shadowed silently."""
+    with new_dir_daemon(tour_objects) as d:
+        d.start()
+        c = d.connect()
+        assert put(c, event_filter("Twice", "SELECT * FROM Test_Event"))["Status"] == 0
+        with open(os.path.join(d.dir, "conf.d", "20-twice.json"), "w") as f:
+            json.dump([event_filter("Twice", "SELECT * FROM Test_Event WHERE Severity > 1")], f)
+        r = c.request("Reload")
+        assert r["StatusName"] == "WBEM_E_ALREADY_EXISTS" and "defined twice" in r["Message"], r
+        assert "repository.json" in r["Source"], r
+        r = c.request("GetObject", Path='__EventFilter.Name="Twice"')
+        assert r["Origin"] == "runtime" and "Severity" not in r["Object"]["Query"], r
+        d.stop()
