@@ -767,7 +767,7 @@ flush_held(struct conn *c)
     bool pause = false;
     if (c->batch_timer != NULL)
         uv_timer_stop(c->batch_timer);
-    struct wmid_source src = {&c->identity, NULL};
+    struct wmid_source src = {&c->identity, NULL, NULL};
     for (size_t i = 0; i < c->nheld; i++) {
         pause |= router_indicate_from(c->ctl->router, c->held[i], c->held_size[i], 0, &src);
         wmi_object_unref(c->held[i]);
@@ -791,7 +791,7 @@ on_batch_latency(uv_timer_t *t)
 static bool
 ingest(struct conn *c, wmi_object *ev, size_t size)
 {
-    struct wmid_source src = {&c->identity, NULL};
+    struct wmid_source src = {&c->identity, NULL, NULL};
     if (c->batch_flags == WBEM_FLAG_MUST_NOT_BATCH)
         return router_indicate_from(c->ctl->router, ev, size, WMID_PUSH_SOLO, &src);
     if (c->batch_flags != WBEM_FLAG_MUST_BATCH)

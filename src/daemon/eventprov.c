@@ -246,7 +246,7 @@ sink_compute_active(struct ev_sink *k)
     if (r == NULL || k->side == NULL)
         return false;
     const wmi_schema *schema = router_schema(r);
-    struct wmid_source src = {&k->publisher, k->sd};
+    struct wmid_source src = {&k->publisher, k->sd, NULL};
     for (size_t i = 0; i < router_filter_count(r); i++) {
         struct wmid_filter *f = router_filter_at(r, i);
         if ((f->nbindings == 0 && f->agg == NULL) || f->polled || !router_filter_accepts(f, &src))
@@ -392,7 +392,7 @@ route_one(struct ingress *e)
          * descriptor replaced meanwhile stays allocated (old_sds). */
         pthread_mutex_lock(&k->mu);
         struct sec_identity publisher = k->publisher;
-        struct wmid_source src = {&publisher, k->sd};
+        struct wmid_source src = {&publisher, k->sd, NULL};
         pthread_mutex_unlock(&k->mu);
         E.routing++;
         pause = router_indicate_from(E.router, e->event, e->size, e->flags, &src);
@@ -1360,7 +1360,7 @@ registration_wanted(struct wmid_router *r, wmi_object *reg, const struct sec_ide
     size_t n = 0;
     char **texts = registration_texts(reg, &n);
     const wmi_schema *schema = router_schema(r);
-    struct wmid_source src = {publisher, NULL};
+    struct wmid_source src = {publisher, NULL, NULL};
     bool want = false;
     for (size_t i = 0; i < n; i++) {
         wmi_query *q = NULL;

@@ -758,6 +758,9 @@ build_objects(struct wmid_router *r, const struct wmid_objects *o, const struct 
         f->path = wmi_object_get_path(x);
         f->query = q;
         creator_of(creators, o->owners ? o->owners[i] : -1, &f->creator);
+        const char *ens = str_prop(x, "EventNamespace");
+        if (ens != NULL && ens[0] != '\0')
+            f->event_ns = router_ns_normalize(ens);
         const char *access = str_prop(x, "EventAccess");
         if (access != NULL) {
             wmi_error serr;
@@ -1147,6 +1150,7 @@ router_free(struct wmid_router *r)
     for (size_t i = 0; i < r->nfilters; i++) {
         aggregate_free(r->filters[i].agg);
         sec_descriptor_free(r->filters[i].event_access);
+        free(r->filters[i].event_ns);
         free(r->filters[i].name);
         free(r->filters[i].path);
         free(r->filters[i].bindings);
@@ -1265,15 +1269,44 @@ router_indicate_flags(struct wmid_router *r, wmi_object *ev, size_t size_hint, u
     return router_indicate_from(r, ev, size_hint, flags, NULL);
 }
 
+char *
+router_ns_normalize(const char *ns)
+{
+    if (ns == NULL)
+        return NULL;
+    /* \\.\root\x, //./root/x, \\host\root\x (the local host only), \root\x */
+    if ((ns[0] == '\\' || ns[0] == '/') && (ns[1] == '\\' || ns[1] == '/')) {
+        ns += 2;
+        while (*ns != '\0' && *ns != '\\' && *ns != '/')
+            ns++;
+    }
+    while (*ns == '\\' || *ns == '/')
+        ns++;
+    char *out = strdup(ns);
+    for (char *c = out; c != NULL && *c != '\0'; c++) {
+        if (*c == '/')
+            *c = '\\';
+        else if (*c >= 'A' && *c <= 'Z')
+            *c = (char)(*c + 32);
+    }
+    /* No trailing separator. */
+    for (size_t n = out ? strlen(out) : 0; n > 0 && out[n - 1] == '\\'; n--)
+        out[n - 1] = '\0';
+    return out;
+}
+
 bool
 router_filter_accepts(const struct wmid_filter *f, const struct wmid_source *src)
 {
     if (f->inactive != WBEM_S_NO_ERROR)
         return false;
+    if (f->event_ns != NULL && strcasecmp(f->event_ns, src != NULL && src->ns != NULL ? src->ns : WMID_NS_EVENTS) != 0)
+        return false;
     if (src == NULL)
         return true;
-    if (f->event_access != NULL &&
-        (src->publisher == NULL || !sec_descriptor_allows(f->event_access, src->publisher, SEC_RIGHT_PUBLISH)))
+    /* The daemon's own sources (no publisher) are not subject to EventAccess. */
+    if (f->event_access != NULL && src->publisher != NULL &&
+        !sec_descriptor_allows(f->event_access, src->publisher, SEC_RIGHT_PUBLISH))
         return false;
     return src->sink_sd == NULL || sec_descriptor_allows(src->sink_sd, &f->creator, SEC_RIGHT_SUBSCRIBE);
 }
@@ -1300,7 +1333,7 @@ router_indicate_from(struct wmid_router *r, wmi_object *ev, size_t size_hint, un
     for (size_t i = 0; i < slot->n; i++) {
         struct wmid_filter *f = slot->filters[i];
         if (f->polled || (f->inactive != WBEM_S_NO_ERROR) ||
-            ((src != NULL || f->event_access != NULL) && !router_filter_accepts(f, src)) ||
+            ((src != NULL || f->event_access != NULL || f->event_ns != NULL) && !router_filter_accepts(f, src)) ||
             !wmi_query_evaluate_where(f->query, ev))
             continue;
         routed = true;
@@ -1356,7 +1389,8 @@ router_raise(struct wmid_router *r, struct wmid_system_event *se)
             wmi_object_put_uint64(ev, "CurrentQueueSize", se->queue_bytes > UINT32_MAX ? UINT32_MAX : se->queue_bytes);
         }
         wmi_object_put_uint64(ev, "TIME_CREATED", wmi_time_created_now());
-        router_indicate(r, ev, 512);
+        struct wmid_source here = {NULL, NULL, WMID_NS_SUBSCRIPTION};
+        router_indicate_from(r, ev, 512, 0, &here);
         wmi_object_unref(ev);
     }
     atomic_fetch_add_explicit(&r->stats.system_events, 1, memory_order_relaxed);
@@ -1438,6 +1472,8 @@ router_stats_json(struct wmid_router *r)
                                f->inactive != WBEM_S_NO_ERROR ? "inactive" : "active", "creator", f->creator.sid);
         if (f->inactive != WBEM_S_NO_ERROR)
             json_object_set_new(fo, "status", json_string(wmi_status_name(f->inactive) ? wmi_status_name(f->inactive) : "error"));
+        if (f->event_ns != NULL)
+            json_object_set_new(fo, "event_namespace", json_string(f->event_ns));
         if (f->event_access != NULL) {
             char *sd = sec_descriptor_to_string(f->event_access);
             json_object_set_new(fo, "event_access", json_string(sd ? sd : ""));

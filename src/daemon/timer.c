@@ -93,7 +93,8 @@ fire(struct wmid_timer *t, uint64_t firings)
     wmi_object_put_string(ev, "TimerId", t->timer_id);
     wmi_object_put_uint64(ev, "NumFirings", firings > UINT32_MAX ? UINT32_MAX : firings);
     wmi_object_put_uint64(ev, "TIME_CREATED", wmi_time_created_now());
-    router_indicate(t->owner->router, ev, 128);
+    struct wmid_source here = {NULL, NULL, WMID_NS_SUBSCRIPTION};
+    router_indicate_from(t->owner->router, ev, 128, 0, &here);
     router_flush(t->owner->router);
     wmi_object_unref(ev);
 }

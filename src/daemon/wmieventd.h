@@ -369,6 +369,10 @@ struct wmid_filter {
      * may deliver to it (__EventFilter.EventAccess; NULL: anyone). */
     struct sec_identity creator;
     struct sec_descriptor *event_access;
+    /* __EventFilter.EventNamespace, normalized ("root\cimv2"): only events
+     * raised in that namespace reach the filter.  NULL: events of every
+     * namespace (a deviation: see docs/classes.md). */
+    char *event_ns;
     /* Not WBEM_S_NO_ERROR: the filter receives nothing (an event
      * provider's AccessCheck refused it: WBEM_E_ACCESS_DENIED).  Set on
      * the loop thread by eventprov_sync. */
@@ -439,9 +443,19 @@ bool router_indicate_flags(struct wmid_router *r, wmi_object *ev, size_t size_hi
 /* Where an event comes from, for the security checks: an external
  * publisher (a socket peer, a plugin event provider) and the descriptor of
  * the sink it came through. */
+/* Where events are raised: those of providers, instance pollers and socket
+ * producers in root\cimv2; those of the repository, timer instructions and
+ * the delivery engine in root\subscription, where subscriptions live. */
+#define WMID_NS_EVENTS       "root\\cimv2"
+#define WMID_NS_SUBSCRIPTION "root\\subscription"
+/* A namespace as WMI writes it ("\\\\.\\root\\cimv2", "//./root/cimv2",
+ * "ROOT\\CIMV2"), normalized to "root\\cimv2" (new string). */
+char *router_ns_normalize(const char *ns);
+
 struct wmid_source {
     const struct sec_identity *publisher;   /* checked against EventAccess (WBEM_RIGHT_PUBLISH) */
     const struct sec_descriptor *sink_sd;   /* checked against CreatorSID (WBEM_RIGHT_SUBSCRIBE); NULL: anyone */
+    const char *ns;                         /* the namespace the event is raised in; NULL: WMID_NS_EVENTS */
 };
 /* The same from an external source (NULL: the daemon's own sources, which
  * every filter accepts). */

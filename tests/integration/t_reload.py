@@ -194,3 +194,46 @@ def test_reload_keeps_group_windows():
         wait_for(lambda: read_lines(d.path("win.log")), "the aggregate", timeout=10)
         assert read_lines(d.path("win.log")) == ["__AggregateEvent n=4"], read_lines(d.path("win.log"))
         d.stop()
+
+
+@test
+def test_event_namespace():
+    """EventNamespace: a filter takes only the events raised in that
+    namespace: socket and provider events in root\\cimv2, the repository's
+    (and timers', and the engine's) in root\\subscription."""
+    def objs(dr):
+        return tour_objects(dr) + [
+            event_filter("Cimv2Only", "SELECT * FROM __Event"),
+            event_filter("SubOnly", "SELECT * FROM __Event"),
+            logfile_consumer("Cimv2Log", os.path.join(dr, "cimv2.log"), "%__CLASS%"),
+            logfile_consumer("SubLog", os.path.join(dr, "sub.log"), "%__CLASS%"),
+            binding("Cimv2Only", lf_path("Cimv2Log")),
+            binding("SubOnly", lf_path("SubLog")),
+        ]
+
+    def with_ns(dr):
+        out = objs(dr)
+        for o in out:
+            if o.get("Name") == "Cimv2Only":
+                o["EventNamespace"] = "\\\\.\\root\\CIMV2"
+            if o.get("Name") == "SubOnly":
+                o["EventNamespace"] = "//./root/subscription/"
+        return out
+    with new_dir_daemon(with_ns) as d:
+        d.start()
+        c = d.connect()
+        f = c.stats()["Stats"]["filters"]
+        assert f["Cimv2Only"]["event_namespace"] == "root\\cimv2", f["Cimv2Only"]
+        assert f["SubOnly"]["event_namespace"] == "root\\subscription", f["SubOnly"]
+        c.send(ev("x"))
+        c.ping()
+        # (Process traces are raised in root\\cimv2 too: look for ours.)
+        wait_for(lambda: "Test_Event" in read_lines(d.path("cimv2.log")), "the socket event in root\\cimv2")
+        write_objects(d, "20-extra.json", extra_objects(d, "extra %Message%"))
+        assert c.request("Reload")["Status"] == 0
+        wait_for(lambda: read_lines(d.path("sub.log")).count("__InstanceCreationEvent") == 3,
+                 "the repository's events in root\\subscription")
+        time.sleep(0.2)
+        assert "Test_Event" not in read_lines(d.path("sub.log")), read_lines(d.path("sub.log"))
+        assert "__InstanceCreationEvent" not in read_lines(d.path("cimv2.log")), read_lines(d.path("cimv2.log"))
+        d.stop()

@@ -92,7 +92,8 @@ raise_change(unsigned kind, wmi_object *target, wmi_object *previous, void *arg)
     if (WMI_SUCCEEDED(wmi_object_put_object(ev, "TargetInstance", target)) &&
         (previous == NULL || WMI_SUCCEEDED(wmi_object_put_object(ev, "PreviousInstance", previous)))) {
         wmi_object_put_uint64(ev, "TIME_CREATED", rc->now);
-        router_indicate(rc->r, ev, 512);
+        struct wmid_source here = {NULL, NULL, WMID_NS_SUBSCRIPTION};
+        router_indicate_from(rc->r, ev, 512, 0, &here);
         rc->n++;
     }
     wmi_object_unref(ev);
