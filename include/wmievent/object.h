@@ -271,6 +271,18 @@ const wmi_class *wmi_schema_get_class(const wmi_schema *schema, const char *name
 wmi_status wmi_schema_add_class_json(wmi_schema *schema, const json_t *def, wmi_error *err);
 
 /*
+ * wmi_schema_add_classes_json - add the class definitions of @defs (a JSON
+ * array of the form above, borrowed), in any order: each goes in after
+ * its superclass.  Definitions of classes the schema already has are
+ * skipped.  Every definition that can go in does; *@failed (if not NULL)
+ * counts those that could not.  Returns WBEM_S_NO_ERROR, or the status of
+ * the first refused (WBEM_E_INVALID_SUPERCLASS when its superclass is
+ * defined nowhere), with @err naming it; WBEM_E_OUT_OF_MEMORY.  Not
+ * thread-safe, as wmi_schema_add_class_json.
+ */
+wmi_status wmi_schema_add_classes_json(wmi_schema *schema, const json_t *defs, size_t *failed, wmi_error *err);
+
+/*
  * wmi_class_to_json - the JSON form of a class (the inverse of
  * wmi_schema_add_class_json, declared properties only).  Returns a new
  * reference, or NULL when out of memory.

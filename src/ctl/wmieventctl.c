@@ -824,8 +824,7 @@ mof_dump(const wmi_mof_result *res)
     }
 }
 
-/* The daemon's classes (EnumClasses), added to @schema, superclasses
- * first: a class whose superclass is not there yet waits for a later pass. */
+/* The daemon's classes (EnumClasses), added to @schema. */
 static int
 add_daemon_classes(wmi_schema *schema)
 {
@@ -833,28 +832,11 @@ add_daemon_classes(wmi_schema *schema)
     int rc = request(json_pack("{sssb}", "Method", "EnumClasses", "Deep", 1), &r);
     if (rc != EXIT_OK)
         return rc;
-    json_t *pending = json_incref(json_object_get(r, "Classes"));
+    /* Built-in classes are the same on both sides and are skipped; a class
+     * the daemon has but this schema cannot take only matters if the MOF
+     * uses it, and the compiler says so then. */
+    wmi_schema_add_classes_json(schema, json_object_get(r, "Classes"), NULL, NULL);
     json_decref(r);
-    bool progress = true;
-    while (json_array_size(pending) > 0 && progress) {
-        progress = false;
-        json_t *later = json_array();
-        size_t i;
-        json_t *c;
-        json_array_foreach(pending, i, c) {
-            wmi_error err;
-            const char *name = json_string_value(json_object_get(c, "__CLASS"));
-            if (name != NULL && wmi_schema_get_class(schema, name) != NULL)
-                continue; /* built in: the same */
-            if (WMI_SUCCEEDED(wmi_schema_add_class_json(schema, c, &err)))
-                progress = true;
-            else
-                json_array_append(later, c);
-        }
-        json_decref(pending);
-        pending = later;
-    }
-    json_decref(pending);
     return EXIT_OK;
 }
 

@@ -1170,8 +1170,9 @@ control_set_repository(struct wmid_control *c, const struct wmid_repo_ops *ops)
  * free (plugins may load, pollers restart): only root and the daemon's own
  * user may ask for it, as only they may send SIGHUP. */
 static void
-req_reload(struct conn *c, const json_t *id)
+req_reload(struct conn *c, const json_t *id, json_t *req)
 {
+    (void)req;
     struct wmid_control *ctl = c->ctl;
     if (c->uid != 0 && c->uid != (long)getuid()) {
         reply_error(c, id, WBEM_E_ACCESS_DENIED, "Method",
@@ -1203,68 +1204,80 @@ req_reload(struct conn *c, const json_t *id)
     reply(c, r);
 }
 
+static void
+req_stats(struct conn *c, const json_t *id, json_t *req)
+{
+    struct wmid_control *ctl = c->ctl;
+    (void)req;
+    json_t *r = status_reply(id, WBEM_S_NO_ERROR);
+    json_t *stats = router_stats_json(ctl->router);
+    json_object_set_new(stats, "connections", control_stats_json(ctl));
+    json_object_set_new(stats, "queued_bytes", json_integer((json_int_t)delivery_queued_bytes(ctl->delivery)));
+    json_object_set_new(stats, "delivery", delivery_stats_json(ctl->delivery));
+    json_object_set_new(stats, "builtin_event_providers", eventprov_builtin_stats_json());
+    json_object_set_new(stats, "temporary", temp_stats_json(ctl));
+    json_object_set_new(r, "Stats", stats);
+    /* The asking connection's own counts, so that a producer can learn
+     * what happened to the bare events it sent. */
+    json_t *mine = json_pack("{sIsIsI}", "id", (json_int_t)c->id, "events", (json_int_t)c->events, "refused",
+                             (json_int_t)c->refused);
+    if (c->last_error[0])
+        json_object_set_new(mine, "last_error", json_string(c->last_error));
+    json_object_set_new(r, "Connection", mine);
+    reply(c, r);
+}
+
+static void
+req_ping(struct conn *c, const json_t *id, json_t *req)
+{
+    (void)req;
+    reply(c, status_reply(id, WBEM_S_NO_ERROR));
+}
+
+/* The requests answered at once (Indicate, which may pause the producer,
+ * is handled apart). */
+static const struct {
+    const char *method;
+    void (*fn)(struct conn *c, const json_t *id, json_t *req);
+} requests[] = {
+    {"Stats", req_stats},
+    {"Ping", req_ping},
+    {"EnumInstances", req_enum_instances},
+    {"Reload", req_reload},
+    {"GetObject", req_get_object},
+    {"PutInstance", req_put_instance},
+    {"DeleteInstance", req_delete_instance},
+    {"EnumClasses", req_enum_classes},
+    {"PutClass", req_put_class},
+    {"DeleteClass", req_delete_class},
+    {"MofComp", req_mofcomp},
+    {"SetBatchingParameters", req_set_batching},
+    {"ExecNotificationQuery", req_exec_notification_query},
+    {"CancelQuery", req_cancel_query},
+};
+
 static bool
 handle_request(struct conn *c, json_t *req)
 {
-    struct wmid_control *ctl = c->ctl;
     const json_t *id = json_object_get(req, "Id");
     const char *method = json_string_value(json_object_get(req, "Method"));
 
-    ctl->requests++;
+    c->ctl->requests++;
     if (method == NULL) {
         reply_error(c, id, WBEM_E_INVALID_PARAMETER, "Method", "\"Method\" must be a string");
-    } else if (strcasecmp(method, "Indicate") == 0) {
-        return req_indicate(c, id, req);
-    } else if (strcasecmp(method, "Stats") == 0) {
-        json_t *r = status_reply(id, WBEM_S_NO_ERROR);
-        json_t *stats = router_stats_json(ctl->router);
-        json_object_set_new(stats, "connections", control_stats_json(ctl));
-        json_object_set_new(stats, "queued_bytes", json_integer((json_int_t)delivery_queued_bytes(ctl->delivery)));
-        json_object_set_new(stats, "delivery", delivery_stats_json(ctl->delivery));
-        json_object_set_new(stats, "builtin_event_providers", eventprov_builtin_stats_json());
-        json_object_set_new(stats, "temporary", temp_stats_json(ctl));
-        json_object_set_new(r, "Stats", stats);
-        /* The asking connection's own counts, so that a producer can learn
-         * what happened to the bare events it sent. */
-        json_t *mine = json_pack("{sIsIsI}", "id", (json_int_t)c->id, "events", (json_int_t)c->events,
-                                 "refused", (json_int_t)c->refused);
-        if (c->last_error[0])
-            json_object_set_new(mine, "last_error", json_string(c->last_error));
-        json_object_set_new(r, "Connection", mine);
-        reply(c, r);
-    } else if (strcasecmp(method, "Ping") == 0) {
-        reply(c, status_reply(id, WBEM_S_NO_ERROR));
-    } else if (strcasecmp(method, "EnumInstances") == 0) {
-        req_enum_instances(c, id, req);
-    } else if (strcasecmp(method, "Reload") == 0) {
-        req_reload(c, id);
-    } else if (strcasecmp(method, "GetObject") == 0) {
-        req_get_object(c, id, req);
-    } else if (strcasecmp(method, "PutInstance") == 0) {
-        req_put_instance(c, id, req);
-    } else if (strcasecmp(method, "DeleteInstance") == 0) {
-        req_delete_instance(c, id, req);
-    } else if (strcasecmp(method, "EnumClasses") == 0) {
-        req_enum_classes(c, id, req);
-    } else if (strcasecmp(method, "PutClass") == 0) {
-        req_put_class(c, id, req);
-    } else if (strcasecmp(method, "DeleteClass") == 0) {
-        req_delete_class(c, id, req);
-    } else if (strcasecmp(method, "MofComp") == 0) {
-        req_mofcomp(c, id, req);
-    } else if (strcasecmp(method, "SetBatchingParameters") == 0) {
-        req_set_batching(c, id, req);
-    } else if (strcasecmp(method, "ExecNotificationQuery") == 0) {
-        req_exec_notification_query(c, id, req);
-    } else if (strcasecmp(method, "CancelQuery") == 0) {
-        req_cancel_query(c, id, req);
-    } else {
-        char msg[400];
-        snprintf(msg, sizeof msg,
-                 "unknown method \"%.200s\" (see docs/protocol.md for the methods served)",
-                 method);
-        reply_error(c, id, WBEM_E_NOT_SUPPORTED, "Method", msg);
+        return false;
     }
+    if (strcasecmp(method, "Indicate") == 0)
+        return req_indicate(c, id, req);
+    for (size_t i = 0; i < sizeof requests / sizeof requests[0]; i++) {
+        if (strcasecmp(method, requests[i].method) == 0) {
+            requests[i].fn(c, id, req);
+            return false;
+        }
+    }
+    char msg[400];
+    snprintf(msg, sizeof msg, "unknown method \"%.200s\" (see docs/protocol.md for the methods served)", method);
+    reply_error(c, id, WBEM_E_NOT_SUPPORTED, "Method", msg);
     return false;
 }
 

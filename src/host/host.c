@@ -184,38 +184,17 @@ apply_classes(const json_t *msg)
         return;
     }
     /* Built-in classes are already there (the same library as the
-     * daemon's); the rest go in superclass first, in as many passes as the
-     * order of definitions needs. */
-    json_t *todo = json_array();
+     * daemon's) and are skipped; the rest go in superclass first. */
+    json_t *all = json_array();
     const char *key;
     json_t *v;
-    json_object_foreach(g.defs, key, v) {
-        const char *name = json_string_value(json_object_get(v, "__CLASS"));
-        if (wmi_schema_get_class(s, name) == NULL)
-            json_array_append(todo, v);
-    }
-    for (bool progress = true; progress && json_array_size(todo) > 0;) {
-        progress = false;
-        for (i = 0; i < json_array_size(todo);) {
-            def = json_array_get(todo, i);
-            const char *sup = json_string_value(json_object_get(def, "__SUPERCLASS"));
-            if (sup != NULL && wmi_schema_get_class(s, sup) == NULL) {
-                i++;
-                continue;
-            }
-            wmi_error err;
-            memset(&err, 0, sizeof err);
-            if (WMI_FAILED(wmi_schema_add_class_json(s, def, &err)))
-                log_warnx("host %s: class %s: %s", g.group, json_string_value(json_object_get(def, "__CLASS")),
-                          err.text);
-            json_array_remove(todo, i);
-            progress = true;
-        }
-    }
-    for (i = 0; i < json_array_size(todo); i++)
-        log_warnx("host %s: class %s: its superclass is unknown", g.group,
-                  json_string_value(json_object_get(json_array_get(todo, i), "__CLASS")));
-    json_decref(todo);
+    json_object_foreach(g.defs, key, v)
+        json_array_append(all, v);
+    size_t failed = 0;
+    wmi_error err;
+    if (WMI_FAILED(wmi_schema_add_classes_json(s, all, &failed, &err)))
+        log_warnx("host %s: %zu class(es) refused; the first, %s: %s", g.group, failed, err.source, err.text);
+    json_decref(all);
     pthread_mutex_lock(&g.tmu);
     wmi_schema *old = g.schema;
     g.schema = s;

@@ -530,6 +530,57 @@ wmi_schema_add_class_json(wmi_schema *schema, const json_t *def, wmi_error *err)
     return st;
 }
 
+WMI_EXPORT wmi_status
+wmi_schema_add_classes_json(wmi_schema *schema, const json_t *defs, size_t *failed, wmi_error *err)
+{
+    wmi_status first = WBEM_S_NO_ERROR;
+    size_t bad = 0;
+    json_t *todo = json_array();
+    size_t i;
+    json_t *def;
+    if (todo == NULL)
+        return WBEM_E_OUT_OF_MEMORY;
+    json_array_foreach(defs, i, def) {
+        const char *name = json_string_value(json_object_get(def, "__CLASS"));
+        if (name == NULL || wmi_schema_get_class(schema, name) == NULL)
+            json_array_append(todo, def);
+    }
+    /* Superclass first, in as many passes as the order of @defs needs. */
+    for (bool progress = true; progress && json_array_size(todo) > 0;) {
+        progress = false;
+        for (i = 0; i < json_array_size(todo);) {
+            def = json_array_get(todo, i);
+            const char *sup = json_string_value(json_object_get(def, "__SUPERCLASS"));
+            if (sup != NULL && wmi_schema_get_class(schema, sup) == NULL) {
+                i++;
+                continue;
+            }
+            wmi_error e;
+            wmi_status st = wmi_schema_add_class_json(schema, def, &e);
+            if (WMI_FAILED(st) && bad++ == 0) {
+                first = st;
+                if (err != NULL)
+                    *err = e;
+            }
+            json_array_remove(todo, i);
+            progress = true;
+        }
+    }
+    /* What is left has a superclass nobody defines. */
+    for (i = 0; i < json_array_size(todo); i++) {
+        if (bad++ == 0) {
+            first = WBEM_E_INVALID_SUPERCLASS;
+            def = json_array_get(todo, i);
+            wmi_set_error(err, first, json_string_value(json_object_get(def, "__CLASS")), "superclass %s is unknown",
+                          json_string_value(json_object_get(def, "__SUPERCLASS")));
+        }
+    }
+    json_decref(todo);
+    if (failed != NULL)
+        *failed = bad;
+    return first;
+}
+
 /* Define every class of a built-in table; a broken table is a build
  * defect (the unit tests catch it), except a class that already exists. */
 static wmi_status

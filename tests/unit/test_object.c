@@ -143,6 +143,38 @@ test_class_definition_errors(void **state)
     wmi_schema_free(s);
 }
 
+/* Definitions in any order go in superclass first; known classes are
+ * skipped; an orphan is refused and counted while the rest still go in. */
+static void
+test_add_classes_any_order(void **state)
+{
+    (void)state;
+    wmi_schema *s = wmi_schema_new();
+    wmi_error err;
+    size_t failed = 99;
+    json_t *defs = json_loads(
+        "[{\"__CLASS\": \"C_Leaf\", \"__SUPERCLASS\": \"C_Mid\"},"
+        " {\"__CLASS\": \"C_Mid\", \"__SUPERCLASS\": \"C_Base\"},"
+        " {\"__CLASS\": \"__EventFilter\"},"
+        " {\"__CLASS\": \"C_Base\", \"__SUPERCLASS\": \"__ExtrinsicEvent\"}]",
+        0, NULL);
+    assert_non_null(defs);
+    assert_int_equal(wmi_schema_add_classes_json(s, defs, &failed, &err), WBEM_S_NO_ERROR);
+    assert_int_equal(failed, 0);
+    assert_true(wmi_class_isa(wmi_schema_get_class(s, "C_Leaf"), "__ExtrinsicEvent"));
+    json_decref(defs);
+    defs = json_loads("[{\"__CLASS\": \"C_Orphan\", \"__SUPERCLASS\": \"C_Nowhere\"},"
+                      " {\"__CLASS\": \"C_Other\", \"__SUPERCLASS\": \"C_Base\"}]",
+                      0, NULL);
+    assert_int_equal(wmi_schema_add_classes_json(s, defs, &failed, &err), WBEM_E_INVALID_SUPERCLASS);
+    assert_int_equal(failed, 1);
+    assert_string_equal(err.source, "C_Orphan");
+    assert_non_null(wmi_schema_get_class(s, "C_Other"));
+    assert_null(wmi_schema_get_class(s, "C_Orphan"));
+    json_decref(defs);
+    wmi_schema_free(s);
+}
+
 static wmi_status
 from_text(wmi_schema *s, const char *text, wmi_object **o, wmi_error *err)
 {
@@ -425,7 +457,7 @@ main(void)
         cmocka_unit_test(test_class_definition_errors), cmocka_unit_test(test_object_from_json),
         cmocka_unit_test(test_object_bad_json),  cmocka_unit_test(test_object_put),
         cmocka_unit_test(test_paths),            cmocka_unit_test(test_datetime),
-        cmocka_unit_test(test_cimtype_names),
+        cmocka_unit_test(test_cimtype_names),    cmocka_unit_test(test_add_classes_any_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
