@@ -1,18 +1,22 @@
 /*
  * wmieventctl - the command-line client of wmieventd.
  *
- *   wmieventctl [-s socket] indicate CLASS [Prop=Value ...]
- *   wmieventctl [-s socket] indicate -
+ *   wmieventctl [-s socket] [-N namespace] indicate CLASS [Prop=Value ...]
+ *   wmieventctl [-s socket] [-N namespace] indicate -
  *   wmieventctl [-s socket] stats
- *   wmieventctl [-s socket] enum CLASS
+ *   wmieventctl [-s socket] [-N namespace] enum CLASS
  *   wmieventctl [-s socket] reload
- *   wmieventctl [-s socket] get PATH
- *   wmieventctl [-s socket] put [--create-only | --update-only] FILE|-
- *   wmieventctl [-s socket] delete PATH
- *   wmieventctl [-s socket] watch [--mof] 'WQL'
+ *   wmieventctl [-s socket] [-N namespace] get PATH
+ *   wmieventctl [-s socket] [-N namespace] put [--create-only | --update-only] FILE|-
+ *   wmieventctl [-s socket] [-N namespace] delete PATH
+ *   wmieventctl [-s socket] [-N namespace] watch [--mof] 'WQL'
  *   wmieventctl [--classes FILE] wql check 'QUERY'
  *   wmieventctl [--classes FILE] wql eval 'QUERY' [FILE]
  *   wmieventctl [-s socket] [--classes FILE] mofcomp [--check] [-N ns] [-I dir] [--json] FILE...
+ *
+ * -N names the namespace of the request (root\subscription when not given;
+ * a path may name its own, root\cimv2:Class.Key="v"); for watch, the
+ * namespace whose events are streamed (every namespace when not given).
  *
  * Exit codes: 0 success, 1 a WBEM error (printed as its name and message),
  * 2 usage,
@@ -35,20 +39,30 @@ enum { EXIT_OK = 0, EXIT_WBEM = 1, EXIT_USAGE = 2, EXIT_CONNECT = 3 };
 
 static const char *socket_path;
 static const char *classes_file;
+static const char *namespace_opt;   /* -N: the requests' "Namespace" */
+
+/* Add "Namespace" to @req when -N was given; returns @req. */
+static json_t *
+with_ns(json_t *req)
+{
+    if (req != NULL && namespace_opt != NULL)
+        json_object_set_new(req, "Namespace", json_string(namespace_opt));
+    return req;
+}
 
 static _Noreturn void
 usage(void)
 {
     fprintf(stderr,
-            "usage: wmieventctl [-s socket] indicate CLASS [Prop=Value ...]\n"
-            "       wmieventctl [-s socket] indicate -\n"
+            "usage: wmieventctl [-s socket] [-N namespace] indicate CLASS [Prop=Value ...]\n"
+            "       wmieventctl [-s socket] [-N namespace] indicate -\n"
             "       wmieventctl [-s socket] stats\n"
-            "       wmieventctl [-s socket] enum CLASS\n"
+            "       wmieventctl [-s socket] [-N namespace] enum CLASS\n"
             "       wmieventctl [-s socket] reload\n"
-            "       wmieventctl [-s socket] get PATH\n"
-            "       wmieventctl [-s socket] put [--create-only | --update-only] FILE|-\n"
-            "       wmieventctl [-s socket] delete PATH\n"
-            "       wmieventctl [-s socket] watch [--mof] QUERY\n"
+            "       wmieventctl [-s socket] [-N namespace] get PATH\n"
+            "       wmieventctl [-s socket] [-N namespace] put [--create-only | --update-only] FILE|-\n"
+            "       wmieventctl [-s socket] [-N namespace] delete PATH\n"
+            "       wmieventctl [-s socket] [-N namespace] watch [--mof] QUERY\n"
             "       wmieventctl [--classes file.json] wql check QUERY\n"
             "       wmieventctl [--classes file.json] wql eval QUERY [FILE]\n"
             "       wmieventctl [-s socket] [--classes file.json] mofcomp [--check] [-N namespace] [-I dir] [--json] "
@@ -278,7 +292,7 @@ cmd_indicate(int argc, char **argv)
         *eq = '\0';
         json_object_set_new(ev, argv[i], json_string(eq + 1));
     }
-    json_t *req = json_pack("{sssssbs[o]}", "Method", "Indicate", "Id", "1", "Coerce", 1, "Events", ev);
+    json_t *req = with_ns(json_pack("{sssssbs[o]}", "Method", "Indicate", "Id", "1", "Coerce", 1, "Events", ev));
     if (connect_daemon(&c) != 0) {
         json_decref(req);
         return EXIT_CONNECT;
@@ -361,7 +375,7 @@ static int
 cmd_get(const char *path)
 {
     json_t *r = NULL;
-    int rc = request(json_pack("{ssss}", "Method", "GetObject", "Path", path), &r);
+    int rc = request(with_ns(json_pack("{ssss}", "Method", "GetObject", "Path", path)), &r);
     if (rc == EXIT_OK) {
         json_dumpf(json_object_get(r, "Object"), stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
         putchar('\n');
@@ -406,7 +420,7 @@ cmd_put(int argc, char **argv)
     json_t *inst;
     int rc = EXIT_OK;
     json_array_foreach(doc, k, inst) {
-        rc = request(json_pack("{sssOss}", "Method", "PutInstance", "Instance", inst, "Flags", flags), NULL);
+        rc = request(with_ns(json_pack("{sssOss}", "Method", "PutInstance", "Instance", inst, "Flags", flags)), NULL);
         if (rc != EXIT_OK) {
             fprintf(stderr, "wmieventctl: %s: object %zu refused; the %zu before it were stored\n", argv[i], k, k);
             break;
@@ -419,7 +433,7 @@ cmd_put(int argc, char **argv)
 static int
 cmd_delete(const char *path)
 {
-    return request(json_pack("{ssss}", "Method", "DeleteInstance", "Path", path), NULL);
+    return request(with_ns(json_pack("{ssss}", "Method", "DeleteInstance", "Path", path)), NULL);
 }
 
 static int
@@ -428,7 +442,7 @@ cmd_enum(const char *class_name)
     struct conn c;
     if (connect_daemon(&c) != 0)
         return EXIT_CONNECT;
-    json_t *req = json_pack("{ssssss}", "Method", "EnumInstances", "Id", "1", "ClassName", class_name);
+    json_t *req = with_ns(json_pack("{ssssss}", "Method", "EnumInstances", "Id", "1", "ClassName", class_name));
     send_json(&c, req);
     json_decref(req);
     json_t *r = read_reply(&c, "1");
@@ -469,8 +483,8 @@ cmd_watch(int argc, char **argv)
     struct conn c;
     if (connect_daemon(&c) != 0)
         return EXIT_CONNECT;
-    json_t *req = json_pack("{ssssssssss}", "Method", "ExecNotificationQuery", "Id", "watch", "QueryLanguage", "WQL",
-                            "Query", argv[i], "Format", mof ? "MOF" : "JSON");
+    json_t *req = with_ns(json_pack("{ssssssssss}", "Method", "ExecNotificationQuery", "Id", "watch", "QueryLanguage",
+                                    "WQL", "Query", argv[i], "Format", mof ? "MOF" : "JSON"));
     int send_rc = send_json(&c, req);
     json_decref(req);
     if (send_rc != 0) {
@@ -829,7 +843,7 @@ static int
 add_daemon_classes(wmi_schema *schema)
 {
     json_t *r = NULL;
-    int rc = request(json_pack("{sssb}", "Method", "EnumClasses", "Deep", 1), &r);
+    int rc = request(json_pack("{sssbss}", "Method", "EnumClasses", "Deep", 1, "Namespace", "*"), &r);
     if (rc != EXIT_OK)
         return rc;
     /* Built-in classes are the same on both sides and are skipped; a class
@@ -880,7 +894,7 @@ cmd_mofcomp(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     bool check = false, dump = false;
-    const char *ns = NULL;
+    const char *ns = namespace_opt; /* the global -N, unless mofcomp's own */
     const char **incs = calloc((size_t)argc + 1, sizeof *incs);
     size_t ninc = 0;
     int ch;
@@ -992,6 +1006,7 @@ main(int argc, char **argv)
     static const struct option opts[] = {
         {"socket", required_argument, NULL, 's'},
         {"classes", required_argument, NULL, 'c'},
+        {"namespace", required_argument, NULL, 'N'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -999,10 +1014,14 @@ main(int argc, char **argv)
     socket_path = getenv("WMIEVENTD_SOCKET");
     if (socket_path == NULL)
         socket_path = "/run/wmieventd/wmieventd.sock";
-    while ((ch = getopt_long(argc, argv, "+s:c:h", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "+s:c:N:h", opts, NULL)) != -1) {
         switch (ch) {
         case 's':
             socket_path = optarg;
+            break;
+        case 'N':
+            /* as mofcomp spells it too: -N:root\x */
+            namespace_opt = optarg[0] == ':' ? optarg + 1 : optarg;
             break;
         case 'c':
             classes_file = optarg;

@@ -351,6 +351,110 @@ describe(char *buf, size_t len, const char *file, size_t index, const json_t *ob
     snprintf(buf, len, "%s: object %zu (%s)", file, index, cls ? cls : "no __CLASS");
 }
 
+/* ---- one class, one instance: shared by the object dir and the
+ * repository file ---- */
+
+static bool
+is_namespace_instance(const json_t *obj)
+{
+    const char *cls = json_string_value(json_object_get(obj, "__CLASS"));
+    return cls != NULL && strcasecmp(cls, "__Namespace") == 0;
+}
+
+/* Add class definition @def of namespace @ns, and remember its home.  Its
+ * superclass must be built in or of the same namespace. */
+static bool
+add_class(struct wmid_objects *o, const json_t *def, const char *ns, const char *where, wmi_error *err)
+{
+    const char *name = json_string_value(json_object_get(def, "__CLASS"));
+    const char *super = json_string_value(json_object_get(def, "__SUPERCLASS"));
+    if (!json_is_object(def))
+        return config_fail(err, WBEM_E_INVALID_OBJECT, where, "Class: not an object");
+    if (!ns_exists(o->namespaces, ns))
+        return config_fail(err, WBEM_E_INVALID_NAMESPACE, where, "namespace %s does not exist", ns);
+    if (super != NULL && !ns_class_in(o->class_ns, super, ns))
+        return config_fail(err, WBEM_E_INVALID_SUPERCLASS, where,
+                           "__SUPERCLASS: class %s is in namespace %s, not in %s", super,
+                           ns_class_home(o->class_ns, super), ns);
+    const char *home = name != NULL ? ns_class_home(o->class_ns, name) : NULL;
+    if (home != NULL && strcasecmp(home, ns) != 0)
+        return config_fail(err, WBEM_E_ALREADY_EXISTS, where,
+                           "class %s is defined in namespace %s already (class names are unique across "
+                           "namespaces here)", name, home);
+    wmi_error cerr;
+    if (WMI_FAILED(wmi_schema_add_class_json(o->schema, def, &cerr)))
+        return config_fail(err, cerr.status, where, "%s%s%s", cerr.source, cerr.source[0] ? ": " : "", cerr.text);
+    if (!ns_set_class_home(o, name, ns))
+        return config_fail(err, WBEM_E_OUT_OF_MEMORY, where, "out of memory");
+    return true;
+}
+
+/* Add instance @obj of namespace @ns, created by @owner. */
+static bool
+add_instance(struct wmid_objects *o, const json_t *obj, const char *ns, long owner, const char *where,
+             wmi_error *err)
+{
+    const char *cls = json_string_value(json_object_get(obj, "__CLASS"));
+    if (!json_is_object(obj))
+        return config_fail(err, WBEM_E_INVALID_OBJECT, where, "Instance: not an object");
+    if (!ns_exists(o->namespaces, ns))
+        return config_fail(err, WBEM_E_INVALID_NAMESPACE, where, "namespace %s does not exist", ns);
+    if (cls != NULL && !ns_class_in(o->class_ns, cls, ns))
+        return config_fail(err, WBEM_E_INVALID_CLASS, where, "__CLASS: class %s is in namespace %s, not in %s", cls,
+                           ns_class_home(o->class_ns, cls), ns);
+    wmi_error oerr;
+    wmi_object *inst;
+    if (WMI_FAILED(wmi_object_from_json(o->schema, obj, &inst, &oerr)))
+        return config_fail(err, oerr.status, where, "%s%s%s", oerr.source, oerr.source[0] ? ": " : "", oerr.text);
+    wmi_object **ni = realloc(o->instances, (o->ninstances + 1) * sizeof *ni);
+    if (ni != NULL)
+        o->instances = ni;
+    long *no = ni != NULL ? realloc(o->owners, (o->ninstances + 1) * sizeof *no) : NULL;
+    if (no != NULL)
+        o->owners = no;
+    if (ni == NULL || no == NULL || json_array_append_new(o->ns, json_string(ns)) != 0) {
+        wmi_object_unref(inst);
+        return config_fail(err, WBEM_E_OUT_OF_MEMORY, where, "out of memory");
+    }
+    o->owners[o->ninstances] = owner;
+    o->instances[o->ninstances++] = inst;
+    json_array_append_new(o->origins, json_string(where));
+    return true;
+}
+
+/* The __Namespace instances of @objs (each @get(entry) an instance, its
+ * namespace in member @ns_member of @nsobj(entry)) create namespaces
+ * before anything is put in them. */
+static bool
+declare_namespaces(struct wmid_objects *o, const json_t *objs, const char *key, const char *ns_member,
+                   const char *file, wmi_error *err)
+{
+    json_t *list = json_array();
+    size_t i;
+    json_t *e;
+    char where[600];
+    bool ok = list != NULL;
+    json_array_foreach(objs, i, e) {
+        const json_t *obj = key != NULL ? json_object_get(e, key) : e;
+        if (!ok || !is_namespace_instance(obj) || json_integer_value(json_object_get(obj, "__GENUS")) == 1)
+            continue;
+        describe(where, sizeof where, file, i, obj);
+        char *parent = ns_of_object(e, ns_member, err, where);
+        if (parent == NULL) {
+            ok = false;
+            break;
+        }
+        json_array_append_new(list, json_pack("{sssOss}", "Parent", parent, "Name",
+                                              json_object_get(obj, "Name") ? json_object_get(obj, "Name")
+                                                                           : json_null(),
+                                              "Origin", where));
+        free(parent);
+    }
+    ok = ok && ns_declare(o, list, err);
+    json_decref(list);
+    return ok;
+}
+
 bool
 config_load_objects(const char *dir, struct wmid_objects *o, wmi_error *err)
 {
@@ -367,7 +471,9 @@ config_load_objects(const char *dir, struct wmid_objects *o, wmi_error *err)
     if (o->schema != NULL)
         wmi_schema_add_instance_classes(o->schema, NULL);
     o->origins = json_array();
-    bool ok = docs != NULL && o->schema != NULL && o->origins != NULL;
+    bool ok = docs != NULL && o->schema != NULL && o->origins != NULL && ns_init(o);
+    if (!ok)
+        config_fail(err, WBEM_E_OUT_OF_MEMORY, dir, "out of memory");
     char where[600];
 
     /* Pass 1: parse every file, so that syntax errors come first. */
@@ -383,7 +489,10 @@ config_load_objects(const char *dir, struct wmid_objects *o, wmi_error *err)
             ok = false;
         }
     }
-    /* Pass 2: class definitions ("__GENUS": 1), all files, in order. */
+    /* Pass 2: the namespaces the files create (__Namespace instances). */
+    for (size_t f = 0; ok && f < nfiles; f++)
+        ok = declare_namespaces(o, docs[f], NULL, "__NAMESPACE", files[f], err);
+    /* Pass 3: class definitions ("__GENUS": 1), all files, in order. */
     for (size_t f = 0; ok && f < nfiles; f++) {
         size_t i;
         json_t *obj;
@@ -391,17 +500,15 @@ config_load_objects(const char *dir, struct wmid_objects *o, wmi_error *err)
             json_t *genus = json_object_get(obj, "__GENUS");
             if (genus == NULL || json_integer_value(genus) != 1)
                 continue;
-            wmi_error cerr;
-            if (WMI_FAILED(wmi_schema_add_class_json(o->schema, obj, &cerr))) {
-                describe(where, sizeof where, files[f], i, obj);
-                set_err(err, cerr.status, where, 0, 0, "%s%s%s", cerr.source, cerr.source[0] ? ": " : "",
-                        cerr.text);
-                ok = false;
+            describe(where, sizeof where, files[f], i, obj);
+            char *ns = ns_of_object(obj, "__NAMESPACE", err, where);
+            ok = ns != NULL && add_class(o, obj, ns, where, err);
+            free(ns);
+            if (!ok)
                 break;
-            }
         }
     }
-    /* Pass 3: instances. */
+    /* Pass 4: instances. */
     for (size_t f = 0; ok && f < nfiles; f++) {
         size_t i;
         json_t *obj;
@@ -413,28 +520,11 @@ config_load_objects(const char *dir, struct wmid_objects *o, wmi_error *err)
             if (genus != NULL && json_integer_value(genus) == 1)
                 continue;
             describe(where, sizeof where, files[f], i, obj);
-            wmi_error oerr;
-            wmi_object *inst;
-            if (WMI_FAILED(wmi_object_from_json(o->schema, obj, &inst, &oerr))) {
-                set_err(err, oerr.status, where, 0, 0, "%s%s%s", oerr.source, oerr.source[0] ? ": " : "",
-                        oerr.text);
-                ok = false;
+            char *ns = ns_of_object(obj, "__NAMESPACE", err, where);
+            ok = ns != NULL && add_instance(o, obj, ns, owner, where, err);
+            free(ns);
+            if (!ok)
                 break;
-            }
-            wmi_object **ni = realloc(o->instances, (o->ninstances + 1) * sizeof *ni);
-            if (ni != NULL)
-                o->instances = ni;
-            long *no = ni != NULL ? realloc(o->owners, (o->ninstances + 1) * sizeof *no) : NULL;
-            if (no != NULL)
-                o->owners = no;
-            if (ni == NULL || no == NULL) {
-                wmi_object_unref(inst);
-                ok = false;
-                break;
-            }
-            o->owners[o->ninstances] = owner;
-            o->instances[o->ninstances++] = inst;
-            json_array_append_new(o->origins, json_string(where));
         }
     }
     for (size_t f = 0; docs && f < nfiles; f++)
@@ -452,46 +542,29 @@ config_add_runtime(struct wmid_objects *o, const json_t *doc, const char *source
     size_t i;
     json_t *e;
     char where[600];
-    /* Classes first: runtime instances may be of them. */
+    /* Namespaces first, then classes: runtime instances may be of them. */
+    if (!declare_namespaces(o, json_object_get(doc, "Objects"), "Instance", "Namespace", source, err))
+        return false;
     json_array_foreach(json_object_get(doc, "Classes"), i, e) {
         const json_t *def = json_object_get(e, "Class");
-        wmi_error cerr;
-        snprintf(where, sizeof where, "%s: class %zu (%s)", source, i,
-                 json_string_value(json_object_get(def, "__CLASS")) ? json_string_value(json_object_get(def, "__CLASS"))
-                                                                    : "no __CLASS");
-        if (!json_is_object(def) || WMI_FAILED(wmi_schema_add_class_json(o->schema, def, &cerr))) {
-            set_err(err, json_is_object(def) ? cerr.status : WBEM_E_INVALID_OBJECT, where, 0, 0, "%s%s%s",
-                    json_is_object(def) ? cerr.source : "Class", json_is_object(def) && cerr.source[0] ? ": " : "",
-                    json_is_object(def) ? cerr.text : ": not an object");
+        const char *name = json_string_value(json_object_get(def, "__CLASS"));
+        snprintf(where, sizeof where, "%s: class %zu (%s)", source, i, name ? name : "no __CLASS");
+        char *ns = ns_of_object(e, "Namespace", err, where);
+        bool ok = ns != NULL && add_class(o, def, ns, where, err);
+        free(ns);
+        if (!ok)
             return false;
-        }
     }
     json_array_foreach(json_object_get(doc, "Objects"), i, e) {
         const json_t *obj = json_object_get(e, "Instance");
         describe(where, sizeof where, source, i, obj);
-        wmi_error oerr;
-        wmi_object *inst;
-        if (!json_is_object(obj) || WMI_FAILED(wmi_object_from_json(o->schema, obj, &inst, &oerr))) {
-            set_err(err, json_is_object(obj) ? oerr.status : WBEM_E_INVALID_OBJECT, where, 0, 0, "%s%s%s",
-                    json_is_object(obj) ? oerr.source : "Instance", json_is_object(obj) && oerr.source[0] ? ": " : "",
-                    json_is_object(obj) ? oerr.text : ": not an object");
-            return false;
-        }
-        wmi_object **ni = realloc(o->instances, (o->ninstances + 1) * sizeof *ni);
-        if (ni != NULL)
-            o->instances = ni;
-        long *no = ni != NULL ? realloc(o->owners, (o->ninstances + 1) * sizeof *no) : NULL;
-        if (no != NULL)
-            o->owners = no;
-        if (ni == NULL || no == NULL) {
-            wmi_object_unref(inst);
-            set_err(err, WBEM_E_OUT_OF_MEMORY, where, 0, 0, "out of memory");
-            return false;
-        }
         json_t *uid = json_object_get(e, "CreatorUid");
-        o->owners[o->ninstances] = json_is_integer(uid) ? (long)json_integer_value(uid) : -1;
-        o->instances[o->ninstances++] = inst;
-        json_array_append_new(o->origins, json_string(where));
+        char *ns = ns_of_object(e, "Namespace", err, where);
+        bool ok = ns != NULL &&
+                  add_instance(o, obj, ns, json_is_integer(uid) ? (long)json_integer_value(uid) : -1, where, err);
+        free(ns);
+        if (!ok)
+            return false;
     }
     return true;
 }
@@ -504,6 +577,9 @@ config_free_objects(struct wmid_objects *o)
     free(o->instances);
     free(o->owners);
     json_decref(o->origins);
+    json_decref(o->ns);
+    json_decref(o->class_ns);
+    json_decref(o->namespaces);
     wmi_schema_free(o->schema);
     memset(o, 0, sizeof *o);
 }

@@ -55,6 +55,7 @@ struct conn {
     unsigned batch_latency_ms;
     wmi_object **held;           /* MUST_BATCH: events not routed yet */
     size_t *held_size;
+    char held_ns[256];           /* the namespace of the held events (one at a time) */
     size_t nheld, capheld, held_bytes;
     uv_timer_t *batch_timer;     /* its own allocation: closed on its own */
     /* Temporary consumers (ExecNotificationQuery) of this connection. */
@@ -273,12 +274,14 @@ struct tclass {
 
 static void conn_close(struct conn *c);
 static void temp_on_event(void *arg, wmi_object *ev, const struct wmid_source *src);
+static bool request_ns(struct conn *c, const json_t *id, const json_t *req, const char *member, char *buf, size_t len);
 
 static void
 temp_free(struct tsub *t)
 {
     wmi_query_free(t->query);
     sec_descriptor_free(t->acc.event_access);
+    free(t->acc.event_ns);
     free(t->text);
     free(t);
 }
@@ -571,8 +574,27 @@ req_exec_notification_query(struct conn *c, const json_t *id, json_t *req)
         reply_error(c, id, WBEM_E_QUOTA_VIOLATION, "Method", msg);
         return;
     }
+    /* With a Namespace, the subscription takes the events raised there,
+     * and its classes must be that namespace's; without, every
+     * namespace's, as a filter without EventNamespace. */
+    char ns[256];
+    if (json_object_get(req, "Namespace") != NULL && !request_ns(c, id, req, "Namespace", ns, sizeof ns))
+        return;
+    bool has_ns = json_object_get(req, "Namespace") != NULL;
     wmi_error err;
     wmi_query *q = temp_parse(router_schema(ctl->router), text, &err);
+    if (q != NULL && has_ns) {
+        const char *qcls[] = {wmi_query_class(q), wmi_query_isa_target(q)};
+        for (size_t k = 0; k < 2; k++) {
+            if (q != NULL && qcls[k] != NULL && !router_class_in(ctl->router, qcls[k], ns)) {
+                memset(&err, 0, sizeof err);
+                err.status = WBEM_E_INVALID_CLASS;
+                snprintf(err.text, sizeof err.text, "class %.80s is not in namespace %.150s", qcls[k], ns);
+                wmi_query_free(q);
+                q = NULL;
+            }
+        }
+    }
     if (q == NULL) {
         json_t *r = status_reply(id, err.status);
         if (err.column > 0)
@@ -607,6 +629,7 @@ req_exec_notification_query(struct conn *c, const json_t *id, json_t *req)
     }
     t->query = q;
     t->mof = mof;
+    t->acc.event_ns = has_ns ? strdup(ns) : NULL;
     t->conn = c;
     t->qid = ++ctl->next_qid;
     t->acc.creator = c->identity;
@@ -767,7 +790,7 @@ flush_held(struct conn *c)
     bool pause = false;
     if (c->batch_timer != NULL)
         uv_timer_stop(c->batch_timer);
-    struct wmid_source src = {&c->identity, NULL, NULL};
+    struct wmid_source src = {&c->identity, NULL, c->held_ns};
     for (size_t i = 0; i < c->nheld; i++) {
         pause |= router_indicate_from(c->ctl->router, c->held[i], c->held_size[i], 0, &src);
         wmi_object_unref(c->held[i]);
@@ -789,33 +812,80 @@ on_batch_latency(uv_timer_t *t)
 /* Route one event from this connection, as its batching parameters say.
  * @ev is borrowed.  Returns true when the producer must pause. */
 static bool
-ingest(struct conn *c, wmi_object *ev, size_t size)
+ingest(struct conn *c, wmi_object *ev, size_t size, const char *ns)
 {
-    struct wmid_source src = {&c->identity, NULL, NULL};
+    struct wmid_source src = {&c->identity, NULL, ns};
     if (c->batch_flags == WBEM_FLAG_MUST_NOT_BATCH)
         return router_indicate_from(c->ctl->router, ev, size, WMID_PUSH_SOLO, &src);
     if (c->batch_flags != WBEM_FLAG_MUST_BATCH)
         return router_indicate_from(c->ctl->router, ev, size, 0, &src);
+    /* Held events share one namespace: another one sends them first. */
+    bool pause = false;
+    if (c->nheld > 0 && strcmp(c->held_ns, ns) != 0)
+        pause = flush_held(c);
+    snprintf(c->held_ns, sizeof c->held_ns, "%s", ns);
     if (c->nheld == c->capheld) {
         size_t ncap = c->capheld ? c->capheld * 2 : 64;
         wmi_object **nh = realloc(c->held, ncap * sizeof *nh);
         if (nh != NULL)
             c->held = nh;
-        size_t *ns = nh != NULL ? realloc(c->held_size, ncap * sizeof *ns) : NULL;
-        if (ns != NULL)
-            c->held_size = ns;
-        if (nh == NULL || ns == NULL)
-            return flush_held(c) | router_indicate_from(c->ctl->router, ev, size, 0, &src); /* no room: route now */
+        size_t *nsz = nh != NULL ? realloc(c->held_size, ncap * sizeof *nsz) : NULL;
+        if (nsz != NULL)
+            c->held_size = nsz;
+        if (nh == NULL || nsz == NULL)
+            return flush_held(c) | router_indicate_from(c->ctl->router, ev, size, 0, &src) | pause; /* no room */
         c->capheld = ncap;
     }
     c->held[c->nheld] = wmi_object_ref(ev);
     c->held_size[c->nheld++] = size;
     c->held_bytes += size;
     if (c->held_bytes >= c->batch_max_bytes)
-        return flush_held(c);
+        return flush_held(c) | pause;
     if (c->nheld == 1)
         uv_timer_start(c->batch_timer, on_batch_latency, c->batch_latency_ms, 0);
-    return false;
+    return pause;
+}
+
+/*
+ * The namespace a request names in @member ("Namespace"; "__NAMESPACE" on
+ * a bare event), normalized into @buf; WMID_NS_DEFAULT when absent.  False
+ * with a reply (WBEM_E_INVALID_PARAMETER, WBEM_E_INVALID_NAMESPACE) when it
+ * is not a string or names no namespace of the snapshot.
+ */
+static bool
+request_ns(struct conn *c, const json_t *id, const json_t *req, const char *member, char *buf, size_t len)
+{
+    const json_t *v = json_object_get(req, member);
+    char msg[400];
+    if (v == NULL) {
+        snprintf(buf, len, "%s", WMID_NS_DEFAULT);
+        return true;
+    }
+    char *ns = json_is_string(v) ? ns_normalize(json_string_value(v)) : NULL;
+    if (ns == NULL || !router_has_namespace(c->ctl->router, ns) || strlen(ns) >= len) {
+        snprintf(msg, sizeof msg, json_is_string(v) ? "namespace %.300s does not exist" : "%s is a string",
+                 json_is_string(v) ? json_string_value(v) : member);
+        reply_error(c, id, json_is_string(v) ? WBEM_E_INVALID_NAMESPACE : WBEM_E_INVALID_PARAMETER, member, msg);
+        free(ns);
+        return false;
+    }
+    snprintf(buf, len, "%s", ns);
+    free(ns);
+    return true;
+}
+
+/* The same for requests handed to the repository, which checks the name
+ * itself: NULL when absent, false with a reply when not a string. */
+static bool
+request_ns_member(struct conn *c, const json_t *id, const json_t *req, const char **ns)
+{
+    const json_t *v = json_object_get(req, "Namespace");
+    *ns = json_string_value(v);
+    if (v != NULL && *ns == NULL) {
+        reply_error(c, id, WBEM_E_INVALID_PARAMETER, "Namespace", "Namespace is a string (root\\...)");
+        return false;
+    }
+    return true;
 }
 
 static void
@@ -873,7 +943,10 @@ req_indicate(struct conn *c, const json_t *id, json_t *req)
     json_t *events = json_object_get(req, "Events");
     bool do_coerce = json_is_true(json_object_get(req, "Coerce"));
     const wmi_schema *schema = router_schema(ctl->router);
+    char ns[256];
 
+    if (!request_ns(c, id, req, "Namespace", ns, sizeof ns))
+        return false;
     if (!json_is_array(events)) {
         reply_error(c, id, WBEM_E_INVALID_PARAMETER, "Events", "Indicate needs \"Events\": an array of event objects");
         return false;
@@ -891,6 +964,14 @@ req_indicate(struct conn *c, const json_t *id, json_t *req)
         char field[400];
         if (do_coerce && json_is_object(e))
             coerce(schema, e);
+        const char *cname = json_string_value(json_object_get(e, "__CLASS"));
+        if (cname != NULL && !router_class_in(ctl->router, cname, ns)) {
+            snprintf(field, sizeof field, "Events[%zu].__CLASS", i);
+            char msg[400];
+            snprintf(msg, sizeof msg, "class %.120s is not in namespace %.200s", cname, ns);
+            reply_error(c, id, WBEM_E_INVALID_CLASS, field, msg);
+            goto out;
+        }
         if (WMI_FAILED(wmi_object_from_json(schema, e, &objs[i], &err))) {
             snprintf(field, sizeof field, "Events[%zu]%s%s", i, err.source[0] ? "." : "", err.source);
             reply_error(c, id, err.status, field, err.text);
@@ -907,7 +988,7 @@ req_indicate(struct conn *c, const json_t *id, json_t *req)
         stamp(objs[i]);
         /* Queue limits count bytes: the event's size as JSON text. */
         size_t size = json_dumpb(wmi_object_json(objs[i]), NULL, 0, JSON_COMPACT);
-        pause |= ingest(c, objs[i], size ? size : 256);
+        pause |= ingest(c, objs[i], size ? size : 256, ns);
     }
     ctl->events += n;
     json_t *r = status_reply(id, WBEM_S_NO_ERROR);
@@ -945,8 +1026,35 @@ req_enum_instances(struct conn *c, const json_t *id, json_t *req)
         reply_error(c, id, WBEM_E_INVALID_PARAMETER, "ClassName", "EnumInstances needs \"ClassName\": a string");
         return;
     }
-    json_t *list = json_array();
-    wmi_status st = instance_enumerate(router_schema(c->ctl->router), cls, enum_one, list);
+    const char *ns;
+    if (!request_ns_member(c, id, req, &ns))
+        return;
+    /* The repository's own objects are listed in their namespace; the
+     * instance providers' classes (Win32_Process, ...) are in every one. */
+    const struct wmid_instance_provider *ps[16];
+    size_t np = instance_providers_for(router_schema(c->ctl->router), cls, ps, 16);
+    bool repo_only = np > 0 && c->ctl->repo.enum_instances != NULL;
+    for (size_t i = 0; i < np; i++)
+        repo_only = repo_only && ps[i] == &wmid_ip_repository;
+    json_t *list = NULL;
+    wmi_status st;
+    if (repo_only) {
+        list = c->ctl->repo.enum_instances(c->ctl->repo.arg, ns, cls, &st);
+        if (list == NULL) {
+            snprintf(msg, sizeof msg,
+                     st == WBEM_E_INVALID_NAMESPACE ? "namespace %.200s does not exist"
+                                                    : "no class \"%.200s\" in this namespace",
+                     st == WBEM_E_INVALID_NAMESPACE ? ns : cls);
+            reply_error(c, id, st, st == WBEM_E_INVALID_NAMESPACE ? "Namespace" : "ClassName", msg);
+            return;
+        }
+        json_t *r = status_reply(id, WBEM_S_NO_ERROR);
+        json_object_set_new(r, "Instances", list);
+        reply(c, r);
+        return;
+    }
+    list = json_array();
+    st = instance_enumerate(router_schema(c->ctl->router), cls, enum_one, list);
     if (st == WBEM_E_INVALID_CLASS || st == WBEM_E_NOT_SUPPORTED) {
         snprintf(msg, sizeof msg,
                  st == WBEM_E_INVALID_CLASS ? "no class \"%.200s\"" : "no instance provider serves class \"%.200s\"",
@@ -1007,13 +1115,17 @@ req_get_object(struct conn *c, const json_t *id, json_t *req)
         reply_error(c, id, WBEM_E_INVALID_PARAMETER, "Path", "GetObject needs \"Path\": an object path");
         return;
     }
+    const char *ns;
+    if (!request_ns_member(c, id, req, &ns))
+        return;
     wmi_status st = WBEM_E_NOT_SUPPORTED;
-    json_t *got = c->ctl->repo.get ? c->ctl->repo.get(c->ctl->repo.arg, path, &st) : NULL;
+    json_t *got = c->ctl->repo.get ? c->ctl->repo.get(c->ctl->repo.arg, ns, path, &st) : NULL;
     if (got == NULL) {
         char msg[600];
         snprintf(msg, sizeof msg, "%s: %.500s",
                  st == WBEM_E_INVALID_OBJECT_PATH ? "not an object path"
-                 : st == WBEM_E_INVALID_CLASS     ? "no such class"
+                 : st == WBEM_E_INVALID_NAMESPACE ? "no such namespace"
+                 : st == WBEM_E_INVALID_CLASS     ? "no such class in the namespace"
                                                   : "no such object",
                  path);
         reply_error(c, id, st, "Path", msg);
@@ -1050,6 +1162,9 @@ req_put_instance(struct conn *c, const json_t *id, json_t *req)
 {
     const json_t *inst = json_object_get(req, "Instance");
     long flags = put_flags(json_object_get(req, "Flags"));
+    const char *ns;
+    if (!request_ns_member(c, id, req, &ns))
+        return;
     if (!json_is_object(inst)) {
         reply_error(c, id, WBEM_E_INVALID_PARAMETER, "Instance", "PutInstance needs \"Instance\": an object");
         return;
@@ -1065,7 +1180,7 @@ req_put_instance(struct conn *c, const json_t *id, json_t *req)
     }
     wmi_error err;
     memset(&err, 0, sizeof err);
-    reply_outcome(c, id, c->ctl->repo.put(c->ctl->repo.arg, &c->identity, inst, (unsigned)flags, &err), &err);
+    reply_outcome(c, id, c->ctl->repo.put(c->ctl->repo.arg, &c->identity, ns, inst, (unsigned)flags, &err), &err);
 }
 
 static void
@@ -1076,13 +1191,16 @@ req_delete_instance(struct conn *c, const json_t *id, json_t *req)
         reply_error(c, id, WBEM_E_INVALID_PARAMETER, "Path", "DeleteInstance needs \"Path\": an object path");
         return;
     }
+    const char *ns;
+    if (!request_ns_member(c, id, req, &ns))
+        return;
     if (c->ctl->repo.del == NULL) {
         reply_error(c, id, WBEM_E_NOT_SUPPORTED, "Method", "this daemon has no repository");
         return;
     }
     wmi_error err;
     memset(&err, 0, sizeof err);
-    reply_outcome(c, id, c->ctl->repo.del(c->ctl->repo.arg, &c->identity, path, &err), &err);
+    reply_outcome(c, id, c->ctl->repo.del(c->ctl->repo.arg, &c->identity, ns, path, &err), &err);
 }
 
 static void
@@ -1095,12 +1213,18 @@ req_enum_classes(struct conn *c, const json_t *id, json_t *req)
                     "EnumClasses takes \"SuperClass\" (a class name) and \"Deep\" (true or false)");
         return;
     }
+    const char *ns;
+    if (!request_ns_member(c, id, req, &ns))
+        return;
     wmi_status st = WBEM_E_NOT_SUPPORTED;
-    json_t *list = c->ctl->repo.enum_classes
-                       ? c->ctl->repo.enum_classes(c->ctl->repo.arg, json_string_value(sup), deep == NULL || json_is_true(deep), &st)
-                       : NULL;
+    json_t *list = c->ctl->repo.enum_classes ? c->ctl->repo.enum_classes(c->ctl->repo.arg, ns, json_string_value(sup),
+                                                                         deep == NULL || json_is_true(deep), &st)
+                                             : NULL;
     if (list == NULL) {
-        reply_error(c, id, st, "SuperClass", "no such class");
+        if (st == WBEM_E_INVALID_NAMESPACE)
+            reply_error(c, id, st, "Namespace", "no such namespace");
+        else
+            reply_error(c, id, st, "SuperClass", "no such class in the namespace");
         return;
     }
     json_t *r = status_reply(id, WBEM_S_NO_ERROR);
@@ -1113,6 +1237,9 @@ req_put_class(struct conn *c, const json_t *id, json_t *req)
 {
     const json_t *cls = json_object_get(req, "Class");
     long flags = put_flags(json_object_get(req, "Flags"));
+    const char *ns;
+    if (!request_ns_member(c, id, req, &ns))
+        return;
     if (!json_is_object(cls) || flags < 0 || c->ctl->repo.put_class == NULL) {
         reply_error(c, id, WBEM_E_INVALID_PARAMETER, !json_is_object(cls) ? "Class" : "Flags",
                     "PutClass needs \"Class\": a class definition (docs/configuration.md), and valid \"Flags\"");
@@ -1120,20 +1247,23 @@ req_put_class(struct conn *c, const json_t *id, json_t *req)
     }
     wmi_error err;
     memset(&err, 0, sizeof err);
-    reply_outcome(c, id, c->ctl->repo.put_class(c->ctl->repo.arg, &c->identity, cls, (unsigned)flags, &err), &err);
+    reply_outcome(c, id, c->ctl->repo.put_class(c->ctl->repo.arg, &c->identity, ns, cls, (unsigned)flags, &err), &err);
 }
 
 static void
 req_delete_class(struct conn *c, const json_t *id, json_t *req)
 {
     const char *name = json_string_value(json_object_get(req, "ClassName"));
+    const char *ns;
+    if (!request_ns_member(c, id, req, &ns))
+        return;
     if (name == NULL || c->ctl->repo.del_class == NULL) {
         reply_error(c, id, WBEM_E_INVALID_PARAMETER, "ClassName", "DeleteClass needs \"ClassName\"");
         return;
     }
     wmi_error err;
     memset(&err, 0, sizeof err);
-    reply_outcome(c, id, c->ctl->repo.del_class(c->ctl->repo.arg, &c->identity, name, &err), &err);
+    reply_outcome(c, id, c->ctl->repo.del_class(c->ctl->repo.arg, &c->identity, ns, name, &err), &err);
 }
 
 /* MofComp: what wmieventctl compiled (the MOF compiler runs in the
@@ -1318,6 +1448,30 @@ handle_line(struct conn *c, const char *line, size_t n)
         wmi_object *ev;
         wmi_error err;
         const wmi_schema *schema = router_schema(ctl->router);
+        /* A bare event may say where it is raised, as its __NAMESPACE. */
+        char ns[256];
+        const json_t *jns = json_object_get(j, "__NAMESPACE");
+        char *nns = json_is_string(jns) ? ns_normalize(json_string_value(jns)) : NULL;
+        const char *cname = json_string_value(json_object_get(j, "__CLASS"));
+        snprintf(ns, sizeof ns, "%s", nns != NULL ? nns : WMID_NS_DEFAULT);
+        free(nns);
+        if (jns != NULL && (!json_is_string(jns) || !router_has_namespace(ctl->router, ns))) {
+            snprintf(msg, sizeof msg, "__NAMESPACE: namespace %.300s does not exist",
+                     json_is_string(jns) ? json_string_value(jns) : "(not a string)");
+            ctl->refused++;
+            c->refused++;
+            count_error(ctl, c, WBEM_E_INVALID_NAMESPACE, "__NAMESPACE", msg);
+            json_decref(j);
+            return false;
+        }
+        if (cname != NULL && !router_class_in(ctl->router, cname, ns)) {
+            snprintf(msg, sizeof msg, "class %.120s is not in namespace %.200s", cname, ns);
+            ctl->refused++;
+            c->refused++;
+            count_error(ctl, c, WBEM_E_INVALID_CLASS, "__CLASS", msg);
+            json_decref(j);
+            return false;
+        }
         if (WMI_FAILED(wmi_object_from_json_new(schema, j, &ev, &err))) {
             ctl->refused++;
             c->refused++;
@@ -1335,7 +1489,7 @@ handle_line(struct conn *c, const char *line, size_t n)
         stamp(ev);
         ctl->events++;
         c->events++;
-        bool pause = ingest(c, ev, n + 1);
+        bool pause = ingest(c, ev, n + 1, ns);
         wmi_object_unref(ev);
         return pause;
     }

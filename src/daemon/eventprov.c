@@ -65,6 +65,7 @@ struct ev_sink {
     pthread_mutex_t mu;          /* guards everything below */
     struct wmid_evside *side;    /* NULL once the provider is unloaded */
     struct sec_identity publisher;
+    char ns[256];                /* where its events are raised ("": WMID_NS_EVENTS, the built-ins) */
     char **texts;                /* the sink's queries */
     size_t ntexts;
     wmi_schema *schema;          /* the schema they were parsed with (a reference) */
@@ -117,6 +118,7 @@ struct wmid_evside {
     struct wmi_host host;
     wmi_object *registration;    /* the one it was last synced with */
     struct sec_identity publisher;
+    char ns[256];                /* the registration's namespace; "" for the built-ins */
     struct ev_sink *main;
     struct ev_sink *sinks;       /* the main sink and the restricted ones (loop thread, and mu) */
     pthread_mutex_t mu;
@@ -246,7 +248,7 @@ sink_compute_active(struct ev_sink *k)
     if (r == NULL || k->side == NULL)
         return false;
     const wmi_schema *schema = router_schema(r);
-    struct wmid_source src = {&k->publisher, k->sd, NULL};
+    struct wmid_source src = {&k->publisher, k->sd, k->ns[0] ? k->ns : NULL};
     for (size_t i = 0; i < router_filter_count(r); i++) {
         struct wmid_filter *f = router_filter_at(r, i);
         if ((f->nbindings == 0 && f->agg == NULL) || f->polled || !router_filter_accepts(f, &src))
@@ -392,7 +394,9 @@ route_one(struct ingress *e)
          * descriptor replaced meanwhile stays allocated (old_sds). */
         pthread_mutex_lock(&k->mu);
         struct sec_identity publisher = k->publisher;
-        struct wmid_source src = {&publisher, k->sd, NULL};
+        char ns[sizeof k->ns];
+        memcpy(ns, k->ns, sizeof ns);
+        struct wmid_source src = {&publisher, k->sd, ns[0] ? ns : NULL};
         pthread_mutex_unlock(&k->mu);
         E.routing++;
         pause = router_indicate_from(E.router, e->event, e->size, e->flags, &src);
@@ -826,6 +830,7 @@ sink_new(struct wmid_evside *side, bool restricted)
     k->restricted = restricted;
     k->side = side;
     k->publisher = side->publisher;
+    memcpy(k->ns, side->ns, sizeof k->ns);
     k->batch_flags = WBEM_FLAG_BATCH_IF_NEEDED;
     k->batch_bytes = 65536;
     k->batch_ms = 100;
@@ -1156,7 +1161,7 @@ registration_texts(wmi_object *reg, size_t *n)
 }
 
 static void
-side_load(struct wmid_provider *p, wmi_object *reg, const struct sec_identity *publisher,
+side_load(struct wmid_provider *p, wmi_object *reg, const struct sec_identity *publisher, const char *ns,
           const struct wmi_event_provider *builtin)
 {
     struct wmid_evside *side = calloc(1, sizeof *side);
@@ -1166,6 +1171,7 @@ side_load(struct wmid_provider *p, wmi_object *reg, const struct sec_identity *p
     side->p = p;
     side->registration = wmi_object_ref(reg);
     side->publisher = *publisher;
+    snprintf(side->ns, sizeof side->ns, "%s", ns ? ns : "");
     side->subs = json_object();
     side->builtin = builtin != NULL;
     pthread_mutex_init(&side->mu, NULL);
@@ -1243,7 +1249,7 @@ side_load(struct wmid_provider *p, wmi_object *reg, const struct sec_identity *p
 
 /* The registration changed or the schema did: new queries for every sink. */
 static void
-side_resync(struct wmid_evside *side, wmi_object *reg, const struct sec_identity *publisher)
+side_resync(struct wmid_evside *side, wmi_object *reg, const struct sec_identity *publisher, const char *ns)
 {
     wmi_schema *schema = (wmi_schema *)router_schema(E.router);
     if (reg != side->registration) {
@@ -1267,10 +1273,12 @@ side_resync(struct wmid_evside *side, wmi_object *reg, const struct sec_identity
         side->registration = wmi_object_ref(reg);
     }
     side->publisher = *publisher;
+    snprintf(side->ns, sizeof side->ns, "%s", ns ? ns : "");
     pthread_mutex_lock(&side->mu);
     for (struct ev_sink *k = side->sinks; k != NULL; k = k->next) {
         pthread_mutex_lock(&k->mu);
         k->publisher = *publisher;
+        memcpy(k->ns, side->ns, sizeof k->ns);
         sink_parse(k, schema);
         pthread_mutex_unlock(&k->mu);
     }
@@ -1355,12 +1363,12 @@ side_queries(struct wmid_evside *side, struct wmid_router *r)
  * should be.  The main sink has no descriptor until the provider sets one.
  */
 static bool
-registration_wanted(struct wmid_router *r, wmi_object *reg, const struct sec_identity *publisher)
+registration_wanted(struct wmid_router *r, wmi_object *reg, const struct sec_identity *publisher, const char *ns)
 {
     size_t n = 0;
     char **texts = registration_texts(reg, &n);
     const wmi_schema *schema = router_schema(r);
-    struct wmid_source src = {publisher, NULL, NULL};
+    struct wmid_source src = {publisher, NULL, ns};
     bool want = false;
     for (size_t i = 0; i < n; i++) {
         wmi_query *q = NULL;
@@ -1427,7 +1435,8 @@ eventprov_sync(struct wmid_router *r)
     for (size_t i = 0; i < router_provider_count(r); i++) {
         struct wmid_provider *p = router_provider_at(r, i);
         const struct sec_identity *publisher = NULL;
-        wmi_object *reg = router_provider_events(r, i, &publisher);
+        const char *ns = NULL;
+        wmi_object *reg = router_provider_events(r, i, &publisher, &ns);
         p->ev_registered = reg != NULL;
         if (reg == NULL) {
             if (p->ev != NULL)
@@ -1440,10 +1449,10 @@ eventprov_sync(struct wmid_router *r)
             /* Not loaded (never, or unloaded when idle): only for a filter
              * that would take its events.  One that is loaded stays until
              * it idles, even when no filter wants it any more. */
-            if (registration_wanted(r, reg, publisher))
-                side_load(p, reg, publisher, NULL);
+            if (registration_wanted(r, reg, publisher, ns))
+                side_load(p, reg, publisher, ns, NULL);
         } else {
-            side_resync(p->ev, reg, publisher);
+            side_resync(p->ev, reg, publisher, ns);
         }
     }
     /* The built-in providers, with a registration of the new schema. */
@@ -1460,10 +1469,10 @@ eventprov_sync(struct wmid_router *r)
         wmi_schema_free(b->p.schema);
         b->p.schema = wmi_schema_ref((wmi_schema *)router_schema(r));
         if (b->p.ev == NULL) {
-            side_load(&b->p, reg, &system, b->ep);
+            side_load(&b->p, reg, &system, NULL, b->ep);
         } else {
             b->p.ev->host.schema = b->p.schema;
-            side_resync(b->p.ev, reg, &system);
+            side_resync(b->p.ev, reg, &system, NULL);
         }
         wmi_object_unref(reg);
     }

@@ -162,10 +162,17 @@ reload(void *arg, wmi_error *err, size_t *nobjects)
  * ==================================================================== */
 
 static json_t *
-repo_get_op(void *arg, const char *path, wmi_status *st)
+repo_get_op(void *arg, const char *ns, const char *path, wmi_status *st)
 {
     struct daemon_state *ds = arg;
-    return repo_get(ds->repo, &ds->objects, path, st);
+    return repo_get(ds->repo, &ds->objects, ns, path, st);
+}
+
+static json_t *
+repo_enum_instances_op(void *arg, const char *ns, const char *cls, wmi_status *st)
+{
+    struct daemon_state *ds = arg;
+    return repo_enum_instances(&ds->objects, ns, cls, st);
 }
 
 /* A change is a reload with the candidate repository document: it is
@@ -184,50 +191,52 @@ apply_doc(struct daemon_state *ds, json_t *newdoc, wmi_error *err)
 }
 
 static bool
-repo_put_op(void *arg, const struct sec_identity *who, const json_t *instance, unsigned flags, wmi_error *err)
+repo_put_op(void *arg, const struct sec_identity *who, const char *ns, const json_t *instance, unsigned flags,
+            wmi_error *err)
 {
     struct daemon_state *ds = arg;
     json_t *doc = NULL;
-    if (WMI_FAILED(repo_put(ds->repo, &ds->objects, who, instance, flags, &doc, err)))
+    if (WMI_FAILED(repo_put_in(ds->repo, repo_doc(ds->repo), &ds->objects, who, ns, instance, flags, &doc, err)))
         return false;
     return apply_doc(ds, doc, err);
 }
 
 static bool
-repo_del_op(void *arg, const struct sec_identity *who, const char *path, wmi_error *err)
+repo_del_op(void *arg, const struct sec_identity *who, const char *ns, const char *path, wmi_error *err)
 {
     struct daemon_state *ds = arg;
     json_t *doc = NULL;
-    if (WMI_FAILED(repo_delete(ds->repo, &ds->objects, who, path, &doc, err)))
+    if (WMI_FAILED(repo_delete_in(ds->repo, repo_doc(ds->repo), &ds->objects, who, ns, path, &doc, err)))
         return false;
     return apply_doc(ds, doc, err);
 }
 
 static bool
-repo_put_class_op(void *arg, const struct sec_identity *who, const json_t *cls, unsigned flags, wmi_error *err)
+repo_put_class_op(void *arg, const struct sec_identity *who, const char *ns, const json_t *cls, unsigned flags,
+                  wmi_error *err)
 {
     struct daemon_state *ds = arg;
     json_t *doc = NULL;
-    if (WMI_FAILED(repo_put_class_in(ds->repo, repo_doc(ds->repo), &ds->objects, who, cls, flags, &doc, err)))
+    if (WMI_FAILED(repo_put_class_in(ds->repo, repo_doc(ds->repo), &ds->objects, who, ns, cls, flags, &doc, err)))
         return false;
     return apply_doc(ds, doc, err);
 }
 
 static bool
-repo_del_class_op(void *arg, const struct sec_identity *who, const char *name, wmi_error *err)
+repo_del_class_op(void *arg, const struct sec_identity *who, const char *ns, const char *name, wmi_error *err)
 {
     struct daemon_state *ds = arg;
     json_t *doc = NULL;
-    if (WMI_FAILED(repo_delete_class_in(ds->repo, repo_doc(ds->repo), &ds->objects, who, name, &doc, err)))
+    if (WMI_FAILED(repo_delete_class_in(ds->repo, repo_doc(ds->repo), &ds->objects, who, ns, name, &doc, err)))
         return false;
     return apply_doc(ds, doc, err);
 }
 
 static json_t *
-repo_enum_classes_op(void *arg, const char *super, bool deep, wmi_status *st)
+repo_enum_classes_op(void *arg, const char *ns, const char *super, bool deep, wmi_status *st)
 {
     struct daemon_state *ds = arg;
-    return repo_enum_classes(ds->objects.schema, super, deep, st);
+    return repo_enum_classes(&ds->objects, ns, super, deep, st);
 }
 
 static bool load_objects(struct daemon_state *ds, const char *object_dir, const json_t *doc, struct wmid_objects *o,
@@ -249,10 +258,11 @@ mof_fail(wmi_error *err, const json_t *op, size_t k)
 }
 
 /*
- * MofComp: the operations of a compiled MOF file, all or nothing.  Classes
- * (and class deletions) first, against the current repository; then the
- * instances against the repository with those classes; then one reload with
- * the result, as for any change.  Qualifier declarations need nothing here.
+ * MofComp: the operations of a compiled MOF file, all or nothing, each in
+ * its namespace.  Namespaces (__Namespace instances), classes and class
+ * deletions first, against the current repository; then the other
+ * instances against the repository with those; then one reload with the
+ * result, as for any change.  Qualifier declarations need nothing here.
  */
 static bool
 repo_mofcomp_op(void *arg, const struct sec_identity *who, const json_t *ops, size_t *applied, wmi_error *err)
@@ -272,9 +282,12 @@ repo_mofcomp_op(void *arg, const struct sec_identity *who, const json_t *ops, si
         const struct wmid_objects *cur = phase == 0 ? &ds->objects : &tmp;
         json_array_foreach(ops, k, op) {
             const char *kind = json_string_value(json_object_get(op, "Kind"));
+            const char *ns = json_string_value(json_object_get(op, "Namespace"));
             unsigned flags = (unsigned)json_integer_value(json_object_get(op, "Flags")) & 0x3u;
             const json_t *obj = json_object_get(op, "Object");
             const char *target = json_string_value(json_object_get(op, "Target"));
+            const char *ocls = json_string_value(json_object_get(obj, "__CLASS"));
+            bool nsi = ocls != NULL && strcasecmp(ocls, "__Namespace") == 0;
             wmi_status st = WBEM_S_FALSE;
             if (kind == NULL) {
                 st = WBEM_E_INVALID_PARAMETER;
@@ -282,13 +295,13 @@ repo_mofcomp_op(void *arg, const struct sec_identity *who, const json_t *ops, si
                 err->status = st;
                 snprintf(err->text, sizeof err->text, "\"Kind\" is missing");
             } else if (phase == 0 && strcmp(kind, "class") == 0) {
-                st = repo_put_class_in(ds->repo, doc, cur, who, obj, flags, &nd, err);
+                st = repo_put_class_in(ds->repo, doc, cur, who, ns, obj, flags, &nd, err);
             } else if (phase == 0 && strcmp(kind, "deleteclass") == 0) {
-                st = repo_delete_class_in(ds->repo, doc, cur, who, target, &nd, err);
-            } else if (phase == 1 && strcmp(kind, "instance") == 0) {
-                st = repo_put_in(ds->repo, doc, cur, who, obj, flags, &nd, err);
+                st = repo_delete_class_in(ds->repo, doc, cur, who, ns, target, &nd, err);
+            } else if (strcmp(kind, "instance") == 0 && nsi == (phase == 0)) {
+                st = repo_put_in(ds->repo, doc, cur, who, ns, obj, flags, &nd, err);
             } else if (phase == 1 && strcmp(kind, "deleteinstance") == 0) {
-                st = repo_delete_in(ds->repo, doc, cur, who, target, &nd, err);
+                st = repo_delete_in(ds->repo, doc, cur, who, ns, target, &nd, err);
             } else if (strcmp(kind, "class") != 0 && strcmp(kind, "deleteclass") != 0 &&
                        strcmp(kind, "instance") != 0 && strcmp(kind, "deleteinstance") != 0 &&
                        strcmp(kind, "qualifier") != 0) {
@@ -520,8 +533,17 @@ main(int argc, char **argv)
         return EXIT_RUNTIME;
     }
     control_set_reload(ds.control, reload, &ds);
-    struct wmid_repo_ops ops = {repo_get_op,       repo_put_op,          repo_del_op,     repo_put_class_op,
-                                repo_del_class_op, repo_enum_classes_op, repo_mofcomp_op, &ds};
+    struct wmid_repo_ops ops = {
+        .get = repo_get_op,
+        .enum_instances = repo_enum_instances_op,
+        .put = repo_put_op,
+        .del = repo_del_op,
+        .put_class = repo_put_class_op,
+        .del_class = repo_del_class_op,
+        .enum_classes = repo_enum_classes_op,
+        .mofcomp = repo_mofcomp_op,
+        .arg = &ds,
+    };
     control_set_repository(ds.control, &ops);
     ds.proc = proc_start(ds.loop, &ds.settings);
     eventprov_sync(ds.router); /* the process connector's sink */

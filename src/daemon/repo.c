@@ -6,7 +6,12 @@
  * Objects created at run time persist in one JSON document,
  * <state_dir>/repository.json:
  *
- *   {"Version": 1, "Objects": [{"Instance": {...}, "CreatorUid": 1000}, ...]}
+ *   {"Version": 1,
+ *    "Objects": [{"Instance": {...}, "CreatorUid": 1000, "Namespace": "root\\cimv2"}, ...],
+ *    "Classes": [{"Class": {...}, "CreatorUid": 0, "Namespace": "root\\subscription"}, ...]}
+ *
+ * (an entry without "Namespace", from an older file, is in
+ * root\subscription; a __Namespace instance creates a namespace)
  *
  * rewritten whole on every change, atomically: write a temporary file,
  * fsync it, rename it over the old one, fsync the directory.  One file
@@ -200,12 +205,13 @@ path_matches(const wmi_object *o, const char *cls, const json_t *keys)
     return true;
 }
 
-/* The object of @cur with path @path (class and keys), or -1. */
+/* The object of @cur in namespace @ns with path @path (class and keys),
+ * or -1. */
 static long
-find_object(const struct wmid_objects *cur, const char *cls, const json_t *keys)
+find_object(const struct wmid_objects *cur, const char *ns, const char *cls, const json_t *keys)
 {
     for (size_t i = 0; i < cur->ninstances; i++)
-        if (path_matches(cur->instances[i], cls, keys))
+        if (strcmp(objects_ns(cur, i), ns) == 0 && path_matches(cur->instances[i], cls, keys))
             return (long)i;
     return -1;
 }
@@ -220,24 +226,34 @@ is_runtime(const struct wmid_repo *r, const struct wmid_objects *cur, size_t i)
 }
 
 /* Classes whose instances only administrators may create or change: they
- * decide which code the daemon loads and how long it stays loaded. */
+ * decide which code the daemon loads and how long it stays loaded, or
+ * (__Namespace) where everyone's objects live. */
 static bool
 admin_only(const wmi_object *o)
 {
     return wmi_object_isa(o, "__Provider") || wmi_object_isa(o, "__ProviderRegistration") ||
-           wmi_object_isa(o, "__CacheControl");
+           wmi_object_isa(o, "__CacheControl") || wmi_object_isa(o, "__Namespace");
 }
 
-/* The index in the document of the runtime object at @path, or -1. */
+/* The namespace of a document entry (normalized in the file already). */
+static const char *
+entry_ns(const json_t *e)
+{
+    const char *ns = json_string_value(json_object_get(e, "Namespace"));
+    return ns != NULL ? ns : WMID_NS_DEFAULT;
+}
+
+/* The index in the document of the runtime object at @ns:@path, or -1. */
 static long
-doc_index(const json_t *doc, const wmi_schema *schema, const char *cls, const json_t *keys)
+doc_index(const json_t *doc, const wmi_schema *schema, const char *ns, const char *cls, const json_t *keys)
 {
     size_t i;
     json_t *e;
     json_array_foreach(json_object_get(doc, "Objects"), i, e) {
         wmi_object *o = NULL;
         wmi_error err;
-        if (WMI_FAILED(wmi_object_from_json(schema, json_object_get(e, "Instance"), &o, &err)))
+        if (strcmp(entry_ns(e), ns) != 0 ||
+            WMI_FAILED(wmi_object_from_json(schema, json_object_get(e, "Instance"), &o, &err)))
             continue;
         bool m = path_matches(o, cls, keys);
         wmi_object_unref(o);
@@ -247,61 +263,144 @@ doc_index(const json_t *doc, const wmi_schema *schema, const char *cls, const js
     return -1;
 }
 
+/* Does namespace @ns exist, in the current load or created by a
+ * __Namespace instance of @doc (earlier in the same MofComp)? */
+static bool
+ns_known(const struct wmid_objects *cur, const json_t *doc, const char *ns)
+{
+    if (ns_exists(cur->namespaces, ns))
+        return true;
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(doc, "Objects"), i, e) {
+        const json_t *inst = json_object_get(e, "Instance");
+        const char *cls = json_string_value(json_object_get(inst, "__CLASS"));
+        const char *name = json_string_value(json_object_get(inst, "Name"));
+        size_t pl = strlen(entry_ns(e));
+        if (cls != NULL && name != NULL && strcasecmp(cls, "__Namespace") == 0 &&
+            strncmp(ns, entry_ns(e), pl) == 0 && ns[pl] == '\\' && strcasecmp(ns + pl + 1, name) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The namespace of a request: its path's ("root\\cimv2:Class..."), else
+ * @ns (the request's "Namespace"), else WMID_NS_DEFAULT; normalized and
+ * checked (new string, or NULL with @err: WBEM_E_INVALID_NAMESPACE). */
+static char *
+request_ns(const struct wmid_objects *cur, const json_t *doc, const char *path_ns, const char *ns, wmi_error *err)
+{
+    char *out = path_ns != NULL ? strdup(path_ns) : ns_normalize(ns != NULL ? ns : WMID_NS_DEFAULT);
+    if (out == NULL || !ns_is_valid(out) || !ns_known(cur, doc, out)) {
+        fail(err, WBEM_E_INVALID_NAMESPACE, "Namespace", "namespace %s does not exist",
+             out ? out : (path_ns ? path_ns : ns ? ns : "?"));
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
 /* ====================================================================
  * Requests
  * ==================================================================== */
 
-json_t *
-repo_get(const struct wmid_repo *r, const struct wmid_objects *cur, const char *path, wmi_status *st)
+/* An instance as requests return it: its properties plus __RELPATH and
+ * __NAMESPACE (new reference). */
+static json_t *
+instance_json(const wmi_object *o, const char *ns)
 {
-    char *cls = NULL;
+    json_t *j = json_deep_copy(wmi_object_json(o));
+    char *rel = wmi_object_get_path(o);
+    if (j != NULL && rel != NULL)
+        json_object_set_new(j, "__RELPATH", json_string(rel));
+    if (j != NULL)
+        json_object_set_new(j, "__NAMESPACE", json_string(ns));
+    free(rel);
+    return j;
+}
+
+json_t *
+repo_get(const struct wmid_repo *r, const struct wmid_objects *cur, const char *ns, const char *path, wmi_status *st)
+{
+    char *cls = NULL, *pns = NULL;
     json_t *keys = NULL;
-    if (path == NULL || WMI_FAILED(wmi_path_parse(path, &cls, &keys))) {
+    const char *rel = ns_split_path(path, &pns);
+    wmi_error err;
+    char *where = NULL;
+    if (rel == NULL || WMI_FAILED(wmi_path_parse(rel, &cls, &keys))) {
+        free(pns);
         *st = WBEM_E_INVALID_OBJECT_PATH;
         return NULL;
     }
     json_t *out = NULL;
-    long i = find_object(cur, cls, keys);
-    if (i >= 0) {
+    long i = -1;
+    if ((where = request_ns(cur, NULL, pns, ns, &err)) == NULL) {
+        *st = err.status;
+    } else if ((i = find_object(cur, where, cls, keys)) >= 0) {
         out = json_object();
-        json_t *o = json_deep_copy(wmi_object_json(cur->instances[i]));
-        char *rel = wmi_object_get_path(cur->instances[i]);
-        if (rel != NULL)
-            json_object_set_new(o, "__RELPATH", json_string(rel));
-        free(rel);
-        json_object_set_new(out, "Object", o);
+        json_object_set_new(out, "Object", instance_json(cur->instances[i], where));
         json_object_set_new(out, "Origin", json_string(is_runtime(r, cur, (size_t)i) ? "runtime" : "config"));
         json_object_set(out, "Source", json_array_get(cur->origins, (size_t)i));
         struct sec_identity who;
         sec_identity_from_uid(&who, cur->owners ? cur->owners[i] : -1, -1);
         json_object_set_new(out, "CreatorSID", json_string(who.sid));
         *st = WBEM_S_NO_ERROR;
-    } else if (wmi_schema_get_class(cur->schema, cls) == NULL) {
+    } else if (wmi_schema_get_class(cur->schema, cls) == NULL || !ns_class_in(cur->class_ns, cls, where)) {
         *st = WBEM_E_INVALID_CLASS;
     } else {
         *st = WBEM_E_NOT_FOUND;
     }
+    free(where);
+    free(pns);
     free(cls);
     json_decref(keys);
     return out;
 }
 
-wmi_status
-repo_put(struct wmid_repo *r, const struct wmid_objects *cur, const struct sec_identity *who, const json_t *instance,
-         unsigned flags, json_t **newdoc, wmi_error *err)
+json_t *
+repo_enum_instances(const struct wmid_objects *cur, const char *ns, const char *cls, wmi_status *st)
 {
-    return repo_put_in(r, r->doc, cur, who, instance, flags, newdoc, err);
+    wmi_error err;
+    char *where = request_ns(cur, NULL, NULL, ns, &err);
+    if (where == NULL) {
+        *st = err.status;
+        return NULL;
+    }
+    if (wmi_schema_get_class(cur->schema, cls) == NULL || !ns_class_in(cur->class_ns, cls, where)) {
+        free(where);
+        *st = WBEM_E_INVALID_CLASS;
+        return NULL;
+    }
+    json_t *list = json_array();
+    for (size_t i = 0; list != NULL && i < cur->ninstances; i++)
+        if (strcmp(objects_ns(cur, i), where) == 0 && wmi_object_isa(cur->instances[i], cls))
+            json_array_append_new(list, instance_json(cur->instances[i], where));
+    free(where);
+    *st = list != NULL ? WBEM_S_NO_ERROR : WBEM_E_OUT_OF_MEMORY;
+    return list;
 }
 
 wmi_status
 repo_put_in(struct wmid_repo *r, const json_t *base, const struct wmid_objects *cur, const struct sec_identity *who,
-            const json_t *instance, unsigned flags, json_t **newdoc, wmi_error *err)
+            const char *ns, const json_t *instance, unsigned flags, json_t **newdoc, wmi_error *err)
 {
     wmi_object *o = NULL;
     *newdoc = NULL;
+    const char *ins = json_string_value(json_object_get(instance, "__NAMESPACE"));
+    char *where = request_ns(cur, base, NULL, ns != NULL ? ns : ins, err);
+    if (where == NULL)
+        return err->status;
+    const char *cname = json_string_value(json_object_get(instance, "__CLASS"));
+    if (cname != NULL && !ns_class_in(cur->class_ns, cname, where)) {
+        fail(err, WBEM_E_INVALID_CLASS, "Instance", "class %s is in namespace %s, not in %s", cname,
+             ns_class_home(cur->class_ns, cname), where);
+        free(where);
+        return err->status;
+    }
     if (WMI_FAILED(wmi_object_from_json(cur->schema, instance, &o, err))) {
         if (err->source[0] == '\0')
             snprintf(err->source, sizeof err->source, "Instance");
+        free(where);
         return err->status;
     }
     wmi_status st = WBEM_S_NO_ERROR;
@@ -317,7 +416,7 @@ repo_put_in(struct wmid_repo *r, const json_t *base, const struct wmid_objects *
     } else if (path == NULL || WMI_FAILED(wmi_path_parse(path, &cls, &keys))) {
         fail(err, WBEM_E_INVALID_OBJECT, "Instance", "the instance's key properties are not all set");
     } else {
-        long i = find_object(cur, cls, keys);
+        long i = find_object(cur, where, cls, keys);
         bool exists = i >= 0;
         if (exists && !is_runtime(r, cur, (size_t)i)) {
             fail(err, WBEM_E_ACCESS_DENIED, json_string_value(json_array_get(cur->origins, (size_t)i)),
@@ -329,7 +428,7 @@ repo_put_in(struct wmid_repo *r, const json_t *base, const struct wmid_objects *
         } else if (!exists && (flags & 0x3) == WMID_PUT_UPDATE_ONLY) {
             fail(err, WBEM_E_NOT_FOUND, "Instance", "%s does not exist (WBEM_FLAG_UPDATE_ONLY)", path);
         } else {
-            long di = doc_index(base, cur->schema, cls, keys);
+            long di = doc_index(base, cur->schema, where, cls, keys);
             if (!exists && di >= 0 && (flags & 0x3) == WMID_PUT_CREATE_ONLY) {
                 /* Created earlier in the same batch (MofComp). */
                 fail(err, WBEM_E_ALREADY_EXISTS, "Instance", "%s exists (WBEM_FLAG_CREATE_ONLY)", path);
@@ -341,7 +440,8 @@ repo_put_in(struct wmid_repo *r, const json_t *base, const struct wmid_objects *
             json_int_t creator = di >= 0 ? json_integer_value(json_object_get(json_array_get(list, (size_t)di),
                                                                                "CreatorUid"))
                                          : (json_int_t)who->uid;
-            json_t *e = json_pack("{sOsI}", "Instance", wmi_object_json(o), "CreatorUid", creator);
+            json_t *e = json_pack("{sOsIss}", "Instance", wmi_object_json(o), "CreatorUid", creator, "Namespace",
+                                  where);
             if (doc == NULL || e == NULL) {
                 json_decref(doc);
                 json_decref(e);
@@ -357,6 +457,7 @@ repo_put_in(struct wmid_repo *r, const json_t *base, const struct wmid_objects *
     }
 out:
     st = *newdoc != NULL ? WBEM_S_NO_ERROR : err->status;
+    free(where);
     free(cls);
     free(path);
     json_decref(keys);
@@ -364,27 +465,54 @@ out:
     return st;
 }
 
-wmi_status
-repo_delete(struct wmid_repo *r, const struct wmid_objects *cur, const struct sec_identity *who, const char *path,
-            json_t **newdoc, wmi_error *err)
+/* Is @ns namespace @top or one below it? */
+static bool
+ns_within(const char *ns, const char *top)
 {
-    return repo_delete_in(r, r->doc, cur, who, path, newdoc, err);
+    size_t n = strlen(top);
+    return strncmp(ns, top, n) == 0 && (ns[n] == '\0' || ns[n] == '\\');
+}
+
+/* Deleting a namespace deletes what it holds, and the namespaces below
+ * it, as in WMI: the runtime entries of @doc in namespace @ns\@name and
+ * below go.  Whatever the object dir keeps there makes the reload refuse
+ * the change. */
+static void
+drop_namespace(json_t *doc, const char *ns, const char *name)
+{
+    char *gone = NULL;
+    if (asprintf(&gone, "%s\\%s", ns, name) < 0)
+        return;
+    char *norm = ns_normalize(gone);
+    free(gone);
+    static const char *const lists[] = {"Objects", "Classes"};
+    for (size_t l = 0; norm != NULL && l < 2; l++) {
+        json_t *list = json_object_get(doc, lists[l]);
+        for (size_t k = json_array_size(list); k-- > 0;)
+            if (ns_within(entry_ns(json_array_get(list, k)), norm))
+                json_array_remove(list, k);
+    }
+    free(norm);
 }
 
 wmi_status
 repo_delete_in(struct wmid_repo *r, const json_t *base, const struct wmid_objects *cur, const struct sec_identity *who,
-               const char *path, json_t **newdoc, wmi_error *err)
+               const char *ns, const char *path, json_t **newdoc, wmi_error *err)
 {
-    char *cls = NULL;
+    char *cls = NULL, *pns = NULL, *where = NULL;
     json_t *keys = NULL;
     *newdoc = NULL;
-    if (path == NULL || WMI_FAILED(wmi_path_parse(path, &cls, &keys))) {
+    const char *rel = ns_split_path(path, &pns);
+    if (rel == NULL || WMI_FAILED(wmi_path_parse(rel, &cls, &keys))) {
+        free(pns);
         fail(err, WBEM_E_INVALID_OBJECT_PATH, "Path", "\"%s\" is not an object path", path ? path : "");
         return err->status;
     }
-    long i = find_object(cur, cls, keys);
-    if (i < 0) {
-        fail(err, WBEM_E_NOT_FOUND, "Path", "no object %s", path);
+    long i = -1;
+    if ((where = request_ns(cur, base, pns, ns, err)) == NULL) {
+        /* @err says why */
+    } else if ((i = find_object(cur, where, cls, keys)) < 0) {
+        fail(err, WBEM_E_NOT_FOUND, "Path", "no object %s in namespace %s", rel, where);
     } else if (!is_runtime(r, cur, (size_t)i)) {
         fail(err, WBEM_E_ACCESS_DENIED, json_string_value(json_array_get(cur->origins, (size_t)i)),
              "%s is declared in the object dir; remove it there", path);
@@ -394,16 +522,22 @@ repo_delete_in(struct wmid_repo *r, const json_t *base, const struct wmid_object
         fail(err, WBEM_E_ACCESS_DENIED, "Path", "only administrators may delete %s instances",
              wmi_object_class_name(cur->instances[i]));
     } else {
-        long di = doc_index(base, cur->schema, cls, keys);
+        long di = doc_index(base, cur->schema, where, cls, keys);
         json_t *doc = json_deep_copy(base);
         if (doc == NULL || di < 0) {
             json_decref(doc);
             fail(err, WBEM_E_FAILED, r->path, "the object is not in the repository file");
         } else {
             json_array_remove(json_object_get(doc, "Objects"), (size_t)di);
+            const char *name = NULL;
+            if (wmi_object_isa(cur->instances[i], "__Namespace") &&
+                wmi_object_get_string(cur->instances[i], "Name", &name) == WBEM_S_NO_ERROR && name != NULL)
+                drop_namespace(doc, where, name);
             *newdoc = doc;
         }
     }
+    free(where);
+    free(pns);
     free(cls);
     json_decref(keys);
     return *newdoc != NULL ? WBEM_S_NO_ERROR : err->status;
@@ -429,7 +563,8 @@ class_index(const json_t *doc, const char *name)
 
 wmi_status
 repo_put_class_in(struct wmid_repo *r, const json_t *base, const struct wmid_objects *cur,
-                  const struct sec_identity *who, const json_t *cls, unsigned flags, json_t **newdoc, wmi_error *err)
+                  const struct sec_identity *who, const char *ns, const json_t *cls, unsigned flags, json_t **newdoc,
+                  wmi_error *err)
 {
     (void)r;
     *newdoc = NULL;
@@ -442,29 +577,46 @@ repo_put_class_in(struct wmid_repo *r, const json_t *base, const struct wmid_obj
         fail(err, WBEM_E_ACCESS_DENIED, "Class", "only administrators may create or change classes");
         return err->status;
     }
+    const char *cns = json_string_value(json_object_get(cls, "__NAMESPACE"));
+    char *where = request_ns(cur, base, NULL, ns != NULL ? ns : cns, err);
+    if (where == NULL)
+        return err->status;
     long ci = class_index(base, name);
     bool known = wmi_schema_get_class(cur->schema, name) != NULL;
-    if (known && ci < 0) {
+    const char *home = ci >= 0 ? entry_ns(json_array_get(json_object_get(base, "Classes"), (size_t)ci))
+                               : ns_class_home(cur->class_ns, name);
+    if (known && ci < 0)
         fail(err, WBEM_E_ACCESS_DENIED, "Class", "class %s is built in or defined in the object dir", name);
-        return err->status;
-    }
-    if (ci >= 0 && (flags & 0x3) == WMID_PUT_CREATE_ONLY) {
+    else if (home != NULL && strcmp(home, where) != 0)
+        fail(err, WBEM_E_ALREADY_EXISTS, "Class",
+             "class %s is defined in namespace %s (class names are unique across namespaces here)", name, home);
+    else if (ci >= 0 && (flags & 0x3) == WMID_PUT_CREATE_ONLY)
         fail(err, WBEM_E_ALREADY_EXISTS, "Class", "class %s exists (WBEM_FLAG_CREATE_ONLY)", name);
-        return err->status;
-    }
-    if (ci < 0 && (flags & 0x3) == WMID_PUT_UPDATE_ONLY) {
+    else if (ci < 0 && (flags & 0x3) == WMID_PUT_UPDATE_ONLY)
         fail(err, WBEM_E_NOT_FOUND, "Class", "class %s does not exist (WBEM_FLAG_UPDATE_ONLY)", name);
-        return err->status;
-    }
+    else
+        err->status = WBEM_S_NO_ERROR;
     /* Check it on its own against the current classes: the reload checks
      * it again with everything else. */
-    json_t *doc = json_deep_copy(base);
-    if (doc == NULL || (json_object_get(doc, "Classes") == NULL && json_object_set_new(doc, "Classes", json_array()))) {
+    json_t *doc = WMI_SUCCEEDED(err->status) ? json_deep_copy(base) : NULL;
+    json_t *def = doc != NULL ? json_deep_copy(cls) : NULL;
+    if (WMI_SUCCEEDED(err->status) &&
+        (def == NULL ||
+         (json_object_get(doc, "Classes") == NULL && json_object_set_new(doc, "Classes", json_array())))) {
         json_decref(doc);
+        json_decref(def);
+        free(where);
         fail(err, WBEM_E_OUT_OF_MEMORY, "", "out of memory");
         return err->status;
     }
-    json_t *e = json_pack("{sOsI}", "Class", cls, "CreatorUid", (json_int_t)who->uid);
+    if (WMI_FAILED(err->status)) {
+        free(where);
+        return err->status;
+    }
+    /* The namespace is the entry's, not the definition's. */
+    json_object_del(def, "__NAMESPACE");
+    json_t *e = json_pack("{sosIss}", "Class", def, "CreatorUid", (json_int_t)who->uid, "Namespace", where);
+    free(where);
     if (ci >= 0)
         json_array_set_new(json_object_get(doc, "Classes"), (size_t)ci, e);
     else
@@ -475,7 +627,8 @@ repo_put_class_in(struct wmid_repo *r, const json_t *base, const struct wmid_obj
 
 wmi_status
 repo_delete_class_in(struct wmid_repo *r, const json_t *base, const struct wmid_objects *cur,
-                     const struct sec_identity *who, const char *name, json_t **newdoc, wmi_error *err)
+                     const struct sec_identity *who, const char *ns, const char *name, json_t **newdoc,
+                     wmi_error *err)
 {
     (void)r;
     *newdoc = NULL;
@@ -484,15 +637,18 @@ repo_delete_class_in(struct wmid_repo *r, const json_t *base, const struct wmid_
              name == NULL ? "DeleteClass needs \"ClassName\"" : "only administrators may delete classes");
         return err->status;
     }
+    char *where = request_ns(cur, base, NULL, ns, err);
+    if (where == NULL)
+        return err->status;
     const wmi_class *target = wmi_schema_get_class(cur->schema, name);
-    if (target == NULL) {
-        fail(err, WBEM_E_NOT_FOUND, "ClassName", "no class %s", name);
-        return err->status;
-    }
-    if (class_index(base, name) < 0) {
+    bool here = target != NULL && ns_class_in(cur->class_ns, name, where);
+    if (!here)
+        fail(err, WBEM_E_NOT_FOUND, "ClassName", "no class %s in namespace %s", name, where);
+    else if (class_index(base, name) < 0)
         fail(err, WBEM_E_ACCESS_DENIED, "ClassName", "class %s is built in or defined in the object dir", name);
+    free(where);
+    if (!here || class_index(base, name) < 0)
         return err->status;
-    }
     /* The class, its runtime subclasses and their runtime instances go;
      * anything of the object dir that needs them makes the reload fail. */
     json_t *doc = json_deep_copy(base);
@@ -514,6 +670,8 @@ repo_delete_class_in(struct wmid_repo *r, const json_t *base, const struct wmid_
 }
 
 struct enum_ctx {
+    const json_t *class_ns;
+    const char *ns;              /* NULL: every namespace */
     const char *super;
     bool deep;
     json_t *out;
@@ -525,6 +683,8 @@ enum_one(const wmi_class *c, void *arg)
     struct enum_ctx *e = arg;
     const wmi_class *sup = wmi_class_superclass(c);
     bool take;
+    if (e->ns != NULL && !ns_class_in(e->class_ns, wmi_class_name(c), e->ns))
+        return true;
     if (e->super == NULL)
         take = e->deep || sup == NULL;
     else if (e->deep)
@@ -533,6 +693,9 @@ enum_one(const wmi_class *c, void *arg)
         take = sup != NULL && strcasecmp(wmi_class_name(sup), e->super) == 0;
     if (take) {
         json_t *j = wmi_class_to_json(c);
+        const char *home = ns_class_home(e->class_ns, wmi_class_name(c));
+        if (j != NULL && home != NULL)
+            json_object_set_new(j, "__NAMESPACE", json_string(home));
         if (j != NULL)
             json_array_append_new(e->out, j);
     }
@@ -540,14 +703,25 @@ enum_one(const wmi_class *c, void *arg)
 }
 
 json_t *
-repo_enum_classes(const wmi_schema *schema, const char *super, bool deep, wmi_status *st)
+repo_enum_classes(const struct wmid_objects *cur, const char *ns, const char *super, bool deep, wmi_status *st)
 {
-    if (super != NULL && wmi_schema_get_class(schema, super) == NULL) {
+    char *where = NULL;
+    if (ns == NULL || strcmp(ns, "*") != 0) {
+        wmi_error err;
+        if ((where = request_ns(cur, NULL, NULL, ns, &err)) == NULL) {
+            *st = err.status;
+            return NULL;
+        }
+    }
+    if (super != NULL && (wmi_schema_get_class(cur->schema, super) == NULL ||
+                          (where != NULL && !ns_class_in(cur->class_ns, super, where)))) {
+        free(where);
         *st = WBEM_E_INVALID_CLASS;
         return NULL;
     }
-    struct enum_ctx e = {super, deep, json_array()};
-    wmi_schema_foreach_class(schema, enum_one, &e);
+    struct enum_ctx e = {cur->class_ns, where, super, deep, json_array()};
+    wmi_schema_foreach_class(cur->schema, enum_one, &e);
+    free(where);
     *st = WBEM_S_NO_ERROR;
     return e.out;
 }

@@ -50,6 +50,11 @@ struct wmid_router {
     size_t nproviders;
     wmi_object **ev_regs;         /* parallel: __EventProviderRegistration, or NULL */
     struct sec_identity *ev_ids;  /* parallel: their creators */
+    char **ev_ns;                 /* parallel: their namespace, where the provider's events are raised */
+    /* The namespaces of the load and the homes of its classes (references
+     * to wmid_objects.namespaces and .class_ns). */
+    json_t *namespaces;
+    json_t *class_ns;
     /* Parallel: what this configuration says of each provider, applied to
      * the (possibly shared) provider only when the router is committed,
      * so that a refused reload leaves the running providers alone. */
@@ -243,6 +248,7 @@ static void
 consumer_free(struct wmid_consumer *c)
 {
     free(c->path);
+    free(c->ns);
     wmi_object_unref(c->logical);
     provider_unref(c->provider);
     free(c);
@@ -297,8 +303,8 @@ registration_provider(struct wmid_router *r, wmi_object *x, const char *origin, 
  * WMI refuses registrations that claim its system events.
  */
 static bool
-check_event_registration(struct wmid_router *r, const struct wmid_objects *o, wmi_object *x, const char *origin,
-                         long owner, long admin_gid, wmi_error *err)
+check_event_registration(struct wmid_router *r, const struct wmid_objects *o, wmi_object *x, const char *ns,
+                         const char *origin, long owner, long admin_gid, wmi_error *err)
 {
     struct wmid_provider *p = registration_provider(r, x, origin, err);
     if (p == NULL)
@@ -330,6 +336,10 @@ check_event_registration(struct wmid_router *r, const struct wmid_objects *o, wm
         char cname[128];
         snprintf(cname, sizeof cname, "%s", wmi_query_class(q) ? wmi_query_class(q) : "?");
         wmi_query_free(q);
+        if (ok && !ns_class_in(o->class_ns, cname, ns))
+            return config_fail(err, WBEM_E_INVALID_CLASS, origin,
+                               "EventQueryList[%zu]: class %s is in namespace %s, not in %s, where the provider's "
+                               "events are raised", k, cname, ns_class_home(o->class_ns, cname), ns);
         if (!ok)
             return config_fail(err, WBEMESS_E_REGISTRATION_TOO_BROAD, origin,
                                "EventQueryList[%zu]: events of class %s overlap the system events the daemon "
@@ -337,6 +347,7 @@ check_event_registration(struct wmid_router *r, const struct wmid_objects *o, wm
                                k, cname);
     }
     r->ev_regs[pi] = wmi_object_ref(x);
+    r->ev_ns[pi] = strdup(ns);
     sec_identity_from_uid(&r->ev_ids[pi], owner, admin_gid);
     return true;
 }
@@ -432,13 +443,15 @@ creator_of(struct creator_cache *cc, long uid, struct sec_identity *out)
     cc->id[k] = *out;
 }
 
-/* Filter names are case-insensitive keys: the lower-case form. */
+/* Filters are keyed by namespace and name, without case: "ns:name" in
+ * lower case (namespaces are normalized to lower case already). */
 static void
-name_key(const char *name, char *buf, size_t len)
+filter_key(const char *ns, const char *name, char *buf, size_t len)
 {
-    size_t i = 0;
-    for (; name[i] != '\0' && i + 1 < len; i++)
-        buf[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
+    int n = snprintf(buf, len, "%s:", ns);
+    size_t i = n > 0 && (size_t)n < len ? (size_t)n : 0;
+    for (; *name != '\0' && i + 1 < len; i++, name++)
+        buf[i] = (char)(*name >= 'A' && *name <= 'Z' ? *name + 32 : *name);
     buf[i] = '\0';
 }
 
@@ -520,12 +533,13 @@ build_objects(struct wmid_router *r, const struct wmid_objects *o, const struct 
     r->providers = calloc(np + 1, sizeof *r->providers);
     r->ev_regs = calloc(np + 1, sizeof *r->ev_regs);
     r->ev_ids = calloc(np + 1, sizeof *r->ev_ids);
+    r->ev_ns = calloc(np + 1, sizeof *r->ev_ns);
     r->regs = calloc(np + 1, sizeof *r->regs);
     r->deadlines = calloc(np + 1, sizeof *r->deadlines);
     r->consumers = calloc(nc + 1, sizeof *r->consumers);
     r->filters = calloc(nf + 1, sizeof *r->filters);
     r->bindings = calloc(nb + 1, sizeof *r->bindings);
-    if (!r->providers || !r->consumers || !r->filters || !r->bindings || !r->ev_regs || !r->ev_ids || !r->regs ||
+    if (!r->providers || !r->consumers || !r->filters || !r->bindings || !r->ev_regs || !r->ev_ids || !r->ev_ns || !r->regs ||
         !r->deadlines)
         return config_fail(err, WBEM_E_OUT_OF_MEMORY, "", "out of memory");
 
@@ -643,7 +657,9 @@ build_objects(struct wmid_router *r, const struct wmid_objects *o, const struct 
         const char *origin = json_string_value(json_array_get(o->origins, i));
         if (!wmi_object_isa(x, "__EventConsumer"))
             continue;
-        char *path = wmi_object_get_path(x);
+        char *rel = wmi_object_get_path(x);
+        char *path = ns_qualify(objects_ns(o, i), rel);
+        free(rel);
         if (path == NULL) {
             json_decref(class_provider);
             return config_fail(err, WBEM_E_NO_KEY, origin, "Name: a logical consumer needs its key (Name)");
@@ -689,6 +705,7 @@ build_objects(struct wmid_router *r, const struct wmid_objects *o, const struct 
             snprintf(c->creator, sizeof c->creator, "%s", cid.sid);
         }
         c->path = path;
+        c->ns = strdup(objects_ns(o, i));
         c->logical = wmi_object_ref(x);
         c->provider = p;
         p->refs++;
@@ -705,7 +722,8 @@ build_objects(struct wmid_router *r, const struct wmid_objects *o, const struct 
         const char *origin = json_string_value(json_array_get(o->origins, i));
         if (!wmi_object_isa(x, "__EventProviderRegistration"))
             continue;
-        if (!check_event_registration(r, o, x, origin, o->owners ? o->owners[i] : -1, s->admin_gid, err))
+        if (!check_event_registration(r, o, x, objects_ns(o, i), origin, o->owners ? o->owners[i] : -1, s->admin_gid,
+                                      err))
             return false;
     }
     /* Filters. */
@@ -719,8 +737,9 @@ build_objects(struct wmid_router *r, const struct wmid_objects *o, const struct 
         const char *text = str_prop(x, "Query");
         if (name == NULL || name[0] == '\0')
             return config_fail(err, WBEM_E_NO_KEY, origin, "Name: an __EventFilter needs a Name");
+        const char *ns = objects_ns(o, i);
         char key[512];
-        name_key(name, key, sizeof key);
+        filter_key(ns, name, key, sizeof key);
         if (json_object_get(filter_names, key) != NULL)
             return config_fail(err, WBEM_E_ALREADY_EXISTS, origin, "Name: filter \"%s\" is defined twice", name);
         json_object_set_new(filter_names, key, json_integer((json_int_t)r->nfilters));
@@ -743,6 +762,30 @@ build_objects(struct wmid_router *r, const struct wmid_objects *o, const struct 
             wmi_query_free(q);
             return config_fail(err, qerr.status, origin, "%s", qerr.text);
         }
+        /* The query's classes are those of the namespace its events come
+         * from: EventNamespace, or the filter's own. */
+        const char *ens = str_prop(x, "EventNamespace");
+        char *event_ns = ens != NULL && ens[0] != '\0' ? ns_normalize(ens) : NULL;
+        if (event_ns != NULL && !ns_exists(o->namespaces, event_ns)) {
+            wmi_query_free(q);
+            config_fail(err, WBEM_E_INVALID_NAMESPACE, origin, "EventNamespace: namespace %s does not exist",
+                        event_ns);
+            free(event_ns);
+            return false;
+        }
+        const char *qns = event_ns != NULL ? event_ns : ns;
+        const char *qcls[] = {wmi_query_class(q), wmi_query_isa_target(q)};
+        for (size_t k = 0; k < 2; k++) {
+            if (qcls[k] != NULL && !ns_class_in(o->class_ns, qcls[k], qns)) {
+                config_fail(err, WBEM_E_INVALID_CLASS, origin,
+                            "Query: class %s is in namespace %s, not in %s%s", qcls[k],
+                            ns_class_home(o->class_ns, qcls[k]), qns,
+                            event_ns == NULL ? " (EventNamespace names where events come from)" : "");
+                wmi_query_free(q);
+                free(event_ns);
+                return false;
+            }
+        }
         /* WITHIN means nothing for extrinsic events, nor for the repository's
          * objects, whose changes the daemon raises itself (as WMI does): it is
          * worth a word only for the former. */
@@ -755,12 +798,15 @@ build_objects(struct wmid_router *r, const struct wmid_objects *o, const struct 
                       origin);
         struct wmid_filter *f = &r->filters[r->nfilters++];
         f->name = strdup(name);
-        f->path = wmi_object_get_path(x);
+        f->ns = strdup(ns);
+        {
+            char *rel = wmi_object_get_path(x);
+            f->path = ns_qualify(ns, rel);
+            free(rel);
+        }
         f->query = q;
         creator_of(creators, o->owners ? o->owners[i] : -1, &f->creator);
-        const char *ens = str_prop(x, "EventNamespace");
-        if (ens != NULL && ens[0] != '\0')
-            f->event_ns = router_ns_normalize(ens);
+        f->event_ns = event_ns;
         const char *access = str_prop(x, "EventAccess");
         if (access != NULL) {
             wmi_error serr;
@@ -795,12 +841,16 @@ build_objects(struct wmid_router *r, const struct wmid_objects *o, const struct 
             return config_fail(err, WBEM_E_INVALID_OBJECT_PATH, origin, "Filter: the binding names no filter");
         if (cpath == NULL)
             return config_fail(err, WBEM_E_INVALID_OBJECT_PATH, origin, "Consumer: the binding names no consumer");
-        if (WMI_SUCCEEDED(wmi_path_parse(fpath, &cls, &keys))) {
+        /* Paths relative to the binding's namespace, or naming one. */
+        const char *bns = objects_ns(o, i);
+        char *fns = NULL, *cns = NULL;
+        const char *frel = ns_split_path(fpath, &fns), *crel = ns_split_path(cpath, &cns);
+        if (WMI_SUCCEEDED(wmi_path_parse(frel, &cls, &keys))) {
             const char *fname = path_name_key(keys);
             char key[512];
             json_t *fi = NULL;
             if (fname != NULL) {
-                name_key(fname, key, sizeof key);
+                filter_key(fns != NULL ? fns : bns, fname, key, sizeof key);
                 fi = json_object_get(filter_names, key);
             }
             if (fi != NULL)
@@ -808,19 +858,22 @@ build_objects(struct wmid_router *r, const struct wmid_objects *o, const struct 
         }
         free(cls);
         json_decref(keys);
-        if (f == NULL)
-            return config_fail(err, WBEM_E_NOT_FOUND, origin, "Filter: no __EventFilter matches %s", fpath);
-        if (WMI_SUCCEEDED(wmi_path_parse(cpath, &cls, &keys))) {
+        if (WMI_SUCCEEDED(wmi_path_parse(crel, &cls, &keys))) {
             const char *cname = path_name_key(keys);
             for (size_t j = 0; cname && j < r->nconsumers; j++) {
                 const char *n = str_prop(r->consumers[j]->logical, "Name");
                 if (n != NULL && strcasecmp(n, cname) == 0 &&
+                    strcasecmp(r->consumers[j]->ns, cns != NULL ? cns : bns) == 0 &&
                     wmi_class_isa(wmi_object_class(r->consumers[j]->logical), cls))
                     c = r->consumers[j];
             }
         }
         free(cls);
         json_decref(keys);
+        free(fns);
+        free(cns);
+        if (f == NULL)
+            return config_fail(err, WBEM_E_NOT_FOUND, origin, "Filter: no __EventFilter matches %s", fpath);
         if (c == NULL)
             return config_fail(err, WBEM_E_NOT_FOUND, origin, "Consumer: no logical consumer matches %s", cpath);
         for (size_t j = 0; j < r->nbindings; j++)
@@ -828,7 +881,11 @@ build_objects(struct wmid_router *r, const struct wmid_objects *o, const struct 
                 return config_fail(err, WBEM_E_ALREADY_EXISTS, origin,
                             "a binding of filter \"%s\" to %s is defined twice", f->name, c->path);
         struct wmid_binding *b = &r->bindings[r->nbindings++];
-        b->path = wmi_object_get_path(x);
+        {
+            char *rel = wmi_object_get_path(x);
+            b->path = ns_qualify(bns, rel);
+            free(rel);
+        }
         b->filter = f;
         b->consumer = c;
         bool slow = false, sync = false;
@@ -895,7 +952,7 @@ take_over(struct wmid_router *r, struct wmid_router *prev)
         struct wmid_filter *f = &r->filters[i];
         for (size_t j = 0; j < prev->nfilters; j++) {
             struct wmid_filter *old = &prev->filters[j];
-            if (strcasecmp(old->name, f->name) != 0)
+            if (strcasecmp(old->name, f->name) != 0 || strcmp(old->ns, f->ns) != 0)
                 continue;
             char *a = wmi_query_to_string(old->query), *b = wmi_query_to_string(f->query);
             if (a != NULL && b != NULL && strcmp(a, b) == 0) {
@@ -928,6 +985,8 @@ router_new_from(const struct wmid_objects *o, const struct wmid_settings *s, str
         return NULL;
     }
     r->schema = wmi_schema_ref(o->schema);
+    r->namespaces = json_incref(o->namespaces);
+    r->class_ns = json_incref(o->class_ns);
     r->delivery = d;
     r->prev = prev;
     bool ok = build(r, o, s, err);
@@ -1151,6 +1210,7 @@ router_free(struct wmid_router *r)
         aggregate_free(r->filters[i].agg);
         sec_descriptor_free(r->filters[i].event_access);
         free(r->filters[i].event_ns);
+        free(r->filters[i].ns);
         free(r->filters[i].name);
         free(r->filters[i].path);
         free(r->filters[i].bindings);
@@ -1163,7 +1223,11 @@ router_free(struct wmid_router *r)
     for (size_t i = 0; i < r->nproviders; i++) {
         provider_unref(r->providers[i]);
         wmi_object_unref(r->ev_regs[i]);
+        free(r->ev_ns[i]);
     }
+    free(r->ev_ns);
+    json_decref(r->namespaces);
+    json_decref(r->class_ns);
     free(r->providers);
     free(r->ev_regs);
     free(r->ev_ids);
@@ -1267,32 +1331,6 @@ bool
 router_indicate_flags(struct wmid_router *r, wmi_object *ev, size_t size_hint, unsigned flags)
 {
     return router_indicate_from(r, ev, size_hint, flags, NULL);
-}
-
-char *
-router_ns_normalize(const char *ns)
-{
-    if (ns == NULL)
-        return NULL;
-    /* \\.\root\x, //./root/x, \\host\root\x (the local host only), \root\x */
-    if ((ns[0] == '\\' || ns[0] == '/') && (ns[1] == '\\' || ns[1] == '/')) {
-        ns += 2;
-        while (*ns != '\0' && *ns != '\\' && *ns != '/')
-            ns++;
-    }
-    while (*ns == '\\' || *ns == '/')
-        ns++;
-    char *out = strdup(ns);
-    for (char *c = out; c != NULL && *c != '\0'; c++) {
-        if (*c == '/')
-            *c = '\\';
-        else if (*c >= 'A' && *c <= 'Z')
-            *c = (char)(*c + 32);
-    }
-    /* No trailing separator. */
-    for (size_t n = out ? strlen(out) : 0; n > 0 && out[n - 1] == '\\'; n--)
-        out[n - 1] = '\0';
-    return out;
 }
 
 bool
@@ -1413,13 +1451,27 @@ router_provider_at(struct wmid_router *r, size_t i)
 }
 
 wmi_object *
-router_provider_events(struct wmid_router *r, size_t i, const struct sec_identity **publisher)
+router_provider_events(struct wmid_router *r, size_t i, const struct sec_identity **publisher, const char **ns)
 {
     if (i >= r->nproviders)
         return NULL;
     if (publisher != NULL)
         *publisher = &r->ev_ids[i];
+    if (ns != NULL)
+        *ns = r->ev_ns[i];
     return r->ev_regs[i];
+}
+
+bool
+router_has_namespace(const struct wmid_router *r, const char *ns)
+{
+    return ns_exists(r->namespaces, ns);
+}
+
+bool
+router_class_in(const struct wmid_router *r, const char *cls, const char *ns)
+{
+    return ns_class_in(r->class_ns, cls, ns);
 }
 
 size_t
@@ -1479,7 +1531,11 @@ router_stats_json(struct wmid_router *r)
             json_object_set_new(fo, "event_access", json_string(sd ? sd : ""));
             free(sd);
         }
-        json_object_set_new(filters, f->name, fo);
+        /* Keyed by name, qualified outside the default namespace as paths
+         * are. */
+        char *key = ns_qualify(f->ns, f->name);
+        json_object_set_new(filters, key ? key : f->name, fo);
+        free(key);
         free(q);
     }
     json_object_set_new(out, "filters", filters);

@@ -32,6 +32,7 @@ struct wmid_timer {
     struct wmid_timers *owner;
     uv_timer_t handle;
     char *timer_id;
+    char *ns;                    /* the instruction's namespace, where its events are raised */
     bool absolute;
     bool skip_if_passed;
     uint64_t interval_ms;        /* interval timers */
@@ -61,7 +62,7 @@ timers_check(const struct wmid_objects *o, wmi_error *err)
             const char *other = NULL;
             if (wmi_object_isa(o->instances[j], "__TimerInstruction") &&
                 wmi_object_get_string(o->instances[j], "TimerId", &other) == WBEM_S_NO_ERROR &&
-                strcasecmp(other, id) == 0)
+                strcasecmp(other, id) == 0 && strcmp(objects_ns(o, i), objects_ns(o, j)) == 0)
                 return config_fail(err, WBEM_E_ALREADY_EXISTS, origin, "TimerId: timer \"%s\" is defined twice",
                                   id);
         }
@@ -93,7 +94,7 @@ fire(struct wmid_timer *t, uint64_t firings)
     wmi_object_put_string(ev, "TimerId", t->timer_id);
     wmi_object_put_uint64(ev, "NumFirings", firings > UINT32_MAX ? UINT32_MAX : firings);
     wmi_object_put_uint64(ev, "TIME_CREATED", wmi_time_created_now());
-    struct wmid_source here = {NULL, NULL, WMID_NS_SUBSCRIPTION};
+    struct wmid_source here = {NULL, NULL, t->ns};
     router_indicate_from(t->owner->router, ev, 128, 0, &here);
     router_flush(t->owner->router);
     wmi_object_unref(ev);
@@ -145,6 +146,7 @@ timers_start(uv_loop_t *loop, const struct wmid_objects *o, struct wmid_router *
         wmi_object_get_boolean(x, "SkipIfPassed", &skip);
         t->owner = ts;
         t->timer_id = strdup(id ? id : "");
+        t->ns = strdup(objects_ns(o, i));
         t->skip_if_passed = skip;
         uv_timer_init(loop, &t->handle);
         t->handle.data = t;
@@ -188,6 +190,7 @@ on_timer_closed(uv_handle_t *h)
     struct wmid_timer *t = h->data;
     struct wmid_timers *ts = t->owner;
     free(t->timer_id);
+    free(t->ns);
     t->timer_id = NULL;
     /* The last handle to close frees the set. */
     for (size_t i = 0; i < ts->n; i++)

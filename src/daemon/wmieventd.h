@@ -74,6 +74,14 @@ struct wmid_objects {
     wmi_object **instances;
     long *owners;                /* parallel: uid owning the file (CreatorSID), -1 unknown */
     size_t ninstances;
+    /* Namespaces (namespace.c): the namespace of each instance (array
+     * parallel to instances, normalized names; objects_ns), the home of
+     * each class defined in the object dir or at run time (lowercase class
+     * name -> namespace; built-in classes have none: every namespace holds
+     * them), and the namespaces that exist (normalized name -> true). */
+    json_t *ns;
+    json_t *class_ns;
+    json_t *namespaces;
 };
 
 /*
@@ -92,6 +100,57 @@ void config_free_objects(struct wmid_objects *o);
  * repo.c; origins "@source: object N (...)", owners their creators).  False
  * and @err naming the object when one no longer fits its class. */
 bool config_add_runtime(struct wmid_objects *o, const json_t *doc, const char *source, wmi_error *err);
+
+/* ====================================================================
+ * namespace.c - namespaces, paths that name one, and the namespaces and
+ * class homes of a load
+ * ==================================================================== */
+
+/* Where events are raised: those of the built-in providers and instance
+ * pollers in root\cimv2; the rest (the repository, timer instructions,
+ * the delivery engine, socket producers and plugin event providers) in the
+ * namespace of what raises them, root\subscription unless it says. */
+#define WMID_NS_EVENTS       "root\\cimv2"
+#define WMID_NS_SUBSCRIPTION "root\\subscription"
+/* The namespace of objects and requests that name none. */
+#define WMID_NS_DEFAULT      WMID_NS_SUBSCRIPTION
+
+/* A namespace as WMI writes it ("\\\\.\\root\\cimv2", "//./root/cimv2",
+ * "ROOT\\CIMV2"), normalized to "root\\cimv2" (new string; NULL for NULL). */
+char *ns_normalize(const char *ns);
+/* Is normalized @ns a well-formed namespace name ("root" or "root\\..." with
+ * non-empty segments free of path syntax)? */
+bool ns_is_valid(const char *ns);
+/* Split "root\\cimv2:Class.Key=1" (or "\\\\.\\root\\cimv2:...") into the
+ * relative path (returned, borrowed from @path) and *@ns (new normalized
+ * string, NULL when the path names no namespace). */
+const char *ns_split_path(const char *path, char **ns);
+/* The path shown for an object of @ns: @rel itself in WMID_NS_DEFAULT,
+ * "ns:rel" elsewhere (new string). */
+char *ns_qualify(const char *ns, const char *rel);
+/* Fill the namespace members of @o with the base namespaces (root,
+ * root\\subscription, root\\cimv2, root\\default).  False: out of memory. */
+bool ns_init(struct wmid_objects *o);
+/* Does namespace @ns (any spelling) exist in @namespaces (an
+ * wmid_objects.namespaces; NULL: the base namespaces only)? */
+bool ns_exists(const json_t *namespaces, const char *ns);
+/* The namespace of user class @cls (borrowed), or NULL for a built-in
+ * class, which every namespace holds. */
+const char *ns_class_home(const json_t *class_ns, const char *cls);
+/* Does namespace @ns hold class @cls? */
+bool ns_class_in(const json_t *class_ns, const char *cls, const char *ns);
+bool ns_set_class_home(struct wmid_objects *o, const char *cls, const char *ns);
+/* The namespace of instance @i (borrowed). */
+const char *objects_ns(const struct wmid_objects *o, size_t i);
+/* The namespace an object names in @member ("__NAMESPACE" in the object
+ * dir, "Namespace" in the repository file), normalized (new string):
+ * WMID_NS_DEFAULT when absent; NULL with @err (WBEM_E_INVALID_NAMESPACE,
+ * @origin) when malformed.  Existence is the caller's to check. */
+char *ns_of_object(const json_t *obj, const char *member, wmi_error *err, const char *origin);
+/* Create the namespaces of __Namespace instances: @ns_instances is
+ * [{"Parent": ns, "Name": name, "Origin": where}].  False with @err
+ * (WBEM_E_INVALID_NAMESPACE, WBEM_E_ALREADY_EXISTS) naming the instance. */
+bool ns_declare(struct wmid_objects *o, const json_t *ns_instances, wmi_error *err);
 
 /* ====================================================================
  * plugin.c - consumer provider plugins
@@ -224,7 +283,8 @@ struct wmid_consumer_stats {
 };
 
 struct wmid_consumer {
-    char *path;                   /* LogFileEventConsumer.Name="x" */
+    char *path;                   /* LogFileEventConsumer.Name="x" (ns_qualify: "root\\x:..." elsewhere) */
+    char *ns;                     /* its namespace */
     wmi_object *logical;          /* the logical consumer instance */
     struct wmid_provider *provider;
     struct wmid_sink *sink;       /* NULL when FindConsumer failed */
@@ -363,7 +423,8 @@ size_t delivery_retiring(struct wmid_delivery *d);
 
 struct wmid_filter {
     char *name;
-    char *path;
+    char *ns;                     /* the namespace it lives in */
+    char *path;                   /* ns_qualify'd */
     wmi_query *query;
     /* Who created it (the owner of its object file), and which publishers
      * may deliver to it (__EventFilter.EventAccess; NULL: anyone). */
@@ -443,14 +504,6 @@ bool router_indicate_flags(struct wmid_router *r, wmi_object *ev, size_t size_hi
 /* Where an event comes from, for the security checks: an external
  * publisher (a socket peer, a plugin event provider) and the descriptor of
  * the sink it came through. */
-/* Where events are raised: those of providers, instance pollers and socket
- * producers in root\cimv2; those of the repository, timer instructions and
- * the delivery engine in root\subscription, where subscriptions live. */
-#define WMID_NS_EVENTS       "root\\cimv2"
-#define WMID_NS_SUBSCRIPTION "root\\subscription"
-/* A namespace as WMI writes it ("\\\\.\\root\\cimv2", "//./root/cimv2",
- * "ROOT\\CIMV2"), normalized to "root\\cimv2" (new string). */
-char *router_ns_normalize(const char *ns);
 
 struct wmid_source {
     const struct sec_identity *publisher;   /* checked against EventAccess (WBEM_RIGHT_PUBLISH) */
@@ -478,9 +531,16 @@ void router_set_temp_hook(wmid_temp_hook fn, void *arg);
 /* The providers of the snapshot (borrowed). */
 struct wmid_provider *router_provider_at(struct wmid_router *r, size_t i);
 /* The __EventProviderRegistration of provider @i in this snapshot (borrowed;
- * NULL when it is no event provider here), and *@publisher the identity
- * of its creator, which publishes the provider's events. */
-wmi_object *router_provider_events(struct wmid_router *r, size_t i, const struct sec_identity **publisher);
+ * NULL when it is no event provider here), *@publisher the identity of its
+ * creator, which publishes the provider's events, and *@ns the namespace
+ * of the registration, where they are raised (borrowed; either may be
+ * NULL). */
+wmi_object *router_provider_events(struct wmid_router *r, size_t i, const struct sec_identity **publisher,
+                                   const char **ns);
+/* Does namespace @ns exist in this snapshot, and does it hold class @cls
+ * (built-in classes are in every namespace)?  Any thread: read-only. */
+bool router_has_namespace(const struct wmid_router *r, const char *ns);
+bool router_class_in(const struct wmid_router *r, const char *cls, const char *ns);
 /* End of a burst of router_indicate calls: wake the delivery threads. */
 void router_flush(struct wmid_router *r);
 /* Raise what the delivery engine reports (delivery_set_raise_cb) as an
@@ -570,19 +630,27 @@ void control_set_router(struct wmid_control *c, struct wmid_router *r);
 /* The repository at run time, for GetObject, PutInstance and
  * DeleteInstance (main.c implements them over repo.c).  Loop thread. */
 struct wmid_repo_ops {
+    /* Every operation takes the request's "Namespace" (@ns: NULL for the
+     * default, root\\subscription; repo.h says how paths override it). */
     /* The object at @path: new reference, or NULL with *@st. */
-    json_t *(*get)(void *arg, const char *path, wmi_status *st);
+    json_t *(*get)(void *arg, const char *ns, const char *path, wmi_status *st);
+    /* EnumInstances of a class the repository holds (new array), or NULL
+     * with *@st. */
+    json_t *(*enum_instances)(void *arg, const char *ns, const char *cls, wmi_status *st);
     /* Create or change an instance (flags WMID_PUT_*), or delete one, as
      * @who; the configuration is rebuilt with the change and the
      * repository file written.  False with @err (nothing changed). */
-    bool (*put)(void *arg, const struct sec_identity *who, const json_t *instance, unsigned flags, wmi_error *err);
-    bool (*del)(void *arg, const struct sec_identity *who, const char *path, wmi_error *err);
+    bool (*put)(void *arg, const struct sec_identity *who, const char *ns, const json_t *instance, unsigned flags,
+                wmi_error *err);
+    bool (*del)(void *arg, const struct sec_identity *who, const char *ns, const char *path, wmi_error *err);
     /* Classes at run time (administrators), and EnumClasses. */
-    bool (*put_class)(void *arg, const struct sec_identity *who, const json_t *cls, unsigned flags, wmi_error *err);
-    bool (*del_class)(void *arg, const struct sec_identity *who, const char *name, wmi_error *err);
-    json_t *(*enum_classes)(void *arg, const char *super, bool deep, wmi_status *st);
+    bool (*put_class)(void *arg, const struct sec_identity *who, const char *ns, const json_t *cls, unsigned flags,
+                      wmi_error *err);
+    bool (*del_class)(void *arg, const struct sec_identity *who, const char *ns, const char *name, wmi_error *err);
+    json_t *(*enum_classes)(void *arg, const char *ns, const char *super, bool deep, wmi_status *st);
     /* MofComp: the operations of a compiled MOF file (as wmieventctl
-     * sends them), applied all or nothing; *@applied counts them. */
+     * sends them, each with its "Namespace"), applied all or nothing;
+     * *@applied counts them. */
     bool (*mofcomp)(void *arg, const struct sec_identity *who, const json_t *ops, size_t *applied, wmi_error *err);
     void *arg;
 };

@@ -199,10 +199,14 @@ def test_reload_keeps_group_windows():
 @test
 def test_event_namespace():
     """EventNamespace: a filter takes only the events raised in that
-    namespace: socket and provider events in root\\cimv2, the repository's
-    (and timers', and the engine's) in root\\subscription."""
+    namespace: a socket event in the namespace it names (root\\subscription
+    by default), the repository's (and timers', and the engine's) in the
+    namespace of their object, the built-in providers' in root\\cimv2.  An
+    event's class must be one of its namespace."""
     def objs(dr):
         return tour_objects(dr) + [
+            {"__GENUS": 1, "__CLASS": "Cimv2_Event", "__SUPERCLASS": "__ExtrinsicEvent",
+             "__NAMESPACE": "root\\cimv2", "__PROPERTIES": {"Message": "string"}},
             event_filter("Cimv2Only", "SELECT * FROM __Event"),
             event_filter("SubOnly", "SELECT * FROM __Event"),
             logfile_consumer("Cimv2Log", os.path.join(dr, "cimv2.log"), "%__CLASS%"),
@@ -226,14 +230,32 @@ def test_event_namespace():
         assert f["Cimv2Only"]["event_namespace"] == "root\\cimv2", f["Cimv2Only"]
         assert f["SubOnly"]["event_namespace"] == "root\\subscription", f["SubOnly"]
         c.send(ev("x"))
+        c.send({"__CLASS": "Cimv2_Event", "__NAMESPACE": "\\\\.\\ROOT\\cimv2", "Message": "bare"})
+        r = c.request("Indicate", Events=[{"__CLASS": "Cimv2_Event", "Message": "req"}], Namespace="root\\cimv2")
+        assert r["Status"] == 0, r
+        # A class of another namespace, a namespace that does not exist.
+        r = c.request("Indicate", Events=[{"__CLASS": "Cimv2_Event", "Message": "no"}])
+        assert r["StatusName"] == "WBEM_E_INVALID_CLASS" and r["Field"] == "Events[0].__CLASS", r
+        r = c.request("Indicate", Events=[ev("y")], Namespace="root\\nowhere")
+        assert r["StatusName"] == "WBEM_E_INVALID_NAMESPACE" and r["Field"] == "Namespace", r
+        c.send({"__CLASS": "Test_Event", "__NAMESPACE": "root\\cimv2", "Message": "wrong ns"})
         c.ping()
-        # (Process traces are raised in root\\cimv2 too: look for ours.)
-        wait_for(lambda: "Test_Event" in read_lines(d.path("cimv2.log")), "the socket event in root\\cimv2")
+        wait_for(lambda: read_lines(d.path("cimv2.log")).count("Cimv2_Event") == 2, "the events in root\\cimv2")
+        wait_for(lambda: "Test_Event" in read_lines(d.path("sub.log")), "the socket event in root\\subscription")
+        errs = c.stats()["Stats"]["connections"]["errors_by_status"]
+        assert errs.get("WBEM_E_INVALID_CLASS", 0) >= 2, errs
         write_objects(d, "20-extra.json", extra_objects(d, "extra %Message%"))
         assert c.request("Reload")["Status"] == 0
         wait_for(lambda: read_lines(d.path("sub.log")).count("__InstanceCreationEvent") == 3,
                  "the repository's events in root\\subscription")
         time.sleep(0.2)
-        assert "Test_Event" not in read_lines(d.path("sub.log")), read_lines(d.path("sub.log"))
+        assert "Test_Event" not in read_lines(d.path("cimv2.log")), read_lines(d.path("cimv2.log"))
+        assert "Cimv2_Event" not in read_lines(d.path("sub.log")), read_lines(d.path("sub.log"))
         assert "__InstanceCreationEvent" not in read_lines(d.path("cimv2.log")), read_lines(d.path("cimv2.log"))
+        # A filter of root\\subscription cannot name a class of root\\cimv2
+        # without EventNamespace: the reload is refused, naming the object.
+        write_objects(d, "30-bad.json", [event_filter("NoNs", "SELECT * FROM Cimv2_Event")])
+        r = c.request("Reload")
+        assert r["StatusName"] == "WBEM_E_INVALID_CLASS" and "30-bad.json: object 0" in r["Source"], r
+        assert "EventNamespace" in r["Message"], r
         d.stop()

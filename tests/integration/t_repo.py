@@ -278,7 +278,8 @@ def test_mofcomp_loads_into_the_repository():
         # All or nothing: a file whose last instance is refused changes nothing.
         bad = d.path("bad.mof")
         with open(bad, "w") as f:
-            f.write('instance of __EventFilter { Name = "Half"; QueryLanguage = "WQL"; '
+            f.write('#pragma namespace("root\\\\subscription")\n'
+                    'instance of __EventFilter { Name = "Half"; QueryLanguage = "WQL"; '
                     'Query = "SELECT * FROM Mof_Event"; };\n'
                     'instance of __FilterToConsumerBinding { Filter = "__EventFilter.Name=\\"Nowhere\\""; '
                     'Consumer = "LogFileEventConsumer.Name=\\"MofLog\\""; };\n')

@@ -18,11 +18,39 @@
  * Everything runs on the loop thread.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "daemon/instance.h"
 #include "daemon/intrinsic.h"
 
-static struct wmid_snapshot *current;  /* the instances of the last load */
+/* The instances of the last load, one snapshot per namespace: paths are
+ * relative, and the same path may name an object in each namespace. */
+struct ns_snapshot {
+    char *ns;
+    struct wmid_snapshot *snap;
+};
+static struct ns_snapshot *current;
+static size_t ncurrent;
+static bool loaded;                    /* a first load happened: report changes */
+
+static struct wmid_snapshot *
+find_snapshot(const struct ns_snapshot *set, size_t n, const char *ns)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(set[i].ns, ns) == 0)
+            return set[i].snap;
+    return NULL;
+}
+
+static void
+free_snapshots(struct ns_snapshot *set, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(set[i].ns);
+        snapshot_unref(set[i].snap);
+    }
+    free(set);
+}
 
 /* ---- the provider (EnumInstances only) ---- */
 
@@ -43,8 +71,8 @@ static wmi_status
 repo_enumerate(void *state, wmid_instance_fn fn, void *arg)
 {
     (void)state;
-    if (current != NULL)
-        snapshot_foreach(current, fn, arg);
+    for (size_t i = 0; i < ncurrent; i++)
+        snapshot_foreach(current[i].snap, fn, arg);
     return WBEM_S_NO_ERROR;
 }
 
@@ -73,26 +101,32 @@ const struct wmid_instance_provider wmid_ip_repository = {
 
 struct raise_ctx {
     struct wmid_router *r;
+    const char *ns;
     uint64_t now;
     size_t n;
 };
 
 /* One change, as WMI raises it for a repository object: through the
- * router, so that every filter whose query selects it takes it. */
+ * router, in the object's namespace, so that every filter whose query
+ * selects it takes it.  A __Namespace instance is a namespace: its
+ * changes are __NamespaceCreationEvent and the like, raised in the parent
+ * namespace, as WMI raises them. */
 static void
 raise_change(unsigned kind, wmi_object *target, wmi_object *previous, void *arg)
 {
     struct raise_ctx *rc = arg;
-    const char *cls = kind == WMID_KIND_CREATION   ? "__InstanceCreationEvent"
-                      : kind == WMID_KIND_DELETION ? "__InstanceDeletionEvent"
-                                                   : "__InstanceModificationEvent";
+    bool ns = wmi_object_isa(target, "__Namespace");
+    const char *cls = kind == WMID_KIND_CREATION   ? (ns ? "__NamespaceCreationEvent" : "__InstanceCreationEvent")
+                      : kind == WMID_KIND_DELETION ? (ns ? "__NamespaceDeletionEvent" : "__InstanceDeletionEvent")
+                                                   : (ns ? "__NamespaceModificationEvent" : "__InstanceModificationEvent");
     wmi_object *ev;
     if (WMI_FAILED(wmi_object_new(router_schema(rc->r), cls, &ev)))
         return;
-    if (WMI_SUCCEEDED(wmi_object_put_object(ev, "TargetInstance", target)) &&
-        (previous == NULL || WMI_SUCCEEDED(wmi_object_put_object(ev, "PreviousInstance", previous)))) {
+    if (WMI_SUCCEEDED(wmi_object_put_object(ev, ns ? "TargetNamespace" : "TargetInstance", target)) &&
+        (previous == NULL ||
+         WMI_SUCCEEDED(wmi_object_put_object(ev, ns ? "PreviousNamespace" : "PreviousInstance", previous)))) {
         wmi_object_put_uint64(ev, "TIME_CREATED", rc->now);
-        struct wmid_source here = {NULL, NULL, WMID_NS_SUBSCRIPTION};
+        struct wmid_source here = {NULL, NULL, rc->ns};
         router_indicate_from(rc->r, ev, 512, 0, &here);
         rc->n++;
     }
@@ -102,25 +136,61 @@ raise_change(unsigned kind, wmi_object *target, wmi_object *previous, void *arg)
 void
 repository_update(const struct wmid_objects *o, struct wmid_router *r)
 {
-    struct wmid_snapshot *next = snapshot_new();
-    if (next == NULL)
+    struct ns_snapshot *next = NULL;
+    size_t nnext = 0;
+    bool ok = true;
+    for (size_t i = 0; ok && i < o->ninstances; i++) {
+        const char *ns = objects_ns(o, i);
+        struct wmid_snapshot *s = find_snapshot(next, nnext, ns);
+        if (s == NULL) {
+            struct ns_snapshot *nn = realloc(next, (nnext + 1) * sizeof *nn);
+            ok = nn != NULL;
+            if (!ok)
+                break;
+            next = nn;
+            next[nnext] = (struct ns_snapshot){strdup(ns), snapshot_new()};
+            ok = next[nnext].ns != NULL && next[nnext].snap != NULL;
+            s = next[nnext++].snap;
+            if (!ok)
+                break;
+        }
+        snapshot_add(s, o->instances[i]);
+    }
+    if (!ok) {
+        free_snapshots(next, nnext);
         return; /* keep the last load: the next update reports against it */
-    for (size_t i = 0; i < o->ninstances; i++)
-        snapshot_add(next, o->instances[i]);
-    if (current != NULL && r != NULL) {
-        struct raise_ctx rc = {r, wmi_time_created_now(), 0};
-        snapshot_diff(current, next, WMID_KIND_CREATION | WMID_KIND_DELETION | WMID_KIND_MODIFICATION, raise_change,
-                      &rc);
+    }
+    if (loaded && r != NULL) {
+        struct raise_ctx rc = {r, NULL, wmi_time_created_now(), 0};
+        struct wmid_snapshot *none = snapshot_new();
+        const unsigned all = WMID_KIND_CREATION | WMID_KIND_DELETION | WMID_KIND_MODIFICATION;
+        for (size_t i = 0; none != NULL && i < nnext; i++) {
+            const struct wmid_snapshot *prev = find_snapshot(current, ncurrent, next[i].ns);
+            rc.ns = next[i].ns;
+            snapshot_diff(prev != NULL ? prev : none, next[i].snap, all, raise_change, &rc);
+        }
+        /* A namespace that lost its last object. */
+        for (size_t i = 0; none != NULL && i < ncurrent; i++) {
+            if (find_snapshot(next, nnext, current[i].ns) != NULL)
+                continue;
+            rc.ns = current[i].ns;
+            snapshot_diff(current[i].snap, none, all, raise_change, &rc);
+        }
+        snapshot_unref(none);
         if (rc.n > 0)
             router_flush(r);
     }
-    snapshot_unref(current);
+    free_snapshots(current, ncurrent);
     current = next;
+    ncurrent = nnext;
+    loaded = true;
 }
 
 void
 repository_clear(void)
 {
-    snapshot_unref(current);
+    free_snapshots(current, ncurrent);
     current = NULL;
+    ncurrent = 0;
+    loaded = false;
 }
