@@ -73,10 +73,11 @@ ns_split_path(const char *path, char **ns)
     *ns = NULL;
     if (path == NULL)
         return NULL;
-    /* The namespace ends at the first ':' before any key syntax; class
-     * names hold no ':'. */
+    /* The namespace ends at the first ':' before any key syntax ('=' or a
+     * quote); class names hold no ':', and a server name ("\\\\.\\") may
+     * hold dots. */
     const char *colon = NULL;
-    for (const char *p = path; *p != '\0' && *p != '.' && *p != '=' && *p != '"'; p++)
+    for (const char *p = path; *p != '\0' && *p != '=' && *p != '"'; p++)
         if (*p == ':') {
             colon = p;
             break;

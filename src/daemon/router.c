@@ -748,9 +748,18 @@ build_objects(struct wmid_router *r, const struct wmid_objects *o, const struct 
                         lang ? lang : "NULL");
         if (text == NULL)
             return config_fail(err, WBEM_E_INVALID_QUERY, origin, "Query: the filter has no query");
+        const char *ens = str_prop(x, "EventNamespace");
+        char *event_ns = ens != NULL && ens[0] != '\0' ? ns_normalize(ens) : NULL;
+        if (event_ns != NULL && !ns_exists(o->namespaces, event_ns)) {
+            config_fail(err, WBEM_E_INVALID_NAMESPACE, origin, "EventNamespace: namespace %s does not exist",
+                        event_ns);
+            free(event_ns);
+            return false;
+        }
         wmi_query *q;
         wmi_error qerr;
         if (WMI_FAILED(wmi_query_parse(text, o->schema, &q, &qerr))) {
+            free(event_ns);
             err->status = qerr.status;
             err->line = 0;
             err->column = qerr.column;
@@ -760,19 +769,11 @@ build_objects(struct wmid_router *r, const struct wmid_objects *o, const struct 
         }
         if (!intrinsic_check_filter(o->schema, q, &qerr)) {
             wmi_query_free(q);
+            free(event_ns);
             return config_fail(err, qerr.status, origin, "%s", qerr.text);
         }
         /* The query's classes are those of the namespace its events come
          * from: EventNamespace, or the filter's own. */
-        const char *ens = str_prop(x, "EventNamespace");
-        char *event_ns = ens != NULL && ens[0] != '\0' ? ns_normalize(ens) : NULL;
-        if (event_ns != NULL && !ns_exists(o->namespaces, event_ns)) {
-            wmi_query_free(q);
-            config_fail(err, WBEM_E_INVALID_NAMESPACE, origin, "EventNamespace: namespace %s does not exist",
-                        event_ns);
-            free(event_ns);
-            return false;
-        }
         const char *qns = event_ns != NULL ? event_ns : ns;
         const char *qcls[] = {wmi_query_class(q), wmi_query_isa_target(q)};
         for (size_t k = 0; k < 2; k++) {

@@ -1,0 +1,222 @@
+# Namespaces: objects and classes in root\subscription, root\cimv2,
+# root\default and namespaces created by __Namespace instances; requests,
+# paths, MOF pragmas, socket events and subscriptions in each.  Exec'd by
+# run.py in its namespace (after t_reload.py and t_repo.py: it uses their
+# helpers).
+
+APP = "root\\cimv2\\app"
+
+
+def app_objects(dr):
+    return tour_objects(dr) + [
+        # The object dir creates a namespace and puts a class and an
+        # instance in it; the same Name lives in root\subscription too.
+        {"__CLASS": "__Namespace", "Name": "Ops", "__NAMESPACE": "root\\default"},
+        {"__GENUS": 1, "__CLASS": "Ops_Event", "__SUPERCLASS": "__ExtrinsicEvent",
+         "__NAMESPACE": "root\\default\\ops", "__PROPERTIES": {"Message": "string"}},
+        dict(logfile_consumer("Twin", os.path.join(dr, "twin-ops.log"), "ops %Message%"),
+             __NAMESPACE="root\\default\\ops"),
+        logfile_consumer("Twin", os.path.join(dr, "twin-sub.log"), "sub %Message%"),
+        dict(event_filter("OpsAll", "SELECT * FROM Ops_Event"), __NAMESPACE="root\\default\\ops"),
+        dict(binding("OpsAll", lf_path("Twin")), __NAMESPACE="root\\default\\ops"),
+    ]
+
+
+@test
+def test_namespaces_hold_their_own_objects():
+    """The same path names a different object in each namespace; classes
+    live in one namespace; a subscription in a namespace takes the events
+    raised there; everything persists; deleting a namespace deletes what
+    it holds."""
+    with new_dir_daemon(app_objects) as d:
+        d.start()
+        c = d.connect()
+        # The object dir's namespace: its consumer is not root\subscription's.
+        r = c.request("GetObject", Path='LogFileEventConsumer.Name="Twin"', Namespace="ROOT\\Default\\Ops")
+        assert r["Status"] == 0 and r["Object"]["Text"] == "ops %Message%", r
+        assert r["Object"]["__NAMESPACE"] == "root\\default\\ops", r
+        r = c.request("GetObject", Path='LogFileEventConsumer.Name="Twin"')
+        assert r["Status"] == 0 and r["Object"]["Text"] == "sub %Message%", r
+        r = c.request("GetObject", Path='\\\\.\\root\\default\\ops:LogFileEventConsumer.Name="Twin"')
+        assert r["Status"] == 0 and r["Object"]["Text"] == "ops %Message%", r
+        assert c.stats()["Stats"]["filters"]["root\\default\\ops:OpsAll"]["matched"] == 0
+        # Its events: raised there, delivered there; elsewhere the class is unknown.
+        c.send({"__CLASS": "Ops_Event", "__NAMESPACE": "root\\default\\ops", "Message": "one"})
+        r = c.request("Indicate", Events=[{"__CLASS": "Ops_Event", "Message": "x"}])
+        assert r["StatusName"] == "WBEM_E_INVALID_CLASS", r
+        c.ping()
+        wait_for(lambda: read_lines(d.path("twin-ops.log")) == ["ops one"], "the namespace's subscription")
+
+        # Create a namespace at run time, a class and a subscription in it.
+        r = put(c, {"__CLASS": "__Namespace", "Name": "App"}, Namespace="root\\cimv2")
+        assert r["Status"] == 0, r
+        r = c.request("PutClass", Namespace=APP, Class={
+            "__CLASS": "App_Event", "__SUPERCLASS": "__ExtrinsicEvent", "__PROPERTIES": {"Message": "string"}})
+        assert r["Status"] == 0, r
+        for o in [event_filter("AppAll", "SELECT * FROM App_Event"),
+                  logfile_consumer("Twin", d.path("twin-app.log"), "app %Message%"),
+                  binding("AppAll", lf_path("Twin"))]:
+            r = put(c, o, Namespace=APP)
+            assert r["Status"] == 0, (o, r)
+        # The same filter in root\subscription cannot see App_Event.
+        r = put(c, event_filter("AppAll", "SELECT * FROM App_Event"))
+        assert r["StatusName"] == "WBEM_E_INVALID_CLASS" and "EventNamespace" in r["Message"], r
+        # ... unless it says where the events come from.
+        r = put(c, dict(event_filter("AppAll", "SELECT * FROM App_Event"), EventNamespace=APP))
+        assert r["Status"] == 0, r
+        r = put(c, binding("AppAll", lf_path("Twin")))
+        assert r["Status"] == 0, r
+        r = c.request("Indicate", Namespace=APP, Events=[{"__CLASS": "App_Event", "Message": "two"}])
+        assert r["Status"] == 0, r
+        c.ping()
+        wait_for(lambda: read_lines(d.path("twin-app.log")) == ["app two"], "the runtime namespace's subscription")
+        wait_for(lambda: read_lines(d.path("twin-sub.log")) == ["sub two"], "the cross-namespace subscription")
+
+        # Enumerations are per namespace.
+        names = sorted(i["Name"] for i in c.request("EnumInstances", ClassName="__EventFilter",
+                                                      Namespace=APP)["Instances"])
+        assert names == ["AppAll"], names
+        names = [i["__CLASS"] for i in c.request("EnumInstances", ClassName="__Namespace",
+                                                  Namespace="root\\cimv2")["Instances"]]
+        assert names == ["__Namespace"], names
+        cls = [x["__CLASS"] for x in c.request("EnumClasses", SuperClass="__ExtrinsicEvent",
+                                               Namespace=APP)["Classes"]]
+        assert "App_Event" in cls and "Test_Event" not in cls and "Ops_Event" not in cls, cls
+        cls = [x["__CLASS"] for x in c.request("EnumClasses", SuperClass="__ExtrinsicEvent")["Classes"]]
+        assert "App_Event" not in cls and "Test_Event" in cls, cls
+        # A class name is unique across namespaces (a documented deviation).
+        r = c.request("PutClass", Class={"__CLASS": "App_Event", "__SUPERCLASS": "__ExtrinsicEvent"})
+        assert r["StatusName"] == "WBEM_E_ALREADY_EXISTS" and APP.lower() in r["Message"], r
+
+        # Errors: a namespace that does not exist, a malformed one.
+        for req in [dict(Method="GetObject", Path='__EventFilter.Name="AppAll"', Namespace="root\\nowhere"),
+                    dict(Method="PutInstance", Instance=event_filter("N", "SELECT * FROM __Event"),
+                         Namespace="root\\nowhere"),
+                    dict(Method="EnumInstances", ClassName="__EventFilter", Namespace="root\\nowhere"),
+                    dict(Method="EnumClasses", Namespace="nowhere"),
+                    dict(Method="ExecNotificationQuery", Query="SELECT * FROM __Event", Namespace="root\\x")]:
+            method = req.pop("Method")
+            r = c.request(method, **req)
+            assert r["StatusName"] == "WBEM_E_INVALID_NAMESPACE", (method, r)
+        r = put(c, {"__CLASS": "__Namespace", "Name": "a\\b"}, Namespace="root")
+        assert r["StatusName"] == "WBEM_E_INVALID_NAMESPACE", r
+        r = c.request("GetObject", Path='__EventFilter.Name="x"', Namespace=7)
+        assert r["StatusName"] == "WBEM_E_INVALID_PARAMETER" and r["Field"] == "Namespace", r
+
+        # Restart: the runtime namespace, its class and objects are back.
+        d.stop()
+        d.proc = None
+        d.exit_checked = False
+        d.start()
+        c = d.connect()
+        r = c.request("GetObject", Path=APP + ':LogFileEventConsumer.Name="Twin"')
+        assert r["Status"] == 0 and r["Origin"] == "runtime" and r["Object"]["Text"] == "app %Message%", r
+        c.send({"__CLASS": "App_Event", "__NAMESPACE": APP, "Message": "three"})
+        c.ping()
+        wait_for(lambda: read_lines(d.path("twin-app.log")) == ["app two", "app three"], "after a restart")
+
+        # Deleting the namespace deletes its class and objects, but the
+        # root\subscription filter still names its class: refused whole.
+        r = c.request("DeleteInstance", Path='__Namespace.Name="app"', Namespace="root\\cimv2")
+        assert r["StatusName"] == "WBEM_E_INVALID_NAMESPACE" and "EventNamespace" in r["Message"], r
+        assert c.request("DeleteInstance", Path='__FilterToConsumerBinding.Filter="__EventFilter.Name=\\"AppAll\\""'
+                         ',Consumer="LogFileEventConsumer.Name=\\"Twin\\""')["Status"] == 0
+        assert c.request("DeleteInstance", Path='__EventFilter.Name="AppAll"')["Status"] == 0
+        r = c.request("DeleteInstance", Path='root\\cimv2:__Namespace.Name="app"')
+        assert r["Status"] == 0, r
+        r = c.request("GetObject", Path='LogFileEventConsumer.Name="Twin"', Namespace=APP)
+        assert r["StatusName"] == "WBEM_E_INVALID_NAMESPACE", r
+        assert c.request("GetObject", Path='LogFileEventConsumer.Name="Twin"')["Status"] == 0
+        doc = json.load(open(os.path.join(d.dir, "state", "repository.json")))
+        assert not any(e.get("Namespace", "").startswith(APP.lower()) for e in doc["Objects"] + doc["Classes"]), doc
+        d.stop()
+
+
+@test
+def test_namespace_events_and_rights():
+    """__Namespace instances raise __NamespaceCreationEvent and
+    __NamespaceDeletionEvent in the parent namespace; only administrators
+    create namespaces."""
+    with new_dir_daemon(tour_objects) as d:
+        d.start()
+        c = d.connect()
+        w = d.connect()
+        subscribe(w, "SELECT * FROM __NamespaceOperationEvent", Namespace="root")
+        assert put(c, {"__CLASS": "__Namespace", "Name": "Lab"}, Namespace="root")["Status"] == 0
+        e = read_events(w, 1)[0]
+        assert e["Event"]["__CLASS"] == "__NamespaceCreationEvent", e
+        assert e["Event"]["TargetNamespace"]["Name"] == "Lab", e
+        assert c.request("DeleteInstance", Path='__Namespace.Name="Lab"', Namespace="root")["Status"] == 0
+        e = read_events(w, 1)[0]
+        assert e["Event"]["__CLASS"] == "__NamespaceDeletionEvent", e
+        if os.geteuid() == 0 and os.access("/usr/bin/python3", os.X_OK):
+            os.chmod(d.socket, 0o666)
+            os.chmod(d.dir, 0o755)
+            r = other_user_request(d.socket, 4242, {"Method": "PutInstance", "Id": 1, "Namespace": "root",
+                                                    "Instance": {"__CLASS": "__Namespace", "Name": "Mine"}})
+            assert r["StatusName"] == "WBEM_E_ACCESS_DENIED", r
+        d.stop()
+
+
+@test
+def test_namespace_config_errors():
+    """An object of the object dir in a namespace that does not exist, or of
+    a class another namespace holds, is refused with the file and object."""
+    cases = [
+        ([dict(event_filter("F", "SELECT * FROM __Event"), __NAMESPACE="root\\nowhere")],
+         "WBEM_E_INVALID_NAMESPACE", "namespace root\\nowhere does not exist"),
+        ([dict(event_filter("F", "SELECT * FROM __Event"), __NAMESPACE="cimv2")],
+         "WBEM_E_INVALID_NAMESPACE", "is not a namespace"),
+        ([{"__CLASS": "__Namespace", "Name": "Deep", "__NAMESPACE": "root\\missing"}],
+         "WBEM_E_INVALID_NAMESPACE", "does not exist"),
+        ([{"__GENUS": 1, "__CLASS": "X_Event", "__SUPERCLASS": "__ExtrinsicEvent", "__NAMESPACE": "root\\cimv2"},
+          {"__CLASS": "X_Event", "__NAMESPACE": "root\\default"}],
+         "WBEM_E_INVALID_CLASS", "class X_Event is in namespace root\\cimv2, not in root\\default"),
+        ([{"__GENUS": 1, "__CLASS": "X_Event", "__SUPERCLASS": "__ExtrinsicEvent", "__NAMESPACE": "root\\cimv2"},
+          {"__GENUS": 1, "__CLASS": "Y_Event", "__SUPERCLASS": "X_Event"}],
+         "WBEM_E_INVALID_SUPERCLASS", "class X_Event is in namespace root\\cimv2, not in root\\subscription"),
+        ([dict(event_filter("F", "SELECT * FROM __Event"), EventNamespace="root\\nowhere")],
+         "WBEM_E_INVALID_NAMESPACE", "EventNamespace"),
+    ]
+    for objs, status, text in cases:
+        with new_dir_daemon(lambda dr: objs) as d:
+            p = subprocess.run([DAEMON, "-n", "-f", d.conf], capture_output=True, text=True, timeout=30)
+            assert p.returncode != 0 and status in p.stderr and text in p.stderr and "10-test.json: object" in \
+                p.stderr, (objs, p.stderr)
+
+
+@test
+def test_mofcomp_namespaces():
+    """#pragma namespace puts each part of a MOF file in its namespace, and
+    creates the namespaces its __Namespace instances declare."""
+    with new_dir_daemon(tour_objects) as d:
+        d.start()
+        mof = d.path("ns.mof")
+        with open(mof, "w") as f:
+            f.write(r'''
+#pragma namespace("\\\\.\\root\\cimv2")
+instance of __Namespace { Name = "Tools"; };
+#pragma namespace("\\\\.\\root\\cimv2\\Tools")
+class Tool_Event : __ExtrinsicEvent { string Message; };
+instance of LogFileEventConsumer { Name = "ToolLog"; Filename = "%s"; Text = "tool %%Message%%"; };
+instance of __EventFilter { Name = "Tools"; QueryLanguage = "WQL"; Query = "SELECT * FROM Tool_Event"; };
+instance of __FilterToConsumerBinding { Filter = "__EventFilter.Name=\"Tools\"";
+                                        Consumer = "LogFileEventConsumer.Name=\"ToolLog\""; };
+#pragma namespace("\\\\.\\root\\subscription")
+instance of LogFileEventConsumer { Name = "ToolLog"; Filename = "%s"; Text = "sub"; };
+''' % (d.path("tool.log"), d.path("sub.log")))
+        rc, out, err = run_ctl(["mofcomp", mof], sock=d.socket)
+        assert rc == 0 and "6 operation(s) loaded" in out, (rc, out, err)
+        rc, out, err = run_ctl(["-N", "root\\cimv2\\tools", "get", 'LogFileEventConsumer.Name="ToolLog"'],
+                               sock=d.socket)
+        assert rc == 0 and json.loads(out)["Text"] == "tool %Message%", (rc, out, err)
+        rc, out, err = run_ctl(["get", 'LogFileEventConsumer.Name="ToolLog"'], sock=d.socket)
+        assert rc == 0 and json.loads(out)["Text"] == "sub", (rc, out, err)
+        rc, out, err = run_ctl(["-N", "root\\cimv2\\tools", "indicate", "Tool_Event", "Message=hi"], sock=d.socket)
+        assert rc == 0, (rc, out, err)
+        wait_for(lambda: read_lines(d.path("tool.log")) == ["tool hi"], "the MOF's namespace delivers")
+        rc, out, err = run_ctl(["indicate", "Tool_Event", "Message=hi"], sock=d.socket)
+        assert rc == 1 and "WBEM_E_INVALID_CLASS" in err, (rc, out, err)
+        rc, out, err = run_ctl(["-N", "root\\cimv2\\tools", "enum", "__EventFilter"], sock=d.socket)
+        assert rc == 0 and [json.loads(l)["Name"] for l in out.splitlines()] == ["Tools"], (rc, out, err)
+        d.stop()
