@@ -175,7 +175,9 @@ const wmi_property *wmi_class_find_property(const wmi_class *cls, const char *na
  * wmi_class_qualifier - a class qualifier value as JSON (true for a plain
  * flag qualifier such as [Dynamic], a string for [Provider("x")]).
  * Borrowed; NULL when the class does not carry it.  Inherited qualifiers
- * are not searched (WMI flavors are resolved when the class is built).
+ * are included as their flavors propagate them (resolved when the class is
+ * built, see wmi_schema_add_class_json): ToSubclass, the default, yes;
+ * Restricted or NotToSubclass, and "abstract" always, no.  Thread-safe.
  */
 const json_t *wmi_class_qualifier(const wmi_class *cls, const char *name);
 
@@ -251,6 +253,16 @@ const wmi_class *wmi_schema_get_class(const wmi_schema *schema, const char *name
  *        "Target":   {"CIMType": "object:Win32_Process"},
  *        "Text":     {"CIMType": "string", "Template": true}}}
  *
+ * Qualifier flavors: "__FLAVORS": {"Fixed": ["DisableOverride"]} beside
+ * "__QUALIFIERS" (class qualifiers), or inside a property's object (its
+ * qualifiers).  A class inherits its superclass's qualifiers that
+ * propagate (ToSubclass, the default; not Restricted, NotToSubclass, nor
+ * "abstract"), with their flavors; a qualifier with DisableOverride, on
+ * an ancestor class or on an ancestor's declaration of a redeclared
+ * property, may not take another value (WBEM_E_OVERRIDE_NOT_ALLOWED).
+ * ToInstance, NotToInstance, Translatable and Amended are kept and change
+ * nothing: instances carry no qualifiers here.
+ *
  * "__GENUS" is optional here (1 is WBEM_GENUS_CLASS).  A property given as
  * a string is just its CIM type; as an object it carries "CIMType" and any
  * of the boolean qualifiers Key, not_null, Template, read, and "Default"
@@ -265,7 +277,9 @@ const wmi_class *wmi_schema_get_class(const wmi_schema *schema, const char *name
  * a letter or "_" followed by letters, digits or "_"; non-ASCII letters are
  * allowed); WBEM_E_INVALID_PROPERTY (a property name that is not such a
  * name, starts with "__" or is declared twice); WBEM_E_CANNOT_BE_KEY (a
- * [Key] on a real, array or embedded object property); WBEM_E_OUT_OF_MEMORY.
+ * [Key] on a real, array or embedded object property);
+ * WBEM_E_OVERRIDE_NOT_ALLOWED (a DisableOverride qualifier changed, @err
+ * naming the class or Class.Property); WBEM_E_OUT_OF_MEMORY.
  * Not thread-safe: build the schema before sharing it.
  */
 wmi_status wmi_schema_add_class_json(wmi_schema *schema, const json_t *def, wmi_error *err);

@@ -674,6 +674,29 @@ parse_qualifiers(struct mof_comp *c, json_t **quals, json_t **flavors, json_t **
                     st = perr(c, WBEMMOF_E_EXPECTED_FLAVOR_TYPE, "expected a flavor after \":\"");
             }
         }
+        /* The flavors of the qualifier's declaration apply too, where the
+         * use says nothing to the contrary (a use's ToInstance keeps a
+         * declared DisableOverride). */
+        const json_t *dfl = decl != NULL ? json_object_get(decl, "Flavor") : NULL;
+        if (WMI_SUCCEEDED(st) && json_array_size(dfl) > 0) {
+            json_t *fl = json_object_get(*flavors, name);
+            if (fl == NULL && (fl = json_array()) != NULL && json_object_set_new(*flavors, name, fl) != 0)
+                fl = NULL;
+            size_t di;
+            json_t *d;
+            json_array_foreach(dfl, di, d) {
+                bool have = false;
+                size_t hi;
+                json_t *h;
+                json_array_foreach(fl, hi, h) have = have || json_equal(h, d);
+                if (fl == NULL)
+                    st = oom(c);
+                else if (!have && flavors_compatible(fl, json_string_value(d)) && json_array_append(fl, d) != 0)
+                    st = oom(c);
+                if (WMI_FAILED(st))
+                    break;
+            }
+        }
         free(name);
         if (WMI_FAILED(st))
             break;

@@ -14,7 +14,9 @@ struct wmi_class {
     char *name;
     const struct wmi_class *super;
     uint32_t flags;
-    json_t *qualifiers;       /* object; class qualifiers as declared */
+    json_t *qualifiers;       /* object; class qualifiers: its own, plus those of its
+                               * superclass whose flavors propagate them (ToSubclass) */
+    json_t *flavors;          /* object; qualifier name -> [flavor, ...] of the above */
     json_t *def;              /* the definition as given, for class_to_json */
     size_t nprops;            /* inherited + declared */
     size_t ninherited;

@@ -173,6 +173,7 @@ class_free(struct wmi_class *cls)
     free(cls->props);
     cimap_free(&cls->index);
     json_decref(cls->qualifiers);
+    json_decref(cls->flavors);
     json_decref(cls->def);
     free(cls->name);
     free(cls);
@@ -266,6 +267,116 @@ valid_name(const char *s)
     return u[0] != '\0';
 }
 
+/* ====================================================================
+ * Qualifier flavors
+ *
+ * A qualifier's flavors ("__FLAVORS": {"Name": ["DisableOverride", ...]}
+ * beside "__QUALIFIERS", or inside a property's object) say whether it
+ * propagates to subclasses (ToSubclass, the default; NotToSubclass and
+ * Restricted stop it) and whether a subclass may change it
+ * (EnableOverride, the default; DisableOverride forbids a different
+ * value: WBEM_E_OVERRIDE_NOT_ALLOWED).  ToInstance, NotToInstance,
+ * Translatable and Amended are kept but change nothing: instances carry
+ * no qualifiers here, and nothing is localized.  "abstract" never
+ * propagates, whatever its flavors (a subclass of an abstract class is
+ * concrete unless it says so), as CIM declares it Restricted.
+ * ==================================================================== */
+
+/* The member of object @o named @name without regard to case. */
+static json_t *
+get_ci(const json_t *o, const char *name)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)o, k, v) {
+        if (strcasecmp(k, name) == 0)
+            return v;
+    }
+    return NULL;
+}
+
+static bool
+has_flavor(const json_t *flavors, const char *qualifier, const char *flavor)
+{
+    size_t i;
+    json_t *f;
+    json_array_foreach(get_ci(flavors, qualifier), i, f) {
+        if (json_is_string(f) && strcasecmp(json_string_value(f), flavor) == 0)
+            return true;
+    }
+    return false;
+}
+
+static bool
+propagates(const json_t *flavors, const char *qualifier)
+{
+    return strcasecmp(qualifier, "abstract") != 0 && !has_flavor(flavors, qualifier, "Restricted") &&
+           !has_flavor(flavors, qualifier, "NotToSubclass");
+}
+
+/* The class qualifiers of @cls (own, in cls->qualifiers and @own_flavors)
+ * merged with those @super propagates; a DisableOverride one changed is
+ * an error naming both classes. */
+static wmi_status
+inherit_qualifiers(struct wmi_class *cls, const struct wmi_class *super, const json_t *own_flavors, wmi_error *err)
+{
+    const char *k;
+    json_t *v;
+    cls->flavors = json_is_object(own_flavors) ? json_deep_copy(own_flavors) : json_object();
+    if (cls->flavors == NULL)
+        return WBEM_E_OUT_OF_MEMORY;
+    if (super == NULL)
+        return WBEM_S_NO_ERROR;
+    json_object_foreach(super->qualifiers, k, v) {
+        if (!propagates(super->flavors, k))
+            continue;
+        const json_t *own = get_ci(cls->qualifiers, k);
+        if (own != NULL && has_flavor(super->flavors, k, "DisableOverride") && !json_equal((json_t *)own, v)) {
+            wmi_set_error(err, WBEM_E_OVERRIDE_NOT_ALLOWED, cls->name,
+                          "qualifier %s of class %s has the DisableOverride flavor: a subclass cannot change it", k,
+                          super->name);
+            return WBEM_E_OVERRIDE_NOT_ALLOWED;
+        }
+        if (own == NULL && json_object_set(cls->qualifiers, k, v) != 0)
+            return WBEM_E_OUT_OF_MEMORY;
+        /* Its flavors come along unless the subclass gives its own, so
+         * that DisableOverride holds all the way down. */
+        json_t *sf = get_ci(super->flavors, k);
+        if (sf != NULL && get_ci(own_flavors, k) == NULL && json_object_set(cls->flavors, k, sf) != 0)
+            return WBEM_E_OUT_OF_MEMORY;
+    }
+    return WBEM_S_NO_ERROR;
+}
+
+/* A redeclared property @prop (its definition @val in class @cname): no
+ * qualifier that an ancestor's declaration marks DisableOverride may take
+ * another value. */
+static wmi_status
+check_property_overrides(const struct wmi_class *super, const char *cname, const char *prop, const json_t *val,
+                         wmi_error *err)
+{
+    if (!json_is_object(val))
+        return WBEM_S_NO_ERROR;
+    for (const struct wmi_class *a = super; a != NULL; a = a->super) {
+        const json_t *pdef = get_ci(json_object_get(a->def, "__PROPERTIES"), prop);
+        const json_t *fl = json_object_get(pdef, "__FLAVORS");
+        const char *q;
+        json_t *qv;
+        json_object_foreach((json_t *)pdef, q, qv) {
+            const json_t *mine = get_ci(val, q);
+            if (mine == NULL || !has_flavor(fl, q, "DisableOverride") || json_equal((json_t *)mine, qv))
+                continue;
+            char where[300];
+            snprintf(where, sizeof where, "%s.%s", cname, prop);
+            wmi_set_error(err, WBEM_E_OVERRIDE_NOT_ALLOWED, where,
+                          "qualifier %s of %s.%s has the DisableOverride flavor: a subclass cannot change it", q,
+                          a->name, prop);
+            return WBEM_E_OVERRIDE_NOT_ALLOWED;
+        }
+    }
+    return WBEM_S_NO_ERROR;
+}
+
 static wmi_status
 class_build(wmi_schema *schema, const json_t *def, struct wmi_class **out, wmi_error *err)
 {
@@ -319,6 +430,15 @@ class_build(wmi_schema *schema, const json_t *def, struct wmi_class **out, wmi_e
     cls->def = json_deep_copy(def);
     if (cname[0] == '_' && cname[1] == '_')
         cls->flags |= WMI_CLASS_SYSTEM;
+    if (cls->name == NULL || cls->qualifiers == NULL || cls->def == NULL) {
+        class_free(cls);
+        return WBEM_E_OUT_OF_MEMORY;
+    }
+    wmi_status fst = inherit_qualifiers(cls, super, json_object_get(def, "__FLAVORS"), err);
+    if (WMI_FAILED(fst)) {
+        class_free(cls);
+        return fst;
+    }
     json_object_foreach(cls->qualifiers, key, val) {
         if (!json_is_true(val))
             continue;
@@ -420,6 +540,10 @@ class_build(wmi_schema *schema, const json_t *def, struct wmi_class **out, wmi_e
             break;
         }
         wmi_property *inh = cimap_get(&cls->index, key);
+        if (inh != NULL && WMI_FAILED(st = check_property_overrides(super, cname, key, val, err))) {
+            free(ref_class);
+            break;
+        }
         if (inh != NULL) {
             /* A redeclaration may only change the default (and add flags). */
             if (inh->type != type) {

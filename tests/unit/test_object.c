@@ -175,6 +175,53 @@ test_add_classes_any_order(void **state)
     wmi_schema_free(s);
 }
 
+/* Qualifier flavors: what a subclass inherits, and what it may not change. */
+static void
+test_qualifier_flavors(void **state)
+{
+    (void)state;
+    wmi_schema *s = wmi_schema_new();
+    wmi_error err;
+    size_t failed = 99;
+    json_t *defs = json_loads(
+        "[{\"__CLASS\": \"F_Base\", \"__QUALIFIERS\": {\"abstract\": true, \"Association\": true,"
+        "   \"Fixed\": \"b\", \"Here\": \"only\", \"Open\": 1},"
+        "  \"__FLAVORS\": {\"Fixed\": [\"DisableOverride\"], \"Here\": [\"Restricted\"]},"
+        "  \"__PROPERTIES\": {\"Name\": {\"CIMType\": \"string\", \"Key\": true},"
+        "   \"Level\": {\"CIMType\": \"uint32\", \"Units\": \"s\", \"__FLAVORS\": {\"Units\": [\"DisableOverride\"]}}}},"
+        " {\"__CLASS\": \"F_Sub\", \"__SUPERCLASS\": \"F_Base\", \"__QUALIFIERS\": {\"Open\": 2, \"Fixed\": \"b\"},"
+        "  \"__PROPERTIES\": {\"Level\": {\"CIMType\": \"uint32\", \"Units\": \"s\", \"Default\": 4}}}]",
+        0, NULL);
+    assert_non_null(defs);
+    assert_int_equal(wmi_schema_add_classes_json(s, defs, &failed, &err), WBEM_S_NO_ERROR);
+    json_decref(defs);
+    const wmi_class *sub = wmi_schema_get_class(s, "F_Sub");
+    /* ToSubclass (the default) propagates; Restricted and abstract do not. */
+    assert_string_equal(json_string_value(wmi_class_qualifier(sub, "fixed")), "b");
+    assert_int_equal(json_integer_value(wmi_class_qualifier(sub, "Open")), 2);
+    assert_null(wmi_class_qualifier(sub, "Here"));
+    assert_null(wmi_class_qualifier(sub, "abstract"));
+    assert_int_equal(wmi_class_flags(sub) & (WMI_CLASS_ABSTRACT | WMI_CLASS_ASSOCIATION), WMI_CLASS_ASSOCIATION);
+    /* DisableOverride: a different value is refused, on a class or a
+     * property, and the flavor holds two generations down. */
+    const char *bad[] = {
+        "{\"__CLASS\": \"F_Bad1\", \"__SUPERCLASS\": \"F_Sub\", \"__QUALIFIERS\": {\"FIXED\": \"c\"}}",
+        "{\"__CLASS\": \"F_Bad2\", \"__SUPERCLASS\": \"F_Sub\","
+        " \"__PROPERTIES\": {\"level\": {\"CIMType\": \"uint32\", \"Units\": \"ms\"}}}",
+    };
+    const char *where[] = {"F_Bad1", "F_Bad2.level"};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *d = json_loads(bad[i], 0, NULL);
+        assert_non_null(d);
+        assert_int_equal(wmi_schema_add_class_json(s, d, &err), WBEM_E_OVERRIDE_NOT_ALLOWED);
+        assert_string_equal(err.source, where[i]);
+        assert_non_null(strstr(err.text, "DisableOverride"));
+        json_decref(d);
+    }
+    assert_null(wmi_schema_get_class(s, "F_Bad1"));
+    wmi_schema_free(s);
+}
+
 static wmi_status
 from_text(wmi_schema *s, const char *text, wmi_object **o, wmi_error *err)
 {
@@ -458,6 +505,7 @@ main(void)
         cmocka_unit_test(test_object_bad_json),  cmocka_unit_test(test_object_put),
         cmocka_unit_test(test_paths),            cmocka_unit_test(test_datetime),
         cmocka_unit_test(test_cimtype_names),    cmocka_unit_test(test_add_classes_any_order),
+        cmocka_unit_test(test_qualifier_flavors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
