@@ -246,3 +246,18 @@ instance_os_caption(void)
         snprintf(caption, sizeof caption, "Linux");
     return caption;
 }
+
+unsigned
+instance_event_interval_ms(const wmi_schema *schema, const char *class_name)
+{
+    const struct wmid_instance_provider *ps[sizeof builtin / sizeof builtin[0]];
+    size_t n = instance_polled_providers_for(schema, class_name, ps, sizeof ps / sizeof ps[0]);
+    unsigned ms = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (ps[i]->event_interval_ms == 0)
+            return 0;
+        if (ps[i]->event_interval_ms > ms)
+            ms = ps[i]->event_interval_ms;
+    }
+    return ms;
+}

@@ -81,6 +81,10 @@ struct wmid_instance_provider {
     const char *class_name;      /* class of every instance it returns */
     unsigned push;               /* WMID_PUSH_* it may report via subscribe */
     unsigned flags;              /* WMID_IP_* */
+    /* Not 0: WMI has an event provider for the class (Win32_LocalTime's
+     * clock provider), so an intrinsic event query on it needs no WITHIN;
+     * without one it is polled every event_interval_ms. */
+    unsigned event_interval_ms;
     /* Optional, for WMID_IP_SUBCLASSES: does it hold instances of @target,
      * a subclass of class_name?  (The repository holds no events.) */
     bool (*serves_subclass)(const wmi_class *target);
@@ -164,6 +168,10 @@ size_t instance_providers_for(const wmi_schema *schema, const char *class_name,
  * what intrinsic.c serves. */
 size_t instance_polled_providers_for(const wmi_schema *schema, const char *class_name,
                                      const struct wmid_instance_provider **out, size_t max);
+/* The interval (ms) at which a query on @class_name without WITHIN is
+ * polled: the longest event_interval_ms of its polled providers, or 0 when
+ * one of them has none (the query then needs WITHIN). */
+unsigned instance_event_interval_ms(const wmi_schema *schema, const char *class_name);
 
 /*
  * Enumerate every instance of @class_name and its subclasses (open,

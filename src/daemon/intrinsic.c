@@ -66,7 +66,7 @@ intrinsic_check_filter(const wmi_schema *schema, const wmi_query *query, wmi_err
     if (!intrinsic_needs_polling(schema, query))
         return true;
     const char *target = wmi_query_isa_target(query);
-    if (wmi_query_within(query) < 0) {
+    if (wmi_query_within(query) < 0 && instance_event_interval_ms(schema, target) == 0) {
         if (err != NULL) {
             err->status = WBEMESS_E_REGISTRATION_TOO_PRECISE;
             err->line = err->column = 0;
@@ -805,6 +805,8 @@ intrinsic_start_with(uv_loop_t *loop, const struct wmid_settings *s, struct wmid
         if (!intrinsic_needs_polling(schema, f->query))
             continue;
         int64_t ms = intrinsic_interval_ms(f->query, floor_ms);
+        if (ms < 0 && instance_event_interval_ms(schema, wmi_query_isa_target(f->query)) > 0)
+            ms = instance_event_interval_ms(schema, wmi_query_isa_target(f->query)); /* WMI's event provider */
         if (ms < 0) {
             log_warnx("filter \"%s\": needs WITHIN to be polled (WBEMESS_E_REGISTRATION_TOO_PRECISE); "
                       "it receives no instance events",

@@ -221,13 +221,16 @@ ns_declare(struct wmid_objects *o, const json_t *ns_instances, wmi_error *err)
         }
         char *norm = ns_normalize(full);
         free(full);
-        if (norm == NULL || json_object_get(o->namespaces, norm) != NULL) {
+        if (norm == NULL) {
             json_decref(fresh);
-            bool dup = norm != NULL;
-            config_fail(err, dup ? WBEM_E_ALREADY_EXISTS : WBEM_E_OUT_OF_MEMORY, origin,
-                        dup ? "namespace %s exists already" : "out of memory", norm);
+            return config_fail(err, WBEM_E_OUT_OF_MEMORY, origin, "out of memory");
+        }
+        /* An instance naming a namespace that exists is a record of it,
+         * as mofcomp's "instance of __Namespace { Name = "cimv2"; }" in
+         * root is (WMI's PutInstance creates or updates). */
+        if (json_object_get(o->namespaces, norm) != NULL && json_object_get(fresh, norm) == NULL) {
             free(norm);
-            return false;
+            continue;
         }
         json_object_set_new(fresh, norm, json_pack("[ss]", parent, origin ? origin : ""));
         json_object_set_new(o->namespaces, norm, json_true());

@@ -485,6 +485,13 @@ drop_namespace(json_t *doc, const char *ns, const char *name)
         return;
     char *norm = ns_normalize(gone);
     free(gone);
+    /* The base namespaces always exist: deleting the record of one (a
+     * MOF's "instance of __Namespace { Name = "cimv2"; }") deletes the
+     * record only. */
+    if (norm != NULL && ns_exists(NULL, norm)) {
+        free(norm);
+        return;
+    }
     static const char *const lists[] = {"Objects", "Classes"};
     for (size_t l = 0; norm != NULL && l < 2; l++) {
         json_t *list = json_object_get(doc, lists[l]);

@@ -148,8 +148,10 @@ const char *objects_ns(const struct wmid_objects *o, size_t i);
  * @origin) when malformed.  Existence is the caller's to check. */
 char *ns_of_object(const json_t *obj, const char *member, wmi_error *err, const char *origin);
 /* Create the namespaces of __Namespace instances: @ns_instances is
- * [{"Parent": ns, "Name": name, "Origin": where}].  False with @err
- * (WBEM_E_INVALID_NAMESPACE, WBEM_E_ALREADY_EXISTS) naming the instance. */
+ * [{"Parent": ns, "Name": name, "Origin": where}]; one that exists already
+ * is left as it is.  False with @err (WBEM_E_INVALID_NAMESPACE: a name
+ * that is not one path segment, a parent that does not exist) naming the
+ * instance. */
 bool ns_declare(struct wmid_objects *o, const json_t *ns_instances, wmi_error *err);
 
 /* ====================================================================

@@ -343,6 +343,69 @@ def test_real_world_mof_delivers():
         d.stop()
 
 
+# Every real-world MOF, loaded into one live daemon in turn: what Linux has
+# loads; the rest is refused, all or nothing, for the reason given.
+REAL_WORLD_OUTCOMES = [
+    ("creating-a-timer-event-with-win32-localtime", None, "its Win32_LocalTime query needs no WITHIN"),
+    ("creating-an-event-filter", "WBEMMOF_E_ILLEGAL_CONSTANT_VALUE", "\\r in \"\\root\\cimv2\" (docs/mof.md)"),
+    ("implementing-cross-namespace", "WBEM_E_NO_KEY", "its consumer has no Name"),
+    ("logging-to-nt-event-log", "WBEM_E_PROVIDER_NOT_FOUND", "no NTEventLogEventConsumer provider on Linux"),
+    ("standard-consumers.mof", "WBEM_E_INVALID_CLASS", "no RegistryTreeChangeEvent on Linux"),
+    ("standard-consumers_4", "WBEM_E_PROVIDER_NOT_FOUND", "no NTEventLogEventConsumer provider"),
+    ("receiving-events-securely", "WBEMMOF_E_EXPECTED_SEMI", "a skeleton with elided bodies"),
+    ("running-a-program-from-the-command-line", "WBEM_E_PROVIDER_NOT_FOUND", "no CommandLineEventConsumer"),
+    ("running-a-script-based-on-an-event.mof", "WBEM_E_PROVIDER_NOT_FOUND", "no ActiveScriptEventConsumer"),
+    ("running-a-script-based-on-an-event_2", "WBEM_E_PROVIDER_NOT_FOUND", "no ActiveScriptEventConsumer"),
+    ("sending-e-mail", "WBEM_E_PROVIDER_NOT_FOUND", "no SMTPEventConsumer"),
+    ("troubleshooting-wmi-client", "WBEM_E_INVALID_CLASS", "no MSFT_WmiProvider_OperationEvent"),
+    ("writing-to-a-log-file", None, "delivers (test_real_world_mof_delivers)"),
+    ("EvProv.Mof", "WBEM_E_INVALID_PROVIDER_REGISTRATION", "a COM CLSID, no Library"),
+    ("SampleViewer.Mof", "WBEM_E_INVALID_PROVIDER_REGISTRATION", "a COM CLSID, no Library"),
+    ("event_consumer_ProvReg", "WBEM_E_INVALID_PROVIDER_REGISTRATION", "a COM CLSID, no Library"),
+    ("event_provider_ProvReg", "WBEM_E_INVALID_PROVIDER_REGISTRATION", "a COM CLSID, no Library"),
+]
+
+
+@test
+def test_real_world_mofs_in_a_live_daemon():
+    """Each real-world MOF compiled into the same live daemon: the ones whose
+    classes exist on Linux load (into the namespaces their pragmas name,
+    an existing namespace's __Namespace instance being a record of it);
+    the others are refused whole, with the status that says why."""
+    src = os.path.join(ROOT, "tests", "data", "mof", "real-world")
+    files = sorted(os.listdir(src))
+    assert len(files) == len(REAL_WORLD_OUTCOMES), files
+    with new_dir_daemon(tour_objects) as d:
+        d.start()
+        c = d.connect()
+        for key, status, why in REAL_WORLD_OUTCOMES:
+            match = [f for f in files if key in f]
+            assert len(match) == 1, (key, match)
+            before = json.load(open(os.path.join(d.dir, "state", "repository.json"))) \
+                if os.path.exists(os.path.join(d.dir, "state", "repository.json")) else None
+            rc, out, err = run_ctl(["mofcomp", os.path.join(src, match[0])], sock=d.socket)
+            if status is None:
+                assert rc == 0 and "operation(s) loaded" in out, (match[0], why, rc, out, err)
+            else:
+                assert rc == 1 and status in err, (match[0], why, rc, out, err)
+                after = json.load(open(os.path.join(d.dir, "state", "repository.json"))) \
+                    if os.path.exists(os.path.join(d.dir, "state", "repository.json")) else None
+                assert before == after, (match[0], "a refused file changed the repository")
+        # The timer sample's filter lives in root\default (no pragma), takes
+        # root\cimv2's events, and is polled each second without WITHIN.
+        r = c.request("GetObject", Path='__EventFilter.Name="wake-up call"', Namespace="root\\default")
+        assert r["Status"] == 0 and r["Object"]["EventNamespace"] == "root\\cimv2", r
+        for o in [dict(event_filter("EverySecond", "SELECT * FROM __InstanceModificationEvent WHERE "
+                                    "TargetInstance ISA 'Win32_LocalTime'"), EventNamespace="root\\cimv2"),
+                  logfile_consumer("SecondLog", d.path("second.log"), "%TargetInstance.Second%"),
+                  binding("EverySecond", lf_path("SecondLog"))]:
+            r = put(c, o)
+            assert r["Status"] == 0, (o, r)
+        wait_for(lambda: len(read_lines(d.path("second.log"))) >= 2, "Win32_LocalTime changes without WITHIN",
+                 timeout=10)
+        d.stop()
+
+
 @test
 def test_repository_survives_kill9_during_writes():
     """kill -9 in the middle of a stream of PutInstance: the repository file

@@ -6,7 +6,10 @@
  * Milliseconds stays NULL, as WMI leaves it: the instance changes once a
  * second, so `__InstanceModificationEvent WITHIN 1 WHERE TargetInstance
  * ISA 'Win32_LocalTime' AND TargetInstance.Second = 0` fires once a
- * minute, the documented way to schedule.
+ * minute, the documented way to schedule.  WMI serves these classes with
+ * an event provider too, so that a query without WITHIN works (Microsoft's
+ * "wake-up call" sample): here such a query is polled every second
+ * (event_interval_ms), the instance's own resolution.
  */
 #include <stdio.h>
 #include <time.h>
@@ -88,6 +91,7 @@ const struct wmid_instance_provider wmid_ip_local_time = {
     .name = "Win32_LocalTime",
     .class_name = "Win32_LocalTime",
     .push = 0,
+    .event_interval_ms = 1000,
     .open = lt_open,
     .close = lt_close,
     .enumerate = local_enumerate,
@@ -97,6 +101,7 @@ const struct wmid_instance_provider wmid_ip_utc_time = {
     .name = "Win32_UTCTime",
     .class_name = "Win32_UTCTime",
     .push = 0,
+    .event_interval_ms = 1000,
     .open = lt_open,
     .close = lt_close,
     .enumerate = utc_enumerate,
