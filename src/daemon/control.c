@@ -55,7 +55,7 @@ struct conn {
     unsigned batch_latency_ms;
     wmi_object **held;           /* MUST_BATCH: events not routed yet */
     size_t *held_size;
-    char held_ns[256];           /* the namespace of the held events (one at a time) */
+    char held_ns[WMID_NS_MAX + 1]; /* the namespace of the held events (one at a time) */
     size_t nheld, capheld, held_bytes;
     uv_timer_t *batch_timer;     /* its own allocation: closed on its own */
     /* Temporary consumers (ExecNotificationQuery) of this connection. */
@@ -577,7 +577,7 @@ req_exec_notification_query(struct conn *c, const json_t *id, json_t *req)
     /* With a Namespace, the subscription takes the events raised there,
      * and its classes must be that namespace's; without, every
      * namespace's, as a filter without EventNamespace. */
-    char ns[256];
+    char ns[WMID_NS_MAX + 1];
     if (json_object_get(req, "Namespace") != NULL && !request_ns(c, id, req, "Namespace", ns, sizeof ns))
         return;
     bool has_ns = json_object_get(req, "Namespace") != NULL;
@@ -943,7 +943,7 @@ req_indicate(struct conn *c, const json_t *id, json_t *req)
     json_t *events = json_object_get(req, "Events");
     bool do_coerce = json_is_true(json_object_get(req, "Coerce"));
     const wmi_schema *schema = router_schema(ctl->router);
-    char ns[256];
+    char ns[WMID_NS_MAX + 1];
 
     if (!request_ns(c, id, req, "Namespace", ns, sizeof ns))
         return false;
@@ -1449,13 +1449,14 @@ handle_line(struct conn *c, const char *line, size_t n)
         wmi_error err;
         const wmi_schema *schema = router_schema(ctl->router);
         /* A bare event may say where it is raised, as its __NAMESPACE. */
-        char ns[256];
+        char ns[WMID_NS_MAX + 1];
         const json_t *jns = json_object_get(j, "__NAMESPACE");
         char *nns = json_is_string(jns) ? ns_normalize(json_string_value(jns)) : NULL;
         const char *cname = json_string_value(json_object_get(j, "__CLASS"));
+        bool too_long = nns != NULL && strlen(nns) > WMID_NS_MAX;
         snprintf(ns, sizeof ns, "%s", nns != NULL ? nns : WMID_NS_DEFAULT);
         free(nns);
-        if (jns != NULL && (!json_is_string(jns) || !router_has_namespace(ctl->router, ns))) {
+        if (jns != NULL && (!json_is_string(jns) || too_long || !router_has_namespace(ctl->router, ns))) {
             snprintf(msg, sizeof msg, "__NAMESPACE: namespace %.300s does not exist",
                      json_is_string(jns) ? json_string_value(jns) : "(not a string)");
             ctl->refused++;

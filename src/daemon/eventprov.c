@@ -65,7 +65,7 @@ struct ev_sink {
     pthread_mutex_t mu;          /* guards everything below */
     struct wmid_evside *side;    /* NULL once the provider is unloaded */
     struct sec_identity publisher;
-    char ns[256];                /* where its events are raised ("": WMID_NS_EVENTS, the built-ins) */
+    char ns[WMID_NS_MAX + 1];    /* where its events are raised ("": WMID_NS_EVENTS, the built-ins) */
     char **texts;                /* the sink's queries */
     size_t ntexts;
     wmi_schema *schema;          /* the schema they were parsed with (a reference) */
@@ -118,7 +118,7 @@ struct wmid_evside {
     struct wmi_host host;
     wmi_object *registration;    /* the one it was last synced with */
     struct sec_identity publisher;
-    char ns[256];                /* the registration's namespace; "" for the built-ins */
+    char ns[WMID_NS_MAX + 1];    /* the registration's namespace; "" for the built-ins */
     struct ev_sink *main;
     struct ev_sink *sinks;       /* the main sink and the restricted ones (loop thread, and mu) */
     pthread_mutex_t mu;

@@ -55,7 +55,10 @@ ns_normalize(const char *ns)
 bool
 ns_is_valid(const char *ns)
 {
-    if (ns == NULL || strncmp(ns, "root", 4) != 0 || (ns[4] != '\0' && ns[4] != '\\'))
+    /* Bounded, so that every buffer that carries one (an event
+     * provider's sink, a held batch) holds it whole. */
+    if (ns == NULL || strncmp(ns, "root", 4) != 0 || (ns[4] != '\0' && ns[4] != '\\') ||
+        strlen(ns) > WMID_NS_MAX)
         return false;
     /* Segments are non-empty and hold no path syntax. */
     for (const char *p = ns; *p != '\0'; p++) {

@@ -118,8 +118,10 @@ bool config_add_runtime(struct wmid_objects *o, const json_t *doc, const char *s
 /* A namespace as WMI writes it ("\\\\.\\root\\cimv2", "//./root/cimv2",
  * "ROOT\\CIMV2"), normalized to "root\\cimv2" (new string; NULL for NULL). */
 char *ns_normalize(const char *ns);
+/* The longest namespace name, in bytes (buffers hold WMID_NS_MAX + 1). */
+#define WMID_NS_MAX 255
 /* Is normalized @ns a well-formed namespace name ("root" or "root\\..." with
- * non-empty segments free of path syntax)? */
+ * non-empty segments free of path syntax, at most WMID_NS_MAX bytes)? */
 bool ns_is_valid(const char *ns);
 /* Split "root\\cimv2:Class.Key=1" (or "\\\\.\\root\\cimv2:...") into the
  * relative path (returned, borrowed from @path) and *@ns (new normalized

@@ -48,6 +48,15 @@ test_valid(void **state)
     assert_false(ns_is_valid("root\\a.b"));
     assert_false(ns_is_valid(""));
     assert_false(ns_is_valid(NULL));
+    /* At most WMID_NS_MAX bytes. */
+    char longest[WMID_NS_MAX + 2];
+    memcpy(longest, "root\\", 5);
+    memset(longest + 5, 'x', sizeof longest - 6);
+    longest[WMID_NS_MAX] = '\0';
+    assert_true(ns_is_valid(longest));
+    longest[WMID_NS_MAX] = 'x';
+    longest[WMID_NS_MAX + 1] = '\0';
+    assert_false(ns_is_valid(longest));
 }
 
 static void
