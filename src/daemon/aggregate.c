@@ -70,7 +70,7 @@ emit(struct wmid_aggregator *a, struct group *g)
     const char *cname = a->agg_class == NULL ? NULL : wmi_class_name(a->agg_class);
     if (WMI_FAILED(wmi_query_make_aggregate(a->filter->query, router_schema(a->router), cname,
                                             g->representative, g->by, g->count, &agg, &err))) {
-        log_warnx("filter %s: cannot build its __AggregateEvent: %s: %s", a->filter->name, err.source, err.text);
+        log_warnx("filter %s: cannot build its __AggregateEvent: %s: %s", a->filter->qname, err.source, err.text);
         return;
     }
     if (wmi_query_evaluate_having(a->filter->query, agg))
@@ -149,7 +149,7 @@ aggregate_add(struct wmid_aggregator *a, wmi_object *ev)
             a->last_warn = now;
             log_warnx("filter %s: %zu open groups holding %zu bytes (limits %d, %u); %llu event(s) not "
                       "aggregated so far",
-                      a->filter->name, a->ngroups, a->bytes, MAX_GROUPS, MAX_GROUP_BYTES,
+                      a->filter->qname, a->ngroups, a->bytes, MAX_GROUPS, MAX_GROUP_BYTES,
                       (unsigned long long)a->refused);
         }
         free(key);
@@ -225,7 +225,7 @@ aggregate_free(struct wmid_aggregator *a)
      * log says how many. */
     if (a->ngroups > 0)
         log_notice("filter %s: %zu GROUP window(s) still open at exit or reload; no __AggregateEvent raised for them",
-                   a->filter->name, a->ngroups);
+                   a->filter->qname, a->ngroups);
     while (a->head != NULL) {
         struct group *g = a->head;
         a->head = g->next;
@@ -240,8 +240,10 @@ aggregate_free(struct wmid_aggregator *a)
 }
 
 /* __AggregateEvent_<name>: the class of the filter's aggregate events when
- * it has BY (letters, digits and _ kept, the rest turned into _).  With
- * @buf NULL, a static buffer is used. */
+ * it has BY (letters, digits and _ kept, the rest turned into _); outside
+ * root\subscription the name is the qualified one (qname), so that
+ * same-named filters of two namespaces get two classes.  With @buf NULL,
+ * a static buffer is used. */
 const char *
 aggregate_class_name(const struct wmid_filter *f, char *buf, size_t len)
 {
@@ -251,7 +253,7 @@ aggregate_class_name(const struct wmid_filter *f, char *buf, size_t len)
         len = sizeof sbuf;
     }
     int n = snprintf(buf, len, "__AggregateEvent_");
-    for (const char *p = f->name; *p && (size_t)n + 1 < len; p++, n++)
+    for (const char *p = f->qname ? f->qname : f->name; *p && (size_t)n + 1 < len; p++, n++)
         buf[n] = (char)((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ? *p : '_');
     buf[n] = '\0';
     return buf;

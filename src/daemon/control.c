@@ -1033,12 +1033,13 @@ req_enum_instances(struct conn *c, const json_t *id, json_t *req)
      * instance providers' classes (Win32_Process, ...) are in every one. */
     const struct wmid_instance_provider *ps[16];
     size_t np = instance_providers_for(router_schema(c->ctl->router), cls, ps, 16);
-    bool repo_only = np > 0 && c->ctl->repo.enum_instances != NULL;
-    for (size_t i = 0; i < np; i++)
-        repo_only = repo_only && ps[i] == &wmid_ip_repository;
+    bool has_repo = false;
+    for (size_t i = 0; i < np && i < 16; i++)
+        has_repo = has_repo || ps[i] == &wmid_ip_repository;
+    has_repo = has_repo && c->ctl->repo.enum_instances != NULL;
     json_t *list = NULL;
     wmi_status st;
-    if (repo_only) {
+    if (has_repo) {
         list = c->ctl->repo.enum_instances(c->ctl->repo.arg, ns, cls, &st);
         if (list == NULL) {
             snprintf(msg, sizeof msg,
@@ -1048,13 +1049,20 @@ req_enum_instances(struct conn *c, const json_t *id, json_t *req)
             reply_error(c, id, st, st == WBEM_E_INVALID_NAMESPACE ? "Namespace" : "ClassName", msg);
             return;
         }
-        json_t *r = status_reply(id, WBEM_S_NO_ERROR);
-        json_object_set_new(r, "Instances", list);
-        reply(c, r);
-        return;
+        if (np == 1) {
+            json_t *r = status_reply(id, WBEM_S_NO_ERROR);
+            json_object_set_new(r, "Instances", list);
+            reply(c, r);
+            return;
+        }
+    } else {
+        char nsbuf[WMID_NS_MAX + 1];
+        if (!request_ns(c, id, req, "Namespace", nsbuf, sizeof nsbuf))
+            return;
+        list = json_array();
     }
-    list = json_array();
-    st = instance_enumerate(router_schema(c->ctl->router), cls, enum_one, list);
+    st = instance_enumerate_without(router_schema(c->ctl->router), cls, has_repo ? &wmid_ip_repository : NULL,
+                                    enum_one, list);
     if (st == WBEM_E_INVALID_CLASS || st == WBEM_E_NOT_SUPPORTED) {
         snprintf(msg, sizeof msg,
                  st == WBEM_E_INVALID_CLASS ? "no class \"%.200s\"" : "no instance provider serves class \"%.200s\"",

@@ -829,8 +829,13 @@ sink_new(struct wmid_evside *side, bool restricted)
     atomic_init(&k->refs, 1);
     k->restricted = restricted;
     k->side = side;
-    k->publisher = side->publisher;
-    memcpy(k->ns, side->ns, sizeof k->ns);
+    /* A restricted sink is made on a provider thread: it takes the
+     * publisher and namespace under side->mu when it is linked in, as
+     * side_resync writes them. */
+    if (!restricted) {
+        k->publisher = side->publisher;
+        memcpy(k->ns, side->ns, sizeof k->ns);
+    }
     k->batch_flags = WBEM_FLAG_BATCH_IF_NEEDED;
     k->batch_bytes = 65536;
     k->batch_ms = 100;
@@ -893,6 +898,10 @@ sink_get_restricted(struct wmi_event_sink *self, size_t n, const char *const *qu
     pthread_mutex_lock(&side->mu);
     k->next = side->sinks;
     side->sinks = k;
+    pthread_mutex_lock(&k->mu);
+    k->publisher = side->publisher;
+    memcpy(k->ns, side->ns, sizeof k->ns);
+    pthread_mutex_unlock(&k->mu);
     pthread_mutex_unlock(&side->mu);
     sink_changed(k);
     *out = &k->pub;
@@ -1272,9 +1281,9 @@ side_resync(struct wmid_evside *side, wmi_object *reg, const struct sec_identity
         wmi_object_unref(side->registration);
         side->registration = wmi_object_ref(reg);
     }
+    pthread_mutex_lock(&side->mu);
     side->publisher = *publisher;
     snprintf(side->ns, sizeof side->ns, "%s", ns ? ns : "");
-    pthread_mutex_lock(&side->mu);
     for (struct ev_sink *k = side->sinks; k != NULL; k = k->next) {
         pthread_mutex_lock(&k->mu);
         k->publisher = *publisher;
@@ -1307,7 +1316,7 @@ side_queries(struct wmid_evside *side, struct wmid_router *r)
         if (text == NULL)
             continue;
         char *key = NULL;
-        if (asprintf(&key, "%s\n%s\n%s", f->name, text, f->creator.sid) < 0) {
+        if (asprintf(&key, "%s\n%s\n%s", f->qname, text, f->creator.sid) < 0) {
             free(text);
             continue;
         }
@@ -1319,7 +1328,7 @@ side_queries(struct wmid_evside *side, struct wmid_router *r)
             json_int_t id = 0;
             if (WMI_FAILED(st)) {
                 log_warnx("filter \"%s\": provider %s refused it in AccessCheck for %s (%s); the filter is inactive",
-                          f->name, side->p->name, f->creator.sid[0] ? f->creator.sid : "an unknown creator",
+                          f->qname, side->p->name, f->creator.sid[0] ? f->creator.sid : "an unknown creator",
                           wmi_status_name(st) ? wmi_status_name(st) : "error");
             } else {
                 id = ++side->next_id;
@@ -1327,7 +1336,7 @@ side_queries(struct wmid_evside *side, struct wmid_router *r)
                     wmi_status nst = side->ep->new_query(side->state, (uint32_t)id, "WQL", text);
                     if (WMI_FAILED(nst))
                         log_warnx("provider %s: NewQuery %lld for filter \"%s\" failed with %s", side->p->name,
-                                  (long long)id, f->name, wmi_status_name(nst) ? wmi_status_name(nst) : "error");
+                                  (long long)id, f->qname, wmi_status_name(nst) ? wmi_status_name(nst) : "error");
                 }
             }
             sub = json_pack("{sIsIsI}", "id", id, "status", (json_int_t)(WMI_FAILED(st) ? st : 0), "seen",

@@ -91,6 +91,13 @@ instance_polled_providers_for(const wmi_schema *schema, const char *class_name,
 wmi_status
 instance_enumerate(const wmi_schema *schema, const char *class_name, wmid_instance_fn fn, void *arg)
 {
+    return instance_enumerate_without(schema, class_name, NULL, fn, arg);
+}
+
+wmi_status
+instance_enumerate_without(const wmi_schema *schema, const char *class_name,
+                           const struct wmid_instance_provider *skip, wmid_instance_fn fn, void *arg)
+{
     struct isa_filter isa = {class_name, fn, arg};
     const struct wmid_instance_provider *ps[sizeof builtin / sizeof builtin[0]];
     if (class_name == NULL || wmi_schema_get_class(schema, class_name) == NULL)
@@ -101,6 +108,10 @@ instance_enumerate(const wmi_schema *schema, const char *class_name, wmid_instan
     wmi_status st = WBEM_S_NO_ERROR;
     size_t done = 0;
     for (size_t i = 0; i < n; i++) {
+        if (ps[i] == skip) {
+            done++;
+            continue; /* the caller lists its instances itself */
+        }
         if (ps[i]->open == NULL)
             continue; /* needs a scope: a query naming what to list */
         done++;

@@ -184,6 +184,10 @@ unsigned instance_event_interval_ms(const wmi_schema *schema, const char *class_
  */
 wmi_status instance_enumerate(const wmi_schema *schema, const char *class_name, wmid_instance_fn fn,
                               void *arg);
+/* The same without provider @skip, whose instances the caller lists
+ * itself (the repository's, per namespace). */
+wmi_status instance_enumerate_without(const wmi_schema *schema, const char *class_name,
+                                      const struct wmid_instance_provider *skip, wmid_instance_fn fn, void *arg);
 
 /*
  * Process events for the Win32_Process provider (win32_process.c), fed

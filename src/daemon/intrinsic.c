@@ -783,7 +783,7 @@ add_filter(struct wmid_intrinsic *in, struct wmid_filter *f, const struct wmid_i
         }
         struct poller *p = poller_for(in, ips[k], sc);
         if (p == NULL || !add_to_group(p, f, kinds, ms))
-            log_warnx("filter \"%s\": out of memory", f->name);
+            log_warnx("filter \"%s\": out of memory", f->qname);
         free(sc);
     }
 }
@@ -804,17 +804,24 @@ intrinsic_start_with(uv_loop_t *loop, const struct wmid_settings *s, struct wmid
         struct wmid_filter *f = router_filter_at(r, i);
         if (!intrinsic_needs_polling(schema, f->query))
             continue;
+        /* Pollers raise their events in root\cimv2. */
+        if (f->event_ns != NULL && strcmp(f->event_ns, WMID_NS_EVENTS) != 0) {
+            log_warnx("filter \"%s\": EventNamespace %s: instance events of %s are raised in %s; it receives none",
+                      f->qname, f->event_ns, wmi_query_isa_target(f->query), WMID_NS_EVENTS);
+            continue;
+        }
         int64_t ms = intrinsic_interval_ms(f->query, floor_ms);
-        if (ms < 0 && instance_event_interval_ms(schema, wmi_query_isa_target(f->query)) > 0)
-            ms = instance_event_interval_ms(schema, wmi_query_isa_target(f->query)); /* WMI's event provider */
+        unsigned ev_ms = instance_event_interval_ms(schema, wmi_query_isa_target(f->query));
+        if (ms < 0 && ev_ms > 0) /* WMI's event provider: no WITHIN needed */
+            ms = ev_ms < floor_ms ? floor_ms : ev_ms;
         if (ms < 0) {
             log_warnx("filter \"%s\": needs WITHIN to be polled (WBEMESS_E_REGISTRATION_TOO_PRECISE); "
                       "it receives no instance events",
-                      f->name);
+                      f->qname);
             continue;
         }
         if (wmi_query_within(f->query) >= 0 && wmi_query_within(f->query) * 1000.0 < (double)floor_ms)
-            log_warnx("filter \"%s\": WITHIN %g is below min_within_ms (%u ms); polled every %u ms", f->name,
+            log_warnx("filter \"%s\": WITHIN %g is below min_within_ms (%u ms); polled every %u ms", f->qname,
                       wmi_query_within(f->query), floor_ms, floor_ms);
         add_filter(in, f, ips, nip, (uint64_t)ms);
         f->polled = true;

@@ -228,6 +228,14 @@ ns_declare(struct wmid_objects *o, const json_t *ns_instances, wmi_error *err)
             json_decref(fresh);
             return config_fail(err, WBEM_E_OUT_OF_MEMORY, origin, "out of memory");
         }
+        if (!ns_is_valid(norm)) {
+            json_decref(fresh);
+            config_fail(err, WBEM_E_INVALID_NAMESPACE, origin,
+                        "Name: namespace %.200s is not valid (at most %d bytes, no control characters)", norm,
+                        WMID_NS_MAX);
+            free(norm);
+            return false;
+        }
         /* An instance naming a namespace that exists is a record of it,
          * as mofcomp's "instance of __Namespace { Name = "cimv2"; }" in
          * root is (WMI's PutInstance creates or updates). */

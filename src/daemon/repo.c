@@ -101,6 +101,21 @@ repo_open(const char *state_dir, wmi_error *err)
         repo_close(r);
         return NULL;
     }
+    /* The namespaces of the entries as this file compares them (an
+     * administrator may have written "ROOT\\CIMV2"); a malformed one is
+     * left for the load to report with its entry. */
+    static const char *const lists[] = {"Objects", "Classes"};
+    for (size_t l = 0; l < 2; l++) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(json_object_get(r->doc, lists[l]), i, e) {
+            const char *ns = json_string_value(json_object_get(e, "Namespace"));
+            char *norm = ns != NULL ? ns_normalize(ns) : NULL;
+            if (norm != NULL && ns_is_valid(norm))
+                json_object_set_new(e, "Namespace", json_string(norm));
+            free(norm);
+        }
+    }
     return r;
 }
 

@@ -333,13 +333,15 @@ check_event_registration(struct wmid_router *r, const struct wmid_objects *o, wm
         const wmi_class *cls = wmi_schema_get_class(o->schema, wmi_query_class(q));
         bool ok = cls != NULL && wmi_class_isa(cls, "__ExtrinsicEvent") &&
                   strcasecmp(wmi_class_name(cls), "__ExtrinsicEvent") != 0 && !wmi_class_isa(cls, "__SystemEvent");
+        bool here = cls == NULL || ns_class_in(o->class_ns, wmi_class_name(cls), ns);
         char cname[128];
         snprintf(cname, sizeof cname, "%s", wmi_query_class(q) ? wmi_query_class(q) : "?");
         wmi_query_free(q);
-        if (ok && !ns_class_in(o->class_ns, cname, ns))
+        if (ok && !here)
             return config_fail(err, WBEM_E_INVALID_CLASS, origin,
                                "EventQueryList[%zu]: class %s is in namespace %s, not in %s, where the provider's "
-                               "events are raised", k, cname, ns_class_home(o->class_ns, cname), ns);
+                               "events are raised", k, wmi_class_name(cls), ns_class_home(o->class_ns,
+                                                                                       wmi_class_name(cls)), ns);
         if (!ok)
             return config_fail(err, WBEMESS_E_REGISTRATION_TOO_BROAD, origin,
                                "EventQueryList[%zu]: events of class %s overlap the system events the daemon "
@@ -444,15 +446,17 @@ creator_of(struct creator_cache *cc, long uid, struct sec_identity *out)
 }
 
 /* Filters are keyed by namespace and name, without case: "ns:name" in
- * lower case (namespaces are normalized to lower case already). */
-static void
-filter_key(const char *ns, const char *name, char *buf, size_t len)
+ * lower case (namespaces are normalized to lower case already).  A new
+ * string, whole however long the name (NULL: out of memory). */
+static char *
+filter_key(const char *ns, const char *name)
 {
-    int n = snprintf(buf, len, "%s:", ns);
-    size_t i = n > 0 && (size_t)n < len ? (size_t)n : 0;
-    for (; *name != '\0' && i + 1 < len; i++, name++)
-        buf[i] = (char)(*name >= 'A' && *name <= 'Z' ? *name + 32 : *name);
-    buf[i] = '\0';
+    char *key = NULL;
+    if (asprintf(&key, "%s:%s", ns, name) < 0)
+        return NULL;
+    for (char *p = key + strlen(ns) + 1; *p != '\0'; p++)
+        *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+    return key;
 }
 
 /*
@@ -738,11 +742,15 @@ build_objects(struct wmid_router *r, const struct wmid_objects *o, const struct 
         if (name == NULL || name[0] == '\0')
             return config_fail(err, WBEM_E_NO_KEY, origin, "Name: an __EventFilter needs a Name");
         const char *ns = objects_ns(o, i);
-        char key[512];
-        filter_key(ns, name, key, sizeof key);
-        if (json_object_get(filter_names, key) != NULL)
+        char *key = filter_key(ns, name);
+        if (key == NULL)
+            return config_fail(err, WBEM_E_OUT_OF_MEMORY, origin, "out of memory");
+        if (json_object_get(filter_names, key) != NULL) {
+            free(key);
             return config_fail(err, WBEM_E_ALREADY_EXISTS, origin, "Name: filter \"%s\" is defined twice", name);
+        }
         json_object_set_new(filter_names, key, json_integer((json_int_t)r->nfilters));
+        free(key);
         if (lang == NULL || strcasecmp(lang, "WQL") != 0)
             return config_fail(err, WBEM_E_INVALID_QUERY_TYPE, origin, "QueryLanguage: \"%s\" is not \"WQL\"",
                         lang ? lang : "NULL");
@@ -800,6 +808,7 @@ build_objects(struct wmid_router *r, const struct wmid_objects *o, const struct 
         struct wmid_filter *f = &r->filters[r->nfilters++];
         f->name = strdup(name);
         f->ns = strdup(ns);
+        f->qname = ns_qualify(ns, name);
         {
             char *rel = wmi_object_get_path(x);
             f->path = ns_qualify(ns, rel);
@@ -820,6 +829,22 @@ build_objects(struct wmid_router *r, const struct wmid_objects *o, const struct 
                 snprintf(err->text, sizeof err->text, "EventAccess, column %d: %.200s", serr.column, serr.text);
                 return false;
             }
+        }
+        /* Two filters whose names map to one aggregate class ("a-b" and
+         * "a_b") would share it, and one BY list would not fit the other's
+         * events.  (Kept in filter_names: its filter keys hold a ':', these
+         * never do.) */
+        if (wmi_query_group_by_count(q) > 0) {
+            char aname[300];
+            aggregate_class_name(f, aname, sizeof aname);
+            for (char *p = aname; *p != '\0'; p++)
+                *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+            if (json_object_get(filter_names, aname) != NULL)
+                return config_fail(err, WBEM_E_ALREADY_EXISTS, origin,
+                                   "Name: filter \"%s\" would share its aggregate class with another filter "
+                                   "(names that differ only in characters other than letters and digits); "
+                                   "rename one of them", f->qname);
+            json_object_set_new(filter_names, aname, json_true());
         }
         if (wmi_query_group_within(q) >= 0 && !aggregate_define_class(r->schema, f, err)) {
             snprintf(err->source, sizeof err->source, "%s", origin);
@@ -848,12 +873,11 @@ build_objects(struct wmid_router *r, const struct wmid_objects *o, const struct 
         const char *frel = ns_split_path(fpath, &fns), *crel = ns_split_path(cpath, &cns);
         if (WMI_SUCCEEDED(wmi_path_parse(frel, &cls, &keys))) {
             const char *fname = path_name_key(keys);
-            char key[512];
             json_t *fi = NULL;
-            if (fname != NULL) {
-                filter_key(fns != NULL ? fns : bns, fname, key, sizeof key);
+            char *key = fname != NULL ? filter_key(fns != NULL ? fns : bns, fname) : NULL;
+            if (key != NULL)
                 fi = json_object_get(filter_names, key);
-            }
+            free(key);
             if (fi != NULL)
                 f = &r->filters[json_integer_value(fi)];
         }
@@ -880,7 +904,7 @@ build_objects(struct wmid_router *r, const struct wmid_objects *o, const struct 
         for (size_t j = 0; j < r->nbindings; j++)
             if (r->bindings[j].filter == f && r->bindings[j].consumer == c)
                 return config_fail(err, WBEM_E_ALREADY_EXISTS, origin,
-                            "a binding of filter \"%s\" to %s is defined twice", f->name, c->path);
+                            "a binding of filter \"%s\" to %s is defined twice", f->qname, c->path);
         struct wmid_binding *b = &r->bindings[r->nbindings++];
         {
             char *rel = wmi_object_get_path(x);
@@ -1212,6 +1236,7 @@ router_free(struct wmid_router *r)
         sec_descriptor_free(r->filters[i].event_access);
         free(r->filters[i].event_ns);
         free(r->filters[i].ns);
+        free(r->filters[i].qname);
         free(r->filters[i].name);
         free(r->filters[i].path);
         free(r->filters[i].bindings);
@@ -1417,9 +1442,15 @@ router_raise(struct wmid_router *r, struct wmid_system_event *se)
     if (cls != NULL && index_find(r, cls)->n > 0 && WMI_SUCCEEDED(wmi_object_new(r->schema, classes[se->kind], &ev))) {
         if (se->event != NULL)
             wmi_object_put_object(ev, "Event", se->event);
-        char *path = wmi_object_get_path(se->logical);
-        if (path != NULL)
-            wmi_object_put_string(ev, "IntendedConsumer", path);
+        /* The consumer's namespace is where the report is raised, and its
+         * path names it (reports are rare: a linear search will do). */
+        const struct wmid_consumer *c = NULL;
+        for (size_t i = 0; i < r->nconsumers && c == NULL; i++)
+            if (r->consumers[i]->logical == se->logical)
+                c = r->consumers[i];
+        char *path = c == NULL ? wmi_object_get_path(se->logical) : NULL;
+        if (c != NULL || path != NULL)
+            wmi_object_put_string(ev, "IntendedConsumer", c != NULL ? c->path : path);
         free(path);
         if (se->kind == WMID_SE_CONSUMER_FAILURE) {
             wmi_object_put_uint64(ev, "ErrorCode", se->code);
@@ -1428,7 +1459,7 @@ router_raise(struct wmid_router *r, struct wmid_system_event *se)
             wmi_object_put_uint64(ev, "CurrentQueueSize", se->queue_bytes > UINT32_MAX ? UINT32_MAX : se->queue_bytes);
         }
         wmi_object_put_uint64(ev, "TIME_CREATED", wmi_time_created_now());
-        struct wmid_source here = {NULL, NULL, WMID_NS_SUBSCRIPTION};
+        struct wmid_source here = {NULL, NULL, c != NULL ? c->ns : WMID_NS_DEFAULT};
         router_indicate_from(r, ev, 512, 0, &here);
         wmi_object_unref(ev);
     }
@@ -1533,10 +1564,8 @@ router_stats_json(struct wmid_router *r)
             free(sd);
         }
         /* Keyed by name, qualified outside the default namespace as paths
-         * are. */
-        char *key = ns_qualify(f->ns, f->name);
-        json_object_set_new(filters, key ? key : f->name, fo);
-        free(key);
+         * are (qname). */
+        json_object_set_new(filters, f->qname ? f->qname : f->name, fo);
         free(q);
     }
     json_object_set_new(out, "filters", filters);
@@ -1560,7 +1589,7 @@ router_stats_json(struct wmid_router *r)
                            : !b->synchronous          ? "asynchronous"
                            : atomic_load(&b->demoted) ? "demoted"
                                                       : "synchronous";
-        json_t *bo = json_pack("{sssssssb}", "filter", b->filter->name, "consumer", b->consumer->path, "mode", mode,
+        json_t *bo = json_pack("{sssssssb}", "filter", b->filter->qname ? b->filter->qname : b->filter->name, "consumer", b->consumer->path, "mode", mode,
                                "slow_down_providers", b->slow_down);
         if (b->inactive != WBEM_S_NO_ERROR) {
             json_object_set_new(bo, "status", json_string(wmi_status_name(b->inactive)));

@@ -428,6 +428,7 @@ size_t delivery_retiring(struct wmid_delivery *d);
 struct wmid_filter {
     char *name;
     char *ns;                     /* the namespace it lives in */
+    char *qname;                  /* the name for Stats and logs: ns_qualify(ns, name) */
     char *path;                   /* ns_qualify'd */
     wmi_query *query;
     /* Who created it (the owner of its object file), and which publishers
@@ -690,7 +691,9 @@ void aggregate_add(struct wmid_aggregator *a, wmi_object *ev);
 void aggregate_free(struct wmid_aggregator *a);
 /* A reload took the filter over: its open windows now report to @f of @r. */
 void aggregate_rebind(struct wmid_aggregator *a, struct wmid_router *r, struct wmid_filter *f);
-/* Define __AggregateEvent_<filter> for a filter with GROUP BY (idempotent). */
+/* Define __AggregateEvent_<filter> for a filter with GROUP BY (idempotent:
+ * a schema may serve two routers; the router refuses two filters whose
+ * names give one class). */
 bool aggregate_define_class(wmi_schema *schema, const struct wmid_filter *f, wmi_error *err);
 const char *aggregate_class_name(const struct wmid_filter *f, char *buf, size_t len);
 

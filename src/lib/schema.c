@@ -339,11 +339,42 @@ inherit_qualifiers(struct wmi_class *cls, const struct wmi_class *super, const j
         }
         if (own == NULL && json_object_set(cls->qualifiers, k, v) != 0)
             return WBEM_E_OUT_OF_MEMORY;
-        /* Its flavors come along unless the subclass gives its own, so
-         * that DisableOverride holds all the way down. */
+        /* Its flavors come along unless the subclass gives its own; a
+         * DisableOverride one keeps its flavors whatever the subclass says,
+         * so that it holds all the way down. */
         json_t *sf = get_ci(super->flavors, k);
-        if (sf != NULL && get_ci(own_flavors, k) == NULL && json_object_set(cls->flavors, k, sf) != 0)
+        const json_t *of = get_ci(own_flavors, k);
+        if (of != NULL && has_flavor(super->flavors, k, "DisableOverride")) {
+            static const char *const weaker[] = {"EnableOverride", "Restricted", "NotToSubclass"};
+            for (size_t w = 0; w < sizeof weaker / sizeof weaker[0]; w++) {
+                if (has_flavor(own_flavors, k, weaker[w])) {
+                    wmi_set_error(err, WBEM_E_OVERRIDE_NOT_ALLOWED, cls->name,
+                                  "qualifier %s of class %s has the DisableOverride flavor: a subclass cannot "
+                                  "give it %s", k, super->name, weaker[w]);
+                    return WBEM_E_OVERRIDE_NOT_ALLOWED;
+                }
+            }
+            json_t *merged = json_deep_copy(sf);
+            size_t i;
+            json_t *f;
+            json_array_foreach(of, i, f) {
+                if (json_is_string(f) && !has_flavor(super->flavors, k, json_string_value(f)))
+                    json_array_append(merged, f);
+            }
+            /* One entry per qualifier, whatever the spelling of the
+             * subclass's. */
+            const char *ok;
+            json_t *ov;
+            void *tmp;
+            json_object_foreach_safe(cls->flavors, tmp, ok, ov) {
+                if (strcasecmp(ok, k) == 0)
+                    json_object_del(cls->flavors, ok);
+            }
+            if (merged == NULL || json_object_set_new(cls->flavors, k, merged) != 0)
+                return WBEM_E_OUT_OF_MEMORY;
+        } else if (sf != NULL && of == NULL && json_object_set(cls->flavors, k, sf) != 0) {
             return WBEM_E_OUT_OF_MEMORY;
+        }
     }
     return WBEM_S_NO_ERROR;
 }

@@ -220,3 +220,104 @@ instance of LogFileEventConsumer { Name = "ToolLog"; Filename = "%s"; Text = "su
         rc, out, err = run_ctl(["-N", "root\\cimv2\\tools", "enum", "__EventFilter"], sock=d.socket)
         assert rc == 0 and [json.loads(l)["Name"] for l in out.splitlines()] == ["Tools"], (rc, out, err)
         d.stop()
+
+
+@test
+def test_namespace_review_regressions():
+    """Found in review: long filter names stay distinct; same-named GROUP BY
+    filters of two namespaces get their own aggregate classes; the engine's
+    reports are raised in the failing consumer's namespace and name it
+    whole; pollers feed only filters that take root\\cimv2's events."""
+    long1, long2 = "A" * 495 + "1", "A" * 495 + "2"
+
+    def objs(dr):
+        failing = test_provider("Failing", "failing_consumer.so", "Test_FailingConsumer", {})
+        failing[0]["__NAMESPACE"] = "root\\default"   # the consumer class lives where its consumer does
+        return tour_objects(dr) + failing + [
+                event_filter(long1, "SELECT * FROM Test_Event WHERE Severity = 1"),
+                event_filter(long2, "SELECT * FROM Test_Event WHERE Severity = 2"),
+                logfile_consumer("Long2", os.path.join(dr, "long2.log"), "%Message%"),
+                binding(long2, lf_path("Long2")),
+                # GROUP BY filters named G in two namespaces, BY different properties.
+                event_filter("G", "SELECT * FROM Test_Event GROUP WITHIN 1 BY Severity"),
+                logfile_consumer("GSub", os.path.join(dr, "gsub.log"), "%NumberOfEvents% %Severity%"),
+                binding("G", lf_path("GSub")),
+                dict(event_filter("G", "SELECT * FROM Test_Event GROUP WITHIN 1 BY Message"),
+                     __NAMESPACE="root\\default", EventNamespace="root\\subscription"),
+                dict(logfile_consumer("GDef", os.path.join(dr, "gdef.log"), "%NumberOfEvents% %Message%"),
+                     __NAMESPACE="root\\default"),
+                dict(binding("G", lf_path("GDef")), __NAMESPACE="root\\default"),
+                # A failing consumer in root\default, watched from both namespaces.
+                dict({"__CLASS": "Test_FailingConsumer", "Name": "Fails"}, __NAMESPACE="root\\default"),
+                dict(binding("AllTest", "Test_FailingConsumer.Name=" + q("Fails")), __NAMESPACE="root\\default"),
+                dict(event_filter("AllTest", "SELECT * FROM Test_Event"), __NAMESPACE="root\\default",
+                     EventNamespace="root\\subscription"),
+                dict(event_filter("FailDef", "SELECT * FROM __ConsumerFailureEvent"), __NAMESPACE="root\\default",
+                     EventNamespace="root\\default"),
+                dict(logfile_consumer("FailDefLog", os.path.join(dr, "faildef.log"), "%IntendedConsumer%"),
+                     __NAMESPACE="root\\default"),
+                dict(binding("FailDef", lf_path("FailDefLog")), __NAMESPACE="root\\default"),
+                dict(event_filter("FailSub", "SELECT * FROM __ConsumerFailureEvent"),
+                     EventNamespace="root\\subscription"),
+                logfile_consumer("FailSubLog", os.path.join(dr, "failsub.log"), "%IntendedConsumer%"),
+                binding("FailSub", lf_path("FailSubLog")),
+                # A poller's events are raised in root\cimv2 only.
+                dict(event_filter("Clock", "SELECT * FROM __InstanceModificationEvent WITHIN 1 WHERE "
+                                  "TargetInstance ISA 'Win32_LocalTime'"), EventNamespace="root\\default"),
+                logfile_consumer("ClockLog", os.path.join(dr, "clock.log"), "%TargetInstance.Second%"),
+                binding("Clock", lf_path("ClockLog")),
+            ]
+    with new_dir_daemon(objs) as d:
+        d.start()
+        c = d.connect()
+        c.send(ev("one", Severity=1))
+        c.send(ev("two", Severity=2))
+        c.send(ev("two", Severity=2))
+        c.ping()
+        wait_for(lambda: read_lines(d.path("long2.log")) == ["two", "two"], "the second long-named filter only")
+        wait_for(lambda: sorted(read_lines(d.path("gsub.log"))) == ["1 1", "2 2"], "GROUP BY Severity")
+        wait_for(lambda: sorted(read_lines(d.path("gdef.log"))) == ["1 one", "2 two"], "GROUP BY Message")
+        want = 'root\\default:Test_FailingConsumer.Name="Fails"'
+        wait_for(lambda: len(read_lines(d.path("faildef.log"))) >= 3, "failure reports in root\\default")
+        assert set(read_lines(d.path("faildef.log"))) == {want}, read_lines(d.path("faildef.log"))
+        time.sleep(1.5)
+        assert read_lines(d.path("failsub.log")) == [], read_lines(d.path("failsub.log"))
+        assert read_lines(d.path("clock.log")) == [], read_lines(d.path("clock.log"))
+        assert d.log_lines("EventNamespace root\\default: instance events of Win32_LocalTime"), d.log()
+        # A namespace name too long, or with a control character.
+        for name in ["n" * 300, "a\tb"]:
+            r = put(c, {"__CLASS": "__Namespace", "Name": name}, Namespace="root")
+            assert r["StatusName"] == "WBEM_E_INVALID_NAMESPACE", r
+        # A provider class's EnumInstances checks the namespace too.
+        r = c.request("EnumInstances", ClassName="Win32_LocalTime", Namespace="root\\nowhere")
+        assert r["StatusName"] == "WBEM_E_INVALID_NAMESPACE", r
+        assert c.request("EnumInstances", ClassName="Win32_LocalTime", Namespace="root\\cimv2")["Status"] == 0
+        d.stop()
+    # A binding to a long name that does not exist is refused, not matched
+    # to another one.
+    with new_dir_daemon(lambda dr: objs(dr) + [binding("A" * 495 + "3", lf_path("Long2"))]) as d:
+        p = subprocess.run([DAEMON, "-n", "-f", d.conf], capture_output=True, text=True, timeout=30)
+        assert p.returncode != 0 and "WBEM_E_NOT_FOUND" in p.stderr, p.stderr
+
+
+@test
+def test_repository_file_namespace_spellings():
+    """An administrator's repository.json may spell a namespace as WMI does:
+    updates and deletes find the entry all the same."""
+    with new_dir_daemon(tour_objects) as d:
+        os.makedirs(os.path.join(d.dir, "state"), exist_ok=True)
+        with open(os.path.join(d.dir, "state", "repository.json"), "w") as f:
+            json.dump({"Version": 1, "Objects": [
+                {"Instance": event_filter("Spelled", "SELECT * FROM __Event"), "CreatorUid": 0,
+                 "Namespace": "\\\\.\\ROOT\\CIMV2"}]}, f)
+        d.start()
+        c = d.connect()
+        r = c.request("GetObject", Path='__EventFilter.Name="Spelled"', Namespace="root\\cimv2")
+        assert r["Status"] == 0 and r["Origin"] == "runtime", r
+        r = put(c, event_filter("Spelled", "SELECT * FROM __ExtrinsicEvent"), Namespace="root\\cimv2")
+        assert r["Status"] == 0, r
+        doc = json.load(open(os.path.join(d.dir, "state", "repository.json")))
+        assert len(doc["Objects"]) == 1 and doc["Objects"][0]["Namespace"] == "root\\cimv2", doc
+        r = c.request("DeleteInstance", Path='root\\cimv2:__EventFilter.Name="Spelled"')
+        assert r["Status"] == 0, r
+        d.stop()

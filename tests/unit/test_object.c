@@ -210,7 +210,7 @@ test_qualifier_flavors(void **state)
         " \"__PROPERTIES\": {\"level\": {\"CIMType\": \"uint32\", \"Units\": \"ms\"}}}",
     };
     const char *where[] = {"F_Bad1", "F_Bad2.level"};
-    for (size_t i = 0; i < 2; i++) {
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         json_t *d = json_loads(bad[i], 0, NULL);
         assert_non_null(d);
         assert_int_equal(wmi_schema_add_class_json(s, d, &err), WBEM_E_OVERRIDE_NOT_ALLOWED);
@@ -219,6 +219,23 @@ test_qualifier_flavors(void **state)
         json_decref(d);
     }
     assert_null(wmi_schema_get_class(s, "F_Bad1"));
+    /* A subclass cannot weaken DisableOverride with flavors of its own... */
+    json_t *d = json_loads("{\"__CLASS\": \"F_Weak\", \"__SUPERCLASS\": \"F_Sub\","
+                           " \"__QUALIFIERS\": {\"Fixed\": \"b\"}, \"__FLAVORS\": {\"fixed\": [\"EnableOverride\"]}}",
+                           0, NULL);
+    assert_int_equal(wmi_schema_add_class_json(s, d, &err), WBEM_E_OVERRIDE_NOT_ALLOWED);
+    assert_non_null(strstr(err.text, "EnableOverride"));
+    json_decref(d);
+    /* ... and one that adds other flavors keeps it for its own subclasses. */
+    d = json_loads("{\"__CLASS\": \"F_Keep\", \"__SUPERCLASS\": \"F_Sub\","
+                   " \"__QUALIFIERS\": {\"Fixed\": \"b\"}, \"__FLAVORS\": {\"FIXED\": [\"ToInstance\"]}}",
+                   0, NULL);
+    assert_int_equal(wmi_schema_add_class_json(s, d, &err), WBEM_S_NO_ERROR);
+    json_decref(d);
+    d = json_loads("{\"__CLASS\": \"F_Bad3\", \"__SUPERCLASS\": \"F_Keep\", \"__QUALIFIERS\": {\"Fixed\": \"z\"}}", 0,
+                   NULL);
+    assert_int_equal(wmi_schema_add_class_json(s, d, &err), WBEM_E_OVERRIDE_NOT_ALLOWED);
+    json_decref(d);
     wmi_schema_free(s);
 }
 
