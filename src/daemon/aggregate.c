@@ -17,6 +17,7 @@
  * windows close on a libuv timer.
  */
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -240,10 +241,12 @@ aggregate_free(struct wmid_aggregator *a)
 }
 
 /* __AggregateEvent_<name>: the class of the filter's aggregate events when
- * it has BY (letters, digits and _ kept, the rest turned into _); outside
- * root\subscription the name is the qualified one (qname), so that
- * same-named filters of two namespaces get two classes.  With @buf NULL,
- * a static buffer is used. */
+ * it has BY (letters, digits and _ kept, the rest turned into _).  A
+ * filter outside root\subscription, or one whose name does not fit a
+ * class name (255 bytes), gets "_" and 16 hex digits of a hash of its
+ * namespace and name after the (cut) name, so that same-named filters of
+ * two namespaces get two classes and no name reads as a namespace.  With
+ * @buf NULL, a static buffer is used. */
 const char *
 aggregate_class_name(const struct wmid_filter *f, char *buf, size_t len)
 {
@@ -252,10 +255,26 @@ aggregate_class_name(const struct wmid_filter *f, char *buf, size_t len)
         buf = sbuf;
         len = sizeof sbuf;
     }
+    const size_t limit = len - 1 < 255 ? len - 1 : 255; /* WMI's longest class name */
+    const size_t suffix = 17;                           /* "_" and 16 hex digits */
+    bool other_ns = f->ns != NULL && strcasecmp(f->ns, WMID_NS_DEFAULT) != 0;
     int n = snprintf(buf, len, "__AggregateEvent_");
-    for (const char *p = f->qname ? f->qname : f->name; *p && (size_t)n + 1 < len; p++, n++)
+    bool hashed = other_ns || (size_t)n + strlen(f->name) > limit;
+    size_t stop = hashed ? limit - suffix : limit;
+    for (const char *p = f->name; *p && (size_t)n < stop; p++, n++)
         buf[n] = (char)((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ? *p : '_');
     buf[n] = '\0';
+    if (hashed) {
+        /* FNV-1a over "ns:name" as the filter keys spell it (lower case). */
+        uint64_t h = 0xcbf29ce484222325ull;
+        const char *parts[] = {f->ns != NULL ? f->ns : WMID_NS_DEFAULT, ":", f->name};
+        for (size_t i = 0; i < 3; i++)
+            for (const char *p = parts[i]; *p; p++) {
+                h ^= (unsigned char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+                h *= 0x100000001b3ull;
+            }
+        snprintf(buf + n, len - (size_t)n, "_%016llx", (unsigned long long)h);
+    }
     return buf;
 }
 

@@ -234,6 +234,8 @@ raise_report(struct wmid_delivery *d, enum wmid_system_event_kind kind, struct w
     se->kind = kind;
     se->event = ev != NULL ? wmi_object_ref(ev) : NULL;
     se->logical = wmi_object_ref(c->logical);
+    se->consumer_path = c->path != NULL ? strdup(c->path) : NULL;
+    snprintf(se->ns, sizeof se->ns, "%s", c->ns != NULL ? c->ns : WMID_NS_DEFAULT);
     se->code = code;
     se->queue_bytes = queue_bytes;
     va_list ap;
@@ -1346,6 +1348,7 @@ delivery_shutdown(struct wmid_delivery *d, unsigned timeout_ms)
         for (size_t i = 0; i < d->nraised; i++) {
             wmi_object_unref(d->raised[i].event);
             wmi_object_unref(d->raised[i].logical);
+            free(d->raised[i].consumer_path);
         }
         d->nraised = 0;
         pthread_mutex_unlock(&d->raise_mu);

@@ -1443,15 +1443,9 @@ router_raise(struct wmid_router *r, struct wmid_system_event *se)
         if (se->event != NULL)
             wmi_object_put_object(ev, "Event", se->event);
         /* The consumer's namespace is where the report is raised, and its
-         * path names it (reports are rare: a linear search will do). */
-        const struct wmid_consumer *c = NULL;
-        for (size_t i = 0; i < r->nconsumers && c == NULL; i++)
-            if (r->consumers[i]->logical == se->logical)
-                c = r->consumers[i];
-        char *path = c == NULL ? wmi_object_get_path(se->logical) : NULL;
-        if (c != NULL || path != NULL)
-            wmi_object_put_string(ev, "IntendedConsumer", c != NULL ? c->path : path);
-        free(path);
+         * path names it. */
+        if (se->consumer_path != NULL)
+            wmi_object_put_string(ev, "IntendedConsumer", se->consumer_path);
         if (se->kind == WMID_SE_CONSUMER_FAILURE) {
             wmi_object_put_uint64(ev, "ErrorCode", se->code);
             wmi_object_put_string(ev, "ErrorDescription", se->description);
@@ -1459,13 +1453,14 @@ router_raise(struct wmid_router *r, struct wmid_system_event *se)
             wmi_object_put_uint64(ev, "CurrentQueueSize", se->queue_bytes > UINT32_MAX ? UINT32_MAX : se->queue_bytes);
         }
         wmi_object_put_uint64(ev, "TIME_CREATED", wmi_time_created_now());
-        struct wmid_source here = {NULL, NULL, c != NULL ? c->ns : WMID_NS_DEFAULT};
+        struct wmid_source here = {NULL, NULL, se->ns[0] != '\0' ? se->ns : WMID_NS_DEFAULT};
         router_indicate_from(r, ev, 512, 0, &here);
         wmi_object_unref(ev);
     }
     atomic_fetch_add_explicit(&r->stats.system_events, 1, memory_order_relaxed);
     wmi_object_unref(se->event);
     wmi_object_unref(se->logical);
+    free(se->consumer_path);
 }
 
 void

@@ -329,7 +329,7 @@ enum wmid_push_result {
  *   __ConsumerFailureEvent   IndicateToConsumer failed or missed its deadline
  *   __EventQueueOverflowEvent a queue limit was reached
  *   __EventDroppedEvent      any other drop (no sink, expired, shutdown)
- * References: @event and @logical are owned by the report.
+ * References: @event, @logical and @consumer_path are owned by the report.
  */
 enum wmid_system_event_kind {
     WMID_SE_CONSUMER_FAILURE,
@@ -341,6 +341,9 @@ struct wmid_system_event {
     enum wmid_system_event_kind kind;
     wmi_object *event;            /* the event concerned (a reference), or NULL */
     wmi_object *logical;          /* the intended logical consumer (a reference) */
+    char *consumer_path;          /* its path, ns_qualify'd (owned), and its namespace, where the */
+    char ns[WMID_NS_MAX + 1];     /* report is raised: taken when the report is made, so that a */
+                                  /* consumer a reload retired is still named right */
     wmi_status code;              /* ErrorCode of a failure */
     uint64_t queue_bytes;         /* CurrentQueueSize of an overflow */
     char description[200];        /* ErrorDescription */

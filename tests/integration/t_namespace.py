@@ -321,3 +321,50 @@ def test_repository_file_namespace_spellings():
         r = c.request("DeleteInstance", Path='root\\cimv2:__EventFilter.Name="Spelled"')
         assert r["Status"] == 0, r
         d.stop()
+
+
+@test
+def test_reports_of_a_retired_consumer_keep_its_namespace():
+    """A consumer a reload changes drains its queue as a retired one: the
+    drop reports it raises meanwhile are still raised in its namespace and
+    name it with its namespace."""
+    def objs(dr):
+        slow = rec_objects(dr, "slow.so", "Test_SlowConsumer")
+        slow[0]["__NAMESPACE"] = "root\\default"
+        return tour_objects(dr) + slow + [
+            dict({"__CLASS": "Test_SlowConsumer", "Name": "X", "Filename": os.path.join(dr, "x.out"),
+                  "DelayMs": 400}, __NAMESPACE="root\\default"),
+            dict(event_filter("AllT", "SELECT * FROM Test_Event"), __NAMESPACE="root\\default",
+                 EventNamespace="root\\subscription"),
+            dict(binding("AllT", "Test_SlowConsumer.Name=" + q("X")), __NAMESPACE="root\\default"),
+            dict(event_filter("RepDef", "SELECT * FROM __EventDroppedEvent"), __NAMESPACE="root\\default",
+                 EventNamespace="root\\default"),
+            dict(logfile_consumer("RepDefLog", os.path.join(dr, "def.log"), "%IntendedConsumer%|%Event.Message%"),
+                 __NAMESPACE="root\\default"),
+            dict(binding("RepDef", lf_path("RepDefLog")), __NAMESPACE="root\\default"),
+            dict(event_filter("RepSub", "SELECT * FROM __EventDroppedEvent"), EventNamespace="root\\subscription"),
+            logfile_consumer("RepSubLog", os.path.join(dr, "sub.log"), "%IntendedConsumer%|%Event.Message%"),
+            binding("RepSub", lf_path("RepSubLog")),
+        ]
+    with new_dir_daemon(objs, {"max_wait_on_events": 200, "consumer_deadline_ms": 5000}) as d:
+        d.start()
+        c = d.connect()
+        for i in range(6):
+            c.send(ev("m%d" % i))
+        c.ping()
+        time.sleep(0.05)
+        fn = os.path.join(d.dir, "conf.d", "10-test.json")
+        changed = json.load(open(fn))
+        for o in changed:
+            if o.get("Name") == "X" and o.get("__CLASS") == "Test_SlowConsumer":
+                o["DelayMs"] = 401
+        with open(fn + ".tmp", "w") as f:
+            json.dump(changed, f)
+        os.rename(fn + ".tmp", fn)
+        assert c.request("Reload")["Status"] == 0
+        want = 'root\\default:Test_SlowConsumer.Name="X"'
+        wait_for(lambda: len(read_lines(d.path("def.log"))) >= 3, "drop reports in root\\default")
+        time.sleep(0.5)
+        assert all(l.startswith(want + "|m") for l in read_lines(d.path("def.log"))), read_lines(d.path("def.log"))
+        assert read_lines(d.path("sub.log")) == [], read_lines(d.path("sub.log"))
+        d.stop()
