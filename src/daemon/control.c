@@ -91,6 +91,8 @@ struct wmid_control {
     unsigned long next_qid;
     struct tclass *tclasses;
     size_t ntclasses;
+    const char **tnames;         /* the FROM classes, for router_set_temp_classes */
+    bool closing;                /* control_close: no event provider is told any more */
     unsigned long long temp_created, temp_delivered, temp_dropped, temp_overflows;
 };
 
@@ -316,6 +318,16 @@ temp_reindex(struct wmid_control *ctl)
         tc->subs[tc->n++] = t;
     }
     router_set_temp_hook(ctl->ntemps > 0 ? temp_on_event : NULL, ctl);
+    /* The event providers that serve only when someone listens (the
+     * process connector, plugins) learn of the classes temporary
+     * consumers want, as they do of filters'. */
+    free(ctl->tnames);
+    ctl->tnames = ctl->ntclasses > 0 ? calloc(ctl->ntclasses, sizeof *ctl->tnames) : NULL;
+    for (size_t i = 0; ctl->tnames != NULL && i < ctl->ntclasses; i++)
+        ctl->tnames[i] = ctl->tclasses[i].name;
+    router_set_temp_classes(ctl->tnames, ctl->tnames != NULL ? ctl->ntclasses : 0);
+    if (!ctl->closing && ctl->router != NULL)
+        eventprov_sync(ctl->router);
 }
 
 /* Unlink @t from both lists (the index is rebuilt by the caller). */
@@ -589,7 +601,8 @@ req_exec_notification_query(struct conn *c, const json_t *id, json_t *req)
             if (q != NULL && qcls[k] != NULL && !router_class_in(ctl->router, qcls[k], ns)) {
                 memset(&err, 0, sizeof err);
                 err.status = WBEM_E_INVALID_CLASS;
-                snprintf(err.text, sizeof err.text, "class %.80s is not in namespace %.150s", qcls[k], ns);
+                snprintf(err.text, sizeof err.text, "class %.60s is in namespace %.100s, not in %.100s", qcls[k],
+                         router_class_home(ctl->router, qcls[k]), ns);
                 wmi_query_free(q);
                 q = NULL;
             }
@@ -968,7 +981,8 @@ req_indicate(struct conn *c, const json_t *id, json_t *req)
         if (cname != NULL && !router_class_in(ctl->router, cname, ns)) {
             snprintf(field, sizeof field, "Events[%zu].__CLASS", i);
             char msg[400];
-            snprintf(msg, sizeof msg, "class %.120s is not in namespace %.200s", cname, ns);
+            snprintf(msg, sizeof msg, "class %.120s is in namespace %.120s, not in %.120s", cname,
+                     router_class_home(ctl->router, cname), ns);
             reply_error(c, id, WBEM_E_INVALID_CLASS, field, msg);
             goto out;
         }
@@ -1128,6 +1142,15 @@ req_get_object(struct conn *c, const json_t *id, json_t *req)
         return;
     wmi_status st = WBEM_E_NOT_SUPPORTED;
     json_t *got = c->ctl->repo.get ? c->ctl->repo.get(c->ctl->repo.arg, ns, path, &st) : NULL;
+    if (got == NULL && st == WBEM_E_INVALID_NAMESPACE) {
+        char msg[400];
+        char *pns = NULL;
+        ns_split_path(path, &pns);
+        snprintf(msg, sizeof msg, "namespace %.300s does not exist", pns ? pns : ns ? ns : "?");
+        free(pns);
+        reply_error(c, id, st, "Namespace", msg);
+        return;
+    }
     if (got == NULL) {
         char msg[600];
         snprintf(msg, sizeof msg, "%s: %.500s",
@@ -1474,7 +1497,8 @@ handle_line(struct conn *c, const char *line, size_t n)
             return false;
         }
         if (cname != NULL && !router_class_in(ctl->router, cname, ns)) {
-            snprintf(msg, sizeof msg, "class %.120s is not in namespace %.200s", cname, ns);
+            snprintf(msg, sizeof msg, "class %.120s is in namespace %.120s, not in %.120s", cname,
+                     router_class_home(ctl->router, cname), ns);
             ctl->refused++;
             c->refused++;
             count_error(ctl, c, WBEM_E_INVALID_CLASS, "__CLASS", msg);
@@ -1896,7 +1920,10 @@ control_close(struct wmid_control *ctl)
     while (ctl->conns != NULL)
         conn_close(ctl->conns);
     uv_run(ctl->loop, UV_RUN_NOWAIT);
+    ctl->closing = true;
     temp_reindex(ctl); /* no subscription is left: the router's hook goes */
+    free(ctl->tnames);
+    ctl->tnames = NULL;
     json_decref(ctl->errors_by_status);
     free(ctl);
 }

@@ -239,8 +239,21 @@ classes_overlap(const wmi_schema *schema, const char *a, const char *b)
     return ca != NULL && cb != NULL && (wmi_class_isa(ca, b) || wmi_class_isa(cb, a));
 }
 
-/* Loop thread, with k->mu held: would some filter of the router take this
- * sink's events? */
+/* Does a temporary subscription (ExecNotificationQuery) select events of
+ * class @cls or of a class related to it? */
+static bool
+temp_wants(const wmi_schema *schema, const char *cls)
+{
+    const char *const *names;
+    size_t n = router_temp_classes(&names);
+    for (size_t i = 0; i < n; i++)
+        if (classes_overlap(schema, cls, names[i]))
+            return true;
+    return false;
+}
+
+/* Loop thread, with k->mu held: would some filter of the router, or a
+ * temporary subscription, take this sink's events? */
 static bool
 sink_compute_active(struct ev_sink *k)
 {
@@ -249,6 +262,9 @@ sink_compute_active(struct ev_sink *k)
         return false;
     const wmi_schema *schema = router_schema(r);
     struct wmid_source src = {&k->publisher, k->sd, k->ns[0] ? k->ns : NULL};
+    for (size_t j = 0; k->queries != NULL && j < k->ntexts; j++)
+        if (k->queries[j] != NULL && temp_wants(schema, wmi_query_class(k->queries[j])))
+            return true;
     for (size_t i = 0; i < router_filter_count(r); i++) {
         struct wmid_filter *f = router_filter_at(r, i);
         if ((f->nbindings == 0 && f->agg == NULL) || f->polled || !router_filter_accepts(f, &src))
@@ -1383,6 +1399,7 @@ registration_wanted(struct wmid_router *r, wmi_object *reg, const struct sec_ide
         wmi_query *q = NULL;
         wmi_error err;
         if (!want && WMI_SUCCEEDED(wmi_query_parse(texts[i], schema, &q, &err))) {
+            want = temp_wants(schema, wmi_query_class(q));
             for (size_t j = 0; j < router_filter_count(r) && !want; j++) {
                 struct wmid_filter *f = router_filter_at(r, j);
                 want = (f->nbindings > 0 || f->agg != NULL) && !f->polled && router_filter_accepts(f, &src) &&

@@ -212,9 +212,17 @@ snap_grow_index(struct wmid_snapshot *s)
 bool
 snapshot_add(struct wmid_snapshot *s, wmi_object *inst)
 {
+    return snapshot_add_keyed(s, inst, false);
+}
+
+bool
+snapshot_add_keyed(struct wmid_snapshot *s, wmi_object *inst, bool fold_case)
+{
     char *path = wmi_object_get_path(inst);
     if (path == NULL)
         return false;
+    for (char *p = path; fold_case && *p != '\0'; p++)
+        *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
     if ((s->n + 1) * 2 > s->index_cap && !snap_grow_index(s)) {
         free(path);
         return false;

@@ -77,6 +77,10 @@ void snapshot_unref(struct wmid_snapshot *s);
  * when it has no path or out of memory.  A second instance with the same
  * path replaces the first. */
 bool snapshot_add(struct wmid_snapshot *s, wmi_object *inst);
+/* The same, keyed by the path in lower case when @fold_case: the
+ * repository's keys compare without case, as WMI compares string keys, so
+ * that a change of case is a modification. */
+bool snapshot_add_keyed(struct wmid_snapshot *s, wmi_object *inst, bool fold_case);
 size_t snapshot_count(const struct wmid_snapshot *s);
 /* Call @fn with each instance (borrowed), in insertion order. */
 void snapshot_foreach(const struct wmid_snapshot *s, void (*fn)(wmi_object *inst, void *arg), void *arg);

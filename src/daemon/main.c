@@ -258,6 +258,53 @@ mof_fail(wmi_error *err, const json_t *op, size_t k)
 }
 
 /*
+ * Which MofComp operation made each entry of the candidate document: @tags
+ * (an array parallel to @old's list) becomes the one parallel to @new's,
+ * after operation @k appended, replaced or removed entries (order is kept,
+ * so one walk tells them apart).
+ */
+static json_t *
+align_tags(const json_t *old, const json_t *new, const json_t *tags, size_t k)
+{
+    json_t *out = json_array();
+    size_t i = 0, j = 0, nn = json_array_size(new), no = json_array_size(old);
+    while (out != NULL && i < nn) {
+        if (j < no && json_equal(json_array_get(old, j), json_array_get(new, i))) {
+            json_array_append(out, json_array_get(tags, j) ? json_array_get(tags, j) : json_null());
+            i++, j++;
+        } else if (nn - i >= no - j) {
+            /* appended (more left than before) or replaced (as many) */
+            json_array_append_new(out, json_integer((json_int_t)k));
+            j += nn - i == no - j;
+            i++;
+        } else {
+            j++; /* removed */
+        }
+    }
+    return out;
+}
+
+/* The candidate document of a MofComp was refused by the reload, which
+ * names one of its entries ("<repository>: object N ..."): name the MOF
+ * operation that made it instead, with its file and line. */
+static void
+mof_blame(struct daemon_state *ds, wmi_error *err, const json_t *ops, const json_t *tags)
+{
+    const char *repo = repo_path(ds->repo);
+    size_t n = strlen(repo);
+    static const char *const lists[] = {"Objects", "Classes"}, *const words[] = {": object ", ": class "};
+    for (size_t l = 0; l < 2; l++) {
+        size_t w = strlen(words[l]);
+        if (strncmp(err->source, repo, n) != 0 || strncmp(err->source + n, words[l], w) != 0)
+            continue;
+        size_t idx = strtoul(err->source + n + w, NULL, 10);
+        const json_t *k = json_array_get(json_object_get(tags, lists[l]), idx);
+        if (json_is_integer(k))
+            mof_fail(err, json_array_get(ops, (size_t)json_integer_value(k)), (size_t)json_integer_value(k));
+    }
+}
+
+/*
  * MofComp: the operations of a compiled MOF file, all or nothing, each in
  * its namespace.  Namespaces (__Namespace instances), classes and class
  * deletions first, against the current repository; then the other
@@ -272,14 +319,25 @@ repo_mofcomp_op(void *arg, const struct sec_identity *who, const json_t *ops, si
     size_t k;
     json_t *op;
     *applied = 0;
-    for (int phase = 0; phase < 2; phase++) {
+    /* Which operation made each entry, for an error of the final reload. */
+    json_t *tags = json_pack("{s[]s[]}", "Objects", "Classes");
+    for (size_t l = 0; tags != NULL && l < 2; l++) {
+        const char *list = l == 0 ? "Objects" : "Classes";
+        for (size_t i = 0; i < json_array_size(json_object_get(doc, list)); i++)
+            json_array_append_new(json_object_get(tags, list), json_null());
+    }
+    /* Phase 0: namespaces; 1: classes; 2: the other instances, against a
+     * load with the classes. */
+    for (int phase = 0; phase < 3; phase++) {
         struct wmid_objects tmp;
         memset(&tmp, 0, sizeof tmp);
-        if (phase == 1 && !load_objects(ds, ds->settings.object_dir, doc, &tmp, err)) {
+        if (phase == 2 && !load_objects(ds, ds->settings.object_dir, doc, &tmp, err)) {
+            mof_blame(ds, err, ops, tags);
             json_decref(doc);
+            json_decref(tags);
             return false;
         }
-        const struct wmid_objects *cur = phase == 0 ? &ds->objects : &tmp;
+        const struct wmid_objects *cur = phase < 2 ? &ds->objects : &tmp;
         json_array_foreach(ops, k, op) {
             const char *kind = json_string_value(json_object_get(op, "Kind"));
             const char *ns = json_string_value(json_object_get(op, "Namespace"));
@@ -294,13 +352,13 @@ repo_mofcomp_op(void *arg, const struct sec_identity *who, const json_t *ops, si
                 memset(err, 0, sizeof *err);
                 err->status = st;
                 snprintf(err->text, sizeof err->text, "\"Kind\" is missing");
-            } else if (phase == 0 && strcmp(kind, "class") == 0) {
+            } else if (phase == 1 && strcmp(kind, "class") == 0) {
                 st = repo_put_class_in(ds->repo, doc, cur, who, ns, obj, flags, &nd, err);
-            } else if (phase == 0 && strcmp(kind, "deleteclass") == 0) {
+            } else if (phase == 1 && strcmp(kind, "deleteclass") == 0) {
                 st = repo_delete_class_in(ds->repo, doc, cur, who, ns, target, &nd, err);
-            } else if (strcmp(kind, "instance") == 0 && nsi == (phase == 0)) {
+            } else if (strcmp(kind, "instance") == 0 && (phase == 0 ? nsi : phase == 2 && !nsi)) {
                 st = repo_put_in(ds->repo, doc, cur, who, ns, obj, flags, &nd, err);
-            } else if (phase == 1 && strcmp(kind, "deleteinstance") == 0) {
+            } else if (phase == 2 && strcmp(kind, "deleteinstance") == 0) {
                 st = repo_delete_in(ds->repo, doc, cur, who, ns, target, &nd, err);
             } else if (strcmp(kind, "class") != 0 && strcmp(kind, "deleteclass") != 0 &&
                        strcmp(kind, "instance") != 0 && strcmp(kind, "deleteinstance") != 0 &&
@@ -313,20 +371,30 @@ repo_mofcomp_op(void *arg, const struct sec_identity *who, const json_t *ops, si
             if (st == WBEM_S_FALSE)
                 continue; /* the other phase's */
             if (WMI_FAILED(st)) {
-                if (phase == 1)
+                if (phase == 2)
                     config_free_objects(&tmp);
                 json_decref(doc);
+                json_decref(tags);
                 return mof_fail(err, op, k);
+            }
+            for (size_t l = 0; tags != NULL && l < 2; l++) {
+                const char *list = l == 0 ? "Objects" : "Classes";
+                json_object_set_new(tags, list, align_tags(json_object_get(doc, list), json_object_get(nd, list),
+                                                           json_object_get(tags, list), k));
             }
             json_decref(doc);
             doc = nd;
             nd = NULL;
             (*applied)++;
         }
-        if (phase == 1)
+        if (phase == 2)
             config_free_objects(&tmp);
     }
-    return apply_doc(ds, doc, err);
+    bool ok = apply_doc(ds, doc, err);
+    if (!ok)
+        mof_blame(ds, err, ops, tags);
+    json_decref(tags);
+    return ok;
 }
 
 /* The object dir's objects, then those created at run time. */

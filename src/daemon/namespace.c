@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "daemon/wmieventd.h"
 
@@ -31,13 +32,23 @@ ns_normalize(const char *ns)
 {
     if (ns == NULL)
         return NULL;
-    /* \\.\root\x, //./root/x, \\host\root\x (the local host only), \root\x */
+    bool remote = false;
+    /* \\.\root\x, //./root/x, \\host\root\x, \root\x.  Only this machine
+     * is served: another host's name is kept, so that the result is no
+     * namespace here (ns_is_valid fails) rather than a local one. */
     if ((ns[0] == '\\' || ns[0] == '/') && (ns[1] == '\\' || ns[1] == '/')) {
-        ns += 2;
-        while (*ns != '\0' && *ns != '\\' && *ns != '/')
-            ns++;
+        const char *host = ns + 2;
+        size_t hl = strcspn(host, "\\/");
+        char self[256] = "";
+        gethostname(self, sizeof self - 1);
+        bool local = (hl == 1 && host[0] == '.') || (hl == 9 && strncasecmp(host, "localhost", 9) == 0) ||
+                     (hl > 0 && hl == strlen(self) && strncasecmp(host, self, hl) == 0);
+        if (local)
+            ns = host + hl;
+        else
+            remote = true;
     }
-    while (*ns == '\\' || *ns == '/')
+    while (!remote && (*ns == '\\' || *ns == '/'))
         ns++;
     char *out = strdup(ns);
     for (char *c = out; c != NULL && *c != '\0'; c++) {

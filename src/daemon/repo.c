@@ -533,6 +533,8 @@ repo_delete_in(struct wmid_repo *r, const json_t *base, const struct wmid_object
     long i = -1;
     if ((where = request_ns(cur, base, pns, ns, err)) == NULL) {
         /* @err says why */
+    } else if (wmi_schema_get_class(cur->schema, cls) == NULL || !ns_class_in(cur->class_ns, cls, where)) {
+        fail(err, WBEM_E_INVALID_CLASS, "Path", "no class %s in namespace %s", cls, where);
     } else if ((i = find_object(cur, where, cls, keys)) < 0) {
         fail(err, WBEM_E_NOT_FOUND, "Path", "no object %s in namespace %s", rel, where);
     } else if (!is_runtime(r, cur, (size_t)i)) {

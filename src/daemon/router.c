@@ -1379,6 +1379,22 @@ router_filter_accepts(const struct wmid_filter *f, const struct wmid_source *src
  * snapshot, so that it outlives a reload. */
 static wmid_temp_hook temp_hook;
 static void *temp_hook_arg;
+static const char *const *temp_classes;
+static size_t ntemp_classes;
+
+void
+router_set_temp_classes(const char *const *names, size_t n)
+{
+    temp_classes = names;
+    ntemp_classes = n;
+}
+
+size_t
+router_temp_classes(const char *const **names)
+{
+    *names = temp_classes;
+    return ntemp_classes;
+}
 
 void
 router_set_temp_hook(wmid_temp_hook fn, void *arg)
@@ -1438,8 +1454,10 @@ router_raise(struct wmid_router *r, struct wmid_system_event *se)
     };
     const wmi_class *cls = wmi_schema_get_class(r->schema, classes[se->kind]);
     wmi_object *ev = NULL;
-    /* Build the event only when a filter could take it. */
-    if (cls != NULL && index_find(r, cls)->n > 0 && WMI_SUCCEEDED(wmi_object_new(r->schema, classes[se->kind], &ev))) {
+    /* Build the event only when a filter, or a temporary subscription,
+     * could take it. */
+    if (cls != NULL && (index_find(r, cls)->n > 0 || temp_hook != NULL) &&
+        WMI_SUCCEEDED(wmi_object_new(r->schema, classes[se->kind], &ev))) {
         if (se->event != NULL)
             wmi_object_put_object(ev, "Event", se->event);
         /* The consumer's namespace is where the report is raised, and its
@@ -1499,6 +1517,12 @@ bool
 router_class_in(const struct wmid_router *r, const char *cls, const char *ns)
 {
     return ns_class_in(r->class_ns, cls, ns);
+}
+
+const char *
+router_class_home(const struct wmid_router *r, const char *cls)
+{
+    return ns_class_home(r->class_ns, cls);
 }
 
 size_t

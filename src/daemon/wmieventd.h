@@ -536,6 +536,12 @@ bool router_filter_accepts(const struct wmid_filter *f, const struct wmid_source
  */
 typedef void (*wmid_temp_hook)(void *arg, wmi_object *ev, const struct wmid_source *src);
 void router_set_temp_hook(wmid_temp_hook fn, void *arg);
+/* The FROM classes of the temporary subscriptions (control.c sets them,
+ * borrowed until its next call), so that the event providers that serve
+ * only when someone listens (eventprov.c) serve temporary consumers too.
+ * Loop thread. */
+void router_set_temp_classes(const char *const *names, size_t n);
+size_t router_temp_classes(const char *const **names);
 /* The providers of the snapshot (borrowed). */
 struct wmid_provider *router_provider_at(struct wmid_router *r, size_t i);
 /* The __EventProviderRegistration of provider @i in this snapshot (borrowed;
@@ -549,6 +555,9 @@ wmi_object *router_provider_events(struct wmid_router *r, size_t i, const struct
  * (built-in classes are in every namespace)?  Any thread: read-only. */
 bool router_has_namespace(const struct wmid_router *r, const char *ns);
 bool router_class_in(const struct wmid_router *r, const char *cls, const char *ns);
+/* The namespace of user class @cls (borrowed, valid while the router
+ * lives), or NULL for a built-in or unknown class. */
+const char *router_class_home(const struct wmid_router *r, const char *cls);
 /* End of a burst of router_indicate calls: wake the delivery threads. */
 void router_flush(struct wmid_router *r);
 /* Raise what the delivery engine reports (delivery_set_raise_cb) as an

@@ -901,14 +901,18 @@ def test_broken_plugins_reported():
 
 # (d) A consumer that fails ------------------------------------------------
 
+def failing_consumer_objects(dr):
+    """The tour, plus a consumer whose every IndicateToConsumer fails,
+    bound to AllTest (Test_Event)."""
+    return tour_objects(dr) + test_provider("Failing", "failing_consumer.so", "Test_FailingConsumer", {}) + [
+        {"__CLASS": "Test_FailingConsumer", "Name": "Fails"},
+        binding("AllTest", "Test_FailingConsumer.Name=" + q("Fails")),
+    ]
+
+
 @test
 def test_failing_consumer():
-    def objs(dr):
-        return tour_objects(dr) + test_provider("Failing", "failing_consumer.so", "Test_FailingConsumer", {}) + [
-            {"__CLASS": "Test_FailingConsumer", "Name": "Fails"},
-            binding("AllTest", "Test_FailingConsumer.Name=" + q("Fails")),
-        ]
-    with new_dir_daemon(objs) as d:
+    with new_dir_daemon(failing_consumer_objects) as d:
         d.start()
         c = d.connect()
         for i in range(5):

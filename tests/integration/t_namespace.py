@@ -368,3 +368,82 @@ def test_reports_of_a_retired_consumer_keep_its_namespace():
         assert all(l.startswith(want + "|m") for l in read_lines(d.path("def.log"))), read_lines(d.path("def.log"))
         assert read_lines(d.path("sub.log")) == [], read_lines(d.path("sub.log"))
         d.stop()
+
+
+@test
+def test_temporary_consumers_wake_on_demand_sources():
+    """A temporary subscription alone makes the sources that serve only
+    when someone listens serve it: the process traces, and the engine's
+    failure reports."""
+    with new_dir_daemon(failing_consumer_objects) as d:
+        d.start()
+        c = d.connect()
+        w = d.connect()
+        subscribe(w, "SELECT * FROM Win32_ProcessStartTrace WHERE ProcessName = 'sleep'")
+        subscribe(w, "SELECT * FROM __ConsumerFailureEvent")
+        time.sleep(0.3)
+        # Long enough for the /proc polling fallback (process_poll_ms, 100 ms)
+        # where the netlink connector is not available.
+        subprocess.run(["sleep", "0.5"])
+        c.send(ev("to the failing consumer"))
+        c.ping()
+        # Other sleep processes may start meanwhile: read until both kinds came.
+        got = []
+        while len({g["Event"]["__CLASS"] for g in got}) < 2 and len(got) < 50:
+            got += read_events(w, 1)
+        classes = {g["Event"]["__CLASS"] for g in got}
+        assert classes == {"Win32_ProcessStartTrace", "__ConsumerFailureEvent"}, got
+        fail = [g for g in got if g["Event"]["__CLASS"] == "__ConsumerFailureEvent"][0]["Event"]
+        assert fail["IntendedConsumer"] == 'Test_FailingConsumer.Name="Fails"', fail
+        d.stop()
+
+
+@test
+def test_namespace_audit_regressions():
+    """Found by an audit of the docs against the program: a MOF error found
+    by the final reload names the MOF file and line; a class may come
+    before its namespace's __Namespace instance in a file; GetObject names
+    the Namespace field; DeleteInstance of an unknown class is
+    WBEM_E_INVALID_CLASS; a change of case is a modification; another
+    machine's namespace is none of ours."""
+    with new_dir_daemon(tour_objects) as d:
+        d.start()
+        c = d.connect()
+        mof = d.path("i.mof")
+        with open(mof, "w") as f:
+            f.write('#pragma namespace("\\\\\\\\.\\\\root\\\\default")\n'
+                    'class Def_Event : __ExtrinsicEvent { string M; };\n'
+                    '#pragma namespace("\\\\\\\\.\\\\root\\\\subscription")\n'
+                    'instance of __EventFilter { Name = "IF"; QueryLanguage = "WQL"; Query = "SELECT * FROM Def_Event"; };\n')
+        rc, out, err = run_ctl(["mofcomp", mof], sock=d.socket)
+        assert rc == 1 and "WBEM_E_INVALID_CLASS" in err and "i.mof:4" in err, (rc, out, err)
+        order = d.path("order.mof")
+        with open(order, "w") as f:
+            f.write('#pragma namespace("\\\\\\\\.\\\\root\\\\cimv2\\\\yy")\n'
+                    'class Yy_Event : __ExtrinsicEvent { string M; };\n'
+                    '#pragma namespace("\\\\\\\\.\\\\root\\\\cimv2")\n'
+                    'instance of __Namespace { Name = "yy"; };\n')
+        rc, out, err = run_ctl(["mofcomp", order], sock=d.socket)
+        assert rc == 0 and "2 operation(s) loaded" in out, (rc, out, err)
+        r = c.request("GetObject", Path='__EventFilter.Name="x"', Namespace="root\\nope")
+        assert r["StatusName"] == "WBEM_E_INVALID_NAMESPACE" and r["Field"] == "Namespace", r
+        assert "root\\nope" in r["Message"], r
+        r = c.request("DeleteInstance", Path='Nope_Thing.Name="a"')
+        assert r["StatusName"] == "WBEM_E_INVALID_CLASS", r
+        r = c.request("DeleteInstance", Path='Yy_Event.M="a"')
+        assert r["StatusName"] == "WBEM_E_INVALID_CLASS", r
+        for ns in ["\\\\otherhost\\root\\cimv2", "//otherhost/root/cimv2"]:
+            r = c.request("EnumClasses", Namespace=ns)
+            assert r["StatusName"] == "WBEM_E_INVALID_NAMESPACE", (ns, r)
+        assert c.request("EnumClasses", Namespace="\\\\localhost\\root\\cimv2")["Status"] == 0
+        w = d.connect()
+        subscribe(w, "SELECT * FROM __NamespaceOperationEvent", Namespace="root\\cimv2")
+        r = put(c, {"__CLASS": "__Namespace", "Name": "YY"}, Namespace="root\\cimv2", Flags="UPDATE_ONLY")
+        assert r["Status"] == 0, r
+        e = read_events(w, 1)[0]["Event"]
+        assert e["__CLASS"] == "__NamespaceModificationEvent", e
+        assert e["TargetNamespace"]["Name"] == "YY" and e["PreviousNamespace"]["Name"] == "yy", e
+        classes = [x["__CLASS"] for x in c.request("EnumClasses", Namespace="root\\cimv2\\yy",
+                                                   SuperClass="__ExtrinsicEvent")["Classes"]]
+        assert "Yy_Event" in classes, classes
+        d.stop()

@@ -29,7 +29,12 @@ test_normalize(void **state)
     (void)state;
     check_normalize("\\\\.\\root\\subscription", "root\\subscription");
     check_normalize("//./ROOT/CIMv2/", "root\\cimv2");
-    check_normalize("\\\\host\\root\\Default", "root\\default");
+    check_normalize("\\\\localhost\\root\\Default", "root\\default");
+    /* Another machine's namespace is none of ours. */
+    check_normalize("\\\\otherhost\\root\\cimv2", "\\\\otherhost\\root\\cimv2");
+    char *remote = ns_normalize("//otherhost/root/cimv2");
+    assert_false(ns_is_valid(remote));
+    free(remote);
     check_normalize("\\root\\x\\\\", "root\\x");
     check_normalize("root", "root");
     assert_null(ns_normalize(NULL));

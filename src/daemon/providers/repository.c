@@ -154,7 +154,7 @@ repository_update(const struct wmid_objects *o, struct wmid_router *r)
             if (!ok)
                 break;
         }
-        snapshot_add(s, o->instances[i]);
+        snapshot_add_keyed(s, o->instances[i], true);
     }
     if (!ok) {
         free_snapshots(next, nnext);
