@@ -422,9 +422,11 @@ add_instance(struct wmid_objects *o, const json_t *obj, const char *ns, long own
     return true;
 }
 
-/* The __Namespace instances of @objs (each @get(entry) an instance, its
- * namespace in member @ns_member of @nsobj(entry)) create namespaces
- * before anything is put in them. */
+/* The __Namespace instances among @objs create namespaces before anything
+ * is put in them.  Each entry is an instance (@key NULL: an object file)
+ * or holds one in member @key (the repository file: "Instance"); the
+ * entry's member @ns_member names the namespace it is in.  @file names
+ * the entries in errors. */
 static bool
 declare_namespaces(struct wmid_objects *o, const json_t *objs, const char *key, const char *ns_member,
                    const char *file, wmi_error *err)

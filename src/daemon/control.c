@@ -152,6 +152,27 @@ on_write(uv_write_t *req, int status)
         temp_drained(c); /* overflowed temporary consumers learn of it */
 }
 
+/* @obj (stolen) as one compact JSON line with its newline (new string;
+ * *@n its length with the newline), or NULL when out of memory. */
+static char *
+json_line(json_t *obj, size_t *n)
+{
+    char *text = json_dumps(obj, JSON_COMPACT);
+    json_decref(obj);
+    if (text == NULL)
+        return NULL;
+    size_t len = strlen(text);
+    char *line = realloc(text, len + 2);
+    if (line == NULL) {
+        free(text);
+        return NULL;
+    }
+    line[len] = '\n';
+    line[len + 1] = '\0';
+    *n = len + 1;
+    return line;
+}
+
 /* Send one JSON reply line (steals @reply).  Replies are never dropped: a
  * client that does not read them is not read from either, once more than
  * MAX_PENDING_REPLY_BYTES wait, until it catches up. */
@@ -162,25 +183,17 @@ reply(struct conn *c, json_t *reply)
         json_decref(reply);
         return;
     }
-    char *text = json_dumps(reply, JSON_COMPACT);
-    json_decref(reply);
-    if (text == NULL)
+    size_t n;
+    char *line = json_line(reply, &n);
+    if (line == NULL)
         return;
-    size_t n = strlen(text);
-    char *line = realloc(text, n + 2);
-    if (line == NULL) {
-        free(text);
-        return;
-    }
-    line[n] = '\n';
-    line[n + 1] = '\0';
     uv_write_t *req = malloc(sizeof *req);
     if (req == NULL) {
         free(line);
         return;
     }
     req->data = line;
-    uv_buf_t b = uv_buf_init(line, (unsigned)(n + 1));
+    uv_buf_t b = uv_buf_init(line, (unsigned)n);
     if (uv_write(req, (uv_stream_t *)&c->pipe, &b, 1, on_write) != 0) {
         free(line);
         free(req);
@@ -276,7 +289,8 @@ struct tclass {
 
 static void conn_close(struct conn *c);
 static void temp_on_event(void *arg, wmi_object *ev, const struct wmid_source *src);
-static bool request_ns(struct conn *c, const json_t *id, const json_t *req, const char *member, char *buf, size_t len);
+static bool request_ns(struct conn *c, const json_t *id, const json_t *req, const char *member,
+                       char buf[WMID_NS_MAX + 1]);
 
 static void
 temp_free(struct tsub *t)
@@ -385,19 +399,10 @@ static void
 temp_status_line(struct tsub *t, json_t *msg)
 {
     json_object_set_new(msg, "QueryId", json_integer((json_int_t)t->qid));
-    char *text = json_dumps(msg, JSON_COMPACT);
-    json_decref(msg);
-    if (text == NULL)
-        return;
-    size_t n = strlen(text);
-    char *line = realloc(text, n + 2);
-    if (line == NULL) {
-        free(text);
-        return;
-    }
-    line[n] = '\n';
-    line[n + 1] = '\0';
-    temp_write(t->conn, line, n + 1);
+    size_t n;
+    char *line = json_line(msg, &n);
+    if (line != NULL)
+        temp_write(t->conn, line, n);
 }
 
 static void
@@ -590,7 +595,7 @@ req_exec_notification_query(struct conn *c, const json_t *id, json_t *req)
      * and its classes must be that namespace's; without, every
      * namespace's, as a filter without EventNamespace. */
     char ns[WMID_NS_MAX + 1];
-    if (json_object_get(req, "Namespace") != NULL && !request_ns(c, id, req, "Namespace", ns, sizeof ns))
+    if (json_object_get(req, "Namespace") != NULL && !request_ns(c, id, req, "Namespace", ns))
         return;
     bool has_ns = json_object_get(req, "Namespace") != NULL;
     wmi_error err;
@@ -860,31 +865,42 @@ ingest(struct conn *c, wmi_object *ev, size_t size, const char *ns)
 }
 
 /*
- * The namespace a request names in @member ("Namespace"; "__NAMESPACE" on
- * a bare event), normalized into @buf; WMID_NS_DEFAULT when absent.  False
- * with a reply (WBEM_E_INVALID_PARAMETER, WBEM_E_INVALID_NAMESPACE) when it
- * is not a string or names no namespace of the snapshot.
+ * The namespace @v names (a request's "Namespace", a bare event's
+ * "__NAMESPACE"; NULL: WMID_NS_DEFAULT), normalized into @buf.
+ * WBEM_E_INVALID_PARAMETER when it is not a string,
+ * WBEM_E_INVALID_NAMESPACE when it names no namespace of the snapshot
+ * (@msg says which).
  */
-static bool
-request_ns(struct conn *c, const json_t *id, const json_t *req, const char *member, char *buf, size_t len)
+static wmi_status
+resolve_ns(const struct wmid_router *r, const json_t *v, char buf[WMID_NS_MAX + 1], char *msg, size_t msglen)
 {
-    const json_t *v = json_object_get(req, member);
-    char msg[400];
     if (v == NULL) {
-        snprintf(buf, len, "%s", WMID_NS_DEFAULT);
-        return true;
+        snprintf(buf, WMID_NS_MAX + 1, "%s", WMID_NS_DEFAULT);
+        return WBEM_S_NO_ERROR;
     }
-    char *ns = json_is_string(v) ? ns_normalize(json_string_value(v)) : NULL;
-    if (ns == NULL || !router_has_namespace(c->ctl->router, ns) || strlen(ns) >= len) {
-        snprintf(msg, sizeof msg, json_is_string(v) ? "namespace %.300s does not exist" : "%s is a string",
-                 json_is_string(v) ? json_string_value(v) : member);
-        reply_error(c, id, json_is_string(v) ? WBEM_E_INVALID_NAMESPACE : WBEM_E_INVALID_PARAMETER, member, msg);
-        free(ns);
-        return false;
+    if (!json_is_string(v)) {
+        snprintf(msg, msglen, "a namespace is a string (root\\...)");
+        return WBEM_E_INVALID_PARAMETER;
     }
-    snprintf(buf, len, "%s", ns);
+    char *ns = ns_normalize(json_string_value(v));
+    bool ok = ns != NULL && strlen(ns) <= WMID_NS_MAX && router_has_namespace(r, ns);
+    if (ok)
+        snprintf(buf, WMID_NS_MAX + 1, "%s", ns);
+    else
+        snprintf(msg, msglen, "namespace %.300s does not exist", json_string_value(v));
     free(ns);
-    return true;
+    return ok ? WBEM_S_NO_ERROR : WBEM_E_INVALID_NAMESPACE;
+}
+
+/* resolve_ns for request member @member; false with the reply sent. */
+static bool
+request_ns(struct conn *c, const json_t *id, const json_t *req, const char *member, char buf[WMID_NS_MAX + 1])
+{
+    char msg[400];
+    wmi_status st = resolve_ns(c->ctl->router, json_object_get(req, member), buf, msg, sizeof msg);
+    if (WMI_FAILED(st))
+        reply_error(c, id, st, member, msg);
+    return WMI_SUCCEEDED(st);
 }
 
 /* The same for requests handed to the repository, which checks the name
@@ -958,7 +974,7 @@ req_indicate(struct conn *c, const json_t *id, json_t *req)
     const wmi_schema *schema = router_schema(ctl->router);
     char ns[WMID_NS_MAX + 1];
 
-    if (!request_ns(c, id, req, "Namespace", ns, sizeof ns))
+    if (!request_ns(c, id, req, "Namespace", ns))
         return false;
     if (!json_is_array(events)) {
         reply_error(c, id, WBEM_E_INVALID_PARAMETER, "Events", "Indicate needs \"Events\": an array of event objects");
@@ -1071,7 +1087,7 @@ req_enum_instances(struct conn *c, const json_t *id, json_t *req)
         }
     } else {
         char nsbuf[WMID_NS_MAX + 1];
-        if (!request_ns(c, id, req, "Namespace", nsbuf, sizeof nsbuf))
+        if (!request_ns(c, id, req, "Namespace", nsbuf))
             return;
         list = json_array();
     }
@@ -1481,17 +1497,12 @@ handle_line(struct conn *c, const char *line, size_t n)
         const wmi_schema *schema = router_schema(ctl->router);
         /* A bare event may say where it is raised, as its __NAMESPACE. */
         char ns[WMID_NS_MAX + 1];
-        const json_t *jns = json_object_get(j, "__NAMESPACE");
-        char *nns = json_is_string(jns) ? ns_normalize(json_string_value(jns)) : NULL;
         const char *cname = json_string_value(json_object_get(j, "__CLASS"));
-        bool too_long = nns != NULL && strlen(nns) > WMID_NS_MAX;
-        snprintf(ns, sizeof ns, "%s", nns != NULL ? nns : WMID_NS_DEFAULT);
-        free(nns);
-        if (jns != NULL && (!json_is_string(jns) || too_long || !router_has_namespace(ctl->router, ns))) {
-            snprintf(msg, sizeof msg, "__NAMESPACE: namespace %.300s does not exist",
-                     json_is_string(jns) ? json_string_value(jns) : "(not a string)");
+        wmi_status nst = resolve_ns(ctl->router, json_object_get(j, "__NAMESPACE"), ns, msg, sizeof msg);
+        if (WMI_FAILED(nst)) {
             ctl->refused++;
             c->refused++;
+            /* A bare event's namespace that is no namespace, string or not. */
             count_error(ctl, c, WBEM_E_INVALID_NAMESPACE, "__NAMESPACE", msg);
             json_decref(j);
             return false;

@@ -924,12 +924,12 @@ sink_get_restricted(struct wmi_event_sink *self, size_t n, const char *const *qu
     return WBEM_S_NO_ERROR;
 }
 
-static void
-sink_release(struct wmi_event_sink *self)
+/* Cut @k off its side (the provider released it, or is unloaded) and hand
+ * the events it held to the router; returns the side it had (NULL: cut
+ * off already). */
+static struct wmid_evside *
+sink_detach(struct ev_sink *k)
 {
-    struct ev_sink *k = K(self);
-    if (!k->restricted)
-        return; /* the main sink lives until the provider is unloaded */
     pthread_mutex_lock(&k->mu);
     struct wmid_evside *side = k->side;
     k->side = NULL;
@@ -938,6 +938,16 @@ sink_release(struct wmi_event_sink *self)
     pthread_mutex_unlock(&k->mu);
     submit(h, n);
     free(h);
+    return side;
+}
+
+static void
+sink_release(struct wmi_event_sink *self)
+{
+    struct ev_sink *k = K(self);
+    if (!k->restricted)
+        return; /* the main sink lives until the provider is unloaded */
+    struct wmid_evside *side = sink_detach(k);
     if (side != NULL) {
         pthread_mutex_lock(&side->mu);
         for (struct ev_sink **pp = &side->sinks; *pp != NULL; pp = &(*pp)->next)
@@ -1626,13 +1636,7 @@ eventprov_unload(struct wmid_provider *p)
     pthread_mutex_unlock(&side->mu);
     while (k != NULL) {
         struct ev_sink *next = k->next;
-        pthread_mutex_lock(&k->mu);
-        k->side = NULL;
-        size_t n = 0;
-        struct ingress *h = take_held(k, &n);
-        pthread_mutex_unlock(&k->mu);
-        submit(h, n);
-        free(h);
+        sink_detach(k);
         atomic_store(&k->active, false);
         sink_unref(k); /* the provider's reference */
         k = next;

@@ -153,17 +153,25 @@ ns_exists(const json_t *namespaces, const char *ns)
     return ok;
 }
 
+/* Class names are keys of class_ns in lower case; false when @cls is
+ * longer than a class name may be (255 bytes). */
+static bool
+class_key(const char *cls, char key[256])
+{
+    size_t n = strlen(cls);
+    if (n >= 256)
+        return false;
+    for (size_t i = 0; i <= n; i++)
+        key[i] = (char)(cls[i] >= 'A' && cls[i] <= 'Z' ? cls[i] + 32 : cls[i]);
+    return true;
+}
+
 const char *
 ns_class_home(const json_t *class_ns, const char *cls)
 {
-    if (class_ns == NULL || cls == NULL)
-        return NULL;
     char key[256];
-    size_t n = strlen(cls);
-    if (n >= sizeof key)
+    if (class_ns == NULL || cls == NULL || !class_key(cls, key))
         return NULL;
-    for (size_t i = 0; i <= n; i++)
-        key[i] = (char)(cls[i] >= 'A' && cls[i] <= 'Z' ? cls[i] + 32 : cls[i]);
     return json_string_value(json_object_get(class_ns, key));
 }
 
@@ -178,12 +186,7 @@ bool
 ns_set_class_home(struct wmid_objects *o, const char *cls, const char *ns)
 {
     char key[256];
-    size_t n = strlen(cls);
-    if (n >= sizeof key)
-        return false;
-    for (size_t i = 0; i <= n; i++)
-        key[i] = (char)(cls[i] >= 'A' && cls[i] <= 'Z' ? cls[i] + 32 : cls[i]);
-    return json_object_set_new(o->class_ns, key, json_string(ns)) == 0;
+    return class_key(cls, key) && json_object_set_new(o->class_ns, key, json_string(ns)) == 0;
 }
 
 const char *

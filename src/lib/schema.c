@@ -690,21 +690,21 @@ wmi_schema_add_classes_json(wmi_schema *schema, const json_t *defs, size_t *fail
 {
     wmi_status first = WBEM_S_NO_ERROR;
     size_t bad = 0;
-    json_t *todo = json_array();
+    json_t *pending = json_array();
     size_t i;
     json_t *def;
-    if (todo == NULL)
+    if (pending == NULL)
         return WBEM_E_OUT_OF_MEMORY;
     json_array_foreach(defs, i, def) {
         const char *name = json_string_value(json_object_get(def, "__CLASS"));
         if (name == NULL || wmi_schema_get_class(schema, name) == NULL)
-            json_array_append(todo, def);
+            json_array_append(pending, def);
     }
     /* Superclass first, in as many passes as the order of @defs needs. */
-    for (bool progress = true; progress && json_array_size(todo) > 0;) {
+    for (bool progress = true; progress && json_array_size(pending) > 0;) {
         progress = false;
-        for (i = 0; i < json_array_size(todo);) {
-            def = json_array_get(todo, i);
+        for (i = 0; i < json_array_size(pending);) {
+            def = json_array_get(pending, i);
             const char *sup = json_string_value(json_object_get(def, "__SUPERCLASS"));
             if (sup != NULL && wmi_schema_get_class(schema, sup) == NULL) {
                 i++;
@@ -717,20 +717,20 @@ wmi_schema_add_classes_json(wmi_schema *schema, const json_t *defs, size_t *fail
                 if (err != NULL)
                     *err = e;
             }
-            json_array_remove(todo, i);
+            json_array_remove(pending, i);
             progress = true;
         }
     }
     /* What is left has a superclass nobody defines. */
-    for (i = 0; i < json_array_size(todo); i++) {
+    for (i = 0; i < json_array_size(pending); i++) {
         if (bad++ == 0) {
             first = WBEM_E_INVALID_SUPERCLASS;
-            def = json_array_get(todo, i);
+            def = json_array_get(pending, i);
             wmi_set_error(err, first, json_string_value(json_object_get(def, "__CLASS")), "superclass %s is unknown",
                           json_string_value(json_object_get(def, "__SUPERCLASS")));
         }
     }
-    json_decref(todo);
+    json_decref(pending);
     if (failed != NULL)
         *failed = bad;
     return first;

@@ -239,11 +239,14 @@ def test_event_namespace():
         r = c.request("Indicate", Events=[ev("y")], Namespace="root\\nowhere")
         assert r["StatusName"] == "WBEM_E_INVALID_NAMESPACE" and r["Field"] == "Namespace", r
         c.send({"__CLASS": "Test_Event", "__NAMESPACE": "root\\cimv2", "Message": "wrong ns"})
+        c.send({"__CLASS": "Test_Event", "__NAMESPACE": "root\\nowhere", "Message": "no ns"})
+        c.send({"__CLASS": "Test_Event", "__NAMESPACE": 7, "Message": "not a string"})
         c.ping()
         wait_for(lambda: read_lines(d.path("cimv2.log")).count("Cimv2_Event") == 2, "the events in root\\cimv2")
         wait_for(lambda: "Test_Event" in read_lines(d.path("sub.log")), "the socket event in root\\subscription")
         errs = c.stats()["Stats"]["connections"]["errors_by_status"]
         assert errs.get("WBEM_E_INVALID_CLASS", 0) >= 2, errs
+        assert errs.get("WBEM_E_INVALID_NAMESPACE", 0) == 3, errs  # the request above, and two bare events
         write_objects(d, "20-extra.json", extra_objects(d, "extra %Message%"))
         assert c.request("Reload")["Status"] == 0
         wait_for(lambda: read_lines(d.path("sub.log")).count("__InstanceCreationEvent") == 3,
