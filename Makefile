@@ -47,7 +47,7 @@ CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARNINGS) $(SANFLAGS) -fPIC \
 LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
 
 LIB_SRC    = $(wildcard src/lib/*.c)
-DAEMON_SRC = $(wildcard src/daemon/*.c src/daemon/providers/*.c)
+DAEMON_SRC = $(wildcard src/daemon/*.c src/daemon/*/*.c)
 CTL_SRC    = $(wildcard src/ctl/*.c)
 HOST_SRC   = $(wildcard src/host/*.c)
 PLUGIN_SRC = $(wildcard src/consumers/*.c)
@@ -61,7 +61,7 @@ CTL_OBJ    = $(CTL_SRC:%.c=$(B)/obj/%.o)
 # The host reuses the daemon's plugin loader, logging and wire framing
 # (plugin.o pulls in hosting.o, whose daemon side the host never calls).
 HOST_OBJ   = $(HOST_SRC:%.c=$(B)/obj/%.o) \
-             $(addprefix $(B)/obj/src/daemon/,plugin.o log.o hostproto.o hosting.o)
+             $(addprefix $(B)/obj/src/daemon/,log.o plugins/loader.o plugins/hostproto.o plugins/hosting.o)
 
 SHLIB      = $(B)/lib/libwmievent.so.$(VERSION)
 SHLIB_SO   = $(B)/lib/libwmievent.so.$(SOVERSION)

@@ -19,10 +19,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon/eventprov.h"
-#include "daemon/instance.h"
-#include "daemon/repo.h"
-#include "daemon/intrinsic.h"
+#include "daemon/plugins/eventprov.h"
+#include "daemon/providers/instance.h"
+#include "daemon/config/repository.h"
+#include "daemon/providers/intrinsic.h"
 #include "daemon/wmieventd.h"
 
 #define DEFAULT_CONFIG "/etc/wmieventd/wmieventd.json"

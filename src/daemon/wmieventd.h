@@ -14,7 +14,7 @@
 #include <uv.h>
 
 #include "wmievent.h"
-#include "daemon/security.h"
+#include "daemon/config/security.h"
 
 /* ====================================================================
  * log.c - logging to stderr (relayd's log_warn/log_warnx/fatal)

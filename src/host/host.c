@@ -31,7 +31,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "daemon/hostproto.h"
+#include "daemon/plugins/hostproto.h"
 #include "daemon/wmieventd.h"
 
 /* A provider loaded in this host. */

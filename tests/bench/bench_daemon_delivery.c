@@ -1,5 +1,5 @@
 /*
- * bench_daemon_delivery.c - the delivery engine (src/daemon/delivery.c) from
+ * bench_daemon_delivery.c - the delivery engine (src/daemon/engine/delivery.c) from
  * an in-process provider: throughput, latency, batching gain and deadline
  * detection (issue 4, "Benchmarks" items 1-4).
  *

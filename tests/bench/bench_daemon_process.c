@@ -37,8 +37,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/instance.h"
-#include "daemon/intrinsic.h"
+#include "daemon/providers/instance.h"
+#include "daemon/providers/intrinsic.h"
 #include "daemon/wmieventd.h"
 
 static pid_t *children;

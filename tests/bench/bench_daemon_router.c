@@ -1,6 +1,6 @@
 /*
  * bench_daemon_router.c - the router's cost per event (router_indicate,
- * src/daemon/router.c) as the number of filters grows.
+ * src/daemon/engine/router.c) as the number of filters grows.
  *
  *   usage: bench_daemon_router [-t SECONDS] [-r REPS] DIR...
  *

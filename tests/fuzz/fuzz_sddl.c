@@ -1,6 +1,6 @@
 /*
  * fuzz_sddl.c - libFuzzer target: the SDDL subset and SIDs of the
- * daemon's security module (src/daemon/security.c, docs/security.md).
+ * daemon's security module (src/daemon/config/security.c, docs/security.md).
  *
  * The input, NUL-terminated, goes through sec_descriptor_parse.  A text
  * that parses must print (sec_descriptor_to_string) a canonical form that
@@ -16,7 +16,7 @@
  */
 #include "fuzz_common.h"
 
-#include "daemon/security.c"
+#include "daemon/config/security.c"
 
 int fuzz_sddl_one(const uint8_t *data, size_t size);
 

@@ -18,8 +18,8 @@
 
 #include <cmocka.h>
 
-#include "daemon/instance.h"
-#include "daemon/intrinsic.h"
+#include "daemon/providers/instance.h"
+#include "daemon/providers/intrinsic.h"
 
 static wmi_schema *schema;
 

@@ -1,6 +1,6 @@
 /*
  * test_daemon_security.c - identities, the SDDL subset and access checks
- * (src/daemon/security.c, docs/security.md).
+ * (src/daemon/config/security.c, docs/security.md).
  *
  * Mostly data-driven: a table of descriptors that must be refused, with
  * the status and column of the error; a table of descriptors and
@@ -24,7 +24,7 @@
 
 #include <cmocka.h>
 
-#include "daemon/security.h"
+#include "daemon/config/security.h"
 
 /* Parse a heap copy of exactly strlen(text) + 1 bytes. */
 static struct sec_descriptor *

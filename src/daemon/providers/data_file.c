@@ -35,7 +35,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "daemon/instance.h"
+#include "daemon/providers/instance.h"
 #include "daemon/wmieventd.h"
 
 #define NBUCKETS 256

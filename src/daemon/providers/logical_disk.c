@@ -32,7 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/instance.h"
+#include "daemon/providers/instance.h"
 #include "daemon/wmieventd.h"
 
 static const char *const skipped_types[] = {

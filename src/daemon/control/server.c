@@ -25,10 +25,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/eventprov.h"
-#include "daemon/instance.h"
-#include "daemon/intrinsic.h"
-#include "daemon/repo.h"
+#include "daemon/plugins/eventprov.h"
+#include "daemon/providers/instance.h"
+#include "daemon/providers/intrinsic.h"
+#include "daemon/config/repository.h"
 #include "daemon/wmieventd.h"
 
 #define READ_CHUNK (64 * 1024)

@@ -56,7 +56,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/hostproto.h"
+#include "daemon/plugins/hostproto.h"
 #include "daemon/wmieventd.h"
 
 

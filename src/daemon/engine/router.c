@@ -27,9 +27,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "daemon/eventprov.h"
-#include "daemon/instance.h"
-#include "daemon/intrinsic.h"
+#include "daemon/plugins/eventprov.h"
+#include "daemon/providers/instance.h"
+#include "daemon/providers/intrinsic.h"
 #include "daemon/wmieventd.h"
 
 /* ====================================================================

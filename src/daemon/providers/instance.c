@@ -10,7 +10,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "daemon/instance.h"
+#include "daemon/providers/instance.h"
 
 static const struct wmid_instance_provider *const builtin[] = {
     &wmid_ip_win32_process, &wmid_ip_logical_disk, &wmid_ip_operating_system,

@@ -20,8 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/instance.h"
-#include "daemon/intrinsic.h"
+#include "daemon/providers/instance.h"
+#include "daemon/providers/intrinsic.h"
 
 /* The instances of the last load, one snapshot per namespace: paths are
  * relative, and the same path may name an object in each namespace. */

@@ -33,8 +33,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "daemon/eventprov.h"
-#include "daemon/instance.h"
+#include "daemon/plugins/eventprov.h"
+#include "daemon/providers/instance.h"
 #include "daemon/wmieventd.h"
 
 #define NBUCKETS 4096

@@ -21,7 +21,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include "daemon/security.h"
+#include "daemon/config/security.h"
 
 /* The largest value of a SID's identifier authority (48 bits) and of a
  * sub-authority (32 bits), and the most sub-authorities a SID may have. */

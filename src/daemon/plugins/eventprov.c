@@ -50,7 +50,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "daemon/eventprov.h"
+#include "daemon/plugins/eventprov.h"
 
 /* ====================================================================
  * Types

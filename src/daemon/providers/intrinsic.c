@@ -13,8 +13,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "daemon/instance.h"
-#include "daemon/intrinsic.h"
+#include "daemon/providers/instance.h"
+#include "daemon/providers/intrinsic.h"
 
 /* ====================================================================
  * Filter analysis

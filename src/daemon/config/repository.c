@@ -37,8 +37,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "daemon/instance.h"
-#include "daemon/repo.h"
+#include "daemon/providers/instance.h"
+#include "daemon/config/repository.h"
 
 struct wmid_repo {
     char *dir;

@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/hostproto.h"
+#include "daemon/plugins/hostproto.h"
 
 int64_t
 hp_now_ms(void)
