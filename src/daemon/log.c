@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "daemon/wmieventd.h"
+#include "daemon/log.h"
 
 static int log_level = WMI_LOG_INFO;
 static bool log_timestamps = true;

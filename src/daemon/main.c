@@ -24,6 +24,16 @@
 #include "daemon/config/repository.h"
 #include "daemon/providers/intrinsic.h"
 #include "daemon/wmieventd.h"
+#include "daemon/config/config.h"
+#include "daemon/config/security.h"
+#include "daemon/control/control.h"
+#include "daemon/engine/delivery.h"
+#include "daemon/engine/lifecycle.h"
+#include "daemon/engine/router.h"
+#include "daemon/log.h"
+#include "daemon/notify.h"
+#include "daemon/providers/process_trace.h"
+#include "daemon/providers/timer.h"
 
 #define DEFAULT_CONFIG "/etc/wmieventd/wmieventd.json"
 

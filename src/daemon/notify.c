@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "daemon/wmieventd.h"
+#include "daemon/log.h"
+#include "daemon/notify.h"
 
 void
 notify_systemd(const char *state)

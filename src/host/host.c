@@ -33,6 +33,8 @@
 
 #include "daemon/plugins/hostproto.h"
 #include "daemon/wmieventd.h"
+#include "daemon/log.h"
+#include "daemon/plugins/loader.h"
 
 /* A provider loaded in this host. */
 struct hprov {

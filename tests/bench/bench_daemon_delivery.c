@@ -88,6 +88,10 @@
 
 #include "daemon/wmieventd.h"
 #include "plugins/delivery.h"
+#include "daemon/config/config.h"
+#include "daemon/engine/delivery.h"
+#include "daemon/engine/router.h"
+#include "daemon/log.h"
 
 #define POOL 4096
 #define SIZE_HINT 112 /* bytes: the bench line's average (bench_socket) */

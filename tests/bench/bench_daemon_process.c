@@ -40,6 +40,7 @@
 #include "daemon/providers/instance.h"
 #include "daemon/providers/intrinsic.h"
 #include "daemon/wmieventd.h"
+#include "daemon/log.h"
 
 static pid_t *children;
 static size_t nchildren;

@@ -40,6 +40,9 @@
 #include <unistd.h>
 
 #include "daemon/wmieventd.h"
+#include "daemon/config/config.h"
+#include "daemon/engine/router.h"
+#include "daemon/log.h"
 
 struct ev_kind {
     const char *label;

@@ -17,6 +17,7 @@
 #include "fuzz_common.h"
 
 #include "daemon/config/security.c"
+#include "daemon/config/security.h"
 
 int fuzz_sddl_one(const uint8_t *data, size_t size);
 

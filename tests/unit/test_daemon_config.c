@@ -35,6 +35,10 @@
 #include <cmocka.h>
 
 #include "daemon/wmieventd.h"
+#include "daemon/config/config.h"
+#include "daemon/engine/router.h"
+#include "daemon/log.h"
+#include "daemon/providers/timer.h"
 
 #define CASES_DIR "../data/config"
 

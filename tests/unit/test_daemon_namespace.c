@@ -13,6 +13,8 @@
 #include <cmocka.h>
 
 #include "daemon/wmieventd.h"
+#include "daemon/config/config.h"
+#include "daemon/config/namespace.h"
 
 static void
 check_normalize(const char *in, const char *want)

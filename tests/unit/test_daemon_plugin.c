@@ -17,6 +17,8 @@
 #include <cmocka.h>
 
 #include "daemon/wmieventd.h"
+#include "daemon/log.h"
+#include "daemon/plugins/loader.h"
 
 static wmi_schema *schema;
 static struct wmid_settings settings;

@@ -18,6 +18,9 @@
 #include <strings.h>
 
 #include "daemon/wmieventd.h"
+#include "daemon/config/config.h"
+#include "daemon/config/namespace.h"
+#include "daemon/log.h"
 
 static void
 set_err(wmi_error *err, wmi_status st, const char *source, int line, int column, const char *fmt, ...)

@@ -22,6 +22,8 @@
 #include <unistd.h>
 
 #include "daemon/wmieventd.h"
+#include "daemon/config/config.h"
+#include "daemon/config/namespace.h"
 
 /* ====================================================================
  * Names and paths

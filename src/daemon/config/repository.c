@@ -39,6 +39,9 @@
 
 #include "daemon/providers/instance.h"
 #include "daemon/config/repository.h"
+#include "daemon/config/config.h"
+#include "daemon/config/namespace.h"
+#include "daemon/config/security.h"
 
 struct wmid_repo {
     char *dir;

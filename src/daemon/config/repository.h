@@ -7,6 +7,8 @@
 #define WMID_REPO_H
 
 #include "daemon/wmieventd.h"
+#include "daemon/config/config.h"
+#include "daemon/config/security.h"
 
 /* PutInstance flags (WBEM_CHANGE_FLAG_TYPE). */
 #define WMID_PUT_CREATE_OR_UPDATE 0x0u  /* WBEM_FLAG_CREATE_OR_UPDATE */

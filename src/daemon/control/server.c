@@ -30,6 +30,12 @@
 #include "daemon/providers/intrinsic.h"
 #include "daemon/config/repository.h"
 #include "daemon/wmieventd.h"
+#include "daemon/config/namespace.h"
+#include "daemon/config/security.h"
+#include "daemon/control/control.h"
+#include "daemon/engine/delivery.h"
+#include "daemon/engine/router.h"
+#include "daemon/log.h"
 
 #define READ_CHUNK (64 * 1024)
 #define MAX_PENDING_REPLY_BYTES (1024 * 1024)

@@ -23,6 +23,9 @@
 #include <strings.h>
 
 #include "daemon/wmieventd.h"
+#include "daemon/engine/aggregate.h"
+#include "daemon/engine/router.h"
+#include "daemon/log.h"
 
 struct group {
     char *key;                   /* the BY values as compact JSON */

@@ -55,6 +55,10 @@
 #include <time.h>
 
 #include "daemon/wmieventd.h"
+#include "daemon/engine/delivery.h"
+#include "daemon/log.h"
+#include "daemon/plugins/hosting.h"
+#include "daemon/plugins/loader.h"
 
 #define QE_SOLO 0x1u
 
@@ -162,14 +166,6 @@ struct wmid_delivery {
 
 #define WATCH_TICK_MS 2
 
-static uint64_t
-now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* ====================================================================
  * Reports: system events, and rate-limited log lines
  * ==================================================================== */
@@ -177,9 +173,7 @@ now_ns(void)
 static bool
 rate_ok(atomic_llong *last)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    long long now = (long long)ts.tv_sec;
+    long long now = (long long)(wmid_now_ns() / 1000000000u);
     long long prev = atomic_load(last);
     return prev != now && atomic_compare_exchange_strong(last, &prev, now);
 }
@@ -443,7 +437,7 @@ watch_tick(uv_timer_t *h)
         any = true;
         /* The clock after the start was read: a call that began after an
          * earlier reading would look as if it ran for 2^64 ns. */
-        uint64_t now = now_ns();
+        uint64_t now = wmid_now_ns();
         if (now < start)
             continue;
         if (now - start <= k->deadline_ns || atomic_load(&k->reported_seq) == seq)
@@ -572,7 +566,7 @@ sink_thread(void *arg)
         if (k->count == 0 || k->abandon)
             break;
         if (atomic_load(&k->state) == SINK_SUSPENDED) {
-            uint64_t now = now_ns();
+            uint64_t now = wmid_now_ns();
             if (now < k->resume_at && !k->stopping) {
                 struct timespec ts;
                 clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -587,12 +581,12 @@ sink_thread(void *arg)
                 pthread_cond_timedwait(&k->cv, &k->mu, &ts);
                 k->waiting = false;
                 if (d->max_wait_ns > 0)
-                    expire_head(d, k, now_ns());
+                    expire_head(d, k, wmid_now_ns());
                 continue;
             }
             atomic_store(&k->state, SINK_PROBING);
         }
-        uint64_t now = now_ns();
+        uint64_t now = wmid_now_ns();
         if (d->max_wait_ns > 0) {
             expire_head(d, k, now);
             if (k->count == 0)
@@ -621,10 +615,10 @@ sink_thread(void *arg)
         pthread_mutex_unlock(&k->mu);
 
         pthread_mutex_lock(&k->call_mu);
-        uint64_t start = now_ns();
+        uint64_t start = wmid_now_ns();
         unsigned seq = call_begin(d, k, start, false);
         wmi_status st = k->us->indicate_to_consumer(k->us, c->logical, n, events);
-        uint64_t end = now_ns();
+        uint64_t end = wmid_now_ns();
         atomic_store(&k->call_start, 0);
         atomic_store_explicit(&k->last_used_ms, end / 1000000u, memory_order_relaxed);
         pthread_mutex_unlock(&k->call_mu);
@@ -904,7 +898,7 @@ delivery_attach(struct wmid_delivery *d, struct wmid_consumer *c)
         atomic_store(&c->stats.last_error, WMI_FAILED(st) ? st : WBEM_E_PROVIDER_FAILURE);
         return false;
     }
-    uint64_t now_ms = now_ns() / 1000000u;
+    uint64_t now_ms = wmid_now_ns() / 1000000u;
     for (struct wmid_sink *k = d->sinks; k != NULL; k = k->next) {
         if (k->us == us) {
             c->sink = k;
@@ -1089,7 +1083,7 @@ delivery_push(struct wmid_delivery *d, struct wmid_consumer *c, wmi_object *ev, 
     if (slow)
         atomic_store(&d->slowing, true);
     wmi_object_ref(ev);
-    struct qentry e = {c, ev, size, now_ns(), (flags & WMID_PUSH_SOLO) ? QE_SOLO : 0};
+    struct qentry e = {c, ev, size, wmid_now_ns(), (flags & WMID_PUSH_SOLO) ? QE_SOLO : 0};
     pthread_mutex_lock(&k->mu);
     bool ok = !k->stopping && ring_push(k, e);
     if (ok)
@@ -1132,11 +1126,11 @@ delivery_call(struct wmid_delivery *d, struct wmid_consumer *c, wmi_object *ev, 
     }
     if (pthread_mutex_clocklock(&k->call_mu, CLOCK_MONOTONIC, &ts) != 0)
         return delivery_push(d, c, ev, size, flags);
-    uint64_t start = now_ns();
+    uint64_t start = wmid_now_ns();
     unsigned seq = call_begin(d, k, start, true);
     wmi_object *one[1] = {ev};
     wmi_status st = k->us->indicate_to_consumer(k->us, c->logical, 1, one);
-    uint64_t end = now_ns();
+    uint64_t end = wmid_now_ns();
     atomic_store(&k->call_start, 0);
     atomic_store_explicit(&k->last_used_ms, end / 1000000u, memory_order_relaxed);
     pthread_mutex_unlock(&k->call_mu);

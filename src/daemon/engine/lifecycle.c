@@ -19,6 +19,8 @@
 #include <time.h>
 
 #include "daemon/wmieventd.h"
+#include "daemon/engine/lifecycle.h"
+#include "daemon/engine/router.h"
 
 /* Never sleep less than this between two sweeps, so that a burst of due
  * times cannot make the timer spin. */
@@ -31,27 +33,6 @@ static struct {
     struct wmid_router *router;
     uint64_t due_ms;             /* when the armed timer fires */
 } L;
-
-uint64_t
-wmid_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-json_t *
-wmid_moment_json(uint64_t t)
-{
-    if (t == 0)
-        return json_null();
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    uint64_t now = wmid_now_ms();
-    int64_t usec = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 - (int64_t)(now > t ? now - t : 0) * 1000;
-    char buf[26];
-    return json_string(wmi_datetime_format(usec, 0, buf));
-}
 
 static void on_timer(uv_timer_t *t);
 

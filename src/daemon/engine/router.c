@@ -31,6 +31,16 @@
 #include "daemon/providers/instance.h"
 #include "daemon/providers/intrinsic.h"
 #include "daemon/wmieventd.h"
+#include "daemon/config/config.h"
+#include "daemon/config/namespace.h"
+#include "daemon/config/security.h"
+#include "daemon/engine/aggregate.h"
+#include "daemon/engine/delivery.h"
+#include "daemon/engine/lifecycle.h"
+#include "daemon/engine/router.h"
+#include "daemon/log.h"
+#include "daemon/plugins/hosting.h"
+#include "daemon/plugins/loader.h"
 
 /* ====================================================================
  * Class index: class pointer -> filters (open addressing)

@@ -51,6 +51,13 @@
 #include <time.h>
 
 #include "daemon/plugins/eventprov.h"
+#include "daemon/config/security.h"
+#include "daemon/engine/delivery.h"
+#include "daemon/engine/lifecycle.h"
+#include "daemon/engine/router.h"
+#include "daemon/log.h"
+#include "daemon/plugins/hosting.h"
+#include "daemon/plugins/loader.h"
 
 /* ====================================================================
  * Types
@@ -162,14 +169,6 @@ struct builtin {
     size_t nqueries;
     struct builtin *next;
 };
-
-static uint64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static bool
 on_loop(void)
@@ -598,7 +597,7 @@ on_async(uv_async_t *a)
     if (E.routing == 0 && atomic_exchange(&E.old_sds, false))
         for_each_sink(sweep_old_sds, NULL);
     /* A MUST_BATCH sink may have started holding: arm the latency timer. */
-    uint64_t next = UINT64_MAX, now = now_ms();
+    uint64_t next = UINT64_MAX, now = wmid_now_ms();
     for_each_sink(next_due_cb, &next);
     if (next != UINT64_MAX)
         uv_timer_start(&E.batch_timer, on_batch_timer, next > now ? next - now : 0, 0);
@@ -638,7 +637,7 @@ flush_due_cb(struct ev_sink *k, void *arg)
 static void
 on_batch_timer(uv_timer_t *t)
 {
-    struct batch_due bd = {now_ms(), UINT64_MAX};
+    struct batch_due bd = {wmid_now_ms(), UINT64_MAX};
     for_each_sink(flush_due_cb, &bd);
     if (bd.next != UINT64_MAX)
         uv_timer_start(t, on_batch_timer, bd.next > bd.now ? bd.next - bd.now : 0, 0);
@@ -721,8 +720,8 @@ wait_uncongested(void)
     if (on_loop())
         return false;
     unsigned bound = E.s->indicate_wait_ms ? E.s->indicate_wait_ms : 2000;
-    uint64_t until = now_ms() + bound;
-    while (now_ms() < until) {
+    uint64_t until = wmid_now_ms() + bound;
+    while (wmid_now_ms() < until) {
         struct timespec ts = {0, 2000000L};
         nanosleep(&ts, NULL);
         if (!ingress_full() && !delivery_is_congested(E.d))
@@ -783,7 +782,7 @@ sink_indicate(struct wmi_event_sink *self, size_t n, wmi_object *const *events)
             k->capheld = ncap;
         }
         if (k->nheld == 0) {
-            k->held_since = now_ms();
+            k->held_since = wmid_now_ms();
             arm = true;
         }
         k->held[k->nheld++] = e;
@@ -796,7 +795,7 @@ sink_indicate(struct wmi_event_sink *self, size_t n, wmi_object *const *events)
     if (refused > 0) {
         atomic_fetch_add(&side->refused, refused);
         static atomic_llong last_log;
-        long long sec = (long long)(now_ms() / 1000);
+        long long sec = (long long)(wmid_now_ms() / 1000);
         long long prev = atomic_load(&last_log);
         if (prev != sec && atomic_compare_exchange_strong(&last_log, &prev, sec))
             log_warnx("provider %s: %zu event(s) refused (%s); %llu refused so far", side->p->name, refused,

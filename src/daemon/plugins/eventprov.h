@@ -7,6 +7,11 @@
 #define WMID_EVENTPROV_H
 
 #include "daemon/wmieventd.h"
+#include "daemon/plugins/loader.h"
+
+struct wmid_router;
+
+struct wmid_delivery;
 
 /* Set the host up: the loop (whose thread is the only one that routes),
  * the delivery engine (for back-pressure) and the settings.  Loop thread,

@@ -58,6 +58,9 @@
 
 #include "daemon/plugins/hostproto.h"
 #include "daemon/wmieventd.h"
+#include "daemon/log.h"
+#include "daemon/plugins/hosting.h"
+#include "daemon/plugins/loader.h"
 
 
 /* After a crash or a hang, the k-th consecutive restart waits

@@ -18,6 +18,9 @@
 #include <string.h>
 
 #include "daemon/wmieventd.h"
+#include "daemon/log.h"
+#include "daemon/plugins/hosting.h"
+#include "daemon/plugins/loader.h"
 
 void
 plugin_vlog(const char *provider, int level, const char *fmt, va_list ap)

@@ -37,6 +37,7 @@
 
 #include "daemon/providers/instance.h"
 #include "daemon/wmieventd.h"
+#include "daemon/log.h"
 
 #define NBUCKETS 256
 

@@ -34,6 +34,7 @@
 #include <uv.h>
 
 #include "wmievent.h"
+#include "daemon/config/config.h"
 
 /* Called once per instance; @inst is borrowed (ref it to keep it). */
 typedef void (*wmid_instance_fn)(wmi_object *inst, void *arg);

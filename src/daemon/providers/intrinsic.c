@@ -15,6 +15,8 @@
 
 #include "daemon/providers/instance.h"
 #include "daemon/providers/intrinsic.h"
+#include "daemon/engine/router.h"
+#include "daemon/log.h"
 
 /* ====================================================================
  * Filter analysis

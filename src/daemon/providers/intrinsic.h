@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "daemon/wmieventd.h"
+#include "daemon/providers/instance.h"
 
 /* Kinds of intrinsic instance events. */
 #define WMID_KIND_CREATION     0x1u

@@ -34,6 +34,7 @@
 
 #include "daemon/providers/instance.h"
 #include "daemon/wmieventd.h"
+#include "daemon/log.h"
 
 static const char *const skipped_types[] = {
     "proc", "sysfs", "cgroup", "cgroup2", "devpts", "devtmpfs", "tmpfs", "ramfs", "securityfs", "debugfs",

@@ -36,6 +36,8 @@
 #include "daemon/plugins/eventprov.h"
 #include "daemon/providers/instance.h"
 #include "daemon/wmieventd.h"
+#include "daemon/log.h"
+#include "daemon/providers/process_trace.h"
 
 #define NBUCKETS 4096
 

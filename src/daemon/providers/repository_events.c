@@ -22,6 +22,9 @@
 
 #include "daemon/providers/instance.h"
 #include "daemon/providers/intrinsic.h"
+#include "daemon/config/config.h"
+#include "daemon/config/namespace.h"
+#include "daemon/engine/router.h"
 
 /* The instances of the last load, one snapshot per namespace: paths are
  * relative, and the same path may name an object in each namespace. */

@@ -1,0 +1,44 @@
+/*
+ * config.h - daemon settings and the object dir
+ */
+#ifndef WMID_CONFIG_CONFIG_H
+#define WMID_CONFIG_CONFIG_H
+
+#include "daemon/wmieventd.h"
+
+/* Everything read from the object dir: the schema (built-in classes plus
+ * user classes) and the instances, in file order. */
+struct wmid_objects {
+    wmi_schema *schema;
+    json_t *origins;             /* array parallel to instances: "file: object N (Class Name)" */
+    wmi_object **instances;
+    long *owners;                /* parallel: uid owning the file (CreatorSID), -1 unknown */
+    size_t ninstances;
+    /* Namespaces (namespace.c): the namespace of each instance (array
+     * parallel to instances, normalized names; objects_ns), the home of
+     * each class defined in the object dir or at run time (lowercase class
+     * name -> namespace; built-in classes have none: every namespace holds
+     * them), and the namespaces that exist (normalized name -> true). */
+    json_t *ns;
+    json_t *class_ns;
+    json_t *namespaces;
+};
+
+/*
+ * Fill @err (status, "file: object N (...)" origin, message; no line or
+ * column) and return false: the one way loaders report a config error.
+ */
+bool config_fail(wmi_error *err, wmi_status st, const char *origin, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Load the daemon settings; on error prints nothing and fills @err. */
+bool config_load_settings(const char *path, struct wmid_settings *s, wmi_error *err);
+void config_free_settings(struct wmid_settings *s);
+/* Load classes then instances of every *.json in @dir; false and @err on error. */
+bool config_load_objects(const char *dir, struct wmid_objects *o, wmi_error *err);
+void config_free_objects(struct wmid_objects *o);
+/* Append the objects created at run time (the repository document of
+ * repo.c; origins "@source: object N (...)", owners their creators).  False
+ * and @err naming the object when one no longer fits its class. */
+bool config_add_runtime(struct wmid_objects *o, const json_t *doc, const char *source, wmi_error *err);
+
+#endif /* WMID_CONFIG_CONFIG_H */

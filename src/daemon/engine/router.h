@@ -1,0 +1,203 @@
+/*
+ * router.h - filters, bindings and the class index
+ */
+#ifndef WMID_ENGINE_ROUTER_H
+#define WMID_ENGINE_ROUTER_H
+
+#include "daemon/wmieventd.h"
+#include "daemon/config/config.h"
+#include "daemon/config/security.h"
+#include "daemon/engine/delivery.h"
+#include "daemon/plugins/loader.h"
+
+struct wmid_filter {
+    char *name;
+    char *ns;                     /* the namespace it lives in */
+    char *qname;                  /* the name for Stats and logs: ns_qualify(ns, name) */
+    char *path;                   /* ns_qualify'd */
+    wmi_query *query;
+    /* Who created it (the owner of its object file), and which publishers
+     * may deliver to it (__EventFilter.EventAccess; NULL: anyone). */
+    struct sec_identity creator;
+    struct sec_descriptor *event_access;
+    /* __EventFilter.EventNamespace, normalized ("root\cimv2"): only events
+     * raised in that namespace reach the filter.  NULL: events of every
+     * namespace (a deviation: see docs/classes.md). */
+    char *event_ns;
+    /* Not WBEM_S_NO_ERROR: the filter receives nothing (an event
+     * provider's AccessCheck refused it: WBEM_E_ACCESS_DENIED).  Set on
+     * the loop thread by eventprov_sync. */
+    wmi_status inactive;
+    /* Set by a polling source that feeds this filter itself at its WITHIN
+     * interval (router_indicate_filter): router_indicate then skips it. */
+    bool polled;
+    /* GROUP WITHIN: matching events are counted here instead of delivered. */
+    struct wmid_aggregator *agg;
+    struct wmid_binding **bindings;
+    size_t nbindings;
+    atomic_ullong matched;
+};
+
+struct wmid_binding {
+    char *path;
+    struct wmid_filter *filter;
+    struct wmid_consumer *consumer;
+    bool slow_down;               /* SlowDownProviders */
+    bool synchronous;             /* DeliverSynchronously, or DeliveryQoS = 0 */
+    /* Not WBEM_S_NO_ERROR: the binding delivers nothing (WBEM_E_ACCESS_DENIED:
+     * its filter, consumer and binding have different creators, or a
+     * non-administrator's binding names a consumer whose provider does not
+     * take theirs: user_consumer_providers); @why says which. */
+    wmi_status inactive;
+    char why[240];
+    atomic_bool demoted;          /* synchronous, but missed a deadline: asynchronous now */
+};
+
+struct wmid_router;
+
+struct wmid_router_stats {
+    atomic_ullong received;       /* events indicated */
+    atomic_ullong routed;         /* events that matched at least one filter */
+    atomic_ullong deliveries;     /* event x consumer pairs queued */
+    atomic_ullong dropped;        /* event x consumer pairs dropped */
+    atomic_ullong system_events;  /* failure and drop events raised */
+};
+
+/* Build from the loaded objects; false with @err naming the object. */
+struct wmid_router *router_new(const struct wmid_objects *o, const struct wmid_settings *s,
+                               struct wmid_delivery *d, wmi_error *err);
+/*
+ * The same for a reload: providers (same Name and Library), logical
+ * consumers (same path, an equal instance, the same provider) and the
+ * open GROUP windows and counters of filters (same Name and Query) are
+ * taken over from @prev, which stays usable until router_free(@prev).
+ * Loop thread.
+ */
+struct wmid_router *router_new_from(const struct wmid_objects *o, const struct wmid_settings *s,
+                                    struct wmid_delivery *d, struct wmid_router *prev, wmi_error *err);
+/* Make a router built by router_new_from(..., @prev, ...) the one in
+ * charge: the registrations and deadlines it read apply to its (shared)
+ * providers, and @prev's counters and open GROUP windows move to it.
+ * Until then @prev is untouched, so a reload refused after the build
+ * (router_free of the new one) leaves the running one whole.  Loop
+ * thread. */
+void router_commit(struct wmid_router *r, struct wmid_router *prev);
+void router_free(struct wmid_router *r);
+/*
+ * Route one event (borrowed).  Returns true when the producer should pause
+ * (a SlowDownProviders consumer is full).  Thread-safe.
+ */
+bool router_indicate(struct wmid_router *r, wmi_object *ev, size_t size_hint);
+/* The same with WMID_PUSH_* flags for every delivery (WMID_PUSH_SOLO:
+ * the producer's sink asked for WBEM_FLAG_MUST_NOT_BATCH). */
+bool router_indicate_flags(struct wmid_router *r, wmi_object *ev, size_t size_hint, unsigned flags);
+/* Where an event comes from, for the security checks: an external
+ * publisher (a socket peer, a plugin event provider) and the descriptor of
+ * the sink it came through. */
+
+struct wmid_source {
+    const struct sec_identity *publisher;   /* checked against EventAccess (WBEM_RIGHT_PUBLISH) */
+    const struct sec_descriptor *sink_sd;   /* checked against CreatorSID (WBEM_RIGHT_SUBSCRIBE); NULL: anyone */
+    const char *ns;                         /* the namespace the event is raised in; NULL: WMID_NS_EVENTS */
+};
+/* The same from an external source (NULL: the daemon's own sources, which
+ * every filter accepts). */
+bool router_indicate_from(struct wmid_router *r, wmi_object *ev, size_t size_hint, unsigned flags,
+                          const struct wmid_source *src);
+/* Is @f (not inactive, with a binding or a GROUP window) willing to take
+ * events of @src?  (The checks of router_indicate_from, for IsActive.) */
+bool router_filter_accepts(const struct wmid_filter *f, const struct wmid_source *src);
+/*
+ * Temporary consumers (ExecNotificationQuery, control.c) are no part of
+ * the snapshot: they come and go with connections.  When a hook is set,
+ * router_indicate_from hands it every event it routes (borrowed) and its
+ * source (NULL: the daemon's own sources), after the filters.  One hook
+ * for all routers, so that a reload does not lose it; NULL (the default,
+ * and whenever there is no temporary subscription) costs one branch per
+ * event.  Events are routed on the loop thread; set it there too.
+ */
+typedef void (*wmid_temp_hook)(void *arg, wmi_object *ev, const struct wmid_source *src);
+void router_set_temp_hook(wmid_temp_hook fn, void *arg);
+/* The FROM classes of the temporary subscriptions (control.c sets them,
+ * borrowed until its next call), so that the event providers that serve
+ * only when someone listens (eventprov.c) serve temporary consumers too.
+ * Loop thread. */
+void router_set_temp_classes(const char *const *names, size_t n);
+size_t router_temp_classes(const char *const **names);
+/* The providers of the snapshot (borrowed). */
+struct wmid_provider *router_provider_at(struct wmid_router *r, size_t i);
+/* The __EventProviderRegistration of provider @i in this snapshot (borrowed;
+ * NULL when it is no event provider here), *@publisher the identity of its
+ * creator, which publishes the provider's events, and *@ns the namespace
+ * of the registration, where they are raised (borrowed; either may be
+ * NULL). */
+wmi_object *router_provider_events(struct wmid_router *r, size_t i, const struct sec_identity **publisher,
+                                   const char **ns);
+/* Does namespace @ns exist in this snapshot, and does it hold class @cls
+ * (built-in classes are in every namespace)?  Any thread: read-only. */
+bool router_has_namespace(const struct wmid_router *r, const char *ns);
+bool router_class_in(const struct wmid_router *r, const char *cls, const char *ns);
+/* The namespace of user class @cls (borrowed, valid while the router
+ * lives), or NULL for a built-in or unknown class. */
+const char *router_class_home(const struct wmid_router *r, const char *cls);
+/* End of a burst of router_indicate calls: wake the delivery threads. */
+void router_flush(struct wmid_router *r);
+/* Raise what the delivery engine reports (delivery_set_raise_cb) as an
+ * extrinsic event; NULL ends a burst of reports.  Loop thread. */
+void router_raise(struct wmid_router *r, struct wmid_system_event *se);
+/* Start what runs on the loop: the GROUP aggregators. */
+void router_start(struct wmid_router *r, uv_loop_t *loop);
+/* Deliver @ev to @f's bindings as is (aggregate events). */
+bool router_deliver_bindings(struct wmid_router *r, struct wmid_filter *f, wmi_object *ev, size_t size_hint);
+/* The filters of the snapshot (borrowed; valid while the router lives). */
+size_t router_filter_count(const struct wmid_router *r);
+struct wmid_filter *router_filter_at(struct wmid_router *r, size_t i);
+/*
+ * Deliver @ev (borrowed) to one filter only, if its WHERE holds: for
+ * sources that must tell each filter at its own pace (WITHIN polling).
+ * Returns true when the producer should pause, as router_indicate.
+ */
+bool router_indicate_filter(struct wmid_router *r, struct wmid_filter *f, wmi_object *ev, size_t size_hint);
+const wmi_schema *router_schema(const struct wmid_router *r);
+struct wmid_router_stats *router_stats(struct wmid_router *r);
+/* Stats as JSON (new reference). */
+json_t *router_stats_json(struct wmid_router *r);
+/*
+ * A router is put in place (start, reload): remember @s (it must outlive
+ * the router) for the loads to come, forget the retry backoffs of failed
+ * loads and FindConsumer calls (a reload retries at the next event), and
+ * record in Stats why providers are not loaded.  Nothing is loaded: a
+ * consumer provider loads, and FindConsumer runs, on the loop thread when
+ * an event must first be delivered to one of its logical consumers.  Loop
+ * thread.
+ */
+void router_prepare_providers(struct wmid_router *r, const struct wmid_settings *s);
+/* router_prepare_providers, then load every provider that has logical
+ * consumers and attach them all at once (unit tests and benchmarks, which
+ * run no lifecycle).  Never fails: failures are recorded. */
+void router_load_providers(struct wmid_router *r, const struct wmid_settings *s);
+size_t router_provider_count(const struct wmid_router *r);
+/* The cache controls of the snapshot, in ms (ClearAfter of
+ * __EventConsumerProviderCacheControl, __EventSinkCacheControl and
+ * __EventProviderCacheControl, or the defaults below). */
+#define WMID_DEFAULT_PROVIDER_CLEAR_MS 30000u
+#define WMID_DEFAULT_SINK_CLEAR_MS 15000u
+#define WMID_DEFAULT_EVENT_PROVIDER_CLEAR_MS 30000u
+/* The shortest ClearAfter accepted: a shorter one would make the idle
+ * timer spin. */
+#define WMID_MIN_CLEAR_MS 100u
+struct wmid_cache_controls {
+    uint64_t provider_ms;
+    uint64_t sink_ms;
+    uint64_t event_provider_ms;
+};
+const struct wmid_cache_controls *router_cache_controls(const struct wmid_router *r);
+/*
+ * Release what has idled past its ClearAfter: physical consumers, consumer
+ * providers without a sink, event providers whose sinks are inactive (not
+ * the built-in ones).  Returns when the next one may be due
+ * (wmid_now_ms() clock; UINT64_MAX: nothing loaded).  Loop thread.
+ */
+uint64_t router_sweep_idle(struct wmid_router *r, uint64_t now_ms);
+
+#endif /* WMID_ENGINE_ROUTER_H */

@@ -1,0 +1,17 @@
+/*
+ * process_trace.h - Win32_ProcessStartTrace / StopTrace
+ */
+#ifndef WMID_PROVIDERS_PROCESS_TRACE_H
+#define WMID_PROVIDERS_PROCESS_TRACE_H
+
+#include "daemon/wmieventd.h"
+
+struct wmid_proc;
+/* Start the process connector; its events go out as those of the built-in
+ * event provider "ProcessTrace" (eventprov_add_builtin), from the next
+ * eventprov_sync on.  Loop thread. */
+struct wmid_proc *proc_start(uv_loop_t *loop, const struct wmid_settings *s);
+void proc_stop(struct wmid_proc *p);
+const char *proc_source_name(const struct wmid_proc *p);
+
+#endif /* WMID_PROVIDERS_PROCESS_TRACE_H */
