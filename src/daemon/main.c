@@ -52,6 +52,8 @@ struct daemon_state {
     struct wmid_proc *proc;
     struct wmid_intrinsic *intrinsic;
     struct wmid_timers *timers;
+    struct wmid_lifecycle *lifecycle;
+    struct wmid_router_hooks hooks;
     uv_signal_t sigterm, sigint, sighup;
     bool stopping;
     int verbose;
@@ -99,7 +101,8 @@ begin_shutdown(struct daemon_state *ds, const char *why)
     timers_stop(ds->timers);
     ds->timers = NULL;
     /* Nothing is released for idleness while the queues drain. */
-    lifecycle_shutdown();
+    lifecycle_close(ds->lifecycle);
+    ds->lifecycle = NULL;
     uv_stop(ds->loop);
 }
 
@@ -455,7 +458,7 @@ reload_now(struct daemon_state *ds, wmi_error *err, size_t *nobjects, json_t *ne
     eventprov_sync(nr);
     struct wmid_router *old = ds->router;
     ds->router = nr;
-    lifecycle_set_router(nr); /* its cache controls apply from now on */
+    lifecycle_set_router(ds->lifecycle, nr); /* its cache controls apply from now on */
     control_set_router(ds->control, nr);
     ds->intrinsic = intrinsic_start(ds->loop, &ds->settings, nr);
     ds->timers = timers_start(ds->loop, &no, nr);
@@ -469,6 +472,24 @@ reload_now(struct daemon_state *ds, wmi_error *err, size_t *nobjects, json_t *ne
     log_notice("reloaded %s: %zu objects; %zu removed consumer(s) draining", ds->settings.object_dir,
                no.ninstances, delivery_retiring(ds->delivery));
     return true;
+}
+
+/* The event providers' idle sweep, with the router of the moment's
+ * __EventProviderCacheControl.ClearAfter (the lifecycle's timer runs it). */
+static uint64_t
+sweep_event_providers(void *arg, uint64_t now_ms)
+{
+    struct daemon_state *ds = arg;
+    return eventprov_sweep_idle(ds->router, router_cache_controls(ds->router)->event_provider_ms, now_ms);
+}
+
+/* A provider's event side in Stats (the router's provider_events_stats
+ * hook). */
+static json_t *
+provider_events_stats(void *arg, const struct wmid_provider *p)
+{
+    (void)arg;
+    return eventprov_stats_json(p);
 }
 
 /* Failure and drop reports of the delivery engine go to the router of the
@@ -553,7 +574,9 @@ main(int argc, char **argv)
         return EXIT_CONFIG;
     }
     /* The router checks references and queries; -n stops after it. */
-    ds.router = router_new(&ds.objects, &ds.settings, NULL, &err);
+    ds.hooks.check_filter = intrinsic_check_filter;
+    ds.hooks.within_has_effect = intrinsic_within_has_effect;
+    ds.router = router_new(&ds.objects, &ds.settings, NULL, &ds.hooks, &err);
     if (ds.router == NULL || !timers_check(&ds.objects, &err)) {
         router_free(ds.router);
         print_config_error(&err);
@@ -585,22 +608,26 @@ main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &held, NULL);
     ds.loop = uv_default_loop();
     ds.delivery = delivery_new(ds.loop, &ds.settings);
-    ds.router = router_new(&ds.objects, &ds.settings, ds.delivery, &err);
-    if (ds.delivery == NULL || ds.router == NULL) {
+    ds.lifecycle = lifecycle_new(ds.loop);
+    ds.hooks.loaded = lifecycle_kick_hook;
+    ds.hooks.loaded_arg = ds.lifecycle;
+    ds.hooks.provider_events_stats = provider_events_stats;
+    ds.router = router_new(&ds.objects, &ds.settings, ds.delivery, &ds.hooks, &err);
+    if (ds.delivery == NULL || ds.lifecycle == NULL || ds.router == NULL) {
         print_config_error(&err);
         return EXIT_CONFIG;
     }
     delivery_set_raise_cb(ds.delivery, on_system_event, &ds);
-    eventprov_init(ds.loop, ds.delivery, &ds.settings);
-    lifecycle_init(ds.loop);
+    eventprov_init(ds.loop, ds.delivery, &ds.settings, ds.lifecycle);
+    lifecycle_add_sweep(ds.lifecycle, sweep_event_providers, &ds);
     router_prepare_providers(ds.router, &ds.settings); /* consumer providers load at their first event */
     router_start(ds.router, ds.loop);
-    lifecycle_set_router(ds.router);
+    lifecycle_set_router(ds.lifecycle, ds.router);
     eventprov_sync(ds.router);
     ds.control = control_new(ds.loop, &ds.settings, ds.router, ds.delivery, &err);
     if (ds.control == NULL) {
         log_msg(WMI_LOG_ERR, "control socket %s: %s", err.source, err.text);
-        lifecycle_shutdown();
+        lifecycle_close(ds.lifecycle);
         delivery_shutdown(ds.delivery, 0);
         router_free(ds.router);
         delivery_free(ds.delivery);

@@ -92,6 +92,11 @@
 #include "daemon/engine/delivery.h"
 #include "daemon/engine/router.h"
 #include "daemon/log.h"
+#include "daemon/providers/intrinsic.h"
+
+/* The filter checks wmieventd itself builds with. */
+static const struct wmid_router_hooks bench_hooks = {.check_filter = intrinsic_check_filter,
+                                                    .within_has_effect = intrinsic_within_has_effect};
 
 #define POOL 4096
 #define SIZE_HINT 112 /* bytes: the bench line's average (bench_socket) */
@@ -922,7 +927,7 @@ main(int argc, char **argv)
     B.d = delivery_new(&B.loop, s);
     if (B.d == NULL)
         die("delivery_new failed", "");
-    B.r = router_new(&B.objs, s, B.d, &err);
+    B.r = router_new(&B.objs, s, B.d, &bench_hooks, &err);
     if (B.r == NULL)
         die("router_new: ", err.text);
     delivery_set_raise_cb(B.d, on_raise, NULL);

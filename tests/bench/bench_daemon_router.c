@@ -43,6 +43,11 @@
 #include "daemon/config/config.h"
 #include "daemon/engine/router.h"
 #include "daemon/log.h"
+#include "daemon/providers/intrinsic.h"
+
+/* The filter checks wmieventd itself builds with. */
+static const struct wmid_router_hooks bench_hooks = {.check_filter = intrinsic_check_filter,
+                                                    .within_has_effect = intrinsic_within_has_effect};
 
 struct ev_kind {
     const char *label;
@@ -161,7 +166,7 @@ main(int argc, char **argv)
         if (!config_load_objects(argv[d], &o, &err))
             die("config_load_objects: ", err.text);
         double t1 = now_s();
-        struct wmid_router *r = router_new(&o, &s, NULL, &err);
+        struct wmid_router *r = router_new(&o, &s, NULL, &bench_hooks, &err);
         if (r == NULL)
             die("router_new: ", err.text);
         double t2 = now_s();
@@ -177,7 +182,7 @@ main(int argc, char **argv)
             size_t tested = 0;
             for (size_t i = 0; i < nf; i++) {
                 struct wmid_filter *f = router_filter_at(r, i);
-                if (!f->polled && wmi_object_isa(ev, wmi_query_class(f->query)))
+                if (!router_filter_polled(f) && wmi_object_isa(ev, wmi_query_class(f->query)))
                     tested++;
             }
             unsigned long long routed0 = atomic_load(&router_stats(r)->routed);

@@ -38,6 +38,7 @@
 #include "daemon/config/config.h"
 #include "daemon/engine/router.h"
 #include "daemon/log.h"
+#include "daemon/providers/intrinsic.h"
 #include "daemon/providers/timer.h"
 
 #define CASES_DIR "../data/config"
@@ -100,7 +101,9 @@ load_case(const char *settings_path, struct wmid_settings *s, struct wmid_object
         config_free_settings(s);
         return NULL;
     }
-    struct wmid_router *r = router_new(o, s, NULL, err);
+    static const struct wmid_router_hooks hooks = {.check_filter = intrinsic_check_filter,
+                                                  .within_has_effect = intrinsic_within_has_effect};
+    struct wmid_router *r = router_new(o, s, NULL, &hooks, err);
     if (r != NULL && !timers_check(o, err)) {
         /* wmieventd -n checks the timer instructions after the router. */
         router_free(r);

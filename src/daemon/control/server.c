@@ -282,6 +282,7 @@ struct tsub {
      * applies EventAccess and the source sink's descriptor exactly as it
      * does for permanent filters. */
     struct wmid_filter acc;
+    struct wmid_filter_live acc_live; /* acc.live: never refused, never polled */
     unsigned long long delivered, dropped_total;
     unsigned long long dropped;  /* since the last overflow notice; >0: overflowing */
 };
@@ -337,7 +338,8 @@ temp_reindex(struct wmid_control *ctl)
         tc->subs = ns;
         tc->subs[tc->n++] = t;
     }
-    router_set_temp_hook(ctl->ntemps > 0 ? temp_on_event : NULL, ctl);
+    if (ctl->router != NULL)
+        router_set_temp_hook(ctl->router, ctl->ntemps > 0 ? temp_on_event : NULL, ctl);
     /* The event providers that serve only when someone listens (the
      * process connector, plugins) learn of the classes temporary
      * consumers want, as they do of filters'. */
@@ -345,7 +347,8 @@ temp_reindex(struct wmid_control *ctl)
     ctl->tnames = ctl->ntclasses > 0 ? calloc(ctl->ntclasses, sizeof *ctl->tnames) : NULL;
     for (size_t i = 0; ctl->tnames != NULL && i < ctl->ntclasses; i++)
         ctl->tnames[i] = ctl->tclasses[i].name;
-    router_set_temp_classes(ctl->tnames, ctl->tnames != NULL ? ctl->ntclasses : 0);
+    if (ctl->router != NULL)
+        router_set_temp_classes(ctl->router, ctl->tnames, ctl->tnames != NULL ? ctl->ntclasses : 0);
     if (!ctl->closing && ctl->router != NULL)
         eventprov_sync(ctl->router);
 }
@@ -657,7 +660,7 @@ req_exec_notification_query(struct conn *c, const json_t *id, json_t *req)
     t->conn = c;
     t->qid = ++ctl->next_qid;
     t->acc.creator = c->identity;
-    t->acc.inactive = WBEM_S_NO_ERROR;
+    t->acc.live = &t->acc_live;
     t->next = ctl->temps;
     ctl->temps = t;
     t->cnext = c->temps;

@@ -24,19 +24,55 @@ struct wmid_filter {
      * raised in that namespace reach the filter.  NULL: events of every
      * namespace (a deviation: see docs/classes.md). */
     char *event_ns;
-    /* Not WBEM_S_NO_ERROR: the filter receives nothing (an event
-     * provider's AccessCheck refused it: WBEM_E_ACCESS_DENIED).  Set on
-     * the loop thread by eventprov_sync. */
-    wmi_status inactive;
-    /* Set by a polling source that feeds this filter itself at its WITHIN
-     * interval (router_indicate_filter): router_indicate then skips it. */
-    bool polled;
-    /* GROUP WITHIN: matching events are counted here instead of delivered. */
-    struct wmid_aggregator *agg;
+    /* What changes while the snapshot routes (refusal, polling, GROUP
+     * window): beside the snapshot, written through the setters below. */
+    struct wmid_filter_live *live;
     struct wmid_binding **bindings;
     size_t nbindings;
+    /* Events matched: a counter of the router's own hot path. */
     atomic_ullong matched;
 };
+
+/*
+ * The state of a filter that changes while its snapshot routes.  The
+ * snapshot (struct wmid_filter and everything router_commit made) is
+ * immutable once committed; this record lives beside it, one per filter,
+ * and each member is written by one subsystem only, through its setter,
+ * on the loop thread, which is also the only thread that reads it.
+ */
+struct wmid_filter_live {
+    /* Not WBEM_S_NO_ERROR: the filter receives nothing (an event
+     * provider's AccessCheck refused it: WBEM_E_ACCESS_DENIED).  Written
+     * by eventprov_sync (plugins/eventprov.c). */
+    wmi_status refused;
+    /* A polling source feeds this filter itself at its WITHIN interval
+     * (router_indicate_filter): router_indicate skips it.  Written by the
+     * intrinsic event poller (providers/intrinsic.c). */
+    bool polled;
+    /* GROUP WITHIN: matching events are counted here instead of delivered
+     * (router_start makes it; a reload hands it over). */
+    struct wmid_aggregator *agg;
+};
+
+/* The filter's state (see struct wmid_filter_live).  Loop thread. */
+static inline wmi_status
+router_filter_refused(const struct wmid_filter *f)
+{
+    return f->live->refused;
+}
+static inline bool
+router_filter_polled(const struct wmid_filter *f)
+{
+    return f->live->polled;
+}
+/* Does @f take events at all: a binding, or a GROUP window? */
+static inline bool
+router_filter_wanted(const struct wmid_filter *f)
+{
+    return f->nbindings > 0 || f->live->agg != NULL;
+}
+void router_filter_refuse(struct wmid_filter *f, wmi_status st);
+void router_filter_set_polled(struct wmid_filter *f, bool polled);
 
 struct wmid_binding {
     char *path;
@@ -63,21 +99,47 @@ struct wmid_router_stats {
     atomic_ullong system_events;  /* failure and drop events raised */
 };
 
-/* Build from the loaded objects; false with @err naming the object. */
+/*
+ * What the engine asks of the subsystems around it, as callbacks, so that
+ * it never calls the sources that feed it nor the timer that sweeps it
+ * (docs/architecture.md: dependencies point one way).  Every member may
+ * be NULL: that check is skipped, that report left out.
+ */
+struct wmid_router_hooks {
+    /* The instance providers' rules for a filter's query
+     * (providers/intrinsic.c): refuse a query the pollers cannot serve
+     * (false, @err filled), and say whether WITHIN has an effect (the
+     * build warns when it has none). */
+    bool (*check_filter)(const wmi_schema *schema, const wmi_query *q, wmi_error *err);
+    bool (*within_has_effect)(const wmi_schema *schema, const wmi_query *q);
+    /* A consumer provider was loaded or a physical consumer attached, so
+     * something may go idle: the idle timer must look within its
+     * ClearAfter (engine/lifecycle.c).  Loop thread. */
+    void (*loaded)(void *arg);
+    void *loaded_arg;
+    /* The event side of provider @p for Stats (new reference), or NULL
+     * when it has none (plugins/eventprov.c). */
+    json_t *(*provider_events_stats)(void *arg, const struct wmid_provider *p);
+    void *stats_arg;
+};
+
+/* Build from the loaded objects, with @hooks (copied; NULL: none); false
+ * with @err naming the object. */
 struct wmid_router *router_new(const struct wmid_objects *o, const struct wmid_settings *s,
-                               struct wmid_delivery *d, wmi_error *err);
+                               struct wmid_delivery *d, const struct wmid_router_hooks *hooks, wmi_error *err);
 /*
  * The same for a reload: providers (same Name and Library), logical
  * consumers (same path, an equal instance, the same provider) and the
  * open GROUP windows and counters of filters (same Name and Query) are
  * taken over from @prev, which stays usable until router_free(@prev).
- * Loop thread.
+ * The hooks are @prev's.  Loop thread.
  */
 struct wmid_router *router_new_from(const struct wmid_objects *o, const struct wmid_settings *s,
                                     struct wmid_delivery *d, struct wmid_router *prev, wmi_error *err);
 /* Make a router built by router_new_from(..., @prev, ...) the one in
  * charge: the registrations and deadlines it read apply to its (shared)
  * providers, and @prev's counters and open GROUP windows move to it.
+ * The temporary consumers' hook and classes move too.
  * Until then @prev is untouched, so a reload refused after the build
  * (router_free of the new one) leaves the running one whole.  Loop
  * thread. */
@@ -111,19 +173,19 @@ bool router_filter_accepts(const struct wmid_filter *f, const struct wmid_source
  * Temporary consumers (ExecNotificationQuery, control.c) are no part of
  * the snapshot: they come and go with connections.  When a hook is set,
  * router_indicate_from hands it every event it routes (borrowed) and its
- * source (NULL: the daemon's own sources), after the filters.  One hook
- * for all routers, so that a reload does not lose it; NULL (the default,
- * and whenever there is no temporary subscription) costs one branch per
+ * source (NULL: the daemon's own sources), after the filters.  A reload
+ * hands it to the next router (router_commit); NULL (the default, and
+ * whenever there is no temporary subscription) costs one branch per
  * event.  Events are routed on the loop thread; set it there too.
  */
 typedef void (*wmid_temp_hook)(void *arg, wmi_object *ev, const struct wmid_source *src);
-void router_set_temp_hook(wmid_temp_hook fn, void *arg);
+void router_set_temp_hook(struct wmid_router *r, wmid_temp_hook fn, void *arg);
 /* The FROM classes of the temporary subscriptions (control.c sets them,
  * borrowed until its next call), so that the event providers that serve
  * only when someone listens (eventprov.c) serve temporary consumers too.
  * Loop thread. */
-void router_set_temp_classes(const char *const *names, size_t n);
-size_t router_temp_classes(const char *const **names);
+void router_set_temp_classes(struct wmid_router *r, const char *const *names, size_t n);
+size_t router_temp_classes(const struct wmid_router *r, const char *const **names);
 /* The providers of the snapshot (borrowed). */
 struct wmid_provider *router_provider_at(struct wmid_router *r, size_t i);
 /* The __EventProviderRegistration of provider @i in this snapshot (borrowed;
@@ -193,9 +255,9 @@ struct wmid_cache_controls {
 };
 const struct wmid_cache_controls *router_cache_controls(const struct wmid_router *r);
 /*
- * Release what has idled past its ClearAfter: physical consumers, consumer
- * providers without a sink, event providers whose sinks are inactive (not
- * the built-in ones).  Returns when the next one may be due
+ * Release what has idled past its ClearAfter: physical consumers and
+ * consumer providers without a sink (event providers have their own
+ * sweep, plugins/eventprov.c; the idle timer runs both).  Returns when the next one may be due
  * (wmid_now_ms() clock; UINT64_MAX: nothing loaded).  Loop thread.
  */
 uint64_t router_sweep_idle(struct wmid_router *r, uint64_t now_ms);

@@ -146,6 +146,7 @@ static struct {
     pthread_t loop_thread;
     struct wmid_delivery *d;
     const struct wmid_settings *s;
+    struct wmid_lifecycle *lifecycle;
     struct wmid_router *router;
     atomic_bool ready;           /* set by eventprov_init, cleared (under mu) by eventprov_shutdown */
     pthread_mutex_t mu;          /* guards the ingress queue and the held list */
@@ -244,7 +245,7 @@ static bool
 temp_wants(const wmi_schema *schema, const char *cls)
 {
     const char *const *names;
-    size_t n = router_temp_classes(&names);
+    size_t n = E.router != NULL ? router_temp_classes(E.router, &names) : 0;
     for (size_t i = 0; i < n; i++)
         if (classes_overlap(schema, cls, names[i]))
             return true;
@@ -266,7 +267,7 @@ sink_compute_active(struct ev_sink *k)
             return true;
     for (size_t i = 0; i < router_filter_count(r); i++) {
         struct wmid_filter *f = router_filter_at(r, i);
-        if ((f->nbindings == 0 && f->agg == NULL) || f->polled || !router_filter_accepts(f, &src))
+        if (!router_filter_wanted(f) || router_filter_polled(f) || !router_filter_accepts(f, &src))
             continue;
         for (size_t j = 0; k->queries != NULL && j < k->ntexts; j++)
             if (k->queries[j] != NULL &&
@@ -299,7 +300,7 @@ side_note_activity(struct wmid_evside *side)
     } else if (life->idle_since_ms == 0) {
         life->idle_since_ms = now;
         if (!side->builtin)
-            lifecycle_kick();
+            lifecycle_kick(E.lifecycle);
     }
 }
 
@@ -1202,6 +1203,7 @@ side_load(struct wmid_provider *p, wmi_object *reg, const struct sec_identity *p
     if (side == NULL)
         return;
     p->ev = side;
+    p->ev_release = eventprov_unload;
     side->p = p;
     side->registration = wmi_object_ref(reg);
     side->publisher = *publisher;
@@ -1327,7 +1329,7 @@ side_queries(struct wmid_evside *side, struct wmid_router *r)
     side->gen++;
     for (size_t i = 0; i < router_filter_count(r); i++) {
         struct wmid_filter *f = router_filter_at(r, i);
-        if (f->polled)
+        if (router_filter_polled(f))
             continue;
         bool covered = false;
         pthread_mutex_lock(&side->main->mu);
@@ -1371,7 +1373,7 @@ side_queries(struct wmid_evside *side, struct wmid_router *r)
         json_object_set_new(sub, "seen", json_integer((json_int_t)side->gen));
         wmi_status denied = (wmi_status)json_integer_value(json_object_get(sub, "status"));
         if (denied != 0)
-            f->inactive = denied;
+            router_filter_refuse(f, denied);
         free(key);
         free(text);
     }
@@ -1411,7 +1413,7 @@ registration_wanted(struct wmid_router *r, wmi_object *reg, const struct sec_ide
             want = temp_wants(schema, wmi_query_class(q));
             for (size_t j = 0; j < router_filter_count(r) && !want; j++) {
                 struct wmid_filter *f = router_filter_at(r, j);
-                want = (f->nbindings > 0 || f->agg != NULL) && !f->polled && router_filter_accepts(f, &src) &&
+                want = router_filter_wanted(f) && !router_filter_polled(f) && router_filter_accepts(f, &src) &&
                        classes_overlap(schema, wmi_query_class(q), wmi_query_class(f->query));
             }
             wmi_query_free(q);
@@ -1446,9 +1448,10 @@ eventprov_sweep_idle(struct wmid_router *r, uint64_t clear_ms, uint64_t now)
 }
 
 void
-eventprov_init(uv_loop_t *loop, struct wmid_delivery *d, const struct wmid_settings *s)
+eventprov_init(uv_loop_t *loop, struct wmid_delivery *d, const struct wmid_settings *s, struct wmid_lifecycle *lc)
 {
     E.loop = loop;
+    E.lifecycle = lc;
     E.loop_thread = pthread_self();
     E.d = d;
     E.s = s;

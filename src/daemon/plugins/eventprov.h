@@ -12,11 +12,14 @@
 struct wmid_router;
 
 struct wmid_delivery;
+struct wmid_lifecycle;
 
 /* Set the host up: the loop (whose thread is the only one that routes),
- * the delivery engine (for back-pressure) and the settings.  Loop thread,
- * once, before eventprov_sync. */
-void eventprov_init(uv_loop_t *loop, struct wmid_delivery *d, const struct wmid_settings *s);
+ * the delivery engine (for back-pressure), the settings, and the idle
+ * timer to tell when a provider loads (NULL: none).  Loop thread, once,
+ * before eventprov_sync. */
+void eventprov_init(uv_loop_t *loop, struct wmid_delivery *d, const struct wmid_settings *s,
+                    struct wmid_lifecycle *lc);
 
 /*
  * A router is in place (start, reload).  For each provider it registers

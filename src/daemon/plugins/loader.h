@@ -50,6 +50,10 @@ struct wmid_provider {
      * __EventProviderRegistration for the provider (router_provider_events)
      * and a filter wants its events, until it idles. */
     struct wmid_evside *ev;
+    /* Set by the event provider host with @ev: shuts the event side down
+     * when the provider itself goes (the engine's last reference), so
+     * that the engine need not know the event side.  Loop thread. */
+    void (*ev_release)(struct wmid_provider *p);
     /* Load and idle bookkeeping of the consumer side and the event side. */
     struct wmid_life life;
     struct wmid_life ev_life;

@@ -834,7 +834,7 @@ intrinsic_start_with(uv_loop_t *loop, const struct wmid_settings *s, struct wmid
             log_warnx("filter \"%s\": WITHIN %g is below min_within_ms (%u ms); polled every %u ms", f->qname,
                       wmi_query_within(f->query), floor_ms, floor_ms);
         add_filter(in, f, ips, nip, (uint64_t)ms);
-        f->polled = true;
+        router_filter_set_polled(f, true);
     }
     /* Open each provider, subscribe to what it pushes, take the first
      * snapshot of what is polled, start the timer. */
@@ -929,4 +929,18 @@ unsigned long long
 intrinsic_push_count(const struct wmid_intrinsic *in)
 {
     return in ? in->pushed : 0;
+}
+
+/* Does WITHIN change what filter query @query receives?  It does where a
+ * poller serves the target class, and for the repository's own objects,
+ * whose changes the daemon raises itself (WITHIN is then accepted and
+ * needs no poll); for extrinsic events it means nothing. */
+bool
+intrinsic_within_has_effect(const wmi_schema *schema, const wmi_query *query)
+{
+    if (intrinsic_needs_polling(schema, query))
+        return true;
+    const char *isa = wmi_query_isa_target(query);
+    const wmi_class *isa_cls = isa ? wmi_schema_get_class(schema, isa) : NULL;
+    return intrinsic_event_kinds(schema, query) != 0 && isa_cls != NULL && repository_holds(isa_cls);
 }

@@ -57,6 +57,10 @@ bool intrinsic_needs_polling(const wmi_schema *schema, const wmi_query *query);
  * TargetInstance.Path).
  */
 bool intrinsic_check_filter(const wmi_schema *schema, const wmi_query *query, wmi_error *err);
+/* Does WITHIN change what @query receives (a poller serves its target
+ * class, or the repository holds it)?  The router's within_has_effect
+ * hook: the build warns when a filter's WITHIN has no effect. */
+bool intrinsic_within_has_effect(const wmi_schema *schema, const wmi_query *query);
 
 /* The WITHIN of @query in ms, raised to @min_ms; -1 when none. */
 int64_t intrinsic_interval_ms(const wmi_query *query, unsigned min_ms);
