@@ -1,6 +1,7 @@
 /*
  * wmieventd.h - the records every subsystem of the daemon shares: the
- * settings, the namespaces events are raised in, and the clock.  Each
+ * settings, the objects of a configuration, the namespaces events are
+ * raised in, and the clock.  Each
  * subsystem has its own header in its folder (docs/architecture.md).
  */
 #ifndef WMIEVENTD_H
@@ -47,6 +48,30 @@ struct wmid_settings {
     unsigned shutdown_timeout_ms;
     unsigned min_within_ms;      /* floor for WQL WITHIN polling (intrinsic.c) */
     unsigned max_connections;    /* control socket connections open at once */
+};
+
+/* ====================================================================
+ * The objects of a configuration: read by config/config.c and
+ * config/namespace.c, built into the routing snapshot by the engine,
+ * served by the providers
+ * ==================================================================== */
+
+/* Everything read from the object dir: the schema (built-in classes plus
+ * user classes) and the instances, in file order. */
+struct wmid_objects {
+    wmi_schema *schema;
+    json_t *origins;             /* array parallel to instances: "file: object N (Class Name)" */
+    wmi_object **instances;
+    long *owners;                /* parallel: uid owning the file (CreatorSID), -1 unknown */
+    size_t ninstances;
+    /* Namespaces (namespace.c): the namespace of each instance (array
+     * parallel to instances, normalized names; objects_ns), the home of
+     * each class defined in the object dir or at run time (lowercase class
+     * name -> namespace; built-in classes have none: every namespace holds
+     * them), and the namespaces that exist (normalized name -> true). */
+    json_t *ns;
+    json_t *class_ns;
+    json_t *namespaces;
 };
 
 /* ====================================================================

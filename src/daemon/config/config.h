@@ -6,24 +6,6 @@
 
 #include "daemon/wmieventd.h"
 
-/* Everything read from the object dir: the schema (built-in classes plus
- * user classes) and the instances, in file order. */
-struct wmid_objects {
-    wmi_schema *schema;
-    json_t *origins;             /* array parallel to instances: "file: object N (Class Name)" */
-    wmi_object **instances;
-    long *owners;                /* parallel: uid owning the file (CreatorSID), -1 unknown */
-    size_t ninstances;
-    /* Namespaces (namespace.c): the namespace of each instance (array
-     * parallel to instances, normalized names; objects_ns), the home of
-     * each class defined in the object dir or at run time (lowercase class
-     * name -> namespace; built-in classes have none: every namespace holds
-     * them), and the namespaces that exist (normalized name -> true). */
-    json_t *ns;
-    json_t *class_ns;
-    json_t *namespaces;
-};
-
 /*
  * Fill @err (status, "file: object N (...)" origin, message; no line or
  * column) and return false: the one way loaders report a config error.

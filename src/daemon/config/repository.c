@@ -37,7 +37,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "daemon/providers/instance.h"
 #include "daemon/config/repository.h"
 #include "daemon/config/config.h"
 #include "daemon/config/namespace.h"
@@ -751,4 +750,14 @@ repo_enum_classes(const struct wmid_objects *cur, const char *ns, const char *su
     free(where);
     *st = WBEM_S_NO_ERROR;
     return e.out;
+}
+
+/* Event classes have no instances, and the CIM classes under
+ * CIM_ManagedSystemElement (Win32_Process, CIM_DataFile, ...) come from
+ * their instance providers: neither is the repository's. */
+bool
+repository_holds(const wmi_class *target)
+{
+    return !wmi_class_isa(target, "__Event") && !wmi_class_isa(target, "__AggregateEvent") &&
+           !wmi_class_isa(target, "CIM_ManagedSystemElement");
 }

@@ -100,4 +100,8 @@ wmi_status repo_delete_class_in(struct wmid_repo *r, const json_t *base, const s
 json_t *repo_enum_classes(const struct wmid_objects *cur, const char *ns, const char *super, bool deep,
                           wmi_status *st);
 
+/* May the repository hold instances of @target (not an event class, not a
+ * class of an instance provider)?  Any thread: a property of the class. */
+bool repository_holds(const wmi_class *target);
+
 #endif /* WMID_REPO_H */

@@ -144,9 +144,6 @@ extern const struct wmid_instance_provider wmid_ip_repository;
 struct wmid_objects;
 struct wmid_router;
 void repository_update(const struct wmid_objects *o, struct wmid_router *r);
-/* May the repository hold instances of @target (not an event class, not a
- * class of an instance provider)? */
-bool repository_holds(const wmi_class *target);
 void repository_clear(void);
 
 /* Does @ip serve the instances of @target (the class named in a query's

@@ -15,6 +15,7 @@
 
 #include "daemon/providers/instance.h"
 #include "daemon/providers/intrinsic.h"
+#include "daemon/config/repository.h"
 #include "daemon/engine/router.h"
 #include "daemon/log.h"
 

@@ -22,6 +22,7 @@
 
 #include "daemon/providers/instance.h"
 #include "daemon/providers/intrinsic.h"
+#include "daemon/config/repository.h"
 #include "daemon/config/config.h"
 #include "daemon/config/namespace.h"
 #include "daemon/engine/router.h"
@@ -58,35 +59,25 @@ free_snapshots(struct ns_snapshot *set, size_t n)
 /* ---- the provider (EnumInstances only) ---- */
 
 static void *
-repo_open(const wmi_schema *schema)
+source_open(const wmi_schema *schema)
 {
     (void)schema;
     return calloc(1, 1);
 }
 
 static void
-repo_close(void *state)
+source_close(void *state)
 {
     free(state);
 }
 
 static wmi_status
-repo_enumerate(void *state, wmid_instance_fn fn, void *arg)
+source_enumerate(void *state, wmid_instance_fn fn, void *arg)
 {
     (void)state;
     for (size_t i = 0; i < ncurrent; i++)
         snapshot_foreach(current[i].snap, fn, arg);
     return WBEM_S_NO_ERROR;
-}
-
-/* Event classes have no instances, and the CIM classes under
- * CIM_ManagedSystemElement (Win32_Process, CIM_DataFile, ...) come from
- * their instance providers: neither is the repository's. */
-bool
-repository_holds(const wmi_class *target)
-{
-    return !wmi_class_isa(target, "__Event") && !wmi_class_isa(target, "__AggregateEvent") &&
-           !wmi_class_isa(target, "CIM_ManagedSystemElement");
 }
 
 const struct wmid_instance_provider wmid_ip_repository = {
@@ -95,9 +86,9 @@ const struct wmid_instance_provider wmid_ip_repository = {
     .push = 0,
     .flags = WMID_IP_SUBCLASSES | WMID_IP_NO_WITHIN | WMID_IP_ANY_CLASS,
     .serves_subclass = repository_holds,
-    .open = repo_open,
-    .close = repo_close,
-    .enumerate = repo_enumerate,
+    .open = source_open,
+    .close = source_close,
+    .enumerate = source_enumerate,
 };
 
 /* ---- updates ---- */
