@@ -547,14 +547,137 @@ expire_head(struct wmid_delivery *d, struct wmid_sink *k, uint64_t now)
     }
 }
 
+/* A suspended sink waits out its suspension (events may expire meanwhile):
+ * true when it waited and the loop must look again; false once the wait is
+ * over, the sink now probing.  With k->mu held. */
+static bool
+wait_suspended(struct wmid_delivery *d, struct wmid_sink *k)
+{
+    uint64_t now = wmid_now_ns();
+    if (now < k->resume_at && !k->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t left = k->resume_at - now;
+        ts.tv_sec += (time_t)(left / 1000000000ull);
+        ts.tv_nsec += (long)(left % 1000000000ull);
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        k->waiting = true;
+        pthread_cond_timedwait(&k->cv, &k->mu, &ts);
+        k->waiting = false;
+        if (d->max_wait_ns > 0)
+            expire_head(d, k, wmid_now_ns());
+        return true;
+    }
+    atomic_store(&k->state, SINK_PROBING);
+    return false;
+}
+
+/* Take the longest run for one logical consumer off the queue, up to
+ * max_batch, into the sink's batch arrays; a solo event goes alone, and a
+ * probe is one event.  Returns the count and *@cp the consumer.  With
+ * k->mu held and k->count > 0. */
+static size_t
+take_batch(struct wmid_sink *k, struct wmid_consumer **cp)
+{
+    struct wmid_consumer *c = k->ring[k->head].consumer;
+    size_t limit = atomic_load(&k->state) == SINK_PROBING ? 1 : k->max_batch;
+    size_t n = 0;
+    while (n < limit && k->count > 0 && k->ring[k->head].consumer == c) {
+        const struct qentry *e = &k->ring[k->head];
+        if ((e->flags & QE_SOLO) && n > 0)
+            break;
+        k->batch_events[n] = e->event;
+        k->batch_sizes[n] = e->size;
+        k->batch_enq[n] = e->enq_ns;
+        k->head = (k->head + 1) % k->cap;
+        k->count--;
+        n++;
+        if (e->flags & QE_SOLO)
+            break;
+    }
+    *cp = c;
+    return n;
+}
+
+/* IndicateToConsumer for a batch taken off the queue, then its accounting
+ * and deadline check.  Without k->mu. */
+static void
+call_batch(struct wmid_delivery *d, struct wmid_sink *k, struct wmid_consumer *c, size_t n)
+{
+    wmi_object **events = k->batch_events;
+    pthread_mutex_lock(&k->call_mu);
+    uint64_t start = wmid_now_ns();
+    unsigned seq = call_begin(d, k, start, false);
+    wmi_status st = k->us->indicate_to_consumer(k->us, c->logical, n, events);
+    uint64_t end = wmid_now_ns();
+    atomic_store(&k->call_start, 0);
+    atomic_store_explicit(&k->last_used_ms, end / 1000000u, memory_order_relaxed);
+    pthread_mutex_unlock(&k->call_mu);
+
+    count_call(c, n, k->batch_enq, end);
+    finish_call(d, c, st, n, events);
+    if (end - start > k->deadline_ns) {
+        report_late(d, k, seq, c, events[0], end - start, false);
+        note_miss(d, k, end);
+    } else if (atomic_load(&k->state) == SINK_PROBING) {
+        atomic_store(&k->state, SINK_ACTIVE);
+        log_notice("provider %s: the probe call returned within its deadline; delivery resumed",
+                   k->provider->name);
+    }
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += k->batch_sizes[i];
+    account_release(d, c, bytes, n);
+    check_resume(d, c);
+}
+
+/* The batch is done: its events go to the graveyard, which the loop
+ * empties (events are freed on the loop thread).  With k->mu held; it is
+ * dropped and taken again around the wake-up. */
+static void
+return_batch(struct wmid_delivery *d, struct wmid_sink *k, size_t n)
+{
+    wmi_object **events = k->batch_events;
+    k->busy = false;
+    k->current = NULL; /* from here on delivery_retire may free c */
+    bool handed = grave_put(k, events, n);
+    bool reap = k->count == 0 && k->ngrave > 0;
+    if (k->count == 0)
+        pthread_cond_broadcast(&k->idle_cv);
+    if (!handed || reap) {
+        pthread_mutex_unlock(&k->mu);
+        if (!handed) /* the graveyard is full: free here rather than grow */
+            for (size_t i = 0; i < n; i++)
+                wmi_object_unref(events[i]);
+        if (reap)
+            uv_async_send(&d->reap_async);
+        pthread_mutex_lock(&k->mu);
+    }
+}
+
+/* Abandoned at shutdown: count what could not be delivered.  With k->mu
+ * held. */
+static void
+abandon_queue(struct wmid_delivery *d, struct wmid_sink *k)
+{
+    while (k->count > 0) {
+        struct qentry *e = &k->ring[k->head];
+        atomic_fetch_add(&e->consumer->stats.dropped_shutdown, 1);
+        account_release(d, e->consumer, e->size, 1);
+        wmi_object_unref(e->event);
+        k->head = (k->head + 1) % k->cap;
+        k->count--;
+    }
+}
+
 static void *
 sink_thread(void *arg)
 {
     struct wmid_sink *k = arg;
     struct wmid_delivery *d = k->d;
-    wmi_object **events = k->batch_events;
-    size_t *sizes = k->batch_sizes;
-    uint64_t *enq = k->batch_enq;
 
     pthread_mutex_lock(&k->mu);
     for (;;) {
@@ -565,105 +688,23 @@ sink_thread(void *arg)
         }
         if (k->count == 0 || k->abandon)
             break;
-        if (atomic_load(&k->state) == SINK_SUSPENDED) {
-            uint64_t now = wmid_now_ns();
-            if (now < k->resume_at && !k->stopping) {
-                struct timespec ts;
-                clock_gettime(CLOCK_MONOTONIC, &ts);
-                uint64_t left = k->resume_at - now;
-                ts.tv_sec += (time_t)(left / 1000000000ull);
-                ts.tv_nsec += (long)(left % 1000000000ull);
-                if (ts.tv_nsec >= 1000000000L) {
-                    ts.tv_sec++;
-                    ts.tv_nsec -= 1000000000L;
-                }
-                k->waiting = true;
-                pthread_cond_timedwait(&k->cv, &k->mu, &ts);
-                k->waiting = false;
-                if (d->max_wait_ns > 0)
-                    expire_head(d, k, wmid_now_ns());
-                continue;
-            }
-            atomic_store(&k->state, SINK_PROBING);
-        }
-        uint64_t now = wmid_now_ns();
+        if (atomic_load(&k->state) == SINK_SUSPENDED && wait_suspended(d, k))
+            continue;
         if (d->max_wait_ns > 0) {
-            expire_head(d, k, now);
+            expire_head(d, k, wmid_now_ns());
             if (k->count == 0)
                 continue;
         }
-        /* The longest run for one logical consumer, up to max_batch; a solo
-         * event goes alone, and a probe is one event. */
-        struct wmid_consumer *c = k->ring[k->head].consumer;
-        size_t limit = atomic_load(&k->state) == SINK_PROBING ? 1 : k->max_batch;
-        size_t n = 0;
-        while (n < limit && k->count > 0 && k->ring[k->head].consumer == c) {
-            const struct qentry *e = &k->ring[k->head];
-            if ((e->flags & QE_SOLO) && n > 0)
-                break;
-            events[n] = e->event;
-            sizes[n] = e->size;
-            enq[n] = e->enq_ns;
-            k->head = (k->head + 1) % k->cap;
-            k->count--;
-            n++;
-            if (e->flags & QE_SOLO)
-                break;
-        }
+        struct wmid_consumer *c;
+        size_t n = take_batch(k, &c);
         k->busy = true;
         k->current = c;
         pthread_mutex_unlock(&k->mu);
-
-        pthread_mutex_lock(&k->call_mu);
-        uint64_t start = wmid_now_ns();
-        unsigned seq = call_begin(d, k, start, false);
-        wmi_status st = k->us->indicate_to_consumer(k->us, c->logical, n, events);
-        uint64_t end = wmid_now_ns();
-        atomic_store(&k->call_start, 0);
-        atomic_store_explicit(&k->last_used_ms, end / 1000000u, memory_order_relaxed);
-        pthread_mutex_unlock(&k->call_mu);
-
-        count_call(c, n, enq, end);
-        finish_call(d, c, st, n, events);
-        if (end - start > k->deadline_ns) {
-            report_late(d, k, seq, c, events[0], end - start, false);
-            note_miss(d, k, end);
-        } else if (atomic_load(&k->state) == SINK_PROBING) {
-            atomic_store(&k->state, SINK_ACTIVE);
-            log_notice("provider %s: the probe call returned within its deadline; delivery resumed",
-                       k->provider->name);
-        }
-        size_t bytes = 0;
-        for (size_t i = 0; i < n; i++)
-            bytes += sizes[i];
-        account_release(d, c, bytes, n);
-        check_resume(d, c);
+        call_batch(d, k, c, n);
         pthread_mutex_lock(&k->mu);
-        k->busy = false;
-        k->current = NULL; /* from here on delivery_retire may free c */
-        bool handed = grave_put(k, events, n);
-        bool reap = k->count == 0 && k->ngrave > 0;
-        if (k->count == 0)
-            pthread_cond_broadcast(&k->idle_cv);
-        if (!handed || reap) {
-            pthread_mutex_unlock(&k->mu);
-            if (!handed) /* the graveyard is full: free here rather than grow */
-                for (size_t i = 0; i < n; i++)
-                    wmi_object_unref(events[i]);
-            if (reap)
-                uv_async_send(&d->reap_async);
-            pthread_mutex_lock(&k->mu);
-        }
+        return_batch(d, k, n);
     }
-    /* Abandoned at shutdown: count what could not be delivered. */
-    while (k->count > 0) {
-        struct qentry *e = &k->ring[k->head];
-        atomic_fetch_add(&e->consumer->stats.dropped_shutdown, 1);
-        account_release(d, e->consumer, e->size, 1);
-        wmi_object_unref(e->event);
-        k->head = (k->head + 1) % k->cap;
-        k->count--;
-    }
+    abandon_queue(d, k);
     pthread_cond_broadcast(&k->idle_cv);
     pthread_mutex_unlock(&k->mu);
     return NULL;
