@@ -1387,6 +1387,22 @@ req_reload(struct conn *c, const json_t *id, json_t *req)
     reply(c, r);
 }
 
+/* Stats' "connections" member (new object). */
+static json_t *
+connections_stats_json(struct wmid_control *ctl)
+{
+    json_t *o = json_pack("{sIsIsIsIsIsIsIsIsIsIsO}", "accepted", (json_int_t)ctl->accepted, "open",
+                          (json_int_t)ctl->nopen, "lines", (json_int_t)ctl->lines, "events",
+                          (json_int_t)ctl->events, "refused", (json_int_t)ctl->refused, "requests",
+                          (json_int_t)ctl->requests, "errors", (json_int_t)ctl->errors, "replies_paused",
+                          (json_int_t)ctl->replies_paused, "paused", (json_int_t)ctl->paused,
+                          "refused_connections", (json_int_t)ctl->refused_connections, "errors_by_status",
+                          ctl->errors_by_status);
+    if (ctl->last_error[0])
+        json_object_set_new(o, "last_error", json_string(ctl->last_error));
+    return o;
+}
+
 static void
 req_stats(struct conn *c, const json_t *id, json_t *req)
 {
@@ -1394,7 +1410,7 @@ req_stats(struct conn *c, const json_t *id, json_t *req)
     (void)req;
     json_t *r = status_reply(id, WBEM_S_NO_ERROR);
     json_t *stats = router_stats_json(ctl->router);
-    json_object_set_new(stats, "connections", control_stats_json(ctl));
+    json_object_set_new(stats, "connections", connections_stats_json(ctl));
     json_object_set_new(stats, "queued_bytes", json_integer((json_int_t)delivery_queued_bytes(ctl->delivery)));
     json_object_set_new(stats, "delivery", delivery_stats_json(ctl->delivery));
     json_object_set_new(stats, "builtin_event_providers", eventprov_builtin_stats_json());
@@ -1943,19 +1959,4 @@ control_close(struct wmid_control *ctl)
     ctl->tnames = NULL;
     json_decref(ctl->errors_by_status);
     free(ctl);
-}
-
-json_t *
-control_stats_json(struct wmid_control *ctl)
-{
-    json_t *o = json_pack("{sIsIsIsIsIsIsIsIsIsIsO}", "accepted", (json_int_t)ctl->accepted, "open",
-                          (json_int_t)ctl->nopen, "lines", (json_int_t)ctl->lines, "events",
-                          (json_int_t)ctl->events, "refused", (json_int_t)ctl->refused, "requests",
-                          (json_int_t)ctl->requests, "errors", (json_int_t)ctl->errors, "replies_paused",
-                          (json_int_t)ctl->replies_paused, "paused", (json_int_t)ctl->paused,
-                          "refused_connections", (json_int_t)ctl->refused_connections, "errors_by_status",
-                          ctl->errors_by_status);
-    if (ctl->last_error[0])
-        json_object_set_new(o, "last_error", json_string(ctl->last_error));
-    return o;
 }
