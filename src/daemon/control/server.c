@@ -558,36 +558,40 @@ temp_parse(const wmi_schema *schema, const char *text, wmi_error *err)
     return q;
 }
 
-static void
-req_exec_notification_query(struct conn *c, const json_t *id, json_t *req)
+/* The members of an ExecNotificationQuery but its Namespace:
+ * QueryLanguage, Query, Format and the type of EventAccess, then the
+ * limits on subscriptions.  False with the reply sent; else *@text is the
+ * query and *@mof its format. */
+static bool
+temp_check_request(struct conn *c, const json_t *id, const json_t *req, const char **text, bool *mof)
 {
     struct wmid_control *ctl = c->ctl;
     const json_t *jl = json_object_get(req, "QueryLanguage");
-    const char *text = json_string_value(json_object_get(req, "Query"));
     const json_t *jfmt = json_object_get(req, "Format");
     const json_t *jacc = json_object_get(req, "EventAccess");
     char msg[600];
 
+    *text = json_string_value(json_object_get(req, "Query"));
     if (jl != NULL && (!json_is_string(jl) || strcasecmp(json_string_value(jl), "WQL") != 0)) {
         reply_error(c, id, WBEM_E_INVALID_QUERY_TYPE, "QueryLanguage", "QueryLanguage must be \"WQL\"");
-        return;
+        return false;
     }
-    if (text == NULL) {
+    if (*text == NULL) {
         reply_error(c, id, WBEM_E_INVALID_PARAMETER, "Query", "ExecNotificationQuery needs \"Query\": a string");
-        return;
+        return false;
     }
-    bool mof = false;
+    *mof = false;
     if (jfmt != NULL) {
         const char *f = json_string_value(jfmt);
         if (f == NULL || (strcasecmp(f, "MOF") != 0 && strcasecmp(f, "JSON") != 0)) {
             reply_error(c, id, WBEM_E_INVALID_PARAMETER, "Format", "Format is \"JSON\" (the default) or \"MOF\"");
-            return;
+            return false;
         }
-        mof = strcasecmp(f, "MOF") == 0;
+        *mof = strcasecmp(f, "MOF") == 0;
     }
     if (jacc != NULL && !json_is_string(jacc)) {
         reply_error(c, id, WBEM_E_INVALID_PARAMETER, "EventAccess", "EventAccess is an SDDL string");
-        return;
+        return false;
     }
     if (c->ntemps >= TEMP_MAX_PER_CONN || ctl->ntemps >= TEMP_MAX_TOTAL) {
         snprintf(msg, sizeof msg, "%s temporary subscriptions %s (%u); cancel one first",
@@ -595,50 +599,64 @@ req_exec_notification_query(struct conn *c, const json_t *id, json_t *req)
                  c->ntemps >= TEMP_MAX_PER_CONN ? "on this connection" : "in all",
                  c->ntemps >= TEMP_MAX_PER_CONN ? TEMP_MAX_PER_CONN : TEMP_MAX_TOTAL);
         reply_error(c, id, WBEM_E_QUOTA_VIOLATION, "Method", msg);
-        return;
+        return false;
     }
-    /* With a Namespace, the subscription takes the events raised there,
-     * and its classes must be that namespace's; without, every
-     * namespace's, as a filter without EventNamespace. */
-    char ns[WMID_NS_MAX + 1];
-    if (json_object_get(req, "Namespace") != NULL && !request_ns(c, id, req, "Namespace", ns))
-        return;
-    bool has_ns = json_object_get(req, "Namespace") != NULL;
-    wmi_error err;
-    wmi_query *q = temp_parse(router_schema(ctl->router), text, &err);
-    if (q != NULL && has_ns) {
+    return true;
+}
+
+/* temp_parse against the router's schema; with a namespace (@ns not
+ * NULL), the classes the query names must be that namespace's. */
+static wmi_query *
+temp_parse_in(struct wmid_control *ctl, const char *text, const char *ns, wmi_error *err)
+{
+    wmi_query *q = temp_parse(router_schema(ctl->router), text, err);
+    if (q != NULL && ns != NULL) {
         const char *qcls[] = {wmi_query_class(q), wmi_query_isa_target(q)};
         for (size_t k = 0; k < 2; k++) {
             if (q != NULL && qcls[k] != NULL && !router_class_in(ctl->router, qcls[k], ns)) {
-                memset(&err, 0, sizeof err);
-                err.status = WBEM_E_INVALID_CLASS;
-                snprintf(err.text, sizeof err.text, "class %.60s is in namespace %.100s, not in %.100s", qcls[k],
+                memset(err, 0, sizeof *err);
+                err->status = WBEM_E_INVALID_CLASS;
+                snprintf(err->text, sizeof err->text, "class %.60s is in namespace %.100s, not in %.100s", qcls[k],
                          router_class_home(ctl->router, qcls[k]), ns);
                 wmi_query_free(q);
                 q = NULL;
             }
         }
     }
-    if (q == NULL) {
-        json_t *r = status_reply(id, err.status);
-        if (err.column > 0)
-            snprintf(msg, sizeof msg, "column %d: %.500s", err.column, err.text);
-        else
-            snprintf(msg, sizeof msg, "%.580s", err.text);
-        json_object_set_new(r, "Message", json_string(msg));
-        json_object_set_new(r, "Field", json_string("Query"));
-        if (err.column > 0)
-            json_object_set_new(r, "Column", json_integer(err.column));
-        count_error(ctl, c, err.status, "Query", msg);
-        reply(c, r);
-        return;
-    }
+    return q;
+}
+
+/* The reply to a query that was refused (@err): its status and message,
+ * with the column of a syntax error. */
+static void
+temp_reply_query_error(struct conn *c, const json_t *id, const wmi_error *err)
+{
+    char msg[600];
+    json_t *r = status_reply(id, err->status);
+    if (err->column > 0)
+        snprintf(msg, sizeof msg, "column %d: %.500s", err->column, err->text);
+    else
+        snprintf(msg, sizeof msg, "%.580s", err->text);
+    json_object_set_new(r, "Message", json_string(msg));
+    json_object_set_new(r, "Field", json_string("Query"));
+    if (err->column > 0)
+        json_object_set_new(r, "Column", json_integer(err->column));
+    count_error(c->ctl, c, err->status, "Query", msg);
+    reply(c, r);
+}
+
+/* A new subscription to @q (taken), @text as sent, with the EventAccess
+ * @jacc (NULL: anyone's events); NULL with the reply sent. */
+static struct tsub *
+temp_new(struct conn *c, const json_t *id, const char *text, wmi_query *q, const json_t *jacc)
+{
+    char msg[600];
     struct tsub *t = calloc(1, sizeof *t);
     if (t == NULL || (t->text = strdup(text)) == NULL) {
         free(t);
         wmi_query_free(q);
         reply_error(c, id, WBEM_E_OUT_OF_MEMORY, NULL, "out of memory");
-        return;
+        return NULL;
     }
     if (jacc != NULL) {
         wmi_error serr;
@@ -648,12 +666,21 @@ req_exec_notification_query(struct conn *c, const json_t *id, json_t *req)
             reply_error(c, id, serr.status, "EventAccess", msg);
             wmi_query_free(q);
             temp_free(t);
-            return;
+            return NULL;
         }
     }
     t->query = q;
+    return t;
+}
+
+/* @t becomes connection @c's, for events raised in @ns (NULL: every
+ * namespace), and the index takes it. */
+static void
+temp_add(struct conn *c, struct tsub *t, bool mof, const char *ns)
+{
+    struct wmid_control *ctl = c->ctl;
     t->mof = mof;
-    t->acc.event_ns = has_ns ? strdup(ns) : NULL;
+    t->acc.event_ns = ns != NULL ? strdup(ns) : NULL;
     t->conn = c;
     t->qid = ++ctl->next_qid;
     t->acc.creator = c->identity;
@@ -666,6 +693,32 @@ req_exec_notification_query(struct conn *c, const json_t *id, json_t *req)
     c->ntemps++;
     ctl->temp_created++;
     temp_reindex(ctl);
+}
+
+static void
+req_exec_notification_query(struct conn *c, const json_t *id, json_t *req)
+{
+    const char *text = NULL;
+    bool mof = false;
+    if (!temp_check_request(c, id, req, &text, &mof))
+        return;
+    /* With a Namespace, the subscription takes the events raised there,
+     * and its classes must be that namespace's; without, every
+     * namespace's, as a filter without EventNamespace. */
+    char ns[WMID_NS_MAX + 1];
+    bool has_ns = json_object_get(req, "Namespace") != NULL;
+    if (has_ns && !request_ns(c, id, req, "Namespace", ns))
+        return;
+    wmi_error err;
+    wmi_query *q = temp_parse_in(c->ctl, text, has_ns ? ns : NULL, &err);
+    if (q == NULL) {
+        temp_reply_query_error(c, id, &err);
+        return;
+    }
+    struct tsub *t = temp_new(c, id, text, q, json_object_get(req, "EventAccess"));
+    if (t == NULL)
+        return;
+    temp_add(c, t, mof, has_ns ? ns : NULL);
     log_debug("control: connection %lu (uid %ld): temporary subscription %lu: %s", c->id, c->uid, t->qid, text);
     json_t *r = status_reply(id, WBEM_S_NO_ERROR);
     json_object_set_new(r, "QueryId", json_integer((json_int_t)t->qid));
