@@ -695,43 +695,44 @@ temp_add(struct conn *c, struct tsub *t, bool mof, const char *ns)
     temp_reindex(ctl);
 }
 
-static void
+static bool
 req_exec_notification_query(struct conn *c, const json_t *id, json_t *req)
 {
     const char *text = NULL;
     bool mof = false;
     if (!temp_check_request(c, id, req, &text, &mof))
-        return;
+        return false;
     /* With a Namespace, the subscription takes the events raised there,
      * and its classes must be that namespace's; without, every
      * namespace's, as a filter without EventNamespace. */
     char ns[WMID_NS_MAX + 1];
     bool has_ns = json_object_get(req, "Namespace") != NULL;
     if (has_ns && !request_ns(c, id, req, "Namespace", ns))
-        return;
+        return false;
     wmi_error err;
     wmi_query *q = temp_parse_in(c->ctl, text, has_ns ? ns : NULL, &err);
     if (q == NULL) {
         temp_reply_query_error(c, id, &err);
-        return;
+        return false;
     }
     struct tsub *t = temp_new(c, id, text, q, json_object_get(req, "EventAccess"));
     if (t == NULL)
-        return;
+        return false;
     temp_add(c, t, mof, has_ns ? ns : NULL);
     log_debug("control: connection %lu (uid %ld): temporary subscription %lu: %s", c->id, c->uid, t->qid, text);
     json_t *r = status_reply(id, WBEM_S_NO_ERROR);
     json_object_set_new(r, "QueryId", json_integer((json_int_t)t->qid));
     reply(c, r);
+    return false;
 }
 
-static void
+static bool
 req_cancel_query(struct conn *c, const json_t *id, json_t *req)
 {
     json_t *jq = json_object_get(req, "QueryId");
     if (!json_is_integer(jq)) {
         reply_error(c, id, WBEM_E_INVALID_PARAMETER, "QueryId", "CancelQuery needs \"QueryId\": an integer");
-        return;
+        return false;
     }
     /* Only the connection's own: another client's QueryId is not found. */
     struct tsub *t;
@@ -743,7 +744,7 @@ req_cancel_query(struct conn *c, const json_t *id, json_t *req)
         snprintf(msg, sizeof msg, "no temporary subscription %lld on this connection",
                  (long long)json_integer_value(jq));
         reply_error(c, id, WBEM_E_NOT_FOUND, "QueryId", msg);
-        return;
+        return false;
     }
     temp_unlink(c->ctl, t);
     temp_reindex(c->ctl);
@@ -751,6 +752,7 @@ req_cancel_query(struct conn *c, const json_t *id, json_t *req)
     json_t *r = status_reply(id, WBEM_S_NO_ERROR);
     json_object_set(r, "QueryId", jq);
     reply(c, r);
+    return false;
 }
 
 /* The connection goes: so do its subscriptions. */
@@ -976,7 +978,7 @@ request_ns_member(struct conn *c, const json_t *id, const json_t *req, const cha
     return true;
 }
 
-static void
+static bool
 req_set_batching(struct conn *c, const json_t *id, json_t *req)
 {
     const json_t *jf = json_object_get(req, "Flags");
@@ -993,24 +995,24 @@ req_set_batching(struct conn *c, const json_t *id, json_t *req)
     if (flags != WBEM_FLAG_BATCH_IF_NEEDED && flags != WBEM_FLAG_MUST_BATCH && flags != WBEM_FLAG_MUST_NOT_BATCH) {
         reply_error(c, id, WBEM_E_INVALID_PARAMETER, "Flags",
                     "Flags is WBEM_FLAG_BATCH_IF_NEEDED (0), WBEM_FLAG_MUST_BATCH (1) or WBEM_FLAG_MUST_NOT_BATCH (2)");
-        return;
+        return false;
     }
     json_int_t bytes = json_is_integer(jb) ? json_integer_value(jb) : (jb == NULL ? 65536 : -1);
     json_int_t ms = json_is_integer(jl) ? json_integer_value(jl) : (jl == NULL ? 100 : -1);
     if (bytes <= 0 || bytes > 64 * 1024 * 1024) {
         reply_error(c, id, WBEM_E_INVALID_PARAMETER, "MaxBufferSize",
                     "MaxBufferSize is in bytes, from 1 to 67108864");
-        return;
+        return false;
     }
     if (ms <= 0 || ms > 60000) {
         reply_error(c, id, WBEM_E_INVALID_PARAMETER, "MaxSendLatency", "MaxSendLatency is in ms, from 1 to 60000");
-        return;
+        return false;
     }
     if (flags == WBEM_FLAG_MUST_BATCH && c->batch_timer == NULL) {
         c->batch_timer = malloc(sizeof *c->batch_timer);
         if (c->batch_timer == NULL) {
             reply_error(c, id, WBEM_E_OUT_OF_MEMORY, NULL, "out of memory");
-            return;
+            return false;
         }
         uv_timer_init(c->ctl->loop, c->batch_timer);
         c->batch_timer->data = c;
@@ -1022,6 +1024,7 @@ req_set_batching(struct conn *c, const json_t *id, json_t *req)
     c->batch_max_bytes = (size_t)bytes;
     c->batch_latency_ms = (unsigned)ms;
     reply(c, status_reply(id, WBEM_S_NO_ERROR));
+    return false;
 }
 
 static bool
@@ -1106,18 +1109,18 @@ enum_one(wmi_object *inst, void *arg)
     json_array_append_new(list, j);
 }
 
-static void
+static bool
 req_enum_instances(struct conn *c, const json_t *id, json_t *req)
 {
     const char *cls = json_string_value(json_object_get(req, "ClassName"));
     char msg[300];
     if (cls == NULL) {
         reply_error(c, id, WBEM_E_INVALID_PARAMETER, "ClassName", "EnumInstances needs \"ClassName\": a string");
-        return;
+        return false;
     }
     const char *ns;
     if (!request_ns_member(c, id, req, &ns))
-        return;
+        return false;
     /* The repository's own objects are listed in their namespace; the
      * instance providers' classes (Win32_Process, ...) are in every one. */
     const struct wmid_instance_provider *ps[16];
@@ -1136,18 +1139,18 @@ req_enum_instances(struct conn *c, const json_t *id, json_t *req)
                                                     : "no class \"%.200s\" in this namespace",
                      st == WBEM_E_INVALID_NAMESPACE ? ns : cls);
             reply_error(c, id, st, st == WBEM_E_INVALID_NAMESPACE ? "Namespace" : "ClassName", msg);
-            return;
+            return false;
         }
         if (np == 1) {
             json_t *r = status_reply(id, WBEM_S_NO_ERROR);
             json_object_set_new(r, "Instances", list);
             reply(c, r);
-            return;
+            return false;
         }
     } else {
         char nsbuf[WMID_NS_MAX + 1];
         if (!request_ns(c, id, req, "Namespace", nsbuf))
-            return;
+            return false;
         list = json_array();
     }
     st = instance_enumerate_without(router_schema(c->ctl->router), cls, has_repo ? &wmid_ip_repository : NULL,
@@ -1158,17 +1161,18 @@ req_enum_instances(struct conn *c, const json_t *id, json_t *req)
                  cls);
         reply_error(c, id, st, "ClassName", msg);
         json_decref(list);
-        return;
+        return false;
     }
     if (WMI_FAILED(st)) {
         snprintf(msg, sizeof msg, "an instance provider of \"%.200s\" failed", cls);
         reply_error(c, id, st, "ClassName", msg);
         json_decref(list);
-        return;
+        return false;
     }
     json_t *r = status_reply(id, WBEM_S_NO_ERROR);
     json_object_set_new(r, "Instances", list);
     reply(c, r);
+    return false;
 }
 
 /* ====================================================================
@@ -1204,17 +1208,17 @@ reply_outcome(struct conn *c, const json_t *id, bool ok, const wmi_error *err)
         reply_wmi_error(c, id, err);
 }
 
-static void
+static bool
 req_get_object(struct conn *c, const json_t *id, json_t *req)
 {
     const char *path = json_string_value(json_object_get(req, "Path"));
     if (path == NULL) {
         reply_error(c, id, WBEM_E_INVALID_PARAMETER, "Path", "GetObject needs \"Path\": an object path");
-        return;
+        return false;
     }
     const char *ns;
     if (!request_ns_member(c, id, req, &ns))
-        return;
+        return false;
     wmi_status st = WBEM_E_NOT_SUPPORTED;
     json_t *got = c->ctl->repo.get ? c->ctl->repo.get(c->ctl->repo.arg, ns, path, &st) : NULL;
     if (got == NULL && st == WBEM_E_INVALID_NAMESPACE) {
@@ -1224,7 +1228,7 @@ req_get_object(struct conn *c, const json_t *id, json_t *req)
         snprintf(msg, sizeof msg, "namespace %.300s does not exist", pns ? pns : ns ? ns : "?");
         free(pns);
         reply_error(c, id, st, "Namespace", msg);
-        return;
+        return false;
     }
     if (got == NULL) {
         char msg[600];
@@ -1235,12 +1239,13 @@ req_get_object(struct conn *c, const json_t *id, json_t *req)
                                                   : "no such object",
                  path);
         reply_error(c, id, st, "Path", msg);
-        return;
+        return false;
     }
     json_t *r = status_reply(id, WBEM_S_NO_ERROR);
     json_object_update(r, got);
     json_decref(got);
     reply(c, r);
+    return false;
 }
 
 /* WBEM_FLAG_CREATE_OR_UPDATE (0), WBEM_FLAG_UPDATE_ONLY (1),
@@ -1263,53 +1268,55 @@ put_flags(const json_t *f)
                                               : -1;
 }
 
-static void
+static bool
 req_put_instance(struct conn *c, const json_t *id, json_t *req)
 {
     const json_t *inst = json_object_get(req, "Instance");
     long flags = put_flags(json_object_get(req, "Flags"));
     const char *ns;
     if (!request_ns_member(c, id, req, &ns))
-        return;
+        return false;
     if (!json_is_object(inst)) {
         reply_error(c, id, WBEM_E_INVALID_PARAMETER, "Instance", "PutInstance needs \"Instance\": an object");
-        return;
+        return false;
     }
     if (flags < 0) {
         reply_error(c, id, WBEM_E_INVALID_PARAMETER, "Flags",
                     "Flags is WBEM_FLAG_CREATE_OR_UPDATE (0), WBEM_FLAG_UPDATE_ONLY (1) or WBEM_FLAG_CREATE_ONLY (2)");
-        return;
+        return false;
     }
     if (c->ctl->repo.put == NULL) {
         reply_error(c, id, WBEM_E_NOT_SUPPORTED, "Method", "this daemon has no repository");
-        return;
+        return false;
     }
     wmi_error err;
     memset(&err, 0, sizeof err);
     reply_outcome(c, id, c->ctl->repo.put(c->ctl->repo.arg, &c->identity, ns, inst, (unsigned)flags, &err), &err);
+    return false;
 }
 
-static void
+static bool
 req_delete_instance(struct conn *c, const json_t *id, json_t *req)
 {
     const char *path = json_string_value(json_object_get(req, "Path"));
     if (path == NULL) {
         reply_error(c, id, WBEM_E_INVALID_PARAMETER, "Path", "DeleteInstance needs \"Path\": an object path");
-        return;
+        return false;
     }
     const char *ns;
     if (!request_ns_member(c, id, req, &ns))
-        return;
+        return false;
     if (c->ctl->repo.del == NULL) {
         reply_error(c, id, WBEM_E_NOT_SUPPORTED, "Method", "this daemon has no repository");
-        return;
+        return false;
     }
     wmi_error err;
     memset(&err, 0, sizeof err);
     reply_outcome(c, id, c->ctl->repo.del(c->ctl->repo.arg, &c->identity, ns, path, &err), &err);
+    return false;
 }
 
-static void
+static bool
 req_enum_classes(struct conn *c, const json_t *id, json_t *req)
 {
     const json_t *sup = json_object_get(req, "SuperClass");
@@ -1317,11 +1324,11 @@ req_enum_classes(struct conn *c, const json_t *id, json_t *req)
     if ((sup != NULL && !json_is_string(sup)) || (deep != NULL && !json_is_boolean(deep))) {
         reply_error(c, id, WBEM_E_INVALID_PARAMETER, sup != NULL && !json_is_string(sup) ? "SuperClass" : "Deep",
                     "EnumClasses takes \"SuperClass\" (a class name) and \"Deep\" (true or false)");
-        return;
+        return false;
     }
     const char *ns;
     if (!request_ns_member(c, id, req, &ns))
-        return;
+        return false;
     wmi_status st = WBEM_E_NOT_SUPPORTED;
     json_t *list = c->ctl->repo.enum_classes ? c->ctl->repo.enum_classes(c->ctl->repo.arg, ns, json_string_value(sup),
                                                                          deep == NULL || json_is_true(deep), &st)
@@ -1331,69 +1338,73 @@ req_enum_classes(struct conn *c, const json_t *id, json_t *req)
             reply_error(c, id, st, "Namespace", "no such namespace");
         else
             reply_error(c, id, st, "SuperClass", "no such class in the namespace");
-        return;
+        return false;
     }
     json_t *r = status_reply(id, WBEM_S_NO_ERROR);
     json_object_set_new(r, "Classes", list);
     reply(c, r);
+    return false;
 }
 
-static void
+static bool
 req_put_class(struct conn *c, const json_t *id, json_t *req)
 {
     const json_t *cls = json_object_get(req, "Class");
     long flags = put_flags(json_object_get(req, "Flags"));
     const char *ns;
     if (!request_ns_member(c, id, req, &ns))
-        return;
+        return false;
     if (!json_is_object(cls) || flags < 0 || c->ctl->repo.put_class == NULL) {
         reply_error(c, id, WBEM_E_INVALID_PARAMETER, !json_is_object(cls) ? "Class" : "Flags",
                     "PutClass needs \"Class\": a class definition (docs/configuration.md), and valid \"Flags\"");
-        return;
+        return false;
     }
     wmi_error err;
     memset(&err, 0, sizeof err);
     reply_outcome(c, id, c->ctl->repo.put_class(c->ctl->repo.arg, &c->identity, ns, cls, (unsigned)flags, &err), &err);
+    return false;
 }
 
-static void
+static bool
 req_delete_class(struct conn *c, const json_t *id, json_t *req)
 {
     const char *name = json_string_value(json_object_get(req, "ClassName"));
     const char *ns;
     if (!request_ns_member(c, id, req, &ns))
-        return;
+        return false;
     if (name == NULL || c->ctl->repo.del_class == NULL) {
         reply_error(c, id, WBEM_E_INVALID_PARAMETER, "ClassName", "DeleteClass needs \"ClassName\"");
-        return;
+        return false;
     }
     wmi_error err;
     memset(&err, 0, sizeof err);
     reply_outcome(c, id, c->ctl->repo.del_class(c->ctl->repo.arg, &c->identity, ns, name, &err), &err);
+    return false;
 }
 
 /* MofComp: what wmieventctl compiled (the MOF compiler runs in the
  * client, which reads the files and their includes), applied here all or
  * nothing.  The daemon never opens a file a request names. */
-static void
+static bool
 req_mofcomp(struct conn *c, const json_t *id, json_t *req)
 {
     const json_t *ops = json_object_get(req, "Operations");
     if (!json_is_array(ops) || c->ctl->repo.mofcomp == NULL) {
         reply_error(c, id, WBEM_E_INVALID_PARAMETER, "Operations",
                     "MofComp needs \"Operations\": the compiled operations (wmieventctl mofcomp sends them)");
-        return;
+        return false;
     }
     wmi_error err;
     size_t n = 0;
     memset(&err, 0, sizeof err);
     if (!c->ctl->repo.mofcomp(c->ctl->repo.arg, &c->identity, ops, &n, &err)) {
         reply_wmi_error(c, id, &err);
-        return;
+        return false;
     }
     json_t *r = status_reply(id, WBEM_S_NO_ERROR);
     json_object_set_new(r, "Applied", json_integer((json_int_t)n));
     reply(c, r);
+    return false;
 }
 
 void
@@ -1405,7 +1416,7 @@ control_set_repository(struct wmid_control *c, const struct wmid_repo_ops *ops)
 /* Reload re-reads files that only their owner can change, but it is not
  * free (plugins may load, pollers restart): only root and the daemon's own
  * user may ask for it, as only they may send SIGHUP. */
-static void
+static bool
 req_reload(struct conn *c, const json_t *id, json_t *req)
 {
     (void)req;
@@ -1413,11 +1424,11 @@ req_reload(struct conn *c, const json_t *id, json_t *req)
     if (c->uid != 0 && c->uid != (long)getuid()) {
         reply_error(c, id, WBEM_E_ACCESS_DENIED, "Method",
                     "Reload is allowed to root and to the daemon's own user only");
-        return;
+        return false;
     }
     if (ctl->reload == NULL) {
         reply_error(c, id, WBEM_E_NOT_SUPPORTED, "Method", "this daemon cannot reload");
-        return;
+        return false;
     }
     wmi_error err;
     size_t n = 0;
@@ -1433,11 +1444,12 @@ req_reload(struct conn *c, const json_t *id, json_t *req)
         }
         count_error(ctl, c, err.status ? err.status : WBEM_E_FAILED, err.source, err.text);
         reply(c, r);
-        return;
+        return false;
     }
     json_t *r = status_reply(id, WBEM_S_NO_ERROR);
     json_object_set_new(r, "Objects", json_integer((json_int_t)n));
     reply(c, r);
+    return false;
 }
 
 /* Stats' "connections" member (new object). */
@@ -1456,7 +1468,7 @@ connections_stats_json(struct wmid_control *ctl)
     return o;
 }
 
-static void
+static bool
 req_stats(struct conn *c, const json_t *id, json_t *req)
 {
     struct wmid_control *ctl = c->ctl;
@@ -1477,21 +1489,30 @@ req_stats(struct conn *c, const json_t *id, json_t *req)
         json_object_set_new(mine, "last_error", json_string(c->last_error));
     json_object_set_new(r, "Connection", mine);
     reply(c, r);
+    return false;
 }
 
-static void
+static bool
 req_ping(struct conn *c, const json_t *id, json_t *req)
 {
     (void)req;
     reply(c, status_reply(id, WBEM_S_NO_ERROR));
+    return false;
 }
 
-/* The requests answered at once (Indicate, which may pause the producer,
- * is handled apart). */
+/* A request's handler: @id is the request's "Id" (NULL without one), @req
+ * the request.  Returns true when the producer must pause
+ * (SlowDownProviders), as a bare event may make it: only Indicate ever
+ * does. */
+typedef bool request_handler(struct conn *c, const json_t *id, json_t *req);
+
+/* Every request the socket serves (method names compare without regard
+ * to case). */
 static const struct {
     const char *method;
-    void (*fn)(struct conn *c, const json_t *id, json_t *req);
+    request_handler *fn;
 } requests[] = {
+    {"Indicate", req_indicate},
     {"Stats", req_stats},
     {"Ping", req_ping},
     {"EnumInstances", req_enum_instances},
@@ -1519,14 +1540,9 @@ handle_request(struct conn *c, json_t *req)
         reply_error(c, id, WBEM_E_INVALID_PARAMETER, "Method", "\"Method\" must be a string");
         return false;
     }
-    if (strcasecmp(method, "Indicate") == 0)
-        return req_indicate(c, id, req);
-    for (size_t i = 0; i < sizeof requests / sizeof requests[0]; i++) {
-        if (strcasecmp(method, requests[i].method) == 0) {
-            requests[i].fn(c, id, req);
-            return false;
-        }
-    }
+    for (size_t i = 0; i < sizeof requests / sizeof requests[0]; i++)
+        if (strcasecmp(method, requests[i].method) == 0)
+            return requests[i].fn(c, id, req);
     char msg[400];
     snprintf(msg, sizeof msg, "unknown method \"%.200s\" (see docs/protocol.md for the methods served)", method);
     reply_error(c, id, WBEM_E_NOT_SUPPORTED, "Method", msg);
