@@ -8,6 +8,7 @@
 #include "daemon/config/security.h"
 
 struct wmid_delivery;
+struct wmid_router;
 
 struct wmid_control;
 struct wmid_control *control_new(uv_loop_t *loop, const struct wmid_settings *s,
@@ -49,6 +50,5 @@ void control_set_reload(struct wmid_control *c, bool (*fn)(void *arg, wmi_error 
                         void *arg);
 void control_stop_accepting(struct wmid_control *c);
 void control_close(struct wmid_control *c);
-json_t *control_stats_json(struct wmid_control *c);
 
 #endif /* WMID_CONTROL_CONTROL_H */
