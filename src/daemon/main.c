@@ -53,6 +53,7 @@ struct daemon_state {
     struct wmid_intrinsic *intrinsic;
     struct wmid_timers *timers;
     struct wmid_lifecycle *lifecycle;
+    struct wmid_eventprov *eventprov;
     struct wmid_router_hooks hooks;
     uv_signal_t sigterm, sigint, sighup;
     bool stopping;
@@ -455,7 +456,7 @@ reload_now(struct daemon_state *ds, wmi_error *err, size_t *nobjects, json_t *ne
     timers_stop(ds->timers);
     router_prepare_providers(nr, &ds->settings);
     router_start(nr, ds->loop);
-    eventprov_sync(nr);
+    eventprov_sync(ds->eventprov, nr);
     struct wmid_router *old = ds->router;
     ds->router = nr;
     lifecycle_set_router(ds->lifecycle, nr); /* its cache controls apply from now on */
@@ -472,15 +473,6 @@ reload_now(struct daemon_state *ds, wmi_error *err, size_t *nobjects, json_t *ne
     log_notice("reloaded %s: %zu objects; %zu removed consumer(s) draining", ds->settings.object_dir,
                no.ninstances, delivery_retiring(ds->delivery));
     return true;
-}
-
-/* The event providers' idle sweep, with the router of the moment's
- * __EventProviderCacheControl.ClearAfter (the lifecycle's timer runs it). */
-static uint64_t
-sweep_event_providers(void *arg, uint64_t now_ms)
-{
-    struct daemon_state *ds = arg;
-    return eventprov_sweep_idle(ds->router, router_cache_controls(ds->router)->event_provider_ms, now_ms);
 }
 
 /* A provider's event side in Stats (the router's provider_events_stats
@@ -618,13 +610,15 @@ main(int argc, char **argv)
         return EXIT_CONFIG;
     }
     delivery_set_raise_cb(ds.delivery, on_system_event, &ds);
-    eventprov_init(ds.loop, ds.delivery, &ds.settings, ds.lifecycle);
-    lifecycle_add_sweep(ds.lifecycle, sweep_event_providers, &ds);
+    ds.eventprov = eventprov_new(ds.loop, ds.delivery, &ds.settings, ds.lifecycle);
+    if (ds.eventprov == NULL)
+        fatalx("out of memory");
+    lifecycle_add_sweep(ds.lifecycle, eventprov_sweep_idle, ds.eventprov);
     router_prepare_providers(ds.router, &ds.settings); /* consumer providers load at their first event */
     router_start(ds.router, ds.loop);
     lifecycle_set_router(ds.lifecycle, ds.router);
-    eventprov_sync(ds.router);
-    ds.control = control_new(ds.loop, &ds.settings, ds.router, ds.delivery, &err);
+    eventprov_sync(ds.eventprov, ds.router);
+    ds.control = control_new(ds.loop, &ds.settings, ds.router, ds.delivery, ds.eventprov, &err);
     if (ds.control == NULL) {
         log_msg(WMI_LOG_ERR, "control socket %s: %s", err.source, err.text);
         lifecycle_close(ds.lifecycle);
@@ -650,8 +644,8 @@ main(int argc, char **argv)
         .arg = &ds,
     };
     control_set_repository(ds.control, &ops);
-    ds.proc = proc_start(ds.loop, &ds.settings);
-    eventprov_sync(ds.router); /* the process connector's sink */
+    ds.proc = proc_start(ds.loop, &ds.settings, ds.eventprov);
+    eventprov_sync(ds.eventprov, ds.router); /* the process connector's sink */
     repository_update(&ds.objects, NULL); /* the first load: no events */
     ds.intrinsic = intrinsic_start(ds.loop, &ds.settings, ds.router);
     ds.timers = timers_start(ds.loop, &ds.objects, ds.router);
@@ -693,7 +687,7 @@ main(int argc, char **argv)
      * the host they indicate into goes. */
     for (size_t i = 0; i < router_provider_count(ds.router); i++)
         eventprov_unload(router_provider_at(ds.router, i));
-    eventprov_shutdown();
+    eventprov_shutdown(ds.eventprov);
     router_free(ds.router);
     delivery_free(ds.delivery);
     uv_walk(ds.loop, on_close_walk, NULL);

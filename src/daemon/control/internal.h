@@ -70,6 +70,7 @@ struct wmid_control {
     const struct wmid_settings *settings;
     struct wmid_router *router;
     struct wmid_delivery *delivery;
+    struct wmid_eventprov *eventprov; /* the event provider host: resume, sync, Stats */
     bool (*reload)(void *arg, wmi_error *err, size_t *nobjects);
     void *reload_arg;
     struct wmid_repo_ops repo;    /* GetObject, PutInstance, DeleteInstance */

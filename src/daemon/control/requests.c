@@ -466,7 +466,7 @@ req_stats(struct conn *c, const json_t *id, json_t *req)
     json_object_set_new(stats, "connections", connections_stats_json(ctl));
     json_object_set_new(stats, "queued_bytes", json_integer((json_int_t)delivery_queued_bytes(ctl->delivery)));
     json_object_set_new(stats, "delivery", delivery_stats_json(ctl->delivery));
-    json_object_set_new(stats, "builtin_event_providers", eventprov_builtin_stats_json());
+    json_object_set_new(stats, "builtin_event_providers", eventprov_builtin_stats_json(ctl->eventprov));
     json_object_set_new(stats, "temporary", temp_stats_json(ctl));
     json_object_set_new(r, "Stats", stats);
     /* The asking connection's own counts, so that a producer can learn

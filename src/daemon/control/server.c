@@ -266,7 +266,7 @@ on_resume(void *arg)
         return;
     }
     /* The event providers' queue waits for the same drain. */
-    eventprov_resume();
+    eventprov_resume(ctl->eventprov);
     for (struct conn *c = ctl->conns; c != NULL; c = c->next) {
         if (c->paused && !c->closing) {
             c->paused = false;
@@ -457,7 +457,7 @@ socket_in_use(const char *path)
 
 struct wmid_control *
 control_new(uv_loop_t *loop, const struct wmid_settings *s, struct wmid_router *r, struct wmid_delivery *d,
-            wmi_error *err)
+            struct wmid_eventprov *ep, wmi_error *err)
 {
     struct wmid_control *ctl = calloc(1, sizeof *ctl);
     if (ctl == NULL)
@@ -466,6 +466,7 @@ control_new(uv_loop_t *loop, const struct wmid_settings *s, struct wmid_router *
     ctl->settings = s;
     ctl->router = r;
     ctl->delivery = d;
+    ctl->eventprov = ep;
     ctl->errors_by_status = json_object();
     ctl->loop_thread = pthread_self();
     delivery_set_resume_cb(d, on_resume, ctl);

@@ -135,7 +135,7 @@ temp_reindex(struct wmid_control *ctl)
     if (ctl->router != NULL)
         router_set_temp_classes(ctl->router, ctl->tnames, ctl->tnames != NULL ? ctl->ntclasses : 0);
     if (!ctl->closing && ctl->router != NULL)
-        eventprov_sync(ctl->router);
+        eventprov_sync(ctl->eventprov, ctl->router);
 }
 
 /* Unlink @t from both lists (the index is rebuilt by the caller). */

@@ -67,6 +67,7 @@ struct wmid_evside;
 
 struct ev_sink {
     struct wmi_event_sink pub;   /* first: the provider sees this */
+    struct wmid_eventprov *owner; /* the event provider host it belongs to */
     atomic_int refs;             /* the provider's (until release or unload), and each queued event's */
     bool restricted;
     pthread_mutex_t mu;          /* guards everything below */
@@ -117,6 +118,7 @@ struct ev_handle {               /* a timer or an fd watch of the provider */
 };
 
 struct wmid_evside {
+    struct wmid_eventprov *owner; /* the event provider host it belongs to */
     struct wmid_provider *p;
     void *dl;
     const struct wmi_plugin *plugin;
@@ -141,7 +143,7 @@ struct wmid_evside {
     bool builtin;                /* never unloaded when idle */
 };
 
-static struct {
+struct wmid_eventprov {
     uv_loop_t *loop;
     pthread_t loop_thread;
     struct wmid_delivery *d;
@@ -160,7 +162,8 @@ static struct {
     uv_timer_t batch_timer;      /* MUST_BATCH latencies */
     atomic_ullong dropped;
     struct builtin *builtins;
-} E;
+    int closing;                 /* handles still closing at shutdown */
+};
 
 /* A built-in event provider: a provider record of its own, no library. */
 struct builtin {
@@ -172,9 +175,9 @@ struct builtin {
 };
 
 static bool
-on_loop(void)
+on_loop(const struct wmid_eventprov *E)
 {
-    return E.loop != NULL && pthread_equal(pthread_self(), E.loop_thread);
+    return E->loop != NULL && pthread_equal(pthread_self(), E->loop_thread);
 }
 
 /* ====================================================================
@@ -184,6 +187,7 @@ on_loop(void)
 static void
 sink_unref(struct ev_sink *k)
 {
+    struct wmid_eventprov *E = k->owner;
     if (k == NULL || atomic_fetch_sub(&k->refs, 1) != 1)
         return;
     for (size_t i = 0; i < k->ntexts; i++) {
@@ -199,7 +203,7 @@ sink_unref(struct ev_sink *k)
     free(k->old_sds);
     for (size_t i = 0; i < k->nheld; i++) {
         wmi_object_unref(k->held[i].event);
-        atomic_fetch_add(&E.dropped, 1);
+        atomic_fetch_add(&E->dropped, 1);
     }
     free(k->held);
     pthread_mutex_destroy(&k->mu);
@@ -242,10 +246,10 @@ classes_overlap(const wmi_schema *schema, const char *a, const char *b)
 /* Does a temporary subscription (ExecNotificationQuery) select events of
  * class @cls or of a class related to it? */
 static bool
-temp_wants(const wmi_schema *schema, const char *cls)
+temp_wants(const struct wmid_eventprov *E, const wmi_schema *schema, const char *cls)
 {
     const char *const *names;
-    size_t n = E.router != NULL ? router_temp_classes(E.router, &names) : 0;
+    size_t n = E->router != NULL ? router_temp_classes(E->router, &names) : 0;
     for (size_t i = 0; i < n; i++)
         if (classes_overlap(schema, cls, names[i]))
             return true;
@@ -257,13 +261,14 @@ temp_wants(const wmi_schema *schema, const char *cls)
 static bool
 sink_compute_active(struct ev_sink *k)
 {
-    struct wmid_router *r = E.router;
+    struct wmid_eventprov *E = k->owner;
+    struct wmid_router *r = E->router;
     if (r == NULL || k->side == NULL)
         return false;
     const wmi_schema *schema = router_schema(r);
     struct wmid_source src = {&k->publisher, k->sd, k->ns[0] ? k->ns : NULL};
     for (size_t j = 0; k->queries != NULL && j < k->ntexts; j++)
-        if (k->queries[j] != NULL && temp_wants(schema, wmi_query_class(k->queries[j])))
+        if (k->queries[j] != NULL && temp_wants(E, schema, wmi_query_class(k->queries[j])))
             return true;
     for (size_t i = 0; i < router_filter_count(r); i++) {
         struct wmid_filter *f = router_filter_at(r, i);
@@ -285,6 +290,7 @@ sink_compute_active(struct ev_sink *k)
 static void
 side_note_activity(struct wmid_evside *side)
 {
+    struct wmid_eventprov *E = side->owner;
     if (side == NULL || !side->loaded)
         return;
     bool any = false;
@@ -300,7 +306,7 @@ side_note_activity(struct wmid_evside *side)
     } else if (life->idle_since_ms == 0) {
         life->idle_since_ms = now;
         if (!side->builtin)
-            lifecycle_kick(E.lifecycle);
+            lifecycle_kick(E->lifecycle);
     }
 }
 
@@ -315,17 +321,18 @@ sink_update_active(struct ev_sink *k)
     side_note_activity(side);
 }
 
-static void wake_loop(bool recompute);
+static void wake_loop(struct wmid_eventprov *E, bool recompute);
 
 /* A sink changed: recompute its IsActive now on the loop, else soon. */
 static void
 sink_changed(struct ev_sink *k)
 {
-    if (on_loop()) {
+    struct wmid_eventprov *E = k->owner;
+    if (on_loop(E)) {
         sink_update_active(k);
         return;
     }
-    wake_loop(true);
+    wake_loop(E, true);
 }
 
 /* ====================================================================
@@ -333,18 +340,18 @@ sink_changed(struct ev_sink *k)
  * ==================================================================== */
 
 /* Wake the loop from a provider thread (and ask for an IsActive
- * recompute).  Under E.mu, and only while the host is up: shutdown clears
+ * recompute).  Under E->mu, and only while the host is up: shutdown clears
  * ready under the same lock before it closes the async handle, so no
  * send can reach a closed handle. */
 static void
-wake_loop(bool recompute)
+wake_loop(struct wmid_eventprov *E, bool recompute)
 {
-    pthread_mutex_lock(&E.mu);
-    if (atomic_load(&E.ready)) {
-        E.recompute |= recompute;
-        uv_async_send(&E.async);
+    pthread_mutex_lock(&E->mu);
+    if (atomic_load(&E->ready)) {
+        E->recompute |= recompute;
+        uv_async_send(&E->async);
     }
-    pthread_mutex_unlock(&E.mu);
+    pthread_mutex_unlock(&E->mu);
 }
 
 /*
@@ -355,14 +362,14 @@ wake_loop(bool recompute)
  * Loop thread.
  */
 static void
-for_each_sink(void (*fn)(struct ev_sink *k, void *arg), void *arg)
+for_each_sink(struct wmid_eventprov *E, void (*fn)(struct ev_sink *k, void *arg), void *arg)
 {
-    size_t nsides = E.router != NULL ? router_provider_count(E.router) : 0;
-    struct builtin *b = E.builtins;
+    size_t nsides = E->router != NULL ? router_provider_count(E->router) : 0;
+    struct builtin *b = E->builtins;
     for (size_t i = 0; i < nsides || b != NULL;) {
         struct wmid_evside *side;
         if (i < nsides) {
-            side = router_provider_at(E.router, i)->ev;
+            side = router_provider_at(E->router, i)->ev;
             i++;
         } else {
             side = b->p.ev;
@@ -400,9 +407,10 @@ update_active_cb(struct ev_sink *k, void *arg)
 static bool
 route_one(struct ingress *e)
 {
+    struct wmid_eventprov *E = e->sink->owner;
     struct ev_sink *k = e->sink;
     bool pause = false;
-    if (E.router != NULL) {
+    if (E->router != NULL) {
         /* Read the source under the lock, route without it: routing may
          * run plugin code (a synchronous consumer, a provider's first
          * load) that indicates into this very sink or takes locks of its
@@ -414,11 +422,11 @@ route_one(struct ingress *e)
         memcpy(ns, k->ns, sizeof ns);
         struct wmid_source src = {&publisher, k->sd, ns[0] ? ns : NULL};
         pthread_mutex_unlock(&k->mu);
-        E.routing++;
-        pause = router_indicate_from(E.router, e->event, e->size, e->flags, &src);
-        E.routing--;
+        E->routing++;
+        pause = router_indicate_from(E->router, e->event, e->size, e->flags, &src);
+        E->routing--;
     } else {
-        atomic_fetch_add(&E.dropped, 1);
+        atomic_fetch_add(&E->dropped, 1);
     }
     wmi_object_unref(e->event);
     sink_unref(k);
@@ -426,22 +434,22 @@ route_one(struct ingress *e)
 }
 
 static void
-drain_ingress(void)
+drain_ingress(struct wmid_eventprov *E)
 {
     for (;;) {
-        pthread_mutex_lock(&E.mu);
-        if (E.paused && E.router != NULL) {
-            pthread_mutex_unlock(&E.mu);
+        pthread_mutex_lock(&E->mu);
+        if (E->paused && E->router != NULL) {
+            pthread_mutex_unlock(&E->mu);
             return; /* eventprov_resume will come */
         }
-        struct ingress *q = E.q;
-        size_t n = E.nq;
-        bool recompute = E.recompute;
-        E.q = NULL;
-        E.nq = E.capq = 0;
-        E.q_bytes = 0;
-        E.recompute = false;
-        pthread_mutex_unlock(&E.mu);
+        struct ingress *q = E->q;
+        size_t n = E->nq;
+        bool recompute = E->recompute;
+        E->q = NULL;
+        E->nq = E->capq = 0;
+        E->q_bytes = 0;
+        E->recompute = false;
+        pthread_mutex_unlock(&E->mu);
         size_t done = 0;
         bool pause = false;
         while (done < n && !pause)
@@ -450,35 +458,35 @@ drain_ingress(void)
             /* Stop at the first event after which the producer must pause,
              * as the control socket stops reading: the rest waits, in
              * order, ahead of anything queued meanwhile. */
-            pthread_mutex_lock(&E.mu);
-            struct ingress *nq = malloc((n - done + E.nq) * sizeof *nq);
+            pthread_mutex_lock(&E->mu);
+            struct ingress *nq = malloc((n - done + E->nq) * sizeof *nq);
             if (nq != NULL) {
                 memcpy(nq, q + done, (n - done) * sizeof *nq);
-                if (E.nq > 0)
-                    memcpy(nq + (n - done), E.q, E.nq * sizeof *nq);
-                free(E.q);
-                E.q = nq;
-                E.nq += n - done;
-                E.capq = E.nq;
+                if (E->nq > 0)
+                    memcpy(nq + (n - done), E->q, E->nq * sizeof *nq);
+                free(E->q);
+                E->q = nq;
+                E->nq += n - done;
+                E->capq = E->nq;
                 for (size_t i = done; i < n; i++)
-                    E.q_bytes += q[i].size;
-                E.paused = true;
-                pthread_mutex_unlock(&E.mu);
+                    E->q_bytes += q[i].size;
+                E->paused = true;
+                pthread_mutex_unlock(&E->mu);
                 free(q);
-                if (E.router != NULL)
-                    router_flush(E.router);
-                delivery_want_resume(E.d);
+                if (E->router != NULL)
+                    router_flush(E->router);
+                delivery_want_resume(E->d);
                 return;
             }
-            pthread_mutex_unlock(&E.mu);
+            pthread_mutex_unlock(&E->mu);
             for (; done < n; done++) /* no memory to keep them: route anyway */
                 route_one(&q[done]);
         }
         free(q);
-        if (n > 0 && E.router != NULL)
-            router_flush(E.router);
-        if (recompute && E.router != NULL)
-            for_each_sink(update_active_cb, NULL);
+        if (n > 0 && E->router != NULL)
+            router_flush(E->router);
+        if (recompute && E->router != NULL)
+            for_each_sink(E, update_active_cb, NULL);
         if (n == 0)
             return;
     }
@@ -486,64 +494,64 @@ drain_ingress(void)
 
 /* Hand accepted events to the router: at once on the loop, else queued. */
 static void
-submit(struct ingress *list, size_t n)
+submit(struct wmid_eventprov *E, struct ingress *list, size_t n)
 {
     if (n == 0)
         return;
-    if (!atomic_load(&E.ready)) {
+    if (!atomic_load(&E->ready)) {
         /* The daemon is stopping: nothing routes any more. */
         for (size_t i = 0; i < n; i++) {
             wmi_object_unref(list[i].event);
             sink_unref(list[i].sink);
-            atomic_fetch_add(&E.dropped, 1);
+            atomic_fetch_add(&E->dropped, 1);
         }
         return;
     }
-    if (on_loop() && !E.paused) {
-        drain_ingress(); /* what provider threads queued comes first */
+    if (on_loop(E) && !E->paused) {
+        drain_ingress(E); /* what provider threads queued comes first */
         for (size_t i = 0; i < n; i++)
             route_one(&list[i]);
-        if (E.router != NULL)
-            router_flush(E.router);
+        if (E->router != NULL)
+            router_flush(E->router);
         return;
     }
-    pthread_mutex_lock(&E.mu);
-    if (!atomic_load(&E.ready)) {
+    pthread_mutex_lock(&E->mu);
+    if (!atomic_load(&E->ready)) {
         /* Shut down since the check above: never append after the last drain. */
-        pthread_mutex_unlock(&E.mu);
+        pthread_mutex_unlock(&E->mu);
         for (size_t i = 0; i < n; i++) {
             wmi_object_unref(list[i].event);
             sink_unref(list[i].sink);
-            atomic_fetch_add(&E.dropped, 1);
+            atomic_fetch_add(&E->dropped, 1);
         }
         return;
     }
-    bool wake = E.nq == 0;
-    if (E.nq + n > E.capq) {
-        size_t ncap = E.capq ? E.capq : 256;
-        while (ncap < E.nq + n)
+    bool wake = E->nq == 0;
+    if (E->nq + n > E->capq) {
+        size_t ncap = E->capq ? E->capq : 256;
+        while (ncap < E->nq + n)
             ncap *= 2;
-        struct ingress *nq = realloc(E.q, ncap * sizeof *nq);
+        struct ingress *nq = realloc(E->q, ncap * sizeof *nq);
         if (nq == NULL) {
-            pthread_mutex_unlock(&E.mu);
+            pthread_mutex_unlock(&E->mu);
             for (size_t i = 0; i < n; i++) {
                 wmi_object_unref(list[i].event);
                 sink_unref(list[i].sink);
-                atomic_fetch_add(&E.dropped, 1);
+                atomic_fetch_add(&E->dropped, 1);
             }
             log_warnx("event providers: out of memory; %zu event(s) dropped", n);
             return;
         }
-        E.q = nq;
-        E.capq = ncap;
+        E->q = nq;
+        E->capq = ncap;
     }
-    memcpy(E.q + E.nq, list, n * sizeof *list);
-    E.nq += n;
+    memcpy(E->q + E->nq, list, n * sizeof *list);
+    E->nq += n;
     for (size_t i = 0; i < n; i++)
-        E.q_bytes += list[i].size;
+        E->q_bytes += list[i].size;
     if (wake)
-        uv_async_send(&E.async); /* under E.mu: see wake_loop */
-    pthread_mutex_unlock(&E.mu);
+        uv_async_send(&E->async); /* under E->mu: see wake_loop */
+    pthread_mutex_unlock(&E->mu);
 }
 
 static void on_batch_timer(uv_timer_t *t);
@@ -561,16 +569,16 @@ next_due_cb(struct ev_sink *k, void *arg)
 }
 
 void
-eventprov_resume(void)
+eventprov_resume(struct wmid_eventprov *E)
 {
-    if (!atomic_load(&E.ready))
+    if (!atomic_load(&E->ready))
         return;
-    pthread_mutex_lock(&E.mu);
-    bool was = E.paused;
-    E.paused = false;
-    pthread_mutex_unlock(&E.mu);
+    pthread_mutex_lock(&E->mu);
+    bool was = E->paused;
+    E->paused = false;
+    pthread_mutex_unlock(&E->mu);
     if (was)
-        drain_ingress();
+        drain_ingress(E);
 }
 
 /* Free the descriptors replaced since the last sweep: no routing is in
@@ -593,15 +601,16 @@ sweep_old_sds(struct ev_sink *k, void *arg)
 static void
 on_async(uv_async_t *a)
 {
+    struct wmid_eventprov *E = a->data;
     (void)a;
-    drain_ingress();
-    if (E.routing == 0 && atomic_exchange(&E.old_sds, false))
-        for_each_sink(sweep_old_sds, NULL);
+    drain_ingress(E);
+    if (E->routing == 0 && atomic_exchange(&E->old_sds, false))
+        for_each_sink(E, sweep_old_sds, NULL);
     /* A MUST_BATCH sink may have started holding: arm the latency timer. */
     uint64_t next = UINT64_MAX, now = wmid_now_ms();
-    for_each_sink(next_due_cb, &next);
+    for_each_sink(E, next_due_cb, &next);
     if (next != UINT64_MAX)
-        uv_timer_start(&E.batch_timer, on_batch_timer, next > now ? next - now : 0, 0);
+        uv_timer_start(&E->batch_timer, on_batch_timer, next > now ? next - now : 0, 0);
 }
 
 /* With k->mu held: take what the sink holds (MUST_BATCH). */
@@ -622,6 +631,7 @@ struct batch_due {
 static void
 flush_due_cb(struct ev_sink *k, void *arg)
 {
+    struct wmid_eventprov *E = k->owner;
     struct batch_due *bd = arg;
     size_t n = 0;
     struct ingress *h = NULL;
@@ -631,15 +641,16 @@ flush_due_cb(struct ev_sink *k, void *arg)
     else if (k->nheld > 0 && k->held_since + k->batch_ms < bd->next)
         bd->next = k->held_since + k->batch_ms;
     pthread_mutex_unlock(&k->mu);
-    submit(h, n);
+    submit(E, h, n);
     free(h);
 }
 
 static void
 on_batch_timer(uv_timer_t *t)
 {
+    struct wmid_eventprov *E = t->data;
     struct batch_due bd = {wmid_now_ms(), UINT64_MAX};
-    for_each_sink(flush_due_cb, &bd);
+    for_each_sink(E, flush_due_cb, &bd);
     if (bd.next != UINT64_MAX)
         uv_timer_start(t, on_batch_timer, bd.next > bd.now ? bd.next - bd.now : 0, 0);
 }
@@ -701,31 +712,31 @@ check_event(struct ev_sink *k, wmi_object *ev, wmi_status *st)
 #define INGRESS_MAX_BYTES (256u * 1024u)
 
 static bool
-ingress_full(void)
+ingress_full(struct wmid_eventprov *E)
 {
-    size_t cap = E.s->low_threshold_on_events < INGRESS_MAX_BYTES ? E.s->low_threshold_on_events : INGRESS_MAX_BYTES;
-    pthread_mutex_lock(&E.mu);
-    bool full = E.paused || E.q_bytes > cap;
-    pthread_mutex_unlock(&E.mu);
+    size_t cap = E->s->low_threshold_on_events < INGRESS_MAX_BYTES ? E->s->low_threshold_on_events : INGRESS_MAX_BYTES;
+    pthread_mutex_lock(&E->mu);
+    bool full = E->paused || E->q_bytes > cap;
+    pthread_mutex_unlock(&E->mu);
     return full;
 }
 
 /* Wait while the engine is congested; false when it stayed congested past
  * the bound (or at once on the loop). */
 static bool
-wait_uncongested(void)
+wait_uncongested(struct wmid_eventprov *E)
 {
-    bool busy = delivery_is_congested(E.d) || ingress_full();
+    bool busy = delivery_is_congested(E->d) || ingress_full(E);
     if (!busy)
         return true;
-    if (on_loop())
+    if (on_loop(E))
         return false;
-    unsigned bound = E.s->indicate_wait_ms ? E.s->indicate_wait_ms : 2000;
+    unsigned bound = E->s->indicate_wait_ms ? E->s->indicate_wait_ms : 2000;
     uint64_t until = wmid_now_ms() + bound;
     while (wmid_now_ms() < until) {
         struct timespec ts = {0, 2000000L};
         nanosleep(&ts, NULL);
-        if (!ingress_full() && !delivery_is_congested(E.d))
+        if (!ingress_full(E) && !delivery_is_congested(E->d))
             return true;
     }
     return false;
@@ -734,6 +745,7 @@ wait_uncongested(void)
 static wmi_status
 sink_indicate(struct wmi_event_sink *self, size_t n, wmi_object *const *events)
 {
+    struct wmid_eventprov *E = ((struct ev_sink *)self)->owner;
     struct ev_sink *k = K(self);
     if (n == 0 || events == NULL)
         return WBEM_E_INVALID_PARAMETER;
@@ -742,7 +754,7 @@ sink_indicate(struct wmi_event_sink *self, size_t n, wmi_object *const *events)
     pthread_mutex_unlock(&k->mu);
     if (side == NULL)
         return WBEM_E_SHUTTING_DOWN;
-    if (!wait_uncongested()) {
+    if (!wait_uncongested(E)) {
         atomic_fetch_add(&side->too_busy, n);
         return WBEM_E_SERVER_TOO_BUSY;
     }
@@ -803,15 +815,15 @@ sink_indicate(struct wmi_event_sink *self, size_t n, wmi_object *const *events)
                       wmi_status_name(first) ? wmi_status_name(first) : "error",
                       (unsigned long long)atomic_load(&side->refused));
     }
-    submit(flush, nflush);
+    submit(E, flush, nflush);
     free(flush);
-    submit(list, nl);
+    submit(E, list, nl);
     free(list);
-    if (arm && atomic_load(&E.ready)) {
-        if (on_loop())
-            on_batch_timer(&E.batch_timer);
+    if (arm && atomic_load(&E->ready)) {
+        if (on_loop(E))
+            on_batch_timer(&E->batch_timer);
         else
-            wake_loop(false);
+            wake_loop(E, false);
     }
     return first;
 }
@@ -835,6 +847,7 @@ sink_new(struct wmid_evside *side, bool restricted)
     struct ev_sink *k = calloc(1, sizeof *k);
     if (k == NULL)
         return NULL;
+    k->owner = side->owner;
     k->pub.size = sizeof k->pub;
     k->pub.indicate = sink_indicate;
     k->pub.is_active = sink_is_active;
@@ -930,13 +943,14 @@ sink_get_restricted(struct wmi_event_sink *self, size_t n, const char *const *qu
 static struct wmid_evside *
 sink_detach(struct ev_sink *k)
 {
+    struct wmid_eventprov *E = k->owner;
     pthread_mutex_lock(&k->mu);
     struct wmid_evside *side = k->side;
     k->side = NULL;
     size_t n = 0;
     struct ingress *h = take_held(k, &n);
     pthread_mutex_unlock(&k->mu);
-    submit(h, n);
+    submit(E, h, n);
     free(h);
     return side;
 }
@@ -968,6 +982,7 @@ sink_release(struct wmi_event_sink *self)
 static wmi_status
 sink_set_security(struct wmi_event_sink *self, const char *sddl)
 {
+    struct wmid_eventprov *E = ((struct ev_sink *)self)->owner;
     struct ev_sink *k = K(self);
     struct sec_descriptor *sd = NULL;
     if (sddl != NULL) {
@@ -989,7 +1004,7 @@ sink_set_security(struct wmi_event_sink *self, const char *sddl)
     if (no != NULL) {
         k->old_sds = no;
         k->old_sds[k->nold++] = k->sd;
-        atomic_store(&E.old_sds, true);
+        atomic_store(&E->old_sds, true);
     } else if (k->sd != NULL) {
         pthread_mutex_unlock(&k->mu);
         sec_descriptor_free(sd);
@@ -1004,6 +1019,7 @@ sink_set_security(struct wmi_event_sink *self, const char *sddl)
 static wmi_status
 sink_set_batching(struct wmi_event_sink *self, int32_t flags, uint32_t max_buffer_bytes, uint32_t max_send_latency_ms)
 {
+    struct wmid_eventprov *E = ((struct ev_sink *)self)->owner;
     struct ev_sink *k = K(self);
     if ((flags != WBEM_FLAG_BATCH_IF_NEEDED && flags != WBEM_FLAG_MUST_BATCH && flags != WBEM_FLAG_MUST_NOT_BATCH) ||
         max_buffer_bytes == 0 || max_send_latency_ms == 0 || max_send_latency_ms > 60000)
@@ -1015,7 +1031,7 @@ sink_set_batching(struct wmi_event_sink *self, int32_t flags, uint32_t max_buffe
     k->batch_bytes = max_buffer_bytes;
     k->batch_ms = max_send_latency_ms;
     pthread_mutex_unlock(&k->mu);
-    submit(h, n);
+    submit(E, h, n);
     free(h);
     return WBEM_S_NO_ERROR;
 }
@@ -1074,8 +1090,9 @@ static uint64_t
 host_timer_start(const struct wmi_host *host, uint64_t timeout_ms, uint64_t repeat_ms, void (*cb)(void *arg),
                  void *arg)
 {
+    struct wmid_eventprov *E = ((struct wmid_evside *)host->host_private)->owner;
     struct wmid_evside *side = host->host_private;
-    if (!on_loop() || cb == NULL)
+    if (!on_loop(E) || cb == NULL)
         return 0;
     struct ev_handle *e = calloc(1, sizeof *e);
     if (e == NULL)
@@ -1084,7 +1101,7 @@ host_timer_start(const struct wmi_host *host, uint64_t timeout_ms, uint64_t repe
     e->id = ++side->next_handle;
     e->timer_cb = cb;
     e->arg = arg;
-    uv_timer_init(E.loop, &e->h.timer);
+    uv_timer_init(E->loop, &e->h.timer);
     e->h.timer.data = e;
     uv_timer_start(&e->h.timer, on_provider_timer, timeout_ms, repeat_ms);
     e->next = side->handles;
@@ -1108,8 +1125,9 @@ handle_take(struct wmid_evside *side, uint64_t id)
 static void
 host_timer_stop(const struct wmi_host *host, uint64_t id)
 {
+    struct wmid_eventprov *E = ((struct wmid_evside *)host->host_private)->owner;
     struct wmid_evside *side = host->host_private;
-    struct ev_handle *e = on_loop() ? handle_take(side, id) : NULL;
+    struct ev_handle *e = on_loop(E) ? handle_take(side, id) : NULL;
     if (e != NULL && !e->is_poll) {
         uv_timer_stop(&e->h.timer);
         handle_close(e);
@@ -1122,14 +1140,15 @@ host_timer_stop(const struct wmi_host *host, uint64_t id)
 static uint64_t
 host_fd_watch(const struct wmi_host *host, int fd, void (*cb)(void *arg, int fd), void *arg)
 {
+    struct wmid_eventprov *E = ((struct wmid_evside *)host->host_private)->owner;
     struct wmid_evside *side = host->host_private;
-    if (!on_loop() || cb == NULL || fd < 0)
+    if (!on_loop(E) || cb == NULL || fd < 0)
         return 0;
     struct ev_handle *e = calloc(1, sizeof *e);
     if (e == NULL)
         return 0;
     e->is_poll = true;
-    if (uv_poll_init(E.loop, &e->h.poll, fd) != 0) {
+    if (uv_poll_init(E->loop, &e->h.poll, fd) != 0) {
         free(e);
         return 0;
     }
@@ -1148,8 +1167,9 @@ host_fd_watch(const struct wmi_host *host, int fd, void (*cb)(void *arg, int fd)
 static void
 host_fd_unwatch(const struct wmi_host *host, uint64_t id)
 {
+    struct wmid_eventprov *E = ((struct wmid_evside *)host->host_private)->owner;
     struct wmid_evside *side = host->host_private;
-    struct ev_handle *e = on_loop() ? handle_take(side, id) : NULL;
+    struct ev_handle *e = on_loop(E) ? handle_take(side, id) : NULL;
     if (e != NULL && e->is_poll) {
         uv_poll_stop(&e->h.poll);
         handle_close(e);
@@ -1196,7 +1216,7 @@ registration_texts(wmi_object *reg, size_t *n)
 }
 
 static void
-side_load(struct wmid_provider *p, wmi_object *reg, const struct sec_identity *publisher, const char *ns,
+side_load(struct wmid_eventprov *E, struct wmid_provider *p, wmi_object *reg, const struct sec_identity *publisher, const char *ns,
           const struct wmi_event_provider *builtin)
 {
     struct wmid_evside *side = calloc(1, sizeof *side);
@@ -1204,6 +1224,7 @@ side_load(struct wmid_provider *p, wmi_object *reg, const struct sec_identity *p
         return;
     p->ev = side;
     p->ev_release = eventprov_unload;
+    side->owner = E;
     side->p = p;
     side->registration = wmi_object_ref(reg);
     side->publisher = *publisher;
@@ -1237,7 +1258,7 @@ side_load(struct wmid_provider *p, wmi_object *reg, const struct sec_identity *p
     side->host.abi_minor = WMI_PLUGIN_ABI_MINOR;
     side->host.size = sizeof side->host;
     side->host.log = host_log;
-    side->host.schema = router_schema(E.router);
+    side->host.schema = router_schema(E->router);
     side->host.host_private = side;
     side->host.timer_start = host_timer_start;
     side->host.timer_stop = host_timer_stop;
@@ -1245,7 +1266,7 @@ side_load(struct wmid_provider *p, wmi_object *reg, const struct sec_identity *p
     side->host.fd_unwatch = host_fd_unwatch;
     /* The host schema must outlive the provider: the provider keeps it. */
     if (p->schema == NULL)
-        p->schema = wmi_schema_ref((wmi_schema *)router_schema(E.router));
+        p->schema = wmi_schema_ref((wmi_schema *)router_schema(E->router));
     side->host.schema = p->schema;
     side->main = sink_new(side, false);
     if (side->main == NULL) {
@@ -1254,7 +1275,7 @@ side_load(struct wmid_provider *p, wmi_object *reg, const struct sec_identity *p
     }
     side->main->texts = registration_texts(reg, &side->main->ntexts);
     pthread_mutex_lock(&side->main->mu);
-    sink_parse(side->main, (wmi_schema *)router_schema(E.router));
+    sink_parse(side->main, (wmi_schema *)router_schema(E->router));
     pthread_mutex_unlock(&side->main->mu);
     side->sinks = side->main;
     st = side->ep->initialize(&side->host, reg, &side->state);
@@ -1287,7 +1308,8 @@ side_load(struct wmid_provider *p, wmi_object *reg, const struct sec_identity *p
 static void
 side_resync(struct wmid_evside *side, wmi_object *reg, const struct sec_identity *publisher, const char *ns)
 {
-    wmi_schema *schema = (wmi_schema *)router_schema(E.router);
+    struct wmid_eventprov *E = side->owner;
+    wmi_schema *schema = (wmi_schema *)router_schema(E->router);
     if (reg != side->registration) {
         size_t n;
         char **texts = registration_texts(reg, &n);
@@ -1399,7 +1421,7 @@ side_queries(struct wmid_evside *side, struct wmid_router *r)
  * should be.  The main sink has no descriptor until the provider sets one.
  */
 static bool
-registration_wanted(struct wmid_router *r, wmi_object *reg, const struct sec_identity *publisher, const char *ns)
+registration_wanted(struct wmid_eventprov *E, struct wmid_router *r, wmi_object *reg, const struct sec_identity *publisher, const char *ns)
 {
     size_t n = 0;
     char **texts = registration_texts(reg, &n);
@@ -1410,7 +1432,7 @@ registration_wanted(struct wmid_router *r, wmi_object *reg, const struct sec_ide
         wmi_query *q = NULL;
         wmi_error err;
         if (!want && WMI_SUCCEEDED(wmi_query_parse(texts[i], schema, &q, &err))) {
-            want = temp_wants(schema, wmi_query_class(q));
+            want = temp_wants(E, schema, wmi_query_class(q));
             for (size_t j = 0; j < router_filter_count(r) && !want; j++) {
                 struct wmid_filter *f = router_filter_at(r, j);
                 want = router_filter_wanted(f) && !router_filter_polled(f) && router_filter_accepts(f, &src) &&
@@ -1425,9 +1447,14 @@ registration_wanted(struct wmid_router *r, wmi_object *reg, const struct sec_ide
 }
 
 uint64_t
-eventprov_sweep_idle(struct wmid_router *r, uint64_t clear_ms, uint64_t now)
+eventprov_sweep_idle(void *arg, uint64_t now)
 {
+    struct wmid_eventprov *E = arg;
+    struct wmid_router *r = E->router;
     uint64_t next = UINT64_MAX;
+    if (r == NULL)
+        return next;
+    uint64_t clear_ms = router_cache_controls(r)->event_provider_ms;
     for (size_t i = 0; i < router_provider_count(r); i++) {
         struct wmid_provider *p = router_provider_at(r, i);
         struct wmid_evside *side = p->ev;
@@ -1447,29 +1474,35 @@ eventprov_sweep_idle(struct wmid_router *r, uint64_t clear_ms, uint64_t now)
     return next;
 }
 
-void
-eventprov_init(uv_loop_t *loop, struct wmid_delivery *d, const struct wmid_settings *s, struct wmid_lifecycle *lc)
+struct wmid_eventprov *
+eventprov_new(uv_loop_t *loop, struct wmid_delivery *d, const struct wmid_settings *s, struct wmid_lifecycle *lc)
 {
-    E.loop = loop;
-    E.lifecycle = lc;
-    E.loop_thread = pthread_self();
-    E.d = d;
-    E.s = s;
-    pthread_mutex_init(&E.mu, NULL);
-    uv_async_init(loop, &E.async, on_async);
-    uv_timer_init(loop, &E.batch_timer);
-    atomic_store(&E.ready, true);
+    struct wmid_eventprov *E = calloc(1, sizeof *E);
+    if (E == NULL)
+        return NULL;
+    E->loop = loop;
+    E->lifecycle = lc;
+    E->loop_thread = pthread_self();
+    E->d = d;
+    E->s = s;
+    pthread_mutex_init(&E->mu, NULL);
+    uv_async_init(loop, &E->async, on_async);
+    E->async.data = E;
+    uv_timer_init(loop, &E->batch_timer);
+    E->batch_timer.data = E;
+    atomic_store(&E->ready, true);
+    return E;
 }
 
 static wmi_object *builtin_registration(struct builtin *b, const wmi_schema *schema);
 
 void
-eventprov_sync(struct wmid_router *r)
+eventprov_sync(struct wmid_eventprov *E, struct wmid_router *r)
 {
-    if (!atomic_load(&E.ready))
+    if (!atomic_load(&E->ready))
         return;
-    drain_ingress(); /* what was queued goes to the router it was meant for */
-    E.router = r;
+    drain_ingress(E); /* what was queued goes to the router it was meant for */
+    E->router = r;
     for (size_t i = 0; i < router_provider_count(r); i++) {
         struct wmid_provider *p = router_provider_at(r, i);
         const struct sec_identity *publisher = NULL;
@@ -1487,8 +1520,8 @@ eventprov_sync(struct wmid_router *r)
             /* Not loaded (never, or unloaded when idle): only for a filter
              * that would take its events.  One that is loaded stays until
              * it idles, even when no filter wants it any more. */
-            if (registration_wanted(r, reg, publisher, ns))
-                side_load(p, reg, publisher, ns, NULL);
+            if (registration_wanted(E, r, reg, publisher, ns))
+                side_load(E, p, reg, publisher, ns, NULL);
         } else {
             side_resync(p->ev, reg, publisher, ns);
         }
@@ -1496,7 +1529,7 @@ eventprov_sync(struct wmid_router *r)
     /* The built-in providers, with a registration of the new schema. */
     struct sec_identity system;
     sec_identity_from_sid(&system, SEC_SID_LOCAL_SYSTEM, -1);
-    for (struct builtin *b = E.builtins; b != NULL; b = b->next) {
+    for (struct builtin *b = E->builtins; b != NULL; b = b->next) {
         wmi_object *reg = builtin_registration(b, router_schema(r));
         if (reg == NULL)
             continue;
@@ -1507,7 +1540,7 @@ eventprov_sync(struct wmid_router *r)
         wmi_schema_free(b->p.schema);
         b->p.schema = wmi_schema_ref((wmi_schema *)router_schema(r));
         if (b->p.ev == NULL) {
-            side_load(&b->p, reg, &system, NULL, b->ep);
+            side_load(E, &b->p, reg, &system, NULL, b->ep);
         } else {
             b->p.ev->host.schema = b->p.schema;
             side_resync(b->p.ev, reg, &system, NULL);
@@ -1517,16 +1550,16 @@ eventprov_sync(struct wmid_router *r)
     /* IsActive before NewQuery, so that a provider that checks it there
      * sees the new subscriptions; again after, with every filter's final
      * state (AccessCheck may deactivate filters). */
-    for_each_sink(update_active_cb, NULL);
+    for_each_sink(E, update_active_cb, NULL);
     for (size_t i = 0; i < router_provider_count(r); i++) {
         struct wmid_provider *p = router_provider_at(r, i);
         if (p->ev != NULL && p->ev->loaded)
             side_queries(p->ev, r);
     }
-    for (struct builtin *b = E.builtins; b != NULL; b = b->next)
+    for (struct builtin *b = E->builtins; b != NULL; b = b->next)
         if (b->p.ev != NULL && b->p.ev->loaded)
             side_queries(b->p.ev, r);
-    for_each_sink(update_active_cb, NULL);
+    for_each_sink(E, update_active_cb, NULL);
 }
 
 /* ====================================================================
@@ -1552,7 +1585,7 @@ builtin_registration(struct builtin *b, const wmi_schema *schema)
 }
 
 void
-eventprov_add_builtin(const char *name, const struct wmi_event_provider *ep, const char *const *queries,
+eventprov_add_builtin(struct wmid_eventprov *E, const char *name, const struct wmi_event_provider *ep, const char *const *queries,
                       size_t nqueries)
 {
     struct builtin *b = calloc(1, sizeof *b);
@@ -1569,14 +1602,14 @@ eventprov_add_builtin(const char *name, const struct wmi_event_provider *ep, con
             b->nqueries++;
     b->p.refs = 1;
     b->ep = ep;
-    b->next = E.builtins;
-    E.builtins = b;
+    b->next = E->builtins;
+    E->builtins = b;
 }
 
 void
-eventprov_remove_builtin(const struct wmi_event_provider *ep)
+eventprov_remove_builtin(struct wmid_eventprov *E, const struct wmi_event_provider *ep)
 {
-    for (struct builtin **pp = &E.builtins; *pp != NULL; pp = &(*pp)->next) {
+    for (struct builtin **pp = &E->builtins; *pp != NULL; pp = &(*pp)->next) {
         struct builtin *b = *pp;
         if (b->ep != ep)
             continue;
@@ -1593,10 +1626,10 @@ eventprov_remove_builtin(const struct wmi_event_provider *ep)
 }
 
 json_t *
-eventprov_builtin_stats_json(void)
+eventprov_builtin_stats_json(struct wmid_eventprov *E)
 {
     json_t *out = json_object();
-    for (struct builtin *b = E.builtins; b != NULL; b = b->next) {
+    for (struct builtin *b = E->builtins; b != NULL; b = b->next) {
         json_t *s = eventprov_stats_json(&b->p);
         if (s != NULL)
             json_object_set_new(out, b->p.name, s);
@@ -1655,25 +1688,37 @@ eventprov_unload(struct wmid_provider *p)
     free(side);
 }
 
-void
-eventprov_shutdown(void)
+/* The host is freed once libuv is done with both of its handles. */
+static void
+on_host_closed(uv_handle_t *h)
 {
-    if (!atomic_load(&E.ready))
+    struct wmid_eventprov *E = h->data;
+    if (--E->closing == 0) {
+        pthread_mutex_destroy(&E->mu);
+        free(E);
+    }
+}
+
+void
+eventprov_shutdown(struct wmid_eventprov *E)
+{
+    if (E == NULL || !atomic_load(&E->ready))
         return;
-    while (E.builtins != NULL)
-        eventprov_remove_builtin(E.builtins->ep);
+    while (E->builtins != NULL)
+        eventprov_remove_builtin(E, E->builtins->ep);
     /* From here no provider thread appends or wakes the loop (both check
-     * ready under E.mu); what is queued is counted as not routed. */
-    pthread_mutex_lock(&E.mu);
-    atomic_store(&E.ready, false);
-    pthread_mutex_unlock(&E.mu);
-    E.router = NULL;
-    drain_ingress();
-    if (atomic_load(&E.dropped) > 0)
-        log_notice("event providers: %llu event(s) not routed at exit", (unsigned long long)atomic_load(&E.dropped));
-    uv_timer_stop(&E.batch_timer);
-    uv_close((uv_handle_t *)&E.batch_timer, NULL);
-    uv_close((uv_handle_t *)&E.async, NULL);
+     * ready under E->mu); what is queued is counted as not routed. */
+    pthread_mutex_lock(&E->mu);
+    atomic_store(&E->ready, false);
+    pthread_mutex_unlock(&E->mu);
+    E->router = NULL;
+    drain_ingress(E);
+    if (atomic_load(&E->dropped) > 0)
+        log_notice("event providers: %llu event(s) not routed at exit", (unsigned long long)atomic_load(&E->dropped));
+    uv_timer_stop(&E->batch_timer);
+    E->closing = 2;
+    uv_close((uv_handle_t *)&E->batch_timer, on_host_closed);
+    uv_close((uv_handle_t *)&E->async, on_host_closed);
 }
 
 json_t *

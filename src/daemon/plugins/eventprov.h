@@ -14,12 +14,17 @@ struct wmid_router;
 struct wmid_delivery;
 struct wmid_lifecycle;
 
+/* The event provider host (a handle, main.c's; every entry point below
+ * that takes @E works on it). */
+struct wmid_eventprov;
+
 /* Set the host up: the loop (whose thread is the only one that routes),
  * the delivery engine (for back-pressure), the settings, and the idle
- * timer to tell when a provider loads (NULL: none).  Loop thread, once,
- * before eventprov_sync. */
-void eventprov_init(uv_loop_t *loop, struct wmid_delivery *d, const struct wmid_settings *s,
-                    struct wmid_lifecycle *lc);
+ * timer to tell when a provider loads (NULL: none).  A new handle, freed
+ * by eventprov_shutdown; NULL: out of memory.  Loop thread, once, before
+ * eventprov_sync. */
+struct wmid_eventprov *eventprov_new(uv_loop_t *loop, struct wmid_delivery *d, const struct wmid_settings *s,
+                                     struct wmid_lifecycle *lc);
 
 /*
  * A router is in place (start, reload).  For each provider it registers
@@ -33,15 +38,17 @@ void eventprov_init(uv_loop_t *loop, struct wmid_delivery *d, const struct wmid_
  * Failures are logged and kept for Stats; they never stop other
  * providers.  Loop thread.
  */
-void eventprov_sync(struct wmid_router *r);
+void eventprov_sync(struct wmid_eventprov *E, struct wmid_router *r);
 
 /*
- * Shut down the plugin event providers of @r whose sinks have all been
- * inactive for @clear_ms (__EventProviderCacheControl.ClearAfter); the
- * built-in ones stay.  Returns when the next one may be due (UINT64_MAX:
- * none is idle; one that goes idle tells the idle timer).  Loop thread.
+ * Shut down the plugin event providers whose sinks have all been inactive
+ * for the __EventProviderCacheControl.ClearAfter of the router of the last
+ * sync; the built-in ones stay.  Returns when the next one may be due
+ * (UINT64_MAX: none is idle; one that goes idle tells the idle timer).  A
+ * sweep of the idle timer (lifecycle_add_sweep, @arg the host).  Loop
+ * thread.
  */
-uint64_t eventprov_sweep_idle(struct wmid_router *r, uint64_t clear_ms, uint64_t now_ms);
+uint64_t eventprov_sweep_idle(void *arg, uint64_t now_ms);
 
 /* Shut @p's event side down, if loaded: its timers and fd watches stop,
  * shutdown is called, then its sinks refuse further events.  Events it
@@ -50,11 +57,13 @@ void eventprov_unload(struct wmid_provider *p);
 
 /* The delivery engine drained (its resume callback, through control.c):
  * route what the ingress queue kept back.  Loop thread. */
-void eventprov_resume(void);
+void eventprov_resume(struct wmid_eventprov *E);
 
 /* At exit, after every provider is unloaded: drop what is still waiting
- * to be routed (counted), release the host's handles.  Loop thread. */
-void eventprov_shutdown(void);
+ * to be routed (counted), close the host's handles; the handle is freed
+ * when libuv has closed them (the loop must run once more).  NULL is
+ * ignored.  Loop thread. */
+void eventprov_shutdown(struct wmid_eventprov *E);
 
 /* @p's event side for Stats (new reference), or NULL when it has none. */
 json_t *eventprov_stats_json(const struct wmid_provider *p);
@@ -67,11 +76,11 @@ json_t *eventprov_stats_json(const struct wmid_provider *p);
  * borrowed and must stay valid until eventprov_remove_builtin.  Loop
  * thread.
  */
-void eventprov_add_builtin(const char *name, const struct wmi_event_provider *ep, const char *const *queries,
+void eventprov_add_builtin(struct wmid_eventprov *E, const char *name, const struct wmi_event_provider *ep, const char *const *queries,
                            size_t nqueries);
 /* Shut a built-in provider down (its shutdown is called) and forget it. */
-void eventprov_remove_builtin(const struct wmi_event_provider *ep);
+void eventprov_remove_builtin(struct wmid_eventprov *E, const struct wmi_event_provider *ep);
 /* The built-in providers for Stats, by name (new reference). */
-json_t *eventprov_builtin_stats_json(void);
+json_t *eventprov_builtin_stats_json(struct wmid_eventprov *E);
 
 #endif /* WMID_EVENTPROV_H */

@@ -54,6 +54,7 @@ struct pinfo {
 
 struct wmid_proc {
     uv_loop_t *loop;
+    struct wmid_eventprov *eventprov; /* serves our events as those of "ProcessTrace" */
     /* The process traces go out through the event provider ABI, as any
      * plugin's events do (eventprov.c): the sink is set by provide_events
      * and cleared by shutdown. */
@@ -625,7 +626,7 @@ static const struct wmi_event_provider proc_event_provider = {
 };
 
 struct wmid_proc *
-proc_start(uv_loop_t *loop, const struct wmid_settings *s)
+proc_start(uv_loop_t *loop, const struct wmid_settings *s, struct wmid_eventprov *ep)
 {
     struct wmid_proc *p = calloc(1, sizeof *p);
     if (p == NULL)
@@ -635,7 +636,8 @@ proc_start(uv_loop_t *loop, const struct wmid_settings *s)
     the_proc = p;
     static const char *const queries[] = {"SELECT * FROM Win32_ProcessStartTrace",
                                           "SELECT * FROM Win32_ProcessStopTrace"};
-    eventprov_add_builtin("ProcessTrace", &proc_event_provider, queries, 2);
+    p->eventprov = ep;
+    eventprov_add_builtin(ep, "ProcessTrace", &proc_event_provider, queries, 2);
     p->nl_fd = -1;
     /* Remember what runs now, so that its stops can be reported. */
     scan_proc(p, false);
@@ -697,7 +699,7 @@ proc_stop(struct wmid_proc *p)
     if (p == NULL)
         return;
     p->stopping = true;
-    eventprov_remove_builtin(&proc_event_provider);
+    eventprov_remove_builtin(p->eventprov, &proc_event_provider);
     the_proc = NULL;
     stop_netlink(p);
     if (p->probe_open) {

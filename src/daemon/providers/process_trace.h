@@ -7,10 +7,11 @@
 #include "daemon/wmieventd.h"
 
 struct wmid_proc;
+struct wmid_eventprov;
 /* Start the process connector; its events go out as those of the built-in
  * event provider "ProcessTrace" (eventprov_add_builtin), from the next
  * eventprov_sync on.  Loop thread. */
-struct wmid_proc *proc_start(uv_loop_t *loop, const struct wmid_settings *s);
+struct wmid_proc *proc_start(uv_loop_t *loop, const struct wmid_settings *s, struct wmid_eventprov *ep);
 void proc_stop(struct wmid_proc *p);
 const char *proc_source_name(const struct wmid_proc *p);
 
