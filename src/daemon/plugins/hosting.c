@@ -222,7 +222,7 @@ hosting_is_isolated(const char *model)
 static bool
 fail(struct wmid_provider *p, bool log, wmi_status st, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-/* Record a load failure as plugin.c does; @log false when the host has
+/* Record a load failure as loader.c does; @log false when the host has
  * logged it already. */
 static bool
 fail(struct wmid_provider *p, bool log, wmi_status st, const char *fmt, ...)
@@ -1432,7 +1432,7 @@ hosting_load(struct wmid_provider *p, const struct wmid_settings *s, const wmi_s
     wmi_status st = reply_status(reply);
     const char *msg = json_string_value(json_object_get(reply, "message"));
     if (WMI_FAILED(st)) {
-        /* The host has logged the reason in plugin.c's words. */
+        /* The host has logged the reason in loader.c's words. */
         char copy[256];
         snprintf(copy, sizeof copy, "%s", msg ? msg : "not loaded in its host");
         json_decref(reply);
