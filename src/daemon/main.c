@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "daemon/plugins/eventprov.h"
+#include "daemon/plugins/hosting.h"
 #include "daemon/providers/instance.h"
 #include "daemon/config/repository.h"
 #include "daemon/providers/intrinsic.h"
@@ -584,6 +585,7 @@ main(int argc, char **argv)
     sigaddset(&held, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &held, NULL);
     ds.loop = uv_default_loop();
+    ds.settings.hosting = hosting_new();
     ds.delivery = delivery_new(ds.loop, &ds.settings);
     ds.router = router_new(&ds.objects, &ds.settings, ds.delivery, &err);
     if (ds.delivery == NULL || ds.router == NULL) {
@@ -604,6 +606,7 @@ main(int argc, char **argv)
         delivery_shutdown(ds.delivery, 0);
         router_free(ds.router);
         delivery_free(ds.delivery);
+        hosting_free(ds.settings.hosting);
         uv_run(ds.loop, UV_RUN_NOWAIT);
         config_free_objects(&ds.objects);
         repo_close(ds.repo);
@@ -669,6 +672,7 @@ main(int argc, char **argv)
     eventprov_shutdown();
     router_free(ds.router);
     delivery_free(ds.delivery);
+    hosting_free(ds.settings.hosting); /* the last provider closed its host */
     uv_walk(ds.loop, on_close_walk, NULL);
     uv_run(ds.loop, UV_RUN_DEFAULT);
     uv_loop_close(ds.loop);
