@@ -918,15 +918,3 @@ intrinsic_stop(struct wmid_intrinsic *in)
         uv_close((uv_handle_t *)&in->pollers[i].timer, on_timer_closed);
     }
 }
-
-unsigned long long
-intrinsic_scan_count(const struct wmid_intrinsic *in)
-{
-    return in ? in->scans : 0;
-}
-
-unsigned long long
-intrinsic_push_count(const struct wmid_intrinsic *in)
-{
-    return in ? in->pushed : 0;
-}

@@ -116,9 +116,5 @@ struct wmid_intrinsic *intrinsic_start_with(uv_loop_t *loop, const struct wmid_s
 /* Stop polling; the memory goes once the loop has run the close callbacks.
  * NULL is ok. */
 void intrinsic_stop(struct wmid_intrinsic *in);
-/* Provider scans done so far, and changes pushed by providers (for
- * stats, tests and the log line at stop). */
-unsigned long long intrinsic_scan_count(const struct wmid_intrinsic *in);
-unsigned long long intrinsic_push_count(const struct wmid_intrinsic *in);
 
 #endif /* WMID_INTRINSIC_H */

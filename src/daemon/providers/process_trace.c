@@ -671,12 +671,6 @@ proc_start(uv_loop_t *loop, const struct wmid_settings *s)
     return p;
 }
 
-const char *
-proc_source_name(const struct wmid_proc *p)
-{
-    return p->source ? p->source : "starting";
-}
-
 static void
 proc_free(struct wmid_proc *p)
 {

@@ -12,6 +12,5 @@ struct wmid_proc;
  * eventprov_sync on.  Loop thread. */
 struct wmid_proc *proc_start(uv_loop_t *loop, const struct wmid_settings *s);
 void proc_stop(struct wmid_proc *p);
-const char *proc_source_name(const struct wmid_proc *p);
 
 #endif /* WMID_PROVIDERS_PROCESS_TRACE_H */
