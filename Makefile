@@ -58,10 +58,9 @@ BENCH_SRC  = $(wildcard tests/bench/*.c)
 LIB_OBJ    = $(LIB_SRC:%.c=$(B)/obj/%.o)
 DAEMON_OBJ = $(DAEMON_SRC:%.c=$(B)/obj/%.o)
 CTL_OBJ    = $(CTL_SRC:%.c=$(B)/obj/%.o)
-# The host reuses the daemon's plugin loader, logging and wire framing
-# (plugin.o pulls in hosting.o, whose daemon side the host never calls).
+# The host reuses the daemon's plugin loader, logging and wire framing.
 HOST_OBJ   = $(HOST_SRC:%.c=$(B)/obj/%.o) \
-             $(addprefix $(B)/obj/src/daemon/,log.o plugins/loader.o plugins/hostproto.o plugins/hosting.o)
+             $(addprefix $(B)/obj/src/daemon/,log.o plugins/loader.o plugins/hostproto.o)
 
 SHLIB      = $(B)/lib/libwmievent.so.$(VERSION)
 SHLIB_SO   = $(B)/lib/libwmievent.so.$(SOVERSION)

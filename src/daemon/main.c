@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "daemon/plugins/eventprov.h"
+#include "daemon/plugins/hosting.h"
 #include "daemon/providers/instance.h"
 #include "daemon/config/repository.h"
 #include "daemon/providers/intrinsic.h"
@@ -51,6 +52,7 @@ struct daemon_state {
     struct wmid_control *control;
     struct wmid_proc *proc;
     struct wmid_intrinsic *intrinsic;
+    struct wmid_instance_env *instances; /* what the built-in providers share */
     struct wmid_timers *timers;
     struct wmid_lifecycle *lifecycle;
     struct wmid_eventprov *eventprov;
@@ -461,10 +463,10 @@ reload_now(struct daemon_state *ds, wmi_error *err, size_t *nobjects, json_t *ne
     ds->router = nr;
     lifecycle_set_router(ds->lifecycle, nr); /* its cache controls apply from now on */
     control_set_router(ds->control, nr);
-    ds->intrinsic = intrinsic_start(ds->loop, &ds->settings, nr);
+    ds->intrinsic = intrinsic_start(ds->loop, &ds->settings, nr, ds->instances);
     ds->timers = timers_start(ds->loop, &no, nr);
     /* After the new pollers subscribed, so that they are told. */
-    repository_update(&no, nr);
+    repository_update(ds->instances, &no, nr);
     router_flush(nr);
     router_free(old);
     config_free_objects(&ds->objects);
@@ -599,6 +601,9 @@ main(int argc, char **argv)
     sigaddset(&held, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &held, NULL);
     ds.loop = uv_default_loop();
+    ds.settings.hosting = hosting_new();
+    ds.instances = instance_env_new();
+    instance_env_set_default(ds.instances); /* for the callers that pass none yet (instance.h) */
     ds.delivery = delivery_new(ds.loop, &ds.settings);
     ds.lifecycle = lifecycle_new(ds.loop);
     ds.hooks.loaded = lifecycle_kick_hook;
@@ -625,7 +630,9 @@ main(int argc, char **argv)
         delivery_shutdown(ds.delivery, 0);
         router_free(ds.router);
         delivery_free(ds.delivery);
+        hosting_free(ds.settings.hosting);
         uv_run(ds.loop, UV_RUN_NOWAIT);
+        instance_env_free(ds.instances);
         config_free_objects(&ds.objects);
         repo_close(ds.repo);
         config_free_settings(&ds.settings);
@@ -644,10 +651,10 @@ main(int argc, char **argv)
         .arg = &ds,
     };
     control_set_repository(ds.control, &ops);
-    ds.proc = proc_start(ds.loop, &ds.settings, ds.eventprov);
+    ds.proc = proc_start(ds.loop, &ds.settings, ds.instances, ds.eventprov);
     eventprov_sync(ds.eventprov, ds.router); /* the process connector's sink */
-    repository_update(&ds.objects, NULL); /* the first load: no events */
-    ds.intrinsic = intrinsic_start(ds.loop, &ds.settings, ds.router);
+    repository_update(ds.instances, &ds.objects, NULL); /* the first load: no events */
+    ds.intrinsic = intrinsic_start(ds.loop, &ds.settings, ds.router, ds.instances);
     ds.timers = timers_start(ds.loop, &ds.objects, ds.router);
 
     uv_signal_init(ds.loop, &ds.sigterm);
@@ -690,10 +697,11 @@ main(int argc, char **argv)
     eventprov_shutdown(ds.eventprov);
     router_free(ds.router);
     delivery_free(ds.delivery);
+    hosting_free(ds.settings.hosting); /* the last provider closed its host */
     uv_walk(ds.loop, on_close_walk, NULL);
     uv_run(ds.loop, UV_RUN_DEFAULT);
     uv_loop_close(ds.loop);
-    repository_clear();
+    instance_env_free(ds.instances); /* the pollers and the connector are gone */
     repo_close(ds.repo);
     config_free_objects(&ds.objects);
     config_free_settings(&ds.settings);

@@ -23,6 +23,8 @@
  * start-up or a reload for every subsystem
  * ==================================================================== */
 
+struct wmid_hosting;
+
 struct wmid_settings {
     char *config_path;
     char *socket_path;
@@ -48,6 +50,10 @@ struct wmid_settings {
     unsigned shutdown_timeout_ms;
     unsigned min_within_ms;      /* floor for WQL WITHIN polling (intrinsic.c) */
     unsigned max_connections;    /* control socket connections open at once */
+    /* Not read from the file: the daemon's isolated provider hosts
+     * (plugins/hosting.h), set by main.c, for the consumer provider loads
+     * that are given these settings.  NULL: no isolated hosting. */
+    struct wmid_hosting *hosting;
 };
 
 /* ====================================================================

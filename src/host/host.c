@@ -5,7 +5,7 @@
  *
  * The daemon starts it with one end of a socketpair on descriptor 3 and
  * talks length-prefixed JSON (src/daemon/hostproto.h, docs/hosting.md).
- * Plugins are loaded with the daemon's own loader (plugin.c, linked in),
+ * Plugins are loaded with the daemon's own loader (plugins/loader.c, linked in),
  * so the ABI handshake and its error messages are the same in both places.
  *
  * Threads, mirroring the daemon's: the main thread only reads frames and
@@ -39,7 +39,7 @@
 /* A provider loaded in this host. */
 struct hprov {
     uint32_t id;                  /* the daemon's number for it */
-    struct wmid_provider p;       /* what plugin.c loads into */
+    struct wmid_provider p;       /* what loader.c loads into */
     wmi_schema *schema;           /* held while the plugin lives: it may keep it */
     struct hprov *next;
 };
@@ -400,8 +400,7 @@ op_load(const json_t *req)
             log_warnx("provider %s: %s (%s); its consumers get nothing", name, v->p.message,
                       wmi_status_name(st) ? wmi_status_name(st) : "?");
         } else {
-            /* hosting_model stays NULL: plugin_load loads in this process. */
-            plugin_load(&v->p, NULL, v->schema);
+            plugin_load_in_process(&v->p, v->schema);
         }
         pthread_mutex_lock(&g.tmu);
         v->next = g.provs;
@@ -550,7 +549,7 @@ prov_unload(struct hprov *v)
             break;
         }
     pthread_mutex_unlock(&g.tmu);
-    plugin_unload(&v->p);
+    plugin_unload_in_process(&v->p);
     wmi_object_unref(v->p.registration);
     free(v->p.name);
     free(v->p.library);

@@ -115,10 +115,9 @@ static const struct {
 };
 #undef NUM
 
-bool
-config_load_settings(const char *path, struct wmid_settings *s, wmi_error *err)
+static void
+settings_defaults(struct wmid_settings *s)
 {
-    json_error_t jerr;
     memset(s, 0, sizeof *s);
     s->socket_gid = -1;
     s->admin_gid = -1;
@@ -135,7 +134,99 @@ config_load_settings(const char *path, struct wmid_settings *s, wmi_error *err)
     s->suspend_window_ms = 10000;
     s->suspend_max_ms = 60000;
     s->indicate_wait_ms = 2000;
+}
 
+/* Setting @key of the file @path (in @dir) is @v: checked and stored in
+ * @s, or false with @err filled. */
+static bool
+apply_setting(struct wmid_settings *s, const char *path, const char *dir, const char *key, json_t *v,
+              wmi_error *err)
+{
+    size_t i;
+    for (i = 0; i < sizeof known_keys / sizeof known_keys[0]; i++)
+        if (strcmp(known_keys[i].key, key) == 0)
+            break;
+    if (i == sizeof known_keys / sizeof known_keys[0])
+        return config_fail(err, WBEM_E_INVALID_PARAMETER, path, "unknown setting \"%s\"", key);
+    enum key_type t = known_keys[i].type;
+    if (t == K_LIST) {
+        size_t k;
+        json_t *e;
+        bool good = json_is_array(v);
+        json_array_foreach(v, k, e) good &= json_is_string(e) && json_string_length(e) > 0;
+        if (!good)
+            return config_fail(err, WBEM_E_TYPE_MISMATCH, path, "setting \"%s\" must be an array of names", key);
+        json_decref(s->user_consumer_providers);
+        s->user_consumer_providers = json_incref(v);
+        return true;
+    }
+    if ((t == K_PATH || t == K_STRING) && (!json_is_string(v) || json_string_length(v) == 0))
+        return config_fail(err, WBEM_E_TYPE_MISMATCH, path, "setting \"%s\" must be a non-empty string", key);
+    if ((t == K_SIZE || t == K_UINT) && (!json_is_integer(v) || json_integer_value(v) <= 0 ||
+                                         (t == K_UINT && json_integer_value(v) > 86400000)))
+        return config_fail(err, WBEM_E_TYPE_MISMATCH, path, "setting \"%s\" must be a positive integer", key);
+    const char *sv = json_string_value(v);
+    size_t zv = (size_t)json_integer_value(v);
+    if (strcmp(key, "socket") == 0)
+        s->socket_path = resolve(dir, sv);
+    else if (strcmp(key, "state_dir") == 0)
+        s->state_dir = resolve(dir, sv);
+    else if (strcmp(key, "plugin_dir") == 0)
+        s->plugin_dir = resolve(dir, sv);
+    else if (strcmp(key, "object_dir") == 0)
+        s->object_dir = resolve(dir, sv);
+    else if (strcmp(key, "host_program") == 0)
+        s->host_program = resolve(dir, sv);
+    else if (strcmp(key, "socket_group") == 0 || strcmp(key, "admin_group") == 0) {
+        struct group *gr = getgrnam(sv);
+        if (gr == NULL)
+            return config_fail(err, WBEM_E_NOT_FOUND, path, "setting \"%s\": no group \"%s\"", key, sv);
+        if (strcmp(key, "socket_group") == 0)
+            s->socket_gid = (int)gr->gr_gid;
+        else
+            s->admin_gid = (long)gr->gr_gid;
+    } else if (strcmp(key, "log_level") == 0) {
+        s->log_level = log_level_from_name(sv);
+        if (s->log_level < 0)
+            return config_fail(err, WBEM_E_INVALID_PARAMETER, path,
+                           "setting \"log_level\": \"%s\" is not one of err, warning, notice, info, debug", sv);
+    } else if (t == K_SIZE) {
+        *(size_t *)(void *)((char *)s + known_keys[i].off) = zv;
+    } else if (t == K_UINT) {
+        *(unsigned *)(void *)((char *)s + known_keys[i].off) = (unsigned)zv;
+    }
+    return true;
+}
+
+/* The checks across settings of the file @path (@root), once each is
+ * stored; false with @err filled. */
+static bool
+check_settings(struct wmid_settings *s, const json_t *root, const char *path, wmi_error *err)
+{
+    if (json_object_get(root, "queue_max_bytes") != NULL && json_object_get(root, "high_threshold_on_events") != NULL)
+        return config_fail(err, WBEM_E_INVALID_PARAMETER, path,
+                       "\"queue_max_bytes\" is the old name of \"high_threshold_on_events\"; set one of them");
+    if (s->low_threshold_on_events == 0)
+        s->low_threshold_on_events = s->queue_max_bytes / 2;
+    if (s->low_threshold_on_events > s->queue_max_bytes)
+        return config_fail(err, WBEM_E_INVALID_PARAMETER, path,
+                       "setting \"low_threshold_on_events\" (%zu bytes) is above \"high_threshold_on_events\" "
+                       "(%zu bytes)",
+                       s->low_threshold_on_events, s->queue_max_bytes);
+    if (s->suspend_after_misses > 64)
+        return config_fail(err, WBEM_E_INVALID_PARAMETER, path, "setting \"suspend_after_misses\" is at most 64");
+    static const char *const required[] = {"socket", "state_dir", "plugin_dir", "object_dir"};
+    for (size_t i = 0; i < 4; i++)
+        if (json_object_get(root, required[i]) == NULL)
+            return config_fail(err, WBEM_E_INVALID_PARAMETER, path, "missing setting \"%s\"", required[i]);
+    return true;
+}
+
+bool
+config_load_settings(const char *path, struct wmid_settings *s, wmi_error *err)
+{
+    json_error_t jerr;
+    settings_defaults(s);
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
         set_json_err(err, path, &jerr);
@@ -157,106 +248,12 @@ config_load_settings(const char *path, struct wmid_settings *s, wmi_error *err)
     json_t *v;
     bool ok = true;
     json_object_foreach(root, key, v) {
-        size_t i;
-        for (i = 0; i < sizeof known_keys / sizeof known_keys[0]; i++)
-            if (strcmp(known_keys[i].key, key) == 0)
-                break;
-        if (i == sizeof known_keys / sizeof known_keys[0]) {
-            set_err(err, WBEM_E_INVALID_PARAMETER, path, 0, 0, "unknown setting \"%s\"", key);
+        if (!apply_setting(s, path, dir, key, v, err)) {
             ok = false;
             break;
         }
-        enum key_type t = known_keys[i].type;
-        if (t == K_LIST) {
-            size_t k;
-            json_t *e;
-            bool good = json_is_array(v);
-            json_array_foreach(v, k, e) good &= json_is_string(e) && json_string_length(e) > 0;
-            if (!good) {
-                set_err(err, WBEM_E_TYPE_MISMATCH, path, 0, 0, "setting \"%s\" must be an array of names", key);
-                ok = false;
-                break;
-            }
-            json_decref(s->user_consumer_providers);
-            s->user_consumer_providers = json_incref(v);
-            continue;
-        }
-        if ((t == K_PATH || t == K_STRING) && (!json_is_string(v) || json_string_length(v) == 0)) {
-            set_err(err, WBEM_E_TYPE_MISMATCH, path, 0, 0, "setting \"%s\" must be a non-empty string", key);
-            ok = false;
-            break;
-        }
-        if ((t == K_SIZE || t == K_UINT) && (!json_is_integer(v) || json_integer_value(v) <= 0 ||
-                                             (t == K_UINT && json_integer_value(v) > 86400000))) {
-            set_err(err, WBEM_E_TYPE_MISMATCH, path, 0, 0, "setting \"%s\" must be a positive integer", key);
-            ok = false;
-            break;
-        }
-        const char *sv = json_string_value(v);
-        size_t zv = (size_t)json_integer_value(v);
-        if (strcmp(key, "socket") == 0)
-            s->socket_path = resolve(dir, sv);
-        else if (strcmp(key, "state_dir") == 0)
-            s->state_dir = resolve(dir, sv);
-        else if (strcmp(key, "plugin_dir") == 0)
-            s->plugin_dir = resolve(dir, sv);
-        else if (strcmp(key, "object_dir") == 0)
-            s->object_dir = resolve(dir, sv);
-        else if (strcmp(key, "host_program") == 0)
-            s->host_program = resolve(dir, sv);
-        else if (strcmp(key, "socket_group") == 0 || strcmp(key, "admin_group") == 0) {
-            struct group *gr = getgrnam(sv);
-            if (gr == NULL) {
-                set_err(err, WBEM_E_NOT_FOUND, path, 0, 0, "setting \"%s\": no group \"%s\"", key, sv);
-                ok = false;
-                break;
-            }
-            if (strcmp(key, "socket_group") == 0)
-                s->socket_gid = (int)gr->gr_gid;
-            else
-                s->admin_gid = (long)gr->gr_gid;
-        } else if (strcmp(key, "log_level") == 0) {
-            s->log_level = log_level_from_name(sv);
-            if (s->log_level < 0) {
-                set_err(err, WBEM_E_INVALID_PARAMETER, path, 0, 0,
-                        "setting \"log_level\": \"%s\" is not one of err, warning, notice, info, debug", sv);
-                ok = false;
-                break;
-            }
-        } else if (t == K_SIZE) {
-            *(size_t *)(void *)((char *)s + known_keys[i].off) = zv;
-        } else if (t == K_UINT) {
-            *(unsigned *)(void *)((char *)s + known_keys[i].off) = (unsigned)zv;
-        }
     }
-    if (ok && json_object_get(root, "queue_max_bytes") != NULL &&
-        json_object_get(root, "high_threshold_on_events") != NULL) {
-        set_err(err, WBEM_E_INVALID_PARAMETER, path, 0, 0,
-                "\"queue_max_bytes\" is the old name of \"high_threshold_on_events\"; set one of them");
-        ok = false;
-    }
-    if (ok && s->low_threshold_on_events == 0)
-        s->low_threshold_on_events = s->queue_max_bytes / 2;
-    if (ok && s->low_threshold_on_events > s->queue_max_bytes) {
-        set_err(err, WBEM_E_INVALID_PARAMETER, path, 0, 0,
-                "setting \"low_threshold_on_events\" (%zu bytes) is above \"high_threshold_on_events\" (%zu bytes)",
-                s->low_threshold_on_events, s->queue_max_bytes);
-        ok = false;
-    }
-    if (ok && s->suspend_after_misses > 64) {
-        set_err(err, WBEM_E_INVALID_PARAMETER, path, 0, 0, "setting \"suspend_after_misses\" is at most 64");
-        ok = false;
-    }
-    if (ok) {
-        static const char *const required[] = {"socket", "state_dir", "plugin_dir", "object_dir"};
-        for (size_t i = 0; i < 4; i++) {
-            if (json_object_get(root, required[i]) == NULL) {
-                set_err(err, WBEM_E_INVALID_PARAMETER, path, 0, 0, "missing setting \"%s\"", required[i]);
-                ok = false;
-                break;
-            }
-        }
-    }
+    ok = ok && check_settings(s, root, path, err);
     free(pathcopy);
     json_decref(root);
     if (!ok)

@@ -846,11 +846,111 @@ misplaced_component(struct parser *p, size_t pos)
     return false;
 }
 
+/* The optional owner and group, then "D:", at @*pos (0); @*pos is past
+ * the "D:" on success. */
+static bool
+parse_header(struct parser *p, size_t *pos, struct sec_descriptor *sd)
+{
+    char q[40];
+    if (at(p, *pos, "O:")) {
+        *pos += 2;
+        if (!parse_component_sid(p, pos, &sd->owner, "owner SID"))
+            return false;
+        sd->has_owner = true;
+    }
+    if (at(p, *pos, "G:")) {
+        *pos += 2;
+        if (!parse_component_sid(p, pos, &sd->group, "group SID"))
+            return false;
+        sd->has_group = true;
+    }
+    if (!at(p, *pos, "D:")) {
+        if (misplaced_component(p, *pos))
+            return false;
+        if (*pos >= p->len)
+            fail(p, WBEM_E_INVALID_PARAMETER, *pos,
+                 "missing DACL: expected D: (an empty DACL D: denies everyone; to allow everyone set no "
+                 "descriptor)");
+        else
+            fail(p, WBEM_E_INVALID_PARAMETER, *pos, "expected %s, found %s",
+                 sd->has_group ? "D:" : sd->has_owner ? "G: or D:" : "O:, G: or D:", found(p, *pos, q, sizeof q));
+        return false;
+    }
+    *pos += 2;
+    return true;
+}
+
+/* DACL flags at @*pos, up to the first ACE or the end.  P and AI are
+ * statements about inheritance, which is true of every descriptor here
+ * (nothing is inherited), so they are kept and printed; the others ask
+ * for behaviour this has not. */
+static bool
+parse_dacl_flags(struct parser *p, size_t *pos, struct sec_descriptor *sd)
+{
+    char q[40];
+    while (*pos < p->len && p->s[*pos] != '(') {
+        unsigned flag = 0;
+        size_t flen = 0;
+        if (at(p, *pos, "P")) {
+            flag = DACL_PROTECTED;
+            flen = 1;
+        } else if (at(p, *pos, "AI")) {
+            flag = DACL_AUTO_INHERITED;
+            flen = 2;
+        } else if (at(p, *pos, "AR")) {
+            fail(p, WBEM_E_NOT_SUPPORTED, *pos,
+                 "DACL flag AR (auto-inherit required) is not in the supported subset: accepted flags are P and AI");
+            return false;
+        } else if (at(p, *pos, "NO_ACCESS_CONTROL")) {
+            fail(p, WBEM_E_NOT_SUPPORTED, *pos,
+                 "NO_ACCESS_CONTROL (a NULL DACL) is not in the supported subset: to allow everyone set no "
+                 "descriptor, or write D:(A;;GA;;;WD)");
+            return false;
+        } else {
+            if (misplaced_component(p, *pos))
+                return false;
+            fail(p, WBEM_E_INVALID_PARAMETER, *pos,
+                 "expected DACL flags P or AI, or an ACE '(', after D:, found %s", found(p, *pos, q, sizeof q));
+            return false;
+        }
+        if (sd->dacl_flags & flag) {
+            fail(p, WBEM_E_INVALID_PARAMETER, *pos, "DACL flag %.*s given twice", (int)flen, p->s + *pos);
+            return false;
+        }
+        sd->dacl_flags |= flag;
+        *pos += flen;
+    }
+    return true;
+}
+
+/* The ACEs from @pos to the end. */
+static bool
+parse_aces(struct parser *p, size_t pos, struct sec_descriptor *sd)
+{
+    char q[40];
+    while (pos < p->len) {
+        if (p->s[pos] != '(') {
+            if (misplaced_component(p, pos))
+                return false;
+            fail(p, WBEM_E_INVALID_PARAMETER, pos, "expected '(' to begin an ACE, or the end, found %s",
+                 found(p, pos, q, sizeof q));
+            return false;
+        }
+        if (sd->nace == SEC_MAX_ACES) {
+            fail(p, WBEM_E_QUOTA_VIOLATION, pos, "more than %d ACEs in the DACL", SEC_MAX_ACES);
+            return false;
+        }
+        if (!parse_ace(p, &pos, &sd->ace[sd->nace]))
+            return false;
+        sd->nace++;
+    }
+    return true;
+}
+
 struct sec_descriptor *
 sec_descriptor_parse(const char *sddl, wmi_error *err)
 {
     struct parser p = {sddl, 0, err};
-    char q[40];
     if (sddl == NULL) {
         fail(&p, WBEM_E_INVALID_PARAMETER, 0, "no descriptor text");
         if (err != NULL)
@@ -872,91 +972,12 @@ sec_descriptor_parse(const char *sddl, wmi_error *err)
         fail(&p, WBEM_E_OUT_OF_MEMORY, 0, "out of memory");
         return NULL;
     }
-
     size_t pos = 0;
-    if (at(&p, pos, "O:")) {
-        pos += 2;
-        if (!parse_component_sid(&p, &pos, &sd->owner, "owner SID"))
-            goto fail;
-        sd->has_owner = true;
-    }
-    if (at(&p, pos, "G:")) {
-        pos += 2;
-        if (!parse_component_sid(&p, &pos, &sd->group, "group SID"))
-            goto fail;
-        sd->has_group = true;
-    }
-    if (!at(&p, pos, "D:")) {
-        if (misplaced_component(&p, pos))
-            goto fail;
-        if (pos >= p.len)
-            fail(&p, WBEM_E_INVALID_PARAMETER, pos,
-                 "missing DACL: expected D: (an empty DACL D: denies everyone; to allow everyone set no "
-                 "descriptor)");
-        else
-            fail(&p, WBEM_E_INVALID_PARAMETER, pos, "expected %s, found %s",
-                 sd->has_group ? "D:" : sd->has_owner ? "G: or D:" : "O:, G: or D:", found(&p, pos, q, sizeof q));
-        goto fail;
-    }
-    pos += 2;
-
-    /* DACL flags: P and AI are statements about inheritance, which is
-     * true of every descriptor here (nothing is inherited), so they are
-     * kept and printed; the others ask for behaviour this has not. */
-    while (pos < p.len && p.s[pos] != '(') {
-        unsigned flag = 0;
-        size_t flen = 0;
-        if (at(&p, pos, "P")) {
-            flag = DACL_PROTECTED;
-            flen = 1;
-        } else if (at(&p, pos, "AI")) {
-            flag = DACL_AUTO_INHERITED;
-            flen = 2;
-        } else if (at(&p, pos, "AR")) {
-            fail(&p, WBEM_E_NOT_SUPPORTED, pos,
-                 "DACL flag AR (auto-inherit required) is not in the supported subset: accepted flags are P and AI");
-            goto fail;
-        } else if (at(&p, pos, "NO_ACCESS_CONTROL")) {
-            fail(&p, WBEM_E_NOT_SUPPORTED, pos,
-                 "NO_ACCESS_CONTROL (a NULL DACL) is not in the supported subset: to allow everyone set no "
-                 "descriptor, or write D:(A;;GA;;;WD)");
-            goto fail;
-        } else {
-            if (misplaced_component(&p, pos))
-                goto fail;
-            fail(&p, WBEM_E_INVALID_PARAMETER, pos,
-                 "expected DACL flags P or AI, or an ACE '(', after D:, found %s", found(&p, pos, q, sizeof q));
-            goto fail;
-        }
-        if (sd->dacl_flags & flag) {
-            fail(&p, WBEM_E_INVALID_PARAMETER, pos, "DACL flag %.*s given twice", (int)flen, p.s + pos);
-            goto fail;
-        }
-        sd->dacl_flags |= flag;
-        pos += flen;
-    }
-
-    while (pos < p.len) {
-        if (p.s[pos] != '(') {
-            if (misplaced_component(&p, pos))
-                goto fail;
-            fail(&p, WBEM_E_INVALID_PARAMETER, pos, "expected '(' to begin an ACE, or the end, found %s",
-                 found(&p, pos, q, sizeof q));
-            goto fail;
-        }
-        if (sd->nace == SEC_MAX_ACES) {
-            fail(&p, WBEM_E_QUOTA_VIOLATION, pos, "more than %d ACEs in the DACL", SEC_MAX_ACES);
-            goto fail;
-        }
-        if (!parse_ace(&p, &pos, &sd->ace[sd->nace]))
-            goto fail;
-        sd->nace++;
+    if (!parse_header(&p, &pos, sd) || !parse_dacl_flags(&p, &pos, sd) || !parse_aces(&p, pos, sd)) {
+        free(sd);
+        return NULL;
     }
     return sd;
-
-fail:
-    free(sd);
-    return NULL;
 }
 
 void

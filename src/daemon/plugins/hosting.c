@@ -8,6 +8,9 @@
  *
  * Pieces:
  *
+ *   struct wmid_hosting the daemon's host processes (main.c makes it; the
+ *                      consumer provider loads reach it through their
+ *                      settings, the rest through p->hosted).
  *   struct hostproc    one host process (one per provider, or one per
  *                      HostingModel ":GroupName" group), its socketpair,
  *                      its supervisor thread and its counters.
@@ -94,6 +97,7 @@ struct psink;
 struct hcons;
 
 struct hostproc {
+    struct wmid_hosting *owner;   /* lists it while it serves providers */
     char *key;                    /* groups providers: "g:<model>" or "p:<provider>" */
     char *group;                  /* for logs and Stats */
     char *program;
@@ -165,8 +169,10 @@ struct psink {
     struct psink *next;
 };
 
-/* Every host process, loop thread only. */
-static struct hostproc *hosts;
+/* Every host process of the daemon, loop thread only. */
+struct wmid_hosting {
+    struct hostproc *hosts;
+};
 
 /* ====================================================================
  * HostingModel
@@ -222,7 +228,7 @@ hosting_is_isolated(const char *model)
 static bool
 fail(struct wmid_provider *p, bool log, wmi_status st, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-/* Record a load failure as plugin.c does; @log false when the host has
+/* Record a load failure as loader.c does; @log false when the host has
  * logged it already. */
 static bool
 fail(struct wmid_provider *p, bool log, wmi_status st, const char *fmt, ...)
@@ -938,11 +944,12 @@ supervisor(void *arg)
  * ==================================================================== */
 
 static struct hostproc *
-host_new(const char *key, const char *group, char *program)
+host_new(struct wmid_hosting *hg, const char *key, const char *group, char *program)
 {
     struct hostproc *hp = calloc(1, sizeof *hp);
     if (hp == NULL)
         return NULL;
+    hp->owner = hg;
     hp->key = strdup(key);
     hp->group = strdup(group);
     hp->program = program;
@@ -972,8 +979,8 @@ host_new(const char *key, const char *group, char *program)
         free(hp);
         return NULL;
     }
-    hp->next = hosts;
-    hosts = hp;
+    hp->next = hg->hosts;
+    hg->hosts = hp;
     return hp;
 }
 
@@ -1001,7 +1008,7 @@ host_free(struct hostproc *hp)
 static void
 host_close(struct hostproc *hp)
 {
-    for (struct hostproc **pp = &hosts; *pp != NULL; pp = &(*pp)->next)
+    for (struct hostproc **pp = &hp->owner->hosts; *pp != NULL; pp = &(*pp)->next)
         if (*pp == hp) {
             *pp = hp->next;
             break;
@@ -1339,35 +1346,46 @@ hosted_detach(struct wmid_hosted *h)
         host_close(hp);
 }
 
-bool
-hosting_load(struct wmid_provider *p, const struct wmid_settings *s, const wmi_schema *schema)
+/* The host of @p's HostingModel (started, or joined), and a record of
+ * @p listed in it; NULL with the failure recorded. */
+static struct wmid_hosted *
+hosted_new(struct wmid_hosting *hg, struct wmid_provider *p, const struct wmid_settings *s)
 {
     bool grouped;
-    (void)schema; /* the host learns classes from the objects it is sent */
-    p->loaded = false;
-    if (classify(p->hosting_model, &grouped) == MODEL_INVALID)
-        return fail(p, true, WBEM_E_INVALID_PROVIDER_REGISTRATION,
-                    "HostingModel \"%s\" is not a hosting model (use InProcess, SelfHost, LocalSystemHost, "
-                    "LocalSystemHostOrSelfHost, NetworkServiceHost, NetworkServiceHostOrSelfHost, "
-                    "LocalServiceHost or Decoupled:Com, optionally with \":GroupName\")",
-                    p->hosting_model);
-    if (p->library == NULL)
-        return fail(p, true, WBEM_E_INVALID_PROVIDER_REGISTRATION, "__Win32Provider has no Library");
-
+    if (classify(p->hosting_model, &grouped) == MODEL_INVALID) {
+        fail(p, true, WBEM_E_INVALID_PROVIDER_REGISTRATION,
+             "HostingModel \"%s\" is not a hosting model (use InProcess, SelfHost, LocalSystemHost, "
+             "LocalSystemHostOrSelfHost, NetworkServiceHost, NetworkServiceHostOrSelfHost, "
+             "LocalServiceHost or Decoupled:Com, optionally with \":GroupName\")",
+             p->hosting_model);
+        return NULL;
+    }
+    if (p->library == NULL) {
+        fail(p, true, WBEM_E_INVALID_PROVIDER_REGISTRATION, "__Win32Provider has no Library");
+        return NULL;
+    }
+    if (hg == NULL) {
+        fail(p, true, WBEM_E_PROVIDER_LOAD_FAILURE, "isolated hosting is not available here");
+        return NULL;
+    }
     char key[512];
     snprintf(key, sizeof key, "%s:%s", grouped ? "g" : "p", grouped ? p->hosting_model : p->name);
     lower(key);
     struct hostproc *hp = NULL;
-    for (hp = hosts; hp != NULL && strcmp(hp->key, key) != 0; hp = hp->next)
+    for (hp = hg->hosts; hp != NULL && strcmp(hp->key, key) != 0; hp = hp->next)
         ;
     if (hp == NULL) {
         char *program = host_program(s);
-        if (program == NULL)
-            return fail(p, true, WBEM_E_OUT_OF_MEMORY, "cannot start a host: out of memory");
-        hp = host_new(key, grouped ? p->hosting_model : p->name, program);
-        if (hp == NULL)
-            return fail(p, true, WBEM_E_PROVIDER_LOAD_FAILURE, "cannot start a host for HostingModel \"%s\"",
-                        p->hosting_model);
+        if (program == NULL) {
+            fail(p, true, WBEM_E_OUT_OF_MEMORY, "cannot start a host: out of memory");
+            return NULL;
+        }
+        hp = host_new(hg, key, grouped ? p->hosting_model : p->name, program);
+        if (hp == NULL) {
+            fail(p, true, WBEM_E_PROVIDER_LOAD_FAILURE, "cannot start a host for HostingModel \"%s\"",
+                 p->hosting_model);
+            return NULL;
+        }
     }
     struct wmid_hosted *h = calloc(1, sizeof *h);
     if (h == NULL || (h->name = strdup(p->name)) == NULL || (h->library = strdup(p->library)) == NULL) {
@@ -1376,7 +1394,8 @@ hosting_load(struct wmid_provider *p, const struct wmid_settings *s, const wmi_s
         free(h);
         if (hp->providers == NULL)
             host_close(hp);
-        return fail(p, true, WBEM_E_OUT_OF_MEMORY, "out of memory");
+        fail(p, true, WBEM_E_OUT_OF_MEMORY, "out of memory");
+        return NULL;
     }
     h->hp = hp;
     h->p = p;
@@ -1387,61 +1406,78 @@ hosting_load(struct wmid_provider *p, const struct wmid_settings *s, const wmi_s
     h->next = hp->providers;
     hp->providers = h;
     pthread_mutex_unlock(&hp->mu);
+    return h;
+}
 
-    /* Start (or join) the host, then load the plugin there.  wanted is set
-     * first, so that a host that restarts meanwhile loads it too. */
-    unsigned gen = 0;
+/* @h is not loaded after all: out of its host, the failure recorded. */
+static bool
+hosted_failed(struct wmid_hosted *h, bool log, wmi_status st, const char *why)
+{
+    struct wmid_provider *p = h->p;
+    pthread_mutex_lock(&h->hp->mu);
+    h->wanted = false;
+    pthread_mutex_unlock(&h->hp->mu);
+    hosted_detach(h);
+    return fail(p, log, st, "%s", why);
+}
+
+/*
+ * Start (or join) @h's host, then load the plugin there: the host's
+ * reply to Load, with the generation in *@gen; NULL (recorded) when the
+ * host did not start or died or hung twice.  wanted is set first, so that
+ * a host that restarts meanwhile loads it too.
+ */
+static json_t *
+load_in_host(struct wmid_hosted *h, unsigned *gen)
+{
+    struct hostproc *hp = h->hp;
     json_t *reply = NULL;
     bool died = false;
     for (int attempt = 0; attempt < 2 && reply == NULL; attempt++) {
-        enum ready_result rr = wait_ready(hp, WMID_HOST_CONTROL_MS, 1, &gen);
+        enum ready_result rr = wait_ready(hp, WMID_HOST_CONTROL_MS, 1, gen);
         if (rr != READY) {
-            char why[256];
+            char why[1024];
             pthread_mutex_lock(&hp->mu);
-            snprintf(why, sizeof why, "%s", hp->last_error[0] ? hp->last_error
-                                                               : died ? "its host died while loading it"
-                                                                      : "its host did not start in time");
+            snprintf(why, sizeof why, "host %s: %s", hp->key + 2,
+                     hp->last_error[0] ? hp->last_error
+                     : died            ? "its host died while loading it"
+                                       : "its host did not start in time");
             pthread_mutex_unlock(&hp->mu);
-            hosted_detach(h);
-            return fail(p, true, WBEM_E_PROVIDER_LOAD_FAILURE, "host %s: %s", key + 2, why);
+            hosted_failed(h, true, WBEM_E_PROVIDER_LOAD_FAILURE, why);
+            return NULL;
         }
         pthread_mutex_lock(&hp->mu);
         h->wanted = true;
         pthread_mutex_unlock(&hp->mu);
         const wmi_object *objs[1] = {h->registration};
-        if (!ensure_classes(hp, gen, objs, 1, hp_now_ms() + WMID_HOST_CONTROL_MS)) {
+        if (!ensure_classes(hp, *gen, objs, 1, hp_now_ms() + WMID_HOST_CONTROL_MS)) {
             died = true;
             continue;
         }
         json_t *req = json_pack("{sssIsssssO}", "op", "Load", "provider", (json_int_t)h->id, "name", h->name,
                                 "library", h->library, "registration",
                                 h->registration ? wmi_object_json(h->registration) : json_null());
-        if (call_json(hp, gen, req, WMID_HOST_CONTROL_MS, &reply) != CALL_OK)
+        if (call_json(hp, *gen, req, WMID_HOST_CONTROL_MS, &reply) != CALL_OK)
             died = true;
         json_decref(req);
     }
     if (reply == NULL) {
-        pthread_mutex_lock(&hp->mu);
-        h->wanted = false;
-        pthread_mutex_unlock(&hp->mu);
-        hosted_detach(h);
-        return fail(p, true, WBEM_E_PROVIDER_LOAD_FAILURE,
-                    "its host (HostingModel \"%s\") died or hung twice while loading %s", p->hosting_model,
-                    p->library);
+        char why[1024];
+        snprintf(why, sizeof why, "its host (HostingModel \"%s\") died or hung twice while loading %s",
+                 h->p->hosting_model, h->p->library);
+        hosted_failed(h, true, WBEM_E_PROVIDER_LOAD_FAILURE, why);
     }
-    wmi_status st = reply_status(reply);
+    return reply;
+}
+
+/* The host loaded @h in generation @gen (@reply, consumed): p->cp is the
+ * proxy from now on. */
+static void
+hosted_loaded(struct wmid_hosted *h, unsigned gen, json_t *reply)
+{
+    struct wmid_provider *p = h->p;
+    struct hostproc *hp = h->hp;
     const char *msg = json_string_value(json_object_get(reply, "message"));
-    if (WMI_FAILED(st)) {
-        /* The host has logged the reason in plugin.c's words. */
-        char copy[256];
-        snprintf(copy, sizeof copy, "%s", msg ? msg : "not loaded in its host");
-        json_decref(reply);
-        pthread_mutex_lock(&hp->mu);
-        h->wanted = false;
-        pthread_mutex_unlock(&hp->mu);
-        hosted_detach(h);
-        return fail(p, false, st, "%s", copy);
-    }
     json_int_t mb = json_integer_value(json_object_get(reply, "max_batch"));
     json_int_t dl = json_integer_value(json_object_get(reply, "deadline_ms"));
     h->cp.max_batch = mb > 0 && mb <= WMID_MAX_BATCH ? (uint32_t)mb : 0;
@@ -1453,7 +1489,7 @@ hosting_load(struct wmid_provider *p, const struct wmid_settings *s, const wmi_s
     h->hard_limit_ms = WMID_HOST_HARD_LIMIT_FACTOR * (h->cp.deadline_ms ? h->cp.deadline_ms
                                                                          : WMID_HOST_DEFAULT_DEADLINE_MS);
     pthread_mutex_lock(&hp->mu);
-    h->load_status = st;
+    h->load_status = reply_status(reply);
     h->loaded_gen = gen;
     int pid = (int)hp->pid;
     pthread_mutex_unlock(&hp->mu);
@@ -1466,6 +1502,30 @@ hosting_load(struct wmid_provider *p, const struct wmid_settings *s, const wmi_s
              hp->group, pid);
     json_decref(reply);
     log_info("provider %s: %s", p->name, p->message);
+}
+
+bool
+hosting_load(struct wmid_provider *p, const struct wmid_settings *s, const wmi_schema *schema)
+{
+    (void)schema; /* the host learns classes from the objects it is sent */
+    p->loaded = false;
+    struct wmid_hosted *h = hosted_new(s != NULL ? s->hosting : NULL, p, s);
+    if (h == NULL)
+        return false;
+    unsigned gen = 0;
+    json_t *reply = load_in_host(h, &gen);
+    if (reply == NULL)
+        return false;
+    wmi_status st = reply_status(reply);
+    if (WMI_FAILED(st)) {
+        /* The host has logged the reason in loader.c's words. */
+        const char *msg = json_string_value(json_object_get(reply, "message"));
+        char copy[256];
+        snprintf(copy, sizeof copy, "%s", msg ? msg : "not loaded in its host");
+        json_decref(reply);
+        return hosted_failed(h, false, st, copy);
+    }
+    hosted_loaded(h, gen, reply);
     return true;
 }
 
@@ -1560,4 +1620,22 @@ hosting_forget(struct wmid_provider *p, const wmi_object *logical)
     }
     wmi_object_unref(gone->logical);
     free(gone);
+}
+
+struct wmid_hosting *
+hosting_new(void)
+{
+    return calloc(1, sizeof(struct wmid_hosting));
+}
+
+void
+hosting_free(struct wmid_hosting *hg)
+{
+    if (hg == NULL)
+        return;
+    /* Every provider has been unloaded, which closed its host; a host
+     * still listed has none left to serve. */
+    while (hg->hosts != NULL)
+        host_close(hg->hosts);
+    free(hg);
 }

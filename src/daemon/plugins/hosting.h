@@ -9,12 +9,20 @@
 #include "daemon/plugins/loader.h"
 
 struct wmid_hosted;
+struct wmid_hosting;
+
+/* The daemon's isolated provider hosts: main.c makes the handle and puts
+ * it in its settings (wmid_settings.hosting), through which
+ * hosting_load reaches it; hosting_free once every provider is unloaded
+ * (it closes any host still running).  Loop thread. */
+struct wmid_hosting *hosting_new(void);
+void hosting_free(struct wmid_hosting *hg);
 
 /* True when HostingModel @model (NULL allowed) asks for a host process. */
 bool hosting_is_isolated(const char *model);
 /*
- * Start the host process of @p's group (or join it) and load the plugin
- * there.  On success p->cp and p->state are a proxy whose find_consumer
+ * Start the host process of @p's group (or join it) among s->hosting's
+ * and load the plugin there.  On success p->cp and p->state are a proxy whose find_consumer
  * and indicate_to_consumer forward to the host, p->loaded is true, and
  * p->hosted is set.  On failure: one log line, p->status and p->message
  * recorded, false.  Loop thread.

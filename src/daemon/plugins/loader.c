@@ -1,15 +1,16 @@
 /*
- * plugin.c - load consumer provider plugins (.so) through the one entry
- * symbol, check the ABI handshake, and initialize them.
+ * loader.c - load plugins (.so) through the one entry symbol, check the
+ * ABI handshake, and initialize a consumer provider in this process.
  *
  * A plugin that is missing, has the wrong ABI or fails to initialize costs
  * one log line and a recorded status (visible in Stats); every other
  * provider keeps serving.
  *
- * A provider whose HostingModel asks for isolation is handed to hosting.c,
- * which runs it in a wmieventd-host process; that process loads it with
- * this same code (plugin.o is linked into it), so the handshake and its
- * messages are one implementation.
+ * Both binaries link it: the daemon loads its in-process consumer
+ * providers with it (consumers.c decides in-process or hosted) and its
+ * event providers' libraries (eventprov.c); wmieventd-host loads the
+ * isolated ones with it, so the handshake and its messages are one
+ * implementation.
  */
 #include <dlfcn.h>
 #include <stdarg.h>
@@ -19,7 +20,6 @@
 
 #include "daemon/wmieventd.h"
 #include "daemon/log.h"
-#include "daemon/plugins/hosting.h"
 #include "daemon/plugins/loader.h"
 
 void
@@ -105,13 +105,11 @@ plugin_open(const char *library, void **dl, wmi_status *st, char *msg, size_t ms
 }
 
 bool
-plugin_load(struct wmid_provider *p, const struct wmid_settings *s, const wmi_schema *schema)
+plugin_load_in_process(struct wmid_provider *p, const wmi_schema *schema)
 {
     char path[4096];
     wmi_status st;
 
-    if (hosting_is_isolated(p->hosting_model))
-        return hosting_load(p, s, schema);
     snprintf(path, sizeof path, "%s", p->library ? p->library : "");
     char why[sizeof p->message];
     const struct wmi_plugin *pl = plugin_open(p->library, &p->dl, &st, why, sizeof why);
@@ -144,12 +142,8 @@ plugin_load(struct wmid_provider *p, const struct wmid_settings *s, const wmi_sc
 }
 
 void
-plugin_unload(struct wmid_provider *p)
+plugin_unload_in_process(struct wmid_provider *p)
 {
-    if (hosting_is_isolated(p->hosting_model)) {
-        hosting_unload(p);
-        return;
-    }
     if (p->loaded && p->cp->shutdown != NULL)
         p->cp->shutdown(p->state);
     p->loaded = false;

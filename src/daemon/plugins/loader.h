@@ -1,5 +1,8 @@
 /*
- * loader.h - consumer provider plugins
+ * loader.h - plugins: the provider record, dlopen and the ABI handshake,
+ * and a consumer provider loaded in this process.  The daemon and
+ * wmieventd-host both link loader.c; how the daemon loads a consumer
+ * provider (in-process or in a host) is consumers.h.
  */
 #ifndef WMID_PLUGINS_LOADER_H
 #define WMID_PLUGINS_LOADER_H
@@ -69,8 +72,15 @@ const struct wmi_plugin *plugin_open(const char *library, void **dl, wmi_status 
 /* wmi_host.log for the provider called @provider: "provider NAME: ...",
  * the level clamped to WMI_LOG_ERR..WMI_LOG_DEBUG.  Thread-safe. */
 void plugin_vlog(const char *provider, int level, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
-/* Load and initialize; on failure logs one line, records status, returns false. */
-bool plugin_load(struct wmid_provider *p, const struct wmid_settings *s, const wmi_schema *schema);
-void plugin_unload(struct wmid_provider *p);
+/* Load @p's library in this process and initialize its consumer provider
+ * with @schema; on failure logs one line, records status, returns false.
+ * p->hosting_model is not looked at. */
+bool plugin_load_in_process(struct wmid_provider *p, const wmi_schema *schema);
+/* Shut down and unload what plugin_load_in_process loaded. */
+void plugin_unload_in_process(struct wmid_provider *p);
+
+/* The daemon's plugin_load and plugin_unload, for the files that still
+ * look for them here (engine/router.c, tests/unit/test_daemon_plugin.c). */
+#include "daemon/plugins/consumers.h"
 
 #endif /* WMID_PLUGINS_LOADER_H */

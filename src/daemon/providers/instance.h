@@ -12,6 +12,8 @@
  * a "wmi_instance_provider" descriptor next to wmi_event_consumer_provider)
  * can expose it unchanged to third-party .so providers:
  *   - every entry point takes an opaque state from open(), no globals;
+ *     what the built-in providers share across their states is the
+ *     daemon's struct wmid_instance_env (below), given at open_in();
  *   - instances cross the interface as wmi_object (public type), borrowed
  *     for the duration of a callback, as consumer plugins get events;
  *   - statuses are WBEM statuses;
@@ -35,6 +37,8 @@
 
 #include "wmievent.h"
 #include "daemon/config/config.h"
+
+struct wmid_instance_env;
 
 /* Called once per instance; @inst is borrowed (ref it to keep it). */
 typedef void (*wmid_instance_fn)(wmi_object *inst, void *arg);
@@ -93,6 +97,10 @@ struct wmid_instance_provider {
      * @schema is borrowed and outlives the state.  NULL for providers
      * that need a scope (below). */
     void *(*open)(const wmi_schema *schema);
+    /* Optional, for providers whose states share something (the process
+     * feed, stuck statvfs calls, the repository's instances): open() in
+     * @env.  Their open() opens in instance_env_default(). */
+    void *(*open_in)(struct wmid_instance_env *env, const wmi_schema *schema);
     void (*close)(void *state);
     /* Call @fn once per current instance.  WBEM_S_NO_ERROR, or a failure
      * status (the instances given so far stand). */
@@ -128,7 +136,49 @@ extern const struct wmid_instance_provider wmid_ip_directory;
 extern const struct wmid_instance_provider wmid_ip_repository;
 
 /*
- * The repository (providers/repository.c): the objects of the object dir
+ * What the built-in providers share across their states, one per daemon:
+ * main.c makes it (instance_env_new) and hands it to what opens
+ * providers (intrinsic_start), to the process connector (proc_start) and
+ * to repository_update, and frees it once they have stopped.  Any field
+ * may be NULL (out of memory): what needs it then does without.  Loop
+ * thread.
+ */
+struct wmid_process_feed;
+struct wmid_statvfs_calls;
+struct wmid_repo_snapshot;
+struct wmid_proc;
+struct wmid_instance_env {
+    struct wmid_process_feed *processes;   /* exec and exit for Win32_Process states (win32_process.c) */
+    struct wmid_statvfs_calls *statvfs;    /* statvfs calls stuck on dead mounts (logical_disk.c) */
+    struct wmid_repo_snapshot *repository; /* the repository's last load (repository_events.c) */
+    struct wmid_proc *proc;                /* the process connector while it runs (process_trace.c) */
+};
+struct wmid_instance_env *instance_env_new(void);
+void instance_env_free(struct wmid_instance_env *env);
+/*
+ * The env of the callers that pass none yet: control/server.c
+ * (instance_providers_for + instance_enumerate_without: EnumInstances),
+ * eventprov.c (the built-in provider's initialize has no context: the
+ * process connector is found here), the unit tests (open(), the
+ * instance_process_* calls).  main.c sets the daemon's; a process that
+ * set none gets one of its own.
+ */
+struct wmid_instance_env *instance_env_default(void);
+void instance_env_set_default(struct wmid_instance_env *env);
+/* The pieces of an env, each made and freed by its file. */
+struct wmid_process_feed *process_feed_new(void);
+void process_feed_free(struct wmid_process_feed *f);
+struct wmid_statvfs_calls *statvfs_calls_new(void);
+void statvfs_calls_free(struct wmid_statvfs_calls *c);
+struct wmid_repo_snapshot *repo_snapshot_new(void);
+void repo_snapshot_free(struct wmid_repo_snapshot *rs);
+
+/* A state of @ip in @env (open_in, else open; open_scoped for @scope). */
+void *instance_open(struct wmid_instance_env *env, const struct wmid_instance_provider *ip, const wmi_schema *schema,
+                    const char *scope);
+
+/*
+ * The repository (providers/repository_events.c): the objects of the object dir
  * and those created at run time, of every class without an instance
  * provider (filters, consumers, bindings, registrations, timer
  * instructions, and instances of the administrator's own classes).  The
@@ -139,12 +189,12 @@ extern const struct wmid_instance_provider wmid_ip_repository;
  * __InstanceModificationEvent through @r, so that any filter takes them,
  * with or without WITHIN or ISA, as in WMI.  It serves EnumInstances as
  * an instance provider (class __SystemClass and below, and the classes
- * of its instances).  repository_clear at exit.  Loop thread.
+ * of its instances).  The last load is kept in env->repository.  Loop
+ * thread.
  */
 struct wmid_objects;
 struct wmid_router;
-void repository_update(const struct wmid_objects *o, struct wmid_router *r);
-void repository_clear(void);
+void repository_update(struct wmid_instance_env *env, const struct wmid_objects *o, struct wmid_router *r);
 
 /* Does @ip serve the instances of @target (the class named in a query's
  * ISA, or an enumeration)?  Its class is @target or derives from it, or
@@ -182,20 +232,30 @@ unsigned instance_event_interval_ms(const wmi_schema *schema, const char *class_
  */
 wmi_status instance_enumerate(const wmi_schema *schema, const char *class_name, wmid_instance_fn fn,
                               void *arg);
-/* The same without provider @skip, whose instances the caller lists
- * itself (the repository's, per namespace). */
+/* The same in @env, without provider @skip, whose instances the caller
+ * lists itself (the repository's, per namespace). */
+wmi_status instance_enumerate_in(struct wmid_instance_env *env, const wmi_schema *schema, const char *class_name,
+                                 const struct wmid_instance_provider *skip, wmid_instance_fn fn, void *arg);
+/* The same in the default env (instance_env_default); instance_enumerate
+ * is this without @skip. */
 wmi_status instance_enumerate_without(const wmi_schema *schema, const char *class_name,
                                       const struct wmid_instance_provider *skip, wmid_instance_fn fn, void *arg);
 
 /*
  * Process events for the Win32_Process provider (win32_process.c), fed
- * by the process connector (proc_connector.c) on the loop thread.  The
- * connector calls instance_process_source(true) once the netlink source
- * is proven (false if it stops), then _exec and _exit with the pid
- * (thread group id) of every exec and exit, and _overrun when it lost
- * events.  Subscribed Win32_Process states turn them into pushed
- * creations and deletions; with no subscriber they cost nothing.
+ * by the process connector (process_trace.c) on the loop thread into
+ * env->processes (@f; NULL is ignored).  The connector calls
+ * process_feed_source(f, true) once the netlink source is proven (false
+ * if it stops), then _exec and _exit with the pid (thread group id) of
+ * every exec and exit, and _overrun when it lost events.  Win32_Process
+ * states of that env that subscribed turn them into pushed creations and
+ * deletions; with no subscriber they cost nothing.
  */
+void process_feed_source(struct wmid_process_feed *f, bool pushing);
+void process_feed_exec(struct wmid_process_feed *f, int pid);
+void process_feed_exit(struct wmid_process_feed *f, int pid);
+void process_feed_overrun(struct wmid_process_feed *f);
+/* The same into instance_env_default()'s feed (tests/unit). */
 void instance_process_source(bool pushing);
 void instance_process_exec(int pid);
 void instance_process_exit(int pid);

@@ -801,7 +801,7 @@ add_filter(struct wmid_intrinsic *in, struct wmid_filter *f, const struct wmid_i
 
 struct wmid_intrinsic *
 intrinsic_start_with(uv_loop_t *loop, const struct wmid_settings *s, struct wmid_router *r,
-                     const struct wmid_instance_provider *const *ips, size_t nip)
+                     struct wmid_instance_env *env, const struct wmid_instance_provider *const *ips, size_t nip)
 {
     const wmi_schema *schema = router_schema(r);
     struct wmid_intrinsic *in = calloc(1, sizeof *in);
@@ -842,7 +842,7 @@ intrinsic_start_with(uv_loop_t *loop, const struct wmid_settings *s, struct wmid
     uint64_t now = uv_now(loop);
     for (size_t i = 0; i < in->npollers; i++) {
         struct poller *p = &in->pollers[i];
-        p->state = p->scope ? p->ip->open_scoped(schema, p->scope) : p->ip->open(schema);
+        p->state = instance_open(env, p->ip, schema, p->scope);
         if (p->state == NULL)
             log_warnx("intrinsic events: %s: cannot start; its filters receive no events", p->ip->name);
         if (p->state != NULL && p->ip->push != 0 && p->ip->subscribe != NULL) {
@@ -898,11 +898,12 @@ intrinsic_start_with(uv_loop_t *loop, const struct wmid_settings *s, struct wmid
 }
 
 struct wmid_intrinsic *
-intrinsic_start(uv_loop_t *loop, const struct wmid_settings *s, struct wmid_router *r)
+intrinsic_start(uv_loop_t *loop, const struct wmid_settings *s, struct wmid_router *r,
+                struct wmid_instance_env *env)
 {
     size_t nip;
     const struct wmid_instance_provider *const *ips = instance_providers(&nip);
-    return intrinsic_start_with(loop, s, r, ips, nip);
+    return intrinsic_start_with(loop, s, r, env, ips, nip);
 }
 
 void
@@ -918,18 +919,6 @@ intrinsic_stop(struct wmid_intrinsic *in)
         uv_timer_stop(&in->pollers[i].timer);
         uv_close((uv_handle_t *)&in->pollers[i].timer, on_timer_closed);
     }
-}
-
-unsigned long long
-intrinsic_scan_count(const struct wmid_intrinsic *in)
-{
-    return in ? in->scans : 0;
-}
-
-unsigned long long
-intrinsic_push_count(const struct wmid_intrinsic *in)
-{
-    return in ? in->pushed : 0;
 }
 
 /* Does WITHIN change what filter query @query receives?  It does where a

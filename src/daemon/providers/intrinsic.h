@@ -111,18 +111,16 @@ struct wmid_intrinsic;
 
 struct wmid_instance_provider;
 
-/* Mark the polled filters of @r and start their pollers; NULL when no
- * filter needs polling. */
-struct wmid_intrinsic *intrinsic_start(uv_loop_t *loop, const struct wmid_settings *s, struct wmid_router *r);
+/* Mark the polled filters of @r and start their pollers, their provider
+ * states opened in @env; NULL when no filter needs polling. */
+struct wmid_intrinsic *intrinsic_start(uv_loop_t *loop, const struct wmid_settings *s, struct wmid_router *r,
+                                       struct wmid_instance_env *env);
 /* The same with a given list of providers (tests: fakes). */
 struct wmid_intrinsic *intrinsic_start_with(uv_loop_t *loop, const struct wmid_settings *s, struct wmid_router *r,
+                                            struct wmid_instance_env *env,
                                             const struct wmid_instance_provider *const *ips, size_t nip);
 /* Stop polling; the memory goes once the loop has run the close callbacks.
  * NULL is ok. */
 void intrinsic_stop(struct wmid_intrinsic *in);
-/* Provider scans done so far, and changes pushed by providers (for
- * stats, tests and the log line at stop). */
-unsigned long long intrinsic_scan_count(const struct wmid_intrinsic *in);
-unsigned long long intrinsic_push_count(const struct wmid_intrinsic *in);
 
 #endif /* WMID_INTRINSIC_H */

@@ -18,7 +18,8 @@
  * statvfs on a dead network mount blocks, and mounts are read on the loop
  * thread: for network filesystems it runs on a helper thread and is given
  * up after STATVFS_TIMEOUT_MS (the disk is then left out, with a log
- * line); while that call is still stuck, the mount is skipped at once.
+ * line); while that call is still stuck, the mount is skipped at once by
+ * every state of the env (env->statvfs).
  */
 #include <dirent.h>
 #include <limits.h>
@@ -127,18 +128,6 @@ struct mnt {
     bool ro;
 };
 
-static void *
-ld_open(const wmi_schema *schema)
-{
-    return (void *)schema;
-}
-
-static void
-ld_close(void *state)
-{
-    (void)state;
-}
-
 /* ====================================================================
  * statvfs with a bound, for network mounts
  * ==================================================================== */
@@ -158,7 +147,9 @@ struct statvfs_call {
 
 /* Calls still stuck, by mount point (loop thread only); an entry is
  * dropped once its call has returned. */
-static struct statvfs_call *stuck[MAX_STUCK];
+struct wmid_statvfs_calls {
+    struct statvfs_call *stuck[MAX_STUCK];
+};
 
 static void
 call_free(struct statvfs_call *c)
@@ -187,14 +178,41 @@ statvfs_thread(void *arg)
     return NULL;
 }
 
+struct wmid_statvfs_calls *
+statvfs_calls_new(void)
+{
+    return calloc(1, sizeof(struct wmid_statvfs_calls));
+}
+
+/* The calls still stuck are left to their threads, which free them
+ * whenever they return. */
+void
+statvfs_calls_free(struct wmid_statvfs_calls *calls)
+{
+    if (calls == NULL)
+        return;
+    for (size_t i = 0; i < MAX_STUCK; i++) {
+        struct statvfs_call *c = calls->stuck[i];
+        if (c == NULL)
+            continue;
+        pthread_mutex_lock(&c->mu);
+        bool done = c->done;
+        c->abandoned = !done;
+        pthread_mutex_unlock(&c->mu);
+        if (done)
+            call_free(c);
+    }
+    free(calls);
+}
+
 /* Is a call on @dir still stuck?  Entries whose call has since returned
  * are forgotten on the way. */
 static bool
-is_stuck(const char *dir)
+is_stuck(struct wmid_statvfs_calls *calls, const char *dir)
 {
     bool found = false;
-    for (size_t i = 0; i < MAX_STUCK; i++) {
-        struct statvfs_call *c = stuck[i];
+    for (size_t i = 0; calls != NULL && i < MAX_STUCK; i++) {
+        struct statvfs_call *c = calls->stuck[i];
         if (c == NULL)
             continue;
         pthread_mutex_lock(&c->mu);
@@ -202,7 +220,7 @@ is_stuck(const char *dir)
         pthread_mutex_unlock(&c->mu);
         if (done) {
             call_free(c);
-            stuck[i] = NULL;
+            calls->stuck[i] = NULL;
         } else if (strcmp(c->path, dir) == 0) {
             found = true;
         }
@@ -211,9 +229,9 @@ is_stuck(const char *dir)
 }
 
 static int
-statvfs_bounded(const char *dir, struct statvfs *out)
+statvfs_bounded(struct wmid_statvfs_calls *calls, const char *dir, struct statvfs *out)
 {
-    if (is_stuck(dir))
+    if (is_stuck(calls, dir))
         return -1;
     struct statvfs_call *c = calloc(1, sizeof *c);
     if (c == NULL || (c->path = strdup(dir)) == NULL) {
@@ -248,10 +266,10 @@ statvfs_bounded(const char *dir, struct statvfs *out)
         /* Keep the call in the stuck table, or, when it is full, let the
          * thread free it whenever it returns. */
         size_t i;
-        for (i = 0; i < MAX_STUCK && stuck[i] != NULL; i++)
+        for (i = 0; calls != NULL && i < MAX_STUCK && calls->stuck[i] != NULL; i++)
             ;
-        if (i < MAX_STUCK)
-            stuck[i] = c;
+        if (calls != NULL && i < MAX_STUCK)
+            calls->stuck[i] = c;
         else
             c->abandoned = true;
         pthread_mutex_unlock(&c->mu);
@@ -319,10 +337,43 @@ make_disk(const wmi_schema *schema, const struct mnt *m, const struct statvfs *s
     return o;
 }
 
+/* ====================================================================
+ * The provider
+ * ==================================================================== */
+
+struct ld_state {
+    const wmi_schema *schema;
+    struct wmid_statvfs_calls *calls; /* its env's (NULL: none) */
+};
+
+static void *
+ld_open_in(struct wmid_instance_env *env, const wmi_schema *schema)
+{
+    struct ld_state *st = calloc(1, sizeof *st);
+    if (st == NULL)
+        return NULL;
+    st->schema = schema;
+    st->calls = env != NULL ? env->statvfs : NULL;
+    return st;
+}
+
+static void *
+ld_open(const wmi_schema *schema)
+{
+    return ld_open_in(instance_env_default(), schema);
+}
+
+static void
+ld_close(void *state)
+{
+    free(state);
+}
+
 static wmi_status
 ld_enumerate(void *state, wmid_instance_fn fn, void *arg)
 {
-    const wmi_schema *schema = state;
+    const struct ld_state *st = state;
+    const wmi_schema *schema = st->schema;
     FILE *f = setmntent("/proc/self/mounts", "re");
     if (f == NULL)
         return WBEM_E_PROVIDER_FAILURE;
@@ -360,7 +411,7 @@ ld_enumerate(void *state, wmid_instance_fn fn, void *arg)
             hidden = strcmp(ms[i].dir, ms[j].dir) == 0; /* mounted over later */
         struct statvfs sv;
         bool network = in_list(ms[i].type, network_types, sizeof network_types / sizeof network_types[0]);
-        int rc = hidden ? -1 : network ? statvfs_bounded(ms[i].dir, &sv) : statvfs(ms[i].dir, &sv);
+        int rc = hidden ? -1 : network ? statvfs_bounded(st->calls, ms[i].dir, &sv) : statvfs(ms[i].dir, &sv);
         if (rc == 0 && sv.f_blocks > 0) {
             wmi_object *o = make_disk(schema, &ms[i], &sv);
             if (o != NULL) {
@@ -383,6 +434,7 @@ const struct wmid_instance_provider wmid_ip_logical_disk = {
     .class_name = "Win32_LogicalDisk",
     .push = 0,
     .open = ld_open,
+    .open_in = ld_open_in,
     .close = ld_close,
     .enumerate = ld_enumerate,
 };

@@ -1,5 +1,5 @@
 /*
- * proc_connector.c - Win32_ProcessStartTrace and Win32_ProcessStopTrace.
+ * process_trace.c - Win32_ProcessStartTrace and Win32_ProcessStopTrace.
  *
  * The source is the kernel's process connector (netlink, NETLINK_CONNECTOR
  * / CN_IDX_PROC), which needs root or CAP_NET_ADMIN and the initial PID
@@ -15,10 +15,10 @@
  * started, with the name and ids remembered from its start.
  *
  * With the netlink source, exec and exit are also passed to the
- * Win32_Process instance provider (instance_process_*), which pushes
- * __InstanceCreationEvent / __InstanceDeletionEvent without polling.  The
- * /proc polling fallback does not feed it: the intrinsic poller's own
- * scans find those changes then.
+ * Win32_Process instance provider (process_feed_* into env->processes),
+ * which pushes __InstanceCreationEvent / __InstanceDeletionEvent without
+ * polling.  The /proc polling fallback does not feed it: the intrinsic
+ * poller's own scans find those changes then.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -55,6 +55,7 @@ struct pinfo {
 struct wmid_proc {
     uv_loop_t *loop;
     struct wmid_eventprov *eventprov; /* serves our events as those of "ProcessTrace" */
+    struct wmid_instance_env *env; /* its feed, and where initialize finds it */
     /* The process traces go out through the event provider ABI, as any
      * plugin's events do (eventprov.c): the sink is set by provide_events
      * and cleared by shutdown. */
@@ -408,9 +409,9 @@ handle_proc_event(struct wmid_proc *p, const struct proc_event *pe)
             log_notice("process events: netlink process connector");
             /* Every exec from here on is read; the probe's own, which
              * came before, is not passed on. */
-            instance_process_source(true);
+            process_feed_source(p->env->processes, true);
         } else if (p->source != NULL && !p->stopping) {
-            instance_process_exec(pid);
+            process_feed_exec(p->env->processes, pid);
         }
         struct pinfo *i = observe(pid);
         if (i == NULL) {
@@ -441,7 +442,7 @@ handle_proc_event(struct wmid_proc *p, const struct proc_event *pe)
         if (pid != pe->event_data.exit.process_tgid)
             return;
         if (p->source != NULL && !p->stopping)
-            instance_process_exit(pid);
+            process_feed_exit(p->env->processes, pid);
         struct pinfo **pp = slot_of(p, pid);
         if (*pp == NULL)
             return;
@@ -470,7 +471,7 @@ on_netlink(uv_poll_t *h, int status, int events)
             if (errno == ENOBUFS) {
                 log_warnx("process events: netlink buffer overrun; some starts were missed");
                 if (p->source != NULL && !p->stopping)
-                    instance_process_overrun();
+                    process_feed_overrun(p->env->processes);
                 continue;
             }
             flush_pending(p);
@@ -589,16 +590,18 @@ on_probe_timeout(uv_timer_t *t)
 
 /* ---- the event provider (wmievent/plugin.h), built in ---- */
 
-static struct wmid_proc *the_proc;  /* the one process connector (loop thread) */
-
+/* eventprov_add_builtin gives initialize no context of its own: the
+ * connector is the one of the default env (the daemon's). */
 static wmi_status
 ep_initialize(const struct wmi_host *host, const wmi_object *registration, void **provider)
 {
     (void)registration;
-    if (the_proc == NULL)
+    struct wmid_instance_env *env = instance_env_default();
+    struct wmid_proc *p = env != NULL ? env->proc : NULL;
+    if (p == NULL)
         return WBEM_E_FAILED;
-    the_proc->host = host;
-    *provider = the_proc;
+    p->host = host;
+    *provider = p;
     return WBEM_S_INITIALIZED;
 }
 
@@ -626,14 +629,17 @@ static const struct wmi_event_provider proc_event_provider = {
 };
 
 struct wmid_proc *
-proc_start(uv_loop_t *loop, const struct wmid_settings *s, struct wmid_eventprov *ep)
+proc_start(uv_loop_t *loop, const struct wmid_settings *s, struct wmid_instance_env *env, struct wmid_eventprov *ep)
 {
     struct wmid_proc *p = calloc(1, sizeof *p);
-    if (p == NULL)
+    if (p == NULL || env == NULL) {
+        free(p);
         return NULL;
+    }
     p->loop = loop;
+    p->env = env;
     p->settings = s;
-    the_proc = p;
+    env->proc = p;
     static const char *const queries[] = {"SELECT * FROM Win32_ProcessStartTrace",
                                           "SELECT * FROM Win32_ProcessStopTrace"};
     p->eventprov = ep;
@@ -673,12 +679,6 @@ proc_start(uv_loop_t *loop, const struct wmid_settings *s, struct wmid_eventprov
     return p;
 }
 
-const char *
-proc_source_name(const struct wmid_proc *p)
-{
-    return p->source ? p->source : "starting";
-}
-
 static void
 proc_free(struct wmid_proc *p)
 {
@@ -700,7 +700,8 @@ proc_stop(struct wmid_proc *p)
         return;
     p->stopping = true;
     eventprov_remove_builtin(p->eventprov, &proc_event_provider);
-    the_proc = NULL;
+    if (p->env->proc == p)
+        p->env->proc = NULL;
     stop_netlink(p);
     if (p->probe_open) {
         /* SIGTERM before /bin/true was reaped: stop watching it. */

@@ -1,5 +1,5 @@
 /*
- * repository.c - the repository as a source of intrinsic events.
+ * repository_events.c - the repository as a source of intrinsic events.
  *
  * WMI raises __InstanceCreationEvent, __InstanceModificationEvent and
  * __InstanceDeletionEvent for the objects of its repository itself, with
@@ -7,9 +7,10 @@
  * subscriptions (SELECT * FROM __InstanceCreationEvent WITHIN 5 WHERE
  * TargetInstance ISA '__EventConsumer'), and how a MOF file's own
  * instances fire its own filters.  Here the repository is the object dir
- * plus the objects created at run time (repo.c); it changes when the
- * daemon reloads or a request changes it.  This module keeps the
- * instances of the last load keyed by path; each repository_update diffs
+ * plus the objects created at run time (config/repository.c); it changes
+ * when the daemon reloads or a request changes it.  This module keeps the
+ * instances of the last load keyed by path, in the daemon's env
+ * (env->repository); each repository_update diffs
  * the new load against them and raises every change through the router,
  * so that every filter whose query selects it takes it (with WITHIN or
  * not, with ISA or a test of TargetInstance.__CLASS).  It also serves
@@ -33,9 +34,11 @@ struct ns_snapshot {
     char *ns;
     struct wmid_snapshot *snap;
 };
-static struct ns_snapshot *current;
-static size_t ncurrent;
-static bool loaded;                    /* a first load happened: report changes */
+struct wmid_repo_snapshot {
+    struct ns_snapshot *current;
+    size_t ncurrent;
+    bool loaded;                       /* a first load happened: report changes */
+};
 
 static struct wmid_snapshot *
 find_snapshot(const struct ns_snapshot *set, size_t n, const char *ns)
@@ -56,13 +59,41 @@ free_snapshots(struct ns_snapshot *set, size_t n)
     free(set);
 }
 
+struct wmid_repo_snapshot *
+repo_snapshot_new(void)
+{
+    return calloc(1, sizeof(struct wmid_repo_snapshot));
+}
+
+void
+repo_snapshot_free(struct wmid_repo_snapshot *rs)
+{
+    if (rs == NULL)
+        return;
+    free_snapshots(rs->current, rs->ncurrent);
+    free(rs);
+}
+
 /* ---- the provider (EnumInstances only) ---- */
+
+struct repo_state {
+    const struct wmid_repo_snapshot *rs; /* its env's (NULL: none) */
+};
+
+static void *
+source_open_in(struct wmid_instance_env *env, const wmi_schema *schema)
+{
+    (void)schema;
+    struct repo_state *st = calloc(1, sizeof *st);
+    if (st != NULL)
+        st->rs = env != NULL ? env->repository : NULL;
+    return st;
+}
 
 static void *
 source_open(const wmi_schema *schema)
 {
-    (void)schema;
-    return calloc(1, 1);
+    return source_open_in(instance_env_default(), schema);
 }
 
 static void
@@ -74,9 +105,9 @@ source_close(void *state)
 static wmi_status
 source_enumerate(void *state, wmid_instance_fn fn, void *arg)
 {
-    (void)state;
-    for (size_t i = 0; i < ncurrent; i++)
-        snapshot_foreach(current[i].snap, fn, arg);
+    const struct wmid_repo_snapshot *rs = ((const struct repo_state *)state)->rs;
+    for (size_t i = 0; rs != NULL && i < rs->ncurrent; i++)
+        snapshot_foreach(rs->current[i].snap, fn, arg);
     return WBEM_S_NO_ERROR;
 }
 
@@ -87,6 +118,7 @@ const struct wmid_instance_provider wmid_ip_repository = {
     .flags = WMID_IP_SUBCLASSES | WMID_IP_NO_WITHIN | WMID_IP_ANY_CLASS,
     .serves_subclass = repository_holds,
     .open = source_open,
+    .open_in = source_open_in,
     .close = source_close,
     .enumerate = source_enumerate,
 };
@@ -128,8 +160,11 @@ raise_change(unsigned kind, wmi_object *target, wmi_object *previous, void *arg)
 }
 
 void
-repository_update(const struct wmid_objects *o, struct wmid_router *r)
+repository_update(struct wmid_instance_env *env, const struct wmid_objects *o, struct wmid_router *r)
 {
+    struct wmid_repo_snapshot *rs = env != NULL ? env->repository : NULL;
+    if (rs == NULL)
+        return;
     struct ns_snapshot *next = NULL;
     size_t nnext = 0;
     bool ok = true;
@@ -154,37 +189,28 @@ repository_update(const struct wmid_objects *o, struct wmid_router *r)
         free_snapshots(next, nnext);
         return; /* keep the last load: the next update reports against it */
     }
-    if (loaded && r != NULL) {
+    if (rs->loaded && r != NULL) {
         struct raise_ctx rc = {r, NULL, wmi_time_created_now(), 0};
         struct wmid_snapshot *none = snapshot_new();
         const unsigned all = WMID_KIND_CREATION | WMID_KIND_DELETION | WMID_KIND_MODIFICATION;
         for (size_t i = 0; none != NULL && i < nnext; i++) {
-            const struct wmid_snapshot *prev = find_snapshot(current, ncurrent, next[i].ns);
+            const struct wmid_snapshot *prev = find_snapshot(rs->current, rs->ncurrent, next[i].ns);
             rc.ns = next[i].ns;
             snapshot_diff(prev != NULL ? prev : none, next[i].snap, all, raise_change, &rc);
         }
         /* A namespace that lost its last object. */
-        for (size_t i = 0; none != NULL && i < ncurrent; i++) {
-            if (find_snapshot(next, nnext, current[i].ns) != NULL)
+        for (size_t i = 0; none != NULL && i < rs->ncurrent; i++) {
+            if (find_snapshot(next, nnext, rs->current[i].ns) != NULL)
                 continue;
-            rc.ns = current[i].ns;
-            snapshot_diff(current[i].snap, none, all, raise_change, &rc);
+            rc.ns = rs->current[i].ns;
+            snapshot_diff(rs->current[i].snap, none, all, raise_change, &rc);
         }
         snapshot_unref(none);
         if (rc.n > 0)
             router_flush(r);
     }
-    free_snapshots(current, ncurrent);
-    current = next;
-    ncurrent = nnext;
-    loaded = true;
-}
-
-void
-repository_clear(void)
-{
-    free_snapshots(current, ncurrent);
-    current = NULL;
-    ncurrent = 0;
-    loaded = false;
+    free_snapshots(rs->current, rs->ncurrent);
+    rs->current = next;
+    rs->ncurrent = nnext;
+    rs->loaded = true;
 }

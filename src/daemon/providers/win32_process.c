@@ -13,11 +13,11 @@
  * CommandLine are then NULL, as WMI leaves them for processes the caller
  * cannot open.
  *
- * Push: when the netlink process connector works (proc_connector.c), it
- * reports every exec and exit (instance_process_*), and a subscribed
- * state turns them into creations (the instance read from /proc at exec
- * time) and deletions (the instance as last read: at exit the process
- * has already lost its memory).  So filters on creations and deletions
+ * Push: when the netlink process connector works (process_trace.c), it
+ * reports every exec and exit to its env's feed (process_feed_*), and a
+ * state of that env that subscribed turns them into creations (the
+ * instance read from /proc at exec time) and deletions (the instance as
+ * last read: at exit the process has already lost its memory).  So filters on creations and deletions
  * need no scan; modifications are still found by polling.  A fork that
  * never execs is not pushed as a creation (as Win32_ProcessStartTrace);
  * it is a deletion at its exit when a scan has seen it.
@@ -61,16 +61,19 @@ struct wp_state {
     long clk_tck;
     long page_size;
     /* push */
+    struct wmid_process_feed *feed; /* its env's (NULL: none, no push) */
     bool subscribed;
     unsigned pushing;            /* WMID_PUSH_* reported now */
     struct wmid_instance_sink sink;
     struct wp_state *next_sub;
 };
 
-/* The subscribed states, and whether the connector feeds them.  Loop
- * thread only. */
-static struct wp_state *subscribers;
-static bool source_pushing;
+/* The subscribed states of one env, and whether the connector feeds
+ * them.  Loop thread only. */
+struct wmid_process_feed {
+    struct wp_state *subscribers;
+    bool pushing;
+};
 
 static bool
 parse_stat(const char *buf, struct pstat *st)
@@ -277,12 +280,13 @@ make_instance(struct wp_state *s, int pid, const struct pstat *st, const struct 
 }
 
 static void *
-wp_open(const wmi_schema *schema)
+wp_open_in(struct wmid_instance_env *env, const wmi_schema *schema)
 {
     struct wp_state *s = calloc(1, sizeof *s);
     if (s == NULL)
         return NULL;
     s->schema = schema;
+    s->feed = env != NULL ? env->processes : NULL;
     s->clk_tck = sysconf(_SC_CLK_TCK);
     if (s->clk_tck <= 0)
         s->clk_tck = 100;
@@ -290,6 +294,12 @@ wp_open(const wmi_schema *schema)
     if (s->page_size <= 0)
         s->page_size = 4096;
     return s;
+}
+
+static void *
+wp_open(const wmi_schema *schema)
+{
+    return wp_open_in(instance_env_default(), schema);
 }
 
 static void wp_unsubscribe(void *state);
@@ -464,13 +474,13 @@ wp_subscribe(void *state, uv_loop_t *loop, const struct wmid_instance_sink *sink
 {
     struct wp_state *s = state;
     (void)loop;
-    if (s->subscribed)
+    if (s->subscribed || s->feed == NULL)
         return false;
     s->sink = *sink;
     s->subscribed = true;
-    s->next_sub = subscribers;
-    subscribers = s;
-    if (source_pushing)
+    s->next_sub = s->feed->subscribers;
+    s->feed->subscribers = s;
+    if (s->feed->pushing)
         set_pushing(s, true);
     return true;
 }
@@ -481,7 +491,7 @@ wp_unsubscribe(void *state)
     struct wp_state *s = state;
     if (!s->subscribed)
         return;
-    for (struct wp_state **pp = &subscribers; *pp != NULL; pp = &(*pp)->next_sub) {
+    for (struct wp_state **pp = &s->feed->subscribers; *pp != NULL; pp = &(*pp)->next_sub) {
         if (*pp == s) {
             *pp = s->next_sub;
             break;
@@ -491,45 +501,89 @@ wp_unsubscribe(void *state)
     s->pushing = 0;
 }
 
-void
-instance_process_source(bool pushing)
+struct wmid_process_feed *
+process_feed_new(void)
 {
-    if (source_pushing == pushing)
+    return calloc(1, sizeof(struct wmid_process_feed));
+}
+
+/* Every state subscribed to @f has unsubscribed (intrinsic_stop). */
+void
+process_feed_free(struct wmid_process_feed *f)
+{
+    free(f);
+}
+
+void
+process_feed_source(struct wmid_process_feed *f, bool pushing)
+{
+    if (f == NULL || f->pushing == pushing)
         return;
-    source_pushing = pushing;
-    for (struct wp_state *s = subscribers; s != NULL; s = s->next_sub)
+    f->pushing = pushing;
+    for (struct wp_state *s = f->subscribers; s != NULL; s = s->next_sub)
         set_pushing(s, pushing);
 }
 
 void
-instance_process_exec(int pid)
+process_feed_exec(struct wmid_process_feed *f, int pid)
 {
-    if (!source_pushing)
+    if (f == NULL || !f->pushing)
         return;
-    for (struct wp_state *s = subscribers; s != NULL; s = s->next_sub)
+    for (struct wp_state *s = f->subscribers; s != NULL; s = s->next_sub)
         wp_exec(s, pid);
 }
 
 void
-instance_process_exit(int pid)
+process_feed_exit(struct wmid_process_feed *f, int pid)
 {
-    if (!source_pushing)
+    if (f == NULL || !f->pushing)
         return;
-    for (struct wp_state *s = subscribers; s != NULL; s = s->next_sub)
+    for (struct wp_state *s = f->subscribers; s != NULL; s = s->next_sub)
         wp_exit(s, pid);
 }
 
 /* Events were lost: find what changed by one pass, and tell it. */
 void
-instance_process_overrun(void)
+process_feed_overrun(struct wmid_process_feed *f)
 {
-    if (!source_pushing)
+    if (f == NULL || !f->pushing)
         return;
-    for (struct wp_state *s = subscribers; s != NULL; s = s->next_sub) {
+    for (struct wp_state *s = f->subscribers; s != NULL; s = s->next_sub) {
         unsigned long gen = scan(s, NULL, NULL);
         if (gen != 0)
             sweep(s, gen, true);
     }
+}
+
+static struct wmid_process_feed *
+default_feed(void)
+{
+    struct wmid_instance_env *env = instance_env_default();
+    return env != NULL ? env->processes : NULL;
+}
+
+void
+instance_process_source(bool pushing)
+{
+    process_feed_source(default_feed(), pushing);
+}
+
+void
+instance_process_exec(int pid)
+{
+    process_feed_exec(default_feed(), pid);
+}
+
+void
+instance_process_exit(int pid)
+{
+    process_feed_exit(default_feed(), pid);
+}
+
+void
+instance_process_overrun(void)
+{
+    process_feed_overrun(default_feed());
 }
 
 const struct wmid_instance_provider wmid_ip_win32_process = {
@@ -537,6 +591,7 @@ const struct wmid_instance_provider wmid_ip_win32_process = {
     .class_name = "Win32_Process",
     .push = WMID_PUSH_CREATION | WMID_PUSH_DELETION,
     .open = wp_open,
+    .open_in = wp_open_in,
     .close = wp_close,
     .enumerate = wp_enumerate,
     .subscribe = wp_subscribe,
