@@ -3,7 +3,7 @@
  * char16 literals with every escape, decimal, hex, octal and binary
  * integers, reals and punctuation (docs/mof.md, "Lexical rules").
  *
- * Linear in the input; no recursion.  Input is UTF-8 (mof_parse.c converts
+ * Linear in the input; no recursion.  Input is UTF-8 (mof_files.c converts
  * UTF-16 first); bytes >= 0x80 may appear in names, strings and comments.
  */
 #include <errno.h>
