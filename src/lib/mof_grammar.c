@@ -296,6 +296,117 @@ keyword_in(const struct mof_token *t, const char *const *list)
     return NULL;
 }
 
+/* After a qualifier's name: its value, "(v)" or "{a, b}", at
+ * (*@vline, *@vcol), or true when it has none (*@has_value false). */
+static wmi_status
+parse_qualifier_value(struct mof_comp *c, json_t **val, enum mof_vkind *k, int *vline, int *vcol,
+                      bool *has_value)
+{
+    enum mof_vkind ek = VK_NULL;
+    *val = NULL;
+    *k = VK_BOOL;
+    *has_value = true;
+    TRY(next(c));
+    *vline = c->f->tok.line;
+    *vcol = c->f->tok.col;
+    if (is_punct(c, '(')) {
+        TRY(next(c));
+        *vline = c->f->tok.line;
+        *vcol = c->f->tok.col;
+        TRY(parse_value(c, 0, V_ARRAY, val, k, &ek));
+        wmi_status st = expect(c, ')', WBEMMOF_E_EXPECTED_CLOSE_PAREN);
+        if (WMI_FAILED(st)) {
+            json_decref(*val);
+            *val = NULL;
+        }
+        return st;
+    }
+    if (is_punct(c, '{'))
+        return parse_value(c, 0, V_ARRAY, val, k, &ek);
+    *val = json_true();
+    *has_value = false;
+    return WBEM_S_NO_ERROR;
+}
+
+/* A qualifier's flavors ": ToSubclass DisableOverride", at the ':', into
+ * @flavors under @name. */
+static wmi_status
+parse_flavors(struct mof_comp *c, const char *name, json_t *flavors)
+{
+    json_t *fl = json_array();
+    if (fl == NULL || json_object_set_new(flavors, name, fl) != 0)
+        return mof_oom(c);
+    wmi_status st = next(c);
+    bool any = false;
+    while (WMI_SUCCEEDED(st) && c->f->tok.kind == MT_IDENT) {
+        const char *f = keyword_in(&c->f->tok, flavor_names);
+        if (f == NULL)
+            return mof_perr(c, WBEMMOF_E_EXPECTED_FLAVOR_TYPE, "expected a flavor");
+        if (!mof_flavors_compatible(fl, f))
+            return mof_perr(c, WBEMMOF_E_INCOMPATIBLE_FLAVOR_TYPES,
+                            "flavor %s contradicts another flavor of %s", f, name);
+        if (json_array_append_new(fl, json_string(f)) != 0)
+            st = mof_oom(c);
+        else
+            st = next(c);
+        any = true;
+    }
+    if (WMI_SUCCEEDED(st) && !any)
+        st = mof_perr(c, WBEMMOF_E_EXPECTED_FLAVOR_TYPE, "expected a flavor after \":\"");
+    return st;
+}
+
+/* One qualifier of a list, at its name, into @quals, @flavors and @uses
+ * (see parse_qualifiers); @seen holds the names before it. */
+static wmi_status
+parse_qualifier(struct mof_comp *c, json_t *quals, json_t *flavors, json_t *uses, cimap *seen)
+{
+    struct mof_token *t = &c->f->tok;
+    if (t->kind != MT_IDENT)
+        return mof_perr(c, WBEMMOF_E_EXPECTED_QUALIFIER_NAME, "expected a qualifier name");
+    char *name = tok_strdup(c);
+    if (name == NULL)
+        return mof_oom(c);
+    int qline = t->line, qcol = t->col;
+    if (cimap_get(seen, name) != NULL) {
+        wmi_status st = mof_perr(c, WBEMMOF_E_DUPLICATE_QUALIFIER, "qualifier %s is given twice", name);
+        free(name);
+        return st;
+    }
+    json_t *val;
+    enum mof_vkind k;
+    int vline, vcol;
+    bool has_value;
+    wmi_status st = parse_qualifier_value(c, &val, &k, &vline, &vcol, &has_value);
+    const json_t *decl = mof_qualifier_decl(c, name);
+    if (WMI_SUCCEEDED(st) && decl != NULL && has_value)
+        st = mof_check_qualifier_value(c, name, decl, val, k, vline, vcol);
+    if (WMI_SUCCEEDED(st)) {
+        if (json_object_set_new(quals, name, val) != 0)
+            st = mof_oom(c);
+    } else {
+        json_decref(val);
+    }
+    if (WMI_SUCCEEDED(st)) {
+        json_t *u = json_pack("[i,i]", qline, qcol);
+        if (u == NULL || json_object_set_new(uses, name, u) != 0)
+            st = mof_oom(c);
+    }
+    if (WMI_SUCCEEDED(st)) {
+        /* the key lives in the quals object; seen borrows it */
+        void *it = json_object_iter_at(quals, name);
+        const char *key = json_object_iter_key(it);
+        if (!cimap_put(seen, key, (void *)key))
+            st = mof_oom(c);
+    }
+    if (WMI_SUCCEEDED(st) && is_punct(c, ':'))
+        st = parse_flavors(c, name, flavors);
+    if (WMI_SUCCEEDED(st) && decl != NULL)
+        st = mof_add_declared_flavors(c, name, decl, flavors);
+    free(name);
+    return st;
+}
+
 /* A qualifier list "[Name, Name(v), Name{a, b} : Flavor Flavor, ...]" at
  * the current '['.  *@quals receives {name: value}, *@flavors {name:
  * [flavor, ...]} (only qualifiers with flavors); @uses (may be NULL)
@@ -314,133 +425,7 @@ parse_qualifiers(struct mof_comp *c, json_t **quals, json_t **flavors, json_t **
     if (WMI_SUCCEEDED(st))
         st = next(c); /* '[' */
     while (WMI_SUCCEEDED(st)) {
-        struct mof_token *t = &c->f->tok;
-        if (t->kind != MT_IDENT) {
-            st = mof_perr(c, WBEMMOF_E_EXPECTED_QUALIFIER_NAME, "expected a qualifier name");
-            break;
-        }
-        char *name = tok_strdup(c);
-        if (name == NULL) {
-            st = mof_oom(c);
-            break;
-        }
-        int qline = t->line, qcol = t->col;
-        if (cimap_get(&seen, name) != NULL) {
-            st = mof_perr(c, WBEMMOF_E_DUPLICATE_QUALIFIER, "qualifier %s is given twice", name);
-            free(name);
-            break;
-        }
-        st = next(c);
-        json_t *val = NULL;
-        enum mof_vkind k = VK_BOOL, ek = VK_NULL;
-        int vline = c->f->tok.line, vcol = c->f->tok.col;
-        bool has_value = true;
-        if (WMI_SUCCEEDED(st) && is_punct(c, '(')) {
-            st = next(c);
-            vline = c->f->tok.line;
-            vcol = c->f->tok.col;
-            if (WMI_SUCCEEDED(st))
-                st = parse_value(c, 0, V_ARRAY, &val, &k, &ek);
-            if (WMI_SUCCEEDED(st))
-                st = expect(c, ')', WBEMMOF_E_EXPECTED_CLOSE_PAREN);
-        } else if (WMI_SUCCEEDED(st) && is_punct(c, '{')) {
-            st = parse_value(c, 0, V_ARRAY, &val, &k, &ek);
-        } else if (WMI_SUCCEEDED(st)) {
-            val = json_true();
-            has_value = false;
-        }
-        /* A declared qualifier's value must fit its type. */
-        char lname[256];
-        snprintf(lname, sizeof lname, "%s", name);
-        for (char *p = lname; *p; p++)
-            *p = (char)((*p >= 'A' && *p <= 'Z') ? *p + 32 : *p);
-        const json_t *decl = json_object_get(c->quals, lname);
-        if (WMI_SUCCEEDED(st) && decl != NULL) {
-            const char *type = json_string_value(json_object_get(decl, "CIMType"));
-            bool is_array = json_is_true(json_object_get(decl, "IsArray"));
-            if (type != NULL && has_value) {
-                bool ok = k == VK_ARRAY ? is_array : mof_kind_fits(k, type);
-                size_t i;
-                json_t *e;
-                if (k == VK_ARRAY)
-                    json_array_foreach(val, i, e) ok = ok && mof_kind_fits(mof_json_kind(e), type);
-                if (!ok)
-                    st = mof_perr_at(c, WBEMMOF_E_TYPE_MISMATCH, vline, vcol,
-                                     "qualifier %s is declared %s%s; this value does not match", name,
-                                     type, is_array ? "[]" : "");
-            }
-        }
-        if (WMI_SUCCEEDED(st)) {
-            if (json_object_set_new(*quals, name, val) != 0)
-                st = mof_oom(c);
-        } else {
-            json_decref(val);
-        }
-        if (WMI_SUCCEEDED(st)) {
-            json_t *u = json_pack("[i,i]", qline, qcol);
-            if (u == NULL || json_object_set_new(*uses, name, u) != 0)
-                st = mof_oom(c);
-        }
-        if (WMI_SUCCEEDED(st)) {
-            /* the key lives in the quals object; seen borrows it */
-            void *it = json_object_iter_at(*quals, name);
-            const char *key = json_object_iter_key(it);
-            if (!cimap_put(&seen, key, (void *)key))
-                st = mof_oom(c);
-        }
-        /* Flavors: ": ToSubclass DisableOverride" */
-        if (WMI_SUCCEEDED(st) && is_punct(c, ':')) {
-            json_t *fl = json_array();
-            if (fl == NULL || json_object_set_new(*flavors, name, fl) != 0) {
-                st = mof_oom(c);
-            } else {
-                st = next(c);
-                bool any = false;
-                while (WMI_SUCCEEDED(st) && c->f->tok.kind == MT_IDENT) {
-                    const char *f = keyword_in(&c->f->tok, flavor_names);
-                    if (f == NULL) {
-                        st = mof_perr(c, WBEMMOF_E_EXPECTED_FLAVOR_TYPE, "expected a flavor");
-                        break;
-                    }
-                    if (!mof_flavors_compatible(fl, f)) {
-                        st = mof_perr(c, WBEMMOF_E_INCOMPATIBLE_FLAVOR_TYPES,
-                                      "flavor %s contradicts another flavor of %s", f, name);
-                        break;
-                    }
-                    if (json_array_append_new(fl, json_string(f)) != 0)
-                        st = mof_oom(c);
-                    else
-                        st = next(c);
-                    any = true;
-                }
-                if (WMI_SUCCEEDED(st) && !any)
-                    st = mof_perr(c, WBEMMOF_E_EXPECTED_FLAVOR_TYPE, "expected a flavor after \":\"");
-            }
-        }
-        /* The flavors of the qualifier's declaration apply too, where the
-         * use says nothing to the contrary (a use's ToInstance keeps a
-         * declared DisableOverride). */
-        const json_t *dfl = decl != NULL ? json_object_get(decl, "Flavor") : NULL;
-        if (WMI_SUCCEEDED(st) && json_array_size(dfl) > 0) {
-            json_t *fl = json_object_get(*flavors, name);
-            if (fl == NULL && (fl = json_array()) != NULL && json_object_set_new(*flavors, name, fl) != 0)
-                fl = NULL;
-            size_t di;
-            json_t *d;
-            json_array_foreach(dfl, di, d) {
-                bool have = false;
-                size_t hi;
-                json_t *h;
-                json_array_foreach(fl, hi, h) have = have || json_equal(h, d);
-                if (fl == NULL)
-                    st = mof_oom(c);
-                else if (!have && mof_flavors_compatible(fl, json_string_value(d)) && json_array_append(fl, d) != 0)
-                    st = mof_oom(c);
-                if (WMI_FAILED(st))
-                    break;
-            }
-        }
-        free(name);
+        st = parse_qualifier(c, *quals, *flavors, *uses, &seen);
         if (WMI_FAILED(st))
             break;
         if (is_punct(c, ',')) {
@@ -467,6 +452,101 @@ parse_qualifiers(struct mof_comp *c, json_t **quals, json_t **flavors, json_t **
  * Qualifier declarations
  * ==================================================================== */
 
+/* A qualifier declaration's ": type[]", at the ':'; *@type is the
+ * canonical spelling of its built-in type. */
+static wmi_status
+parse_decl_type(struct mof_comp *c, json_t *decl, const char **type, bool *is_array)
+{
+    struct mof_token *t = &c->f->tok;
+    if (!is_punct(c, ':'))
+        return mof_perr(c, WBEMMOF_E_INVALID_QUALIFIER_SYNTAX, "expected \":\" and the qualifier's type");
+    TRY(next(c));
+    *type = builtin_type(t);
+    if (*type == NULL)
+        return mof_perr(c, t->kind == MT_IDENT ? WBEMMOF_E_UNRECOGNIZED_TYPE : WBEMMOF_E_EXPECTED_TYPE_IDENTIFIER,
+                        "expected the qualifier's type");
+    TRY(next(c));
+    if (is_punct(c, '[')) {
+        *is_array = true;
+        TRY(next(c));
+        if (t->kind == MT_INT)
+            TRY(next(c));
+        TRY(expect(c, ']', WBEMMOF_E_EXPECTED_CLOSE_BRACKET));
+    }
+    if (json_object_set_new(decl, "CIMType", json_string(*type)) != 0 ||
+        json_object_set_new(decl, "IsArray", json_boolean(*is_array)) != 0)
+        return mof_oom(c);
+    return WBEM_S_NO_ERROR;
+}
+
+/* A qualifier declaration's "= value", at the '=': its default, which
+ * must fit its type. */
+static wmi_status
+parse_decl_default(struct mof_comp *c, json_t *decl, const char *name, const char *type, bool is_array)
+{
+    struct mof_token *t = &c->f->tok;
+    wmi_status st = next(c);
+    int vline = t->line, vcol = t->col;
+    json_t *v = NULL;
+    enum mof_vkind k = VK_NULL, ek = VK_NULL;
+    if (WMI_SUCCEEDED(st))
+        st = parse_value(c, 0, is_array ? V_ARRAY : 0, &v, &k, &ek);
+    bool fits = k == VK_ARRAY || mof_kind_fits(k, type);
+    for (size_t i = 0; WMI_SUCCEEDED(st) && k == VK_ARRAY && i < json_array_size(v); i++)
+        fits = fits && mof_kind_fits(mof_json_kind(json_array_get(v, i)), type);
+    if (WMI_SUCCEEDED(st) && !fits)
+        st = mof_perr_at(c, WBEMMOF_E_TYPE_MISMATCH, vline, vcol,
+                         "the default of qualifier %s does not match its type %s", name, type);
+    if (WMI_SUCCEEDED(st)) {
+        if (json_object_set_new(decl, "Default", v) != 0)
+            st = mof_oom(c);
+    } else {
+        json_decref(v);
+    }
+    return st;
+}
+
+/* The keywords of a Scope(...) (@scope) or Flavor(...) into @list, up to
+ * the ')'. */
+static wmi_status
+parse_decl_keywords(struct mof_comp *c, json_t *list, bool scope)
+{
+    for (;;) {
+        const char *kw = keyword_in(&c->f->tok, scope ? scope_names : flavor_names);
+        if (kw == NULL)
+            return scope ? mof_perr(c, WBEMMOF_E_INVALID_QUALIFIER_SYNTAX, "expected a scope keyword")
+                         : mof_perr(c, WBEMMOF_E_EXPECTED_FLAVOR_TYPE, "expected a flavor keyword");
+        if (!scope && !mof_flavors_compatible(list, kw))
+            return mof_perr(c, WBEMMOF_E_INCOMPATIBLE_FLAVOR_TYPES, "flavor %s contradicts another", kw);
+        if (json_array_append_new(list, json_string(kw)) != 0)
+            return mof_oom(c);
+        TRY(next(c));
+        if (!is_punct(c, ','))
+            return WBEM_S_NO_ERROR;
+        TRY(next(c));
+    }
+}
+
+/* A qualifier declaration's ", Scope(...)" or ", Flavor(...)", at the
+ * ','; each at most once. */
+static wmi_status
+parse_decl_list(struct mof_comp *c, json_t *decl, bool *had_scope, bool *had_flavor)
+{
+    TRY(next(c));
+    bool scope = is_kw(c, "scope"), flavor = is_kw(c, "flavor");
+    if ((!scope && !flavor) || (scope && *had_scope) || (flavor && *had_flavor))
+        return mof_perr(c, WBEMMOF_E_INVALID_QUALIFIER_SYNTAX, "expected Scope(...) or Flavor(...)");
+    *had_scope |= scope;
+    *had_flavor |= flavor;
+    TRY(next(c));
+    TRY(expect(c, '(', WBEMMOF_E_EXPECTED_OPEN_PAREN));
+    json_t *list = json_array();
+    if (list == NULL || json_object_set_new(decl, scope ? "Scope" : "Flavor", list) != 0)
+        return mof_oom(c);
+    TRY(parse_decl_keywords(c, list, scope));
+    return expect(c, ')', WBEMMOF_E_EXPECTED_CLOSE_PAREN);
+}
+
 /* "Qualifier Name : type[] = value, Scope(...), Flavor(...);" after "Qualifier". */
 static wmi_status
 parse_qualifier_decl(struct mof_comp *c, int line)
@@ -478,120 +558,25 @@ parse_qualifier_decl(struct mof_comp *c, int line)
     json_t *decl = json_object();
     wmi_status st = (name && decl) ? WBEM_S_NO_ERROR : mof_oom(c);
     const char *type = NULL;
-    bool is_array = false;
+    bool is_array = false, had_scope = false, had_flavor = false;
 
     if (WMI_SUCCEEDED(st) && json_object_set_new(decl, "Name", json_string(name)) != 0)
         st = mof_oom(c);
     if (WMI_SUCCEEDED(st))
         st = next(c);
-    if (WMI_SUCCEEDED(st) && !is_punct(c, ':'))
-        st = mof_perr(c, WBEMMOF_E_INVALID_QUALIFIER_SYNTAX, "expected \":\" and the qualifier's type");
     if (WMI_SUCCEEDED(st))
-        st = next(c);
-    if (WMI_SUCCEEDED(st)) {
-        type = builtin_type(t);
-        if (type == NULL)
-            st = mof_perr(c, t->kind == MT_IDENT ? WBEMMOF_E_UNRECOGNIZED_TYPE : WBEMMOF_E_EXPECTED_TYPE_IDENTIFIER,
-                          "expected the qualifier's type");
-    }
-    if (WMI_SUCCEEDED(st))
-        st = next(c);
-    if (WMI_SUCCEEDED(st) && is_punct(c, '[')) {
-        is_array = true;
-        st = next(c);
-        if (WMI_SUCCEEDED(st) && t->kind == MT_INT)
-            st = next(c);
-        if (WMI_SUCCEEDED(st))
-            st = expect(c, ']', WBEMMOF_E_EXPECTED_CLOSE_BRACKET);
-    }
-    if (WMI_SUCCEEDED(st)) {
-        char tn[32];
-        snprintf(tn, sizeof tn, "%s%s", type, is_array ? "[]" : "");
-        if (json_object_set_new(decl, "CIMType", json_string(type)) != 0 ||
-            json_object_set_new(decl, "IsArray", json_boolean(is_array)) != 0)
-            st = mof_oom(c);
-    }
-    if (WMI_SUCCEEDED(st) && is_punct(c, '=')) {
-        st = next(c);
-        int vline = t->line, vcol = t->col;
-        json_t *v = NULL;
-        enum mof_vkind k = VK_NULL, ek = VK_NULL;
-        if (WMI_SUCCEEDED(st))
-            st = parse_value(c, 0, is_array ? V_ARRAY : 0, &v, &k, &ek);
-        bool fits = k == VK_ARRAY || mof_kind_fits(k, type);
-        for (size_t i = 0; WMI_SUCCEEDED(st) && k == VK_ARRAY && i < json_array_size(v); i++)
-            fits = fits && mof_kind_fits(mof_json_kind(json_array_get(v, i)), type);
-        if (WMI_SUCCEEDED(st) && !fits)
-            st = mof_perr_at(c, WBEMMOF_E_TYPE_MISMATCH, vline, vcol,
-                             "the default of qualifier %s does not match its type %s", name, type);
-        if (WMI_SUCCEEDED(st)) {
-            if (json_object_set_new(decl, "Default", v) != 0)
-                st = mof_oom(c);
-        } else {
-            json_decref(v);
-        }
-    }
-    bool had_scope = false, had_flavor = false;
-    while (WMI_SUCCEEDED(st) && is_punct(c, ',')) {
-        st = next(c);
-        if (WMI_FAILED(st))
-            break;
-        bool scope = is_kw(c, "scope"), flavor = is_kw(c, "flavor");
-        if ((!scope && !flavor) || (scope && had_scope) || (flavor && had_flavor)) {
-            st = mof_perr(c, WBEMMOF_E_INVALID_QUALIFIER_SYNTAX, "expected Scope(...) or Flavor(...)");
-            break;
-        }
-        had_scope |= scope;
-        had_flavor |= flavor;
-        st = next(c);
-        if (WMI_SUCCEEDED(st))
-            st = expect(c, '(', WBEMMOF_E_EXPECTED_OPEN_PAREN);
-        if (WMI_FAILED(st))
-            break;
-        json_t *list = json_array();
-        if (list == NULL || json_object_set_new(decl, scope ? "Scope" : "Flavor", list) != 0) {
-            st = mof_oom(c);
-            break;
-        }
-        while (WMI_SUCCEEDED(st)) {
-            const char *kw = keyword_in(t, scope ? scope_names : flavor_names);
-            if (kw == NULL) {
-                st = scope ? mof_perr(c, WBEMMOF_E_INVALID_QUALIFIER_SYNTAX, "expected a scope keyword")
-                           : mof_perr(c, WBEMMOF_E_EXPECTED_FLAVOR_TYPE, "expected a flavor keyword");
-                break;
-            }
-            if (!scope && !mof_flavors_compatible(list, kw)) {
-                st = mof_perr(c, WBEMMOF_E_INCOMPATIBLE_FLAVOR_TYPES, "flavor %s contradicts another", kw);
-                break;
-            }
-            if (json_array_append_new(list, json_string(kw)) != 0) {
-                st = mof_oom(c);
-                break;
-            }
-            st = next(c);
-            if (WMI_FAILED(st) || !is_punct(c, ','))
-                break;
-            st = next(c);
-        }
-        if (WMI_SUCCEEDED(st))
-            st = expect(c, ')', WBEMMOF_E_EXPECTED_CLOSE_PAREN);
-    }
+        st = parse_decl_type(c, decl, &type, &is_array);
+    if (WMI_SUCCEEDED(st) && is_punct(c, '='))
+        st = parse_decl_default(c, decl, name, type, is_array);
+    while (WMI_SUCCEEDED(st) && is_punct(c, ','))
+        st = parse_decl_list(c, decl, &had_scope, &had_flavor);
     if (WMI_SUCCEEDED(st) && !is_punct(c, ';'))
         st = mof_perr(c, WBEMMOF_E_EXPECTED_SEMI, "expected \";\" (or \", Scope(...)\", \", Flavor(...)\")");
     if (WMI_SUCCEEDED(st))
         st = next(c);
     if (WMI_SUCCEEDED(st)) {
-        char lname[256];
-        snprintf(lname, sizeof lname, "%s", name);
-        for (char *p = lname; *p; p++)
-            *p = (char)((*p >= 'A' && *p <= 'Z') ? *p + 32 : *p);
-        wmi_mof_op *op = mof_add_op(c, WMI_MOF_QUALIFIER, line);
-        if (op == NULL || json_object_set(c->quals, lname, decl) != 0) {
-            st = mof_oom(c);
-        } else {
-            op->json = decl;
-            decl = NULL;
-        }
+        st = mof_declare_qualifier(c, name, decl, line);
+        decl = NULL;
     }
     json_decref(decl);
     free(name);
@@ -805,13 +790,235 @@ name_set_free(struct name_set *s)
     cimap_free(&s->map);
 }
 
+/* The features of the class being parsed. */
+struct class_body {
+    const char *name;
+    json_t *props;        /* name -> property definition */
+    json_t *methods;      /* name -> method definition */
+    json_t *lines;        /* property name -> [line, col] */
+    struct name_set names;
+};
+
+/* A feature's qualifiers (NULL without), type and name. */
+struct feature {
+    json_t *quals, *flavors, *uses;
+    char *type, *name;
+    bool is_ref, is_obj;
+    int line, col;        /* of the name */
+};
+
+/* ": Super" after the class name, then the '{' of the body; *@sname is
+ * the superclass, new, or NULL. */
+static wmi_status
+parse_class_head(struct mof_comp *c, char **sname)
+{
+    struct mof_token *t = &c->f->tok;
+    if (is_punct(c, ':')) {
+        TRY(next(c));
+        if (t->kind != MT_IDENT)
+            return mof_perr(c, WBEMMOF_E_EXPECTED_CLASS_NAME, "expected the superclass name");
+        *sname = tok_strdup(c);
+        if (*sname == NULL)
+            return mof_oom(c);
+        TRY(next(c));
+    }
+    if (is_kw(c, "as") || t->kind == MT_ALIAS)
+        return mof_perr(c, WBEMMOF_E_UNEXPECTED_ALIAS, "a class declaration cannot have an alias");
+    if (!is_punct(c, '{'))
+        return mof_perr(c, WBEMMOF_E_EXPECTED_OPEN_BRACE, "expected \"{\" to open the class body");
+    return next(c);
+}
+
+/* A method, at the '(' after its name: kept in "__METHODS", not used by
+ * wmieventd. */
+static wmi_status
+parse_method(struct mof_comp *c, struct class_body *b, const struct feature *f)
+{
+    json_t *params = json_array();
+    json_t *m = json_object();
+    wmi_status st = WBEM_S_NO_ERROR;
+    if (f->uses != NULL)
+        st = mof_check_scopes(c, f->uses, QS_METHOD, false, false);
+    if (WMI_SUCCEEDED(st))
+        st = next(c);
+    if (WMI_SUCCEEDED(st) && (params == NULL || m == NULL))
+        st = mof_oom(c);
+    if (WMI_SUCCEEDED(st))
+        st = parse_params(c, params);
+    if (WMI_SUCCEEDED(st) && is_punct(c, '['))
+        st = mof_perr(c, WBEMMOF_E_NO_ARRAYS_RETURNED, "a method cannot return an array");
+    if (WMI_SUCCEEDED(st) &&
+        (json_object_set_new(m, "ReturnType", json_string(f->type)) != 0 ||
+         json_object_set(m, "Parameters", params) != 0 ||
+         (f->quals != NULL && json_object_set(m, "Qualifiers", f->quals) != 0) ||
+         json_object_set(b->methods, f->name, m) != 0))
+        st = mof_oom(c);
+    json_decref(params);
+    json_decref(m);
+    return st;
+}
+
+/* [EmbeddedObject] / [EmbeddedInstance("C")] string, and
+ * [CIMTYPE("object:C")] object, are embedded objects of C: the feature's
+ * type becomes "object" or "object:C". */
+static wmi_status
+embedded_type(struct mof_comp *c, struct feature *f)
+{
+    const char *eiv = NULL;
+    const json_t *ei = NULL;
+    if (f->quals != NULL) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(f->quals, k, v) {
+            if (strcasecmp(k, "EmbeddedInstance") == 0 || strcasecmp(k, "CIMTYPE") == 0 ||
+                strcasecmp(k, "EmbeddedObject") == 0)
+                ei = v, eiv = k;
+        }
+    }
+    if (ei == NULL)
+        return WBEM_S_NO_ERROR;
+    char *nt = NULL;
+    if (strcasecmp(eiv, "EmbeddedObject") == 0 && json_is_true(ei) && strcmp(f->type, "string") == 0) {
+        nt = strdup("object");
+    } else if (strcasecmp(eiv, "EmbeddedInstance") == 0 && json_is_string(ei) &&
+               strcmp(f->type, "string") == 0) {
+        nt = malloc(strlen(json_string_value(ei)) + 8);
+        if (nt)
+            sprintf(nt, "object:%s", json_string_value(ei));
+    } else if (strcasecmp(eiv, "CIMTYPE") == 0 && f->is_obj && json_is_string(ei) &&
+               strncasecmp(json_string_value(ei), "object:", 7) == 0) {
+        nt = malloc(strlen(json_string_value(ei)) + 1);
+        if (nt)
+            sprintf(nt, "object:%s", json_string_value(ei) + 7);
+    } else if (strcasecmp(eiv, "CIMTYPE") == 0 && json_is_string(ei) &&
+               strncasecmp(json_string_value(ei), "object", 6) == 0 && !f->is_obj) {
+        return mof_perr_at(c, WBEMMOF_E_CIMTYPE_QUALIFIER, f->line, f->col,
+                           "CIMTYPE(\"%s\") on a %s property", json_string_value(ei), f->type);
+    }
+    if (nt != NULL) {
+        free(f->type);
+        f->type = nt;
+        f->is_obj = true;
+    }
+    return WBEM_S_NO_ERROR;
+}
+
+/* A property's "= value", at the '=': its "Default" in @prop. */
+static wmi_status
+parse_default(struct mof_comp *c, json_t *prop, unsigned flags)
+{
+    json_t *v = NULL;
+    enum mof_vkind k;
+    wmi_status st = next(c);
+    if (WMI_SUCCEEDED(st))
+        st = parse_value(c, 0, flags, &v, &k, NULL);
+    if (WMI_SUCCEEDED(st)) {
+        if (json_object_set_new(prop, "Default", v) != 0)
+            st = mof_oom(c);
+    } else {
+        json_decref(v);
+    }
+    return st;
+}
+
+/* A property, after its name: "[]" and "= default", into @b. */
+static wmi_status
+parse_property(struct mof_comp *c, struct class_body *b, struct feature *f)
+{
+    struct mof_token *t = &c->f->tok;
+    json_t *prop = NULL;
+    wmi_status st = WBEM_S_NO_ERROR;
+    bool arr = false;
+    if (strcmp(f->type, "void") == 0)
+        st = mof_perr_at(c, WBEMMOF_E_UNRECOGNIZED_TYPE, f->line, f->col, "a property cannot be void");
+    if (WMI_SUCCEEDED(st) && f->uses != NULL)
+        st = mof_check_scopes(c, f->uses, f->is_ref ? QS_REFERENCE : QS_PROPERTY, false, false);
+    if (WMI_SUCCEEDED(st) && is_punct(c, '[')) {
+        arr = true;
+        st = next(c);
+        if (WMI_SUCCEEDED(st) && t->kind == MT_INT)
+            st = next(c);
+        if (WMI_SUCCEEDED(st))
+            st = expect(c, ']', WBEMMOF_E_EXPECTED_CLOSE_BRACKET);
+    }
+    if (WMI_SUCCEEDED(st))
+        st = embedded_type(c, f);
+    if (WMI_SUCCEEDED(st)) {
+        char *tn = malloc(strlen(f->type) + 3);
+        if (tn != NULL)
+            sprintf(tn, "%s%s", f->type, arr ? "[]" : "");
+        prop = tn ? json_pack("{s:s}", "CIMType", tn) : NULL;
+        free(tn);
+        if (prop == NULL)
+            st = mof_oom(c);
+    }
+    if (WMI_SUCCEEDED(st) && f->quals != NULL)
+        st = put_feature_quals(c, prop, f->quals, f->flavors);
+    if (WMI_SUCCEEDED(st) && is_punct(c, '='))
+        st = parse_default(c, prop, (arr ? V_ARRAY : 0) | (f->is_obj ? V_EMBEDDED : 0));
+    if (WMI_SUCCEEDED(st) &&
+        (json_object_set(b->props, f->name, prop) != 0 ||
+         json_object_set_new(b->lines, f->name, json_pack("[i,i]", f->line, f->col)) != 0))
+        st = mof_oom(c);
+    json_decref(prop);
+    return st;
+}
+
+/* One feature of a class body, a property or a method, from its
+ * qualifiers to its ';'. */
+static wmi_status
+parse_feature(struct mof_comp *c, struct class_body *b)
+{
+    struct mof_token *t = &c->f->tok;
+    struct feature f = {0};
+    wmi_status st = WBEM_S_NO_ERROR;
+    if (t->kind == MT_EOF)
+        return mof_perr(c, WBEMMOF_E_EXPECTED_CLOSE_BRACE, "expected \"}\" to close class %s", b->name);
+    if (is_punct(c, '['))
+        st = parse_qualifiers(c, &f.quals, &f.flavors, &f.uses);
+    if (WMI_SUCCEEDED(st) && t->kind != MT_IDENT)
+        st = mof_perr(c, WBEMMOF_E_EXPECTED_BRACE_OR_BAD_TYPE, "expected a property or method type or \"}\"");
+    if (WMI_SUCCEEDED(st))
+        st = parse_type(c, true, &f.type, &f.is_ref, &f.is_obj);
+    if (WMI_SUCCEEDED(st) && t->kind != MT_IDENT)
+        st = mof_perr(c, WBEMMOF_E_EXPECTED_PROPERTY_NAME, "expected a property or method name");
+    if (WMI_SUCCEEDED(st)) {
+        f.name = tok_strdup(c);
+        f.line = t->line;
+        f.col = t->col;
+        bool nomem;
+        if (f.name == NULL)
+            st = mof_oom(c);
+        else if (!name_set_add(&b->names, f.name, &nomem))
+            st = nomem ? mof_oom(c)
+                       : mof_perr(c, WBEMMOF_E_DUPLICATE_PROPERTY, "%s is declared twice in class %s",
+                                  f.name, b->name);
+    }
+    if (WMI_SUCCEEDED(st))
+        st = next(c);
+    if (WMI_SUCCEEDED(st) && is_punct(c, '('))
+        st = parse_method(c, b, &f);
+    else if (WMI_SUCCEEDED(st))
+        st = parse_property(c, b, &f);
+    if (WMI_SUCCEEDED(st) && !is_punct(c, ';'))
+        st = mof_perr(c, WBEMMOF_E_EXPECTED_SEMI, "expected \";\" after %s", f.name ? f.name : "the feature");
+    if (WMI_SUCCEEDED(st))
+        st = next(c);
+    json_decref(f.quals);
+    json_decref(f.flavors);
+    json_decref(f.uses);
+    free(f.type);
+    free(f.name);
+    return st;
+}
+
 /* "class Name : Super { features };" after "class". */
 static wmi_status
 parse_class(struct mof_comp *c, json_t *cquals, json_t *cflav, json_t *cuses, int line, int col)
 {
     struct mof_token *t = &c->f->tok;
-    json_t *def = NULL, *props = NULL, *methods = NULL, *lines = NULL;
-    struct name_set names = {0};
+    struct class_body b = {0};
+    json_t *def = NULL;
     char *cname = NULL, *sname = NULL;
     wmi_status st = WBEM_S_NO_ERROR;
     int nline = t->line, ncol = t->col;
@@ -819,11 +1026,12 @@ parse_class(struct mof_comp *c, json_t *cquals, json_t *cflav, json_t *cuses, in
     if (t->kind != MT_IDENT)
         return mof_perr(c, WBEMMOF_E_EXPECTED_CLASS_NAME, "expected a class name");
     cname = tok_strdup(c);
+    b.name = cname;
     def = json_object();
-    props = json_object();
-    methods = json_object();
-    lines = json_object();
-    if (cname == NULL || def == NULL || props == NULL || methods == NULL || lines == NULL) {
+    b.props = json_object();
+    b.methods = json_object();
+    b.lines = json_object();
+    if (cname == NULL || def == NULL || b.props == NULL || b.methods == NULL || b.lines == NULL) {
         st = mof_oom(c);
         goto out;
     }
@@ -833,184 +1041,11 @@ parse_class(struct mof_comp *c, json_t *cquals, json_t *cflav, json_t *cuses, in
                       json_is_true(json_object_get(cquals, "indication"));
     if (cuses != NULL && WMI_FAILED(st = mof_check_scopes(c, cuses, QS_CLASS, assoc, indication)))
         goto out;
-    if (WMI_FAILED(st = next(c)))
+    if (WMI_FAILED(st = next(c)) || WMI_FAILED(st = parse_class_head(c, &sname)))
         goto out;
-    if (is_punct(c, ':')) {
-        if (WMI_FAILED(st = next(c)))
+    while (!is_punct(c, '}'))
+        if (WMI_FAILED(st = parse_feature(c, &b)))
             goto out;
-        if (t->kind != MT_IDENT) {
-            st = mof_perr(c, WBEMMOF_E_EXPECTED_CLASS_NAME, "expected the superclass name");
-            goto out;
-        }
-        sname = tok_strdup(c);
-        if (sname == NULL) {
-            st = mof_oom(c);
-            goto out;
-        }
-        if (WMI_FAILED(st = next(c)))
-            goto out;
-    }
-    if (is_kw(c, "as") || t->kind == MT_ALIAS) {
-        st = mof_perr(c, WBEMMOF_E_UNEXPECTED_ALIAS, "a class declaration cannot have an alias");
-        goto out;
-    }
-    if (!is_punct(c, '{')) {
-        st = mof_perr(c, WBEMMOF_E_EXPECTED_OPEN_BRACE, "expected \"{\" to open the class body");
-        goto out;
-    }
-    if (WMI_FAILED(st = next(c)))
-        goto out;
-    while (!is_punct(c, '}')) {
-        json_t *q = NULL, *fl = NULL, *uses = NULL, *prop = NULL;
-        char *type = NULL, *pname = NULL;
-        bool is_ref = false, is_obj = false;
-        int pline = t->line, pcol = t->col;
-        if (t->kind == MT_EOF) {
-            st = mof_perr(c, WBEMMOF_E_EXPECTED_CLOSE_BRACE, "expected \"}\" to close class %s", cname);
-            goto out;
-        }
-        if (is_punct(c, '['))
-            st = parse_qualifiers(c, &q, &fl, &uses);
-        if (WMI_SUCCEEDED(st) && t->kind != MT_IDENT)
-            st = mof_perr(c, WBEMMOF_E_EXPECTED_BRACE_OR_BAD_TYPE, "expected a property or method type or \"}\"");
-        if (WMI_SUCCEEDED(st))
-            st = parse_type(c, true, &type, &is_ref, &is_obj);
-        if (WMI_SUCCEEDED(st) && t->kind != MT_IDENT)
-            st = mof_perr(c, WBEMMOF_E_EXPECTED_PROPERTY_NAME, "expected a property or method name");
-        if (WMI_SUCCEEDED(st)) {
-            pname = tok_strdup(c);
-            pline = t->line;
-            pcol = t->col;
-            bool nomem;
-            if (pname == NULL)
-                st = mof_oom(c);
-            else if (!name_set_add(&names, pname, &nomem))
-                st = nomem ? mof_oom(c)
-                           : mof_perr(c, WBEMMOF_E_DUPLICATE_PROPERTY, "%s is declared twice in class %s",
-                                      pname, cname);
-        }
-        if (WMI_SUCCEEDED(st))
-            st = next(c);
-        if (WMI_SUCCEEDED(st) && is_punct(c, '(')) {
-            /* A method: kept in "__METHODS", not used by wmieventd. */
-            json_t *params = json_array();
-            json_t *m = json_object();
-            if (uses != NULL)
-                st = mof_check_scopes(c, uses, QS_METHOD, false, false);
-            if (WMI_SUCCEEDED(st))
-                st = next(c);
-            if (WMI_SUCCEEDED(st) && (params == NULL || m == NULL))
-                st = mof_oom(c);
-            if (WMI_SUCCEEDED(st))
-                st = parse_params(c, params);
-            if (WMI_SUCCEEDED(st) && is_punct(c, '['))
-                st = mof_perr(c, WBEMMOF_E_NO_ARRAYS_RETURNED, "a method cannot return an array");
-            if (WMI_SUCCEEDED(st) &&
-                (json_object_set_new(m, "ReturnType", json_string(type)) != 0 ||
-                 json_object_set(m, "Parameters", params) != 0 ||
-                 (q != NULL && json_object_set(m, "Qualifiers", q) != 0) ||
-                 json_object_set(methods, pname, m) != 0))
-                st = mof_oom(c);
-            json_decref(params);
-            json_decref(m);
-        } else if (WMI_SUCCEEDED(st)) {
-            bool arr = false;
-            if (strcmp(type, "void") == 0)
-                st = mof_perr_at(c, WBEMMOF_E_UNRECOGNIZED_TYPE, pline, pcol,
-                                 "a property cannot be void");
-            if (WMI_SUCCEEDED(st) && uses != NULL)
-                st = mof_check_scopes(c, uses, is_ref ? QS_REFERENCE : QS_PROPERTY, false, false);
-            if (WMI_SUCCEEDED(st) && is_punct(c, '[')) {
-                arr = true;
-                st = next(c);
-                if (WMI_SUCCEEDED(st) && t->kind == MT_INT)
-                    st = next(c);
-                if (WMI_SUCCEEDED(st))
-                    st = expect(c, ']', WBEMMOF_E_EXPECTED_CLOSE_BRACKET);
-            }
-            /* [EmbeddedObject] / [EmbeddedInstance("C")] string, and
-             * [CIMTYPE("object:C")] object, are embedded objects of C. */
-            const char *eiv = NULL;
-            const json_t *ei = NULL;
-            if (q != NULL) {
-                const char *k;
-                json_t *v;
-                json_object_foreach(q, k, v) {
-                    if (strcasecmp(k, "EmbeddedInstance") == 0 || strcasecmp(k, "CIMTYPE") == 0 ||
-                        strcasecmp(k, "EmbeddedObject") == 0)
-                        ei = v, eiv = k;
-                }
-            }
-            if (WMI_SUCCEEDED(st) && ei != NULL) {
-                char *nt = NULL;
-                if (strcasecmp(eiv, "EmbeddedObject") == 0 && json_is_true(ei) &&
-                    strcmp(type, "string") == 0) {
-                    nt = strdup("object");
-                } else if (strcasecmp(eiv, "EmbeddedInstance") == 0 && json_is_string(ei) &&
-                           strcmp(type, "string") == 0) {
-                    nt = malloc(strlen(json_string_value(ei)) + 8);
-                    if (nt)
-                        sprintf(nt, "object:%s", json_string_value(ei));
-                } else if (strcasecmp(eiv, "CIMTYPE") == 0 && is_obj && json_is_string(ei) &&
-                           strncasecmp(json_string_value(ei), "object:", 7) == 0) {
-                    nt = malloc(strlen(json_string_value(ei)) + 1);
-                    if (nt)
-                        sprintf(nt, "object:%s", json_string_value(ei) + 7);
-                } else if (strcasecmp(eiv, "CIMTYPE") == 0 && json_is_string(ei) &&
-                           strncasecmp(json_string_value(ei), "object", 6) == 0 && !is_obj) {
-                    st = mof_perr_at(c, WBEMMOF_E_CIMTYPE_QUALIFIER, pline, pcol,
-                                     "CIMTYPE(\"%s\") on a %s property", json_string_value(ei), type);
-                }
-                if (nt != NULL) {
-                    free(type);
-                    type = nt;
-                    is_obj = true;
-                }
-            }
-            char *tn = NULL;
-            if (WMI_SUCCEEDED(st)) {
-                tn = malloc(strlen(type) + 3);
-                if (tn != NULL)
-                    sprintf(tn, "%s%s", type, arr ? "[]" : "");
-                prop = tn ? json_pack("{s:s}", "CIMType", tn) : NULL;
-                free(tn);
-                if (prop == NULL)
-                    st = mof_oom(c);
-            }
-            if (WMI_SUCCEEDED(st) && q != NULL)
-                st = put_feature_quals(c, prop, q, fl);
-            if (WMI_SUCCEEDED(st) && is_punct(c, '=')) {
-                json_t *v = NULL;
-                enum mof_vkind k;
-                st = next(c);
-                if (WMI_SUCCEEDED(st))
-                    st = parse_value(c, 0, (arr ? V_ARRAY : 0) | (is_obj ? V_EMBEDDED : 0), &v, &k,
-                                     NULL);
-                if (WMI_SUCCEEDED(st)) {
-                    if (json_object_set_new(prop, "Default", v) != 0)
-                        st = mof_oom(c);
-                } else {
-                    json_decref(v);
-                }
-            }
-            if (WMI_SUCCEEDED(st) &&
-                (json_object_set(props, pname, prop) != 0 ||
-                 json_object_set_new(lines, pname, json_pack("[i,i]", pline, pcol)) != 0))
-                st = mof_oom(c);
-        }
-        if (WMI_SUCCEEDED(st) && !is_punct(c, ';'))
-            st = mof_perr(c, WBEMMOF_E_EXPECTED_SEMI, "expected \";\" after %s", pname ? pname : "the feature");
-        if (WMI_SUCCEEDED(st))
-            st = next(c);
-        json_decref(q);
-        json_decref(fl);
-        json_decref(uses);
-        json_decref(prop);
-        free(type);
-        free(pname);
-        if (WMI_FAILED(st))
-            goto out;
-    }
     if (WMI_FAILED(st = next(c)))
         goto out;
     if (!is_punct(c, ';')) {
@@ -1024,43 +1059,20 @@ parse_class(struct mof_comp *c, json_t *cquals, json_t *cflav, json_t *cuses, in
         (sname != NULL && json_object_set_new(def, "__SUPERCLASS", json_string(sname)) != 0) ||
         json_object_set(def, "__QUALIFIERS", cquals) != 0 ||
         (json_object_size(cflav) > 0 && json_object_set(def, "__FLAVORS", cflav) != 0) ||
-        json_object_set(def, "__PROPERTIES", props) != 0 ||
-        (json_object_size(methods) > 0 && json_object_set(def, "__METHODS", methods) != 0)) {
+        json_object_set(def, "__PROPERTIES", b.props) != 0 ||
+        (json_object_size(b.methods) > 0 && json_object_set(def, "__METHODS", b.methods) != 0)) {
         st = mof_oom(c);
         goto out;
     }
-    wmi_error e;
-    memset(&e, 0, sizeof e);
-    wmi_schema *schema = c->f->nsent->schema;
-    st = wmi_schema_add_class_json(schema, def, &e);
-    if (st == WBEM_E_ALREADY_EXISTS) {
-        /* A class that exists is updated (mofcomp's default classflags);
-         * instances are checked against the definition that exists. */
-        st = WBEM_S_NO_ERROR;
-    } else if (WMI_FAILED(st)) {
-        int el = nline, ec = ncol;
-        if (st == WBEM_E_INVALID_SUPERCLASS && sname != NULL)
-            snprintf(e.text, sizeof e.text, "superclass %s is not defined in %s", sname, c->f->ns);
-        else
-            mof_prop_pos(lines, e.source, &el, &ec);
-        st = mof_perr_at(c, st, el, ec, "class %s: %s", cname, e.text);
-        goto out;
-    }
-    wmi_mof_op *op = mof_add_op(c, WMI_MOF_CLASS, line);
-    if (op == NULL) {
-        st = mof_oom(c);
-        goto out;
-    }
-    op->json = def;
-    op->flags = c->classflags;
+    st = mof_define_class(c, def, b.lines, nline, ncol, line);
     def = NULL;
     (void)col;
 out:
     json_decref(def);
-    json_decref(props);
-    json_decref(methods);
-    json_decref(lines);
-    name_set_free(&names);
+    json_decref(b.props);
+    json_decref(b.methods);
+    json_decref(b.lines);
+    name_set_free(&b.names);
     free(cname);
     free(sname);
     return st;
@@ -1070,15 +1082,115 @@ out:
  * Instances
  * ==================================================================== */
 
+/* "of Class [as $Alias]" after "instance": *@cls receives the class,
+ * *@alias the alias (new) or NULL. */
+static wmi_status
+parse_instance_head(struct mof_comp *c, bool embedded, const wmi_class **cls, char **alias)
+{
+    struct mof_token *t = &c->f->tok;
+    wmi_status st;
+    if (!is_kw(c, "of"))
+        return mof_perr(c, WBEMMOF_E_INVALID_INSTANCE_DECLARATION, "expected \"of\" after \"instance\"");
+    TRY(next(c));
+    if (t->kind != MT_IDENT)
+        return mof_perr(c, WBEMMOF_E_EXPECTED_CLASS_NAME, "expected a class name");
+    char *cn = tok_strdup(c);
+    if (cn == NULL)
+        return mof_oom(c);
+    *cls = wmi_schema_get_class(c->f->nsent->schema, cn);
+    if (*cls == NULL) {
+        st = mof_perr(c, WBEM_E_NOT_FOUND, "class %s is not defined in namespace %s", cn, c->f->ns);
+        free(cn);
+        return st;
+    }
+    free(cn);
+    TRY(next(c));
+    if (!is_kw(c, "as"))
+        return WBEM_S_NO_ERROR;
+    if (embedded)
+        return mof_perr(c, WBEMMOF_E_ALIASES_IN_EMBEDDED, "an embedded instance cannot have an alias");
+    TRY(next(c));
+    if (t->kind == MT_IDENT)
+        return mof_perr(c, WBEMMOF_E_EXPECTED_DOLLAR, "an alias starts with \"$\"");
+    if (t->kind != MT_ALIAS)
+        return mof_perr(c, WBEMMOF_E_EXPECTED_ALIAS_NAME, "expected an alias ($Name)");
+    *alias = strndup(t->start + 1, t->len - 1);
+    if (*alias == NULL)
+        return mof_oom(c);
+    if (cimap_get(&c->f->aliases, *alias) != NULL)
+        st = mof_perr(c, WBEMMOF_E_MULTIPLE_ALIASES, "alias $%s is already defined in this file", *alias);
+    else
+        st = next(c);
+    if (WMI_FAILED(st)) {
+        free(*alias);
+        *alias = NULL;
+    }
+    return st;
+}
+
+/* One "Prop = value;" of the body of an instance of @cls, into @obj and
+ * @lines; @names holds the properties set before it. */
+static wmi_status
+parse_instance_property(struct mof_comp *c, const wmi_class *cls, int depth, bool embedded, json_t *obj,
+                        json_t *lines, struct name_set *names)
+{
+    struct mof_token *t = &c->f->tok;
+    wmi_status st = WBEM_S_NO_ERROR;
+    if (t->kind == MT_EOF)
+        return mof_perr(c, WBEMMOF_E_EXPECTED_CLOSE_BRACE, "expected \"}\" to close the instance");
+    if (is_punct(c, '[')) {
+        /* Instance-level property qualifiers: accepted, not kept. */
+        json_t *q = NULL, *fl = NULL, *uses = NULL;
+        st = parse_qualifiers(c, &q, &fl, &uses);
+        json_decref(q);
+        json_decref(fl);
+        json_decref(uses);
+        TRY(st);
+    }
+    if (t->kind != MT_IDENT)
+        return mof_perr(c, WBEMMOF_E_EXPECTED_PROPERTY_NAME, "expected a property name or \"}\"");
+    char *pn = tok_strdup(c);
+    if (pn == NULL)
+        return mof_oom(c);
+    const wmi_property *p = wmi_class_find_property(cls, pn);
+    bool nomem = false;
+    if (p == NULL)
+        st = mof_perr(c, WBEM_E_NOT_FOUND, "class %s has no property %s", wmi_class_name(cls), pn);
+    else if (!name_set_add(names, p->name, &nomem))
+        st = nomem ? mof_oom(c) : mof_perr(c, WBEMMOF_E_DUPLICATE_PROPERTY, "%s is set twice", pn);
+    free(pn);
+    TRY(st);
+    int pline = t->line, pcol = t->col;
+    TRY(next(c));
+    if (!is_punct(c, '='))
+        return mof_perr(c, WBEMMOF_E_EXPECTED_SEMI, "expected \"=\" after %s", p->name);
+    TRY(next(c));
+    wmi_cimtype base = (wmi_cimtype)(p->type & ~CIM_FLAG_ARRAY);
+    unsigned flags = V_EMBEDDED;
+    if (p->type & CIM_FLAG_ARRAY)
+        flags |= V_ARRAY;
+    if (embedded)
+        flags |= V_IN_EMB;
+    else if (base == CIM_REFERENCE)
+        flags |= V_ALIAS;
+    json_t *v = NULL;
+    enum mof_vkind k;
+    TRY(parse_value(c, depth, flags, &v, &k, NULL));
+    if (json_object_set_new(obj, p->name, v) != 0 ||
+        json_object_set_new(lines, p->name, json_pack("[i,i]", pline, pcol)) != 0)
+        return mof_oom(c);
+    if (!is_punct(c, ';'))
+        return mof_perr(c, WBEMMOF_E_EXPECTED_SEMI, "expected \";\" after the value of %s", p->name);
+    return next(c);
+}
+
 /* "instance of Class [as $Alias] { Prop = value; ... }" after "instance";
  * top-level ones end with ';' and are queued on the file, embedded ones
  * are returned in *@out. */
 static wmi_status
 parse_instance(struct mof_comp *c, int depth, bool embedded, int line, int col, json_t **out)
 {
-    struct mof_token *t = &c->f->tok;
-    wmi_schema *schema = c->f->nsent->schema;
-    struct mof_inst *in = NULL;
+    const wmi_class *cls = NULL;
     json_t *obj = NULL, *lines = NULL;
     char *alias = NULL;
     wmi_status st = WBEM_S_NO_ERROR;
@@ -1089,47 +1201,7 @@ parse_instance(struct mof_comp *c, int depth, bool embedded, int line, int col, 
     if (depth > WMI_MAX_OBJECT_NESTING)
         return mof_perr(c, WBEMMOF_E_INVALID_INSTANCE_DECLARATION,
                         "embedded instances nest more than %d deep", WMI_MAX_OBJECT_NESTING);
-    if (!is_kw(c, "of"))
-        return mof_perr(c, WBEMMOF_E_INVALID_INSTANCE_DECLARATION, "expected \"of\" after \"instance\"");
-    TRY(next(c));
-    if (t->kind != MT_IDENT)
-        return mof_perr(c, WBEMMOF_E_EXPECTED_CLASS_NAME, "expected a class name");
-    const wmi_class *cls;
-    {
-        char *cn = tok_strdup(c);
-        if (cn == NULL)
-            return mof_oom(c);
-        cls = wmi_schema_get_class(schema, cn);
-        if (cls == NULL) {
-            st = mof_perr(c, WBEM_E_NOT_FOUND, "class %s is not defined in namespace %s", cn, c->f->ns);
-            free(cn);
-            return st;
-        }
-        free(cn);
-    }
-    TRY(next(c));
-    if (is_kw(c, "as")) {
-        if (embedded)
-            return mof_perr(c, WBEMMOF_E_ALIASES_IN_EMBEDDED, "an embedded instance cannot have an alias");
-        TRY(next(c));
-        if (t->kind == MT_IDENT)
-            return mof_perr(c, WBEMMOF_E_EXPECTED_DOLLAR, "an alias starts with \"$\"");
-        if (t->kind != MT_ALIAS)
-            return mof_perr(c, WBEMMOF_E_EXPECTED_ALIAS_NAME, "expected an alias ($Name)");
-        alias = strndup(t->start + 1, t->len - 1);
-        if (alias == NULL)
-            return mof_oom(c);
-        if (cimap_get(&c->f->aliases, alias) != NULL) {
-            st = mof_perr(c, WBEMMOF_E_MULTIPLE_ALIASES, "alias $%s is already defined in this file", alias);
-            free(alias);
-            return st;
-        }
-        st = next(c);
-        if (WMI_FAILED(st)) {
-            free(alias);
-            return st;
-        }
-    }
+    TRY(parse_instance_head(c, embedded, &cls, &alias));
     obj = json_pack("{s:s}", "__CLASS", wmi_class_name(cls));
     lines = json_object();
     if (obj == NULL || lines == NULL) {
@@ -1142,71 +1214,9 @@ parse_instance(struct mof_comp *c, int depth, bool embedded, int line, int col, 
     }
     if (WMI_FAILED(st = next(c)))
         goto out;
-    while (!is_punct(c, '}')) {
-        json_t *q = NULL, *fl = NULL, *uses = NULL, *v = NULL;
-        enum mof_vkind k;
-        if (t->kind == MT_EOF) {
-            st = mof_perr(c, WBEMMOF_E_EXPECTED_CLOSE_BRACE, "expected \"}\" to close the instance");
+    while (!is_punct(c, '}'))
+        if (WMI_FAILED(st = parse_instance_property(c, cls, depth, embedded, obj, lines, &names)))
             goto out;
-        }
-        if (is_punct(c, '[')) {
-            /* Instance-level property qualifiers: accepted, not kept. */
-            st = parse_qualifiers(c, &q, &fl, &uses);
-            json_decref(q);
-            json_decref(fl);
-            json_decref(uses);
-            if (WMI_FAILED(st))
-                goto out;
-        }
-        if (t->kind != MT_IDENT) {
-            st = mof_perr(c, WBEMMOF_E_EXPECTED_PROPERTY_NAME, "expected a property name or \"}\"");
-            goto out;
-        }
-        char *pn = tok_strdup(c);
-        if (pn == NULL) {
-            st = mof_oom(c);
-            goto out;
-        }
-        const wmi_property *p = wmi_class_find_property(cls, pn);
-        bool nomem = false;
-        if (p == NULL)
-            st = mof_perr(c, WBEM_E_NOT_FOUND, "class %s has no property %s", wmi_class_name(cls), pn);
-        else if (!name_set_add(&names, p->name, &nomem))
-            st = nomem ? mof_oom(c) : mof_perr(c, WBEMMOF_E_DUPLICATE_PROPERTY, "%s is set twice", pn);
-        free(pn);
-        if (WMI_FAILED(st))
-            goto out;
-        int pline = t->line, pcol = t->col;
-        if (WMI_FAILED(st = next(c)))
-            goto out;
-        if (!is_punct(c, '=')) {
-            st = mof_perr(c, WBEMMOF_E_EXPECTED_SEMI, "expected \"=\" after %s", p->name);
-            goto out;
-        }
-        if (WMI_FAILED(st = next(c)))
-            goto out;
-        wmi_cimtype base = (wmi_cimtype)(p->type & ~CIM_FLAG_ARRAY);
-        unsigned flags = V_EMBEDDED;
-        if (p->type & CIM_FLAG_ARRAY)
-            flags |= V_ARRAY;
-        if (embedded)
-            flags |= V_IN_EMB;
-        else if (base == CIM_REFERENCE)
-            flags |= V_ALIAS;
-        if (WMI_FAILED(st = parse_value(c, depth, flags, &v, &k, NULL)))
-            goto out;
-        if (json_object_set_new(obj, p->name, v) != 0 ||
-            json_object_set_new(lines, p->name, json_pack("[i,i]", pline, pcol)) != 0) {
-            st = mof_oom(c);
-            goto out;
-        }
-        if (!is_punct(c, ';')) {
-            st = mof_perr(c, WBEMMOF_E_EXPECTED_SEMI, "expected \";\" after the value of %s", p->name);
-            goto out;
-        }
-        if (WMI_FAILED(st = next(c)))
-            goto out;
-    }
     if (WMI_FAILED(st = next(c)))
         goto out;
     if (embedded) {
@@ -1221,41 +1231,10 @@ parse_instance(struct mof_comp *c, int depth, bool embedded, int line, int col, 
     }
     if (WMI_FAILED(st = next(c)))
         goto out;
-    wmi_mof_op *op = mof_add_op(c, WMI_MOF_INSTANCE, line);
-    in = calloc(1, sizeof *in);
-    struct mof_file *f = c->f;
-    if (op == NULL || in == NULL) {
-        st = mof_oom(c);
-        goto out;
-    }
-    op->flags = c->instflags;
-    in->op = c->res->nops - 1;
-    in->json = obj;
-    in->lines = lines;
-    in->alias = alias;
-    in->line = line;
-    in->col = col;
-    in->schema = schema;
+    st = mof_add_instance(c, obj, lines, alias, line, col);
     obj = lines = NULL;
     alias = NULL;
-    if (f->ninsts == f->capinsts) {
-        size_t ncap = f->capinsts ? f->capinsts * 2 : 16;
-        struct mof_inst **ni = realloc(f->insts, ncap * sizeof *ni);
-        if (ni == NULL) {
-            st = mof_oom(c);
-            goto out;
-        }
-        f->insts = ni;
-        f->capinsts = ncap;
-    }
-    if (in->alias != NULL && !cimap_put(&f->aliases, in->alias, in)) {
-        st = mof_oom(c);
-        goto out;
-    }
-    f->insts[f->ninsts++] = in;
-    in = NULL;
 out:
-    mof_inst_free(in);
     json_decref(obj);
     json_decref(lines);
     free(alias);

@@ -148,18 +148,32 @@ wmi_status mof_perr(struct mof_comp *c, wmi_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 wmi_status mof_oom(struct mof_comp *c);
 
+/* Values, flavors and scopes against the qualifier declarations. */
 enum mof_vkind mof_json_kind(const json_t *v);
 bool mof_kind_fits(enum mof_vkind k, const char *type);
 bool mof_flavors_compatible(const json_t *list, const char *add);
+const json_t *mof_qualifier_decl(const struct mof_comp *c, const char *name);
+wmi_status mof_check_qualifier_value(struct mof_comp *c, const char *name, const json_t *decl,
+                                     const json_t *val, enum mof_vkind k, int vline, int vcol);
+wmi_status mof_add_declared_flavors(struct mof_comp *c, const char *name, const json_t *decl,
+                                    json_t *flavors);
+wmi_status mof_declare_qualifier(struct mof_comp *c, const char *name, json_t *decl, int line);
 wmi_status mof_check_scopes(struct mof_comp *c, const json_t *uses, enum mof_qscope where, bool assoc,
                             bool indication);
 
+/* Operations, namespaces and their overlay schemas, classes. */
 wmi_mof_op *mof_add_op(struct mof_comp *c, wmi_mof_op_kind kind, int line);
 wmi_status mof_set_namespace(struct mof_comp *c, char *name);
 char *mof_namespace_path(const char *spec, const char *cur);
 void mof_prop_pos(const json_t *lines, const char *source, int *line, int *col);
+wmi_status mof_define_class(struct mof_comp *c, json_t *def, const json_t *lines, int nline, int ncol,
+                            int line);
 
+/* The instances of the current file, their aliases resolved and checked
+ * against the schema at its end. */
 void mof_inst_free(struct mof_inst *in);
+wmi_status mof_add_instance(struct mof_comp *c, json_t *obj, json_t *lines, char *alias, int line,
+                            int col);
 wmi_status mof_finish_file(struct mof_comp *c);
 
 /* The effects of the pragmas mof_grammar.c reads. */

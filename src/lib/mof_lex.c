@@ -115,6 +115,59 @@ put_utf8(wmi_strbuf *sb, uint32_t cp)
     return wmi_strbuf_append(sb, b, n);
 }
 
+/* An escape sequence at its backslash (at @eline/@ecol): *@cp receives
+ * the character or, with *@unit set, the UTF-16 code unit of a \x. */
+static wmi_status
+lex_escape(struct mof_lexer *lx, int eline, int ecol, uint32_t *cp, bool *unit, wmi_error *err)
+{
+    advance(lx);
+    int e = peekc(lx, 0);
+    *unit = false;
+    switch (e) {
+    case 'b': *cp = '\b'; break;
+    case 't': *cp = '\t'; break;
+    case 'n': *cp = '\n'; break;
+    case 'f': *cp = '\f'; break;
+    case 'r': *cp = '\r'; break;
+    case '"': *cp = '"'; break;
+    case '\'': *cp = '\''; break;
+    case '\\': *cp = '\\'; break;
+    case 'x':
+    case 'X': {
+        advance(lx);
+        uint32_t v = 0;
+        int nd = 0;
+        while (nd < 4 && wmi_hex_digit(peekc(lx, 0)) >= 0) {
+            v = v * 16 + (uint32_t)wmi_hex_digit(peekc(lx, 0));
+            advance(lx);
+            nd++;
+        }
+        if (nd == 0)
+            return lex_error(err, WBEMMOF_E_ILLEGAL_CONSTANT_VALUE, eline, ecol,
+                             "\\%c must be followed by 1 to 4 hex digits", e);
+        if (v == 0)
+            return lex_error(err, WBEMMOF_E_ILLEGAL_CONSTANT_VALUE, eline, ecol,
+                             "\\x0: a NUL character is not allowed in a string");
+        *cp = v;
+        *unit = true;
+        return WBEM_S_NO_ERROR;
+    }
+    default: {
+        char what[16];
+        if (e < 0)
+            snprintf(what, sizeof what, "\\");
+        else if (e >= 0x20 && e < 0x7F)
+            snprintf(what, sizeof what, "\\%c", (char)e);
+        else
+            snprintf(what, sizeof what, "\\\\x%02X", (unsigned)e & 0xFFu);
+        return lex_error(err, WBEMMOF_E_ILLEGAL_CONSTANT_VALUE, eline, ecol,
+                         "unknown escape sequence \"%s\" (write \\\\ for a backslash)", what);
+    }
+    }
+    advance(lx);
+    return WBEM_S_NO_ERROR;
+}
+
 /* A quoted literal (string or char16) after its opening quote; decoded
  * into lx->sb.  Escapes: \b \t \n \f \r \" \' \\ and \x or \X with 1 to 4
  * hex digits (a UTF-16 code unit; surrogate pairs combine). */
@@ -138,53 +191,12 @@ lex_quoted(struct mof_lexer *lx, char quote, int line, int col, wmi_error *err)
             advance(lx);
             return WBEM_S_NO_ERROR;
         }
-        uint32_t cp;
+        uint32_t cp = 0;
         bool unit = false; /* cp is a UTF-16 code unit from \x */
         if (c == '\\') {
-            advance(lx);
-            int e = peekc(lx, 0);
-            switch (e) {
-            case 'b': cp = '\b'; break;
-            case 't': cp = '\t'; break;
-            case 'n': cp = '\n'; break;
-            case 'f': cp = '\f'; break;
-            case 'r': cp = '\r'; break;
-            case '"': cp = '"'; break;
-            case '\'': cp = '\''; break;
-            case '\\': cp = '\\'; break;
-            case 'x':
-            case 'X': {
-                advance(lx);
-                cp = 0;
-                int nd = 0;
-                while (nd < 4 && wmi_hex_digit(peekc(lx, 0)) >= 0) {
-                    cp = cp * 16 + (uint32_t)wmi_hex_digit(peekc(lx, 0));
-                    advance(lx);
-                    nd++;
-                }
-                if (nd == 0)
-                    return lex_error(err, WBEMMOF_E_ILLEGAL_CONSTANT_VALUE, eline, ecol,
-                                     "\\%c must be followed by 1 to 4 hex digits", e);
-                if (cp == 0)
-                    return lex_error(err, WBEMMOF_E_ILLEGAL_CONSTANT_VALUE, eline, ecol,
-                                     "\\x0: a NUL character is not allowed in a string");
-                unit = true;
-                break;
-            }
-            default: {
-                char what[16];
-                if (e < 0)
-                    snprintf(what, sizeof what, "\\");
-                else if (e >= 0x20 && e < 0x7F)
-                    snprintf(what, sizeof what, "\\%c", (char)e);
-                else
-                    snprintf(what, sizeof what, "\\\\x%02X", (unsigned)e & 0xFFu);
-                return lex_error(err, WBEMMOF_E_ILLEGAL_CONSTANT_VALUE, eline, ecol,
-                                 "unknown escape sequence \"%s\" (write \\\\ for a backslash)", what);
-            }
-            }
-            if (!unit)
-                advance(lx);
+            wmi_status st = lex_escape(lx, eline, ecol, &cp, &unit, err);
+            if (WMI_FAILED(st))
+                return st;
         } else {
             /* A raw byte: copy UTF-8 through as is. */
             if (high != 0)

@@ -157,6 +157,66 @@ mof_flavors_compatible(const json_t *list, const char *add)
 }
 
 
+/* The declaration of qualifier @name (any case), or NULL. */
+const json_t *
+mof_qualifier_decl(const struct mof_comp *c, const char *name)
+{
+    char lname[256];
+    snprintf(lname, sizeof lname, "%s", name);
+    for (char *p = lname; *p; p++)
+        *p = (char)((*p >= 'A' && *p <= 'Z') ? *p + 32 : *p);
+    return json_object_get(c->quals, lname);
+}
+
+/* A declared qualifier's value @val (of kind @k, at @vline/@vcol) must
+ * fit the type of its declaration @decl. */
+wmi_status
+mof_check_qualifier_value(struct mof_comp *c, const char *name, const json_t *decl, const json_t *val,
+                          enum mof_vkind k, int vline, int vcol)
+{
+    const char *type = json_string_value(json_object_get(decl, "CIMType"));
+    bool is_array = json_is_true(json_object_get(decl, "IsArray"));
+    if (type == NULL)
+        return WBEM_S_NO_ERROR;
+    bool ok = k == VK_ARRAY ? is_array : mof_kind_fits(k, type);
+    size_t i;
+    json_t *e;
+    if (k == VK_ARRAY)
+        json_array_foreach(val, i, e) ok = ok && mof_kind_fits(mof_json_kind(e), type);
+    if (!ok)
+        return mof_perr_at(c, WBEMMOF_E_TYPE_MISMATCH, vline, vcol,
+                           "qualifier %s is declared %s%s; this value does not match", name, type,
+                           is_array ? "[]" : "");
+    return WBEM_S_NO_ERROR;
+}
+
+/* The flavors of qualifier @name's declaration @decl apply to its use
+ * too (in @flavors), where the use says nothing to the contrary (a use's
+ * ToInstance keeps a declared DisableOverride). */
+wmi_status
+mof_add_declared_flavors(struct mof_comp *c, const char *name, const json_t *decl, json_t *flavors)
+{
+    const json_t *dfl = json_object_get(decl, "Flavor");
+    if (json_array_size(dfl) == 0)
+        return WBEM_S_NO_ERROR;
+    json_t *fl = json_object_get(flavors, name);
+    if (fl == NULL && (fl = json_array()) != NULL && json_object_set_new(flavors, name, fl) != 0)
+        fl = NULL;
+    if (fl == NULL)
+        return mof_oom(c);
+    size_t di;
+    json_t *d;
+    json_array_foreach(dfl, di, d) {
+        bool have = false;
+        size_t hi;
+        json_t *h;
+        json_array_foreach(fl, hi, h) have = have || json_equal(h, d);
+        if (!have && mof_flavors_compatible(fl, json_string_value(d)) && json_array_append(fl, d) != 0)
+            return mof_oom(c);
+    }
+    return WBEM_S_NO_ERROR;
+}
+
 static bool
 scope_allows(const json_t *decl, enum mof_qscope where, bool assoc, bool indication)
 {
@@ -199,6 +259,24 @@ scope_allows(const json_t *decl, enum mof_qscope where, bool assoc, bool indicat
     return false;
 }
 
+/* Declare qualifier @name as @decl (taken): an operation at @line, and
+ * the declaration the uses that follow are checked against. */
+wmi_status
+mof_declare_qualifier(struct mof_comp *c, const char *name, json_t *decl, int line)
+{
+    char lname[256];
+    snprintf(lname, sizeof lname, "%s", name);
+    for (char *p = lname; *p; p++)
+        *p = (char)((*p >= 'A' && *p <= 'Z') ? *p + 32 : *p);
+    wmi_mof_op *op = mof_add_op(c, WMI_MOF_QUALIFIER, line);
+    if (op == NULL || json_object_set(c->quals, lname, decl) != 0) {
+        json_decref(decl);
+        return mof_oom(c);
+    }
+    op->json = decl;
+    return WBEM_S_NO_ERROR;
+}
+
 /* Check each used qualifier against its declared scope. */
 wmi_status
 mof_check_scopes(struct mof_comp *c, const json_t *uses, enum mof_qscope where, bool assoc, bool indication)
@@ -206,11 +284,7 @@ mof_check_scopes(struct mof_comp *c, const json_t *uses, enum mof_qscope where, 
     const char *name;
     json_t *pos;
     json_object_foreach((json_t *)uses, name, pos) {
-        char lname[256];
-        snprintf(lname, sizeof lname, "%s", name);
-        for (char *p = lname; *p; p++)
-            *p = (char)((*p >= 'A' && *p <= 'Z') ? *p + 32 : *p);
-        const json_t *decl = json_object_get(c->quals, lname);
+        const json_t *decl = mof_qualifier_decl(c, name);
         if (decl != NULL && !scope_allows(decl, where, assoc, indication))
             return mof_perr_at(c, WBEMMOF_E_QUALIFIER_USED_OUTSIDE_SCOPE,
                                (int)json_integer_value(json_array_get(pos, 0)),
@@ -400,6 +474,42 @@ mof_prop_pos(const json_t *lines, const char *source, int *line, int *col)
     }
 }
 
+/* Define class @def (taken) in the current namespace's overlay schema,
+ * an operation at @line.  Errors are reported at the class name
+ * (@nline/@ncol) or at the property of @lines they concern. */
+wmi_status
+mof_define_class(struct mof_comp *c, json_t *def, const json_t *lines, int nline, int ncol, int line)
+{
+    const char *cname = json_string_value(json_object_get(def, "__CLASS"));
+    const char *sname = json_string_value(json_object_get(def, "__SUPERCLASS"));
+    wmi_error e;
+    memset(&e, 0, sizeof e);
+    wmi_schema *schema = c->f->nsent->schema;
+    wmi_status st = wmi_schema_add_class_json(schema, def, &e);
+    if (st == WBEM_E_ALREADY_EXISTS) {
+        /* A class that exists is updated (mofcomp's default classflags);
+         * instances are checked against the definition that exists. */
+        st = WBEM_S_NO_ERROR;
+    } else if (WMI_FAILED(st)) {
+        int el = nline, ec = ncol;
+        if (st == WBEM_E_INVALID_SUPERCLASS && sname != NULL)
+            snprintf(e.text, sizeof e.text, "superclass %s is not defined in %s", sname, c->f->ns);
+        else
+            mof_prop_pos(lines, e.source, &el, &ec);
+        st = mof_perr_at(c, st, el, ec, "class %s: %s", cname, e.text);
+        json_decref(def);
+        return st;
+    }
+    wmi_mof_op *op = mof_add_op(c, WMI_MOF_CLASS, line);
+    if (op == NULL) {
+        json_decref(def);
+        return mof_oom(c);
+    }
+    op->json = def;
+    op->flags = c->classflags;
+    return WBEM_S_NO_ERROR;
+}
+
 /* ====================================================================
  * Instances, aliases and the end of a file
  * ==================================================================== */
@@ -414,6 +524,48 @@ mof_inst_free(struct mof_inst *in)
     free(in->alias);
     free(in->path);
     free(in);
+}
+
+/* Queue an instance of the current file, an operation at @line (@col):
+ * @obj (with alias placeholders), its property positions @lines and its
+ * @alias (or NULL) are taken.  mof_finish_file checks it. */
+wmi_status
+mof_add_instance(struct mof_comp *c, json_t *obj, json_t *lines, char *alias, int line, int col)
+{
+    struct mof_file *f = c->f;
+    wmi_mof_op *op = mof_add_op(c, WMI_MOF_INSTANCE, line);
+    struct mof_inst *in = calloc(1, sizeof *in);
+    if (op == NULL || in == NULL) {
+        free(in);
+        json_decref(obj);
+        json_decref(lines);
+        free(alias);
+        return mof_oom(c);
+    }
+    op->flags = c->instflags;
+    in->op = c->res->nops - 1;
+    in->json = obj;
+    in->lines = lines;
+    in->alias = alias;
+    in->line = line;
+    in->col = col;
+    in->schema = f->nsent->schema;
+    if (f->ninsts == f->capinsts) {
+        size_t ncap = f->capinsts ? f->capinsts * 2 : 16;
+        struct mof_inst **ni = realloc(f->insts, ncap * sizeof *ni);
+        if (ni == NULL) {
+            mof_inst_free(in);
+            return mof_oom(c);
+        }
+        f->insts = ni;
+        f->capinsts = ncap;
+    }
+    if (in->alias != NULL && !cimap_put(&f->aliases, in->alias, in)) {
+        mof_inst_free(in);
+        return mof_oom(c);
+    }
+    f->insts[f->ninsts++] = in;
+    return WBEM_S_NO_ERROR;
 }
 
 static bool
