@@ -123,6 +123,146 @@ mismatch(wmi_error *err, const char *path, wmi_cimtype type, const json_t *v, co
     return WBEM_E_TYPE_MISMATCH;
 }
 
+/* An integer of type @base (range @r): a JSON integer or a decimal
+ * string, which becomes an integer (*@repl) when it fits one. */
+static wmi_status
+check_integer(wmi_cimtype base, const struct int_range *r, json_t *v, json_t **repl, const char *path,
+              wmi_error *err)
+{
+    bool neg;
+    uint64_t mag;
+    if (json_is_integer(v)) {
+        json_int_t i = json_integer_value(v);
+        neg = i < 0;
+        mag = neg ? (uint64_t)(-(i + 1)) + 1 : (uint64_t)i;
+    } else if (json_is_string(v) && parse_dec(json_string_value(v), &neg, &mag)) {
+        /* Decimal strings are accepted for every integer type and stored
+         * as JSON integers when they fit; only uint64 values above
+         * INT64_MAX stay strings. */
+    } else {
+        return mismatch(err, path, base, v, NULL);
+    }
+    if (neg ? (mag > (uint64_t)INT64_MAX + 1 || -(int64_t)(mag - 1) - 1 < r->min) : mag > r->max) {
+        wmi_set_error(err, WBEM_E_TYPE_MISMATCH, path, "value %s%" PRIu64 " is out of range for %s",
+                      neg ? "-" : "", mag, wmi_cimtype_name(base));
+        return WBEM_E_TYPE_MISMATCH;
+    }
+    if (json_is_string(v) && (neg || mag <= (uint64_t)INT64_MAX)) {
+        json_int_t iv = neg ? (json_int_t)(-(int64_t)(mag - 1) - 1) : (json_int_t)mag;
+        *repl = json_integer(iv);
+    }
+    return WBEM_S_NO_ERROR;
+}
+
+/* A real32 or real64 (@base): a number, or a string that reads as one. */
+static wmi_status
+check_real(wmi_cimtype base, json_t *v, json_t **repl, const char *path, wmi_error *err)
+{
+    if (json_is_integer(v)) {
+        *repl = json_real((double)json_integer_value(v));
+        return WBEM_S_NO_ERROR;
+    }
+    /* A real32 holds what a float holds: beyond FLT_MAX it would
+     * become infinity when a consumer stores it as one. */
+    if (json_is_real(v) && base == CIM_REAL32 && fabs(json_real_value(v)) > (double)FLT_MAX)
+        return mismatch(err, path, base, v, "out of the range of real32");
+    if (json_is_real(v))
+        return WBEM_S_NO_ERROR;
+    if (json_is_string(v)) {
+        /* Reals written as strings (as MOF text or scripts might). */
+        char *end;
+        const char *s = json_string_value(v);
+        errno = 0;
+        double d = strtod(s, &end);
+        if (*s != '\0' && *end == '\0' && errno == 0 && isfinite(d)) {
+            if (base == CIM_REAL32 && fabs(d) > (double)FLT_MAX)
+                return mismatch(err, path, base, v, "out of the range of real32");
+            *repl = json_real(d);
+            return WBEM_S_NO_ERROR;
+        }
+    }
+    return mismatch(err, path, base, v, NULL);
+}
+
+/* A char16: one character, or its code point (stored as the character). */
+static wmi_status
+check_char16(json_t *v, json_t **repl, const char *path, wmi_error *err)
+{
+    if (json_is_string(v) && utf8_length(json_string_value(v)) == 1)
+        return WBEM_S_NO_ERROR;
+    if (json_is_integer(v) && json_integer_value(v) > 0 && json_integer_value(v) <= 0xFFFF) {
+        /* A char16 given as its code point: store the character. */
+        char buf[4];
+        json_int_t c = json_integer_value(v);
+        if (c < 0x80) {
+            buf[0] = (char)c;
+            buf[1] = 0;
+        } else if (c < 0x800) {
+            buf[0] = (char)(0xC0 | (c >> 6));
+            buf[1] = (char)(0x80 | (c & 0x3F));
+            buf[2] = 0;
+        } else {
+            if (c >= 0xD800 && c <= 0xDFFF)
+                return mismatch(err, path, CIM_CHAR16, v, "a surrogate is not a character");
+            buf[0] = (char)(0xE0 | (c >> 12));
+            buf[1] = (char)(0x80 | ((c >> 6) & 0x3F));
+            buf[2] = (char)(0x80 | (c & 0x3F));
+            buf[3] = 0;
+        }
+        *repl = json_string(buf);
+        return WBEM_S_NO_ERROR;
+    }
+    return mismatch(err, path, CIM_CHAR16, v, "char16 is one character");
+}
+
+/* A reference: an object path, to a @prop->ref_class when @schema knows
+ * the class it names. */
+static wmi_status
+check_reference(const wmi_schema *schema, const wmi_property *prop, json_t *v, const char *path,
+                wmi_error *err)
+{
+    if (json_is_string(v)) {
+        char *cn;
+        json_t *keys;
+        if (WMI_FAILED(wmi_path_parse(json_string_value(v), &cn, &keys)))
+            return mismatch(err, path, CIM_REFERENCE, v, "not an object path such as Class.Key=\"value\"");
+        bool ok = true;
+        if (prop != NULL && prop->ref_class != NULL && schema != NULL) {
+            const wmi_class *rc = wmi_schema_get_class(schema, cn);
+            ok = rc == NULL || wmi_class_isa(rc, prop->ref_class);
+        }
+        free(cn);
+        json_decref(keys);
+        if (!ok) {
+            wmi_set_error(err, WBEM_E_TYPE_MISMATCH, path, "the path does not name a %s",
+                          prop->ref_class);
+            return WBEM_E_TYPE_MISMATCH;
+        }
+        return WBEM_S_NO_ERROR;
+    }
+    return mismatch(err, path, CIM_REFERENCE, v, NULL);
+}
+
+/* An embedded object: an instance (of @prop->ref_class when given). */
+static wmi_status
+check_embedded(const wmi_schema *schema, const wmi_property *prop, json_t *v, int depth, char *path,
+               size_t pathlen, wmi_error *err)
+{
+    if (json_is_object(v)) {
+        const struct wmi_class *ec;
+        wmi_status st = wmi_check_instance(schema, v, &ec, depth + 1, path, pathlen, err);
+        if (WMI_FAILED(st))
+            return st;
+        if (prop != NULL && prop->ref_class != NULL && !wmi_class_isa(ec, prop->ref_class)) {
+            wmi_set_error(err, WBEM_E_TYPE_MISMATCH, path, "expected an instance of %s, got %s",
+                          prop->ref_class, ec->name);
+            return WBEM_E_TYPE_MISMATCH;
+        }
+        return WBEM_S_NO_ERROR;
+    }
+    return mismatch(err, path, CIM_OBJECT, v, "an embedded object is a JSON object with \"__CLASS\"");
+}
+
 /* Check one scalar of base type @base.  *@repl gets a converted value. */
 static wmi_status
 check_scalar(const wmi_schema *schema, const wmi_property *prop, wmi_cimtype base, json_t *v,
@@ -133,58 +273,12 @@ check_scalar(const wmi_schema *schema, const wmi_property *prop, wmi_cimtype bas
     *repl = NULL;
     if (json_is_null(v))
         return WBEM_S_NO_ERROR;
-    if (int_range(base, &r)) {
-        bool neg;
-        uint64_t mag;
-        if (json_is_integer(v)) {
-            json_int_t i = json_integer_value(v);
-            neg = i < 0;
-            mag = neg ? (uint64_t)(-(i + 1)) + 1 : (uint64_t)i;
-        } else if (json_is_string(v) && parse_dec(json_string_value(v), &neg, &mag)) {
-            /* Decimal strings are accepted for every integer type and stored
-             * as JSON integers when they fit; only uint64 values above
-             * INT64_MAX stay strings. */
-        } else {
-            return mismatch(err, path, base, v, NULL);
-        }
-        if (neg ? (mag > (uint64_t)INT64_MAX + 1 || -(int64_t)(mag - 1) - 1 < r.min) : mag > r.max) {
-            wmi_set_error(err, WBEM_E_TYPE_MISMATCH, path, "value %s%" PRIu64 " is out of range for %s",
-                          neg ? "-" : "", mag, wmi_cimtype_name(base));
-            return WBEM_E_TYPE_MISMATCH;
-        }
-        if (json_is_string(v) && (neg || mag <= (uint64_t)INT64_MAX)) {
-            json_int_t iv = neg ? (json_int_t)(-(int64_t)(mag - 1) - 1) : (json_int_t)mag;
-            *repl = json_integer(iv);
-        }
-        return WBEM_S_NO_ERROR;
-    }
+    if (int_range(base, &r))
+        return check_integer(base, &r, v, repl, path, err);
     switch (base) {
     case CIM_REAL32:
     case CIM_REAL64:
-        if (json_is_integer(v)) {
-            *repl = json_real((double)json_integer_value(v));
-            return WBEM_S_NO_ERROR;
-        }
-        /* A real32 holds what a float holds: beyond FLT_MAX it would
-         * become infinity when a consumer stores it as one. */
-        if (json_is_real(v) && base == CIM_REAL32 && fabs(json_real_value(v)) > (double)FLT_MAX)
-            return mismatch(err, path, base, v, "out of the range of real32");
-        if (json_is_real(v))
-            return WBEM_S_NO_ERROR;
-        if (json_is_string(v)) {
-            /* Reals written as strings (as MOF text or scripts might). */
-            char *end;
-            const char *s = json_string_value(v);
-            errno = 0;
-            double d = strtod(s, &end);
-            if (*s != '\0' && *end == '\0' && errno == 0 && isfinite(d)) {
-                if (base == CIM_REAL32 && fabs(d) > (double)FLT_MAX)
-                    return mismatch(err, path, base, v, "out of the range of real32");
-                *repl = json_real(d);
-                return WBEM_S_NO_ERROR;
-            }
-        }
-        return mismatch(err, path, base, v, NULL);
+        return check_real(base, v, repl, path, err);
     case CIM_BOOLEAN:
         if (json_is_boolean(v))
             return WBEM_S_NO_ERROR;
@@ -194,31 +288,7 @@ check_scalar(const wmi_schema *schema, const wmi_property *prop, wmi_cimtype bas
             return WBEM_S_NO_ERROR;
         return mismatch(err, path, base, v, NULL);
     case CIM_CHAR16:
-        if (json_is_string(v) && utf8_length(json_string_value(v)) == 1)
-            return WBEM_S_NO_ERROR;
-        if (json_is_integer(v) && json_integer_value(v) > 0 && json_integer_value(v) <= 0xFFFF) {
-            /* A char16 given as its code point: store the character. */
-            char buf[4];
-            json_int_t c = json_integer_value(v);
-            if (c < 0x80) {
-                buf[0] = (char)c;
-                buf[1] = 0;
-            } else if (c < 0x800) {
-                buf[0] = (char)(0xC0 | (c >> 6));
-                buf[1] = (char)(0x80 | (c & 0x3F));
-                buf[2] = 0;
-            } else {
-                if (c >= 0xD800 && c <= 0xDFFF)
-                    return mismatch(err, path, base, v, "a surrogate is not a character");
-                buf[0] = (char)(0xE0 | (c >> 12));
-                buf[1] = (char)(0x80 | ((c >> 6) & 0x3F));
-                buf[2] = (char)(0x80 | (c & 0x3F));
-                buf[3] = 0;
-            }
-            *repl = json_string(buf);
-            return WBEM_S_NO_ERROR;
-        }
-        return mismatch(err, path, base, v, "char16 is one character");
+        return check_char16(v, repl, path, err);
     case CIM_DATETIME:
         if (json_is_string(v) && wmi_datetime_check(json_string_value(v)))
             return WBEM_S_NO_ERROR;
@@ -226,40 +296,9 @@ check_scalar(const wmi_schema *schema, const wmi_property *prop, wmi_cimtype bas
                         "not a DMTF datetime (yyyymmddHHMMSS.mmmmmmsUUU) or interval "
                         "(ddddddddHHMMSS.mmmmmm:000)");
     case CIM_REFERENCE:
-        if (json_is_string(v)) {
-            char *cn;
-            json_t *keys;
-            if (WMI_FAILED(wmi_path_parse(json_string_value(v), &cn, &keys)))
-                return mismatch(err, path, base, v, "not an object path such as Class.Key=\"value\"");
-            bool ok = true;
-            if (prop != NULL && prop->ref_class != NULL && schema != NULL) {
-                const wmi_class *rc = wmi_schema_get_class(schema, cn);
-                ok = rc == NULL || wmi_class_isa(rc, prop->ref_class);
-            }
-            free(cn);
-            json_decref(keys);
-            if (!ok) {
-                wmi_set_error(err, WBEM_E_TYPE_MISMATCH, path, "the path does not name a %s",
-                              prop->ref_class);
-                return WBEM_E_TYPE_MISMATCH;
-            }
-            return WBEM_S_NO_ERROR;
-        }
-        return mismatch(err, path, base, v, NULL);
+        return check_reference(schema, prop, v, path, err);
     case CIM_OBJECT:
-        if (json_is_object(v)) {
-            const struct wmi_class *ec;
-            wmi_status st = wmi_check_instance(schema, v, &ec, depth + 1, path, pathlen, err);
-            if (WMI_FAILED(st))
-                return st;
-            if (prop != NULL && prop->ref_class != NULL && !wmi_class_isa(ec, prop->ref_class)) {
-                wmi_set_error(err, WBEM_E_TYPE_MISMATCH, path, "expected an instance of %s, got %s",
-                              prop->ref_class, ec->name);
-                return WBEM_E_TYPE_MISMATCH;
-            }
-            return WBEM_S_NO_ERROR;
-        }
-        return mismatch(err, path, base, v, "an embedded object is a JSON object with \"__CLASS\"");
+        return check_embedded(schema, prop, v, depth, path, pathlen, err);
     default:
         wmi_set_error(err, WBEM_E_INVALID_CIM_TYPE, path, "invalid CIM type %d", (int)base);
         return WBEM_E_INVALID_CIM_TYPE;
