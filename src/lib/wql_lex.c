@@ -448,6 +448,80 @@ oom:
     return WBEM_E_OUT_OF_MEMORY;
 }
 
+/* A name or keyword at @p: its length and type into *@t. */
+static wmi_status
+lex_ident(const char *text, size_t len, size_t p, wql_token *t, wmi_error *err)
+{
+    const unsigned char *u = (const unsigned char *)text;
+    size_t q = p;
+    while (q < len && is_ident_char(u[q])) {
+        if (u[q] >= 0x80) {
+            size_t l = wmi_wql_utf8_valid_len(u + q, len - q);
+            if (l == 0) {
+                set_err(err, WBEM_E_INVALID_QUERY, q, "invalid UTF-8 byte 0x%02X", u[q]);
+                return WBEM_E_INVALID_QUERY;
+            }
+            q += l;
+        } else {
+            q++;
+        }
+    }
+    t->len = q - p;
+    t->type = keyword_type(text + p, t->len);
+    return WBEM_S_NO_ERROR;
+}
+
+/* An operator or punctuation mark at @p: its length and type into *@t. */
+static wmi_status
+lex_punct(const unsigned char *u, size_t len, size_t p, wql_token *t, wmi_error *err)
+{
+    unsigned char c = u[p];
+    t->len = 1;
+    switch (c) {
+    case '*': t->type = WQL_TOK_STAR; break;
+    case ',': t->type = WQL_TOK_COMMA; break;
+    case '.': t->type = WQL_TOK_DOT; break;
+    case '(': t->type = WQL_TOK_LPAREN; break;
+    case ')': t->type = WQL_TOK_RPAREN; break;
+    case '=': t->type = WQL_TOK_EQ; break;
+    case '!':
+        if (p + 1 < len && u[p + 1] == '=') {
+            t->type = WQL_TOK_NE;
+            t->len = 2;
+        } else {
+            set_err(err, WBEM_E_INVALID_QUERY, p, "unexpected character '!'");
+            return WBEM_E_INVALID_QUERY;
+        }
+        break;
+    case '<':
+        if (p + 1 < len && u[p + 1] == '>') {
+            t->type = WQL_TOK_LTGT;
+            t->len = 2;
+        } else if (p + 1 < len && u[p + 1] == '=') {
+            t->type = WQL_TOK_LE;
+            t->len = 2;
+        } else {
+            t->type = WQL_TOK_LT;
+        }
+        break;
+    case '>':
+        if (p + 1 < len && u[p + 1] == '=') {
+            t->type = WQL_TOK_GE;
+            t->len = 2;
+        } else {
+            t->type = WQL_TOK_GT;
+        }
+        break;
+    default:
+        if (c >= 0x21 && c < 0x7F)
+            set_err(err, WBEM_E_INVALID_QUERY, p, "unexpected character '%c'", c);
+        else
+            set_err(err, WBEM_E_INVALID_QUERY, p, "unexpected byte 0x%02X", c);
+        return WBEM_E_INVALID_QUERY;
+    }
+    return WBEM_S_NO_ERROR;
+}
+
 wmi_status
 wmi_wql_lex(const char *text, size_t len, wql_tokens *out, wmi_error *err)
 {
@@ -470,23 +544,10 @@ wmi_wql_lex(const char *text, size_t len, wql_tokens *out, wmi_error *err)
         unsigned char c = u[p];
         wmi_status st;
         if (is_ident_start(c)) {
-            size_t q = p;
-            while (q < len && is_ident_char(u[q])) {
-                if (u[q] >= 0x80) {
-                    size_t l = wmi_wql_utf8_valid_len(u + q, len - q);
-                    if (l == 0) {
-                        set_err(err, WBEM_E_INVALID_QUERY, q, "invalid UTF-8 byte 0x%02X",
-                                u[q]);
-                        return WBEM_E_INVALID_QUERY;
-                    }
-                    q += l;
-                } else {
-                    q++;
-                }
-            }
-            t.len = q - p;
-            t.type = keyword_type(text + p, t.len);
-            p = q;
+            st = lex_ident(text, len, p, &t, err);
+            if (st != WBEM_S_NO_ERROR)
+                return st;
+            p += t.len;
         } else if (is_digit(c) || (c == '-' && p + 1 < len && is_digit(u[p + 1]))) {
             st = lex_number(text, len, p, &t, err);
             if (st != WBEM_S_NO_ERROR)
@@ -501,49 +562,9 @@ wmi_wql_lex(const char *text, size_t len, wql_tokens *out, wmi_error *err)
             }
             p += t.len;
         } else {
-            t.len = 1;
-            switch (c) {
-            case '*': t.type = WQL_TOK_STAR; break;
-            case ',': t.type = WQL_TOK_COMMA; break;
-            case '.': t.type = WQL_TOK_DOT; break;
-            case '(': t.type = WQL_TOK_LPAREN; break;
-            case ')': t.type = WQL_TOK_RPAREN; break;
-            case '=': t.type = WQL_TOK_EQ; break;
-            case '!':
-                if (p + 1 < len && u[p + 1] == '=') {
-                    t.type = WQL_TOK_NE;
-                    t.len = 2;
-                } else {
-                    set_err(err, WBEM_E_INVALID_QUERY, p, "unexpected character '!'");
-                    return WBEM_E_INVALID_QUERY;
-                }
-                break;
-            case '<':
-                if (p + 1 < len && u[p + 1] == '>') {
-                    t.type = WQL_TOK_LTGT;
-                    t.len = 2;
-                } else if (p + 1 < len && u[p + 1] == '=') {
-                    t.type = WQL_TOK_LE;
-                    t.len = 2;
-                } else {
-                    t.type = WQL_TOK_LT;
-                }
-                break;
-            case '>':
-                if (p + 1 < len && u[p + 1] == '=') {
-                    t.type = WQL_TOK_GE;
-                    t.len = 2;
-                } else {
-                    t.type = WQL_TOK_GT;
-                }
-                break;
-            default:
-                if (c >= 0x21 && c < 0x7F)
-                    set_err(err, WBEM_E_INVALID_QUERY, p, "unexpected character '%c'", c);
-                else
-                    set_err(err, WBEM_E_INVALID_QUERY, p, "unexpected byte 0x%02X", c);
-                return WBEM_E_INVALID_QUERY;
-            }
+            st = lex_punct(u, len, p, &t, err);
+            if (st != WBEM_S_NO_ERROR)
+                return st;
             p += t.len;
         }
         if (!push_token(out, &t)) {
