@@ -647,57 +647,177 @@ make_cmp(parser *p, wql_path *path, wql_op op, wql_op op_written, bool lit_left,
     return n;
 }
 
+/* "constant relop property", at the constant. */
+static wql_node *
+parse_constant_first(parser *p)
+{
+    char d[80];
+    wql_op op;
+    const wql_token *lt = next(p);
+    const wql_token *optok = peek(p);
+    if (optok->type == WQL_TOK_LIKE || optok->type == WQL_TOK_ISA || optok->type == WQL_TOK_IS) {
+        wmi_wql_token_describe(p->text, optok, d, sizeof d);
+        fail_at(p, WBEM_E_INVALID_OPERATOR, optok->pos, "%s needs a property on its left", d);
+        return NULL;
+    }
+    if (!relop(optok->type, &op)) {
+        expected(p, optok, WBEM_E_INVALID_QUERY, "a comparison operator");
+        return NULL;
+    }
+    next(p);
+    const wql_token *rt = peek(p);
+    if (is_literal_token(rt->type)) {
+        fail_at(p, WBEM_E_INVALID_QUERY, lt->pos,
+                "a comparison needs a property on one side: two constants compared");
+        return NULL;
+    }
+    if (rt->type != WQL_TOK_IDENT) {
+        expected(p, rt, WBEM_E_INVALID_QUERY, "a property name");
+        return NULL;
+    }
+    wql_path path;
+    if (!parse_path(p, &path))
+        return NULL;
+    if (!check_path(p, &path, p->cls)) {
+        wmi_wql_path_clear(&path);
+        return NULL;
+    }
+    wql_node *n = make_cmp(p, &path, flip(op), op, true, lt, optok);
+    wmi_wql_path_clear(&path);
+    return n;
+}
+
+/* "property IS [NOT] NULL", after IS. */
+static wql_node *
+parse_is_null(parser *p)
+{
+    char d[80];
+    bool is_not = false;
+    if (peek(p)->type == WQL_TOK_NOT) {
+        next(p);
+        is_not = true;
+    }
+    const wql_token *nt = peek(p);
+    if (nt->type != WQL_TOK_NULL) {
+        if (nt->type == WQL_TOK_EOF)
+            expected(p, nt, WBEM_E_INVALID_QUERY, "NULL");
+        else {
+            wmi_wql_token_describe(p->text, nt, d, sizeof d);
+            fail_at(p, WBEM_E_INVALID_OPERATOR, nt->pos,
+                    "IS%s can only be used with NULL, not %s", is_not ? " NOT" : "", d);
+        }
+        return NULL;
+    }
+    next(p);
+    return new_node(p, is_not ? WQL_NODE_IS_NOT_NULL : WQL_NODE_IS_NULL);
+}
+
+/* "property ISA class", after the ISA (@optok); @path is of type @ptype. */
+static wql_node *
+parse_isa(parser *p, const wql_path *path, wmi_cimtype ptype, const wql_token *optok)
+{
+    const wql_token *ct = peek(p);
+    if (ct->type != WQL_TOK_STRING && ct->type != WQL_TOK_IDENT) {
+        expected(p, ct, WBEM_E_INVALID_QUERY, "a class name after ISA");
+        return NULL;
+    }
+    next(p);
+    char *cname = ct->type == WQL_TOK_STRING ? strdup(ct->str) : strndup(p->text + ct->pos, ct->len);
+    if (cname == NULL) {
+        oom(p);
+        return NULL;
+    }
+    if (ptype != CIM_EMPTY && ptype != CIM_OBJECT) {
+        fail_at(p, WBEM_E_INVALID_OPERATOR, optok->pos,
+                "ISA needs an embedded object, and '%s' is not one", path->text);
+        free(cname);
+        return NULL;
+    }
+    if (p->schema != NULL && wmi_schema_get_class(p->schema, cname) == NULL) {
+        fail_at(p, WBEM_E_INVALID_CLASS, ct->pos, "ISA names unknown class '%s'", cname);
+        free(cname);
+        return NULL;
+    }
+    wql_node *n = new_node(p, WQL_NODE_ISA);
+    if (n == NULL)
+        free(cname);
+    else
+        n->isa_class = cname;
+    return n;
+}
+
+/* "property LIKE pattern", after the LIKE (@optok); @path is of type @ptype. */
+static wql_node *
+parse_like(parser *p, const wql_path *path, wmi_cimtype ptype, const wql_token *optok)
+{
+    char d[80];
+    const wql_token *pt = peek(p);
+    if (pt->type != WQL_TOK_STRING) {
+        if (is_literal_token(pt->type)) {
+            wmi_wql_token_describe(p->text, pt, d, sizeof d);
+            fail_at(p, WBEM_E_INVALID_OPERATOR, pt->pos, "LIKE needs a string pattern, not %s", d);
+        } else {
+            expected(p, pt, WBEM_E_INVALID_QUERY, "a string pattern after LIKE");
+        }
+        return NULL;
+    }
+    next(p);
+    if (ptype != CIM_EMPTY && (!type_is_stringish(ptype) || (ptype & CIM_FLAG_ARRAY))) {
+        const char *tn = wmi_cimtype_name(ptype);
+        fail_at(p, WBEM_E_INVALID_OPERATOR, optok->pos, "LIKE needs a string property, and '%s' is %s",
+                path->text, tn ? tn : "not a string");
+        return NULL;
+    }
+    wql_node *n = new_node(p, WQL_NODE_LIKE);
+    if (n == NULL)
+        return NULL;
+    if (!make_literal(pt, &n->lit) || !wmi_wql_like_compile(pt->str, pt->str_len, &n->like)) {
+        wmi_wql_node_free(n);
+        oom(p);
+        return NULL;
+    }
+    return n;
+}
+
+/* "property relop constant", after the operator @optok (or an error
+ * when it is none). */
+static wql_node *
+parse_property_first(parser *p, wql_path *path, const wql_token *optok)
+{
+    wql_op op;
+    if (relop(optok->type, &op)) {
+        const wql_token *lt = peek(p);
+        if (lt->type == WQL_TOK_IDENT) {
+            fail_at(p, WBEM_E_INVALID_QUERY, lt->pos,
+                    "a property can only be compared with a constant, not with another "
+                    "property");
+            return NULL;
+        }
+        if (!is_literal_token(lt->type)) {
+            expected(p, lt, WBEM_E_INVALID_QUERY, "a constant");
+            return NULL;
+        }
+        next(p);
+        return make_cmp(p, path, op, op, false, lt, optok);
+    }
+    char what[128];
+    snprintf(what, sizeof what, "an operator after '%.80s'", path->text);
+    expected(p, optok, WBEM_E_INVALID_QUERY, what);
+    return NULL;
+}
+
 static wql_node *
 parse_predicate(parser *p)
 {
     const wql_token *t = peek(p);
-    char d[80];
-    wql_op op;
 
     if (++p->terms > WMI_WQL_MAX_TERMS) {
         fail_at(p, WBEM_E_QUOTA_VIOLATION, t->pos,
                 "more than %d comparison terms in the query", WMI_WQL_MAX_TERMS);
         return NULL;
     }
-
-    if (is_literal_token(t->type)) {
-        /* const relop path */
-        const wql_token *lt = next(p);
-        const wql_token *optok = peek(p);
-        if (optok->type == WQL_TOK_LIKE || optok->type == WQL_TOK_ISA ||
-            optok->type == WQL_TOK_IS) {
-            wmi_wql_token_describe(p->text, optok, d, sizeof d);
-            fail_at(p, WBEM_E_INVALID_OPERATOR, optok->pos,
-                    "%s needs a property on its left", d);
-            return NULL;
-        }
-        if (!relop(optok->type, &op)) {
-            expected(p, optok, WBEM_E_INVALID_QUERY, "a comparison operator");
-            return NULL;
-        }
-        next(p);
-        const wql_token *rt = peek(p);
-        if (is_literal_token(rt->type)) {
-            fail_at(p, WBEM_E_INVALID_QUERY, lt->pos,
-                    "a comparison needs a property on one side: two constants compared");
-            return NULL;
-        }
-        if (rt->type != WQL_TOK_IDENT) {
-            expected(p, rt, WBEM_E_INVALID_QUERY, "a property name");
-            return NULL;
-        }
-        wql_path path;
-        if (!parse_path(p, &path))
-            return NULL;
-        if (!check_path(p, &path, p->cls)) {
-            wmi_wql_path_clear(&path);
-            return NULL;
-        }
-        wql_node *n = make_cmp(p, &path, flip(op), op, true, lt, optok);
-        wmi_wql_path_clear(&path);
-        return n;
-    }
-
+    if (is_literal_token(t->type))
+        return parse_constant_first(p);
     if (t->type != WQL_TOK_IDENT) {
         expected(p, t, WBEM_E_INVALID_QUERY, "a condition");
         return NULL;
@@ -711,114 +831,20 @@ parse_predicate(parser *p)
     }
     wmi_cimtype ptype = path_type(&path);
     const wql_token *optok = next(p);
-    wql_node *n = NULL;
+    wql_node *n;
 
     switch (optok->type) {
-    case WQL_TOK_IS: {
-        bool is_not = false;
-        if (peek(p)->type == WQL_TOK_NOT) {
-            next(p);
-            is_not = true;
-        }
-        const wql_token *nt = peek(p);
-        if (nt->type != WQL_TOK_NULL) {
-            if (nt->type == WQL_TOK_EOF)
-                expected(p, nt, WBEM_E_INVALID_QUERY, "NULL");
-            else {
-                wmi_wql_token_describe(p->text, nt, d, sizeof d);
-                fail_at(p, WBEM_E_INVALID_OPERATOR, nt->pos,
-                        "IS%s can only be used with NULL, not %s", is_not ? " NOT" : "", d);
-            }
-            break;
-        }
-        next(p);
-        n = new_node(p, is_not ? WQL_NODE_IS_NOT_NULL : WQL_NODE_IS_NULL);
+    case WQL_TOK_IS:
+        n = parse_is_null(p);
         break;
-    }
-    case WQL_TOK_ISA: {
-        const wql_token *ct = peek(p);
-        if (ct->type != WQL_TOK_STRING && ct->type != WQL_TOK_IDENT) {
-            expected(p, ct, WBEM_E_INVALID_QUERY, "a class name after ISA");
-            break;
-        }
-        next(p);
-        char *cname = ct->type == WQL_TOK_STRING ? strdup(ct->str)
-                                                 : strndup(p->text + ct->pos, ct->len);
-        if (cname == NULL) {
-            oom(p);
-            break;
-        }
-        if (ptype != CIM_EMPTY && ptype != CIM_OBJECT) {
-            fail_at(p, WBEM_E_INVALID_OPERATOR, optok->pos,
-                    "ISA needs an embedded object, and '%s' is not one", path.text);
-            free(cname);
-            break;
-        }
-        if (p->schema != NULL && wmi_schema_get_class(p->schema, cname) == NULL) {
-            fail_at(p, WBEM_E_INVALID_CLASS, ct->pos, "ISA names unknown class '%s'", cname);
-            free(cname);
-            break;
-        }
-        n = new_node(p, WQL_NODE_ISA);
-        if (n == NULL)
-            free(cname);
-        else
-            n->isa_class = cname;
+    case WQL_TOK_ISA:
+        n = parse_isa(p, &path, ptype, optok);
         break;
-    }
-    case WQL_TOK_LIKE: {
-        const wql_token *pt = peek(p);
-        if (pt->type != WQL_TOK_STRING) {
-            if (is_literal_token(pt->type)) {
-                wmi_wql_token_describe(p->text, pt, d, sizeof d);
-                fail_at(p, WBEM_E_INVALID_OPERATOR, pt->pos,
-                        "LIKE needs a string pattern, not %s", d);
-            } else {
-                expected(p, pt, WBEM_E_INVALID_QUERY, "a string pattern after LIKE");
-            }
-            break;
-        }
-        next(p);
-        if (ptype != CIM_EMPTY && (!type_is_stringish(ptype) || (ptype & CIM_FLAG_ARRAY))) {
-            const char *tn = wmi_cimtype_name(ptype);
-            fail_at(p, WBEM_E_INVALID_OPERATOR, optok->pos,
-                    "LIKE needs a string property, and '%s' is %s", path.text,
-                    tn ? tn : "not a string");
-            break;
-        }
-        n = new_node(p, WQL_NODE_LIKE);
-        if (n == NULL)
-            break;
-        if (!make_literal(pt, &n->lit) ||
-            !wmi_wql_like_compile(pt->str, pt->str_len, &n->like)) {
-            wmi_wql_node_free(n);
-            n = NULL;
-            oom(p);
-        }
+    case WQL_TOK_LIKE:
+        n = parse_like(p, &path, ptype, optok);
         break;
-    }
     default:
-        if (relop(optok->type, &op)) {
-            const wql_token *lt = peek(p);
-            if (lt->type == WQL_TOK_IDENT) {
-                fail_at(p, WBEM_E_INVALID_QUERY, lt->pos,
-                        "a property can only be compared with a constant, not with another "
-                        "property");
-                break;
-            }
-            if (!is_literal_token(lt->type)) {
-                expected(p, lt, WBEM_E_INVALID_QUERY, "a constant");
-                break;
-            }
-            next(p);
-            n = make_cmp(p, &path, op, op, false, lt, optok);
-            break;
-        }
-        {
-            char what[128];
-            snprintf(what, sizeof what, "an operator after '%.80s'", path.text);
-            expected(p, optok, WBEM_E_INVALID_QUERY, what);
-        }
+        n = parse_property_first(p, &path, optok);
         break;
     }
     if (n != NULL && n->path.seg == NULL) {
@@ -1010,6 +1036,97 @@ query_free(wmi_query *q)
     free(q);
 }
 
+/* "FROM Class", then the checks against the schema: an event class, and
+ * the selected properties its own.  false on error. */
+static bool
+parse_from(parser *p, wmi_query *q)
+{
+    const wql_token *t = peek(p);
+    if (t->type != WQL_TOK_FROM) {
+        expected(p, t, WBEM_E_INVALID_QUERY, "FROM");
+        return false;
+    }
+    next(p);
+    t = peek(p);
+    if (t->type != WQL_TOK_IDENT) {
+        expected(p, t, WBEM_E_INVALID_QUERY, "an event class name after FROM");
+        return false;
+    }
+    next(p);
+    q->from = strndup(p->text + t->pos, t->len);
+    if (q->from == NULL) {
+        oom(p);
+        return false;
+    }
+    if (p->schema != NULL) {
+        q->from_class = wmi_schema_get_class(p->schema, q->from);
+        if (q->from_class == NULL) {
+            fail_at(p, WBEM_E_INVALID_CLASS, t->pos, "unknown class '%s'", q->from);
+            return false;
+        }
+        if (!wmi_class_isa(q->from_class, "__Event")) {
+            fail_at(p, WBEM_E_NOT_EVENT_CLASS, t->pos,
+                    "class '%s' is not an event class (an __Event descendant)", q->from);
+            return false;
+        }
+        p->cls = q->from_class;
+        for (size_t i = 0; i < q->nselect; i++)
+            if (!check_path(p, &q->select[i], p->cls))
+                return false;
+    }
+    return true;
+}
+
+/* "BY prop, ..." of GROUP WITHIN, at the BY.  false on error. */
+static bool
+parse_group_by(parser *p, wmi_query *q)
+{
+    const wql_token *by = next(p);
+    if (peek(p)->type != WQL_TOK_IDENT) {
+        if (peek(p)->type == WQL_TOK_EOF || peek(p)->type == WQL_TOK_HAVING)
+            fail_at(p, WBEM_E_MISSING_AGGREGATION_LIST, by->pos, "BY needs a list of properties");
+        else
+            expected(p, peek(p), WBEM_E_INVALID_QUERY, "a property name after BY");
+        return false;
+    }
+    if (!parse_path_list(p, &q->group_by, &q->ngroup_by))
+        return false;
+    for (size_t i = 0; i < q->ngroup_by; i++) {
+        wql_path *g = &q->group_by[i];
+        if (!check_path(p, g, p->cls))
+            return false;
+        if (p->cls != NULL && g->nseg == 1 && g->type == CIM_OBJECT) {
+            fail_at(p, WBEM_E_AGGREGATING_BY_OBJECT, g->pos,
+                    "cannot group by embedded object '%s': name one of its properties "
+                    "(%s.Name)", g->text, g->text);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* "GROUP WITHIN n [BY ...] [HAVING ...]", at the GROUP.  false on error. */
+static bool
+parse_group(parser *p, wmi_query *q)
+{
+    next(p);
+    next(p);    /* WITHIN */
+    if (!parse_seconds(p, "GROUP WITHIN", &q->group_within))
+        return false;
+    if (peek(p)->type == WQL_TOK_BY && !parse_group_by(p, q))
+        return false;
+    if (peek(p)->type == WQL_TOK_HAVING) {
+        next(p);
+        /* HAVING is about the __AggregateEvent, not the FROM class */
+        p->cls = p->schema ? wmi_schema_get_class(p->schema, "__AggregateEvent") : NULL;
+        size_t cpos = peek(p)->pos;
+        q->having = parse_or(p);
+        if (q->having == NULL || !check_print_depth(p, q->having, cpos))
+            return false;
+    }
+    return true;
+}
+
 static void
 parse_statement(parser *p, wmi_query *q)
 {
@@ -1027,39 +1144,8 @@ parse_statement(parser *p, wmi_query *q)
         return;
     }
 
-    t = peek(p);
-    if (t->type != WQL_TOK_FROM) {
-        expected(p, t, WBEM_E_INVALID_QUERY, "FROM");
+    if (!parse_from(p, q))
         return;
-    }
-    next(p);
-    t = peek(p);
-    if (t->type != WQL_TOK_IDENT) {
-        expected(p, t, WBEM_E_INVALID_QUERY, "an event class name after FROM");
-        return;
-    }
-    next(p);
-    q->from = strndup(p->text + t->pos, t->len);
-    if (q->from == NULL) {
-        oom(p);
-        return;
-    }
-    if (p->schema != NULL) {
-        q->from_class = wmi_schema_get_class(p->schema, q->from);
-        if (q->from_class == NULL) {
-            fail_at(p, WBEM_E_INVALID_CLASS, t->pos, "unknown class '%s'", q->from);
-            return;
-        }
-        if (!wmi_class_isa(q->from_class, "__Event")) {
-            fail_at(p, WBEM_E_NOT_EVENT_CLASS, t->pos,
-                    "class '%s' is not an event class (an __Event descendant)", q->from);
-            return;
-        }
-        p->cls = q->from_class;
-        for (size_t i = 0; i < q->nselect; i++)
-            if (!check_path(p, &q->select[i], p->cls))
-                return;
-    }
 
     if (peek(p)->type == WQL_TOK_WITHIN) {
         next(p);
@@ -1087,45 +1173,8 @@ parse_statement(parser *p, wmi_query *q)
             fail_at(p, WBEM_E_MISSING_GROUP_WITHIN, at->pos, "%s without GROUP WITHIN", d);
         return;
     }
-    if (t->type == WQL_TOK_GROUP) {
-        next(p);
-        next(p);    /* WITHIN */
-        if (!parse_seconds(p, "GROUP WITHIN", &q->group_within))
-            return;
-        if (peek(p)->type == WQL_TOK_BY) {
-            const wql_token *by = next(p);
-            if (peek(p)->type != WQL_TOK_IDENT) {
-                if (peek(p)->type == WQL_TOK_EOF || peek(p)->type == WQL_TOK_HAVING)
-                    fail_at(p, WBEM_E_MISSING_AGGREGATION_LIST, by->pos,
-                            "BY needs a list of properties");
-                else
-                    expected(p, peek(p), WBEM_E_INVALID_QUERY, "a property name after BY");
-                return;
-            }
-            if (!parse_path_list(p, &q->group_by, &q->ngroup_by))
-                return;
-            for (size_t i = 0; i < q->ngroup_by; i++) {
-                wql_path *g = &q->group_by[i];
-                if (!check_path(p, g, p->cls))
-                    return;
-                if (p->cls != NULL && g->nseg == 1 && g->type == CIM_OBJECT) {
-                    fail_at(p, WBEM_E_AGGREGATING_BY_OBJECT, g->pos,
-                            "cannot group by embedded object '%s': name one of its properties "
-                            "(%s.Name)", g->text, g->text);
-                    return;
-                }
-            }
-        }
-        if (peek(p)->type == WQL_TOK_HAVING) {
-            next(p);
-            /* HAVING is about the __AggregateEvent, not the FROM class */
-            p->cls = p->schema ? wmi_schema_get_class(p->schema, "__AggregateEvent") : NULL;
-            size_t cpos = peek(p)->pos;
-            q->having = parse_or(p);
-            if (q->having == NULL || !check_print_depth(p, q->having, cpos))
-                return;
-        }
-    }
+    if (t->type == WQL_TOK_GROUP && !parse_group(p, q))
+        return;
 
     t = peek(p);
     if (t->type != WQL_TOK_EOF) {
