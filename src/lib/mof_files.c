@@ -45,7 +45,7 @@ to_utf8(const char *text, size_t len, size_t *outlen, bool *bad)
         bool le = u[0] == 0xFF;
         wmi_strbuf sb = {0};
         size_t i = 2;
-        if (!wmi_strbuf_reserve(&sb, len + 1))
+        if (!wmi__strbuf_reserve(&sb, len + 1))
             return NULL;
         while (i + 1 < len) {
             uint32_t cu = le ? (uint32_t)(u[i] | (u[i + 1] << 8)) : (uint32_t)((u[i] << 8) | u[i + 1]);
@@ -59,7 +59,7 @@ to_utf8(const char *text, size_t len, size_t *outlen, bool *bad)
             }
             if ((cu >= 0xD800 && cu <= 0xDFFF) || cu == 0) {
                 *bad = true;
-                wmi_strbuf_free(&sb);
+                wmi__strbuf_free(&sb);
                 return NULL;
             }
             char b[4];
@@ -83,14 +83,14 @@ to_utf8(const char *text, size_t len, size_t *outlen, bool *bad)
                 b[3] = (char)(0x80 | (cu & 0x3F));
                 n = 4;
             }
-            if (!wmi_strbuf_append(&sb, b, n)) {
-                wmi_strbuf_free(&sb);
+            if (!wmi__strbuf_append(&sb, b, n)) {
+                wmi__strbuf_free(&sb);
                 return NULL;
             }
         }
         if (i != len) {
             *bad = true;
-            wmi_strbuf_free(&sb);
+            wmi__strbuf_free(&sb);
             return NULL;
         }
         *outlen = sb.len;
@@ -130,7 +130,7 @@ read_file(const char *path, size_t *len, int *errnum)
             *errnum = EFBIG;
             break;
         }
-        if (!wmi_strbuf_append(&sb, buf, n)) {
+        if (!wmi__strbuf_append(&sb, buf, n)) {
             *errnum = ENOMEM;
             break;
         }
@@ -139,7 +139,7 @@ read_file(const char *path, size_t *len, int *errnum)
         *errnum = EIO;
     fclose(fp);
     if (*errnum != 0) {
-        wmi_strbuf_free(&sb);
+        wmi__strbuf_free(&sb);
         return NULL;
     }
     *len = sb.len;
@@ -159,35 +159,35 @@ compile_file(struct mof_comp *c, const char *path, const char *text, size_t len,
     f.path = path;
     f.parent = c->f;
     if (c->depth >= WMI_MOF_MAX_INCLUDE_DEPTH)
-        return mof_perr_at(c, WBEMMOF_E_ERROR_INVALID_INCLUDE_FILE, line, col,
-                           "includes nest more than %d deep", WMI_MOF_MAX_INCLUDE_DEPTH);
+        return wmi__mof_perr_at(c, WBEMMOF_E_ERROR_INVALID_INCLUDE_FILE, line, col,
+                                "includes nest more than %d deep", WMI_MOF_MAX_INCLUDE_DEPTH);
     if (text == NULL) {
         int e;
         f.real = realpath(path, NULL);
         for (struct mof_file *p = c->f; p != NULL && f.real != NULL; p = p->parent)
             if (p->real != NULL && strcmp(p->real, f.real) == 0) {
                 free(f.real);
-                return mof_perr_at(c, WBEMMOF_E_ERROR_INVALID_INCLUDE_FILE, line, col,
-                                   "\"%s\" includes itself", path);
+                return wmi__mof_perr_at(c, WBEMMOF_E_ERROR_INVALID_INCLUDE_FILE, line, col,
+                                        "\"%s\" includes itself", path);
             }
         raw = read_file(path, &len, &e);
         if (raw == NULL) {
             free(f.real);
             if (c->f != NULL)
-                return mof_perr_at(c, e == ENOMEM ? WBEM_E_OUT_OF_MEMORY : WBEMMOF_E_ERROR_INVALID_INCLUDE_FILE,
-                                   line, col, "cannot read include file \"%s\": %s", path, strerror(e));
+                return wmi__mof_perr_at(c, e == ENOMEM ? WBEM_E_OUT_OF_MEMORY : WBEMMOF_E_ERROR_INVALID_INCLUDE_FILE,
+                                        line, col, "cannot read include file \"%s\": %s", path, strerror(e));
             c->f = &f;
-            st = mof_perr_at(c, e == ENOMEM ? WBEM_E_OUT_OF_MEMORY : WBEMMOF_E_INVALID_FILE, 0, 0,
-                             "cannot read \"%s\": %s", path,
-                             e == EFBIG ? "larger than WMI_MOF_MAX_FILE_SIZE"
-                             : e == EINVAL ? "not a regular file" : strerror(e));
+            st = wmi__mof_perr_at(c, e == ENOMEM ? WBEM_E_OUT_OF_MEMORY : WBEMMOF_E_INVALID_FILE, 0, 0,
+                                  "cannot read \"%s\": %s", path,
+                                  e == EFBIG ? "larger than WMI_MOF_MAX_FILE_SIZE"
+                                  : e == EINVAL ? "not a regular file" : strerror(e));
             c->f = NULL;
             return st;
         }
         text = raw;
     } else if (len > WMI_MOF_MAX_FILE_SIZE) {
         c->f = &f;
-        st = mof_perr_at(c, WBEMMOF_E_INVALID_FILE, 0, 0, "larger than WMI_MOF_MAX_FILE_SIZE");
+        st = wmi__mof_perr_at(c, WBEMMOF_E_INVALID_FILE, 0, 0, "larger than WMI_MOF_MAX_FILE_SIZE");
         c->f = NULL;
         return st;
     }
@@ -200,22 +200,22 @@ compile_file(struct mof_comp *c, const char *path, const char *text, size_t len,
     c->f = &f;
     c->depth++;
     if (f.text == NULL) {
-        st = bad ? mof_perr_at(c, WBEMMOF_E_INVALID_FILE, 1, 1, "malformed UTF-16 text") : mof_oom(c);
+        st = bad ? wmi__mof_perr_at(c, WBEMMOF_E_INVALID_FILE, 1, 1, "malformed UTF-16 text") : wmi__mof_oom(c);
     } else {
-        mof_lex_init(&f.lx, f.text, f.len);
+        wmi__mof_lex_init(&f.lx, f.text, f.len);
         char *ns = strdup(saved ? saved->ns
                                 : (c->opts->default_namespace ? c->opts->default_namespace : "root\\default"));
-        st = ns ? mof_set_namespace(c, ns) : mof_oom(c);
+        st = ns ? wmi__mof_set_namespace(c, ns) : wmi__mof_oom(c);
         if (WMI_SUCCEEDED(st))
-            st = mof_parse_file(c);
-        mof_lex_free(&f.lx);
+            st = wmi__mof_parse_file(c);
+        wmi__mof_lex_free(&f.lx);
     }
     c->depth--;
     c->f = saved;
     for (size_t i = 0; i < f.ninsts; i++)
-        mof_inst_free(f.insts[i]);
+        wmi__mof_inst_free(f.insts[i]);
     free(f.insts);
-    cimap_free(&f.aliases);
+    wmi__cimap_free(&f.aliases);
     free(f.ns);
     free(f.text);
     free(f.dir);
@@ -250,8 +250,8 @@ include_file(struct mof_comp *c, char *name, int line, int col)
         }
     }
     if (found == NULL)
-        return mof_perr_at(c, WBEMMOF_E_ERROR_INVALID_INCLUDE_FILE, line, col,
-                           "include file \"%s\" not found", name);
+        return wmi__mof_perr_at(c, WBEMMOF_E_ERROR_INVALID_INCLUDE_FILE, line, col,
+                                "include file \"%s\" not found", name);
     wmi_status st = compile_file(c, found, NULL, 0, line, col);
     free(found);
     return st;
@@ -277,7 +277,7 @@ compile(const char *path, const char *text, size_t len, const struct wmi_mof_opt
     c.opts = opts ? opts : &defaults;
     c.include = include_file;
     if (out == NULL || (path == NULL && text == NULL)) {
-        wmi_set_error(c.err, WBEM_E_INVALID_PARAMETER, "", "no file, buffer or result pointer");
+        wmi__set_error(c.err, WBEM_E_INVALID_PARAMETER, "", "no file, buffer or result pointer");
         return WBEM_E_INVALID_PARAMETER;
     }
     c.base = c.opts->schema;
@@ -291,13 +291,13 @@ compile(const char *path, const char *text, size_t len, const struct wmi_mof_opt
     c.quals = json_object();
     if (c.base == NULL || c.res == NULL || c.quals == NULL ||
         (c.res->pragmas = json_object()) == NULL) {
-        wmi_set_error(c.err, WBEM_E_OUT_OF_MEMORY, path ? path : "", "out of memory");
+        wmi__set_error(c.err, WBEM_E_OUT_OF_MEMORY, path ? path : "", "out of memory");
         st = WBEM_E_OUT_OF_MEMORY;
     } else if (c.opts->default_namespace != NULL) {
-        char *ns = mof_namespace_path(c.opts->default_namespace, "root");
+        char *ns = wmi__mof_namespace_path(c.opts->default_namespace, "root");
         if (ns == NULL) {
-            wmi_set_error(c.err, WBEMMOF_E_INVALID_NAMESPACE_SPECIFICATION, path ? path : "",
-                          "default namespace \"%s\" is not a namespace path", c.opts->default_namespace);
+            wmi__set_error(c.err, WBEMMOF_E_INVALID_NAMESPACE_SPECIFICATION, path ? path : "",
+                           "default namespace \"%s\" is not a namespace path", c.opts->default_namespace);
             st = WBEMMOF_E_INVALID_NAMESPACE_SPECIFICATION;
         } else {
             struct wmi_mof_options *o2 = malloc(sizeof *o2);
@@ -324,7 +324,7 @@ compile(const char *path, const char *text, size_t len, const struct wmi_mof_opt
         free(c.nslist[i]);
     }
     free(c.nslist);
-    cimap_free(&c.nsmap);
+    wmi__cimap_free(&c.nsmap);
     json_decref(c.quals);
     wmi_schema_free(c.own_base);
     if (WMI_FAILED(st)) {
@@ -342,7 +342,7 @@ wmi_mof_compile(const char *path, const struct wmi_mof_options *opts, wmi_mof_re
     if (path == NULL) {
         if (out != NULL)
             *out = NULL;
-        wmi_set_error(err, WBEM_E_INVALID_PARAMETER, "", "no file");
+        wmi__set_error(err, WBEM_E_INVALID_PARAMETER, "", "no file");
         return WBEM_E_INVALID_PARAMETER;
     }
     return compile(path, NULL, 0, opts, out, err);

@@ -30,10 +30,10 @@
 static wmi_status
 next(struct mof_comp *c)
 {
-    wmi_status st = mof_lex_next(&c->f->lx, &c->f->tok, c->err);
+    wmi_status st = wmi__mof_lex_next(&c->f->lx, &c->f->tok, c->err);
     if (WMI_FAILED(st)) {
         if (st == WBEM_E_OUT_OF_MEMORY)
-            return mof_oom(c);
+            return wmi__mof_oom(c);
         snprintf(c->err->source, sizeof c->err->source, "%s", c->f->path);
     }
     return st;
@@ -48,7 +48,7 @@ is_punct(const struct mof_comp *c, char p)
 static bool
 is_kw(const struct mof_comp *c, const char *kw)
 {
-    return mof_tok_is(&c->f->tok, kw);
+    return wmi__mof_tok_is(&c->f->tok, kw);
 }
 
 /* Expect punctuation @p, then advance. */
@@ -56,7 +56,7 @@ static wmi_status
 expect(struct mof_comp *c, char p, wmi_status st)
 {
     if (!is_punct(c, p))
-        return mof_perr(c, st, "expected \"%c\"", p);
+        return wmi__mof_perr(c, st, "expected \"%c\"", p);
     return next(c);
 }
 
@@ -81,7 +81,7 @@ static const char *
 builtin_type(const struct mof_token *t)
 {
     for (size_t i = 0; builtin_types[i] != NULL; i++)
-        if (mof_tok_is(t, builtin_types[i]))
+        if (wmi__mof_tok_is(t, builtin_types[i]))
             return builtin_types[i];
     return NULL;
 }
@@ -108,7 +108,7 @@ static wmi_status
 took(struct mof_comp *c, json_t **out)
 {
     if (*out == NULL)
-        return mof_oom(c);
+        return wmi__mof_oom(c);
     wmi_status st = next(c);
     if (WMI_FAILED(st)) {
         json_decref(*out);
@@ -126,27 +126,27 @@ parse_scalar(struct mof_comp *c, int depth, unsigned flags, json_t **out, enum m
     if (t->kind == MT_STRING) {
         wmi_strbuf sb = {0};
         while (t->kind == MT_STRING) {
-            if (!wmi_strbuf_append(&sb, t->str, t->slen) || !wmi_strbuf_reserve(&sb, 1)) {
-                wmi_strbuf_free(&sb);
-                return mof_oom(c);
+            if (!wmi__strbuf_append(&sb, t->str, t->slen) || !wmi__strbuf_reserve(&sb, 1)) {
+                wmi__strbuf_free(&sb);
+                return wmi__mof_oom(c);
             }
             wmi_status st = next(c);
             if (WMI_FAILED(st)) {
-                wmi_strbuf_free(&sb);
+                wmi__strbuf_free(&sb);
                 return st;
             }
         }
         *out = json_stringn(sb.data ? sb.data : "", sb.len);
-        wmi_strbuf_free(&sb);
+        wmi__strbuf_free(&sb);
         if (*out == NULL)
-            return mof_perr(c, WBEMMOF_E_ILLEGAL_CONSTANT_VALUE, "a string is not valid UTF-8");
+            return wmi__mof_perr(c, WBEMMOF_E_ILLEGAL_CONSTANT_VALUE, "a string is not valid UTF-8");
         *kind = VK_STRING;
         return WBEM_S_NO_ERROR;
     }
     if (t->kind == MT_CHAR) {
         *out = json_stringn(t->str, t->slen);
         if (*out == NULL)
-            return mof_perr(c, WBEMMOF_E_ILLEGAL_CONSTANT_VALUE, "a char16 constant is not valid UTF-8");
+            return wmi__mof_perr(c, WBEMMOF_E_ILLEGAL_CONSTANT_VALUE, "a char16 constant is not valid UTF-8");
         *kind = VK_CHAR;
         return took(c, out);
     }
@@ -155,12 +155,12 @@ parse_scalar(struct mof_comp *c, int depth, unsigned flags, json_t **out, enum m
         neg = t->punct == '-';
         TRY(next(c));
         if (t->kind != MT_INT && t->kind != MT_REAL)
-            return mof_perr(c, WBEMMOF_E_ILLEGAL_CONSTANT_VALUE, "expected a number after the sign");
+            return wmi__mof_perr(c, WBEMMOF_E_ILLEGAL_CONSTANT_VALUE, "expected a number after the sign");
     }
     if (t->kind == MT_INT) {
         if (neg) {
             if (t->u > (uint64_t)INT64_MAX + 1)
-                return mof_perr(c, WBEMMOF_E_OUT_OF_RANGE, "negative integer below -2^63");
+                return wmi__mof_perr(c, WBEMMOF_E_OUT_OF_RANGE, "negative integer below -2^63");
             *out = json_integer(t->u == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(json_int_t)t->u);
         } else {
             *out = json_uint(t->u);
@@ -173,22 +173,22 @@ parse_scalar(struct mof_comp *c, int depth, unsigned flags, json_t **out, enum m
         *kind = VK_REAL;
         return took(c, out);
     }
-    if (t->kind == MT_IDENT && (mof_tok_is(t, "true") || mof_tok_is(t, "false"))) {
-        *out = json_boolean(mof_tok_is(t, "true"));
+    if (t->kind == MT_IDENT && (wmi__mof_tok_is(t, "true") || wmi__mof_tok_is(t, "false"))) {
+        *out = json_boolean(wmi__mof_tok_is(t, "true"));
         *kind = VK_BOOL;
         return took(c, out);
     }
-    if (t->kind == MT_IDENT && mof_tok_is(t, "null")) {
+    if (t->kind == MT_IDENT && wmi__mof_tok_is(t, "null")) {
         *out = json_null();
         *kind = VK_NULL;
         return took(c, out);
     }
     if (t->kind == MT_ALIAS) {
         if (flags & V_IN_EMB)
-            return mof_perr(c, WBEMMOF_E_ALIASES_IN_EMBEDDED, "an embedded instance cannot use aliases");
+            return wmi__mof_perr(c, WBEMMOF_E_ALIASES_IN_EMBEDDED, "an embedded instance cannot use aliases");
         if (!(flags & V_ALIAS))
-            return mof_perr(c, WBEMMOF_E_UNEXPECTED_ALIAS,
-                            "an alias is a value only for a reference property of an instance");
+            return wmi__mof_perr(c, WBEMMOF_E_UNEXPECTED_ALIAS,
+                                 "an alias is a value only for a reference property of an instance");
         char *name = strndup(t->start + 1, t->len - 1);
         *out = name ? json_pack("{s:s,s:i,s:i}", "$alias", name, "$line", t->line, "$col", t->col)
                     : NULL;
@@ -196,16 +196,16 @@ parse_scalar(struct mof_comp *c, int depth, unsigned flags, json_t **out, enum m
         *kind = VK_ALIAS;
         return took(c, out);
     }
-    if (t->kind == MT_IDENT && mof_tok_is(t, "instance")) {
+    if (t->kind == MT_IDENT && wmi__mof_tok_is(t, "instance")) {
         if (!(flags & V_EMBEDDED))
-            return mof_perr(c, WBEMMOF_E_ILLEGAL_CONSTANT_VALUE, "an embedded instance is not allowed here");
+            return wmi__mof_perr(c, WBEMMOF_E_ILLEGAL_CONSTANT_VALUE, "an embedded instance is not allowed here");
         int line = t->line, col = t->col;
         TRY(next(c));
         TRY(parse_instance(c, depth + 1, true, line, col, out));
         *kind = VK_OBJECT;
         return WBEM_S_NO_ERROR;
     }
-    return mof_perr(c, WBEMMOF_E_ILLEGAL_CONSTANT_VALUE, "expected a constant value");
+    return wmi__mof_perr(c, WBEMMOF_E_ILLEGAL_CONSTANT_VALUE, "expected a constant value");
 }
 
 /* A value: a scalar or, when allowed, {a, b, ...}. */
@@ -217,11 +217,11 @@ parse_value(struct mof_comp *c, int depth, unsigned flags, json_t **out, enum mo
     if (!is_punct(c, '{'))
         return parse_scalar(c, depth, flags, out, kind);
     if (!(flags & V_ARRAY))
-        return mof_perr(c, WBEMMOF_E_UNEXPECTED_ARRAY_INIT, "an array value for a non-array property or qualifier");
+        return wmi__mof_perr(c, WBEMMOF_E_UNEXPECTED_ARRAY_INIT, "an array value for a non-array property or qualifier");
     TRY(next(c));
     json_t *arr = json_array();
     if (arr == NULL)
-        return mof_oom(c);
+        return wmi__mof_oom(c);
     *kind = VK_ARRAY;
     if (elem_kind != NULL)
         *elem_kind = VK_NULL;
@@ -231,7 +231,7 @@ parse_value(struct mof_comp *c, int depth, unsigned flags, json_t **out, enum mo
             enum mof_vkind k;
             if (is_punct(c, '{')) {
                 json_decref(arr);
-                return mof_perr(c, WBEMMOF_E_ILLEGAL_CONSTANT_VALUE, "arrays are one-dimensional");
+                return wmi__mof_perr(c, WBEMMOF_E_ILLEGAL_CONSTANT_VALUE, "arrays are one-dimensional");
             }
             int eline = c->f->tok.line, ecol = c->f->tok.col;
             wmi_status st = parse_scalar(c, depth, flags, &v, &k);
@@ -242,14 +242,14 @@ parse_value(struct mof_comp *c, int depth, unsigned flags, json_t **out, enum mo
             if (k == VK_NULL) {
                 json_decref(v);
                 json_decref(arr);
-                return mof_perr_at(c, WBEMMOF_E_NULL_ARRAY_ELEM, eline, ecol,
-                                   "NULL is not allowed as an array element");
+                return wmi__mof_perr_at(c, WBEMMOF_E_NULL_ARRAY_ELEM, eline, ecol,
+                                        "NULL is not allowed as an array element");
             }
             if (elem_kind != NULL && (*elem_kind == VK_NULL || (*elem_kind == VK_INT && k == VK_REAL)))
                 *elem_kind = k;
             if (json_array_append_new(arr, v) != 0) {
                 json_decref(arr);
-                return mof_oom(c);
+                return wmi__mof_oom(c);
             }
             if (!is_punct(c, ','))
                 break;
@@ -262,7 +262,7 @@ parse_value(struct mof_comp *c, int depth, unsigned flags, json_t **out, enum mo
     }
     if (!is_punct(c, '}')) {
         json_decref(arr);
-        return mof_perr(c, WBEMMOF_E_EXPECTED_CLOSE_BRACE, "expected \",\" or \"}\" in an array value");
+        return wmi__mof_perr(c, WBEMMOF_E_EXPECTED_CLOSE_BRACE, "expected \",\" or \"}\" in an array value");
     }
     *out = arr;
     wmi_status st = next(c);
@@ -291,7 +291,7 @@ static const char *
 keyword_in(const struct mof_token *t, const char *const *list)
 {
     for (size_t i = 0; list[i] != NULL; i++)
-        if (mof_tok_is(t, list[i]))
+        if (wmi__mof_tok_is(t, list[i]))
             return list[i];
     return NULL;
 }
@@ -335,24 +335,24 @@ parse_flavors(struct mof_comp *c, const char *name, json_t *flavors)
 {
     json_t *fl = json_array();
     if (fl == NULL || json_object_set_new(flavors, name, fl) != 0)
-        return mof_oom(c);
+        return wmi__mof_oom(c);
     wmi_status st = next(c);
     bool any = false;
     while (WMI_SUCCEEDED(st) && c->f->tok.kind == MT_IDENT) {
         const char *f = keyword_in(&c->f->tok, flavor_names);
         if (f == NULL)
-            return mof_perr(c, WBEMMOF_E_EXPECTED_FLAVOR_TYPE, "expected a flavor");
-        if (!mof_flavors_compatible(fl, f))
-            return mof_perr(c, WBEMMOF_E_INCOMPATIBLE_FLAVOR_TYPES,
-                            "flavor %s contradicts another flavor of %s", f, name);
+            return wmi__mof_perr(c, WBEMMOF_E_EXPECTED_FLAVOR_TYPE, "expected a flavor");
+        if (!wmi__mof_flavors_compatible(fl, f))
+            return wmi__mof_perr(c, WBEMMOF_E_INCOMPATIBLE_FLAVOR_TYPES,
+                                 "flavor %s contradicts another flavor of %s", f, name);
         if (json_array_append_new(fl, json_string(f)) != 0)
-            st = mof_oom(c);
+            st = wmi__mof_oom(c);
         else
             st = next(c);
         any = true;
     }
     if (WMI_SUCCEEDED(st) && !any)
-        st = mof_perr(c, WBEMMOF_E_EXPECTED_FLAVOR_TYPE, "expected a flavor after \":\"");
+        st = wmi__mof_perr(c, WBEMMOF_E_EXPECTED_FLAVOR_TYPE, "expected a flavor after \":\"");
     return st;
 }
 
@@ -363,13 +363,13 @@ parse_qualifier(struct mof_comp *c, json_t *quals, json_t *flavors, json_t *uses
 {
     struct mof_token *t = &c->f->tok;
     if (t->kind != MT_IDENT)
-        return mof_perr(c, WBEMMOF_E_EXPECTED_QUALIFIER_NAME, "expected a qualifier name");
+        return wmi__mof_perr(c, WBEMMOF_E_EXPECTED_QUALIFIER_NAME, "expected a qualifier name");
     char *name = tok_strdup(c);
     if (name == NULL)
-        return mof_oom(c);
+        return wmi__mof_oom(c);
     int qline = t->line, qcol = t->col;
-    if (cimap_get(seen, name) != NULL) {
-        wmi_status st = mof_perr(c, WBEMMOF_E_DUPLICATE_QUALIFIER, "qualifier %s is given twice", name);
+    if (wmi__cimap_get(seen, name) != NULL) {
+        wmi_status st = wmi__mof_perr(c, WBEMMOF_E_DUPLICATE_QUALIFIER, "qualifier %s is given twice", name);
         free(name);
         return st;
     }
@@ -378,31 +378,31 @@ parse_qualifier(struct mof_comp *c, json_t *quals, json_t *flavors, json_t *uses
     int vline, vcol;
     bool has_value;
     wmi_status st = parse_qualifier_value(c, &val, &k, &vline, &vcol, &has_value);
-    const json_t *decl = mof_qualifier_decl(c, name);
+    const json_t *decl = wmi__mof_qualifier_decl(c, name);
     if (WMI_SUCCEEDED(st) && decl != NULL && has_value)
-        st = mof_check_qualifier_value(c, name, decl, val, k, vline, vcol);
+        st = wmi__mof_check_qualifier_value(c, name, decl, val, k, vline, vcol);
     if (WMI_SUCCEEDED(st)) {
         if (json_object_set_new(quals, name, val) != 0)
-            st = mof_oom(c);
+            st = wmi__mof_oom(c);
     } else {
         json_decref(val);
     }
     if (WMI_SUCCEEDED(st)) {
         json_t *u = json_pack("[i,i]", qline, qcol);
         if (u == NULL || json_object_set_new(uses, name, u) != 0)
-            st = mof_oom(c);
+            st = wmi__mof_oom(c);
     }
     if (WMI_SUCCEEDED(st)) {
         /* the key lives in the quals object; seen borrows it */
         void *it = json_object_iter_at(quals, name);
         const char *key = json_object_iter_key(it);
-        if (!cimap_put(seen, key, (void *)key))
-            st = mof_oom(c);
+        if (!wmi__cimap_put(seen, key, (void *)key))
+            st = wmi__mof_oom(c);
     }
     if (WMI_SUCCEEDED(st) && is_punct(c, ':'))
         st = parse_flavors(c, name, flavors);
     if (WMI_SUCCEEDED(st) && decl != NULL)
-        st = mof_add_declared_flavors(c, name, decl, flavors);
+        st = wmi__mof_add_declared_flavors(c, name, decl, flavors);
     free(name);
     return st;
 }
@@ -421,7 +421,7 @@ parse_qualifiers(struct mof_comp *c, json_t **quals, json_t **flavors, json_t **
     wmi_status st = WBEM_S_NO_ERROR;
 
     if (*quals == NULL || *flavors == NULL || *uses == NULL)
-        st = mof_oom(c);
+        st = wmi__mof_oom(c);
     if (WMI_SUCCEEDED(st))
         st = next(c); /* '[' */
     while (WMI_SUCCEEDED(st)) {
@@ -436,9 +436,9 @@ parse_qualifiers(struct mof_comp *c, json_t **quals, json_t **flavors, json_t **
             st = next(c);
             break;
         }
-        st = mof_perr(c, WBEMMOF_E_EXPECTED_CLOSE_BRACKET, "expected \",\" or \"]\" in a qualifier list");
+        st = wmi__mof_perr(c, WBEMMOF_E_EXPECTED_CLOSE_BRACKET, "expected \",\" or \"]\" in a qualifier list");
     }
-    cimap_free(&seen);
+    wmi__cimap_free(&seen);
     if (WMI_FAILED(st)) {
         json_decref(*quals);
         json_decref(*flavors);
@@ -459,12 +459,12 @@ parse_decl_type(struct mof_comp *c, json_t *decl, const char **type, bool *is_ar
 {
     struct mof_token *t = &c->f->tok;
     if (!is_punct(c, ':'))
-        return mof_perr(c, WBEMMOF_E_INVALID_QUALIFIER_SYNTAX, "expected \":\" and the qualifier's type");
+        return wmi__mof_perr(c, WBEMMOF_E_INVALID_QUALIFIER_SYNTAX, "expected \":\" and the qualifier's type");
     TRY(next(c));
     *type = builtin_type(t);
     if (*type == NULL)
-        return mof_perr(c, t->kind == MT_IDENT ? WBEMMOF_E_UNRECOGNIZED_TYPE : WBEMMOF_E_EXPECTED_TYPE_IDENTIFIER,
-                        "expected the qualifier's type");
+        return wmi__mof_perr(c, t->kind == MT_IDENT ? WBEMMOF_E_UNRECOGNIZED_TYPE : WBEMMOF_E_EXPECTED_TYPE_IDENTIFIER,
+                             "expected the qualifier's type");
     TRY(next(c));
     if (is_punct(c, '[')) {
         *is_array = true;
@@ -475,7 +475,7 @@ parse_decl_type(struct mof_comp *c, json_t *decl, const char **type, bool *is_ar
     }
     if (json_object_set_new(decl, "CIMType", json_string(*type)) != 0 ||
         json_object_set_new(decl, "IsArray", json_boolean(*is_array)) != 0)
-        return mof_oom(c);
+        return wmi__mof_oom(c);
     return WBEM_S_NO_ERROR;
 }
 
@@ -491,15 +491,15 @@ parse_decl_default(struct mof_comp *c, json_t *decl, const char *name, const cha
     enum mof_vkind k = VK_NULL, ek = VK_NULL;
     if (WMI_SUCCEEDED(st))
         st = parse_value(c, 0, is_array ? V_ARRAY : 0, &v, &k, &ek);
-    bool fits = k == VK_ARRAY || mof_kind_fits(k, type);
+    bool fits = k == VK_ARRAY || wmi__mof_kind_fits(k, type);
     for (size_t i = 0; WMI_SUCCEEDED(st) && k == VK_ARRAY && i < json_array_size(v); i++)
-        fits = fits && mof_kind_fits(mof_json_kind(json_array_get(v, i)), type);
+        fits = fits && wmi__mof_kind_fits(wmi__mof_json_kind(json_array_get(v, i)), type);
     if (WMI_SUCCEEDED(st) && !fits)
-        st = mof_perr_at(c, WBEMMOF_E_TYPE_MISMATCH, vline, vcol,
-                         "the default of qualifier %s does not match its type %s", name, type);
+        st = wmi__mof_perr_at(c, WBEMMOF_E_TYPE_MISMATCH, vline, vcol,
+                              "the default of qualifier %s does not match its type %s", name, type);
     if (WMI_SUCCEEDED(st)) {
         if (json_object_set_new(decl, "Default", v) != 0)
-            st = mof_oom(c);
+            st = wmi__mof_oom(c);
     } else {
         json_decref(v);
     }
@@ -514,12 +514,12 @@ parse_decl_keywords(struct mof_comp *c, json_t *list, bool scope)
     for (;;) {
         const char *kw = keyword_in(&c->f->tok, scope ? scope_names : flavor_names);
         if (kw == NULL)
-            return scope ? mof_perr(c, WBEMMOF_E_INVALID_QUALIFIER_SYNTAX, "expected a scope keyword")
-                         : mof_perr(c, WBEMMOF_E_EXPECTED_FLAVOR_TYPE, "expected a flavor keyword");
-        if (!scope && !mof_flavors_compatible(list, kw))
-            return mof_perr(c, WBEMMOF_E_INCOMPATIBLE_FLAVOR_TYPES, "flavor %s contradicts another", kw);
+            return scope ? wmi__mof_perr(c, WBEMMOF_E_INVALID_QUALIFIER_SYNTAX, "expected a scope keyword")
+                         : wmi__mof_perr(c, WBEMMOF_E_EXPECTED_FLAVOR_TYPE, "expected a flavor keyword");
+        if (!scope && !wmi__mof_flavors_compatible(list, kw))
+            return wmi__mof_perr(c, WBEMMOF_E_INCOMPATIBLE_FLAVOR_TYPES, "flavor %s contradicts another", kw);
         if (json_array_append_new(list, json_string(kw)) != 0)
-            return mof_oom(c);
+            return wmi__mof_oom(c);
         TRY(next(c));
         if (!is_punct(c, ','))
             return WBEM_S_NO_ERROR;
@@ -535,14 +535,14 @@ parse_decl_list(struct mof_comp *c, json_t *decl, bool *had_scope, bool *had_fla
     TRY(next(c));
     bool scope = is_kw(c, "scope"), flavor = is_kw(c, "flavor");
     if ((!scope && !flavor) || (scope && *had_scope) || (flavor && *had_flavor))
-        return mof_perr(c, WBEMMOF_E_INVALID_QUALIFIER_SYNTAX, "expected Scope(...) or Flavor(...)");
+        return wmi__mof_perr(c, WBEMMOF_E_INVALID_QUALIFIER_SYNTAX, "expected Scope(...) or Flavor(...)");
     *had_scope |= scope;
     *had_flavor |= flavor;
     TRY(next(c));
     TRY(expect(c, '(', WBEMMOF_E_EXPECTED_OPEN_PAREN));
     json_t *list = json_array();
     if (list == NULL || json_object_set_new(decl, scope ? "Scope" : "Flavor", list) != 0)
-        return mof_oom(c);
+        return wmi__mof_oom(c);
     TRY(parse_decl_keywords(c, list, scope));
     return expect(c, ')', WBEMMOF_E_EXPECTED_CLOSE_PAREN);
 }
@@ -553,15 +553,15 @@ parse_qualifier_decl(struct mof_comp *c, int line)
 {
     struct mof_token *t = &c->f->tok;
     if (t->kind != MT_IDENT)
-        return mof_perr(c, WBEMMOF_E_EXPECTED_QUALIFIER_NAME, "expected a qualifier name");
+        return wmi__mof_perr(c, WBEMMOF_E_EXPECTED_QUALIFIER_NAME, "expected a qualifier name");
     char *name = tok_strdup(c);
     json_t *decl = json_object();
-    wmi_status st = (name && decl) ? WBEM_S_NO_ERROR : mof_oom(c);
+    wmi_status st = (name && decl) ? WBEM_S_NO_ERROR : wmi__mof_oom(c);
     const char *type = NULL;
     bool is_array = false, had_scope = false, had_flavor = false;
 
     if (WMI_SUCCEEDED(st) && json_object_set_new(decl, "Name", json_string(name)) != 0)
-        st = mof_oom(c);
+        st = wmi__mof_oom(c);
     if (WMI_SUCCEEDED(st))
         st = next(c);
     if (WMI_SUCCEEDED(st))
@@ -571,11 +571,11 @@ parse_qualifier_decl(struct mof_comp *c, int line)
     while (WMI_SUCCEEDED(st) && is_punct(c, ','))
         st = parse_decl_list(c, decl, &had_scope, &had_flavor);
     if (WMI_SUCCEEDED(st) && !is_punct(c, ';'))
-        st = mof_perr(c, WBEMMOF_E_EXPECTED_SEMI, "expected \";\" (or \", Scope(...)\", \", Flavor(...)\")");
+        st = wmi__mof_perr(c, WBEMMOF_E_EXPECTED_SEMI, "expected \";\" (or \", Scope(...)\", \", Flavor(...)\")");
     if (WMI_SUCCEEDED(st))
         st = next(c);
     if (WMI_SUCCEEDED(st)) {
-        st = mof_declare_qualifier(c, name, decl, line);
+        st = wmi__mof_declare_qualifier(c, name, decl, line);
         decl = NULL;
     }
     json_decref(decl);
@@ -613,10 +613,10 @@ put_feature_quals(struct mof_comp *c, json_t *prop, json_t *quals, json_t *flavo
             key = "read";
         }
         if (json_object_set(prop, key, v) != 0)
-            return mof_oom(c);
+            return wmi__mof_oom(c);
     }
     if (json_object_size(flavors) > 0 && json_object_set(prop, "__FLAVORS", flavors) != 0)
-        return mof_oom(c);
+        return wmi__mof_oom(c);
     return WBEM_S_NO_ERROR;
 }
 
@@ -630,22 +630,22 @@ parse_type(struct mof_comp *c, bool allow_void, char **type, bool *is_ref, bool 
     *type = NULL;
     *is_ref = *is_object = false;
     if (t->kind != MT_IDENT)
-        return mof_perr(c, WBEMMOF_E_EXPECTED_TYPE_IDENTIFIER, "expected a type");
+        return wmi__mof_perr(c, WBEMMOF_E_EXPECTED_TYPE_IDENTIFIER, "expected a type");
     const char *b = builtin_type(t);
     if (b != NULL) {
         *type = strdup(b);
-        return *type ? next(c) : mof_oom(c);
+        return *type ? next(c) : wmi__mof_oom(c);
     }
-    if (allow_void && mof_tok_is(t, "void")) {
+    if (allow_void && wmi__mof_tok_is(t, "void")) {
         *type = strdup("void");
-        return *type ? next(c) : mof_oom(c);
+        return *type ? next(c) : wmi__mof_oom(c);
     }
-    if (mof_tok_is(t, "typedef") || mof_tok_is(t, "enum"))
-        return mof_perr(c, WBEMMOF_E_TYPEDEF_NOT_SUPPORTED, "typedefs and enumerations are not supported");
-    bool object = mof_tok_is(t, "object");
+    if (wmi__mof_tok_is(t, "typedef") || wmi__mof_tok_is(t, "enum"))
+        return wmi__mof_perr(c, WBEMMOF_E_TYPEDEF_NOT_SUPPORTED, "typedefs and enumerations are not supported");
+    bool object = wmi__mof_tok_is(t, "object");
     char *cls = tok_strdup(c);
     if (cls == NULL)
-        return mof_oom(c);
+        return wmi__mof_oom(c);
     int line = t->line, col = t->col;
     wmi_status st = next(c);
     if (WMI_FAILED(st)) {
@@ -662,19 +662,19 @@ parse_type(struct mof_comp *c, bool allow_void, char **type, bool *is_ref, bool 
                 sprintf(*type, "ref:%s", cls);
         }
         free(cls);
-        return *type ? next(c) : mof_oom(c);
+        return *type ? next(c) : wmi__mof_oom(c);
     }
     if (object) {
         free(cls);
         *is_object = true;
         *type = strdup("object");
-        return *type ? WBEM_S_NO_ERROR : mof_oom(c);
+        return *type ? WBEM_S_NO_ERROR : wmi__mof_oom(c);
     }
     char td[64];
     snprintf(td, sizeof td, "%s", cls);
     free(cls);
-    return mof_perr_at(c, WBEMMOF_E_UNRECOGNIZED_TYPE, line, col,
-                       "unknown type \"%s\" (a class name is a type only with \"ref\")", td);
+    return wmi__mof_perr_at(c, WBEMMOF_E_UNRECOGNIZED_TYPE, line, col,
+                            "unknown type \"%s\" (a class name is a type only with \"ref\")", td);
 }
 
 /* Parameters of a method after '(' up to and including ')'. */
@@ -694,13 +694,13 @@ parse_params(struct mof_comp *c, json_t *params)
         if (WMI_SUCCEEDED(st))
             st = parse_type(c, false, &type, &is_ref, &is_obj);
         if (WMI_SUCCEEDED(st) && uses != NULL)
-            st = mof_check_scopes(c, uses, QS_PARAMETER, false, false);
+            st = wmi__mof_check_scopes(c, uses, QS_PARAMETER, false, false);
         char *pname = NULL;
         if (WMI_SUCCEEDED(st) && t->kind != MT_IDENT)
-            st = mof_perr(c, WBEMMOF_E_EXPECTED_PROPERTY_NAME, "expected a parameter name");
+            st = wmi__mof_perr(c, WBEMMOF_E_EXPECTED_PROPERTY_NAME, "expected a parameter name");
         if (WMI_SUCCEEDED(st)) {
             pname = tok_strdup(c);
-            st = pname ? next(c) : mof_oom(c);
+            st = pname ? next(c) : wmi__mof_oom(c);
         }
         bool arr = false;
         if (WMI_SUCCEEDED(st) && is_punct(c, '[')) {
@@ -731,7 +731,7 @@ parse_params(struct mof_comp *c, json_t *params)
                 p = NULL;
             }
             if (p == NULL || json_array_append_new(params, p) != 0)
-                st = mof_oom(c);
+                st = wmi__mof_oom(c);
         }
         free(pname);
         free(type);
@@ -754,12 +754,12 @@ struct name_set {
     size_t n, cap;
 };
 
-/* Add a name; false if present (case-insensitive) or out of memory (*mof_oom). */
+/* Add a name; false if present (case-insensitive) or out of memory (*wmi__mof_oom). */
 static bool
 name_set_add(struct name_set *s, const char *name, bool *nomem)
 {
     *nomem = false;
-    if (cimap_get(&s->map, name) != NULL)
+    if (wmi__cimap_get(&s->map, name) != NULL)
         return false;
     if (s->n == s->cap) {
         size_t ncap = s->cap ? s->cap * 2 : 16;
@@ -772,7 +772,7 @@ name_set_add(struct name_set *s, const char *name, bool *nomem)
         s->cap = ncap;
     }
     char *d = strdup(name);
-    if (d == NULL || !cimap_put(&s->map, d, d)) {
+    if (d == NULL || !wmi__cimap_put(&s->map, d, d)) {
         free(d);
         *nomem = true;
         return false;
@@ -787,7 +787,7 @@ name_set_free(struct name_set *s)
     for (size_t i = 0; i < s->n; i++)
         free(s->names[i]);
     free(s->names);
-    cimap_free(&s->map);
+    wmi__cimap_free(&s->map);
 }
 
 /* The features of the class being parsed. */
@@ -816,16 +816,16 @@ parse_class_head(struct mof_comp *c, char **sname)
     if (is_punct(c, ':')) {
         TRY(next(c));
         if (t->kind != MT_IDENT)
-            return mof_perr(c, WBEMMOF_E_EXPECTED_CLASS_NAME, "expected the superclass name");
+            return wmi__mof_perr(c, WBEMMOF_E_EXPECTED_CLASS_NAME, "expected the superclass name");
         *sname = tok_strdup(c);
         if (*sname == NULL)
-            return mof_oom(c);
+            return wmi__mof_oom(c);
         TRY(next(c));
     }
     if (is_kw(c, "as") || t->kind == MT_ALIAS)
-        return mof_perr(c, WBEMMOF_E_UNEXPECTED_ALIAS, "a class declaration cannot have an alias");
+        return wmi__mof_perr(c, WBEMMOF_E_UNEXPECTED_ALIAS, "a class declaration cannot have an alias");
     if (!is_punct(c, '{'))
-        return mof_perr(c, WBEMMOF_E_EXPECTED_OPEN_BRACE, "expected \"{\" to open the class body");
+        return wmi__mof_perr(c, WBEMMOF_E_EXPECTED_OPEN_BRACE, "expected \"{\" to open the class body");
     return next(c);
 }
 
@@ -838,21 +838,21 @@ parse_method(struct mof_comp *c, struct class_body *b, const struct feature *f)
     json_t *m = json_object();
     wmi_status st = WBEM_S_NO_ERROR;
     if (f->uses != NULL)
-        st = mof_check_scopes(c, f->uses, QS_METHOD, false, false);
+        st = wmi__mof_check_scopes(c, f->uses, QS_METHOD, false, false);
     if (WMI_SUCCEEDED(st))
         st = next(c);
     if (WMI_SUCCEEDED(st) && (params == NULL || m == NULL))
-        st = mof_oom(c);
+        st = wmi__mof_oom(c);
     if (WMI_SUCCEEDED(st))
         st = parse_params(c, params);
     if (WMI_SUCCEEDED(st) && is_punct(c, '['))
-        st = mof_perr(c, WBEMMOF_E_NO_ARRAYS_RETURNED, "a method cannot return an array");
+        st = wmi__mof_perr(c, WBEMMOF_E_NO_ARRAYS_RETURNED, "a method cannot return an array");
     if (WMI_SUCCEEDED(st) &&
         (json_object_set_new(m, "ReturnType", json_string(f->type)) != 0 ||
          json_object_set(m, "Parameters", params) != 0 ||
          (f->quals != NULL && json_object_set(m, "Qualifiers", f->quals) != 0) ||
          json_object_set(b->methods, f->name, m) != 0))
-        st = mof_oom(c);
+        st = wmi__mof_oom(c);
     json_decref(params);
     json_decref(m);
     return st;
@@ -892,8 +892,8 @@ embedded_type(struct mof_comp *c, struct feature *f)
             sprintf(nt, "object:%s", json_string_value(ei) + 7);
     } else if (strcasecmp(eiv, "CIMTYPE") == 0 && json_is_string(ei) &&
                strncasecmp(json_string_value(ei), "object", 6) == 0 && !f->is_obj) {
-        return mof_perr_at(c, WBEMMOF_E_CIMTYPE_QUALIFIER, f->line, f->col,
-                           "CIMTYPE(\"%s\") on a %s property", json_string_value(ei), f->type);
+        return wmi__mof_perr_at(c, WBEMMOF_E_CIMTYPE_QUALIFIER, f->line, f->col,
+                                "CIMTYPE(\"%s\") on a %s property", json_string_value(ei), f->type);
     }
     if (nt != NULL) {
         free(f->type);
@@ -914,7 +914,7 @@ parse_default(struct mof_comp *c, json_t *prop, unsigned flags)
         st = parse_value(c, 0, flags, &v, &k, NULL);
     if (WMI_SUCCEEDED(st)) {
         if (json_object_set_new(prop, "Default", v) != 0)
-            st = mof_oom(c);
+            st = wmi__mof_oom(c);
     } else {
         json_decref(v);
     }
@@ -930,9 +930,9 @@ parse_property(struct mof_comp *c, struct class_body *b, struct feature *f)
     wmi_status st = WBEM_S_NO_ERROR;
     bool arr = false;
     if (strcmp(f->type, "void") == 0)
-        st = mof_perr_at(c, WBEMMOF_E_UNRECOGNIZED_TYPE, f->line, f->col, "a property cannot be void");
+        st = wmi__mof_perr_at(c, WBEMMOF_E_UNRECOGNIZED_TYPE, f->line, f->col, "a property cannot be void");
     if (WMI_SUCCEEDED(st) && f->uses != NULL)
-        st = mof_check_scopes(c, f->uses, f->is_ref ? QS_REFERENCE : QS_PROPERTY, false, false);
+        st = wmi__mof_check_scopes(c, f->uses, f->is_ref ? QS_REFERENCE : QS_PROPERTY, false, false);
     if (WMI_SUCCEEDED(st) && is_punct(c, '[')) {
         arr = true;
         st = next(c);
@@ -950,7 +950,7 @@ parse_property(struct mof_comp *c, struct class_body *b, struct feature *f)
         prop = tn ? json_pack("{s:s}", "CIMType", tn) : NULL;
         free(tn);
         if (prop == NULL)
-            st = mof_oom(c);
+            st = wmi__mof_oom(c);
     }
     if (WMI_SUCCEEDED(st) && f->quals != NULL)
         st = put_feature_quals(c, prop, f->quals, f->flavors);
@@ -959,7 +959,7 @@ parse_property(struct mof_comp *c, struct class_body *b, struct feature *f)
     if (WMI_SUCCEEDED(st) &&
         (json_object_set(b->props, f->name, prop) != 0 ||
          json_object_set_new(b->lines, f->name, json_pack("[i,i]", f->line, f->col)) != 0))
-        st = mof_oom(c);
+        st = wmi__mof_oom(c);
     json_decref(prop);
     return st;
 }
@@ -973,26 +973,26 @@ parse_feature(struct mof_comp *c, struct class_body *b)
     struct feature f = {0};
     wmi_status st = WBEM_S_NO_ERROR;
     if (t->kind == MT_EOF)
-        return mof_perr(c, WBEMMOF_E_EXPECTED_CLOSE_BRACE, "expected \"}\" to close class %s", b->name);
+        return wmi__mof_perr(c, WBEMMOF_E_EXPECTED_CLOSE_BRACE, "expected \"}\" to close class %s", b->name);
     if (is_punct(c, '['))
         st = parse_qualifiers(c, &f.quals, &f.flavors, &f.uses);
     if (WMI_SUCCEEDED(st) && t->kind != MT_IDENT)
-        st = mof_perr(c, WBEMMOF_E_EXPECTED_BRACE_OR_BAD_TYPE, "expected a property or method type or \"}\"");
+        st = wmi__mof_perr(c, WBEMMOF_E_EXPECTED_BRACE_OR_BAD_TYPE, "expected a property or method type or \"}\"");
     if (WMI_SUCCEEDED(st))
         st = parse_type(c, true, &f.type, &f.is_ref, &f.is_obj);
     if (WMI_SUCCEEDED(st) && t->kind != MT_IDENT)
-        st = mof_perr(c, WBEMMOF_E_EXPECTED_PROPERTY_NAME, "expected a property or method name");
+        st = wmi__mof_perr(c, WBEMMOF_E_EXPECTED_PROPERTY_NAME, "expected a property or method name");
     if (WMI_SUCCEEDED(st)) {
         f.name = tok_strdup(c);
         f.line = t->line;
         f.col = t->col;
         bool nomem;
         if (f.name == NULL)
-            st = mof_oom(c);
+            st = wmi__mof_oom(c);
         else if (!name_set_add(&b->names, f.name, &nomem))
-            st = nomem ? mof_oom(c)
-                       : mof_perr(c, WBEMMOF_E_DUPLICATE_PROPERTY, "%s is declared twice in class %s",
-                                  f.name, b->name);
+            st = nomem ? wmi__mof_oom(c)
+                       : wmi__mof_perr(c, WBEMMOF_E_DUPLICATE_PROPERTY, "%s is declared twice in class %s",
+                                       f.name, b->name);
     }
     if (WMI_SUCCEEDED(st))
         st = next(c);
@@ -1001,7 +1001,7 @@ parse_feature(struct mof_comp *c, struct class_body *b)
     else if (WMI_SUCCEEDED(st))
         st = parse_property(c, b, &f);
     if (WMI_SUCCEEDED(st) && !is_punct(c, ';'))
-        st = mof_perr(c, WBEMMOF_E_EXPECTED_SEMI, "expected \";\" after %s", f.name ? f.name : "the feature");
+        st = wmi__mof_perr(c, WBEMMOF_E_EXPECTED_SEMI, "expected \";\" after %s", f.name ? f.name : "the feature");
     if (WMI_SUCCEEDED(st))
         st = next(c);
     json_decref(f.quals);
@@ -1024,7 +1024,7 @@ parse_class(struct mof_comp *c, json_t *cquals, json_t *cflav, json_t *cuses, in
     int nline = t->line, ncol = t->col;
 
     if (t->kind != MT_IDENT)
-        return mof_perr(c, WBEMMOF_E_EXPECTED_CLASS_NAME, "expected a class name");
+        return wmi__mof_perr(c, WBEMMOF_E_EXPECTED_CLASS_NAME, "expected a class name");
     cname = tok_strdup(c);
     b.name = cname;
     def = json_object();
@@ -1032,14 +1032,14 @@ parse_class(struct mof_comp *c, json_t *cquals, json_t *cflav, json_t *cuses, in
     b.methods = json_object();
     b.lines = json_object();
     if (cname == NULL || def == NULL || b.props == NULL || b.methods == NULL || b.lines == NULL) {
-        st = mof_oom(c);
+        st = wmi__mof_oom(c);
         goto out;
     }
     bool assoc = json_is_true(json_object_get(cquals, "Association")) ||
                  json_is_true(json_object_get(cquals, "association"));
     bool indication = json_is_true(json_object_get(cquals, "Indication")) ||
                       json_is_true(json_object_get(cquals, "indication"));
-    if (cuses != NULL && WMI_FAILED(st = mof_check_scopes(c, cuses, QS_CLASS, assoc, indication)))
+    if (cuses != NULL && WMI_FAILED(st = wmi__mof_check_scopes(c, cuses, QS_CLASS, assoc, indication)))
         goto out;
     if (WMI_FAILED(st = next(c)) || WMI_FAILED(st = parse_class_head(c, &sname)))
         goto out;
@@ -1049,7 +1049,7 @@ parse_class(struct mof_comp *c, json_t *cquals, json_t *cflav, json_t *cuses, in
     if (WMI_FAILED(st = next(c)))
         goto out;
     if (!is_punct(c, ';')) {
-        st = mof_perr(c, WBEMMOF_E_EXPECTED_SEMI, "expected \";\" after the class body");
+        st = wmi__mof_perr(c, WBEMMOF_E_EXPECTED_SEMI, "expected \";\" after the class body");
         goto out;
     }
     if (WMI_FAILED(st = next(c)))
@@ -1061,10 +1061,10 @@ parse_class(struct mof_comp *c, json_t *cquals, json_t *cflav, json_t *cuses, in
         (json_object_size(cflav) > 0 && json_object_set(def, "__FLAVORS", cflav) != 0) ||
         json_object_set(def, "__PROPERTIES", b.props) != 0 ||
         (json_object_size(b.methods) > 0 && json_object_set(def, "__METHODS", b.methods) != 0)) {
-        st = mof_oom(c);
+        st = wmi__mof_oom(c);
         goto out;
     }
-    st = mof_define_class(c, def, b.lines, nline, ncol, line);
+    st = wmi__mof_define_class(c, def, b.lines, nline, ncol, line);
     def = NULL;
     (void)col;
 out:
@@ -1090,16 +1090,16 @@ parse_instance_head(struct mof_comp *c, bool embedded, const wmi_class **cls, ch
     struct mof_token *t = &c->f->tok;
     wmi_status st;
     if (!is_kw(c, "of"))
-        return mof_perr(c, WBEMMOF_E_INVALID_INSTANCE_DECLARATION, "expected \"of\" after \"instance\"");
+        return wmi__mof_perr(c, WBEMMOF_E_INVALID_INSTANCE_DECLARATION, "expected \"of\" after \"instance\"");
     TRY(next(c));
     if (t->kind != MT_IDENT)
-        return mof_perr(c, WBEMMOF_E_EXPECTED_CLASS_NAME, "expected a class name");
+        return wmi__mof_perr(c, WBEMMOF_E_EXPECTED_CLASS_NAME, "expected a class name");
     char *cn = tok_strdup(c);
     if (cn == NULL)
-        return mof_oom(c);
+        return wmi__mof_oom(c);
     *cls = wmi_schema_get_class(c->f->nsent->schema, cn);
     if (*cls == NULL) {
-        st = mof_perr(c, WBEM_E_NOT_FOUND, "class %s is not defined in namespace %s", cn, c->f->ns);
+        st = wmi__mof_perr(c, WBEM_E_NOT_FOUND, "class %s is not defined in namespace %s", cn, c->f->ns);
         free(cn);
         return st;
     }
@@ -1108,17 +1108,17 @@ parse_instance_head(struct mof_comp *c, bool embedded, const wmi_class **cls, ch
     if (!is_kw(c, "as"))
         return WBEM_S_NO_ERROR;
     if (embedded)
-        return mof_perr(c, WBEMMOF_E_ALIASES_IN_EMBEDDED, "an embedded instance cannot have an alias");
+        return wmi__mof_perr(c, WBEMMOF_E_ALIASES_IN_EMBEDDED, "an embedded instance cannot have an alias");
     TRY(next(c));
     if (t->kind == MT_IDENT)
-        return mof_perr(c, WBEMMOF_E_EXPECTED_DOLLAR, "an alias starts with \"$\"");
+        return wmi__mof_perr(c, WBEMMOF_E_EXPECTED_DOLLAR, "an alias starts with \"$\"");
     if (t->kind != MT_ALIAS)
-        return mof_perr(c, WBEMMOF_E_EXPECTED_ALIAS_NAME, "expected an alias ($Name)");
+        return wmi__mof_perr(c, WBEMMOF_E_EXPECTED_ALIAS_NAME, "expected an alias ($Name)");
     *alias = strndup(t->start + 1, t->len - 1);
     if (*alias == NULL)
-        return mof_oom(c);
-    if (cimap_get(&c->f->aliases, *alias) != NULL)
-        st = mof_perr(c, WBEMMOF_E_MULTIPLE_ALIASES, "alias $%s is already defined in this file", *alias);
+        return wmi__mof_oom(c);
+    if (wmi__cimap_get(&c->f->aliases, *alias) != NULL)
+        st = wmi__mof_perr(c, WBEMMOF_E_MULTIPLE_ALIASES, "alias $%s is already defined in this file", *alias);
     else
         st = next(c);
     if (WMI_FAILED(st)) {
@@ -1137,7 +1137,7 @@ parse_instance_property(struct mof_comp *c, const wmi_class *cls, int depth, boo
     struct mof_token *t = &c->f->tok;
     wmi_status st = WBEM_S_NO_ERROR;
     if (t->kind == MT_EOF)
-        return mof_perr(c, WBEMMOF_E_EXPECTED_CLOSE_BRACE, "expected \"}\" to close the instance");
+        return wmi__mof_perr(c, WBEMMOF_E_EXPECTED_CLOSE_BRACE, "expected \"}\" to close the instance");
     if (is_punct(c, '[')) {
         /* Instance-level property qualifiers: accepted, not kept. */
         json_t *q = NULL, *fl = NULL, *uses = NULL;
@@ -1148,22 +1148,22 @@ parse_instance_property(struct mof_comp *c, const wmi_class *cls, int depth, boo
         TRY(st);
     }
     if (t->kind != MT_IDENT)
-        return mof_perr(c, WBEMMOF_E_EXPECTED_PROPERTY_NAME, "expected a property name or \"}\"");
+        return wmi__mof_perr(c, WBEMMOF_E_EXPECTED_PROPERTY_NAME, "expected a property name or \"}\"");
     char *pn = tok_strdup(c);
     if (pn == NULL)
-        return mof_oom(c);
+        return wmi__mof_oom(c);
     const wmi_property *p = wmi_class_find_property(cls, pn);
     bool nomem = false;
     if (p == NULL)
-        st = mof_perr(c, WBEM_E_NOT_FOUND, "class %s has no property %s", wmi_class_name(cls), pn);
+        st = wmi__mof_perr(c, WBEM_E_NOT_FOUND, "class %s has no property %s", wmi_class_name(cls), pn);
     else if (!name_set_add(names, p->name, &nomem))
-        st = nomem ? mof_oom(c) : mof_perr(c, WBEMMOF_E_DUPLICATE_PROPERTY, "%s is set twice", pn);
+        st = nomem ? wmi__mof_oom(c) : wmi__mof_perr(c, WBEMMOF_E_DUPLICATE_PROPERTY, "%s is set twice", pn);
     free(pn);
     TRY(st);
     int pline = t->line, pcol = t->col;
     TRY(next(c));
     if (!is_punct(c, '='))
-        return mof_perr(c, WBEMMOF_E_EXPECTED_SEMI, "expected \"=\" after %s", p->name);
+        return wmi__mof_perr(c, WBEMMOF_E_EXPECTED_SEMI, "expected \"=\" after %s", p->name);
     TRY(next(c));
     wmi_cimtype base = (wmi_cimtype)(p->type & ~CIM_FLAG_ARRAY);
     unsigned flags = V_EMBEDDED;
@@ -1178,9 +1178,9 @@ parse_instance_property(struct mof_comp *c, const wmi_class *cls, int depth, boo
     TRY(parse_value(c, depth, flags, &v, &k, NULL));
     if (json_object_set_new(obj, p->name, v) != 0 ||
         json_object_set_new(lines, p->name, json_pack("[i,i]", pline, pcol)) != 0)
-        return mof_oom(c);
+        return wmi__mof_oom(c);
     if (!is_punct(c, ';'))
-        return mof_perr(c, WBEMMOF_E_EXPECTED_SEMI, "expected \";\" after the value of %s", p->name);
+        return wmi__mof_perr(c, WBEMMOF_E_EXPECTED_SEMI, "expected \";\" after the value of %s", p->name);
     return next(c);
 }
 
@@ -1199,17 +1199,17 @@ parse_instance(struct mof_comp *c, int depth, bool embedded, int line, int col, 
     if (out != NULL)
         *out = NULL;
     if (depth > WMI_MAX_OBJECT_NESTING)
-        return mof_perr(c, WBEMMOF_E_INVALID_INSTANCE_DECLARATION,
-                        "embedded instances nest more than %d deep", WMI_MAX_OBJECT_NESTING);
+        return wmi__mof_perr(c, WBEMMOF_E_INVALID_INSTANCE_DECLARATION,
+                             "embedded instances nest more than %d deep", WMI_MAX_OBJECT_NESTING);
     TRY(parse_instance_head(c, embedded, &cls, &alias));
     obj = json_pack("{s:s}", "__CLASS", wmi_class_name(cls));
     lines = json_object();
     if (obj == NULL || lines == NULL) {
-        st = mof_oom(c);
+        st = wmi__mof_oom(c);
         goto out;
     }
     if (!is_punct(c, '{')) {
-        st = mof_perr(c, WBEMMOF_E_EXPECTED_OPEN_BRACE, "expected \"{\" to open the instance body");
+        st = wmi__mof_perr(c, WBEMMOF_E_EXPECTED_OPEN_BRACE, "expected \"{\" to open the instance body");
         goto out;
     }
     if (WMI_FAILED(st = next(c)))
@@ -1226,12 +1226,12 @@ parse_instance(struct mof_comp *c, int depth, bool embedded, int line, int col, 
         goto out;
     }
     if (!is_punct(c, ';')) {
-        st = mof_perr(c, WBEMMOF_E_EXPECTED_SEMI, "expected \";\" after the instance body");
+        st = wmi__mof_perr(c, WBEMMOF_E_EXPECTED_SEMI, "expected \";\" after the instance body");
         goto out;
     }
     if (WMI_FAILED(st = next(c)))
         goto out;
-    st = mof_add_instance(c, obj, lines, alias, line, col);
+    st = wmi__mof_add_instance(c, obj, lines, alias, line, col);
     obj = lines = NULL;
     alias = NULL;
 out:
@@ -1255,21 +1255,21 @@ pragma_string_arg(struct mof_comp *c, wmi_status bad, char **out)
     enum mof_vkind k;
     *out = NULL;
     if (!is_punct(c, '('))
-        return mof_perr(c, bad == WBEMMOF_E_INVALID_PRAGMA ? WBEMMOF_E_EXPECTED_OPEN_PAREN : bad,
-                        "expected \"(\"");
+        return wmi__mof_perr(c, bad == WBEMMOF_E_INVALID_PRAGMA ? WBEMMOF_E_EXPECTED_OPEN_PAREN : bad,
+                             "expected \"(\"");
     TRY(next(c));
     if (t->kind != MT_STRING)
-        return mof_perr(c, bad, "expected a string");
+        return wmi__mof_perr(c, bad, "expected a string");
     TRY(parse_scalar(c, 0, 0, &v, &k));
     *out = strdup(json_string_value(v));
     json_decref(v);
     if (*out == NULL)
-        return mof_oom(c);
+        return wmi__mof_oom(c);
     if (!is_punct(c, ')')) {
         free(*out);
         *out = NULL;
-        return mof_perr(c, bad == WBEMMOF_E_INVALID_PRAGMA ? WBEMMOF_E_EXPECTED_CLOSE_PAREN : bad,
-                        "expected \")\"");
+        return wmi__mof_perr(c, bad == WBEMMOF_E_INVALID_PRAGMA ? WBEMMOF_E_EXPECTED_CLOSE_PAREN : bad,
+                             "expected \")\"");
     }
     wmi_status st = next(c);
     if (WMI_FAILED(st)) {
@@ -1286,23 +1286,23 @@ pragma_flags(struct mof_comp *c, bool cls)
     struct mof_token *t = &c->f->tok;
     uint32_t flags = 0;
     if (!is_punct(c, '('))
-        return mof_perr(c, WBEMMOF_E_INVALID_FLAGS_SYNTAX, "expected \"(\"");
+        return wmi__mof_perr(c, WBEMMOF_E_INVALID_FLAGS_SYNTAX, "expected \"(\"");
     TRY(next(c));
     for (;;) {
         if (t->kind == MT_INT) {
-            flags |= mof_flags_of_number(cls, t->u);
+            flags |= wmi__mof_flags_of_number(cls, t->u);
             TRY(next(c));
         } else if (t->kind == MT_STRING) {
             char s[32];
             snprintf(s, sizeof s, "%.*s", (int)(t->slen < 31 ? t->slen : 31), t->str);
-            uint32_t named = mof_flags_of_name(cls, s);
+            uint32_t named = wmi__mof_flags_of_name(cls, s);
             if (named == 0)
-                return mof_perr(c, WBEMMOF_E_INVALID_FLAGS_SYNTAX, "unknown %s flag",
-                                cls ? "classflags" : "instanceflags");
+                return wmi__mof_perr(c, WBEMMOF_E_INVALID_FLAGS_SYNTAX, "unknown %s flag",
+                                     cls ? "classflags" : "instanceflags");
             flags |= named;
             TRY(next(c));
         } else {
-            return mof_perr(c, WBEMMOF_E_INVALID_FLAGS_SYNTAX, "expected a flag name in quotes");
+            return wmi__mof_perr(c, WBEMMOF_E_INVALID_FLAGS_SYNTAX, "expected a flag name in quotes");
         }
         if (is_punct(c, ',')) {
             TRY(next(c));
@@ -1310,9 +1310,9 @@ pragma_flags(struct mof_comp *c, bool cls)
         }
         break;
     }
-    TRY(mof_set_flags(c, cls, flags));
+    TRY(wmi__mof_set_flags(c, cls, flags));
     if (!is_punct(c, ')'))
-        return mof_perr(c, WBEMMOF_E_INVALID_FLAGS_SYNTAX, "expected \")\"");
+        return wmi__mof_perr(c, WBEMMOF_E_INVALID_FLAGS_SYNTAX, "expected \")\"");
     return next(c);
 }
 
@@ -1325,33 +1325,33 @@ pragma_delete(struct mof_comp *c, bool instance, int line)
     json_t *v = NULL;
     enum mof_vkind k;
     if (!is_punct(c, '('))
-        return mof_perr(c, bad, "expected \"(\"");
+        return wmi__mof_perr(c, bad, "expected \"(\"");
     TRY(next(c));
     if (t->kind != MT_STRING)
-        return mof_perr(c, bad, instance ? "expected an object path in quotes" : "expected a class name in quotes");
+        return wmi__mof_perr(c, bad, instance ? "expected an object path in quotes" : "expected a class name in quotes");
     int sline = t->line, scol = t->col;
     TRY(parse_scalar(c, 0, 0, &v, &k));
     const char *s = json_string_value(v);
-    wmi_status st = mof_check_delete_target(c, instance, s, bad, sline, scol);
+    wmi_status st = wmi__mof_check_delete_target(c, instance, s, bad, sline, scol);
     bool nofail = false;
     if (WMI_SUCCEEDED(st) && !is_punct(c, ','))
-        st = mof_perr(c, bad, "expected \",\" and FAIL or NOFAIL");
+        st = wmi__mof_perr(c, bad, "expected \",\" and FAIL or NOFAIL");
     if (WMI_SUCCEEDED(st))
         st = next(c);
     if (WMI_SUCCEEDED(st)) {
         if (is_kw(c, "nofail"))
             nofail = true;
         else if (!is_kw(c, "fail"))
-            st = mof_perr(c, bad, "expected FAIL or NOFAIL");
+            st = wmi__mof_perr(c, bad, "expected FAIL or NOFAIL");
     }
     if (WMI_SUCCEEDED(st))
         st = next(c);
     if (WMI_SUCCEEDED(st) && !is_punct(c, ')'))
-        st = mof_perr(c, bad, "expected \")\"");
+        st = wmi__mof_perr(c, bad, "expected \")\"");
     if (WMI_SUCCEEDED(st))
         st = next(c);
     if (WMI_SUCCEEDED(st))
-        st = mof_add_delete(c, instance, s, nofail, line);
+        st = wmi__mof_add_delete(c, instance, s, nofail, line);
     json_decref(v);
     return st;
 }
@@ -1362,10 +1362,10 @@ parse_pragma(struct mof_comp *c, int line, int col)
 {
     struct mof_token *t = &c->f->tok;
     if (!is_kw(c, "pragma"))
-        return mof_perr(c, WBEMMOF_E_INVALID_PRAGMA, "expected \"pragma\" after \"#\"");
+        return wmi__mof_perr(c, WBEMMOF_E_INVALID_PRAGMA, "expected \"pragma\" after \"#\"");
     TRY(next(c));
     if (t->kind != MT_IDENT)
-        return mof_perr(c, WBEMMOF_E_INVALID_PRAGMA, "expected a pragma name");
+        return wmi__mof_perr(c, WBEMMOF_E_INVALID_PRAGMA, "expected a pragma name");
     if (is_kw(c, "namespace")) {
         char *s;
         int sline = t->line, scol = t->col;
@@ -1373,7 +1373,7 @@ parse_pragma(struct mof_comp *c, int line, int col)
         sline = t->line;
         scol = t->col + 1;
         TRY(pragma_string_arg(c, WBEMMOF_E_INVALID_NAMESPACE_SYNTAX, &s));
-        wmi_status st = mof_pragma_namespace(c, s, sline, scol);
+        wmi_status st = wmi__mof_pragma_namespace(c, s, sline, scol);
         free(s);
         return st;
     }
@@ -1396,7 +1396,7 @@ parse_pragma(struct mof_comp *c, int line, int col)
         return pragma_delete(c, inst, line);
     }
     if (is_kw(c, "autorecover")) {
-        TRY(mof_keep_pragma(c, "autorecover", NULL, t->line, t->col));
+        TRY(wmi__mof_keep_pragma(c, "autorecover", NULL, t->line, t->col));
         return next(c);
     }
     const char *keep = is_kw(c, "locale") ? "locale" : is_kw(c, "amendment") ? "amendment" : NULL;
@@ -1407,11 +1407,11 @@ parse_pragma(struct mof_comp *c, int line, int col)
         int pl = t->line, pc = t->col;
         TRY(next(c));
         TRY(pragma_string_arg(c, amend ? WBEMMOF_E_INVALID_AMENDMENT_SYNTAX : WBEMMOF_E_INVALID_PRAGMA, &s));
-        wmi_status st = keep != NULL ? mof_keep_pragma(c, keep, s, pl, pc) : WBEM_S_NO_ERROR;
+        wmi_status st = keep != NULL ? wmi__mof_keep_pragma(c, keep, s, pl, pc) : WBEM_S_NO_ERROR;
         free(s);
         return st;
     }
-    return mof_perr(c, WBEMMOF_E_INVALID_PRAGMA, "unknown pragma");
+    return wmi__mof_perr(c, WBEMMOF_E_INVALID_PRAGMA, "unknown pragma");
 }
 
 /* ====================================================================
@@ -1420,7 +1420,7 @@ parse_pragma(struct mof_comp *c, int line, int col)
 
 /* Whole-file statements until end of file. */
 wmi_status
-mof_parse_file(struct mof_comp *c)
+wmi__mof_parse_file(struct mof_comp *c)
 {
     struct mof_token *t = &c->f->tok;
     TRY(next(c));
@@ -1442,10 +1442,10 @@ mof_parse_file(struct mof_comp *c)
                     q = json_object();
                     fl = json_object();
                 }
-                st = (q && fl) ? parse_class(c, q, fl, uses, line, col) : mof_oom(c);
+                st = (q && fl) ? parse_class(c, q, fl, uses, line, col) : wmi__mof_oom(c);
             }
         } else if (is_kw(c, "instance")) {
-            st = uses ? mof_check_scopes(c, uses, QS_INSTANCE, false, false) : WBEM_S_NO_ERROR;
+            st = uses ? wmi__mof_check_scopes(c, uses, QS_INSTANCE, false, false) : WBEM_S_NO_ERROR;
             if (WMI_SUCCEEDED(st))
                 st = next(c);
             if (WMI_SUCCEEDED(st))
@@ -1455,13 +1455,13 @@ mof_parse_file(struct mof_comp *c)
             if (WMI_SUCCEEDED(st))
                 st = parse_qualifier_decl(c, line);
         } else if (is_kw(c, "typedef") || is_kw(c, "enum")) {
-            st = mof_perr(c, WBEMMOF_E_TYPEDEF_NOT_SUPPORTED, "typedefs and enumerations are not supported");
+            st = wmi__mof_perr(c, WBEMMOF_E_TYPEDEF_NOT_SUPPORTED, "typedefs and enumerations are not supported");
         } else if (q != NULL) {
-            st = mof_perr(c, WBEMMOF_E_INVALID_CLASS_DECLARATION,
-                          "expected \"class\" or \"instance\" after qualifiers");
+            st = wmi__mof_perr(c, WBEMMOF_E_INVALID_CLASS_DECLARATION,
+                               "expected \"class\" or \"instance\" after qualifiers");
         } else {
-            st = mof_perr(c, WBEMMOF_E_UNRECOGNIZED_TOKEN,
-                          "expected a class, instance, qualifier declaration or #pragma");
+            st = wmi__mof_perr(c, WBEMMOF_E_UNRECOGNIZED_TOKEN,
+                               "expected a class, instance, qualifier declaration or #pragma");
         }
         json_decref(q);
         json_decref(fl);
@@ -1469,5 +1469,5 @@ mof_parse_file(struct mof_comp *c)
         if (WMI_FAILED(st))
             return st;
     }
-    return mof_finish_file(c);
+    return wmi__mof_finish_file(c);
 }

@@ -52,15 +52,15 @@ struct mof_lexer {
     wmi_strbuf sb;      /* decoded string literal */
 };
 
-void mof_lex_init(struct mof_lexer *lx, const char *buf, size_t len);
-void mof_lex_free(struct mof_lexer *lx);
+void wmi__mof_lex_init(struct mof_lexer *lx, const char *buf, size_t len);
+void wmi__mof_lex_free(struct mof_lexer *lx);
 
 /* Next token into *@tok.  On a lexical error returns a WBEMMOF_E_* status
  * with @err's status, line, column and text set (not its source). */
-wmi_status mof_lex_next(struct mof_lexer *lx, struct mof_token *tok, wmi_error *err);
+wmi_status wmi__mof_lex_next(struct mof_lexer *lx, struct mof_token *tok, wmi_error *err);
 
 /* Case-insensitive comparison of a token's raw text with a keyword. */
-bool mof_tok_is(const struct mof_token *tok, const char *kw);
+bool wmi__mof_tok_is(const struct mof_token *tok, const char *kw);
 
 /* ====================================================================
  * The compiler's state
@@ -142,55 +142,55 @@ enum mof_qscope { QS_CLASS, QS_ASSOCIATION, QS_PROPERTY, QS_REFERENCE, QS_METHOD
 
 /* Errors: at a position, at the current token (the message ends with
  * it), out of memory.  Each returns @st (or WBEM_E_OUT_OF_MEMORY). */
-wmi_status mof_perr_at(struct mof_comp *c, wmi_status st, int line, int col, const char *fmt, ...)
+wmi_status wmi__mof_perr_at(struct mof_comp *c, wmi_status st, int line, int col, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
-wmi_status mof_perr(struct mof_comp *c, wmi_status st, const char *fmt, ...)
+wmi_status wmi__mof_perr(struct mof_comp *c, wmi_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-wmi_status mof_oom(struct mof_comp *c);
+wmi_status wmi__mof_oom(struct mof_comp *c);
 
 /* Values, flavors and scopes against the qualifier declarations. */
-enum mof_vkind mof_json_kind(const json_t *v);
-bool mof_kind_fits(enum mof_vkind k, const char *type);
-bool mof_flavors_compatible(const json_t *list, const char *add);
-const json_t *mof_qualifier_decl(const struct mof_comp *c, const char *name);
-wmi_status mof_check_qualifier_value(struct mof_comp *c, const char *name, const json_t *decl,
-                                     const json_t *val, enum mof_vkind k, int vline, int vcol);
-wmi_status mof_add_declared_flavors(struct mof_comp *c, const char *name, const json_t *decl,
-                                    json_t *flavors);
-wmi_status mof_declare_qualifier(struct mof_comp *c, const char *name, json_t *decl, int line);
-wmi_status mof_check_scopes(struct mof_comp *c, const json_t *uses, enum mof_qscope where, bool assoc,
-                            bool indication);
+enum mof_vkind wmi__mof_json_kind(const json_t *v);
+bool wmi__mof_kind_fits(enum mof_vkind k, const char *type);
+bool wmi__mof_flavors_compatible(const json_t *list, const char *add);
+const json_t *wmi__mof_qualifier_decl(const struct mof_comp *c, const char *name);
+wmi_status wmi__mof_check_qualifier_value(struct mof_comp *c, const char *name, const json_t *decl,
+                                          const json_t *val, enum mof_vkind k, int vline, int vcol);
+wmi_status wmi__mof_add_declared_flavors(struct mof_comp *c, const char *name, const json_t *decl,
+                                         json_t *flavors);
+wmi_status wmi__mof_declare_qualifier(struct mof_comp *c, const char *name, json_t *decl, int line);
+wmi_status wmi__mof_check_scopes(struct mof_comp *c, const json_t *uses, enum mof_qscope where, bool assoc,
+                                 bool indication);
 
 /* Operations, namespaces and their overlay schemas, classes. */
-wmi_mof_op *mof_add_op(struct mof_comp *c, wmi_mof_op_kind kind, int line);
-wmi_status mof_set_namespace(struct mof_comp *c, char *name);
-char *mof_namespace_path(const char *spec, const char *cur);
-void mof_prop_pos(const json_t *lines, const char *source, int *line, int *col);
-wmi_status mof_define_class(struct mof_comp *c, json_t *def, const json_t *lines, int nline, int ncol,
-                            int line);
+wmi_mof_op *wmi__mof_add_op(struct mof_comp *c, wmi_mof_op_kind kind, int line);
+wmi_status wmi__mof_set_namespace(struct mof_comp *c, char *name);
+char *wmi__mof_namespace_path(const char *spec, const char *cur);
+void wmi__mof_prop_pos(const json_t *lines, const char *source, int *line, int *col);
+wmi_status wmi__mof_define_class(struct mof_comp *c, json_t *def, const json_t *lines, int nline, int ncol,
+                                 int line);
 
 /* The instances of the current file, their aliases resolved and checked
  * against the schema at its end. */
-void mof_inst_free(struct mof_inst *in);
-wmi_status mof_add_instance(struct mof_comp *c, json_t *obj, json_t *lines, char *alias, int line,
-                            int col);
-wmi_status mof_finish_file(struct mof_comp *c);
+void wmi__mof_inst_free(struct mof_inst *in);
+wmi_status wmi__mof_add_instance(struct mof_comp *c, json_t *obj, json_t *lines, char *alias, int line,
+                                 int col);
+wmi_status wmi__mof_finish_file(struct mof_comp *c);
 
 /* The effects of the pragmas mof_grammar.c reads. */
-wmi_status mof_pragma_namespace(struct mof_comp *c, const char *spec, int line, int col);
-uint32_t mof_flags_of_number(bool cls, uint64_t u);
-uint32_t mof_flags_of_name(bool cls, const char *s);
-wmi_status mof_set_flags(struct mof_comp *c, bool cls, uint32_t flags);
-wmi_status mof_check_delete_target(struct mof_comp *c, bool instance, const char *s, wmi_status bad, int line,
-                                   int col);
-wmi_status mof_add_delete(struct mof_comp *c, bool instance, const char *target, bool nofail, int line);
-wmi_status mof_keep_pragma(struct mof_comp *c, const char *name, const char *value, int line, int col);
+wmi_status wmi__mof_pragma_namespace(struct mof_comp *c, const char *spec, int line, int col);
+uint32_t wmi__mof_flags_of_number(bool cls, uint64_t u);
+uint32_t wmi__mof_flags_of_name(bool cls, const char *s);
+wmi_status wmi__mof_set_flags(struct mof_comp *c, bool cls, uint32_t flags);
+wmi_status wmi__mof_check_delete_target(struct mof_comp *c, bool instance, const char *s, wmi_status bad, int line,
+                                        int col);
+wmi_status wmi__mof_add_delete(struct mof_comp *c, bool instance, const char *target, bool nofail, int line);
+wmi_status wmi__mof_keep_pragma(struct mof_comp *c, const char *name, const char *value, int line, int col);
 
 /* ====================================================================
  * mof_grammar.c
  * ==================================================================== */
 
 /* Whole-file statements of the current file until its end. */
-wmi_status mof_parse_file(struct mof_comp *c);
+wmi_status wmi__mof_parse_file(struct mof_comp *c);
 
 #endif

@@ -16,7 +16,7 @@
 #include "lib/mof_internal.h"
 
 void
-mof_lex_init(struct mof_lexer *lx, const char *buf, size_t len)
+wmi__mof_lex_init(struct mof_lexer *lx, const char *buf, size_t len)
 {
     memset(lx, 0, sizeof *lx);
     lx->buf = buf;
@@ -26,13 +26,13 @@ mof_lex_init(struct mof_lexer *lx, const char *buf, size_t len)
 }
 
 void
-mof_lex_free(struct mof_lexer *lx)
+wmi__mof_lex_free(struct mof_lexer *lx)
 {
-    wmi_strbuf_free(&lx->sb);
+    wmi__strbuf_free(&lx->sb);
 }
 
 bool
-mof_tok_is(const struct mof_token *tok, const char *kw)
+wmi__mof_tok_is(const struct mof_token *tok, const char *kw)
 {
     size_t n = strlen(kw);
     return tok->kind == MT_IDENT && tok->len == n && strncasecmp(tok->start, kw, n) == 0;
@@ -112,7 +112,7 @@ put_utf8(wmi_strbuf *sb, uint32_t cp)
         b[3] = (char)(0x80 | (cp & 0x3F));
         n = 4;
     }
-    return wmi_strbuf_append(sb, b, n);
+    return wmi__strbuf_append(sb, b, n);
 }
 
 /* An escape sequence at its backslash (at @eline/@ecol): *@cp receives
@@ -137,8 +137,8 @@ lex_escape(struct mof_lexer *lx, int eline, int ecol, uint32_t *cp, bool *unit, 
         advance(lx);
         uint32_t v = 0;
         int nd = 0;
-        while (nd < 4 && wmi_hex_digit(peekc(lx, 0)) >= 0) {
-            v = v * 16 + (uint32_t)wmi_hex_digit(peekc(lx, 0));
+        while (nd < 4 && wmi__hex_digit(peekc(lx, 0)) >= 0) {
+            v = v * 16 + (uint32_t)wmi__hex_digit(peekc(lx, 0));
             advance(lx);
             nd++;
         }
@@ -178,7 +178,7 @@ lex_quoted(struct mof_lexer *lx, char quote, int line, int col, wmi_error *err)
     int hline = 0, hcol = 0;
 
     lx->sb.len = 0;
-    if (!wmi_strbuf_reserve(&lx->sb, 1))
+    if (!wmi__strbuf_reserve(&lx->sb, 1))
         return WBEM_E_OUT_OF_MEMORY;
     lx->sb.data[0] = '\0';
     for (;;) {
@@ -205,7 +205,7 @@ lex_quoted(struct mof_lexer *lx, char quote, int line, int col, wmi_error *err)
             if (c == 0)
                 return lex_error(err, WBEMMOF_E_UNRECOGNIZED_TOKEN, eline, ecol,
                                  "NUL byte in a literal");
-            if (!wmi_strbuf_putc(&lx->sb, (char)c))
+            if (!wmi__strbuf_putc(&lx->sb, (char)c))
                 return WBEM_E_OUT_OF_MEMORY;
             advance(lx);
             continue;
@@ -306,7 +306,7 @@ lex_number(struct mof_lexer *lx, struct mof_token *tok, wmi_error *err)
         return lex_error(err, WBEMMOF_E_ILLEGAL_CONSTANT_VALUE, tok->line, tok->col,
                          "malformed integer constant \"%s\"", text);
     for (size_t k = 0; k < nd; k++) {
-        int d = wmi_hex_digit((unsigned char)digits[k]);
+        int d = wmi__hex_digit((unsigned char)digits[k]);
         if (d < 0 || d >= base)
             return lex_error(err, WBEMMOF_E_ILLEGAL_CONSTANT_VALUE, tok->line, tok->col,
                              "malformed integer constant \"%s\"", text);
@@ -321,7 +321,7 @@ lex_number(struct mof_lexer *lx, struct mof_token *tok, wmi_error *err)
 }
 
 wmi_status
-mof_lex_next(struct mof_lexer *lx, struct mof_token *tok, wmi_error *err)
+wmi__mof_lex_next(struct mof_lexer *lx, struct mof_token *tok, wmi_error *err)
 {
     memset(tok, 0, sizeof *tok);
     for (;;) {

@@ -55,7 +55,7 @@ tok_desc(const struct mof_token *t, char *buf, size_t n)
 }
 
 wmi_status
-mof_perr_at(struct mof_comp *c, wmi_status st, int line, int col, const char *fmt, ...)
+wmi__mof_perr_at(struct mof_comp *c, wmi_status st, int line, int col, const char *fmt, ...)
 {
     wmi_error *e = c->err;
     va_list ap;
@@ -71,7 +71,7 @@ mof_perr_at(struct mof_comp *c, wmi_status st, int line, int col, const char *fm
 
 /* An error at the current token; the message ends with the token. */
 wmi_status
-mof_perr(struct mof_comp *c, wmi_status st, const char *fmt, ...)
+wmi__mof_perr(struct mof_comp *c, wmi_status st, const char *fmt, ...)
 {
     char msg[200], td[64];
     va_list ap;
@@ -79,14 +79,14 @@ mof_perr(struct mof_comp *c, wmi_status st, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     tok_desc(&c->f->tok, td, sizeof td);
-    return mof_perr_at(c, st, c->f->tok.line, c->f->tok.col, "%s, found %s", msg, td);
+    return wmi__mof_perr_at(c, st, c->f->tok.line, c->f->tok.col, "%s, found %s", msg, td);
 }
 
 wmi_status
-mof_oom(struct mof_comp *c)
+wmi__mof_oom(struct mof_comp *c)
 {
-    return mof_perr_at(c, WBEM_E_OUT_OF_MEMORY, c->f ? c->f->tok.line : 0, c->f ? c->f->tok.col : 0,
-                       "out of memory");
+    return wmi__mof_perr_at(c, WBEM_E_OUT_OF_MEMORY, c->f ? c->f->tok.line : 0, c->f ? c->f->tok.col : 0,
+                            "out of memory");
 }
 
 /* ====================================================================
@@ -95,7 +95,7 @@ mof_oom(struct mof_comp *c)
 
 /* The kind of a constant's JSON form (array elements). */
 enum mof_vkind
-mof_json_kind(const json_t *v)
+wmi__mof_json_kind(const json_t *v)
 {
     switch (json_typeof(v)) {
     case JSON_STRING:
@@ -119,7 +119,7 @@ mof_json_kind(const json_t *v)
 
 /* Does a value of kind @k fit CIM type name @type (a qualifier's)? */
 bool
-mof_kind_fits(enum mof_vkind k, const char *type)
+wmi__mof_kind_fits(enum mof_vkind k, const char *type)
 {
     if (k == VK_NULL)
         return true;
@@ -136,7 +136,7 @@ mof_kind_fits(enum mof_vkind k, const char *type)
 
 /* Flavors that contradict each other. */
 bool
-mof_flavors_compatible(const json_t *list, const char *add)
+wmi__mof_flavors_compatible(const json_t *list, const char *add)
 {
     static const char *const pairs[][2] = {
         {"EnableOverride", "DisableOverride"},
@@ -159,7 +159,7 @@ mof_flavors_compatible(const json_t *list, const char *add)
 
 /* The declaration of qualifier @name (any case), or NULL. */
 const json_t *
-mof_qualifier_decl(const struct mof_comp *c, const char *name)
+wmi__mof_qualifier_decl(const struct mof_comp *c, const char *name)
 {
     char lname[256];
     snprintf(lname, sizeof lname, "%s", name);
@@ -171,22 +171,22 @@ mof_qualifier_decl(const struct mof_comp *c, const char *name)
 /* A declared qualifier's value @val (of kind @k, at @vline/@vcol) must
  * fit the type of its declaration @decl. */
 wmi_status
-mof_check_qualifier_value(struct mof_comp *c, const char *name, const json_t *decl, const json_t *val,
-                          enum mof_vkind k, int vline, int vcol)
+wmi__mof_check_qualifier_value(struct mof_comp *c, const char *name, const json_t *decl, const json_t *val,
+                               enum mof_vkind k, int vline, int vcol)
 {
     const char *type = json_string_value(json_object_get(decl, "CIMType"));
     bool is_array = json_is_true(json_object_get(decl, "IsArray"));
     if (type == NULL)
         return WBEM_S_NO_ERROR;
-    bool ok = k == VK_ARRAY ? is_array : mof_kind_fits(k, type);
+    bool ok = k == VK_ARRAY ? is_array : wmi__mof_kind_fits(k, type);
     size_t i;
     json_t *e;
     if (k == VK_ARRAY)
-        json_array_foreach(val, i, e) ok = ok && mof_kind_fits(mof_json_kind(e), type);
+        json_array_foreach(val, i, e) ok = ok && wmi__mof_kind_fits(wmi__mof_json_kind(e), type);
     if (!ok)
-        return mof_perr_at(c, WBEMMOF_E_TYPE_MISMATCH, vline, vcol,
-                           "qualifier %s is declared %s%s; this value does not match", name, type,
-                           is_array ? "[]" : "");
+        return wmi__mof_perr_at(c, WBEMMOF_E_TYPE_MISMATCH, vline, vcol,
+                                "qualifier %s is declared %s%s; this value does not match", name, type,
+                                is_array ? "[]" : "");
     return WBEM_S_NO_ERROR;
 }
 
@@ -194,7 +194,7 @@ mof_check_qualifier_value(struct mof_comp *c, const char *name, const json_t *de
  * too (in @flavors), where the use says nothing to the contrary (a use's
  * ToInstance keeps a declared DisableOverride). */
 wmi_status
-mof_add_declared_flavors(struct mof_comp *c, const char *name, const json_t *decl, json_t *flavors)
+wmi__mof_add_declared_flavors(struct mof_comp *c, const char *name, const json_t *decl, json_t *flavors)
 {
     const json_t *dfl = json_object_get(decl, "Flavor");
     if (json_array_size(dfl) == 0)
@@ -203,7 +203,7 @@ mof_add_declared_flavors(struct mof_comp *c, const char *name, const json_t *dec
     if (fl == NULL && (fl = json_array()) != NULL && json_object_set_new(flavors, name, fl) != 0)
         fl = NULL;
     if (fl == NULL)
-        return mof_oom(c);
+        return wmi__mof_oom(c);
     size_t di;
     json_t *d;
     json_array_foreach(dfl, di, d) {
@@ -211,8 +211,8 @@ mof_add_declared_flavors(struct mof_comp *c, const char *name, const json_t *dec
         size_t hi;
         json_t *h;
         json_array_foreach(fl, hi, h) have = have || json_equal(h, d);
-        if (!have && mof_flavors_compatible(fl, json_string_value(d)) && json_array_append(fl, d) != 0)
-            return mof_oom(c);
+        if (!have && wmi__mof_flavors_compatible(fl, json_string_value(d)) && json_array_append(fl, d) != 0)
+            return wmi__mof_oom(c);
     }
     return WBEM_S_NO_ERROR;
 }
@@ -262,16 +262,16 @@ scope_allows(const json_t *decl, enum mof_qscope where, bool assoc, bool indicat
 /* Declare qualifier @name as @decl (taken): an operation at @line, and
  * the declaration the uses that follow are checked against. */
 wmi_status
-mof_declare_qualifier(struct mof_comp *c, const char *name, json_t *decl, int line)
+wmi__mof_declare_qualifier(struct mof_comp *c, const char *name, json_t *decl, int line)
 {
     char lname[256];
     snprintf(lname, sizeof lname, "%s", name);
     for (char *p = lname; *p; p++)
         *p = (char)((*p >= 'A' && *p <= 'Z') ? *p + 32 : *p);
-    wmi_mof_op *op = mof_add_op(c, WMI_MOF_QUALIFIER, line);
+    wmi_mof_op *op = wmi__mof_add_op(c, WMI_MOF_QUALIFIER, line);
     if (op == NULL || json_object_set(c->quals, lname, decl) != 0) {
         json_decref(decl);
-        return mof_oom(c);
+        return wmi__mof_oom(c);
     }
     op->json = decl;
     return WBEM_S_NO_ERROR;
@@ -279,17 +279,17 @@ mof_declare_qualifier(struct mof_comp *c, const char *name, json_t *decl, int li
 
 /* Check each used qualifier against its declared scope. */
 wmi_status
-mof_check_scopes(struct mof_comp *c, const json_t *uses, enum mof_qscope where, bool assoc, bool indication)
+wmi__mof_check_scopes(struct mof_comp *c, const json_t *uses, enum mof_qscope where, bool assoc, bool indication)
 {
     const char *name;
     json_t *pos;
     json_object_foreach((json_t *)uses, name, pos) {
-        const json_t *decl = mof_qualifier_decl(c, name);
+        const json_t *decl = wmi__mof_qualifier_decl(c, name);
         if (decl != NULL && !scope_allows(decl, where, assoc, indication))
-            return mof_perr_at(c, WBEMMOF_E_QUALIFIER_USED_OUTSIDE_SCOPE,
-                               (int)json_integer_value(json_array_get(pos, 0)),
-                               (int)json_integer_value(json_array_get(pos, 1)),
-                               "qualifier %s is not declared for this scope", name);
+            return wmi__mof_perr_at(c, WBEMMOF_E_QUALIFIER_USED_OUTSIDE_SCOPE,
+                                    (int)json_integer_value(json_array_get(pos, 0)),
+                                    (int)json_integer_value(json_array_get(pos, 1)),
+                                    "qualifier %s is not declared for this scope", name);
     }
     return WBEM_S_NO_ERROR;
 }
@@ -299,7 +299,7 @@ mof_check_scopes(struct mof_comp *c, const json_t *uses, enum mof_qscope where, 
  * ==================================================================== */
 
 wmi_mof_op *
-mof_add_op(struct mof_comp *c, wmi_mof_op_kind kind, int line)
+wmi__mof_add_op(struct mof_comp *c, wmi_mof_op_kind kind, int line)
 {
     wmi_mof_result *r = c->res;
     if (r->nops == r->cap) {
@@ -344,7 +344,7 @@ overlay_new(const wmi_schema *base)
         return NULL;
     atomic_init(&s->refs, 1);
     for (size_t i = 0; i < base->nlist; i++) {
-        if (!cimap_put(&s->classes, base->list[i]->name, base->list[i])) {
+        if (!wmi__cimap_put(&s->classes, base->list[i]->name, base->list[i])) {
             wmi_schema_free(s);
             return NULL;
         }
@@ -354,14 +354,14 @@ overlay_new(const wmi_schema *base)
 
 /* Switch the current file to namespace @name (taken). */
 wmi_status
-mof_set_namespace(struct mof_comp *c, char *name)
+wmi__mof_set_namespace(struct mof_comp *c, char *name)
 {
-    struct mof_ns *e = cimap_get(&c->nsmap, name);
+    struct mof_ns *e = wmi__cimap_get(&c->nsmap, name);
     if (e == NULL) {
         e = calloc(1, sizeof *e);
         if (e == NULL) {
             free(name);
-            return mof_oom(c);
+            return wmi__mof_oom(c);
         }
         e->name = strdup(name);
         e->schema = overlay_new(c->base);
@@ -374,12 +374,12 @@ mof_set_namespace(struct mof_comp *c, char *name)
             }
         }
         if (e->name == NULL || e->schema == NULL || c->nns == c->capns ||
-            !cimap_put(&c->nsmap, e->name, e)) {
+            !wmi__cimap_put(&c->nsmap, e->name, e)) {
             free(e->name);
             wmi_schema_free(e->schema);
             free(e);
             free(name);
-            return mof_oom(c);
+            return wmi__mof_oom(c);
         }
         c->nslist[c->nns++] = e;
     }
@@ -395,7 +395,7 @@ mof_set_namespace(struct mof_comp *c, char *name)
  * a new string, or NULL when malformed.
  */
 char *
-mof_namespace_path(const char *spec, const char *cur)
+wmi__mof_namespace_path(const char *spec, const char *cur)
 {
     size_t n = strlen(spec);
     char *s = malloc(n + 1);
@@ -452,7 +452,7 @@ mof_namespace_path(const char *spec, const char *cur)
 
 /* Position of a property of the class being defined, for errors. */
 void
-mof_prop_pos(const json_t *lines, const char *source, int *line, int *col)
+wmi__mof_prop_pos(const json_t *lines, const char *source, int *line, int *col)
 {
     const char *dot = strchr(source, '.');
     if (dot == NULL)
@@ -478,7 +478,7 @@ mof_prop_pos(const json_t *lines, const char *source, int *line, int *col)
  * an operation at @line.  Errors are reported at the class name
  * (@nline/@ncol) or at the property of @lines they concern. */
 wmi_status
-mof_define_class(struct mof_comp *c, json_t *def, const json_t *lines, int nline, int ncol, int line)
+wmi__mof_define_class(struct mof_comp *c, json_t *def, const json_t *lines, int nline, int ncol, int line)
 {
     const char *cname = json_string_value(json_object_get(def, "__CLASS"));
     const char *sname = json_string_value(json_object_get(def, "__SUPERCLASS"));
@@ -495,15 +495,15 @@ mof_define_class(struct mof_comp *c, json_t *def, const json_t *lines, int nline
         if (st == WBEM_E_INVALID_SUPERCLASS && sname != NULL)
             snprintf(e.text, sizeof e.text, "superclass %s is not defined in %s", sname, c->f->ns);
         else
-            mof_prop_pos(lines, e.source, &el, &ec);
-        st = mof_perr_at(c, st, el, ec, "class %s: %s", cname, e.text);
+            wmi__mof_prop_pos(lines, e.source, &el, &ec);
+        st = wmi__mof_perr_at(c, st, el, ec, "class %s: %s", cname, e.text);
         json_decref(def);
         return st;
     }
-    wmi_mof_op *op = mof_add_op(c, WMI_MOF_CLASS, line);
+    wmi_mof_op *op = wmi__mof_add_op(c, WMI_MOF_CLASS, line);
     if (op == NULL) {
         json_decref(def);
-        return mof_oom(c);
+        return wmi__mof_oom(c);
     }
     op->json = def;
     op->flags = c->classflags;
@@ -515,7 +515,7 @@ mof_define_class(struct mof_comp *c, json_t *def, const json_t *lines, int nline
  * ==================================================================== */
 
 void
-mof_inst_free(struct mof_inst *in)
+wmi__mof_inst_free(struct mof_inst *in)
 {
     if (in == NULL)
         return;
@@ -528,19 +528,19 @@ mof_inst_free(struct mof_inst *in)
 
 /* Queue an instance of the current file, an operation at @line (@col):
  * @obj (with alias placeholders), its property positions @lines and its
- * @alias (or NULL) are taken.  mof_finish_file checks it. */
+ * @alias (or NULL) are taken.  wmi__mof_finish_file checks it. */
 wmi_status
-mof_add_instance(struct mof_comp *c, json_t *obj, json_t *lines, char *alias, int line, int col)
+wmi__mof_add_instance(struct mof_comp *c, json_t *obj, json_t *lines, char *alias, int line, int col)
 {
     struct mof_file *f = c->f;
-    wmi_mof_op *op = mof_add_op(c, WMI_MOF_INSTANCE, line);
+    wmi_mof_op *op = wmi__mof_add_op(c, WMI_MOF_INSTANCE, line);
     struct mof_inst *in = calloc(1, sizeof *in);
     if (op == NULL || in == NULL) {
         free(in);
         json_decref(obj);
         json_decref(lines);
         free(alias);
-        return mof_oom(c);
+        return wmi__mof_oom(c);
     }
     op->flags = c->instflags;
     in->op = c->res->nops - 1;
@@ -554,15 +554,15 @@ mof_add_instance(struct mof_comp *c, json_t *obj, json_t *lines, char *alias, in
         size_t ncap = f->capinsts ? f->capinsts * 2 : 16;
         struct mof_inst **ni = realloc(f->insts, ncap * sizeof *ni);
         if (ni == NULL) {
-            mof_inst_free(in);
-            return mof_oom(c);
+            wmi__mof_inst_free(in);
+            return wmi__mof_oom(c);
         }
         f->insts = ni;
         f->capinsts = ncap;
     }
-    if (in->alias != NULL && !cimap_put(&f->aliases, in->alias, in)) {
-        mof_inst_free(in);
-        return mof_oom(c);
+    if (in->alias != NULL && !wmi__cimap_put(&f->aliases, in->alias, in)) {
+        wmi__mof_inst_free(in);
+        return wmi__mof_oom(c);
     }
     f->insts[f->ninsts++] = in;
     return WBEM_S_NO_ERROR;
@@ -583,20 +583,20 @@ placeholder_path(struct mof_comp *c, const json_t *ph, int depth, const char **p
     const char *name = json_string_value(json_object_get(ph, "$alias"));
     int line = (int)json_integer_value(json_object_get(ph, "$line"));
     int col = (int)json_integer_value(json_object_get(ph, "$col"));
-    struct mof_inst *target = cimap_get(&c->f->aliases, name);
+    struct mof_inst *target = wmi__cimap_get(&c->f->aliases, name);
     if (target == NULL)
-        return mof_perr_at(c, WBEM_E_NOT_FOUND, line, col, "alias $%s is not defined in this file", name);
+        return wmi__mof_perr_at(c, WBEM_E_NOT_FOUND, line, col, "alias $%s is not defined in this file", name);
     if (depth > MOF_MAX_ALIAS_DEPTH)
-        return mof_perr_at(c, WBEM_E_CIRCULAR_REFERENCE, line, col,
-                           "alias $%s: key references nest more than %d deep", name, MOF_MAX_ALIAS_DEPTH);
+        return wmi__mof_perr_at(c, WBEM_E_CIRCULAR_REFERENCE, line, col,
+                                "alias $%s: key references nest more than %d deep", name, MOF_MAX_ALIAS_DEPTH);
     if (target->state == 1)
-        return mof_perr_at(c, WBEM_E_CIRCULAR_REFERENCE, line, col,
-                           "alias $%s: the key references of these instances form a cycle", name);
+        return wmi__mof_perr_at(c, WBEM_E_CIRCULAR_REFERENCE, line, col,
+                                "alias $%s: the key references of these instances form a cycle", name);
     TRY(inst_resolve_keys(c, target, depth + 1));
     if (target->path == NULL)
-        return mof_perr_at(c, WBEM_E_INVALID_OBJECT_PATH, line, col,
-                           "alias $%s: its instance (line %d) has no key values, so no path to refer to",
-                           name, target->line);
+        return wmi__mof_perr_at(c, WBEM_E_INVALID_OBJECT_PATH, line, col,
+                                "alias $%s: its instance (line %d) has no key values, so no path to refer to",
+                                name, target->line);
     *path = target->path;
     return WBEM_S_NO_ERROR;
 }
@@ -610,7 +610,7 @@ resolve_value(struct mof_comp *c, json_t *obj, const char *prop, int depth)
     if (is_placeholder(v)) {
         TRY(placeholder_path(c, v, depth, &path));
         if (json_object_set_new(obj, prop, json_string(path)) != 0)
-            return mof_oom(c);
+            return wmi__mof_oom(c);
     } else if (json_is_array(v)) {
         for (size_t i = 0; i < json_array_size(v); i++) {
             json_t *e = json_array_get(v, i);
@@ -618,7 +618,7 @@ resolve_value(struct mof_comp *c, json_t *obj, const char *prop, int depth)
                 continue;
             TRY(placeholder_path(c, e, depth, &path));
             if (json_array_set_new(v, i, json_string(path)) != 0)
-                return mof_oom(c);
+                return wmi__mof_oom(c);
         }
     }
     return WBEM_S_NO_ERROR;
@@ -632,9 +632,9 @@ inst_error_pos(const struct mof_inst *in, const char *source, int *line, int *co
     /* source is "Prop", "Prop.Sub" or "Class.Prop" depending on the layer */
     char buf[300];
     snprintf(buf, sizeof buf, ".%s", source);
-    mof_prop_pos(in->lines, buf, line, col);
+    wmi__mof_prop_pos(in->lines, buf, line, col);
     if (*line == in->line)
-        mof_prop_pos(in->lines, source, line, col);
+        wmi__mof_prop_pos(in->lines, source, line, col);
 }
 
 /* Resolve the aliases in @in's key properties and compute its path. */
@@ -673,14 +673,14 @@ inst_resolve_keys(struct mof_comp *c, struct mof_inst *in, int depth)
             const wmi_property *p = wmi_class_property_at(cls, i);
             const json_t *v = json_object_get(in->json, p->name);
             if ((p->flags & WMI_PROPERTY_KEY) && (v == NULL || json_is_null(v)) && p->default_value == NULL)
-                return mof_perr_at(c, WBEM_E_NO_KEY, in->line, in->col,
-                                   "instance of %s: key property %s has no value", cname, p->name);
+                return wmi__mof_perr_at(c, WBEM_E_NO_KEY, in->line, in->col,
+                                        "instance of %s: key property %s has no value", cname, p->name);
         }
         if (in->path != NULL && strlen(in->path) > WMI_MOF_MAX_PATH_LENGTH) {
             free(in->path);
             in->path = NULL;
-            return mof_perr_at(c, WBEM_E_INVALID_OBJECT_PATH, in->line, in->col,
-                               "the path of this instance is longer than %d bytes", WMI_MOF_MAX_PATH_LENGTH);
+            return wmi__mof_perr_at(c, WBEM_E_INVALID_OBJECT_PATH, in->line, in->col,
+                                    "the path of this instance is longer than %d bytes", WMI_MOF_MAX_PATH_LENGTH);
         }
     }
     in->state = 2;
@@ -689,7 +689,7 @@ inst_resolve_keys(struct mof_comp *c, struct mof_inst *in, int depth)
 
 /* Resolve every alias of the file, check every instance, fill the ops. */
 wmi_status
-mof_finish_file(struct mof_comp *c)
+wmi__mof_finish_file(struct mof_comp *c)
 {
     struct mof_file *f = c->f;
     for (size_t i = 0; i < f->ninsts; i++)
@@ -713,7 +713,7 @@ mof_finish_file(struct mof_comp *c)
             if (st == WBEM_E_INVALID_CLASS)
                 snprintf(e.text, sizeof e.text, "class %s is abstract: it cannot have instances",
                          json_string_value(json_object_get(in->json, "__CLASS")));
-            return mof_perr_at(c, st, line, col, "%s%s%s", e.source, e.source[0] ? ": " : "", e.text);
+            return wmi__mof_perr_at(c, st, line, col, "%s%s%s", e.source, e.source[0] ? ": " : "", e.text);
         }
         const wmi_class *cls = wmi_object_class(o);
         bool has_keys = (wmi_class_flags(cls) & WMI_CLASS_SINGLETON) != 0;
@@ -721,18 +721,18 @@ mof_finish_file(struct mof_comp *c)
             has_keys = (wmi_class_property_at(cls, p)->flags & WMI_PROPERTY_KEY) != 0;
         if (has_keys && in->path == NULL) {
             wmi_object_unref(o);
-            return mof_perr_at(c, WBEM_E_NO_KEY, in->line, in->col,
-                               "instance of %s: every key property needs a value", wmi_class_name(cls));
+            return wmi__mof_perr_at(c, WBEM_E_NO_KEY, in->line, in->col,
+                                    "instance of %s: every key property needs a value", wmi_class_name(cls));
         }
         wmi_mof_op *op = &c->res->ops[in->op];
         op->json = json_deep_copy(wmi_object_json(o));
         wmi_object_unref(o);
         if (op->json == NULL)
-            return mof_oom(c);
+            return wmi__mof_oom(c);
         /* Later instances of the file may still refer to this one. */
         if ((in->path != NULL && (op->target = strdup(in->path)) == NULL) ||
             (in->alias != NULL && (op->alias = strdup(in->alias)) == NULL))
-            return mof_oom(c);
+            return wmi__mof_oom(c);
     }
     return WBEM_S_NO_ERROR;
 }
@@ -744,18 +744,18 @@ mof_finish_file(struct mof_comp *c)
 /* #pragma namespace("@spec"): switch the current file to that namespace;
  * @line/@col locate @spec. */
 wmi_status
-mof_pragma_namespace(struct mof_comp *c, const char *spec, int line, int col)
+wmi__mof_pragma_namespace(struct mof_comp *c, const char *spec, int line, int col)
 {
-    char *ns = mof_namespace_path(spec, c->f->ns);
+    char *ns = wmi__mof_namespace_path(spec, c->f->ns);
     if (ns == NULL)
-        return mof_perr_at(c, WBEMMOF_E_INVALID_NAMESPACE_SPECIFICATION, line, col,
-                           "\"%s\" is not a namespace path", spec);
-    return mof_set_namespace(c, ns);
+        return wmi__mof_perr_at(c, WBEMMOF_E_INVALID_NAMESPACE_SPECIFICATION, line, col,
+                                "\"%s\" is not a namespace path", spec);
+    return wmi__mof_set_namespace(c, ns);
 }
 
 /* The classflags (@cls) or instanceflags of a flag given as a number. */
 uint32_t
-mof_flags_of_number(bool cls, uint64_t u)
+wmi__mof_flags_of_number(bool cls, uint64_t u)
 {
     /* WBEM_FLAG_CREATE_ONLY 2, UPDATE_ONLY 1, UPDATE_SAFE_MODE 0x20, FORCE_MODE 0x40 */
     uint32_t flags = 0;
@@ -772,7 +772,7 @@ mof_flags_of_number(bool cls, uint64_t u)
 
 /* ... of a flag given by name ("createonly"), or 0 for an unknown name. */
 uint32_t
-mof_flags_of_name(bool cls, const char *s)
+wmi__mof_flags_of_name(bool cls, const char *s)
 {
     if (strcasecmp(s, "createonly") == 0)
         return cls ? WMI_MOF_CLASS_CREATEONLY : WMI_MOF_INSTANCE_CREATEONLY;
@@ -788,12 +788,12 @@ mof_flags_of_name(bool cls, const char *s)
 /* The classflags (@cls) or instanceflags of the operations that follow;
  * an error at the current token when they exclude each other. */
 wmi_status
-mof_set_flags(struct mof_comp *c, bool cls, uint32_t flags)
+wmi__mof_set_flags(struct mof_comp *c, bool cls, uint32_t flags)
 {
     if ((flags & WMI_MOF_CLASS_CREATEONLY) && (flags & WMI_MOF_CLASS_UPDATEONLY))
-        return mof_perr(c, WBEMMOF_E_INVALID_FLAGS_SYNTAX, "createonly and updateonly exclude each other");
+        return wmi__mof_perr(c, WBEMMOF_E_INVALID_FLAGS_SYNTAX, "createonly and updateonly exclude each other");
     if ((flags & WMI_MOF_INSTANCE_CREATEONLY) && (flags & WMI_MOF_INSTANCE_UPDATEONLY))
-        return mof_perr(c, WBEMMOF_E_INVALID_FLAGS_SYNTAX, "createonly and updateonly exclude each other");
+        return wmi__mof_perr(c, WBEMMOF_E_INVALID_FLAGS_SYNTAX, "createonly and updateonly exclude each other");
     if (cls)
         c->classflags = flags;
     else
@@ -804,15 +804,15 @@ mof_set_flags(struct mof_comp *c, bool cls, uint32_t flags)
 /* The target of a deleteinstance (@instance: an object path) or
  * deleteclass (a class name); @bad at @line/@col when it is none. */
 wmi_status
-mof_check_delete_target(struct mof_comp *c, bool instance, const char *s, wmi_status bad, int line,
-                        int col)
+wmi__mof_check_delete_target(struct mof_comp *c, bool instance, const char *s, wmi_status bad, int line,
+                             int col)
 {
     wmi_status st = WBEM_S_NO_ERROR;
     if (instance) {
         char *cn = NULL;
         json_t *keys = NULL;
         if (WMI_FAILED(wmi_path_parse(s, &cn, &keys)))
-            st = mof_perr_at(c, bad, line, col, "\"%s\" is not an object path", s);
+            st = wmi__mof_perr_at(c, bad, line, col, "\"%s\" is not an object path", s);
         free(cn);
         json_decref(keys);
     } else {
@@ -821,18 +821,18 @@ mof_check_delete_target(struct mof_comp *c, bool instance, const char *s, wmi_st
             ok = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || *p == '_' ||
                  (unsigned char)*p >= 0x80 || (p > s && *p >= '0' && *p <= '9');
         if (!ok)
-            st = mof_perr_at(c, bad, line, col, "\"%s\" is not a class name", s);
+            st = wmi__mof_perr_at(c, bad, line, col, "\"%s\" is not a class name", s);
     }
     return st;
 }
 
 /* The operation of a deleteinstance (@instance) or deleteclass pragma. */
 wmi_status
-mof_add_delete(struct mof_comp *c, bool instance, const char *target, bool nofail, int line)
+wmi__mof_add_delete(struct mof_comp *c, bool instance, const char *target, bool nofail, int line)
 {
-    wmi_mof_op *op = mof_add_op(c, instance ? WMI_MOF_DELETE_INSTANCE : WMI_MOF_DELETE_CLASS, line);
+    wmi_mof_op *op = wmi__mof_add_op(c, instance ? WMI_MOF_DELETE_INSTANCE : WMI_MOF_DELETE_CLASS, line);
     if (op == NULL || (op->target = strdup(target)) == NULL)
-        return mof_oom(c);
+        return wmi__mof_oom(c);
     op->flags = nofail ? WMI_MOF_NOFAIL : 0;
     return WBEM_S_NO_ERROR;
 }
@@ -840,12 +840,12 @@ mof_add_delete(struct mof_comp *c, bool instance, const char *target, bool nofai
 /* Keep pragma @name in the result's pragmas: @value, or true when NULL.
  * A second amendment is an error at @line/@col. */
 wmi_status
-mof_keep_pragma(struct mof_comp *c, const char *name, const char *value, int line, int col)
+wmi__mof_keep_pragma(struct mof_comp *c, const char *name, const char *value, int line, int col)
 {
     if (strcmp(name, "amendment") == 0 && json_object_get(c->res->pragmas, "amendment") != NULL)
-        return mof_perr_at(c, WBEMMOF_E_INVALID_DUPLICATE_AMENDMENT, line, col, "a second amendment pragma");
+        return wmi__mof_perr_at(c, WBEMMOF_E_INVALID_DUPLICATE_AMENDMENT, line, col, "a second amendment pragma");
     if (json_object_set_new(c->res->pragmas, name, value ? json_string(value) : json_true()) != 0)
-        return mof_oom(c);
+        return wmi__mof_oom(c);
     return WBEM_S_NO_ERROR;
 }
 

@@ -118,8 +118,8 @@ json_type_name(const json_t *v)
 static wmi_status
 mismatch(wmi_error *err, const char *path, wmi_cimtype type, const json_t *v, const char *why)
 {
-    wmi_set_error(err, WBEM_E_TYPE_MISMATCH, path, "expected %s, got %s%s%s", wmi_cimtype_name(type),
-                  json_type_name(v), why ? ": " : "", why ? why : "");
+    wmi__set_error(err, WBEM_E_TYPE_MISMATCH, path, "expected %s, got %s%s%s", wmi_cimtype_name(type),
+                   json_type_name(v), why ? ": " : "", why ? why : "");
     return WBEM_E_TYPE_MISMATCH;
 }
 
@@ -143,8 +143,8 @@ check_integer(wmi_cimtype base, const struct int_range *r, json_t *v, json_t **r
         return mismatch(err, path, base, v, NULL);
     }
     if (neg ? (mag > (uint64_t)INT64_MAX + 1 || -(int64_t)(mag - 1) - 1 < r->min) : mag > r->max) {
-        wmi_set_error(err, WBEM_E_TYPE_MISMATCH, path, "value %s%" PRIu64 " is out of range for %s",
-                      neg ? "-" : "", mag, wmi_cimtype_name(base));
+        wmi__set_error(err, WBEM_E_TYPE_MISMATCH, path, "value %s%" PRIu64 " is out of range for %s",
+                       neg ? "-" : "", mag, wmi_cimtype_name(base));
         return WBEM_E_TYPE_MISMATCH;
     }
     if (json_is_string(v) && (neg || mag <= (uint64_t)INT64_MAX)) {
@@ -234,8 +234,8 @@ check_reference(const wmi_schema *schema, const wmi_property *prop, json_t *v, c
         free(cn);
         json_decref(keys);
         if (!ok) {
-            wmi_set_error(err, WBEM_E_TYPE_MISMATCH, path, "the path does not name a %s",
-                          prop->ref_class);
+            wmi__set_error(err, WBEM_E_TYPE_MISMATCH, path, "the path does not name a %s",
+                           prop->ref_class);
             return WBEM_E_TYPE_MISMATCH;
         }
         return WBEM_S_NO_ERROR;
@@ -250,12 +250,12 @@ check_embedded(const wmi_schema *schema, const wmi_property *prop, json_t *v, in
 {
     if (json_is_object(v)) {
         const struct wmi_class *ec;
-        wmi_status st = wmi_check_instance(schema, v, &ec, depth + 1, path, pathlen, err);
+        wmi_status st = wmi__check_instance(schema, v, &ec, depth + 1, path, pathlen, err);
         if (WMI_FAILED(st))
             return st;
         if (prop != NULL && prop->ref_class != NULL && !wmi_class_isa(ec, prop->ref_class)) {
-            wmi_set_error(err, WBEM_E_TYPE_MISMATCH, path, "expected an instance of %s, got %s",
-                          prop->ref_class, ec->name);
+            wmi__set_error(err, WBEM_E_TYPE_MISMATCH, path, "expected an instance of %s, got %s",
+                           prop->ref_class, ec->name);
             return WBEM_E_TYPE_MISMATCH;
         }
         return WBEM_S_NO_ERROR;
@@ -300,14 +300,14 @@ check_scalar(const wmi_schema *schema, const wmi_property *prop, wmi_cimtype bas
     case CIM_OBJECT:
         return check_embedded(schema, prop, v, depth, path, pathlen, err);
     default:
-        wmi_set_error(err, WBEM_E_INVALID_CIM_TYPE, path, "invalid CIM type %d", (int)base);
+        wmi__set_error(err, WBEM_E_INVALID_CIM_TYPE, path, "invalid CIM type %d", (int)base);
         return WBEM_E_INVALID_CIM_TYPE;
     }
 }
 
 wmi_status
-wmi_check_value(const wmi_schema *schema, const wmi_property *prop, json_t *v, json_t **repl,
-                int depth, char *path, size_t pathlen, wmi_error *err)
+wmi__check_value(const wmi_schema *schema, const wmi_property *prop, json_t *v, json_t **repl,
+                 int depth, char *path, size_t pathlen, wmi_error *err)
 {
     wmi_cimtype type = prop->type;
     wmi_cimtype base = (wmi_cimtype)(type & ~CIM_FLAG_ARRAY);
@@ -315,7 +315,7 @@ wmi_check_value(const wmi_schema *schema, const wmi_property *prop, json_t *v, j
     *repl = NULL;
     if (json_is_null(v)) {
         if (prop->flags & WMI_PROPERTY_NOT_NULL) {
-            wmi_set_error(err, WBEM_E_ILLEGAL_NULL, path, "the property is [not_null]");
+            wmi__set_error(err, WBEM_E_ILLEGAL_NULL, path, "the property is [not_null]");
             return WBEM_E_ILLEGAL_NULL;
         }
         return WBEM_S_NO_ERROR;
@@ -357,8 +357,8 @@ path_append(char *path, size_t plen, size_t pathlen, const char *key)
 }
 
 wmi_status
-wmi_check_instance(const wmi_schema *schema, json_t *obj, const struct wmi_class **cls_out,
-                   int depth, char *path, size_t pathlen, wmi_error *err)
+wmi__check_instance(const wmi_schema *schema, json_t *obj, const struct wmi_class **cls_out,
+                    int depth, char *path, size_t pathlen, wmi_error *err)
 {
     const char *cname;
     const struct wmi_class *cls;
@@ -367,28 +367,28 @@ wmi_check_instance(const wmi_schema *schema, json_t *obj, const struct wmi_class
     size_t plen = strlen(path);
 
     if (depth > WMI_MAX_OBJECT_NESTING) {
-        wmi_set_error(err, WBEM_E_INVALID_OBJECT, path, "embedded objects nest deeper than %d",
-                      WMI_MAX_OBJECT_NESTING);
+        wmi__set_error(err, WBEM_E_INVALID_OBJECT, path, "embedded objects nest deeper than %d",
+                       WMI_MAX_OBJECT_NESTING);
         return WBEM_E_INVALID_OBJECT;
     }
     if (!json_is_object(obj)) {
-        wmi_set_error(err, WBEM_E_INVALID_OBJECT, path, "an instance is a JSON object, got %s",
-                      json_type_name(obj));
+        wmi__set_error(err, WBEM_E_INVALID_OBJECT, path, "an instance is a JSON object, got %s",
+                       json_type_name(obj));
         return WBEM_E_INVALID_OBJECT;
     }
     cname = json_string_value(json_object_get(obj, "__CLASS"));
     if (cname == NULL) {
-        wmi_set_error(err, WBEM_E_INVALID_OBJECT, path, "the instance has no \"__CLASS\" string");
+        wmi__set_error(err, WBEM_E_INVALID_OBJECT, path, "the instance has no \"__CLASS\" string");
         return WBEM_E_INVALID_OBJECT;
     }
-    cls = schema ? cimap_get(&schema->classes, cname) : NULL;
+    cls = schema ? wmi__cimap_get(&schema->classes, cname) : NULL;
     if (cls == NULL) {
-        wmi_set_error(err, WBEM_E_INVALID_CLASS, path[0] ? path : "__CLASS", "unknown class %s", cname);
+        wmi__set_error(err, WBEM_E_INVALID_CLASS, path[0] ? path : "__CLASS", "unknown class %s", cname);
         return WBEM_E_INVALID_CLASS;
     }
     if (cls->flags & WMI_CLASS_ABSTRACT) {
-        wmi_set_error(err, WBEM_E_INVALID_CLASS, path[0] ? path : "__CLASS",
-                      "class %s is abstract and has no instances", cls->name);
+        wmi__set_error(err, WBEM_E_INVALID_CLASS, path[0] ? path : "__CLASS",
+                       "class %s is abstract and has no instances", cls->name);
         return WBEM_E_INVALID_CLASS;
     }
     if (strcmp(cname, cls->name) != 0)
@@ -403,15 +403,15 @@ wmi_check_instance(const wmi_schema *schema, json_t *obj, const struct wmi_class
                 json_object_del(obj, key);
             continue;
         }
-        const wmi_property *prop = cimap_get(&cls->index, key);
+        const wmi_property *prop = wmi__cimap_get(&cls->index, key);
         path_append(path, plen, pathlen, key);
         if (prop == NULL) {
             json_decref(renames);
-            wmi_set_error(err, WBEM_E_NOT_FOUND, path, "class %s has no property %s", cls->name, key);
+            wmi__set_error(err, WBEM_E_NOT_FOUND, path, "class %s has no property %s", cls->name, key);
             return WBEM_E_NOT_FOUND;
         }
         json_t *repl;
-        wmi_status st = wmi_check_value(schema, prop, val, &repl, depth, path, pathlen, err);
+        wmi_status st = wmi__check_value(schema, prop, val, &repl, depth, path, pathlen, err);
         if (WMI_FAILED(st)) {
             json_decref(renames);
             return st;
@@ -457,7 +457,7 @@ object_alloc(const wmi_schema *schema, const struct wmi_class *cls, json_t *json
 WMI_EXPORT wmi_status
 wmi_object_new(const wmi_schema *schema, const char *class_name, wmi_object **out)
 {
-    const struct wmi_class *cls = cimap_get(&schema->classes, class_name);
+    const struct wmi_class *cls = wmi__cimap_get(&schema->classes, class_name);
     *out = NULL;
     if (cls == NULL || (cls->flags & WMI_CLASS_ABSTRACT))
         return WBEM_E_INVALID_CLASS;
@@ -482,10 +482,10 @@ wmi_object_from_json_new(const wmi_schema *schema, json_t *json, wmi_object **ou
 
     *out = NULL;
     if (json == NULL) {
-        wmi_set_error(err, WBEM_E_INVALID_OBJECT, "", "no object");
+        wmi__set_error(err, WBEM_E_INVALID_OBJECT, "", "no object");
         return WBEM_E_INVALID_OBJECT;
     }
-    wmi_status st = wmi_check_instance(schema, json, &cls, 0, path, sizeof path, err);
+    wmi_status st = wmi__check_instance(schema, json, &cls, 0, path, sizeof path, err);
     if (WMI_FAILED(st)) {
         json_decref(json);
         return st;
@@ -593,7 +593,7 @@ wmi_object_to_json(const wmi_object *obj)
 WMI_EXPORT wmi_status
 wmi_object_get_json(const wmi_object *obj, const char *name, const json_t **value, wmi_cimtype *type)
 {
-    const wmi_property *p = cimap_get(&obj->cls->index, name);
+    const wmi_property *p = wmi__cimap_get(&obj->cls->index, name);
     if (p == NULL)
         return WBEM_E_NOT_FOUND;
     const json_t *v = json_object_get(obj->json, p->name);
@@ -610,7 +610,7 @@ wmi_object_get_json(const wmi_object *obj, const char *name, const json_t **valu
 WMI_EXPORT bool
 wmi_object_is_set(const wmi_object *obj, const char *name)
 {
-    const wmi_property *p = cimap_get(&obj->cls->index, name);
+    const wmi_property *p = wmi__cimap_get(&obj->cls->index, name);
     return p != NULL && json_object_get(obj->json, p->name) != NULL;
 }
 
@@ -737,7 +737,7 @@ wmi_object_get_object(const wmi_object *obj, const char *name, wmi_object **out)
     if (t != CIM_OBJECT)
         return WBEM_E_TYPE_MISMATCH;
     const struct wmi_class *cls =
-        cimap_get(&obj->schema->classes, json_string_value(json_object_get(v, "__CLASS")));
+        wmi__cimap_get(&obj->schema->classes, json_string_value(json_object_get(v, "__CLASS")));
     if (cls == NULL)
         return WBEM_E_INVALID_CLASS;
     /* The embedded tree is shared, not copied: the parent is frozen or
@@ -755,7 +755,7 @@ wmi_object_put_json(wmi_object *obj, const char *name, json_t *value)
 {
     char path[512];
     json_t *repl;
-    const wmi_property *p = cimap_get(&obj->cls->index, name);
+    const wmi_property *p = wmi__cimap_get(&obj->cls->index, name);
 
     if (value == NULL)
         return WBEM_E_OUT_OF_MEMORY;
@@ -764,7 +764,7 @@ wmi_object_put_json(wmi_object *obj, const char *name, json_t *value)
         return WBEM_E_NOT_FOUND;
     }
     snprintf(path, sizeof path, "%s", p->name);
-    wmi_status st = wmi_check_value(obj->schema, p, value, &repl, 0, path, sizeof path, NULL);
+    wmi_status st = wmi__check_value(obj->schema, p, value, &repl, 0, path, sizeof path, NULL);
     if (WMI_FAILED(st)) {
         json_decref(value);
         return st;
@@ -781,7 +781,7 @@ wmi_object_put_json(wmi_object *obj, const char *name, json_t *value)
 WMI_EXPORT wmi_status
 wmi_object_put_sint64(wmi_object *obj, const char *name, int64_t value)
 {
-    const wmi_property *p = cimap_get(&obj->cls->index, name);
+    const wmi_property *p = wmi__cimap_get(&obj->cls->index, name);
     if (p != NULL && (p->type == CIM_REAL32 || p->type == CIM_REAL64))
         return wmi_object_put_json(obj, name, json_real((double)value));
     if (p != NULL && !is_signed(p->type) && !is_unsigned(p->type))
@@ -794,7 +794,7 @@ wmi_object_put_uint64(wmi_object *obj, const char *name, uint64_t value)
 {
     if (value <= (uint64_t)INT64_MAX)
         return wmi_object_put_sint64(obj, name, (int64_t)value);
-    const wmi_property *p = cimap_get(&obj->cls->index, name);
+    const wmi_property *p = wmi__cimap_get(&obj->cls->index, name);
     if (p != NULL && p->type != CIM_UINT64)
         return WBEM_E_TYPE_MISMATCH;
     char buf[24];
@@ -805,7 +805,7 @@ wmi_object_put_uint64(wmi_object *obj, const char *name, uint64_t value)
 WMI_EXPORT wmi_status
 wmi_object_put_real64(wmi_object *obj, const char *name, double value)
 {
-    const wmi_property *p = cimap_get(&obj->cls->index, name);
+    const wmi_property *p = wmi__cimap_get(&obj->cls->index, name);
     if (p != NULL && p->type != CIM_REAL32 && p->type != CIM_REAL64)
         return WBEM_E_TYPE_MISMATCH;
     if (!isfinite(value))
@@ -822,7 +822,7 @@ wmi_object_put_boolean(wmi_object *obj, const char *name, bool value)
 WMI_EXPORT wmi_status
 wmi_object_put_string(wmi_object *obj, const char *name, const char *value)
 {
-    const wmi_property *p = cimap_get(&obj->cls->index, name);
+    const wmi_property *p = wmi__cimap_get(&obj->cls->index, name);
     if (p == NULL)
         return WBEM_E_NOT_FOUND;
     if (value == NULL)
@@ -858,14 +858,14 @@ wmi_object_put_null(wmi_object *obj, const char *name)
 static bool
 put_quoted(wmi_strbuf *sb, const char *s, char quote)
 {
-    bool ok = wmi_strbuf_putc(sb, quote);
+    bool ok = wmi__strbuf_putc(sb, quote);
     for (; ok && *s; s++) {
         if (*s == quote || *s == '\\')
-            ok = wmi_strbuf_putc(sb, '\\');
+            ok = wmi__strbuf_putc(sb, '\\');
         if (ok)
-            ok = wmi_strbuf_putc(sb, *s);
+            ok = wmi__strbuf_putc(sb, *s);
     }
-    return ok && wmi_strbuf_putc(sb, quote);
+    return ok && wmi__strbuf_putc(sb, quote);
 }
 
 static bool put_instance_text(wmi_strbuf *sb, const json_t *obj, const wmi_schema *schema, int indent);
@@ -881,7 +881,7 @@ put_real(wmi_strbuf *sb, double d)
         if (strtod(buf, NULL) == d)
             break;
     }
-    return wmi_strbuf_puts(sb, buf);
+    return wmi__strbuf_puts(sb, buf);
 }
 
 static bool
@@ -890,25 +890,25 @@ put_scalar_text(wmi_strbuf *sb, const json_t *v, wmi_cimtype base, const wmi_sch
 {
     switch (json_typeof(v)) {
     case JSON_NULL:
-        return wmi_strbuf_puts(sb, "NULL");
+        return wmi__strbuf_puts(sb, "NULL");
     case JSON_TRUE:
-        return wmi_strbuf_puts(sb, "TRUE");
+        return wmi__strbuf_puts(sb, "TRUE");
     case JSON_FALSE:
-        return wmi_strbuf_puts(sb, "FALSE");
+        return wmi__strbuf_puts(sb, "FALSE");
     case JSON_INTEGER:
-        return wmi_strbuf_printf(sb, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return wmi__strbuf_printf(sb, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
     case JSON_REAL:
         return put_real(sb, json_real_value(v));
     case JSON_STRING:
         if (base == CIM_UINT64 || base == CIM_SINT64)
-            return wmi_strbuf_puts(sb, json_string_value(v));
+            return wmi__strbuf_puts(sb, json_string_value(v));
         return put_quoted(sb, json_string_value(v), base == CIM_CHAR16 ? '\'' : '"');
     case JSON_OBJECT:
         return put_instance_text(sb, v, schema, indent);
     case JSON_ARRAY:
         break;
     }
-    return wmi_strbuf_puts(sb, "NULL");
+    return wmi__strbuf_puts(sb, "NULL");
 }
 
 static bool
@@ -918,16 +918,16 @@ put_value_text(wmi_strbuf *sb, const json_t *v, wmi_cimtype type, const wmi_sche
     wmi_cimtype base = (wmi_cimtype)(type & ~CIM_FLAG_ARRAY);
     if (!json_is_array(v))
         return put_scalar_text(sb, v, base, schema, indent);
-    bool ok = wmi_strbuf_putc(sb, '{');
+    bool ok = wmi__strbuf_putc(sb, '{');
     size_t i;
     json_t *e;
     json_array_foreach(v, i, e) {
         if (ok && i)
-            ok = wmi_strbuf_puts(sb, ", ");
+            ok = wmi__strbuf_puts(sb, ", ");
         if (ok)
             ok = put_scalar_text(sb, e, base, schema, indent);
     }
-    return ok && wmi_strbuf_putc(sb, '}');
+    return ok && wmi__strbuf_putc(sb, '}');
 }
 
 static bool
@@ -935,7 +935,7 @@ put_indent(wmi_strbuf *sb, int indent)
 {
     bool ok = true;
     for (int i = 0; ok && i < indent; i++)
-        ok = wmi_strbuf_putc(sb, '\t');
+        ok = wmi__strbuf_putc(sb, '\t');
     return ok;
 }
 
@@ -945,17 +945,17 @@ static bool
 put_instance_text(wmi_strbuf *sb, const json_t *obj, const wmi_schema *schema, int indent)
 {
     const char *cname = json_string_value(json_object_get(obj, "__CLASS"));
-    const struct wmi_class *cls = (schema && cname) ? cimap_get(&schema->classes, cname) : NULL;
-    bool ok = wmi_strbuf_printf(sb, "instance of %s\n", cname ? cname : "__Unknown");
-    ok = ok && put_indent(sb, indent) && wmi_strbuf_puts(sb, "{\n");
+    const struct wmi_class *cls = (schema && cname) ? wmi__cimap_get(&schema->classes, cname) : NULL;
+    bool ok = wmi__strbuf_printf(sb, "instance of %s\n", cname ? cname : "__Unknown");
+    ok = ok && put_indent(sb, indent) && wmi__strbuf_puts(sb, "{\n");
     if (cls != NULL) {
         for (size_t i = 0; ok && i < cls->nprops; i++) {
             const json_t *v = json_object_get(obj, cls->props[i].name);
             if (v == NULL || json_is_null(v))
                 continue;
-            ok = put_indent(sb, indent + 1) && wmi_strbuf_printf(sb, "%s = ", cls->props[i].name) &&
+            ok = put_indent(sb, indent + 1) && wmi__strbuf_printf(sb, "%s = ", cls->props[i].name) &&
                  put_value_text(sb, v, cls->props[i].type, schema, indent + 1) &&
-                 wmi_strbuf_puts(sb, ";\n");
+                 wmi__strbuf_puts(sb, ";\n");
         }
     } else {
         const char *k;
@@ -965,24 +965,24 @@ put_instance_text(wmi_strbuf *sb, const json_t *obj, const wmi_schema *schema, i
                 break;
             if ((k[0] == '_' && k[1] == '_') || json_is_null(v))
                 continue;
-            ok = put_indent(sb, indent + 1) && wmi_strbuf_printf(sb, "%s = ", k) &&
-                 put_value_text(sb, v, CIM_EMPTY, schema, indent + 1) && wmi_strbuf_puts(sb, ";\n");
+            ok = put_indent(sb, indent + 1) && wmi__strbuf_printf(sb, "%s = ", k) &&
+                 put_value_text(sb, v, CIM_EMPTY, schema, indent + 1) && wmi__strbuf_puts(sb, ";\n");
         }
     }
     /* Only the outermost instance ends with "};"; an embedded one ends
      * with "}" and its property line supplies the ";". */
-    return ok && put_indent(sb, indent) && wmi_strbuf_puts(sb, indent ? "}" : "};");
+    return ok && put_indent(sb, indent) && wmi__strbuf_puts(sb, indent ? "}" : "};");
 }
 
 WMI_EXPORT char *
 wmi_object_get_text(const wmi_object *obj)
 {
     wmi_strbuf sb = {0};
-    if (!put_instance_text(&sb, obj->json, obj->schema, 0) || !wmi_strbuf_putc(&sb, '\n')) {
-        wmi_strbuf_free(&sb);
+    if (!put_instance_text(&sb, obj->json, obj->schema, 0) || !wmi__strbuf_putc(&sb, '\n')) {
+        wmi__strbuf_free(&sb);
         return NULL;
     }
-    return wmi_strbuf_detach(&sb);
+    return wmi__strbuf_detach(&sb);
 }
 
 WMI_EXPORT char *
@@ -990,20 +990,20 @@ wmi_value_get_text(const json_t *value, wmi_cimtype type)
 {
     wmi_strbuf sb = {0};
     if (!put_value_text(&sb, value, type, NULL, 0)) {
-        wmi_strbuf_free(&sb);
+        wmi__strbuf_free(&sb);
         return NULL;
     }
-    return wmi_strbuf_detach(&sb);
+    return wmi__strbuf_detach(&sb);
 }
 
 WMI_EXPORT char *
 wmi_object_get_path(const wmi_object *obj)
 {
     wmi_strbuf sb = {0};
-    bool ok = wmi_strbuf_puts(&sb, obj->cls->name);
+    bool ok = wmi__strbuf_puts(&sb, obj->cls->name);
     if (obj->cls->flags & WMI_CLASS_SINGLETON) {
-        ok = ok && wmi_strbuf_puts(&sb, "=@");
-        return ok ? wmi_strbuf_detach(&sb) : (wmi_strbuf_free(&sb), NULL);
+        ok = ok && wmi__strbuf_puts(&sb, "=@");
+        return ok ? wmi__strbuf_detach(&sb) : (wmi__strbuf_free(&sb), NULL);
     }
     int nkeys = 0;
     for (size_t i = 0; ok && i < obj->cls->nprops; i++) {
@@ -1017,17 +1017,17 @@ wmi_object_get_path(const wmi_object *obj)
             ok = false;
             break;
         }
-        ok = wmi_strbuf_putc(&sb, nkeys++ ? ',' : '.') && wmi_strbuf_printf(&sb, "%s=", p->name);
+        ok = wmi__strbuf_putc(&sb, nkeys++ ? ',' : '.') && wmi__strbuf_printf(&sb, "%s=", p->name);
         if (ok && json_is_string(v))
             ok = put_quoted(&sb, json_string_value(v), '"');
         else if (ok)
             ok = put_scalar_text(&sb, v, p->type, NULL, 0);
     }
     if (!ok || nkeys == 0) {
-        wmi_strbuf_free(&sb);
+        wmi__strbuf_free(&sb);
         return NULL;
     }
-    return wmi_strbuf_detach(&sb);
+    return wmi__strbuf_detach(&sb);
 }
 
 /* Parse one key value of an object path: "quoted", 'c', number, TRUE/FALSE. */
@@ -1040,16 +1040,16 @@ path_value(const char *p, json_t **out)
         while (*p && *p != q) {
             if (*p == '\\' && p[1])
                 p++;
-            if (!wmi_strbuf_putc(&sb, *p++)) {
-                wmi_strbuf_free(&sb);
+            if (!wmi__strbuf_putc(&sb, *p++)) {
+                wmi__strbuf_free(&sb);
                 return NULL;
             }
         }
         if (*p != q) {
-            wmi_strbuf_free(&sb);
+            wmi__strbuf_free(&sb);
             return NULL;
         }
-        char *s = wmi_strbuf_detach(&sb);
+        char *s = wmi__strbuf_detach(&sb);
         *out = json_string(s);
         free(s);
         return *out ? p + 1 : NULL;

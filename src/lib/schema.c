@@ -17,15 +17,15 @@
 #include "lib/object_internal.h"
 
 /* The built-in classes: JSON class definitions, superclasses first. */
-extern const char *const wmi_builtin_classes[];
-extern const char *const wmi_builtin_instance_classes[];
+extern const char *const wmi__builtin_classes[];
+extern const char *const wmi__builtin_instance_classes[];
 
 /* ====================================================================
  * Errors
  * ==================================================================== */
 
 void
-wmi_set_error(wmi_error *err, wmi_status st, const char *source, const char *fmt, ...)
+wmi__set_error(wmi_error *err, wmi_status st, const char *source, const char *fmt, ...)
 {
     if (err == NULL)
         return;
@@ -139,7 +139,7 @@ wmi_class_property_at(const wmi_class *cls, size_t index)
 WMI_EXPORT const wmi_property *
 wmi_class_find_property(const wmi_class *cls, const char *name)
 {
-    return cimap_get(&cls->index, name);
+    return wmi__cimap_get(&cls->index, name);
 }
 
 WMI_EXPORT const json_t *
@@ -171,7 +171,7 @@ class_free(struct wmi_class *cls)
             json_decref((json_t *)cls->props[i].default_value);
     }
     free(cls->props);
-    cimap_free(&cls->index);
+    wmi__cimap_free(&cls->index);
     json_decref(cls->qualifiers);
     json_decref(cls->flavors);
     json_decref(cls->def);
@@ -242,7 +242,7 @@ check_default(const wmi_schema *schema, const wmi_property *prop, json_t *v,
     snprintf(path, sizeof path, "%s.%s", cname, prop->name);
     if (json_is_null(v))
         return NULL;
-    wmi_status st = wmi_check_value(schema, prop, v, &repl, 0, path, sizeof path, err);
+    wmi_status st = wmi__check_value(schema, prop, v, &repl, 0, path, sizeof path, err);
     if (WMI_FAILED(st))
         return NULL;
     return repl ? repl : json_incref(v);
@@ -332,9 +332,9 @@ inherit_qualifiers(struct wmi_class *cls, const struct wmi_class *super, const j
             continue;
         const json_t *own = get_ci(cls->qualifiers, k);
         if (own != NULL && has_flavor(super->flavors, k, "DisableOverride") && !json_equal((json_t *)own, v)) {
-            wmi_set_error(err, WBEM_E_OVERRIDE_NOT_ALLOWED, cls->name,
-                          "qualifier %s of class %s has the DisableOverride flavor: a subclass cannot change it", k,
-                          super->name);
+            wmi__set_error(err, WBEM_E_OVERRIDE_NOT_ALLOWED, cls->name,
+                           "qualifier %s of class %s has the DisableOverride flavor: a subclass cannot change it", k,
+                           super->name);
             return WBEM_E_OVERRIDE_NOT_ALLOWED;
         }
         if (own == NULL && json_object_set(cls->qualifiers, k, v) != 0)
@@ -348,9 +348,9 @@ inherit_qualifiers(struct wmi_class *cls, const struct wmi_class *super, const j
             static const char *const weaker[] = {"EnableOverride", "Restricted", "NotToSubclass"};
             for (size_t w = 0; w < sizeof weaker / sizeof weaker[0]; w++) {
                 if (has_flavor(own_flavors, k, weaker[w])) {
-                    wmi_set_error(err, WBEM_E_OVERRIDE_NOT_ALLOWED, cls->name,
-                                  "qualifier %s of class %s has the DisableOverride flavor: a subclass cannot "
-                                  "give it %s", k, super->name, weaker[w]);
+                    wmi__set_error(err, WBEM_E_OVERRIDE_NOT_ALLOWED, cls->name,
+                                   "qualifier %s of class %s has the DisableOverride flavor: a subclass cannot "
+                                   "give it %s", k, super->name, weaker[w]);
                     return WBEM_E_OVERRIDE_NOT_ALLOWED;
                 }
             }
@@ -399,9 +399,9 @@ check_property_overrides(const struct wmi_class *super, const char *cname, const
                 continue;
             char where[300];
             snprintf(where, sizeof where, "%s.%s", cname, prop);
-            wmi_set_error(err, WBEM_E_OVERRIDE_NOT_ALLOWED, where,
-                          "qualifier %s of %s.%s has the DisableOverride flavor: a subclass cannot change it", q,
-                          a->name, prop);
+            wmi__set_error(err, WBEM_E_OVERRIDE_NOT_ALLOWED, where,
+                           "qualifier %s of %s.%s has the DisableOverride flavor: a subclass cannot change it", q,
+                           a->name, prop);
             return WBEM_E_OVERRIDE_NOT_ALLOWED;
         }
     }
@@ -461,8 +461,8 @@ redeclare_property(const wmi_schema *schema, struct wmi_class *cls, wmi_property
 {
     /* A redeclaration may only change the default (and add flags). */
     if (inh->type != pd->type) {
-        wmi_set_error(err, WBEM_E_UPDATE_TYPE_MISMATCH, where, "redeclared with type %s; %s declares it %s",
-                      pd->tspec, inh->origin, wmi_cimtype_name(inh->type));
+        wmi__set_error(err, WBEM_E_UPDATE_TYPE_MISMATCH, where, "redeclared with type %s; %s declares it %s",
+                       pd->tspec, inh->origin, wmi_cimtype_name(inh->type));
         return WBEM_E_UPDATE_TYPE_MISMATCH;
     }
     inh->flags |= pd->flags;
@@ -486,8 +486,8 @@ declare_property(const wmi_schema *schema, struct wmi_class *cls, const char *ke
     /* JSON keys are unique, but names compare case-insensitively. */
     for (size_t d = cls->ninherited; d < cls->nprops; d++) {
         if (strcasecmp(cls->props[d].name, key) == 0) {
-            wmi_set_error(err, WBEM_E_INVALID_PROPERTY, where,
-                          "property %s is declared twice (names are case-insensitive)", key);
+            wmi__set_error(err, WBEM_E_INVALID_PROPERTY, where,
+                           "property %s is declared twice (names are case-insensitive)", key);
             free(pd->ref_class);
             return WBEM_E_INVALID_PROPERTY;
         }
@@ -520,19 +520,19 @@ class_add_property(const wmi_schema *schema, struct wmi_class *cls, const char *
 
     snprintf(where, sizeof where, "%s.%s", cls->name, key);
     if (key[0] == '\0' || strlen(key) > 255 || (key[0] == '_' && key[1] == '_') || !valid_name(key)) {
-        wmi_set_error(err, WBEM_E_INVALID_PROPERTY, where,
-                      "a property name must be 1 to 255 characters, a letter or \"_\" then "
-                      "letters, digits or \"_\", and not start with \"__\"");
+        wmi__set_error(err, WBEM_E_INVALID_PROPERTY, where,
+                       "a property name must be 1 to 255 characters, a letter or \"_\" then "
+                       "letters, digits or \"_\", and not start with \"__\"");
         return WBEM_E_INVALID_PROPERTY;
     }
     read_prop_decl(val, &pd);
     if (pd.tspec == NULL) {
-        wmi_set_error(err, WBEM_E_INVALID_PROPERTY_TYPE, where,
-                      "a property needs a CIM type: \"uint32\" or {\"CIMType\": \"uint32\", ...}");
+        wmi__set_error(err, WBEM_E_INVALID_PROPERTY_TYPE, where,
+                       "a property needs a CIM type: \"uint32\" or {\"CIMType\": \"uint32\", ...}");
         return WBEM_E_INVALID_PROPERTY_TYPE;
     }
     if (WMI_FAILED(parse_prop_type(pd.tspec, &pd.type, &pd.ref_class))) {
-        wmi_set_error(err, WBEM_E_INVALID_CIM_TYPE, where, "unknown CIM type \"%s\"", pd.tspec);
+        wmi__set_error(err, WBEM_E_INVALID_CIM_TYPE, where, "unknown CIM type \"%s\"", pd.tspec);
         return WBEM_E_INVALID_CIM_TYPE;
     }
     /* Keys are written into object paths, which hold integers,
@@ -541,11 +541,11 @@ class_add_property(const wmi_schema *schema, struct wmi_class *cls, const char *
     if ((pd.flags & WMI_PROPERTY_KEY) && ((pd.type & CIM_FLAG_ARRAY) || pd.type == CIM_REAL32 ||
                                           pd.type == CIM_REAL64 || pd.type == CIM_OBJECT)) {
         free(pd.ref_class);
-        wmi_set_error(err, WBEM_E_CANNOT_BE_KEY, where, "a %s property cannot be a key",
-                      wmi_cimtype_name(pd.type));
+        wmi__set_error(err, WBEM_E_CANNOT_BE_KEY, where, "a %s property cannot be a key",
+                       wmi_cimtype_name(pd.type));
         return WBEM_E_CANNOT_BE_KEY;
     }
-    wmi_property *inh = cimap_get(&cls->index, key);
+    wmi_property *inh = wmi__cimap_get(&cls->index, key);
     if (inh == NULL)
         return declare_property(schema, cls, key, &pd, where, err);
     wmi_status st = check_property_overrides(cls->super, cls->name, key, val, err);
@@ -567,31 +567,31 @@ check_class_def(const wmi_schema *schema, const json_t *def, const struct wmi_cl
 
     *super = NULL;
     if (!json_is_object(def) || cname == NULL || cname[0] == '\0') {
-        wmi_set_error(err, WBEM_E_INVALID_CLASS, "", "a class definition needs a \"__CLASS\" string");
+        wmi__set_error(err, WBEM_E_INVALID_CLASS, "", "a class definition needs a \"__CLASS\" string");
         return WBEM_E_INVALID_CLASS;
     }
     if (strlen(cname) > 255) {
-        wmi_set_error(err, WBEM_E_CLASS_NAME_TOO_WIDE, cname, "class name longer than 255 characters");
+        wmi__set_error(err, WBEM_E_CLASS_NAME_TOO_WIDE, cname, "class name longer than 255 characters");
         return WBEM_E_CLASS_NAME_TOO_WIDE;
     }
     if (!valid_name(cname)) {
-        wmi_set_error(err, WBEM_E_INVALID_CLASS, cname,
-                      "a class name is a letter or \"_\", then letters, digits or \"_\"");
+        wmi__set_error(err, WBEM_E_INVALID_CLASS, cname,
+                       "a class name is a letter or \"_\", then letters, digits or \"_\"");
         return WBEM_E_INVALID_CLASS;
     }
-    if (cimap_get(&schema->classes, cname) != NULL) {
-        wmi_set_error(err, WBEM_E_ALREADY_EXISTS, cname, "class %s is already defined", cname);
+    if (wmi__cimap_get(&schema->classes, cname) != NULL) {
+        wmi__set_error(err, WBEM_E_ALREADY_EXISTS, cname, "class %s is already defined", cname);
         return WBEM_E_ALREADY_EXISTS;
     }
     if ((quals != NULL && !json_is_object(quals)) || (props != NULL && !json_is_object(props))) {
-        wmi_set_error(err, WBEM_E_INVALID_CLASS, cname,
-                      "\"__QUALIFIERS\" and \"__PROPERTIES\" must be JSON objects");
+        wmi__set_error(err, WBEM_E_INVALID_CLASS, cname,
+                       "\"__QUALIFIERS\" and \"__PROPERTIES\" must be JSON objects");
         return WBEM_E_INVALID_CLASS;
     }
     if (sname != NULL && sname[0] != '\0') {
-        *super = cimap_get(&schema->classes, sname);
+        *super = wmi__cimap_get(&schema->classes, sname);
         if (*super == NULL) {
-            wmi_set_error(err, WBEM_E_INVALID_SUPERCLASS, cname, "superclass %s is not defined", sname);
+            wmi__set_error(err, WBEM_E_INVALID_SUPERCLASS, cname, "superclass %s is not defined", sname);
             return WBEM_E_INVALID_SUPERCLASS;
         }
     }
@@ -652,7 +652,7 @@ class_new(const json_t *def, const struct wmi_class *super, struct wmi_class **o
     cls->ninherited = ninh;
     cls->nprops = ninh;
     for (size_t i = 0; i < ninh; i++)
-        cimap_put(&cls->index, cls->props[i].name, &cls->props[i]);
+        wmi__cimap_put(&cls->index, cls->props[i].name, &cls->props[i]);
     *out = cls;
     return WBEM_S_NO_ERROR;
 }
@@ -683,7 +683,7 @@ class_build(wmi_schema *schema, const json_t *def, struct wmi_class **out, wmi_e
     }
     /* Index the declared properties only now: the table no longer moves. */
     for (size_t i = cls->ninherited; WMI_SUCCEEDED(st) && i < cls->nprops; i++)
-        if (!cimap_put(&cls->index, cls->props[i].name, &cls->props[i]))
+        if (!wmi__cimap_put(&cls->index, cls->props[i].name, &cls->props[i]))
             st = WBEM_E_OUT_OF_MEMORY;
     if (WMI_FAILED(st)) {
         class_free(cls);
@@ -710,7 +710,7 @@ schema_insert(wmi_schema *schema, struct wmi_class *cls)
         schema->list = nl;
         schema->caplist = ncap;
     }
-    if (!cimap_put(&schema->classes, cls->name, cls))
+    if (!wmi__cimap_put(&schema->classes, cls->name, cls))
         return WBEM_E_OUT_OF_MEMORY;
     schema->list[schema->nlist++] = cls;
     return WBEM_S_NO_ERROR;
@@ -722,9 +722,9 @@ wmi_schema_add_class_json(wmi_schema *schema, const json_t *def, wmi_error *err)
     struct wmi_class *cls;
     json_t *genus = json_object_get(def, "__GENUS");
     if (genus != NULL && json_integer_value(genus) != 1) {
-        wmi_set_error(err, WBEM_E_INVALID_CLASS,
-                      json_string_value(json_object_get(def, "__CLASS")),
-                      "a class definition has \"__GENUS\": 1 (2 is an instance)");
+        wmi__set_error(err, WBEM_E_INVALID_CLASS,
+                       json_string_value(json_object_get(def, "__CLASS")),
+                       "a class definition has \"__GENUS\": 1 (2 is an instance)");
         return WBEM_E_INVALID_CLASS;
     }
     wmi_status st = class_build(schema, def, &cls, err);
@@ -777,8 +777,8 @@ wmi_schema_add_classes_json(wmi_schema *schema, const json_t *defs, size_t *fail
         if (bad++ == 0) {
             first = WBEM_E_INVALID_SUPERCLASS;
             def = json_array_get(pending, i);
-            wmi_set_error(err, first, json_string_value(json_object_get(def, "__CLASS")), "superclass %s is unknown",
-                          json_string_value(json_object_get(def, "__SUPERCLASS")));
+            wmi__set_error(err, first, json_string_value(json_object_get(def, "__CLASS")), "superclass %s is unknown",
+                           json_string_value(json_object_get(def, "__SUPERCLASS")));
         }
     }
     json_decref(pending);
@@ -817,7 +817,7 @@ wmi_schema_new(void)
     if (schema == NULL)
         return NULL;
     atomic_init(&schema->refs, 1);
-    add_builtin_table(schema, wmi_builtin_classes, true, &err);
+    add_builtin_table(schema, wmi__builtin_classes, true, &err);
     return schema;
 }
 
@@ -825,7 +825,7 @@ WMI_EXPORT wmi_status
 wmi_schema_add_instance_classes(wmi_schema *schema, wmi_error *err)
 {
     wmi_error local;
-    return add_builtin_table(schema, wmi_builtin_instance_classes, false, err ? err : &local);
+    return add_builtin_table(schema, wmi__builtin_instance_classes, false, err ? err : &local);
 }
 
 WMI_EXPORT wmi_schema *
@@ -846,14 +846,14 @@ wmi_schema_free(wmi_schema *schema)
     for (size_t i = schema->nlist; i-- > 0;)
         class_free(schema->list[i]);
     free(schema->list);
-    cimap_free(&schema->classes);
+    wmi__cimap_free(&schema->classes);
     free(schema);
 }
 
 WMI_EXPORT const wmi_class *
 wmi_schema_get_class(const wmi_schema *schema, const char *name)
 {
-    return cimap_get(&schema->classes, name);
+    return wmi__cimap_get(&schema->classes, name);
 }
 
 WMI_EXPORT void
