@@ -14,7 +14,7 @@ fold(unsigned char c)
 }
 
 size_t
-cimap_hash(const char *key)
+wmi__cimap_hash(const char *key)
 {
     /* FNV-1a over the ASCII-folded bytes. */
     uint64_t h = 1469598103934665603ull;
@@ -47,11 +47,11 @@ grow(cimap *m)
 }
 
 bool
-cimap_put(cimap *m, const char *key, void *value)
+wmi__cimap_put(cimap *m, const char *key, void *value)
 {
     if ((m->count + 1) * 4 > m->cap * 3 && !grow(m))
         return false;
-    size_t h = cimap_hash(key);
+    size_t h = wmi__cimap_hash(key);
     size_t j = h & (m->cap - 1);
     while (m->slots[j].key != NULL) {
         if (m->slots[j].hash == h && strcasecmp(m->slots[j].key, key) == 0) {
@@ -69,11 +69,11 @@ cimap_put(cimap *m, const char *key, void *value)
 }
 
 void *
-cimap_get(const cimap *m, const char *key)
+wmi__cimap_get(const cimap *m, const char *key)
 {
     if (m->cap == 0)
         return NULL;
-    size_t h = cimap_hash(key);
+    size_t h = wmi__cimap_hash(key);
     size_t j = h & (m->cap - 1);
     while (m->slots[j].key != NULL) {
         if (m->slots[j].hash == h && strcasecmp(m->slots[j].key, key) == 0)
@@ -84,7 +84,7 @@ cimap_get(const cimap *m, const char *key)
 }
 
 void
-cimap_free(cimap *m)
+wmi__cimap_free(cimap *m)
 {
     free(m->slots);
     m->slots = NULL;

@@ -22,10 +22,10 @@ typedef struct cimap {
     size_t count;
 } cimap;
 
-size_t cimap_hash(const char *key);
+size_t wmi__cimap_hash(const char *key);
 /* Insert or replace; @key must live as long as the entry.  false on ENOMEM. */
-bool cimap_put(cimap *m, const char *key, void *value);
-void *cimap_get(const cimap *m, const char *key);
-void cimap_free(cimap *m);
+bool wmi__cimap_put(cimap *m, const char *key, void *value);
+void *wmi__cimap_get(const cimap *m, const char *key);
+void wmi__cimap_free(cimap *m);
 
 #endif

@@ -3,7 +3,7 @@
  * char16 literals with every escape, decimal, hex, octal and binary
  * integers, reals and punctuation (docs/mof.md, "Lexical rules").
  *
- * Linear in the input; no recursion.  Input is UTF-8 (mof_parse.c converts
+ * Linear in the input; no recursion.  Input is UTF-8 (mof_files.c converts
  * UTF-16 first); bytes >= 0x80 may appear in names, strings and comments.
  */
 #include <errno.h>
@@ -16,7 +16,7 @@
 #include "lib/mof_internal.h"
 
 void
-mof_lex_init(struct mof_lexer *lx, const char *buf, size_t len)
+wmi__mof_lex_init(struct mof_lexer *lx, const char *buf, size_t len)
 {
     memset(lx, 0, sizeof *lx);
     lx->buf = buf;
@@ -26,13 +26,13 @@ mof_lex_init(struct mof_lexer *lx, const char *buf, size_t len)
 }
 
 void
-mof_lex_free(struct mof_lexer *lx)
+wmi__mof_lex_free(struct mof_lexer *lx)
 {
-    wmi_strbuf_free(&lx->sb);
+    wmi__strbuf_free(&lx->sb);
 }
 
 bool
-mof_tok_is(const struct mof_token *tok, const char *kw)
+wmi__mof_tok_is(const struct mof_token *tok, const char *kw)
 {
     size_t n = strlen(kw);
     return tok->kind == MT_IDENT && tok->len == n && strncasecmp(tok->start, kw, n) == 0;
@@ -112,7 +112,60 @@ put_utf8(wmi_strbuf *sb, uint32_t cp)
         b[3] = (char)(0x80 | (cp & 0x3F));
         n = 4;
     }
-    return wmi_strbuf_append(sb, b, n);
+    return wmi__strbuf_append(sb, b, n);
+}
+
+/* An escape sequence at its backslash (at @eline/@ecol): *@cp receives
+ * the character or, with *@unit set, the UTF-16 code unit of a \x. */
+static wmi_status
+lex_escape(struct mof_lexer *lx, int eline, int ecol, uint32_t *cp, bool *unit, wmi_error *err)
+{
+    advance(lx);
+    int e = peekc(lx, 0);
+    *unit = false;
+    switch (e) {
+    case 'b': *cp = '\b'; break;
+    case 't': *cp = '\t'; break;
+    case 'n': *cp = '\n'; break;
+    case 'f': *cp = '\f'; break;
+    case 'r': *cp = '\r'; break;
+    case '"': *cp = '"'; break;
+    case '\'': *cp = '\''; break;
+    case '\\': *cp = '\\'; break;
+    case 'x':
+    case 'X': {
+        advance(lx);
+        uint32_t v = 0;
+        int nd = 0;
+        while (nd < 4 && wmi__hex_digit(peekc(lx, 0)) >= 0) {
+            v = v * 16 + (uint32_t)wmi__hex_digit(peekc(lx, 0));
+            advance(lx);
+            nd++;
+        }
+        if (nd == 0)
+            return lex_error(err, WBEMMOF_E_ILLEGAL_CONSTANT_VALUE, eline, ecol,
+                             "\\%c must be followed by 1 to 4 hex digits", e);
+        if (v == 0)
+            return lex_error(err, WBEMMOF_E_ILLEGAL_CONSTANT_VALUE, eline, ecol,
+                             "\\x0: a NUL character is not allowed in a string");
+        *cp = v;
+        *unit = true;
+        return WBEM_S_NO_ERROR;
+    }
+    default: {
+        char what[16];
+        if (e < 0)
+            snprintf(what, sizeof what, "\\");
+        else if (e >= 0x20 && e < 0x7F)
+            snprintf(what, sizeof what, "\\%c", (char)e);
+        else
+            snprintf(what, sizeof what, "\\\\x%02X", (unsigned)e & 0xFFu);
+        return lex_error(err, WBEMMOF_E_ILLEGAL_CONSTANT_VALUE, eline, ecol,
+                         "unknown escape sequence \"%s\" (write \\\\ for a backslash)", what);
+    }
+    }
+    advance(lx);
+    return WBEM_S_NO_ERROR;
 }
 
 /* A quoted literal (string or char16) after its opening quote; decoded
@@ -125,7 +178,7 @@ lex_quoted(struct mof_lexer *lx, char quote, int line, int col, wmi_error *err)
     int hline = 0, hcol = 0;
 
     lx->sb.len = 0;
-    if (!wmi_strbuf_reserve(&lx->sb, 1))
+    if (!wmi__strbuf_reserve(&lx->sb, 1))
         return WBEM_E_OUT_OF_MEMORY;
     lx->sb.data[0] = '\0';
     for (;;) {
@@ -138,53 +191,12 @@ lex_quoted(struct mof_lexer *lx, char quote, int line, int col, wmi_error *err)
             advance(lx);
             return WBEM_S_NO_ERROR;
         }
-        uint32_t cp;
+        uint32_t cp = 0;
         bool unit = false; /* cp is a UTF-16 code unit from \x */
         if (c == '\\') {
-            advance(lx);
-            int e = peekc(lx, 0);
-            switch (e) {
-            case 'b': cp = '\b'; break;
-            case 't': cp = '\t'; break;
-            case 'n': cp = '\n'; break;
-            case 'f': cp = '\f'; break;
-            case 'r': cp = '\r'; break;
-            case '"': cp = '"'; break;
-            case '\'': cp = '\''; break;
-            case '\\': cp = '\\'; break;
-            case 'x':
-            case 'X': {
-                advance(lx);
-                cp = 0;
-                int nd = 0;
-                while (nd < 4 && wmi_hex_digit(peekc(lx, 0)) >= 0) {
-                    cp = cp * 16 + (uint32_t)wmi_hex_digit(peekc(lx, 0));
-                    advance(lx);
-                    nd++;
-                }
-                if (nd == 0)
-                    return lex_error(err, WBEMMOF_E_ILLEGAL_CONSTANT_VALUE, eline, ecol,
-                                     "\\%c must be followed by 1 to 4 hex digits", e);
-                if (cp == 0)
-                    return lex_error(err, WBEMMOF_E_ILLEGAL_CONSTANT_VALUE, eline, ecol,
-                                     "\\x0: a NUL character is not allowed in a string");
-                unit = true;
-                break;
-            }
-            default: {
-                char what[16];
-                if (e < 0)
-                    snprintf(what, sizeof what, "\\");
-                else if (e >= 0x20 && e < 0x7F)
-                    snprintf(what, sizeof what, "\\%c", (char)e);
-                else
-                    snprintf(what, sizeof what, "\\\\x%02X", (unsigned)e & 0xFFu);
-                return lex_error(err, WBEMMOF_E_ILLEGAL_CONSTANT_VALUE, eline, ecol,
-                                 "unknown escape sequence \"%s\" (write \\\\ for a backslash)", what);
-            }
-            }
-            if (!unit)
-                advance(lx);
+            wmi_status st = lex_escape(lx, eline, ecol, &cp, &unit, err);
+            if (WMI_FAILED(st))
+                return st;
         } else {
             /* A raw byte: copy UTF-8 through as is. */
             if (high != 0)
@@ -193,7 +205,7 @@ lex_quoted(struct mof_lexer *lx, char quote, int line, int col, wmi_error *err)
             if (c == 0)
                 return lex_error(err, WBEMMOF_E_UNRECOGNIZED_TOKEN, eline, ecol,
                                  "NUL byte in a literal");
-            if (!wmi_strbuf_putc(&lx->sb, (char)c))
+            if (!wmi__strbuf_putc(&lx->sb, (char)c))
                 return WBEM_E_OUT_OF_MEMORY;
             advance(lx);
             continue;
@@ -294,7 +306,7 @@ lex_number(struct mof_lexer *lx, struct mof_token *tok, wmi_error *err)
         return lex_error(err, WBEMMOF_E_ILLEGAL_CONSTANT_VALUE, tok->line, tok->col,
                          "malformed integer constant \"%s\"", text);
     for (size_t k = 0; k < nd; k++) {
-        int d = wmi_hex_digit((unsigned char)digits[k]);
+        int d = wmi__hex_digit((unsigned char)digits[k]);
         if (d < 0 || d >= base)
             return lex_error(err, WBEMMOF_E_ILLEGAL_CONSTANT_VALUE, tok->line, tok->col,
                              "malformed integer constant \"%s\"", text);
@@ -309,7 +321,7 @@ lex_number(struct mof_lexer *lx, struct mof_token *tok, wmi_error *err)
 }
 
 wmi_status
-mof_lex_next(struct mof_lexer *lx, struct mof_token *tok, wmi_error *err)
+wmi__mof_lex_next(struct mof_lexer *lx, struct mof_token *tok, wmi_error *err)
 {
     memset(tok, 0, sizeof *tok);
     for (;;) {

@@ -118,9 +118,149 @@ json_type_name(const json_t *v)
 static wmi_status
 mismatch(wmi_error *err, const char *path, wmi_cimtype type, const json_t *v, const char *why)
 {
-    wmi_set_error(err, WBEM_E_TYPE_MISMATCH, path, "expected %s, got %s%s%s", wmi_cimtype_name(type),
-                  json_type_name(v), why ? ": " : "", why ? why : "");
+    wmi__set_error(err, WBEM_E_TYPE_MISMATCH, path, "expected %s, got %s%s%s", wmi_cimtype_name(type),
+                   json_type_name(v), why ? ": " : "", why ? why : "");
     return WBEM_E_TYPE_MISMATCH;
+}
+
+/* An integer of type @base (range @r): a JSON integer or a decimal
+ * string, which becomes an integer (*@repl) when it fits one. */
+static wmi_status
+check_integer(wmi_cimtype base, const struct int_range *r, json_t *v, json_t **repl, const char *path,
+              wmi_error *err)
+{
+    bool neg;
+    uint64_t mag;
+    if (json_is_integer(v)) {
+        json_int_t i = json_integer_value(v);
+        neg = i < 0;
+        mag = neg ? (uint64_t)(-(i + 1)) + 1 : (uint64_t)i;
+    } else if (json_is_string(v) && parse_dec(json_string_value(v), &neg, &mag)) {
+        /* Decimal strings are accepted for every integer type and stored
+         * as JSON integers when they fit; only uint64 values above
+         * INT64_MAX stay strings. */
+    } else {
+        return mismatch(err, path, base, v, NULL);
+    }
+    if (neg ? (mag > (uint64_t)INT64_MAX + 1 || -(int64_t)(mag - 1) - 1 < r->min) : mag > r->max) {
+        wmi__set_error(err, WBEM_E_TYPE_MISMATCH, path, "value %s%" PRIu64 " is out of range for %s",
+                       neg ? "-" : "", mag, wmi_cimtype_name(base));
+        return WBEM_E_TYPE_MISMATCH;
+    }
+    if (json_is_string(v) && (neg || mag <= (uint64_t)INT64_MAX)) {
+        json_int_t iv = neg ? (json_int_t)(-(int64_t)(mag - 1) - 1) : (json_int_t)mag;
+        *repl = json_integer(iv);
+    }
+    return WBEM_S_NO_ERROR;
+}
+
+/* A real32 or real64 (@base): a number, or a string that reads as one. */
+static wmi_status
+check_real(wmi_cimtype base, json_t *v, json_t **repl, const char *path, wmi_error *err)
+{
+    if (json_is_integer(v)) {
+        *repl = json_real((double)json_integer_value(v));
+        return WBEM_S_NO_ERROR;
+    }
+    /* A real32 holds what a float holds: beyond FLT_MAX it would
+     * become infinity when a consumer stores it as one. */
+    if (json_is_real(v) && base == CIM_REAL32 && fabs(json_real_value(v)) > (double)FLT_MAX)
+        return mismatch(err, path, base, v, "out of the range of real32");
+    if (json_is_real(v))
+        return WBEM_S_NO_ERROR;
+    if (json_is_string(v)) {
+        /* Reals written as strings (as MOF text or scripts might). */
+        char *end;
+        const char *s = json_string_value(v);
+        errno = 0;
+        double d = strtod(s, &end);
+        if (*s != '\0' && *end == '\0' && errno == 0 && isfinite(d)) {
+            if (base == CIM_REAL32 && fabs(d) > (double)FLT_MAX)
+                return mismatch(err, path, base, v, "out of the range of real32");
+            *repl = json_real(d);
+            return WBEM_S_NO_ERROR;
+        }
+    }
+    return mismatch(err, path, base, v, NULL);
+}
+
+/* A char16: one character, or its code point (stored as the character). */
+static wmi_status
+check_char16(json_t *v, json_t **repl, const char *path, wmi_error *err)
+{
+    if (json_is_string(v) && utf8_length(json_string_value(v)) == 1)
+        return WBEM_S_NO_ERROR;
+    if (json_is_integer(v) && json_integer_value(v) > 0 && json_integer_value(v) <= 0xFFFF) {
+        /* A char16 given as its code point: store the character. */
+        char buf[4];
+        json_int_t c = json_integer_value(v);
+        if (c < 0x80) {
+            buf[0] = (char)c;
+            buf[1] = 0;
+        } else if (c < 0x800) {
+            buf[0] = (char)(0xC0 | (c >> 6));
+            buf[1] = (char)(0x80 | (c & 0x3F));
+            buf[2] = 0;
+        } else {
+            if (c >= 0xD800 && c <= 0xDFFF)
+                return mismatch(err, path, CIM_CHAR16, v, "a surrogate is not a character");
+            buf[0] = (char)(0xE0 | (c >> 12));
+            buf[1] = (char)(0x80 | ((c >> 6) & 0x3F));
+            buf[2] = (char)(0x80 | (c & 0x3F));
+            buf[3] = 0;
+        }
+        *repl = json_string(buf);
+        return WBEM_S_NO_ERROR;
+    }
+    return mismatch(err, path, CIM_CHAR16, v, "char16 is one character");
+}
+
+/* A reference: an object path, to a @prop->ref_class when @schema knows
+ * the class it names. */
+static wmi_status
+check_reference(const wmi_schema *schema, const wmi_property *prop, json_t *v, const char *path,
+                wmi_error *err)
+{
+    if (json_is_string(v)) {
+        char *cn;
+        json_t *keys;
+        if (WMI_FAILED(wmi_path_parse(json_string_value(v), &cn, &keys)))
+            return mismatch(err, path, CIM_REFERENCE, v, "not an object path such as Class.Key=\"value\"");
+        bool ok = true;
+        if (prop != NULL && prop->ref_class != NULL && schema != NULL) {
+            const wmi_class *rc = wmi_schema_get_class(schema, cn);
+            ok = rc == NULL || wmi_class_isa(rc, prop->ref_class);
+        }
+        free(cn);
+        json_decref(keys);
+        if (!ok) {
+            wmi__set_error(err, WBEM_E_TYPE_MISMATCH, path, "the path does not name a %s",
+                           prop->ref_class);
+            return WBEM_E_TYPE_MISMATCH;
+        }
+        return WBEM_S_NO_ERROR;
+    }
+    return mismatch(err, path, CIM_REFERENCE, v, NULL);
+}
+
+/* An embedded object: an instance (of @prop->ref_class when given). */
+static wmi_status
+check_embedded(const wmi_schema *schema, const wmi_property *prop, json_t *v, int depth, char *path,
+               size_t pathlen, wmi_error *err)
+{
+    if (json_is_object(v)) {
+        const struct wmi_class *ec;
+        wmi_status st = wmi__check_instance(schema, v, &ec, depth + 1, path, pathlen, err);
+        if (WMI_FAILED(st))
+            return st;
+        if (prop != NULL && prop->ref_class != NULL && !wmi_class_isa(ec, prop->ref_class)) {
+            wmi__set_error(err, WBEM_E_TYPE_MISMATCH, path, "expected an instance of %s, got %s",
+                           prop->ref_class, ec->name);
+            return WBEM_E_TYPE_MISMATCH;
+        }
+        return WBEM_S_NO_ERROR;
+    }
+    return mismatch(err, path, CIM_OBJECT, v, "an embedded object is a JSON object with \"__CLASS\"");
 }
 
 /* Check one scalar of base type @base.  *@repl gets a converted value. */
@@ -133,58 +273,12 @@ check_scalar(const wmi_schema *schema, const wmi_property *prop, wmi_cimtype bas
     *repl = NULL;
     if (json_is_null(v))
         return WBEM_S_NO_ERROR;
-    if (int_range(base, &r)) {
-        bool neg;
-        uint64_t mag;
-        if (json_is_integer(v)) {
-            json_int_t i = json_integer_value(v);
-            neg = i < 0;
-            mag = neg ? (uint64_t)(-(i + 1)) + 1 : (uint64_t)i;
-        } else if (json_is_string(v) && parse_dec(json_string_value(v), &neg, &mag)) {
-            /* Decimal strings are accepted for every integer type and stored
-             * as JSON integers when they fit; only uint64 values above
-             * INT64_MAX stay strings. */
-        } else {
-            return mismatch(err, path, base, v, NULL);
-        }
-        if (neg ? (mag > (uint64_t)INT64_MAX + 1 || -(int64_t)(mag - 1) - 1 < r.min) : mag > r.max) {
-            wmi_set_error(err, WBEM_E_TYPE_MISMATCH, path, "value %s%" PRIu64 " is out of range for %s",
-                          neg ? "-" : "", mag, wmi_cimtype_name(base));
-            return WBEM_E_TYPE_MISMATCH;
-        }
-        if (json_is_string(v) && (neg || mag <= (uint64_t)INT64_MAX)) {
-            json_int_t iv = neg ? (json_int_t)(-(int64_t)(mag - 1) - 1) : (json_int_t)mag;
-            *repl = json_integer(iv);
-        }
-        return WBEM_S_NO_ERROR;
-    }
+    if (int_range(base, &r))
+        return check_integer(base, &r, v, repl, path, err);
     switch (base) {
     case CIM_REAL32:
     case CIM_REAL64:
-        if (json_is_integer(v)) {
-            *repl = json_real((double)json_integer_value(v));
-            return WBEM_S_NO_ERROR;
-        }
-        /* A real32 holds what a float holds: beyond FLT_MAX it would
-         * become infinity when a consumer stores it as one. */
-        if (json_is_real(v) && base == CIM_REAL32 && fabs(json_real_value(v)) > (double)FLT_MAX)
-            return mismatch(err, path, base, v, "out of the range of real32");
-        if (json_is_real(v))
-            return WBEM_S_NO_ERROR;
-        if (json_is_string(v)) {
-            /* Reals written as strings (as MOF text or scripts might). */
-            char *end;
-            const char *s = json_string_value(v);
-            errno = 0;
-            double d = strtod(s, &end);
-            if (*s != '\0' && *end == '\0' && errno == 0 && isfinite(d)) {
-                if (base == CIM_REAL32 && fabs(d) > (double)FLT_MAX)
-                    return mismatch(err, path, base, v, "out of the range of real32");
-                *repl = json_real(d);
-                return WBEM_S_NO_ERROR;
-            }
-        }
-        return mismatch(err, path, base, v, NULL);
+        return check_real(base, v, repl, path, err);
     case CIM_BOOLEAN:
         if (json_is_boolean(v))
             return WBEM_S_NO_ERROR;
@@ -194,31 +288,7 @@ check_scalar(const wmi_schema *schema, const wmi_property *prop, wmi_cimtype bas
             return WBEM_S_NO_ERROR;
         return mismatch(err, path, base, v, NULL);
     case CIM_CHAR16:
-        if (json_is_string(v) && utf8_length(json_string_value(v)) == 1)
-            return WBEM_S_NO_ERROR;
-        if (json_is_integer(v) && json_integer_value(v) > 0 && json_integer_value(v) <= 0xFFFF) {
-            /* A char16 given as its code point: store the character. */
-            char buf[4];
-            json_int_t c = json_integer_value(v);
-            if (c < 0x80) {
-                buf[0] = (char)c;
-                buf[1] = 0;
-            } else if (c < 0x800) {
-                buf[0] = (char)(0xC0 | (c >> 6));
-                buf[1] = (char)(0x80 | (c & 0x3F));
-                buf[2] = 0;
-            } else {
-                if (c >= 0xD800 && c <= 0xDFFF)
-                    return mismatch(err, path, base, v, "a surrogate is not a character");
-                buf[0] = (char)(0xE0 | (c >> 12));
-                buf[1] = (char)(0x80 | ((c >> 6) & 0x3F));
-                buf[2] = (char)(0x80 | (c & 0x3F));
-                buf[3] = 0;
-            }
-            *repl = json_string(buf);
-            return WBEM_S_NO_ERROR;
-        }
-        return mismatch(err, path, base, v, "char16 is one character");
+        return check_char16(v, repl, path, err);
     case CIM_DATETIME:
         if (json_is_string(v) && wmi_datetime_check(json_string_value(v)))
             return WBEM_S_NO_ERROR;
@@ -226,49 +296,18 @@ check_scalar(const wmi_schema *schema, const wmi_property *prop, wmi_cimtype bas
                         "not a DMTF datetime (yyyymmddHHMMSS.mmmmmmsUUU) or interval "
                         "(ddddddddHHMMSS.mmmmmm:000)");
     case CIM_REFERENCE:
-        if (json_is_string(v)) {
-            char *cn;
-            json_t *keys;
-            if (WMI_FAILED(wmi_path_parse(json_string_value(v), &cn, &keys)))
-                return mismatch(err, path, base, v, "not an object path such as Class.Key=\"value\"");
-            bool ok = true;
-            if (prop != NULL && prop->ref_class != NULL && schema != NULL) {
-                const wmi_class *rc = wmi_schema_get_class(schema, cn);
-                ok = rc == NULL || wmi_class_isa(rc, prop->ref_class);
-            }
-            free(cn);
-            json_decref(keys);
-            if (!ok) {
-                wmi_set_error(err, WBEM_E_TYPE_MISMATCH, path, "the path does not name a %s",
-                              prop->ref_class);
-                return WBEM_E_TYPE_MISMATCH;
-            }
-            return WBEM_S_NO_ERROR;
-        }
-        return mismatch(err, path, base, v, NULL);
+        return check_reference(schema, prop, v, path, err);
     case CIM_OBJECT:
-        if (json_is_object(v)) {
-            const struct wmi_class *ec;
-            wmi_status st = wmi_check_instance(schema, v, &ec, depth + 1, path, pathlen, err);
-            if (WMI_FAILED(st))
-                return st;
-            if (prop != NULL && prop->ref_class != NULL && !wmi_class_isa(ec, prop->ref_class)) {
-                wmi_set_error(err, WBEM_E_TYPE_MISMATCH, path, "expected an instance of %s, got %s",
-                              prop->ref_class, ec->name);
-                return WBEM_E_TYPE_MISMATCH;
-            }
-            return WBEM_S_NO_ERROR;
-        }
-        return mismatch(err, path, base, v, "an embedded object is a JSON object with \"__CLASS\"");
+        return check_embedded(schema, prop, v, depth, path, pathlen, err);
     default:
-        wmi_set_error(err, WBEM_E_INVALID_CIM_TYPE, path, "invalid CIM type %d", (int)base);
+        wmi__set_error(err, WBEM_E_INVALID_CIM_TYPE, path, "invalid CIM type %d", (int)base);
         return WBEM_E_INVALID_CIM_TYPE;
     }
 }
 
 wmi_status
-wmi_check_value(const wmi_schema *schema, const wmi_property *prop, json_t *v, json_t **repl,
-                int depth, char *path, size_t pathlen, wmi_error *err)
+wmi__check_value(const wmi_schema *schema, const wmi_property *prop, json_t *v, json_t **repl,
+                 int depth, char *path, size_t pathlen, wmi_error *err)
 {
     wmi_cimtype type = prop->type;
     wmi_cimtype base = (wmi_cimtype)(type & ~CIM_FLAG_ARRAY);
@@ -276,7 +315,7 @@ wmi_check_value(const wmi_schema *schema, const wmi_property *prop, json_t *v, j
     *repl = NULL;
     if (json_is_null(v)) {
         if (prop->flags & WMI_PROPERTY_NOT_NULL) {
-            wmi_set_error(err, WBEM_E_ILLEGAL_NULL, path, "the property is [not_null]");
+            wmi__set_error(err, WBEM_E_ILLEGAL_NULL, path, "the property is [not_null]");
             return WBEM_E_ILLEGAL_NULL;
         }
         return WBEM_S_NO_ERROR;
@@ -318,8 +357,8 @@ path_append(char *path, size_t plen, size_t pathlen, const char *key)
 }
 
 wmi_status
-wmi_check_instance(const wmi_schema *schema, json_t *obj, const struct wmi_class **cls_out,
-                   int depth, char *path, size_t pathlen, wmi_error *err)
+wmi__check_instance(const wmi_schema *schema, json_t *obj, const struct wmi_class **cls_out,
+                    int depth, char *path, size_t pathlen, wmi_error *err)
 {
     const char *cname;
     const struct wmi_class *cls;
@@ -328,28 +367,28 @@ wmi_check_instance(const wmi_schema *schema, json_t *obj, const struct wmi_class
     size_t plen = strlen(path);
 
     if (depth > WMI_MAX_OBJECT_NESTING) {
-        wmi_set_error(err, WBEM_E_INVALID_OBJECT, path, "embedded objects nest deeper than %d",
-                      WMI_MAX_OBJECT_NESTING);
+        wmi__set_error(err, WBEM_E_INVALID_OBJECT, path, "embedded objects nest deeper than %d",
+                       WMI_MAX_OBJECT_NESTING);
         return WBEM_E_INVALID_OBJECT;
     }
     if (!json_is_object(obj)) {
-        wmi_set_error(err, WBEM_E_INVALID_OBJECT, path, "an instance is a JSON object, got %s",
-                      json_type_name(obj));
+        wmi__set_error(err, WBEM_E_INVALID_OBJECT, path, "an instance is a JSON object, got %s",
+                       json_type_name(obj));
         return WBEM_E_INVALID_OBJECT;
     }
     cname = json_string_value(json_object_get(obj, "__CLASS"));
     if (cname == NULL) {
-        wmi_set_error(err, WBEM_E_INVALID_OBJECT, path, "the instance has no \"__CLASS\" string");
+        wmi__set_error(err, WBEM_E_INVALID_OBJECT, path, "the instance has no \"__CLASS\" string");
         return WBEM_E_INVALID_OBJECT;
     }
-    cls = schema ? cimap_get(&schema->classes, cname) : NULL;
+    cls = schema ? wmi__cimap_get(&schema->classes, cname) : NULL;
     if (cls == NULL) {
-        wmi_set_error(err, WBEM_E_INVALID_CLASS, path[0] ? path : "__CLASS", "unknown class %s", cname);
+        wmi__set_error(err, WBEM_E_INVALID_CLASS, path[0] ? path : "__CLASS", "unknown class %s", cname);
         return WBEM_E_INVALID_CLASS;
     }
     if (cls->flags & WMI_CLASS_ABSTRACT) {
-        wmi_set_error(err, WBEM_E_INVALID_CLASS, path[0] ? path : "__CLASS",
-                      "class %s is abstract and has no instances", cls->name);
+        wmi__set_error(err, WBEM_E_INVALID_CLASS, path[0] ? path : "__CLASS",
+                       "class %s is abstract and has no instances", cls->name);
         return WBEM_E_INVALID_CLASS;
     }
     if (strcmp(cname, cls->name) != 0)
@@ -364,15 +403,15 @@ wmi_check_instance(const wmi_schema *schema, json_t *obj, const struct wmi_class
                 json_object_del(obj, key);
             continue;
         }
-        const wmi_property *prop = cimap_get(&cls->index, key);
+        const wmi_property *prop = wmi__cimap_get(&cls->index, key);
         path_append(path, plen, pathlen, key);
         if (prop == NULL) {
             json_decref(renames);
-            wmi_set_error(err, WBEM_E_NOT_FOUND, path, "class %s has no property %s", cls->name, key);
+            wmi__set_error(err, WBEM_E_NOT_FOUND, path, "class %s has no property %s", cls->name, key);
             return WBEM_E_NOT_FOUND;
         }
         json_t *repl;
-        wmi_status st = wmi_check_value(schema, prop, val, &repl, depth, path, pathlen, err);
+        wmi_status st = wmi__check_value(schema, prop, val, &repl, depth, path, pathlen, err);
         if (WMI_FAILED(st)) {
             json_decref(renames);
             return st;
@@ -418,7 +457,7 @@ object_alloc(const wmi_schema *schema, const struct wmi_class *cls, json_t *json
 WMI_EXPORT wmi_status
 wmi_object_new(const wmi_schema *schema, const char *class_name, wmi_object **out)
 {
-    const struct wmi_class *cls = cimap_get(&schema->classes, class_name);
+    const struct wmi_class *cls = wmi__cimap_get(&schema->classes, class_name);
     *out = NULL;
     if (cls == NULL || (cls->flags & WMI_CLASS_ABSTRACT))
         return WBEM_E_INVALID_CLASS;
@@ -443,10 +482,10 @@ wmi_object_from_json_new(const wmi_schema *schema, json_t *json, wmi_object **ou
 
     *out = NULL;
     if (json == NULL) {
-        wmi_set_error(err, WBEM_E_INVALID_OBJECT, "", "no object");
+        wmi__set_error(err, WBEM_E_INVALID_OBJECT, "", "no object");
         return WBEM_E_INVALID_OBJECT;
     }
-    wmi_status st = wmi_check_instance(schema, json, &cls, 0, path, sizeof path, err);
+    wmi_status st = wmi__check_instance(schema, json, &cls, 0, path, sizeof path, err);
     if (WMI_FAILED(st)) {
         json_decref(json);
         return st;
@@ -554,7 +593,7 @@ wmi_object_to_json(const wmi_object *obj)
 WMI_EXPORT wmi_status
 wmi_object_get_json(const wmi_object *obj, const char *name, const json_t **value, wmi_cimtype *type)
 {
-    const wmi_property *p = cimap_get(&obj->cls->index, name);
+    const wmi_property *p = wmi__cimap_get(&obj->cls->index, name);
     if (p == NULL)
         return WBEM_E_NOT_FOUND;
     const json_t *v = json_object_get(obj->json, p->name);
@@ -571,7 +610,7 @@ wmi_object_get_json(const wmi_object *obj, const char *name, const json_t **valu
 WMI_EXPORT bool
 wmi_object_is_set(const wmi_object *obj, const char *name)
 {
-    const wmi_property *p = cimap_get(&obj->cls->index, name);
+    const wmi_property *p = wmi__cimap_get(&obj->cls->index, name);
     return p != NULL && json_object_get(obj->json, p->name) != NULL;
 }
 
@@ -698,7 +737,7 @@ wmi_object_get_object(const wmi_object *obj, const char *name, wmi_object **out)
     if (t != CIM_OBJECT)
         return WBEM_E_TYPE_MISMATCH;
     const struct wmi_class *cls =
-        cimap_get(&obj->schema->classes, json_string_value(json_object_get(v, "__CLASS")));
+        wmi__cimap_get(&obj->schema->classes, json_string_value(json_object_get(v, "__CLASS")));
     if (cls == NULL)
         return WBEM_E_INVALID_CLASS;
     /* The embedded tree is shared, not copied: the parent is frozen or
@@ -716,7 +755,7 @@ wmi_object_put_json(wmi_object *obj, const char *name, json_t *value)
 {
     char path[512];
     json_t *repl;
-    const wmi_property *p = cimap_get(&obj->cls->index, name);
+    const wmi_property *p = wmi__cimap_get(&obj->cls->index, name);
 
     if (value == NULL)
         return WBEM_E_OUT_OF_MEMORY;
@@ -725,7 +764,7 @@ wmi_object_put_json(wmi_object *obj, const char *name, json_t *value)
         return WBEM_E_NOT_FOUND;
     }
     snprintf(path, sizeof path, "%s", p->name);
-    wmi_status st = wmi_check_value(obj->schema, p, value, &repl, 0, path, sizeof path, NULL);
+    wmi_status st = wmi__check_value(obj->schema, p, value, &repl, 0, path, sizeof path, NULL);
     if (WMI_FAILED(st)) {
         json_decref(value);
         return st;
@@ -742,7 +781,7 @@ wmi_object_put_json(wmi_object *obj, const char *name, json_t *value)
 WMI_EXPORT wmi_status
 wmi_object_put_sint64(wmi_object *obj, const char *name, int64_t value)
 {
-    const wmi_property *p = cimap_get(&obj->cls->index, name);
+    const wmi_property *p = wmi__cimap_get(&obj->cls->index, name);
     if (p != NULL && (p->type == CIM_REAL32 || p->type == CIM_REAL64))
         return wmi_object_put_json(obj, name, json_real((double)value));
     if (p != NULL && !is_signed(p->type) && !is_unsigned(p->type))
@@ -755,7 +794,7 @@ wmi_object_put_uint64(wmi_object *obj, const char *name, uint64_t value)
 {
     if (value <= (uint64_t)INT64_MAX)
         return wmi_object_put_sint64(obj, name, (int64_t)value);
-    const wmi_property *p = cimap_get(&obj->cls->index, name);
+    const wmi_property *p = wmi__cimap_get(&obj->cls->index, name);
     if (p != NULL && p->type != CIM_UINT64)
         return WBEM_E_TYPE_MISMATCH;
     char buf[24];
@@ -766,7 +805,7 @@ wmi_object_put_uint64(wmi_object *obj, const char *name, uint64_t value)
 WMI_EXPORT wmi_status
 wmi_object_put_real64(wmi_object *obj, const char *name, double value)
 {
-    const wmi_property *p = cimap_get(&obj->cls->index, name);
+    const wmi_property *p = wmi__cimap_get(&obj->cls->index, name);
     if (p != NULL && p->type != CIM_REAL32 && p->type != CIM_REAL64)
         return WBEM_E_TYPE_MISMATCH;
     if (!isfinite(value))
@@ -783,7 +822,7 @@ wmi_object_put_boolean(wmi_object *obj, const char *name, bool value)
 WMI_EXPORT wmi_status
 wmi_object_put_string(wmi_object *obj, const char *name, const char *value)
 {
-    const wmi_property *p = cimap_get(&obj->cls->index, name);
+    const wmi_property *p = wmi__cimap_get(&obj->cls->index, name);
     if (p == NULL)
         return WBEM_E_NOT_FOUND;
     if (value == NULL)
@@ -819,14 +858,14 @@ wmi_object_put_null(wmi_object *obj, const char *name)
 static bool
 put_quoted(wmi_strbuf *sb, const char *s, char quote)
 {
-    bool ok = wmi_strbuf_putc(sb, quote);
+    bool ok = wmi__strbuf_putc(sb, quote);
     for (; ok && *s; s++) {
         if (*s == quote || *s == '\\')
-            ok = wmi_strbuf_putc(sb, '\\');
+            ok = wmi__strbuf_putc(sb, '\\');
         if (ok)
-            ok = wmi_strbuf_putc(sb, *s);
+            ok = wmi__strbuf_putc(sb, *s);
     }
-    return ok && wmi_strbuf_putc(sb, quote);
+    return ok && wmi__strbuf_putc(sb, quote);
 }
 
 static bool put_instance_text(wmi_strbuf *sb, const json_t *obj, const wmi_schema *schema, int indent);
@@ -842,7 +881,7 @@ put_real(wmi_strbuf *sb, double d)
         if (strtod(buf, NULL) == d)
             break;
     }
-    return wmi_strbuf_puts(sb, buf);
+    return wmi__strbuf_puts(sb, buf);
 }
 
 static bool
@@ -851,25 +890,25 @@ put_scalar_text(wmi_strbuf *sb, const json_t *v, wmi_cimtype base, const wmi_sch
 {
     switch (json_typeof(v)) {
     case JSON_NULL:
-        return wmi_strbuf_puts(sb, "NULL");
+        return wmi__strbuf_puts(sb, "NULL");
     case JSON_TRUE:
-        return wmi_strbuf_puts(sb, "TRUE");
+        return wmi__strbuf_puts(sb, "TRUE");
     case JSON_FALSE:
-        return wmi_strbuf_puts(sb, "FALSE");
+        return wmi__strbuf_puts(sb, "FALSE");
     case JSON_INTEGER:
-        return wmi_strbuf_printf(sb, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return wmi__strbuf_printf(sb, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
     case JSON_REAL:
         return put_real(sb, json_real_value(v));
     case JSON_STRING:
         if (base == CIM_UINT64 || base == CIM_SINT64)
-            return wmi_strbuf_puts(sb, json_string_value(v));
+            return wmi__strbuf_puts(sb, json_string_value(v));
         return put_quoted(sb, json_string_value(v), base == CIM_CHAR16 ? '\'' : '"');
     case JSON_OBJECT:
         return put_instance_text(sb, v, schema, indent);
     case JSON_ARRAY:
         break;
     }
-    return wmi_strbuf_puts(sb, "NULL");
+    return wmi__strbuf_puts(sb, "NULL");
 }
 
 static bool
@@ -879,16 +918,16 @@ put_value_text(wmi_strbuf *sb, const json_t *v, wmi_cimtype type, const wmi_sche
     wmi_cimtype base = (wmi_cimtype)(type & ~CIM_FLAG_ARRAY);
     if (!json_is_array(v))
         return put_scalar_text(sb, v, base, schema, indent);
-    bool ok = wmi_strbuf_putc(sb, '{');
+    bool ok = wmi__strbuf_putc(sb, '{');
     size_t i;
     json_t *e;
     json_array_foreach(v, i, e) {
         if (ok && i)
-            ok = wmi_strbuf_puts(sb, ", ");
+            ok = wmi__strbuf_puts(sb, ", ");
         if (ok)
             ok = put_scalar_text(sb, e, base, schema, indent);
     }
-    return ok && wmi_strbuf_putc(sb, '}');
+    return ok && wmi__strbuf_putc(sb, '}');
 }
 
 static bool
@@ -896,7 +935,7 @@ put_indent(wmi_strbuf *sb, int indent)
 {
     bool ok = true;
     for (int i = 0; ok && i < indent; i++)
-        ok = wmi_strbuf_putc(sb, '\t');
+        ok = wmi__strbuf_putc(sb, '\t');
     return ok;
 }
 
@@ -906,17 +945,17 @@ static bool
 put_instance_text(wmi_strbuf *sb, const json_t *obj, const wmi_schema *schema, int indent)
 {
     const char *cname = json_string_value(json_object_get(obj, "__CLASS"));
-    const struct wmi_class *cls = (schema && cname) ? cimap_get(&schema->classes, cname) : NULL;
-    bool ok = wmi_strbuf_printf(sb, "instance of %s\n", cname ? cname : "__Unknown");
-    ok = ok && put_indent(sb, indent) && wmi_strbuf_puts(sb, "{\n");
+    const struct wmi_class *cls = (schema && cname) ? wmi__cimap_get(&schema->classes, cname) : NULL;
+    bool ok = wmi__strbuf_printf(sb, "instance of %s\n", cname ? cname : "__Unknown");
+    ok = ok && put_indent(sb, indent) && wmi__strbuf_puts(sb, "{\n");
     if (cls != NULL) {
         for (size_t i = 0; ok && i < cls->nprops; i++) {
             const json_t *v = json_object_get(obj, cls->props[i].name);
             if (v == NULL || json_is_null(v))
                 continue;
-            ok = put_indent(sb, indent + 1) && wmi_strbuf_printf(sb, "%s = ", cls->props[i].name) &&
+            ok = put_indent(sb, indent + 1) && wmi__strbuf_printf(sb, "%s = ", cls->props[i].name) &&
                  put_value_text(sb, v, cls->props[i].type, schema, indent + 1) &&
-                 wmi_strbuf_puts(sb, ";\n");
+                 wmi__strbuf_puts(sb, ";\n");
         }
     } else {
         const char *k;
@@ -926,24 +965,24 @@ put_instance_text(wmi_strbuf *sb, const json_t *obj, const wmi_schema *schema, i
                 break;
             if ((k[0] == '_' && k[1] == '_') || json_is_null(v))
                 continue;
-            ok = put_indent(sb, indent + 1) && wmi_strbuf_printf(sb, "%s = ", k) &&
-                 put_value_text(sb, v, CIM_EMPTY, schema, indent + 1) && wmi_strbuf_puts(sb, ";\n");
+            ok = put_indent(sb, indent + 1) && wmi__strbuf_printf(sb, "%s = ", k) &&
+                 put_value_text(sb, v, CIM_EMPTY, schema, indent + 1) && wmi__strbuf_puts(sb, ";\n");
         }
     }
     /* Only the outermost instance ends with "};"; an embedded one ends
      * with "}" and its property line supplies the ";". */
-    return ok && put_indent(sb, indent) && wmi_strbuf_puts(sb, indent ? "}" : "};");
+    return ok && put_indent(sb, indent) && wmi__strbuf_puts(sb, indent ? "}" : "};");
 }
 
 WMI_EXPORT char *
 wmi_object_get_text(const wmi_object *obj)
 {
     wmi_strbuf sb = {0};
-    if (!put_instance_text(&sb, obj->json, obj->schema, 0) || !wmi_strbuf_putc(&sb, '\n')) {
-        wmi_strbuf_free(&sb);
+    if (!put_instance_text(&sb, obj->json, obj->schema, 0) || !wmi__strbuf_putc(&sb, '\n')) {
+        wmi__strbuf_free(&sb);
         return NULL;
     }
-    return wmi_strbuf_detach(&sb);
+    return wmi__strbuf_detach(&sb);
 }
 
 WMI_EXPORT char *
@@ -951,20 +990,20 @@ wmi_value_get_text(const json_t *value, wmi_cimtype type)
 {
     wmi_strbuf sb = {0};
     if (!put_value_text(&sb, value, type, NULL, 0)) {
-        wmi_strbuf_free(&sb);
+        wmi__strbuf_free(&sb);
         return NULL;
     }
-    return wmi_strbuf_detach(&sb);
+    return wmi__strbuf_detach(&sb);
 }
 
 WMI_EXPORT char *
 wmi_object_get_path(const wmi_object *obj)
 {
     wmi_strbuf sb = {0};
-    bool ok = wmi_strbuf_puts(&sb, obj->cls->name);
+    bool ok = wmi__strbuf_puts(&sb, obj->cls->name);
     if (obj->cls->flags & WMI_CLASS_SINGLETON) {
-        ok = ok && wmi_strbuf_puts(&sb, "=@");
-        return ok ? wmi_strbuf_detach(&sb) : (wmi_strbuf_free(&sb), NULL);
+        ok = ok && wmi__strbuf_puts(&sb, "=@");
+        return ok ? wmi__strbuf_detach(&sb) : (wmi__strbuf_free(&sb), NULL);
     }
     int nkeys = 0;
     for (size_t i = 0; ok && i < obj->cls->nprops; i++) {
@@ -978,17 +1017,17 @@ wmi_object_get_path(const wmi_object *obj)
             ok = false;
             break;
         }
-        ok = wmi_strbuf_putc(&sb, nkeys++ ? ',' : '.') && wmi_strbuf_printf(&sb, "%s=", p->name);
+        ok = wmi__strbuf_putc(&sb, nkeys++ ? ',' : '.') && wmi__strbuf_printf(&sb, "%s=", p->name);
         if (ok && json_is_string(v))
             ok = put_quoted(&sb, json_string_value(v), '"');
         else if (ok)
             ok = put_scalar_text(&sb, v, p->type, NULL, 0);
     }
     if (!ok || nkeys == 0) {
-        wmi_strbuf_free(&sb);
+        wmi__strbuf_free(&sb);
         return NULL;
     }
-    return wmi_strbuf_detach(&sb);
+    return wmi__strbuf_detach(&sb);
 }
 
 /* Parse one key value of an object path: "quoted", 'c', number, TRUE/FALSE. */
@@ -1001,16 +1040,16 @@ path_value(const char *p, json_t **out)
         while (*p && *p != q) {
             if (*p == '\\' && p[1])
                 p++;
-            if (!wmi_strbuf_putc(&sb, *p++)) {
-                wmi_strbuf_free(&sb);
+            if (!wmi__strbuf_putc(&sb, *p++)) {
+                wmi__strbuf_free(&sb);
                 return NULL;
             }
         }
         if (*p != q) {
-            wmi_strbuf_free(&sb);
+            wmi__strbuf_free(&sb);
             return NULL;
         }
-        char *s = wmi_strbuf_detach(&sb);
+        char *s = wmi__strbuf_detach(&sb);
         *out = json_string(s);
         free(s);
         return *out ? p + 1 : NULL;

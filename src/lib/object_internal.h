@@ -41,14 +41,14 @@ struct wmi_object {
 
 /* Check and normalise a value of @type in place; *@repl receives a new
  * value to store instead of @v when a conversion was needed (or NULL). */
-wmi_status wmi_check_value(const wmi_schema *schema, const wmi_property *prop, json_t *v,
-                           json_t **repl, int depth, char *path, size_t pathlen, wmi_error *err);
+wmi_status wmi__check_value(const wmi_schema *schema, const wmi_property *prop, json_t *v,
+                            json_t **repl, int depth, char *path, size_t pathlen, wmi_error *err);
 
 /* Validate an embedded or top-level instance tree in place. */
-wmi_status wmi_check_instance(const wmi_schema *schema, json_t *obj, const struct wmi_class **cls_out,
-                              int depth, char *path, size_t pathlen, wmi_error *err);
+wmi_status wmi__check_instance(const wmi_schema *schema, json_t *obj, const struct wmi_class **cls_out,
+                               int depth, char *path, size_t pathlen, wmi_error *err);
 
-void wmi_set_error(wmi_error *err, wmi_status st, const char *source, const char *fmt, ...)
+void wmi__set_error(wmi_error *err, wmi_status st, const char *source, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 

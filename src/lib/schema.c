@@ -17,15 +17,15 @@
 #include "lib/object_internal.h"
 
 /* The built-in classes: JSON class definitions, superclasses first. */
-extern const char *const wmi_builtin_classes[];
-extern const char *const wmi_builtin_instance_classes[];
+extern const char *const wmi__builtin_classes[];
+extern const char *const wmi__builtin_instance_classes[];
 
 /* ====================================================================
  * Errors
  * ==================================================================== */
 
 void
-wmi_set_error(wmi_error *err, wmi_status st, const char *source, const char *fmt, ...)
+wmi__set_error(wmi_error *err, wmi_status st, const char *source, const char *fmt, ...)
 {
     if (err == NULL)
         return;
@@ -139,7 +139,7 @@ wmi_class_property_at(const wmi_class *cls, size_t index)
 WMI_EXPORT const wmi_property *
 wmi_class_find_property(const wmi_class *cls, const char *name)
 {
-    return cimap_get(&cls->index, name);
+    return wmi__cimap_get(&cls->index, name);
 }
 
 WMI_EXPORT const json_t *
@@ -171,7 +171,7 @@ class_free(struct wmi_class *cls)
             json_decref((json_t *)cls->props[i].default_value);
     }
     free(cls->props);
-    cimap_free(&cls->index);
+    wmi__cimap_free(&cls->index);
     json_decref(cls->qualifiers);
     json_decref(cls->flavors);
     json_decref(cls->def);
@@ -242,7 +242,7 @@ check_default(const wmi_schema *schema, const wmi_property *prop, json_t *v,
     snprintf(path, sizeof path, "%s.%s", cname, prop->name);
     if (json_is_null(v))
         return NULL;
-    wmi_status st = wmi_check_value(schema, prop, v, &repl, 0, path, sizeof path, err);
+    wmi_status st = wmi__check_value(schema, prop, v, &repl, 0, path, sizeof path, err);
     if (WMI_FAILED(st))
         return NULL;
     return repl ? repl : json_incref(v);
@@ -332,9 +332,9 @@ inherit_qualifiers(struct wmi_class *cls, const struct wmi_class *super, const j
             continue;
         const json_t *own = get_ci(cls->qualifiers, k);
         if (own != NULL && has_flavor(super->flavors, k, "DisableOverride") && !json_equal((json_t *)own, v)) {
-            wmi_set_error(err, WBEM_E_OVERRIDE_NOT_ALLOWED, cls->name,
-                          "qualifier %s of class %s has the DisableOverride flavor: a subclass cannot change it", k,
-                          super->name);
+            wmi__set_error(err, WBEM_E_OVERRIDE_NOT_ALLOWED, cls->name,
+                           "qualifier %s of class %s has the DisableOverride flavor: a subclass cannot change it", k,
+                           super->name);
             return WBEM_E_OVERRIDE_NOT_ALLOWED;
         }
         if (own == NULL && json_object_set(cls->qualifiers, k, v) != 0)
@@ -348,9 +348,9 @@ inherit_qualifiers(struct wmi_class *cls, const struct wmi_class *super, const j
             static const char *const weaker[] = {"EnableOverride", "Restricted", "NotToSubclass"};
             for (size_t w = 0; w < sizeof weaker / sizeof weaker[0]; w++) {
                 if (has_flavor(own_flavors, k, weaker[w])) {
-                    wmi_set_error(err, WBEM_E_OVERRIDE_NOT_ALLOWED, cls->name,
-                                  "qualifier %s of class %s has the DisableOverride flavor: a subclass cannot "
-                                  "give it %s", k, super->name, weaker[w]);
+                    wmi__set_error(err, WBEM_E_OVERRIDE_NOT_ALLOWED, cls->name,
+                                   "qualifier %s of class %s has the DisableOverride flavor: a subclass cannot "
+                                   "give it %s", k, super->name, weaker[w]);
                     return WBEM_E_OVERRIDE_NOT_ALLOWED;
                 }
             }
@@ -399,59 +399,218 @@ check_property_overrides(const struct wmi_class *super, const char *cname, const
                 continue;
             char where[300];
             snprintf(where, sizeof where, "%s.%s", cname, prop);
-            wmi_set_error(err, WBEM_E_OVERRIDE_NOT_ALLOWED, where,
-                          "qualifier %s of %s.%s has the DisableOverride flavor: a subclass cannot change it", q,
-                          a->name, prop);
+            wmi__set_error(err, WBEM_E_OVERRIDE_NOT_ALLOWED, where,
+                           "qualifier %s of %s.%s has the DisableOverride flavor: a subclass cannot change it", q,
+                           a->name, prop);
             return WBEM_E_OVERRIDE_NOT_ALLOWED;
         }
     }
     return WBEM_S_NO_ERROR;
 }
 
+/* A property's definition: "uint32", or {"CIMType": ..., "Default": ...,
+ * qualifiers}. */
+struct prop_decl {
+    const char *tspec;   /* the type as written, or NULL */
+    json_t *dflt;        /* borrowed from the class's copy of its definition */
+    uint32_t flags;
+    wmi_cimtype type;
+    char *ref_class;     /* from the type "ref:C" */
+};
+
+/* Read the type, default and flags of property definition @val. */
+static void
+read_prop_decl(json_t *val, struct prop_decl *pd)
+{
+    if (json_is_string(val)) {
+        pd->tspec = json_string_value(val);
+        return;
+    }
+    if (!json_is_object(val))
+        return;
+    const char *qk;
+    json_t *qv;
+    json_object_foreach(val, qk, qv) {
+        if (strcasecmp(qk, "CIMType") == 0) {
+            pd->tspec = json_string_value(qv);
+        } else if (strcasecmp(qk, "Default") == 0) {
+            pd->dflt = qv;
+        } else if (strcasecmp(qk, "SubType") == 0) {
+            if (json_is_string(qv) && strcasecmp(json_string_value(qv), "interval") == 0)
+                pd->flags |= WMI_PROPERTY_INTERVAL;
+        } else {
+            size_t q;
+            for (q = 0; q < sizeof prop_qualifiers / sizeof prop_qualifiers[0]; q++)
+                if (strcasecmp(qk, prop_qualifiers[q].name) == 0)
+                    break;
+            if (q == sizeof prop_qualifiers / sizeof prop_qualifiers[0] || !json_is_boolean(qv)) {
+                /* Other qualifiers (Description, MaxLen, ...) carry
+                 * no behaviour here; keep only known flags. */
+                continue;
+            }
+            if (json_is_true(qv))
+                pd->flags |= prop_qualifiers[q].flag;
+        }
+    }
+}
+
+/* Property @inh, inherited by @cls, redeclared as @pd (at @where). */
 static wmi_status
-class_build(wmi_schema *schema, const json_t *def, struct wmi_class **out, wmi_error *err)
+redeclare_property(const wmi_schema *schema, struct wmi_class *cls, wmi_property *inh,
+                   const struct prop_decl *pd, const char *where, wmi_error *err)
+{
+    /* A redeclaration may only change the default (and add flags). */
+    if (inh->type != pd->type) {
+        wmi__set_error(err, WBEM_E_UPDATE_TYPE_MISMATCH, where, "redeclared with type %s; %s declares it %s",
+                       pd->tspec, inh->origin, wmi_cimtype_name(inh->type));
+        return WBEM_E_UPDATE_TYPE_MISMATCH;
+    }
+    inh->flags |= pd->flags;
+    if (pd->dflt != NULL) {
+        const struct wmi_class *super = cls->super;
+        json_t *d = check_default(schema, inh, pd->dflt, cls->name, err);
+        if (d == NULL && !json_is_null(pd->dflt))
+            return WBEM_E_TYPE_MISMATCH;
+        if (inh->default_value != (super ? super->props[inh - cls->props].default_value : NULL))
+            json_decref((json_t *)inh->default_value);
+        inh->default_value = d;
+    }
+    return WBEM_S_NO_ERROR;
+}
+
+/* Property @key of @cls declared as @pd (its ref_class taken), at @where. */
+static wmi_status
+declare_property(const wmi_schema *schema, struct wmi_class *cls, const char *key, struct prop_decl *pd,
+                 const char *where, wmi_error *err)
+{
+    /* JSON keys are unique, but names compare case-insensitively. */
+    for (size_t d = cls->ninherited; d < cls->nprops; d++) {
+        if (strcasecmp(cls->props[d].name, key) == 0) {
+            wmi__set_error(err, WBEM_E_INVALID_PROPERTY, where,
+                           "property %s is declared twice (names are case-insensitive)", key);
+            free(pd->ref_class);
+            return WBEM_E_INVALID_PROPERTY;
+        }
+    }
+    wmi_property *p = &cls->props[cls->nprops];
+    p->name = strdup(key);
+    p->type = pd->type;
+    p->ref_class = pd->ref_class;
+    p->flags = pd->flags;
+    p->origin = cls->name;
+    cls->nprops++;
+    if (p->name == NULL)
+        return WBEM_E_OUT_OF_MEMORY;
+    if (pd->dflt != NULL) {
+        p->default_value = check_default(schema, p, pd->dflt, cls->name, err);
+        if (p->default_value == NULL && !json_is_null(pd->dflt))
+            return WBEM_E_TYPE_MISMATCH;
+    }
+    return WBEM_S_NO_ERROR;
+}
+
+/* Declare or redeclare property @key, defined as @val, in class @cls
+ * being built. */
+static wmi_status
+class_add_property(const wmi_schema *schema, struct wmi_class *cls, const char *key, json_t *val,
+                   wmi_error *err)
+{
+    struct prop_decl pd = {0};
+    char where[300];
+
+    snprintf(where, sizeof where, "%s.%s", cls->name, key);
+    if (key[0] == '\0' || strlen(key) > 255 || (key[0] == '_' && key[1] == '_') || !valid_name(key)) {
+        wmi__set_error(err, WBEM_E_INVALID_PROPERTY, where,
+                       "a property name must be 1 to 255 characters, a letter or \"_\" then "
+                       "letters, digits or \"_\", and not start with \"__\"");
+        return WBEM_E_INVALID_PROPERTY;
+    }
+    read_prop_decl(val, &pd);
+    if (pd.tspec == NULL) {
+        wmi__set_error(err, WBEM_E_INVALID_PROPERTY_TYPE, where,
+                       "a property needs a CIM type: \"uint32\" or {\"CIMType\": \"uint32\", ...}");
+        return WBEM_E_INVALID_PROPERTY_TYPE;
+    }
+    if (WMI_FAILED(parse_prop_type(pd.tspec, &pd.type, &pd.ref_class))) {
+        wmi__set_error(err, WBEM_E_INVALID_CIM_TYPE, where, "unknown CIM type \"%s\"", pd.tspec);
+        return WBEM_E_INVALID_CIM_TYPE;
+    }
+    /* Keys are written into object paths, which hold integers,
+     * booleans and strings only (as in WMI: no real, array or
+     * embedded object keys). */
+    if ((pd.flags & WMI_PROPERTY_KEY) && ((pd.type & CIM_FLAG_ARRAY) || pd.type == CIM_REAL32 ||
+                                          pd.type == CIM_REAL64 || pd.type == CIM_OBJECT)) {
+        free(pd.ref_class);
+        wmi__set_error(err, WBEM_E_CANNOT_BE_KEY, where, "a %s property cannot be a key",
+                       wmi_cimtype_name(pd.type));
+        return WBEM_E_CANNOT_BE_KEY;
+    }
+    wmi_property *inh = wmi__cimap_get(&cls->index, key);
+    if (inh == NULL)
+        return declare_property(schema, cls, key, &pd, where, err);
+    wmi_status st = check_property_overrides(cls->super, cls->name, key, val, err);
+    if (WMI_SUCCEEDED(st))
+        st = redeclare_property(schema, cls, inh, &pd, where, err);
+    free(pd.ref_class);
+    return st;
+}
+
+/* Check definition @def of a new class of @schema; *@super receives its
+ * superclass, or NULL. */
+static wmi_status
+check_class_def(const wmi_schema *schema, const json_t *def, const struct wmi_class **super, wmi_error *err)
 {
     const char *cname = json_string_value(json_object_get(def, "__CLASS"));
     const char *sname = json_string_value(json_object_get(def, "__SUPERCLASS"));
     json_t *quals = json_object_get(def, "__QUALIFIERS");
     json_t *props = json_object_get(def, "__PROPERTIES");
-    struct wmi_class *cls;
-    const char *key;
-    json_t *val;
 
-    *out = NULL;
+    *super = NULL;
     if (!json_is_object(def) || cname == NULL || cname[0] == '\0') {
-        wmi_set_error(err, WBEM_E_INVALID_CLASS, "", "a class definition needs a \"__CLASS\" string");
+        wmi__set_error(err, WBEM_E_INVALID_CLASS, "", "a class definition needs a \"__CLASS\" string");
         return WBEM_E_INVALID_CLASS;
     }
     if (strlen(cname) > 255) {
-        wmi_set_error(err, WBEM_E_CLASS_NAME_TOO_WIDE, cname, "class name longer than 255 characters");
+        wmi__set_error(err, WBEM_E_CLASS_NAME_TOO_WIDE, cname, "class name longer than 255 characters");
         return WBEM_E_CLASS_NAME_TOO_WIDE;
     }
     if (!valid_name(cname)) {
-        wmi_set_error(err, WBEM_E_INVALID_CLASS, cname,
-                      "a class name is a letter or \"_\", then letters, digits or \"_\"");
+        wmi__set_error(err, WBEM_E_INVALID_CLASS, cname,
+                       "a class name is a letter or \"_\", then letters, digits or \"_\"");
         return WBEM_E_INVALID_CLASS;
     }
-    if (cimap_get(&schema->classes, cname) != NULL) {
-        wmi_set_error(err, WBEM_E_ALREADY_EXISTS, cname, "class %s is already defined", cname);
+    if (wmi__cimap_get(&schema->classes, cname) != NULL) {
+        wmi__set_error(err, WBEM_E_ALREADY_EXISTS, cname, "class %s is already defined", cname);
         return WBEM_E_ALREADY_EXISTS;
     }
     if ((quals != NULL && !json_is_object(quals)) || (props != NULL && !json_is_object(props))) {
-        wmi_set_error(err, WBEM_E_INVALID_CLASS, cname,
-                      "\"__QUALIFIERS\" and \"__PROPERTIES\" must be JSON objects");
+        wmi__set_error(err, WBEM_E_INVALID_CLASS, cname,
+                       "\"__QUALIFIERS\" and \"__PROPERTIES\" must be JSON objects");
         return WBEM_E_INVALID_CLASS;
     }
-    const struct wmi_class *super = NULL;
     if (sname != NULL && sname[0] != '\0') {
-        super = cimap_get(&schema->classes, sname);
-        if (super == NULL) {
-            wmi_set_error(err, WBEM_E_INVALID_SUPERCLASS, cname, "superclass %s is not defined", sname);
+        *super = wmi__cimap_get(&schema->classes, sname);
+        if (*super == NULL) {
+            wmi__set_error(err, WBEM_E_INVALID_SUPERCLASS, cname, "superclass %s is not defined", sname);
             return WBEM_E_INVALID_SUPERCLASS;
         }
     }
+    return WBEM_S_NO_ERROR;
+}
 
-    cls = calloc(1, sizeof *cls);
+/* A new class of checked definition @def under @super: its name, copies
+ * of its definition and qualifiers, its flags and a property table with
+ * the inherited properties, room for its own. */
+static wmi_status
+class_new(const json_t *def, const struct wmi_class *super, struct wmi_class **out, wmi_error *err)
+{
+    const char *cname = json_string_value(json_object_get(def, "__CLASS"));
+    json_t *quals = json_object_get(def, "__QUALIFIERS");
+    json_t *props = json_object_get(def, "__PROPERTIES");
+    const char *key;
+    json_t *val;
+
+    struct wmi_class *cls = calloc(1, sizeof *cls);
     if (cls == NULL)
         return WBEM_E_OUT_OF_MEMORY;
     cls->name = strdup(cname);
@@ -488,151 +647,43 @@ class_build(wmi_schema *schema, const json_t *def, struct wmi_class **out, wmi_e
         class_free(cls);
         return WBEM_E_OUT_OF_MEMORY;
     }
-    /* From here on read the class's own copy: checking a default may
-     * normalise it in place (an embedded object's "__CLASS" spelling,
-     * decimal strings), and the property keeps a reference to it.  The
-     * caller's definition is borrowed and must not change. */
-    props = json_object_get(cls->def, "__PROPERTIES");
     if (ninh)
         memcpy(cls->props, super->props, ninh * sizeof *cls->props);
     cls->ninherited = ninh;
     cls->nprops = ninh;
     for (size_t i = 0; i < ninh; i++)
-        cimap_put(&cls->index, cls->props[i].name, &cls->props[i]);
+        wmi__cimap_put(&cls->index, cls->props[i].name, &cls->props[i]);
+    *out = cls;
+    return WBEM_S_NO_ERROR;
+}
 
-    wmi_status st = WBEM_S_NO_ERROR;
-    char where[300];
+static wmi_status
+class_build(wmi_schema *schema, const json_t *def, struct wmi_class **out, wmi_error *err)
+{
+    const struct wmi_class *super;
+    struct wmi_class *cls;
+    const char *key;
+    json_t *val;
+
+    *out = NULL;
+    wmi_status st = check_class_def(schema, def, &super, err);
+    if (WMI_SUCCEEDED(st))
+        st = class_new(def, super, &cls, err);
+    if (WMI_FAILED(st))
+        return st;
+    /* From here on read the class's own copy: checking a default may
+     * normalise it in place (an embedded object's "__CLASS" spelling,
+     * decimal strings), and the property keeps a reference to it.  The
+     * caller's definition is borrowed and must not change. */
+    json_t *props = json_object_get(cls->def, "__PROPERTIES");
     json_object_foreach(props, key, val) {
-        const char *tspec = NULL;
-        json_t *dflt = NULL;
-        uint32_t flags = 0;
-        wmi_cimtype type;
-        char *ref_class = NULL;
-
-        snprintf(where, sizeof where, "%s.%s", cname, key);
-        if (key[0] == '\0' || strlen(key) > 255 || (key[0] == '_' && key[1] == '_') ||
-            !valid_name(key)) {
-            wmi_set_error(err, WBEM_E_INVALID_PROPERTY, where,
-                          "a property name must be 1 to 255 characters, a letter or \"_\" then "
-                          "letters, digits or \"_\", and not start with \"__\"");
-            st = WBEM_E_INVALID_PROPERTY;
+        st = class_add_property(schema, cls, key, val, err);
+        if (WMI_FAILED(st))
             break;
-        }
-        if (json_is_string(val)) {
-            tspec = json_string_value(val);
-        } else if (json_is_object(val)) {
-            const char *qk;
-            json_t *qv;
-            json_object_foreach(val, qk, qv) {
-                if (strcasecmp(qk, "CIMType") == 0) {
-                    tspec = json_string_value(qv);
-                } else if (strcasecmp(qk, "Default") == 0) {
-                    dflt = qv;
-                } else if (strcasecmp(qk, "SubType") == 0) {
-                    if (json_is_string(qv) && strcasecmp(json_string_value(qv), "interval") == 0)
-                        flags |= WMI_PROPERTY_INTERVAL;
-                } else {
-                    size_t q;
-                    for (q = 0; q < sizeof prop_qualifiers / sizeof prop_qualifiers[0]; q++)
-                        if (strcasecmp(qk, prop_qualifiers[q].name) == 0)
-                            break;
-                    if (q == sizeof prop_qualifiers / sizeof prop_qualifiers[0] ||
-                        !json_is_boolean(qv)) {
-                        /* Other qualifiers (Description, MaxLen, ...) carry
-                         * no behaviour here; keep only known flags. */
-                        continue;
-                    }
-                    if (json_is_true(qv))
-                        flags |= prop_qualifiers[q].flag;
-                }
-            }
-        }
-        if (tspec == NULL) {
-            wmi_set_error(err, WBEM_E_INVALID_PROPERTY_TYPE, where,
-                          "a property needs a CIM type: \"uint32\" or {\"CIMType\": \"uint32\", ...}");
-            st = WBEM_E_INVALID_PROPERTY_TYPE;
-            break;
-        }
-        st = parse_prop_type(tspec, &type, &ref_class);
-        if (WMI_FAILED(st)) {
-            wmi_set_error(err, WBEM_E_INVALID_CIM_TYPE, where, "unknown CIM type \"%s\"", tspec);
-            st = WBEM_E_INVALID_CIM_TYPE;
-            break;
-        }
-        /* Keys are written into object paths, which hold integers,
-         * booleans and strings only (as in WMI: no real, array or
-         * embedded object keys). */
-        if ((flags & WMI_PROPERTY_KEY) && ((type & CIM_FLAG_ARRAY) || type == CIM_REAL32 ||
-                                           type == CIM_REAL64 || type == CIM_OBJECT)) {
-            free(ref_class);
-            wmi_set_error(err, WBEM_E_CANNOT_BE_KEY, where, "a %s property cannot be a key",
-                          wmi_cimtype_name(type));
-            st = WBEM_E_CANNOT_BE_KEY;
-            break;
-        }
-        wmi_property *inh = cimap_get(&cls->index, key);
-        if (inh != NULL && WMI_FAILED(st = check_property_overrides(super, cname, key, val, err))) {
-            free(ref_class);
-            break;
-        }
-        if (inh != NULL) {
-            /* A redeclaration may only change the default (and add flags). */
-            if (inh->type != type) {
-                free(ref_class);
-                wmi_set_error(err, WBEM_E_UPDATE_TYPE_MISMATCH, where,
-                              "redeclared with type %s; %s declares it %s", tspec, inh->origin,
-                              wmi_cimtype_name(inh->type));
-                st = WBEM_E_UPDATE_TYPE_MISMATCH;
-                break;
-            }
-            free(ref_class);
-            inh->flags |= flags;
-            if (dflt != NULL) {
-                json_t *d = check_default(schema, inh, dflt, cname, err);
-                if (d == NULL && !json_is_null(dflt)) {
-                    st = WBEM_E_TYPE_MISMATCH;
-                    break;
-                }
-                if (inh->default_value != (super ? super->props[inh - cls->props].default_value : NULL))
-                    json_decref((json_t *)inh->default_value);
-                inh->default_value = d;
-            }
-            continue;
-        }
-        /* JSON keys are unique, but names compare case-insensitively. */
-        for (size_t d = ninh; d < cls->nprops && WMI_SUCCEEDED(st); d++) {
-            if (strcasecmp(cls->props[d].name, key) == 0) {
-                wmi_set_error(err, WBEM_E_INVALID_PROPERTY, where,
-                              "property %s is declared twice (names are case-insensitive)", key);
-                st = WBEM_E_INVALID_PROPERTY;
-            }
-        }
-        if (WMI_FAILED(st)) {
-            free(ref_class);
-            break;
-        }
-        wmi_property *p = &cls->props[cls->nprops];
-        p->name = strdup(key);
-        p->type = type;
-        p->ref_class = ref_class;
-        p->flags = flags;
-        p->origin = cls->name;
-        cls->nprops++;
-        if (p->name == NULL) {
-            st = WBEM_E_OUT_OF_MEMORY;
-            break;
-        }
-        if (dflt != NULL) {
-            p->default_value = check_default(schema, p, dflt, cname, err);
-            if (p->default_value == NULL && !json_is_null(dflt)) {
-                st = WBEM_E_TYPE_MISMATCH;
-                break;
-            }
-        }
     }
     /* Index the declared properties only now: the table no longer moves. */
-    for (size_t i = ninh; WMI_SUCCEEDED(st) && i < cls->nprops; i++)
-        if (!cimap_put(&cls->index, cls->props[i].name, &cls->props[i]))
+    for (size_t i = cls->ninherited; WMI_SUCCEEDED(st) && i < cls->nprops; i++)
+        if (!wmi__cimap_put(&cls->index, cls->props[i].name, &cls->props[i]))
             st = WBEM_E_OUT_OF_MEMORY;
     if (WMI_FAILED(st)) {
         class_free(cls);
@@ -659,7 +710,7 @@ schema_insert(wmi_schema *schema, struct wmi_class *cls)
         schema->list = nl;
         schema->caplist = ncap;
     }
-    if (!cimap_put(&schema->classes, cls->name, cls))
+    if (!wmi__cimap_put(&schema->classes, cls->name, cls))
         return WBEM_E_OUT_OF_MEMORY;
     schema->list[schema->nlist++] = cls;
     return WBEM_S_NO_ERROR;
@@ -671,9 +722,9 @@ wmi_schema_add_class_json(wmi_schema *schema, const json_t *def, wmi_error *err)
     struct wmi_class *cls;
     json_t *genus = json_object_get(def, "__GENUS");
     if (genus != NULL && json_integer_value(genus) != 1) {
-        wmi_set_error(err, WBEM_E_INVALID_CLASS,
-                      json_string_value(json_object_get(def, "__CLASS")),
-                      "a class definition has \"__GENUS\": 1 (2 is an instance)");
+        wmi__set_error(err, WBEM_E_INVALID_CLASS,
+                       json_string_value(json_object_get(def, "__CLASS")),
+                       "a class definition has \"__GENUS\": 1 (2 is an instance)");
         return WBEM_E_INVALID_CLASS;
     }
     wmi_status st = class_build(schema, def, &cls, err);
@@ -726,8 +777,8 @@ wmi_schema_add_classes_json(wmi_schema *schema, const json_t *defs, size_t *fail
         if (bad++ == 0) {
             first = WBEM_E_INVALID_SUPERCLASS;
             def = json_array_get(pending, i);
-            wmi_set_error(err, first, json_string_value(json_object_get(def, "__CLASS")), "superclass %s is unknown",
-                          json_string_value(json_object_get(def, "__SUPERCLASS")));
+            wmi__set_error(err, first, json_string_value(json_object_get(def, "__CLASS")), "superclass %s is unknown",
+                           json_string_value(json_object_get(def, "__SUPERCLASS")));
         }
     }
     json_decref(pending);
@@ -766,7 +817,7 @@ wmi_schema_new(void)
     if (schema == NULL)
         return NULL;
     atomic_init(&schema->refs, 1);
-    add_builtin_table(schema, wmi_builtin_classes, true, &err);
+    add_builtin_table(schema, wmi__builtin_classes, true, &err);
     return schema;
 }
 
@@ -774,7 +825,7 @@ WMI_EXPORT wmi_status
 wmi_schema_add_instance_classes(wmi_schema *schema, wmi_error *err)
 {
     wmi_error local;
-    return add_builtin_table(schema, wmi_builtin_instance_classes, false, err ? err : &local);
+    return add_builtin_table(schema, wmi__builtin_instance_classes, false, err ? err : &local);
 }
 
 WMI_EXPORT wmi_schema *
@@ -795,14 +846,14 @@ wmi_schema_free(wmi_schema *schema)
     for (size_t i = schema->nlist; i-- > 0;)
         class_free(schema->list[i]);
     free(schema->list);
-    cimap_free(&schema->classes);
+    wmi__cimap_free(&schema->classes);
     free(schema);
 }
 
 WMI_EXPORT const wmi_class *
 wmi_schema_get_class(const wmi_schema *schema, const char *name)
 {
-    return cimap_get(&schema->classes, name);
+    return wmi__cimap_get(&schema->classes, name);
 }
 
 WMI_EXPORT void

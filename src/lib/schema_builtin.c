@@ -21,9 +21,9 @@
  */
 
 /* One JSON class definition per string, superclasses first; NULL ends. */
-extern const char *const wmi_builtin_classes[];
+extern const char *const wmi__builtin_classes[];
 
-const char *const wmi_builtin_classes[] = {
+const char *const wmi__builtin_classes[] = {
     "{\"__CLASS\":\"__SystemClass\",\"__QUALIFIERS\":{\"abstract\":true}}",
     "{\"__CLASS\":\"__IndicationRelated\",\"__SUPERCLASS\":\"__SystemClass\",\"__QUALIFIERS\""
     ":{\"abstract\":true}}",
@@ -184,9 +184,9 @@ const char *const wmi_builtin_classes[] = {
  * them from wmi_schema_add_instance_classes, so that tools and object files
  * that define their own Win32_Process for tests keep working.
  */
-extern const char *const wmi_builtin_instance_classes[];
+extern const char *const wmi__builtin_instance_classes[];
 
-const char *const wmi_builtin_instance_classes[] = {
+const char *const wmi__builtin_instance_classes[] = {
     "{\"__CLASS\":\"CIM_ManagedSystemElement\",\"__QUALIFIERS\":{\"abstract\":true},\"__PRO"
     "PERTIES\":{\"Caption\":\"string\",\"Description\":\"string\",\"InstallDate\":\"datetim"
     "e\",\"Name\":\"string\",\"Status\":\"string\"}}",

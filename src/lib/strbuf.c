@@ -8,7 +8,7 @@
 #include <string.h>
 
 bool
-wmi_strbuf_reserve(wmi_strbuf *sb, size_t extra)
+wmi__strbuf_reserve(wmi_strbuf *sb, size_t extra)
 {
     size_t need = sb->len + extra + 1;
     if (need <= sb->cap)
@@ -25,9 +25,9 @@ wmi_strbuf_reserve(wmi_strbuf *sb, size_t extra)
 }
 
 bool
-wmi_strbuf_append(wmi_strbuf *sb, const char *s, size_t n)
+wmi__strbuf_append(wmi_strbuf *sb, const char *s, size_t n)
 {
-    if (!wmi_strbuf_reserve(sb, n))
+    if (!wmi__strbuf_reserve(sb, n))
         return false;
     if (n)
         memcpy(sb->data + sb->len, s, n);
@@ -37,19 +37,19 @@ wmi_strbuf_append(wmi_strbuf *sb, const char *s, size_t n)
 }
 
 bool
-wmi_strbuf_puts(wmi_strbuf *sb, const char *s)
+wmi__strbuf_puts(wmi_strbuf *sb, const char *s)
 {
-    return wmi_strbuf_append(sb, s, strlen(s));
+    return wmi__strbuf_append(sb, s, strlen(s));
 }
 
 bool
-wmi_strbuf_putc(wmi_strbuf *sb, char c)
+wmi__strbuf_putc(wmi_strbuf *sb, char c)
 {
-    return wmi_strbuf_append(sb, &c, 1);
+    return wmi__strbuf_append(sb, &c, 1);
 }
 
 bool
-wmi_strbuf_printf(wmi_strbuf *sb, const char *fmt, ...)
+wmi__strbuf_printf(wmi_strbuf *sb, const char *fmt, ...)
 {
     va_list ap;
     char small[128];
@@ -60,8 +60,8 @@ wmi_strbuf_printf(wmi_strbuf *sb, const char *fmt, ...)
     if (n < 0)
         return false;
     if ((size_t)n < sizeof small)
-        return wmi_strbuf_append(sb, small, (size_t)n);
-    if (!wmi_strbuf_reserve(sb, (size_t)n))
+        return wmi__strbuf_append(sb, small, (size_t)n);
+    if (!wmi__strbuf_reserve(sb, (size_t)n))
         return false;
     va_start(ap, fmt);
     vsnprintf(sb->data + sb->len, (size_t)n + 1, fmt, ap);
@@ -71,7 +71,7 @@ wmi_strbuf_printf(wmi_strbuf *sb, const char *fmt, ...)
 }
 
 char *
-wmi_strbuf_detach(wmi_strbuf *sb)
+wmi__strbuf_detach(wmi_strbuf *sb)
 {
     char *s = sb->data;
     if (s == NULL)
@@ -82,7 +82,7 @@ wmi_strbuf_detach(wmi_strbuf *sb)
 }
 
 void
-wmi_strbuf_free(wmi_strbuf *sb)
+wmi__strbuf_free(wmi_strbuf *sb)
 {
     free(sb->data);
     sb->data = NULL;

@@ -18,18 +18,18 @@ typedef struct wmi_strbuf {
     size_t cap;   /* bytes allocated */
 } wmi_strbuf;
 
-bool wmi_strbuf_reserve(wmi_strbuf *sb, size_t extra);
-bool wmi_strbuf_append(wmi_strbuf *sb, const char *s, size_t n);
-bool wmi_strbuf_puts(wmi_strbuf *sb, const char *s);
-bool wmi_strbuf_putc(wmi_strbuf *sb, char c);
-bool wmi_strbuf_printf(wmi_strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+bool wmi__strbuf_reserve(wmi_strbuf *sb, size_t extra);
+bool wmi__strbuf_append(wmi_strbuf *sb, const char *s, size_t n);
+bool wmi__strbuf_puts(wmi_strbuf *sb, const char *s);
+bool wmi__strbuf_putc(wmi_strbuf *sb, char c);
+bool wmi__strbuf_printf(wmi_strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Take the string out of the buffer (never NULL on success: "" when empty). */
-char *wmi_strbuf_detach(wmi_strbuf *sb);
-void wmi_strbuf_free(wmi_strbuf *sb);
+char *wmi__strbuf_detach(wmi_strbuf *sb);
+void wmi__strbuf_free(wmi_strbuf *sb);
 
 /* The value of hexadecimal digit @c, or -1: for the WQL and MOF lexers. */
 static inline int
-wmi_hex_digit(int c)
+wmi__hex_digit(int c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';

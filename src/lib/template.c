@@ -138,7 +138,7 @@ add_literal(struct tpl_builder *b, const char *s, size_t n)
     if (n == 0)
         return true;
     size_t off = b->lits.len;
-    if (!wmi_strbuf_append(&b->lits, s, n))
+    if (!wmi__strbuf_append(&b->lits, s, n))
         return false;
     if (b->nops > 0 && b->ops[b->nops - 1].kind == OP_LITERAL &&
         (size_t)b->ops[b->nops - 1].a + b->ops[b->nops - 1].b == off) {
@@ -188,8 +188,8 @@ add_property(struct tpl_builder *b, const char *name, size_t n)
             if (b->names.len > UINT32_MAX)
                 return false;
             b->segs[b->nsegs++] = (uint32_t)b->names.len;
-            if (!wmi_strbuf_append(&b->names, name + start, i - start) ||
-                !wmi_strbuf_putc(&b->names, '\0'))
+            if (!wmi__strbuf_append(&b->names, name + start, i - start) ||
+                !wmi__strbuf_putc(&b->names, '\0'))
                 return false;
             start = i + 1;
         }
@@ -259,8 +259,8 @@ wmi_template_compile(const char *text, wmi_template **out, wmi_error *err)
         free(t);
         free(b.ops);
         free(b.segs);
-        wmi_strbuf_free(&b.lits);
-        wmi_strbuf_free(&b.names);
+        wmi__strbuf_free(&b.lits);
+        wmi__strbuf_free(&b.names);
         return WBEM_E_OUT_OF_MEMORY;
     }
     t->nops = b.nops;
@@ -343,17 +343,17 @@ fmt_real(char *buf, size_t size, double d, bool real32)
 static bool
 put_quoted(wmi_strbuf *sb, const char *s, size_t n, char q)
 {
-    if (!wmi_strbuf_putc(sb, q))
+    if (!wmi__strbuf_putc(sb, q))
         return false;
     size_t start = 0;
     for (size_t i = 0; i < n; i++) {
         if (s[i] == q || s[i] == '\\') {
-            if (!wmi_strbuf_append(sb, s + start, i - start) || !wmi_strbuf_putc(sb, '\\'))
+            if (!wmi__strbuf_append(sb, s + start, i - start) || !wmi__strbuf_putc(sb, '\\'))
                 return false;
             start = i;
         }
     }
-    return wmi_strbuf_append(sb, s + start, n - start) && wmi_strbuf_putc(sb, q);
+    return wmi__strbuf_append(sb, s + start, n - start) && wmi__strbuf_putc(sb, q);
 }
 
 /*
@@ -385,7 +385,7 @@ put_object(wmi_strbuf *sb, const json_t *v, const wmi_schema *schema)
     size_t n = strlen(text);
     if (n > 0 && text[n - 1] == '\n')
         n--;
-    bool ok = wmi_strbuf_append(sb, text, n);
+    bool ok = wmi__strbuf_append(sb, text, n);
     free(text);
     return ok;
 }
@@ -406,19 +406,19 @@ put_scalar(wmi_strbuf *sb, const json_t *v, wmi_cimtype type, bool element,
     case JSON_STRING:
         /* 64-bit integers may be held as decimal strings: never quoted */
         if (!element || base_type(type) == CIM_UINT64 || base_type(type) == CIM_SINT64)
-            return wmi_strbuf_append(sb, json_string_value(v), json_string_length(v));
+            return wmi__strbuf_append(sb, json_string_value(v), json_string_length(v));
         return put_quoted(sb, json_string_value(v), json_string_length(v),
                           base_type(type) == CIM_CHAR16 ? '\'' : '"');
     case JSON_INTEGER:
         n = fmt_int(num, (long long)json_integer_value(v));
-        return wmi_strbuf_append(sb, num, n);
+        return wmi__strbuf_append(sb, num, n);
     case JSON_REAL:
         n = fmt_real(num, sizeof num, json_real_value(v), base_type(type) == CIM_REAL32);
-        return wmi_strbuf_append(sb, num, n);
+        return wmi__strbuf_append(sb, num, n);
     case JSON_TRUE:
-        return wmi_strbuf_append(sb, "TRUE", 4);
+        return wmi__strbuf_append(sb, "TRUE", 4);
     case JSON_FALSE:
-        return wmi_strbuf_append(sb, "FALSE", 5);
+        return wmi__strbuf_append(sb, "FALSE", 5);
     case JSON_OBJECT:
         return put_object(sb, v, schema);
     case JSON_NULL:
@@ -461,7 +461,7 @@ put_elements(wmi_strbuf *sb, const json_t *v, wmi_cimtype type, bool *first,
     }
     if (json_is_null(v))
         return true;
-    if (!*first && !wmi_strbuf_putc(sb, ','))
+    if (!*first && !wmi__strbuf_putc(sb, ','))
         return false;
     *first = false;
     return put_scalar(sb, v, type, true, schema);
@@ -477,8 +477,8 @@ put_value(wmi_strbuf *sb, const json_t *v, wmi_cimtype type, const wmi_schema *s
     bool first = true;
     if (n == 1)
         return put_elements(sb, v, type, &first, schema);
-    return wmi_strbuf_putc(sb, '(') && put_elements(sb, v, type, &first, schema) &&
-           wmi_strbuf_putc(sb, ')');
+    return wmi__strbuf_putc(sb, '(') && put_elements(sb, v, type, &first, schema) &&
+           wmi__strbuf_putc(sb, ')');
 }
 
 /* ====================================================================
@@ -597,7 +597,7 @@ expand_property(wmi_strbuf *sb, const wmi_template *t, const struct tpl_op *op,
             return true;
         if (nseg > 1)
             return true;
-        return wmi_strbuf_puts(sb, wmi_object_class_name(event));
+        return wmi__strbuf_puts(sb, wmi_object_class_name(event));
     }
 
     /* The common case: a chain of embedded objects, one value at the end. */
@@ -621,7 +621,7 @@ expand_property(wmi_strbuf *sb, const wmi_template *t, const struct tpl_op *op,
     c.sb = sb;
     if (n == 1)
         return walk(&c, v, type, k);
-    return wmi_strbuf_putc(sb, '(') && walk(&c, v, type, k) && wmi_strbuf_putc(sb, ')');
+    return wmi__strbuf_putc(sb, '(') && walk(&c, v, type, k) && wmi__strbuf_putc(sb, ')');
 }
 
 WMI_EXPORT wmi_status
@@ -633,14 +633,14 @@ wmi_template_expand(const wmi_template *tmpl, const wmi_object *event, char **bu
 
     wmi_strbuf sb = {*buf, *len, *buf != NULL ? *cap : 0};
     size_t start = sb.len;
-    bool ok = wmi_strbuf_reserve(&sb, 0);
+    bool ok = wmi__strbuf_reserve(&sb, 0);
     if (ok)
         sb.data[sb.len] = '\0'; /* even when nothing is appended */
 
     for (size_t i = 0; ok && i < tmpl->nops; i++) {
         const struct tpl_op *op = &tmpl->ops[i];
         if (op->kind == OP_LITERAL)
-            ok = wmi_strbuf_append(&sb, tmpl->lits + op->a, op->b);
+            ok = wmi__strbuf_append(&sb, tmpl->lits + op->a, op->b);
         else
             ok = expand_property(&sb, tmpl, op, event);
     }

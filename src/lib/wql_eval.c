@@ -21,7 +21,7 @@
  * ==================================================================== */
 
 bool
-wmi_wql_like_compile(const char *pattern, size_t len, wql_like *out)
+wmi__wql_like_compile(const char *pattern, size_t len, wql_like *out)
 {
     memset(out, 0, sizeof *out);
     const unsigned char *u = (const unsigned char *)pattern;
@@ -39,7 +39,7 @@ wmi_wql_like_compile(const char *pattern, size_t len, wql_like *out)
     bool no_close = false;
     while (i < len) {
         size_t l;
-        uint32_t c = wmi_wql_utf8_decode(u + i, len - i, &l);
+        uint32_t c = wmi__wql_utf8_decode(u + i, len - i, &l);
         wql_like_item *it = &out->items[out->nitems];
         memset(it, 0, sizeof *it);
         if (c == '%') {
@@ -67,7 +67,7 @@ wmi_wql_like_compile(const char *pattern, size_t len, wql_like *out)
             bool closed = false, first_member = true;
             while (j < len) {
                 size_t l2;
-                uint32_t lo = wmi_wql_utf8_decode(u + j, len - j, &l2);
+                uint32_t lo = wmi__wql_utf8_decode(u + j, len - j, &l2);
                 if (lo == ']' && !first_member) {
                     j += l2;
                     closed = true;
@@ -78,7 +78,7 @@ wmi_wql_like_compile(const char *pattern, size_t len, wql_like *out)
                 uint32_t hi = lo;
                 if (j + 1 < len && u[j] == '-' && u[j + 1] != ']') {
                     size_t l3;
-                    hi = wmi_wql_utf8_decode(u + j + 1, len - j - 1, &l3);
+                    hi = wmi__wql_utf8_decode(u + j + 1, len - j - 1, &l3);
                     j += 1 + l3;
                 }
                 if (lo > hi) {
@@ -104,7 +104,7 @@ wmi_wql_like_compile(const char *pattern, size_t len, wql_like *out)
             no_close = true;
         }
         it->kind = WQL_LIKE_CHAR;
-        it->cp = wmi_wql_fold(c);
+        it->cp = wmi__wql_fold(c);
         out->nitems++;
         i += l;
     }
@@ -112,7 +112,7 @@ wmi_wql_like_compile(const char *pattern, size_t len, wql_like *out)
 }
 
 void
-wmi_wql_like_free(wql_like *like)
+wmi__wql_like_free(wql_like *like)
 {
     if (like == NULL)
         return;
@@ -123,12 +123,12 @@ wmi_wql_like_free(wql_like *like)
 static bool
 set_has(const wql_like *like, const wql_like_item *it, uint32_t c)
 {
-    uint32_t fc = wmi_wql_fold(c);
+    uint32_t fc = wmi__wql_fold(c);
     const wql_like_range *r = like->ranges + it->first;
     bool in = false;
     for (uint32_t k = 0; k < it->nranges; k++) {
         if ((c >= r[k].lo && c <= r[k].hi) ||
-            (fc >= wmi_wql_fold(r[k].lo) && fc <= wmi_wql_fold(r[k].hi))) {
+            (fc >= wmi__wql_fold(r[k].lo) && fc <= wmi__wql_fold(r[k].hi))) {
             in = true;
             break;
         }
@@ -140,7 +140,7 @@ static bool
 item_matches(const wql_like *like, const wql_like_item *it, uint32_t c)
 {
     switch (it->kind) {
-    case WQL_LIKE_CHAR: return wmi_wql_fold(c) == it->cp;
+    case WQL_LIKE_CHAR: return wmi__wql_fold(c) == it->cp;
     case WQL_LIKE_ONE: return true;
     case WQL_LIKE_SET: return set_has(like, it, c);
     default: return false;
@@ -154,7 +154,7 @@ next_cp(const unsigned char *s, size_t n, size_t *len)
         *len = 1;
         return s[0];
     }
-    return wmi_wql_utf8_decode(s, n, len);
+    return wmi__wql_utf8_decode(s, n, len);
 }
 
 /*
@@ -204,13 +204,13 @@ like_run(const wql_like *like, const char *subject, size_t len, uint64_t *steps)
 }
 
 bool
-wmi_wql_like_exec(const wql_like *like, const char *subject, size_t len)
+wmi__wql_like_exec(const wql_like *like, const char *subject, size_t len)
 {
     return like_run(like, subject, len, NULL);
 }
 
 bool
-wmi_wql_like_exec_counted(const wql_like *like, const char *subject, size_t len, uint64_t *steps)
+wmi__wql_like_exec_counted(const wql_like *like, const char *subject, size_t len, uint64_t *steps)
 {
     uint64_t dummy = 0;
     return like_run(like, subject, len, steps != NULL ? steps : &dummy);
@@ -222,10 +222,10 @@ wmi_like_match(const char *pattern, const char *subject)
     if (pattern == NULL || subject == NULL)
         return false;
     wql_like like;
-    if (!wmi_wql_like_compile(pattern, strlen(pattern), &like))
+    if (!wmi__wql_like_compile(pattern, strlen(pattern), &like))
         return false;
-    bool r = wmi_wql_like_exec(&like, subject, strlen(subject));
-    wmi_wql_like_free(&like);
+    bool r = wmi__wql_like_exec(&like, subject, strlen(subject));
+    wmi__wql_like_free(&like);
     return r;
 }
 
@@ -274,7 +274,7 @@ dt_field(const char *s, size_t n)
 }
 
 bool
-wmi_wql_dmtf_parse(const char *s, size_t n, wql_dt *out)
+wmi__wql_dmtf_parse(const char *s, size_t n, wql_dt *out)
 {
     out->kind = WQL_DT_NONE;
     out->usec = 0;
@@ -337,7 +337,7 @@ read_digits(const char *s, size_t n, size_t *i, size_t min, size_t max)
 }
 
 wql_dt_kind
-wmi_wql_datetime_literal(const char *s, size_t n, wql_dt *out, bool *wild, size_t *col_off)
+wmi__wql_datetime_literal(const char *s, size_t n, wql_dt *out, bool *wild, size_t *col_off)
 {
     *wild = false;
     *col_off = 0;
@@ -345,7 +345,7 @@ wmi_wql_datetime_literal(const char *s, size_t n, wql_dt *out, bool *wild, size_
     out->usec = 0;
     if (n == 25 && s[14] == '.') {
         wql_dt dt;
-        if (!wmi_wql_dmtf_parse(s, n, &dt))
+        if (!wmi__wql_dmtf_parse(s, n, &dt))
             return WQL_DT_NONE;
         if (dt.kind == WQL_DT_WILD) {
             *wild = true;
@@ -475,7 +475,7 @@ member(const json_t *obj, const char *name)
     const char *key;
     json_t *value;
     json_object_foreach((json_t *)obj, key, value) {
-        if (wmi_wql_name_eq(key, name))
+        if (wmi__wql_name_eq(key, name))
             return value;
     }
     return NULL;
@@ -645,7 +645,7 @@ json_num(const json_t *j, num *out)
     }
     if (json_is_string(j)) {
         /* 64-bit integers may travel as decimal strings */
-        int r = wmi_wql_parse_number(json_string_value(j), &out->neg, &out->mag, &out->d);
+        int r = wmi__wql_parse_number(json_string_value(j), &out->neg, &out->mag, &out->d);
         out->is_int = r == 1;
         return r != 0;
     }
@@ -669,7 +669,7 @@ cmp_str(const char *s, size_t n, const wql_literal *lit, wql_op op)
         return false;
     if (op == WQL_OP_NE && n != lit->folded_len)
         return true;
-    return apply(op, wmi_wql_fold_cmp(s, n, lit->folded, lit->folded_len));
+    return apply(op, wmi__wql_fold_cmp(s, n, lit->folded, lit->folded_len));
 }
 
 /*
@@ -683,7 +683,7 @@ static bool
 cmp_datetime(const char *s, size_t n, const wql_literal *lit, wql_op op)
 {
     wql_dt v;
-    if (!wmi_wql_dmtf_parse(s, n, &v))
+    if (!wmi__wql_dmtf_parse(s, n, &v))
         return false;
     if (v.kind == WQL_DT_WILD) {
         if (op != WQL_OP_EQ && op != WQL_OP_NE)
@@ -780,7 +780,7 @@ eval_isa(const wmi_query *q, const wql_node *node, const val *v)
     const char *cn = json_string_value(json_object_get(v->j, "__CLASS"));
     if (cn == NULL)
         return false;
-    if (wmi_wql_name_eq(cn, node->isa_class))
+    if (wmi__wql_name_eq(cn, node->isa_class))
         return true;
     if (q->schema == NULL)
         return false;
@@ -789,22 +789,22 @@ eval_isa(const wmi_query *q, const wql_node *node, const val *v)
 }
 
 bool
-wmi_wql_eval_node(const wmi_query *q, const wql_node *node, const wmi_object *ev)
+wmi__wql_eval_node(const wmi_query *q, const wql_node *node, const wmi_object *ev)
 {
     val v;
     switch (node->kind) {
     case WQL_NODE_AND:
         for (size_t i = 0; i < node->nchild; i++)
-            if (!wmi_wql_eval_node(q, node->child[i], ev))
+            if (!wmi__wql_eval_node(q, node->child[i], ev))
                 return false;
         return true;
     case WQL_NODE_OR:
         for (size_t i = 0; i < node->nchild; i++)
-            if (wmi_wql_eval_node(q, node->child[i], ev))
+            if (wmi__wql_eval_node(q, node->child[i], ev))
                 return true;
         return false;
     case WQL_NODE_NOT:
-        return !wmi_wql_eval_node(q, node->child[0], ev);
+        return !wmi__wql_eval_node(q, node->child[0], ev);
     case WQL_NODE_CMP:
         resolve(q, &node->path, ev, &v);
         return eval_cmp(q, node, &v);
@@ -820,10 +820,10 @@ wmi_wql_eval_node(const wmi_query *q, const wql_node *node, const wmi_object *ev
     case WQL_NODE_LIKE:
         resolve(q, &node->path, ev, &v);
         if (v.kind == VK_STR)
-            return wmi_wql_like_exec(&node->like, v.s, strlen(v.s));
+            return wmi__wql_like_exec(&node->like, v.s, strlen(v.s));
         if (v.kind != VK_JSON || !json_is_string(v.j))
             return false;
-        return wmi_wql_like_exec(&node->like, json_string_value(v.j), json_string_length(v.j));
+        return wmi__wql_like_exec(&node->like, json_string_value(v.j), json_string_length(v.j));
     }
     return false;
 }
@@ -842,7 +842,7 @@ wmi_query_evaluate(const wmi_query *query, const wmi_object *event)
         return false;
     if (cls != query->from_class && !wmi_class_isa(cls, query->from))
         return false;
-    return query->where == NULL || wmi_wql_eval_node(query, query->where, event);
+    return query->where == NULL || wmi__wql_eval_node(query, query->where, event);
 }
 
 WMI_EXPORT bool
@@ -850,7 +850,7 @@ wmi_query_evaluate_where(const wmi_query *query, const wmi_object *event)
 {
     if (query == NULL || event == NULL)
         return false;
-    return query->where == NULL || wmi_wql_eval_node(query, query->where, event);
+    return query->where == NULL || wmi__wql_eval_node(query, query->where, event);
 }
 
 WMI_EXPORT bool
@@ -858,7 +858,7 @@ wmi_query_evaluate_having(const wmi_query *query, const wmi_object *aggregate)
 {
     if (query == NULL || aggregate == NULL)
         return false;
-    return query->having == NULL || wmi_wql_eval_node(query, query->having, aggregate);
+    return query->having == NULL || wmi__wql_eval_node(query, query->having, aggregate);
 }
 
 /* ====================================================================
@@ -870,7 +870,7 @@ static bool
 selected(const wmi_query *q, const char *key)
 {
     for (size_t i = 0; i < q->nselect; i++)
-        if (q->select[i].sys == WQL_SYS_NONE && wmi_wql_name_eq(q->select[i].seg[0], key))
+        if (q->select[i].sys == WQL_SYS_NONE && wmi__wql_name_eq(q->select[i].seg[0], key))
             return true;
     return false;
 }

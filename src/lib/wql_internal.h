@@ -81,13 +81,13 @@ typedef struct wql_tokens {
 /*
  * Split @text (@len bytes) into tokens, ending with one WQL_TOK_EOF.
  * On failure returns the status with @err filled (column, text) and
- * leaves whatever was lexed in @out for wmi_wql_tokens_free.
+ * leaves whatever was lexed in @out for wmi__wql_tokens_free.
  */
-wmi_status wmi_wql_lex(const char *text, size_t len, wql_tokens *out, wmi_error *err);
-void wmi_wql_tokens_free(wql_tokens *toks);
+wmi_status wmi__wql_lex(const char *text, size_t len, wql_tokens *out, wmi_error *err);
+void wmi__wql_tokens_free(wql_tokens *toks);
 
 /* A short printable description of a token for messages: 'FROM', "x", ... */
-void wmi_wql_token_describe(const char *text, const wql_token *tok, char *buf, size_t size);
+void wmi__wql_token_describe(const char *text, const wql_token *tok, char *buf, size_t size);
 
 /* ====================================================================
  * Characters and case folding (wql_lex.c)
@@ -99,27 +99,27 @@ void wmi_wql_token_describe(const char *text, const wql_token *tok, char *buf, s
  * value + 0xDC00 (a lone surrogate, which never folds or matches a valid
  * character) with length 1.
  */
-uint32_t wmi_wql_utf8_decode(const unsigned char *s, size_t n, size_t *len);
+uint32_t wmi__wql_utf8_decode(const unsigned char *s, size_t n, size_t *len);
 
 /* Length of the valid UTF-8 sequence at @s, or 0 if it is not valid. */
-size_t wmi_wql_utf8_valid_len(const unsigned char *s, size_t n);
+size_t wmi__wql_utf8_valid_len(const unsigned char *s, size_t n);
 
 /* Simple case folding (to lower case) of one code point: ASCII, Latin-1,
  * Latin Extended-A, basic Greek and Cyrillic.  Folding never changes the
  * UTF-8 length of a code point. */
-uint32_t wmi_wql_fold(uint32_t c);
+uint32_t wmi__wql_fold(uint32_t c);
 
 /* Append the case-folded form of @s (@n bytes) to @sb.  false on ENOMEM. */
-bool wmi_wql_fold_append(wmi_strbuf *sb, const char *s, size_t n);
+bool wmi__wql_fold_append(wmi_strbuf *sb, const char *s, size_t n);
 
 /*
  * Compare @a (@alen bytes, any case) with @folded (@flen bytes, already
  * folded), code point by code point after folding @a.  Returns <0, 0, >0.
  */
-int wmi_wql_fold_cmp(const char *a, size_t alen, const char *folded, size_t flen);
+int wmi__wql_fold_cmp(const char *a, size_t alen, const char *folded, size_t flen);
 
 /* ASCII case-insensitive equality of two NUL-terminated strings. */
-bool wmi_wql_name_eq(const char *a, const char *b);
+bool wmi__wql_name_eq(const char *a, const char *b);
 
 /* ====================================================================
  * LIKE patterns (wql_eval.c)
@@ -153,20 +153,20 @@ typedef struct wql_like {
 
 /*
  * Compile a LIKE pattern.  Items and ranges are allocated in one block;
- * free with wmi_wql_like_free.  Returns false when out of memory.
+ * free with wmi__wql_like_free.  Returns false when out of memory.
  */
-bool wmi_wql_like_compile(const char *pattern, size_t len, wql_like *out);
-void wmi_wql_like_free(wql_like *like);
-bool wmi_wql_like_exec(const wql_like *like, const char *subject, size_t len);
+bool wmi__wql_like_compile(const char *pattern, size_t len, wql_like *out);
+void wmi__wql_like_free(wql_like *like);
+bool wmi__wql_like_exec(const wql_like *like, const char *subject, size_t len);
 
 /*
- * As wmi_wql_like_exec, and adds to *@steps the work done: one per pattern
+ * As wmi__wql_like_exec, and adds to *@steps the work done: one per pattern
  * item tested against a subject character, plus one per range of a [set]
  * tested.  For the tests, which bound it (steps <= 2 * (pattern bytes + 1)
  * * (subject characters + 1)) rather than time it.
  */
-bool wmi_wql_like_exec_counted(const wql_like *like, const char *subject, size_t len,
-                               uint64_t *steps);
+bool wmi__wql_like_exec_counted(const wql_like *like, const char *subject, size_t len,
+                                uint64_t *steps);
 
 /* ====================================================================
  * DMTF datetimes in conditions (wql_eval.c)
@@ -190,7 +190,7 @@ typedef struct wql_dt {
  * datetime with '*' (whole fields) is WQL_DT_WILD.  Returns false for
  * anything else.  Allocation-free, no locale, no time zone.
  */
-bool wmi_wql_dmtf_parse(const char *s, size_t n, wql_dt *out);
+bool wmi__wql_dmtf_parse(const char *s, size_t n, wql_dt *out);
 
 /*
  * Read a datetime constant of a WHERE clause: a DMTF datetime or interval
@@ -201,8 +201,8 @@ bool wmi_wql_dmtf_parse(const char *s, size_t n, wql_dt *out);
  * Returns WQL_DT_NONE when @s is none of these; *@wild is set when it is a
  * DMTF datetime except for '*' wildcards (*@col_off: offset of the first).
  */
-wql_dt_kind wmi_wql_datetime_literal(const char *s, size_t n, wql_dt *out, bool *wild,
-                                     size_t *col_off);
+wql_dt_kind wmi__wql_datetime_literal(const char *s, size_t n, wql_dt *out, bool *wild,
+                                      size_t *col_off);
 
 /* ====================================================================
  * The parsed query (wql_parse.c)
@@ -313,22 +313,22 @@ struct wmi_query {
     wql_node *having;            /* NULL: none */
 };
 
-void wmi_wql_node_free(wql_node *node);
-void wmi_wql_path_clear(wql_path *path);
+void wmi__wql_node_free(wql_node *node);
+void wmi__wql_path_clear(wql_path *path);
 
 /*
  * Parse a whole string as an integer (decimal or 0x hex, optional sign,
  * surrounding blanks allowed: *@neg and *@mag exact, *@num approximate) or a
  * finite real (*@num).  Returns 0 for neither, 1 integer, 2 real.
  */
-int wmi_wql_parse_number(const char *s, bool *neg, uint64_t *mag, double *num);
+int wmi__wql_parse_number(const char *s, bool *neg, uint64_t *mag, double *num);
 
 /* Print a literal in normalised form (strings double-quoted). */
-bool wmi_wql_literal_print(wmi_strbuf *sb, const wql_literal *lit);
+bool wmi__wql_literal_print(wmi_strbuf *sb, const wql_literal *lit);
 /* Print a number so that it reads back as the same double ("1.0", "0.5"). */
-bool wmi_wql_real_print(wmi_strbuf *sb, double d);
+bool wmi__wql_real_print(wmi_strbuf *sb, double d);
 
 /* Evaluate a condition tree against an event (wql_eval.c). */
-bool wmi_wql_eval_node(const wmi_query *q, const wql_node *node, const wmi_object *event);
+bool wmi__wql_eval_node(const wmi_query *q, const wql_node *node, const wmi_object *event);
 
 #endif

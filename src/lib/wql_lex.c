@@ -14,7 +14,7 @@
  * ==================================================================== */
 
 size_t
-wmi_wql_utf8_valid_len(const unsigned char *s, size_t n)
+wmi__wql_utf8_valid_len(const unsigned char *s, size_t n)
 {
     unsigned char c = s[0];
     if (c < 0x80)
@@ -43,14 +43,14 @@ wmi_wql_utf8_valid_len(const unsigned char *s, size_t n)
 }
 
 uint32_t
-wmi_wql_utf8_decode(const unsigned char *s, size_t n, size_t *len)
+wmi__wql_utf8_decode(const unsigned char *s, size_t n, size_t *len)
 {
     unsigned char c = s[0];
     if (c < 0x80) {
         *len = 1;
         return c;
     }
-    size_t l = wmi_wql_utf8_valid_len(s, n);
+    size_t l = wmi__wql_utf8_valid_len(s, n);
     if (l == 0) {
         *len = 1;
         return 0xDC00u + c;
@@ -63,7 +63,7 @@ wmi_wql_utf8_decode(const unsigned char *s, size_t n, size_t *len)
 }
 
 uint32_t
-wmi_wql_fold(uint32_t c)
+wmi__wql_fold(uint32_t c)
 {
     if (c < 0x80)
         return (c >= 'A' && c <= 'Z') ? c + 32 : c;
@@ -116,10 +116,10 @@ utf8_encode(uint32_t c, char *out)
 }
 
 bool
-wmi_wql_fold_append(wmi_strbuf *sb, const char *s, size_t n)
+wmi__wql_fold_append(wmi_strbuf *sb, const char *s, size_t n)
 {
     const unsigned char *u = (const unsigned char *)s;
-    if (!wmi_strbuf_reserve(sb, n))
+    if (!wmi__strbuf_reserve(sb, n))
         return false;
     size_t i = 0;
     while (i < n) {
@@ -130,12 +130,12 @@ wmi_wql_fold_append(wmi_strbuf *sb, const char *s, size_t n)
             continue;
         }
         size_t l;
-        uint32_t cp = wmi_wql_utf8_decode(u + i, n - i, &l);
+        uint32_t cp = wmi__wql_utf8_decode(u + i, n - i, &l);
         if (cp >= 0xDC00 && cp <= 0xDCFF && l == 1) {
             sb->data[sb->len++] = (char)u[i];   /* invalid byte kept as is */
         } else {
             /* folding keeps the length, so the reservation holds */
-            sb->len += utf8_encode(wmi_wql_fold(cp), sb->data + sb->len);
+            sb->len += utf8_encode(wmi__wql_fold(cp), sb->data + sb->len);
         }
         i += l;
     }
@@ -144,7 +144,7 @@ wmi_wql_fold_append(wmi_strbuf *sb, const char *s, size_t n)
 }
 
 int
-wmi_wql_fold_cmp(const char *a, size_t alen, const char *folded, size_t flen)
+wmi__wql_fold_cmp(const char *a, size_t alen, const char *folded, size_t flen)
 {
     const unsigned char *ua = (const unsigned char *)a;
     const unsigned char *ub = (const unsigned char *)folded;
@@ -161,8 +161,8 @@ wmi_wql_fold_cmp(const char *a, size_t alen, const char *folded, size_t flen)
             continue;
         }
         size_t la, lb;
-        uint32_t x = wmi_wql_fold(wmi_wql_utf8_decode(ua + i, alen - i, &la));
-        uint32_t y = wmi_wql_utf8_decode(ub + j, flen - j, &lb);
+        uint32_t x = wmi__wql_fold(wmi__wql_utf8_decode(ua + i, alen - i, &la));
+        uint32_t y = wmi__wql_utf8_decode(ub + j, flen - j, &lb);
         if (x != y)
             return x < y ? -1 : 1;
         i += la;
@@ -176,7 +176,7 @@ wmi_wql_fold_cmp(const char *a, size_t alen, const char *folded, size_t flen)
 }
 
 bool
-wmi_wql_name_eq(const char *a, const char *b)
+wmi__wql_name_eq(const char *a, const char *b)
 {
     for (;; a++, b++) {
         unsigned char x = (unsigned char)*a, y = (unsigned char)*b;
@@ -297,7 +297,7 @@ lex_number(const char *text, size_t len, size_t p, wql_token *t, wmi_error *err)
         p += 2;
         size_t digits = 0;
         int h;
-        while (p < len && (h = wmi_hex_digit(u[p])) >= 0) {
+        while (p < len && (h = wmi__hex_digit(u[p])) >= 0) {
             if (mag > (UINT64_MAX >> 4))
                 overflow = true;
             mag = (mag << 4) | (uint64_t)h;
@@ -386,12 +386,12 @@ lex_string(const char *text, size_t len, size_t p, wql_token *t, wmi_error *err)
     unsigned char quote = u[p];
     size_t start = p++;
     wmi_strbuf sb = {0};
-    if (!wmi_strbuf_reserve(&sb, 16))
+    if (!wmi__strbuf_reserve(&sb, 16))
         return WBEM_E_OUT_OF_MEMORY;
     sb.data[0] = '\0';     /* reserve alone does not terminate */
     for (;;) {
         if (p >= len) {
-            wmi_strbuf_free(&sb);
+            wmi__strbuf_free(&sb);
             set_err(err, WBEM_E_INVALID_QUERY, start, "unterminated string %.20s%s",
                     text + start, len - start > 20 ? "..." : "");
             return WBEM_E_INVALID_QUERY;
@@ -414,24 +414,24 @@ lex_string(const char *text, size_t len, size_t p, wql_token *t, wmi_error *err)
             default: break;
             }
             if (out != 0) {
-                if (!wmi_strbuf_putc(&sb, out))
+                if (!wmi__strbuf_putc(&sb, out))
                     goto oom;
                 p += 2;
                 continue;
             }
             /* unknown escape: the backslash is literal */
-            if (!wmi_strbuf_putc(&sb, '\\'))
+            if (!wmi__strbuf_putc(&sb, '\\'))
                 goto oom;
             p++;
             continue;
         }
-        size_t l = wmi_wql_utf8_valid_len(u + p, len - p);
+        size_t l = wmi__wql_utf8_valid_len(u + p, len - p);
         if (l == 0) {
-            wmi_strbuf_free(&sb);
+            wmi__strbuf_free(&sb);
             set_err(err, WBEM_E_INVALID_QUERY, p, "invalid UTF-8 byte 0x%02X in string", c);
             return WBEM_E_INVALID_QUERY;
         }
-        if (!wmi_strbuf_append(&sb, text + p, l))
+        if (!wmi__strbuf_append(&sb, text + p, l))
             goto oom;
         p += l;
     }
@@ -439,17 +439,91 @@ lex_string(const char *text, size_t len, size_t p, wql_token *t, wmi_error *err)
     t->pos = start;
     t->len = p - start;
     t->str_len = sb.len;
-    t->str = wmi_strbuf_detach(&sb);
+    t->str = wmi__strbuf_detach(&sb);
     if (t->str == NULL)
         return WBEM_E_OUT_OF_MEMORY;
     return WBEM_S_NO_ERROR;
 oom:
-    wmi_strbuf_free(&sb);
+    wmi__strbuf_free(&sb);
     return WBEM_E_OUT_OF_MEMORY;
 }
 
+/* A name or keyword at @p: its length and type into *@t. */
+static wmi_status
+lex_ident(const char *text, size_t len, size_t p, wql_token *t, wmi_error *err)
+{
+    const unsigned char *u = (const unsigned char *)text;
+    size_t q = p;
+    while (q < len && is_ident_char(u[q])) {
+        if (u[q] >= 0x80) {
+            size_t l = wmi__wql_utf8_valid_len(u + q, len - q);
+            if (l == 0) {
+                set_err(err, WBEM_E_INVALID_QUERY, q, "invalid UTF-8 byte 0x%02X", u[q]);
+                return WBEM_E_INVALID_QUERY;
+            }
+            q += l;
+        } else {
+            q++;
+        }
+    }
+    t->len = q - p;
+    t->type = keyword_type(text + p, t->len);
+    return WBEM_S_NO_ERROR;
+}
+
+/* An operator or punctuation mark at @p: its length and type into *@t. */
+static wmi_status
+lex_punct(const unsigned char *u, size_t len, size_t p, wql_token *t, wmi_error *err)
+{
+    unsigned char c = u[p];
+    t->len = 1;
+    switch (c) {
+    case '*': t->type = WQL_TOK_STAR; break;
+    case ',': t->type = WQL_TOK_COMMA; break;
+    case '.': t->type = WQL_TOK_DOT; break;
+    case '(': t->type = WQL_TOK_LPAREN; break;
+    case ')': t->type = WQL_TOK_RPAREN; break;
+    case '=': t->type = WQL_TOK_EQ; break;
+    case '!':
+        if (p + 1 < len && u[p + 1] == '=') {
+            t->type = WQL_TOK_NE;
+            t->len = 2;
+        } else {
+            set_err(err, WBEM_E_INVALID_QUERY, p, "unexpected character '!'");
+            return WBEM_E_INVALID_QUERY;
+        }
+        break;
+    case '<':
+        if (p + 1 < len && u[p + 1] == '>') {
+            t->type = WQL_TOK_LTGT;
+            t->len = 2;
+        } else if (p + 1 < len && u[p + 1] == '=') {
+            t->type = WQL_TOK_LE;
+            t->len = 2;
+        } else {
+            t->type = WQL_TOK_LT;
+        }
+        break;
+    case '>':
+        if (p + 1 < len && u[p + 1] == '=') {
+            t->type = WQL_TOK_GE;
+            t->len = 2;
+        } else {
+            t->type = WQL_TOK_GT;
+        }
+        break;
+    default:
+        if (c >= 0x21 && c < 0x7F)
+            set_err(err, WBEM_E_INVALID_QUERY, p, "unexpected character '%c'", c);
+        else
+            set_err(err, WBEM_E_INVALID_QUERY, p, "unexpected byte 0x%02X", c);
+        return WBEM_E_INVALID_QUERY;
+    }
+    return WBEM_S_NO_ERROR;
+}
+
 wmi_status
-wmi_wql_lex(const char *text, size_t len, wql_tokens *out, wmi_error *err)
+wmi__wql_lex(const char *text, size_t len, wql_tokens *out, wmi_error *err)
 {
     const unsigned char *u = (const unsigned char *)text;
     size_t p = 0;
@@ -470,23 +544,10 @@ wmi_wql_lex(const char *text, size_t len, wql_tokens *out, wmi_error *err)
         unsigned char c = u[p];
         wmi_status st;
         if (is_ident_start(c)) {
-            size_t q = p;
-            while (q < len && is_ident_char(u[q])) {
-                if (u[q] >= 0x80) {
-                    size_t l = wmi_wql_utf8_valid_len(u + q, len - q);
-                    if (l == 0) {
-                        set_err(err, WBEM_E_INVALID_QUERY, q, "invalid UTF-8 byte 0x%02X",
-                                u[q]);
-                        return WBEM_E_INVALID_QUERY;
-                    }
-                    q += l;
-                } else {
-                    q++;
-                }
-            }
-            t.len = q - p;
-            t.type = keyword_type(text + p, t.len);
-            p = q;
+            st = lex_ident(text, len, p, &t, err);
+            if (st != WBEM_S_NO_ERROR)
+                return st;
+            p += t.len;
         } else if (is_digit(c) || (c == '-' && p + 1 < len && is_digit(u[p + 1]))) {
             st = lex_number(text, len, p, &t, err);
             if (st != WBEM_S_NO_ERROR)
@@ -501,49 +562,9 @@ wmi_wql_lex(const char *text, size_t len, wql_tokens *out, wmi_error *err)
             }
             p += t.len;
         } else {
-            t.len = 1;
-            switch (c) {
-            case '*': t.type = WQL_TOK_STAR; break;
-            case ',': t.type = WQL_TOK_COMMA; break;
-            case '.': t.type = WQL_TOK_DOT; break;
-            case '(': t.type = WQL_TOK_LPAREN; break;
-            case ')': t.type = WQL_TOK_RPAREN; break;
-            case '=': t.type = WQL_TOK_EQ; break;
-            case '!':
-                if (p + 1 < len && u[p + 1] == '=') {
-                    t.type = WQL_TOK_NE;
-                    t.len = 2;
-                } else {
-                    set_err(err, WBEM_E_INVALID_QUERY, p, "unexpected character '!'");
-                    return WBEM_E_INVALID_QUERY;
-                }
-                break;
-            case '<':
-                if (p + 1 < len && u[p + 1] == '>') {
-                    t.type = WQL_TOK_LTGT;
-                    t.len = 2;
-                } else if (p + 1 < len && u[p + 1] == '=') {
-                    t.type = WQL_TOK_LE;
-                    t.len = 2;
-                } else {
-                    t.type = WQL_TOK_LT;
-                }
-                break;
-            case '>':
-                if (p + 1 < len && u[p + 1] == '=') {
-                    t.type = WQL_TOK_GE;
-                    t.len = 2;
-                } else {
-                    t.type = WQL_TOK_GT;
-                }
-                break;
-            default:
-                if (c >= 0x21 && c < 0x7F)
-                    set_err(err, WBEM_E_INVALID_QUERY, p, "unexpected character '%c'", c);
-                else
-                    set_err(err, WBEM_E_INVALID_QUERY, p, "unexpected byte 0x%02X", c);
-                return WBEM_E_INVALID_QUERY;
-            }
+            st = lex_punct(u, len, p, &t, err);
+            if (st != WBEM_S_NO_ERROR)
+                return st;
             p += t.len;
         }
         if (!push_token(out, &t)) {
@@ -554,7 +575,7 @@ wmi_wql_lex(const char *text, size_t len, wql_tokens *out, wmi_error *err)
 }
 
 void
-wmi_wql_tokens_free(wql_tokens *toks)
+wmi__wql_tokens_free(wql_tokens *toks)
 {
     if (toks == NULL)
         return;
@@ -565,7 +586,7 @@ wmi_wql_tokens_free(wql_tokens *toks)
 }
 
 void
-wmi_wql_token_describe(const char *text, const wql_token *tok, char *buf, size_t size)
+wmi__wql_token_describe(const char *text, const wql_token *tok, char *buf, size_t size)
 {
     if (tok->type == WQL_TOK_EOF) {
         snprintf(buf, size, "end of query");

@@ -91,7 +91,7 @@ static void
 expected(parser *p, const wql_token *t, wmi_status st, const char *what)
 {
     char d[80];
-    wmi_wql_token_describe(p->text, t, d, sizeof d);
+    wmi__wql_token_describe(p->text, t, d, sizeof d);
     if (t->type == WQL_TOK_EOF)
         fail_at(p, st, t->pos, "unexpected end of query: expected %s", what);
     else
@@ -110,7 +110,7 @@ is_literal_token(wql_tok_type t)
 }
 
 bool
-wmi_wql_real_print(wmi_strbuf *sb, double d)
+wmi__wql_real_print(wmi_strbuf *sb, double d)
 {
     char buf[64];
     int prec = 1;
@@ -128,7 +128,7 @@ wmi_wql_real_print(wmi_strbuf *sb, double d)
     }
     if (strpbrk(buf, ".eEn") == NULL)   /* "1" -> "1.0"; inf/nan left alone */
         strcat(buf, ".0");
-    return wmi_strbuf_puts(sb, buf);
+    return wmi__strbuf_puts(sb, buf);
 }
 
 /* WITHIN values: integral ones without a fraction. */
@@ -136,12 +136,12 @@ static bool
 seconds_print(wmi_strbuf *sb, double d)
 {
     if (d == floor(d) && d < 1e15)
-        return wmi_strbuf_printf(sb, "%.0f", d);
-    return wmi_wql_real_print(sb, d);
+        return wmi__strbuf_printf(sb, "%.0f", d);
+    return wmi__wql_real_print(sb, d);
 }
 
 int
-wmi_wql_parse_number(const char *s, bool *neg, uint64_t *mag, double *num)
+wmi__wql_parse_number(const char *s, bool *neg, uint64_t *mag, double *num)
 {
     while (*s == ' ' || *s == '\t')
         s++;
@@ -214,12 +214,12 @@ literal_set_text(wql_literal *lit, const char *s, size_t n)
     lit->text[n] = '\0';
     lit->text_len = n;
     wmi_strbuf sb = {0};
-    if (!wmi_wql_fold_append(&sb, s, n)) {
-        wmi_strbuf_free(&sb);
+    if (!wmi__wql_fold_append(&sb, s, n)) {
+        wmi__strbuf_free(&sb);
         return false;
     }
     lit->folded_len = sb.len;
-    lit->folded = wmi_strbuf_detach(&sb);
+    lit->folded = wmi__strbuf_detach(&sb);
     return lit->folded != NULL;
 }
 
@@ -268,12 +268,12 @@ make_literal(const wql_token *t, wql_literal *lit)
         lit->has_num = true;
         lit->num = t->real;
         wmi_strbuf sb = {0};
-        if (!wmi_wql_real_print(&sb, t->real)) {
-            wmi_strbuf_free(&sb);
+        if (!wmi__wql_real_print(&sb, t->real)) {
+            wmi__strbuf_free(&sb);
             return false;
         }
         bool ok = literal_set_text(lit, sb.data, sb.len);
-        wmi_strbuf_free(&sb);
+        wmi__strbuf_free(&sb);
         return ok;
     }
     case WQL_TOK_STRING: {
@@ -281,7 +281,7 @@ make_literal(const wql_token *t, wql_literal *lit)
         if (!literal_set_text(lit, t->str, t->str_len))
             return false;
         if (strlen(t->str) == t->str_len) {
-            int r = wmi_wql_parse_number(t->str, &lit->neg, &lit->mag, &lit->num);
+            int r = wmi__wql_parse_number(t->str, &lit->neg, &lit->mag, &lit->num);
             lit->has_int = r == 1;
             lit->has_num = r != 0;
             if (r == 1 && lit->mag <= 1 && !lit->neg)
@@ -294,7 +294,7 @@ make_literal(const wql_token *t, wql_literal *lit)
         /* a datetime view, for datetime properties */
         bool wild;
         size_t off;
-        (void)wmi_wql_datetime_literal(t->str, t->str_len, &lit->dt, &wild, &off);
+        (void)wmi__wql_datetime_literal(t->str, t->str_len, &lit->dt, &wild, &off);
         return true;
     }
     default:
@@ -305,7 +305,7 @@ make_literal(const wql_token *t, wql_literal *lit)
 static bool
 print_string(wmi_strbuf *sb, const char *s, size_t n)
 {
-    if (!wmi_strbuf_putc(sb, '"'))
+    if (!wmi__strbuf_putc(sb, '"'))
         return false;
     for (size_t i = 0; i < n; i++) {
         const char *e = NULL;
@@ -317,18 +317,18 @@ print_string(wmi_strbuf *sb, const char *s, size_t n)
         case '\r': e = "\\r"; break;
         default: break;
         }
-        if (e ? !wmi_strbuf_puts(sb, e) : !wmi_strbuf_putc(sb, s[i]))
+        if (e ? !wmi__strbuf_puts(sb, e) : !wmi__strbuf_putc(sb, s[i]))
             return false;
     }
-    return wmi_strbuf_putc(sb, '"');
+    return wmi__strbuf_putc(sb, '"');
 }
 
 bool
-wmi_wql_literal_print(wmi_strbuf *sb, const wql_literal *lit)
+wmi__wql_literal_print(wmi_strbuf *sb, const wql_literal *lit)
 {
     if (lit->kind == WQL_LIT_STRING)
         return print_string(sb, lit->text, lit->text_len);
-    return wmi_strbuf_append(sb, lit->text, lit->text_len);
+    return wmi__strbuf_append(sb, lit->text, lit->text_len);
 }
 
 /* ====================================================================
@@ -346,7 +346,7 @@ static const struct {
 };
 
 void
-wmi_wql_path_clear(wql_path *path)
+wmi__wql_path_clear(wql_path *path)
 {
     for (size_t i = 0; i < path->nseg; i++)
         free(path->seg[i]);
@@ -381,25 +381,25 @@ parse_path(parser *p, wql_path *path)
         if (path->seg[path->nseg] == NULL)
             goto nomem;
         path->nseg++;
-        if ((path->nseg > 1 && !wmi_strbuf_putc(&text, '.')) ||
-            !wmi_strbuf_append(&text, p->text + t->pos, t->len))
+        if ((path->nseg > 1 && !wmi__strbuf_putc(&text, '.')) ||
+            !wmi__strbuf_append(&text, p->text + t->pos, t->len))
             goto nomem;
         if (peek(p)->type != WQL_TOK_DOT)
             break;
         next(p);
     }
-    path->text = wmi_strbuf_detach(&text);
+    path->text = wmi__strbuf_detach(&text);
     if (path->text == NULL)
         goto nomem;
     for (size_t k = 0; k < sizeof sysprops / sizeof sysprops[0]; k++)
-        if (wmi_wql_name_eq(path->seg[0], sysprops[k].name))
+        if (wmi__wql_name_eq(path->seg[0], sysprops[k].name))
             path->sys = sysprops[k].sys;
     return true;
 nomem:
     oom(p);
 fail:
-    wmi_strbuf_free(&text);
-    wmi_wql_path_clear(path);
+    wmi__strbuf_free(&text);
+    wmi__wql_path_clear(path);
     return false;
 }
 
@@ -462,17 +462,17 @@ type_is_stringish(wmi_cimtype t)
  * ==================================================================== */
 
 void
-wmi_wql_node_free(wql_node *node)
+wmi__wql_node_free(wql_node *node)
 {
     if (node == NULL)
         return;
     for (size_t i = 0; i < node->nchild; i++)
-        wmi_wql_node_free(node->child[i]);
+        wmi__wql_node_free(node->child[i]);
     free(node->child);
-    wmi_wql_path_clear(&node->path);
+    wmi__wql_path_clear(&node->path);
     literal_clear(&node->lit);
     free(node->isa_class);
-    wmi_wql_like_free(&node->like);
+    wmi__wql_like_free(&node->like);
     free(node);
 }
 
@@ -540,7 +540,7 @@ static bool
 check_datetime(parser *p, const wql_path *path, const wql_token *lt, const wql_literal *lit)
 {
     char d[80];
-    wmi_wql_token_describe(p->text, lt, d, sizeof d);
+    wmi__wql_token_describe(p->text, lt, d, sizeof d);
     if (lt->type != WQL_TOK_STRING) {
         fail_at(p, WBEM_E_INVALID_QUERY, lt->pos,
                 "'%s' is a datetime: compare it with a DMTF datetime string, not %s", path->text,
@@ -550,7 +550,7 @@ check_datetime(parser *p, const wql_path *path, const wql_token *lt, const wql_l
     bool wild;
     size_t off;
     wql_dt dt;
-    wql_dt_kind k = wmi_wql_datetime_literal(lt->str, lt->str_len, &dt, &wild, &off);
+    wql_dt_kind k = wmi__wql_datetime_literal(lt->str, lt->str_len, &dt, &wild, &off);
     if (wild) {
         /* the asterisk's own column when the literal has no escapes */
         size_t pos = lt->pos;
@@ -588,7 +588,7 @@ make_cmp(parser *p, wql_path *path, wql_op op, wql_op op_written, bool lit_left,
     bool relational = op != WQL_OP_EQ && op != WQL_OP_NE;
     if (lt->type == WQL_TOK_NULL) {
         if (relational) {
-            wmi_wql_token_describe(p->text, optok, d, sizeof d);
+            wmi__wql_token_describe(p->text, optok, d, sizeof d);
             fail_at(p, WBEM_E_INVALID_OPERATOR, optok->pos,
                     "operator %s cannot be used with NULL (use IS [NOT] NULL)", d);
             return NULL;
@@ -602,14 +602,14 @@ make_cmp(parser *p, wql_path *path, wql_op op, wql_op op_written, bool lit_left,
         return n;
     }
     if (relational && (lt->type == WQL_TOK_TRUE || lt->type == WQL_TOK_FALSE)) {
-        wmi_wql_token_describe(p->text, optok, d, sizeof d);
+        wmi__wql_token_describe(p->text, optok, d, sizeof d);
         fail_at(p, WBEM_E_INVALID_OPERATOR, optok->pos,
                 "operator %s cannot be used with a boolean (only =, <> and !=)", d);
         return NULL;
     }
     wmi_cimtype t = path_type(path);
     if (t != CIM_EMPTY) {
-        wmi_wql_token_describe(p->text, optok, d, sizeof d);
+        wmi__wql_token_describe(p->text, optok, d, sizeof d);
         if (t & CIM_FLAG_ARRAY) {
             fail_at(p, WBEM_E_INVALID_OPERATOR, optok->pos,
                     "'%s' is an array: arrays cannot be compared", path->text);
@@ -631,12 +631,12 @@ make_cmp(parser *p, wql_path *path, wql_op op, wql_op op_written, bool lit_left,
     if (n == NULL)
         return NULL;
     if (!make_literal(lt, &n->lit)) {
-        wmi_wql_node_free(n);
+        wmi__wql_node_free(n);
         oom(p);
         return NULL;
     }
     if (t == CIM_DATETIME && !check_datetime(p, path, lt, &n->lit)) {
-        wmi_wql_node_free(n);
+        wmi__wql_node_free(n);
         return NULL;
     }
     n->path = *path;
@@ -647,57 +647,177 @@ make_cmp(parser *p, wql_path *path, wql_op op, wql_op op_written, bool lit_left,
     return n;
 }
 
+/* "constant relop property", at the constant. */
+static wql_node *
+parse_constant_first(parser *p)
+{
+    char d[80];
+    wql_op op;
+    const wql_token *lt = next(p);
+    const wql_token *optok = peek(p);
+    if (optok->type == WQL_TOK_LIKE || optok->type == WQL_TOK_ISA || optok->type == WQL_TOK_IS) {
+        wmi__wql_token_describe(p->text, optok, d, sizeof d);
+        fail_at(p, WBEM_E_INVALID_OPERATOR, optok->pos, "%s needs a property on its left", d);
+        return NULL;
+    }
+    if (!relop(optok->type, &op)) {
+        expected(p, optok, WBEM_E_INVALID_QUERY, "a comparison operator");
+        return NULL;
+    }
+    next(p);
+    const wql_token *rt = peek(p);
+    if (is_literal_token(rt->type)) {
+        fail_at(p, WBEM_E_INVALID_QUERY, lt->pos,
+                "a comparison needs a property on one side: two constants compared");
+        return NULL;
+    }
+    if (rt->type != WQL_TOK_IDENT) {
+        expected(p, rt, WBEM_E_INVALID_QUERY, "a property name");
+        return NULL;
+    }
+    wql_path path;
+    if (!parse_path(p, &path))
+        return NULL;
+    if (!check_path(p, &path, p->cls)) {
+        wmi__wql_path_clear(&path);
+        return NULL;
+    }
+    wql_node *n = make_cmp(p, &path, flip(op), op, true, lt, optok);
+    wmi__wql_path_clear(&path);
+    return n;
+}
+
+/* "property IS [NOT] NULL", after IS. */
+static wql_node *
+parse_is_null(parser *p)
+{
+    char d[80];
+    bool is_not = false;
+    if (peek(p)->type == WQL_TOK_NOT) {
+        next(p);
+        is_not = true;
+    }
+    const wql_token *nt = peek(p);
+    if (nt->type != WQL_TOK_NULL) {
+        if (nt->type == WQL_TOK_EOF)
+            expected(p, nt, WBEM_E_INVALID_QUERY, "NULL");
+        else {
+            wmi__wql_token_describe(p->text, nt, d, sizeof d);
+            fail_at(p, WBEM_E_INVALID_OPERATOR, nt->pos,
+                    "IS%s can only be used with NULL, not %s", is_not ? " NOT" : "", d);
+        }
+        return NULL;
+    }
+    next(p);
+    return new_node(p, is_not ? WQL_NODE_IS_NOT_NULL : WQL_NODE_IS_NULL);
+}
+
+/* "property ISA class", after the ISA (@optok); @path is of type @ptype. */
+static wql_node *
+parse_isa(parser *p, const wql_path *path, wmi_cimtype ptype, const wql_token *optok)
+{
+    const wql_token *ct = peek(p);
+    if (ct->type != WQL_TOK_STRING && ct->type != WQL_TOK_IDENT) {
+        expected(p, ct, WBEM_E_INVALID_QUERY, "a class name after ISA");
+        return NULL;
+    }
+    next(p);
+    char *cname = ct->type == WQL_TOK_STRING ? strdup(ct->str) : strndup(p->text + ct->pos, ct->len);
+    if (cname == NULL) {
+        oom(p);
+        return NULL;
+    }
+    if (ptype != CIM_EMPTY && ptype != CIM_OBJECT) {
+        fail_at(p, WBEM_E_INVALID_OPERATOR, optok->pos,
+                "ISA needs an embedded object, and '%s' is not one", path->text);
+        free(cname);
+        return NULL;
+    }
+    if (p->schema != NULL && wmi_schema_get_class(p->schema, cname) == NULL) {
+        fail_at(p, WBEM_E_INVALID_CLASS, ct->pos, "ISA names unknown class '%s'", cname);
+        free(cname);
+        return NULL;
+    }
+    wql_node *n = new_node(p, WQL_NODE_ISA);
+    if (n == NULL)
+        free(cname);
+    else
+        n->isa_class = cname;
+    return n;
+}
+
+/* "property LIKE pattern", after the LIKE (@optok); @path is of type @ptype. */
+static wql_node *
+parse_like(parser *p, const wql_path *path, wmi_cimtype ptype, const wql_token *optok)
+{
+    char d[80];
+    const wql_token *pt = peek(p);
+    if (pt->type != WQL_TOK_STRING) {
+        if (is_literal_token(pt->type)) {
+            wmi__wql_token_describe(p->text, pt, d, sizeof d);
+            fail_at(p, WBEM_E_INVALID_OPERATOR, pt->pos, "LIKE needs a string pattern, not %s", d);
+        } else {
+            expected(p, pt, WBEM_E_INVALID_QUERY, "a string pattern after LIKE");
+        }
+        return NULL;
+    }
+    next(p);
+    if (ptype != CIM_EMPTY && (!type_is_stringish(ptype) || (ptype & CIM_FLAG_ARRAY))) {
+        const char *tn = wmi_cimtype_name(ptype);
+        fail_at(p, WBEM_E_INVALID_OPERATOR, optok->pos, "LIKE needs a string property, and '%s' is %s",
+                path->text, tn ? tn : "not a string");
+        return NULL;
+    }
+    wql_node *n = new_node(p, WQL_NODE_LIKE);
+    if (n == NULL)
+        return NULL;
+    if (!make_literal(pt, &n->lit) || !wmi__wql_like_compile(pt->str, pt->str_len, &n->like)) {
+        wmi__wql_node_free(n);
+        oom(p);
+        return NULL;
+    }
+    return n;
+}
+
+/* "property relop constant", after the operator @optok (or an error
+ * when it is none). */
+static wql_node *
+parse_property_first(parser *p, wql_path *path, const wql_token *optok)
+{
+    wql_op op;
+    if (relop(optok->type, &op)) {
+        const wql_token *lt = peek(p);
+        if (lt->type == WQL_TOK_IDENT) {
+            fail_at(p, WBEM_E_INVALID_QUERY, lt->pos,
+                    "a property can only be compared with a constant, not with another "
+                    "property");
+            return NULL;
+        }
+        if (!is_literal_token(lt->type)) {
+            expected(p, lt, WBEM_E_INVALID_QUERY, "a constant");
+            return NULL;
+        }
+        next(p);
+        return make_cmp(p, path, op, op, false, lt, optok);
+    }
+    char what[128];
+    snprintf(what, sizeof what, "an operator after '%.80s'", path->text);
+    expected(p, optok, WBEM_E_INVALID_QUERY, what);
+    return NULL;
+}
+
 static wql_node *
 parse_predicate(parser *p)
 {
     const wql_token *t = peek(p);
-    char d[80];
-    wql_op op;
 
     if (++p->terms > WMI_WQL_MAX_TERMS) {
         fail_at(p, WBEM_E_QUOTA_VIOLATION, t->pos,
                 "more than %d comparison terms in the query", WMI_WQL_MAX_TERMS);
         return NULL;
     }
-
-    if (is_literal_token(t->type)) {
-        /* const relop path */
-        const wql_token *lt = next(p);
-        const wql_token *optok = peek(p);
-        if (optok->type == WQL_TOK_LIKE || optok->type == WQL_TOK_ISA ||
-            optok->type == WQL_TOK_IS) {
-            wmi_wql_token_describe(p->text, optok, d, sizeof d);
-            fail_at(p, WBEM_E_INVALID_OPERATOR, optok->pos,
-                    "%s needs a property on its left", d);
-            return NULL;
-        }
-        if (!relop(optok->type, &op)) {
-            expected(p, optok, WBEM_E_INVALID_QUERY, "a comparison operator");
-            return NULL;
-        }
-        next(p);
-        const wql_token *rt = peek(p);
-        if (is_literal_token(rt->type)) {
-            fail_at(p, WBEM_E_INVALID_QUERY, lt->pos,
-                    "a comparison needs a property on one side: two constants compared");
-            return NULL;
-        }
-        if (rt->type != WQL_TOK_IDENT) {
-            expected(p, rt, WBEM_E_INVALID_QUERY, "a property name");
-            return NULL;
-        }
-        wql_path path;
-        if (!parse_path(p, &path))
-            return NULL;
-        if (!check_path(p, &path, p->cls)) {
-            wmi_wql_path_clear(&path);
-            return NULL;
-        }
-        wql_node *n = make_cmp(p, &path, flip(op), op, true, lt, optok);
-        wmi_wql_path_clear(&path);
-        return n;
-    }
-
+    if (is_literal_token(t->type))
+        return parse_constant_first(p);
     if (t->type != WQL_TOK_IDENT) {
         expected(p, t, WBEM_E_INVALID_QUERY, "a condition");
         return NULL;
@@ -706,126 +826,32 @@ parse_predicate(parser *p)
     if (!parse_path(p, &path))
         return NULL;
     if (!check_path(p, &path, p->cls)) {
-        wmi_wql_path_clear(&path);
+        wmi__wql_path_clear(&path);
         return NULL;
     }
     wmi_cimtype ptype = path_type(&path);
     const wql_token *optok = next(p);
-    wql_node *n = NULL;
+    wql_node *n;
 
     switch (optok->type) {
-    case WQL_TOK_IS: {
-        bool is_not = false;
-        if (peek(p)->type == WQL_TOK_NOT) {
-            next(p);
-            is_not = true;
-        }
-        const wql_token *nt = peek(p);
-        if (nt->type != WQL_TOK_NULL) {
-            if (nt->type == WQL_TOK_EOF)
-                expected(p, nt, WBEM_E_INVALID_QUERY, "NULL");
-            else {
-                wmi_wql_token_describe(p->text, nt, d, sizeof d);
-                fail_at(p, WBEM_E_INVALID_OPERATOR, nt->pos,
-                        "IS%s can only be used with NULL, not %s", is_not ? " NOT" : "", d);
-            }
-            break;
-        }
-        next(p);
-        n = new_node(p, is_not ? WQL_NODE_IS_NOT_NULL : WQL_NODE_IS_NULL);
+    case WQL_TOK_IS:
+        n = parse_is_null(p);
         break;
-    }
-    case WQL_TOK_ISA: {
-        const wql_token *ct = peek(p);
-        if (ct->type != WQL_TOK_STRING && ct->type != WQL_TOK_IDENT) {
-            expected(p, ct, WBEM_E_INVALID_QUERY, "a class name after ISA");
-            break;
-        }
-        next(p);
-        char *cname = ct->type == WQL_TOK_STRING ? strdup(ct->str)
-                                                 : strndup(p->text + ct->pos, ct->len);
-        if (cname == NULL) {
-            oom(p);
-            break;
-        }
-        if (ptype != CIM_EMPTY && ptype != CIM_OBJECT) {
-            fail_at(p, WBEM_E_INVALID_OPERATOR, optok->pos,
-                    "ISA needs an embedded object, and '%s' is not one", path.text);
-            free(cname);
-            break;
-        }
-        if (p->schema != NULL && wmi_schema_get_class(p->schema, cname) == NULL) {
-            fail_at(p, WBEM_E_INVALID_CLASS, ct->pos, "ISA names unknown class '%s'", cname);
-            free(cname);
-            break;
-        }
-        n = new_node(p, WQL_NODE_ISA);
-        if (n == NULL)
-            free(cname);
-        else
-            n->isa_class = cname;
+    case WQL_TOK_ISA:
+        n = parse_isa(p, &path, ptype, optok);
         break;
-    }
-    case WQL_TOK_LIKE: {
-        const wql_token *pt = peek(p);
-        if (pt->type != WQL_TOK_STRING) {
-            if (is_literal_token(pt->type)) {
-                wmi_wql_token_describe(p->text, pt, d, sizeof d);
-                fail_at(p, WBEM_E_INVALID_OPERATOR, pt->pos,
-                        "LIKE needs a string pattern, not %s", d);
-            } else {
-                expected(p, pt, WBEM_E_INVALID_QUERY, "a string pattern after LIKE");
-            }
-            break;
-        }
-        next(p);
-        if (ptype != CIM_EMPTY && (!type_is_stringish(ptype) || (ptype & CIM_FLAG_ARRAY))) {
-            const char *tn = wmi_cimtype_name(ptype);
-            fail_at(p, WBEM_E_INVALID_OPERATOR, optok->pos,
-                    "LIKE needs a string property, and '%s' is %s", path.text,
-                    tn ? tn : "not a string");
-            break;
-        }
-        n = new_node(p, WQL_NODE_LIKE);
-        if (n == NULL)
-            break;
-        if (!make_literal(pt, &n->lit) ||
-            !wmi_wql_like_compile(pt->str, pt->str_len, &n->like)) {
-            wmi_wql_node_free(n);
-            n = NULL;
-            oom(p);
-        }
+    case WQL_TOK_LIKE:
+        n = parse_like(p, &path, ptype, optok);
         break;
-    }
     default:
-        if (relop(optok->type, &op)) {
-            const wql_token *lt = peek(p);
-            if (lt->type == WQL_TOK_IDENT) {
-                fail_at(p, WBEM_E_INVALID_QUERY, lt->pos,
-                        "a property can only be compared with a constant, not with another "
-                        "property");
-                break;
-            }
-            if (!is_literal_token(lt->type)) {
-                expected(p, lt, WBEM_E_INVALID_QUERY, "a constant");
-                break;
-            }
-            next(p);
-            n = make_cmp(p, &path, op, op, false, lt, optok);
-            break;
-        }
-        {
-            char what[128];
-            snprintf(what, sizeof what, "an operator after '%.80s'", path.text);
-            expected(p, optok, WBEM_E_INVALID_QUERY, what);
-        }
+        n = parse_property_first(p, &path, optok);
         break;
     }
     if (n != NULL && n->path.seg == NULL) {
         n->path = path;
         return n;
     }
-    wmi_wql_path_clear(&path);
+    wmi__wql_path_clear(&path);
     return n;
 }
 
@@ -845,8 +871,8 @@ parse_unary(parser *p)
         if (c != NULL) {
             n = new_node(p, WQL_NODE_NOT);
             if (n == NULL || !add_child(p, n, c)) {
-                wmi_wql_node_free(c);
-                wmi_wql_node_free(n);
+                wmi__wql_node_free(c);
+                wmi__wql_node_free(n);
                 n = NULL;
             }
         }
@@ -856,7 +882,7 @@ parse_unary(parser *p)
         if (n != NULL) {
             if (peek(p)->type != WQL_TOK_RPAREN) {
                 expected(p, peek(p), WBEM_E_INVALID_QUERY, "')'");
-                wmi_wql_node_free(n);
+                wmi__wql_node_free(n);
                 n = NULL;
             } else {
                 next(p);
@@ -878,16 +904,16 @@ parse_chain(parser *p, wql_tok_type optok, wql_node_kind kind,
         return first;
     wql_node *n = new_node(p, kind);
     if (n == NULL || !add_child(p, n, first)) {
-        wmi_wql_node_free(first);
-        wmi_wql_node_free(n);
+        wmi__wql_node_free(first);
+        wmi__wql_node_free(n);
         return NULL;
     }
     while (peek(p)->type == optok) {
         next(p);
         wql_node *c = sub(p);
         if (c == NULL || !add_child(p, n, c)) {
-            wmi_wql_node_free(c);
-            wmi_wql_node_free(n);
+            wmi__wql_node_free(c);
+            wmi__wql_node_free(n);
             return NULL;
         }
     }
@@ -964,7 +990,7 @@ parse_seconds(parser *p, const char *clause, double *out)
     }
     if (!(t->real > 0.0) || !isfinite(t->real)) {
         char d[80];
-        wmi_wql_token_describe(p->text, t, d, sizeof d);
+        wmi__wql_token_describe(p->text, t, d, sizeof d);
         fail_at(p, WBEM_E_INVALID_QUERY, t->pos, "%s needs a positive number of seconds, not %s",
                 clause, d);
         return false;
@@ -1000,14 +1026,105 @@ query_free(wmi_query *q)
         return;
     free(q->from);
     for (size_t i = 0; i < q->nselect; i++)
-        wmi_wql_path_clear(&q->select[i]);
+        wmi__wql_path_clear(&q->select[i]);
     free(q->select);
     for (size_t i = 0; i < q->ngroup_by; i++)
-        wmi_wql_path_clear(&q->group_by[i]);
+        wmi__wql_path_clear(&q->group_by[i]);
     free(q->group_by);
-    wmi_wql_node_free(q->where);
-    wmi_wql_node_free(q->having);
+    wmi__wql_node_free(q->where);
+    wmi__wql_node_free(q->having);
     free(q);
+}
+
+/* "FROM Class", then the checks against the schema: an event class, and
+ * the selected properties its own.  false on error. */
+static bool
+parse_from(parser *p, wmi_query *q)
+{
+    const wql_token *t = peek(p);
+    if (t->type != WQL_TOK_FROM) {
+        expected(p, t, WBEM_E_INVALID_QUERY, "FROM");
+        return false;
+    }
+    next(p);
+    t = peek(p);
+    if (t->type != WQL_TOK_IDENT) {
+        expected(p, t, WBEM_E_INVALID_QUERY, "an event class name after FROM");
+        return false;
+    }
+    next(p);
+    q->from = strndup(p->text + t->pos, t->len);
+    if (q->from == NULL) {
+        oom(p);
+        return false;
+    }
+    if (p->schema != NULL) {
+        q->from_class = wmi_schema_get_class(p->schema, q->from);
+        if (q->from_class == NULL) {
+            fail_at(p, WBEM_E_INVALID_CLASS, t->pos, "unknown class '%s'", q->from);
+            return false;
+        }
+        if (!wmi_class_isa(q->from_class, "__Event")) {
+            fail_at(p, WBEM_E_NOT_EVENT_CLASS, t->pos,
+                    "class '%s' is not an event class (an __Event descendant)", q->from);
+            return false;
+        }
+        p->cls = q->from_class;
+        for (size_t i = 0; i < q->nselect; i++)
+            if (!check_path(p, &q->select[i], p->cls))
+                return false;
+    }
+    return true;
+}
+
+/* "BY prop, ..." of GROUP WITHIN, at the BY.  false on error. */
+static bool
+parse_group_by(parser *p, wmi_query *q)
+{
+    const wql_token *by = next(p);
+    if (peek(p)->type != WQL_TOK_IDENT) {
+        if (peek(p)->type == WQL_TOK_EOF || peek(p)->type == WQL_TOK_HAVING)
+            fail_at(p, WBEM_E_MISSING_AGGREGATION_LIST, by->pos, "BY needs a list of properties");
+        else
+            expected(p, peek(p), WBEM_E_INVALID_QUERY, "a property name after BY");
+        return false;
+    }
+    if (!parse_path_list(p, &q->group_by, &q->ngroup_by))
+        return false;
+    for (size_t i = 0; i < q->ngroup_by; i++) {
+        wql_path *g = &q->group_by[i];
+        if (!check_path(p, g, p->cls))
+            return false;
+        if (p->cls != NULL && g->nseg == 1 && g->type == CIM_OBJECT) {
+            fail_at(p, WBEM_E_AGGREGATING_BY_OBJECT, g->pos,
+                    "cannot group by embedded object '%s': name one of its properties "
+                    "(%s.Name)", g->text, g->text);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* "GROUP WITHIN n [BY ...] [HAVING ...]", at the GROUP.  false on error. */
+static bool
+parse_group(parser *p, wmi_query *q)
+{
+    next(p);
+    next(p);    /* WITHIN */
+    if (!parse_seconds(p, "GROUP WITHIN", &q->group_within))
+        return false;
+    if (peek(p)->type == WQL_TOK_BY && !parse_group_by(p, q))
+        return false;
+    if (peek(p)->type == WQL_TOK_HAVING) {
+        next(p);
+        /* HAVING is about the __AggregateEvent, not the FROM class */
+        p->cls = p->schema ? wmi_schema_get_class(p->schema, "__AggregateEvent") : NULL;
+        size_t cpos = peek(p)->pos;
+        q->having = parse_or(p);
+        if (q->having == NULL || !check_print_depth(p, q->having, cpos))
+            return false;
+    }
+    return true;
 }
 
 static void
@@ -1027,39 +1144,8 @@ parse_statement(parser *p, wmi_query *q)
         return;
     }
 
-    t = peek(p);
-    if (t->type != WQL_TOK_FROM) {
-        expected(p, t, WBEM_E_INVALID_QUERY, "FROM");
+    if (!parse_from(p, q))
         return;
-    }
-    next(p);
-    t = peek(p);
-    if (t->type != WQL_TOK_IDENT) {
-        expected(p, t, WBEM_E_INVALID_QUERY, "an event class name after FROM");
-        return;
-    }
-    next(p);
-    q->from = strndup(p->text + t->pos, t->len);
-    if (q->from == NULL) {
-        oom(p);
-        return;
-    }
-    if (p->schema != NULL) {
-        q->from_class = wmi_schema_get_class(p->schema, q->from);
-        if (q->from_class == NULL) {
-            fail_at(p, WBEM_E_INVALID_CLASS, t->pos, "unknown class '%s'", q->from);
-            return;
-        }
-        if (!wmi_class_isa(q->from_class, "__Event")) {
-            fail_at(p, WBEM_E_NOT_EVENT_CLASS, t->pos,
-                    "class '%s' is not an event class (an __Event descendant)", q->from);
-            return;
-        }
-        p->cls = q->from_class;
-        for (size_t i = 0; i < q->nselect; i++)
-            if (!check_path(p, &q->select[i], p->cls))
-                return;
-    }
 
     if (peek(p)->type == WQL_TOK_WITHIN) {
         next(p);
@@ -1080,57 +1166,20 @@ parse_statement(parser *p, wmi_query *q)
         (t->type == WQL_TOK_GROUP && peek2(p)->type != WQL_TOK_WITHIN)) {
         char d[80];
         const wql_token *at = t->type == WQL_TOK_GROUP ? peek2(p) : t;
-        wmi_wql_token_describe(p->text, at, d, sizeof d);
+        wmi__wql_token_describe(p->text, at, d, sizeof d);
         if (t->type == WQL_TOK_GROUP && at->type != WQL_TOK_BY && at->type != WQL_TOK_HAVING)
             expected(p, at, WBEM_E_INVALID_QUERY, "WITHIN after GROUP");
         else
             fail_at(p, WBEM_E_MISSING_GROUP_WITHIN, at->pos, "%s without GROUP WITHIN", d);
         return;
     }
-    if (t->type == WQL_TOK_GROUP) {
-        next(p);
-        next(p);    /* WITHIN */
-        if (!parse_seconds(p, "GROUP WITHIN", &q->group_within))
-            return;
-        if (peek(p)->type == WQL_TOK_BY) {
-            const wql_token *by = next(p);
-            if (peek(p)->type != WQL_TOK_IDENT) {
-                if (peek(p)->type == WQL_TOK_EOF || peek(p)->type == WQL_TOK_HAVING)
-                    fail_at(p, WBEM_E_MISSING_AGGREGATION_LIST, by->pos,
-                            "BY needs a list of properties");
-                else
-                    expected(p, peek(p), WBEM_E_INVALID_QUERY, "a property name after BY");
-                return;
-            }
-            if (!parse_path_list(p, &q->group_by, &q->ngroup_by))
-                return;
-            for (size_t i = 0; i < q->ngroup_by; i++) {
-                wql_path *g = &q->group_by[i];
-                if (!check_path(p, g, p->cls))
-                    return;
-                if (p->cls != NULL && g->nseg == 1 && g->type == CIM_OBJECT) {
-                    fail_at(p, WBEM_E_AGGREGATING_BY_OBJECT, g->pos,
-                            "cannot group by embedded object '%s': name one of its properties "
-                            "(%s.Name)", g->text, g->text);
-                    return;
-                }
-            }
-        }
-        if (peek(p)->type == WQL_TOK_HAVING) {
-            next(p);
-            /* HAVING is about the __AggregateEvent, not the FROM class */
-            p->cls = p->schema ? wmi_schema_get_class(p->schema, "__AggregateEvent") : NULL;
-            size_t cpos = peek(p)->pos;
-            q->having = parse_or(p);
-            if (q->having == NULL || !check_print_depth(p, q->having, cpos))
-                return;
-        }
-    }
+    if (t->type == WQL_TOK_GROUP && !parse_group(p, q))
+        return;
 
     t = peek(p);
     if (t->type != WQL_TOK_EOF) {
         char d[80];
-        wmi_wql_token_describe(p->text, t, d, sizeof d);
+        wmi__wql_token_describe(p->text, t, d, sizeof d);
         fail_at(p, WBEM_E_INVALID_QUERY, t->pos, "unexpected %s after the end of the query", d);
     }
 }
@@ -1185,9 +1234,9 @@ wmi_query_parse(const char *text, const wmi_schema *schema, wmi_query **out, wmi
         return p.st;
     }
 
-    wmi_status st = wmi_wql_lex(text, len, &p.toks, err);
+    wmi_status st = wmi__wql_lex(text, len, &p.toks, err);
     if (st != WBEM_S_NO_ERROR) {
-        wmi_wql_tokens_free(&p.toks);
+        wmi__wql_tokens_free(&p.toks);
         if (st == WBEM_E_OUT_OF_MEMORY)
             fail_at(&p, st, 0, "out of memory");
         return st;
@@ -1195,7 +1244,7 @@ wmi_query_parse(const char *text, const wmi_schema *schema, wmi_query **out, wmi
 
     wmi_query *q = calloc(1, sizeof *q);
     if (q == NULL) {
-        wmi_wql_tokens_free(&p.toks);
+        wmi__wql_tokens_free(&p.toks);
         fail_at(&p, WBEM_E_OUT_OF_MEMORY, 0, "out of memory");
         return p.st;
     }
@@ -1203,7 +1252,7 @@ wmi_query_parse(const char *text, const wmi_schema *schema, wmi_query **out, wmi
     q->within = -1.0;
     q->group_within = -1.0;
     parse_statement(&p, q);
-    wmi_wql_tokens_free(&p.toks);
+    wmi__wql_tokens_free(&p.toks);
     if (p.st == WBEM_S_NO_ERROR) {
         /* The normalised form must parse again: it may not outgrow the
          * length limit (every comparison gains parentheses and spaces). */
@@ -1277,7 +1326,7 @@ static const char *
 isa_target_of(const wql_node *n)
 {
     if (n->kind == WQL_NODE_ISA && n->path.nseg == 1 &&
-        wmi_wql_name_eq(n->path.seg[0], "TargetInstance"))
+        wmi__wql_name_eq(n->path.seg[0], "TargetInstance"))
         return n->isa_class;
     return NULL;
 }
@@ -1299,7 +1348,7 @@ isa_target_walk(const wmi_query *q, const wql_node *n, const char *best)
         return t;
     /* both hold: the narrower class decides */
     const wmi_class *tc = q->schema ? wmi_schema_get_class(q->schema, t) : NULL;
-    if (tc != NULL && !wmi_wql_name_eq(t, best) && wmi_class_isa(tc, best))
+    if (tc != NULL && !wmi__wql_name_eq(t, best) && wmi_class_isa(tc, best))
         return t;
     return best;
 }
@@ -1318,7 +1367,7 @@ static bool
 string_equality_on(const wql_node *n, const char *path)
 {
     return n->kind == WQL_NODE_CMP && n->op == WQL_OP_EQ && n->lit.kind == WQL_LIT_STRING &&
-           n->path.text != NULL && wmi_wql_name_eq(n->path.text, path);
+           n->path.text != NULL && wmi__wql_name_eq(n->path.text, path);
 }
 
 /* The literals of a term that is one such equality, or an OR of them. */
@@ -1410,36 +1459,36 @@ print_node(wmi_strbuf *sb, const wql_node *n)
         /* one pair of parentheses around a chain of the same operator:
          * ((a) AND (b) AND (c)); AND and OR are associative, and printing
          * a long chain nested would exceed the nesting limit on re-parse */
-        ok = wmi_strbuf_putc(sb, '(');
+        ok = wmi__strbuf_putc(sb, '(');
         for (size_t i = 0; i < n->nchild && ok; i++) {
             if (i > 0)
-                ok = wmi_strbuf_puts(sb, kw);
+                ok = wmi__strbuf_puts(sb, kw);
             ok = ok && print_node(sb, n->child[i]);
         }
-        return ok && wmi_strbuf_putc(sb, ')');
+        return ok && wmi__strbuf_putc(sb, ')');
     }
     case WQL_NODE_NOT:
-        return wmi_strbuf_puts(sb, "(NOT ") && print_node(sb, n->child[0]) &&
-               wmi_strbuf_putc(sb, ')');
+        return wmi__strbuf_puts(sb, "(NOT ") && print_node(sb, n->child[0]) &&
+               wmi__strbuf_putc(sb, ')');
     case WQL_NODE_CMP:
-        ok = wmi_strbuf_putc(sb, '(');
+        ok = wmi__strbuf_putc(sb, '(');
         if (n->lit_left)
-            ok = ok && wmi_wql_literal_print(sb, &n->lit) &&
-                 wmi_strbuf_printf(sb, " %s %s", op_text(n->op_written), n->path.text);
+            ok = ok && wmi__wql_literal_print(sb, &n->lit) &&
+                 wmi__strbuf_printf(sb, " %s %s", op_text(n->op_written), n->path.text);
         else
-            ok = ok && wmi_strbuf_printf(sb, "%s %s ", n->path.text, op_text(n->op_written)) &&
-                 wmi_wql_literal_print(sb, &n->lit);
-        return ok && wmi_strbuf_putc(sb, ')');
+            ok = ok && wmi__strbuf_printf(sb, "%s %s ", n->path.text, op_text(n->op_written)) &&
+                 wmi__wql_literal_print(sb, &n->lit);
+        return ok && wmi__strbuf_putc(sb, ')');
     case WQL_NODE_IS_NULL:
-        return wmi_strbuf_printf(sb, "(%s IS NULL)", n->path.text);
+        return wmi__strbuf_printf(sb, "(%s IS NULL)", n->path.text);
     case WQL_NODE_IS_NOT_NULL:
-        return wmi_strbuf_printf(sb, "(%s IS NOT NULL)", n->path.text);
+        return wmi__strbuf_printf(sb, "(%s IS NOT NULL)", n->path.text);
     case WQL_NODE_ISA:
-        return wmi_strbuf_printf(sb, "(%s ISA ", n->path.text) &&
-               print_string(sb, n->isa_class, strlen(n->isa_class)) && wmi_strbuf_putc(sb, ')');
+        return wmi__strbuf_printf(sb, "(%s ISA ", n->path.text) &&
+               print_string(sb, n->isa_class, strlen(n->isa_class)) && wmi__strbuf_putc(sb, ')');
     case WQL_NODE_LIKE:
-        return wmi_strbuf_printf(sb, "(%s LIKE ", n->path.text) &&
-               wmi_wql_literal_print(sb, &n->lit) && wmi_strbuf_putc(sb, ')');
+        return wmi__strbuf_printf(sb, "(%s LIKE ", n->path.text) &&
+               wmi__wql_literal_print(sb, &n->lit) && wmi__strbuf_putc(sb, ')');
     }
     return false;
 }
@@ -1448,7 +1497,7 @@ static bool
 print_paths(wmi_strbuf *sb, const wql_path *v, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if ((i > 0 && !wmi_strbuf_puts(sb, ", ")) || !wmi_strbuf_puts(sb, v[i].text))
+        if ((i > 0 && !wmi__strbuf_puts(sb, ", ")) || !wmi__strbuf_puts(sb, v[i].text))
             return false;
     return true;
 }
@@ -1459,26 +1508,26 @@ wmi_query_to_string(const wmi_query *q)
     if (q == NULL)
         return NULL;
     wmi_strbuf sb = {0};
-    bool ok = wmi_strbuf_puts(&sb, "SELECT ");
+    bool ok = wmi__strbuf_puts(&sb, "SELECT ");
     if (q->nselect == 0)
-        ok = ok && wmi_strbuf_putc(&sb, '*');
+        ok = ok && wmi__strbuf_putc(&sb, '*');
     else
         ok = ok && print_paths(&sb, q->select, q->nselect);
-    ok = ok && wmi_strbuf_printf(&sb, " FROM %s", q->from);
+    ok = ok && wmi__strbuf_printf(&sb, " FROM %s", q->from);
     if (q->within >= 0)
-        ok = ok && wmi_strbuf_puts(&sb, " WITHIN ") && seconds_print(&sb, q->within);
+        ok = ok && wmi__strbuf_puts(&sb, " WITHIN ") && seconds_print(&sb, q->within);
     if (q->where)
-        ok = ok && wmi_strbuf_puts(&sb, " WHERE ") && print_node(&sb, q->where);
+        ok = ok && wmi__strbuf_puts(&sb, " WHERE ") && print_node(&sb, q->where);
     if (q->group_within >= 0) {
-        ok = ok && wmi_strbuf_puts(&sb, " GROUP WITHIN ") && seconds_print(&sb, q->group_within);
+        ok = ok && wmi__strbuf_puts(&sb, " GROUP WITHIN ") && seconds_print(&sb, q->group_within);
         if (q->ngroup_by)
-            ok = ok && wmi_strbuf_puts(&sb, " BY ") && print_paths(&sb, q->group_by, q->ngroup_by);
+            ok = ok && wmi__strbuf_puts(&sb, " BY ") && print_paths(&sb, q->group_by, q->ngroup_by);
         if (q->having)
-            ok = ok && wmi_strbuf_puts(&sb, " HAVING ") && print_node(&sb, q->having);
+            ok = ok && wmi__strbuf_puts(&sb, " HAVING ") && print_node(&sb, q->having);
     }
     if (!ok) {
-        wmi_strbuf_free(&sb);
+        wmi__strbuf_free(&sb);
         return NULL;
     }
-    return wmi_strbuf_detach(&sb);
+    return wmi__strbuf_detach(&sb);
 }

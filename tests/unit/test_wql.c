@@ -1544,10 +1544,10 @@ static uint64_t
 like_steps(const char *pattern, const char *subject, bool *matched)
 {
     wql_like like;
-    assert_true(wmi_wql_like_compile(pattern, strlen(pattern), &like));
+    assert_true(wmi__wql_like_compile(pattern, strlen(pattern), &like));
     uint64_t steps = 0;
-    *matched = wmi_wql_like_exec_counted(&like, subject, strlen(subject), &steps);
-    wmi_wql_like_free(&like);
+    *matched = wmi__wql_like_exec_counted(&like, subject, strlen(subject), &steps);
+    wmi__wql_like_free(&like);
     uint64_t bound = 2 * ((uint64_t)strlen(pattern) + 1) * ((uint64_t)strlen(subject) + 1);
     if (steps > bound)
         fail_msg("'%.40s' LIKE '%.40s': %llu steps > bound %llu", subject, pattern,
