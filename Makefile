@@ -181,8 +181,11 @@ unit: $(UNITS) $(PLUGINS) $(TPLUGINS)
 	    (cd tests/unit && WMI_PLUGIN_DIR=$(abspath $(B)/plugins) WMI_TEST_PLUGIN_DIR=$(abspath $(B)/tests/plugins) \
 	     WMI_BUILD_DIR=$(abspath $(B)) ../../$$t); done
 
+# Integration tests run INTEGRATION_JOBS at a time (those marked @serial
+# alone); INTEGRATION_JOBS=1 runs them one by one, in order.
+INTEGRATION_JOBS ?= 2
 integration: all $(TPLUGINS)
-	@B=$(B) SAN=$(SAN) python3 tests/integration/run.py
+	@B=$(B) SAN=$(SAN) python3 tests/integration/run.py -j $(INTEGRATION_JOBS)
 
 bench: deps
 	$(MAKE) all $(BENCHES)

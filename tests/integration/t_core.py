@@ -16,7 +16,7 @@ import time
 from wmitest import (
     add_test, B, binding, check_no_sanitizer, CONFIG_CASES, Conn, CTL, DAEMON, Daemon, ENV, ev, event_filter,
     failing_consumer_objects, lf_path, logfile_consumer, logfile_provider, new_dir_daemon, PLUGIN_DIR, q,
-    read_lines, ROOT, run_ctl, SAN, Skip, START_TIMEOUT, test, TEST_EVENT_CLASS, TEST_PLUGIN_DIR,
+    read_lines, ROOT, run_ctl, SAN, serial, Skip, START_TIMEOUT, test, TEST_EVENT_CLASS, TEST_PLUGIN_DIR,
     test_provider, tour_objects, unique, wait_for, WAIT_TIMEOUT)
 
 
@@ -66,11 +66,13 @@ def proc_start_test(poll):
         d.stop()
 
 
+@serial("watches the machine's process starts, which other tests make")
 @test
 def test_process_start_netlink():
     proc_start_test(poll=False)
 
 
+@serial("watches the machine's process starts, which other tests make")
 @test
 def test_process_start_proc_polling():
     proc_start_test(poll=True)
@@ -175,6 +177,7 @@ def test_time_created_stamped():
         d.stop()
 
 
+@serial("conf/'s subscription watches the machine's process starts, which other tests make")
 @test
 def test_default_config():
     """The shipped conf/ (what `make run` uses), copied to a temporary dir
@@ -283,6 +286,7 @@ def test_install_and_sample_consumer_out_of_tree():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+@serial("counts timer firings of 100 ms against a SIGSTOP of 1 s: needs a quiet machine")
 @test
 def test_timer_events():
     """__IntervalTimerInstruction and __AbsoluteTimerInstruction raise
@@ -789,6 +793,7 @@ def test_sigterm_drains():
         sys.stdout.write("    (drained %d events in %.2f s)\n" % (n - written, time.monotonic() - t0))
 
 
+@serial("times the daemon's exit")
 @test
 def test_sigterm_bounded_when_stuck():
     """A consumer slower than shutdown_timeout_ms: exit 0 anyway, on time,
@@ -1097,6 +1102,7 @@ def intrinsic_objects(dr, filters, text):
     return objs
 
 
+@serial("times a creation event of the /proc poller (WITHIN 0.5); watches the machine's processes")
 @test
 def test_intrinsic_process_creation_deletion():
     name = unique()
@@ -1130,6 +1136,7 @@ def test_intrinsic_process_creation_deletion():
         d.stop()
 
 
+@serial("times the first Win32_LocalTime tick")
 @test
 def test_intrinsic_local_time_modification():
     filters = {"Clock": "SELECT * FROM __InstanceModificationEvent WITHIN 1 WHERE TargetInstance ISA "
@@ -1184,6 +1191,7 @@ def test_intrinsic_within_floor():
         d.stop()
 
 
+@serial("times pushed creation and deletion events; watches the machine's processes")
 @test
 def test_intrinsic_process_creation_pushed():
     """With the netlink process connector, Win32_Process creations and
@@ -1252,6 +1260,7 @@ def file_events_objects(dr, watched, extra=None):
     return intrinsic_objects(dr, filters, text)
 
 
+@serial("times an inotify creation event")
 @test
 def test_intrinsic_data_file_events():
     """CIM_DataFile for a directory named by TargetInstance.Path: a file

@@ -9,7 +9,7 @@ import time
 
 from wmitest import (
     binding, DAEMON, Daemon, ev, event_filter, lf_path, logfile_consumer, new_dir_daemon, q, read_lines,
-    rec_objects, rec_path, recorded, test, test_provider, tour_objects, wait_for)
+    rec_objects, rec_path, recorded, serial, test, test_provider, tour_objects, wait_for)
 
 
 def report_watch(dr, cls="__EventDroppedEvent", fname="reports.log"):
@@ -269,6 +269,7 @@ def test_delivery_settings_checked():
             shutil.rmtree(d.dir, ignore_errors=True)
 
 
+@serial("MUST_BATCH: checks that nothing came within a sleep shorter than MaxSendLatency")
 @test
 def test_automatic_batching_and_sink_batching_parameters():
     """An idle consumer gets n == 1 and one that fell behind gets batches;

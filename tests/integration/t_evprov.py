@@ -10,7 +10,7 @@ import time
 from wmitest import (
     binding, DAEMON, Daemon, ev, ev_provider, event_filter, evp_env, EvProv, lf_path, logfile_consumer,
     logfile_provider, new_dir_daemon, prov_event, PROV_EVENT_CLASS, PROV_OTHER_CLASS, q, read_lines,
-    rec_objects, rec_path, recorded, rewrite, Skip, test, TEST_EVENT_CLASS, test_provider, wait_for)
+    rec_objects, rec_path, recorded, rewrite, serial, Skip, test, TEST_EVENT_CLASS, test_provider, wait_for)
 
 
 def prov_objects(dr, queries=None, extra=()):
@@ -280,6 +280,7 @@ def test_sink_security_and_event_access():
         d.stop()
 
 
+@serial("MUST_BATCH: checks that nothing came within a sleep shorter than MaxSendLatency")
 @test
 def test_event_provider_sink_batching():
     """SetBatchingParameters on a provider's sink: MUST_BATCH holds events

@@ -12,7 +12,8 @@ import time
 from wmitest import (
     binding, check_no_sanitizer, DAEMON, ENV, ev, ev_provider, event_filter, evp_env, EvProv, host_children,
     hosted_provider, lf_path, logfile_consumer, logfile_provider, new_dir_daemon, prov_event,
-    PROV_EVENT_CLASS, q, read_lines, rewrite, test, TEST_EVENT_CLASS, test_provider, tour_objects, wait_for)
+    PROV_EVENT_CLASS, q, read_lines, rewrite, serial, test, TEST_EVENT_CLASS, test_provider, tour_objects,
+    wait_for)
 
 
 def interval(seconds):
@@ -66,6 +67,7 @@ def rec_daemon(build_objects, settings=None):
     return d
 
 
+@serial("times the idle unload against ClearAfter")
 @test
 def test_lifecycle_consumer_lazy_load_and_idle_release():
     """No initialize before the first event; the first event loads the
@@ -248,6 +250,7 @@ def test_lifecycle_cache_control_errors():
         d.exit_checked = True
 
 
+@serial("sends events timed against the 2 s retry backoff")
 @test
 def test_lifecycle_failed_load_retried_with_backoff():
     """A provider whose initialize fails is tried at the first event, then
@@ -329,6 +332,7 @@ def test_lifecycle_failed_load_retried_with_backoff():
         d.stop()
 
 
+@serial("times the idle shutdown against ClearAfter")
 @test
 def test_lifecycle_event_provider_loaded_when_wanted():
     """An event provider is not loaded while no filter wants its events,

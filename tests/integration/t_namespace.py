@@ -9,8 +9,8 @@ import time
 
 from wmitest import (
     binding, DAEMON, ev, event_filter, failing_consumer_objects, lf_path, logfile_consumer, new_dir_daemon,
-    other_user_request, put, q, read_events, read_lines, rec_objects, run_ctl, subscribe, test, test_provider,
-    tour_objects, wait_for)
+    other_user_request, put, q, read_events, read_lines, rec_objects, run_ctl, serial, subscribe, test,
+    test_provider, tour_objects, wait_for)
 
 
 APP = "root\\cimv2\\app"
@@ -379,6 +379,7 @@ def test_reports_of_a_retired_consumer_keep_its_namespace():
         d.stop()
 
 
+@serial("watches the machine's process starts, which other tests make")
 @test
 def test_temporary_consumers_wake_on_demand_sources():
     """A temporary subscription alone makes the sources that serve only

@@ -9,8 +9,8 @@ import subprocess
 import threading
 
 from wmitest import (
-    check_no_sanitizer, Conn, CTL, ENV, ev, new_dir_daemon, read_events, read_lines, run_ctl, subscribe, test,
-    tour_objects, wait_for, wrequest)
+    check_no_sanitizer, Conn, CTL, ENV, ev, new_dir_daemon, read_events, read_lines, run_ctl, serial,
+    subscribe, test, tour_objects, wait_for, wrequest)
 
 
 def temporary(c):
@@ -19,6 +19,7 @@ def temporary(c):
     return r["Stats"]["temporary"]
 
 
+@serial("counts the events of a subscription to every __ExtrinsicEvent: the machine's process starts too")
 @test
 def test_watch_events_projection_cancel():
     with new_dir_daemon(tour_objects) as d:

@@ -5,7 +5,16 @@ tests/integration/t_*.py.  A test module imports what it uses from this
 module, and only from it: a helper that two test modules use lives here.
 
 A test is a function registered with @test (or add_test); its name is
-the function's name without "test_".
+the function's name without "test_".  The runner runs tests two at a
+time (-j 2, as `make integration` does) unless one is marked
+@serial("why"): it runs alone, never beside another test, because it
+measures time or needs a quiet machine, or watches state that other
+tests change (the machine's process starts, say).  Everything else a
+test touches must be its own: its daemon's directory (socket, state
+dir, logs, object files) from Daemon or tempfile.mkdtemp under /tmp,
+process names from unique(); no fixed path, no user added to the
+machine (a bare uid such as 4242 owns nothing outside the test's own
+directory), no change to the runner's environment.
 """
 
 import json
@@ -65,6 +74,19 @@ def add_test(name, fn):
 def test(fn):
     """Register @fn as a test named after it, less its "test_" prefix."""
     return add_test(fn.__name__[len("test_"):] if fn.__name__.startswith("test_") else fn.__name__, fn)
+
+
+def serial(why):
+    """Mark a test to run alone, never beside another one; @why says what
+    it shares or measures."""
+    def mark(fn):
+        fn.serial = why
+        return fn
+    return mark
+
+
+def is_serial(fn):
+    return bool(getattr(fn, "serial", None))
 
 
 # ======================================================================
