@@ -213,6 +213,11 @@ $(FUZZ_B)/obj/%.o: %.c
 $(FUZZ_B)/fuzz_%: $(FUZZ_B)/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJ)
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) -lm
 
+# fuzz_sddl tests the daemon's SDDL module: its object is linked in too.
+FUZZ_SDDL_OBJ = $(patsubst %.c,$(FUZZ_B)/obj/%.o,$(filter %/security.c,$(DAEMON_SRC)))
+.SECONDARY: $(FUZZ_SDDL_OBJ)
+$(FUZZ_B)/fuzz_sddl: $(FUZZ_SDDL_OBJ)
+
 fuzz: $(FUZZ_TARGETS:%=$(FUZZ_B)/%)
 	@rc=0; for t in $(FUZZ_TARGETS); do \
 	    d=$(FUZZ_B)/run/$$t; rm -rf $$d; mkdir -p $$d/corpus; \
