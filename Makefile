@@ -187,6 +187,14 @@ INTEGRATION_JOBS ?= 2
 integration: all $(TPLUGINS)
 	@B=$(B) SAN=$(SAN) python3 tests/integration/run.py -j $(INTEGRATION_JOBS)
 
+# long-functions: the C functions of src/ longer than 100 lines (see
+# tests/tools/long_functions.py); fails when there are any.  Its own tests
+# run first.  Not part of check yet.
+.PHONY: long-functions
+long-functions:
+	@python3 tests/tools/test_long_functions.py
+	@python3 tests/tools/long_functions.py src
+
 bench: deps
 	$(MAKE) all $(BENCHES)
 	@B=$(B) sh tests/bench/run.sh
