@@ -180,8 +180,19 @@ unit: $(UNITS) $(PLUGINS) $(TPLUGINS)
 	    (cd tests/unit && WMI_PLUGIN_DIR=$(abspath $(B)/plugins) WMI_TEST_PLUGIN_DIR=$(abspath $(B)/tests/plugins) \
 	     WMI_BUILD_DIR=$(abspath $(B)) ../../$$t); done
 
+# Integration tests run INTEGRATION_JOBS at a time (those marked @serial
+# alone); INTEGRATION_JOBS=1 runs them one by one, in order.
+INTEGRATION_JOBS ?= 2
 integration: all $(TPLUGINS)
-	@B=$(B) SAN=$(SAN) python3 tests/integration/run.py
+	@B=$(B) SAN=$(SAN) python3 tests/integration/run.py -j $(INTEGRATION_JOBS)
+
+# long-functions: the C functions of src/ longer than 100 lines (see
+# tests/tools/long_functions.py); fails when there are any.  Its own tests
+# run first.  Not part of check yet.
+.PHONY: long-functions
+long-functions:
+	@python3 tests/tools/test_long_functions.py
+	@python3 tests/tools/long_functions.py src
 
 bench: deps
 	$(MAKE) all $(BENCHES)
@@ -208,6 +219,11 @@ $(FUZZ_B)/obj/%.o: %.c
 
 $(FUZZ_B)/fuzz_%: $(FUZZ_B)/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJ)
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) -lm
+
+# fuzz_sddl tests the daemon's SDDL module: its object is linked in too.
+FUZZ_SDDL_OBJ = $(patsubst %.c,$(FUZZ_B)/obj/%.o,$(filter %/security.c,$(DAEMON_SRC)))
+.SECONDARY: $(FUZZ_SDDL_OBJ)
+$(FUZZ_B)/fuzz_sddl: $(FUZZ_SDDL_OBJ)
 
 fuzz: $(FUZZ_TARGETS:%=$(FUZZ_B)/%)
 	@rc=0; for t in $(FUZZ_TARGETS); do \

@@ -1,7 +1,8 @@
 /*
  * fuzz_common.h - shared by the libFuzzer targets in tests/fuzz and by
- * tests/unit/test_fuzz_regressions.c, which includes the targets with
- * FUZZ_NO_MAIN defined and replays tests/fuzz/regressions/<target>/.
+ * tests/unit/test_fuzz_regressions.c and test_daemon_fuzz_sddl.c, which
+ * include the targets with FUZZ_NO_MAIN defined and replay their corpora
+ * (fuzz_replay.h).
  *
  * Each target defines fuzz_<name>_one(data, size) and, unless FUZZ_NO_MAIN
  * is defined, the LLVMFuzzerTestOneInput that calls it.  A broken invariant

@@ -11,12 +11,13 @@
  * as a stored SID (sec_identity_from_sid): an accepted SID must be kept
  * as given, and an ACE naming it must allow the identity built from it.
  *
- * security.c is compiled into the target, since the fuzz build links the
- * library only and the module depends on nothing but libc.
+ * The daemon's object security.o is linked into the target (the Makefile's
+ * fuzz rule for fuzz_sddl, and tests/unit/test_daemon_fuzz_sddl.c, which
+ * replays the corpus in make check); the module depends on nothing but
+ * libc and the library.
  */
 #include "fuzz_common.h"
 
-#include "daemon/config/security.c"
 #include "daemon/config/security.h"
 
 int fuzz_sddl_one(const uint8_t *data, size_t size);

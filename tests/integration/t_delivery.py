@@ -1,20 +1,15 @@
-# The delivery engine: synchronous and asynchronous delivery, batching,
-# the sink deadline, suspension, failure and drop events.  Exec'd by
-# run.py in its namespace.
+"""The delivery engine: synchronous and asynchronous delivery, batching,
+the sink deadline, suspension, failure and drop events."""
 
-RECORD_PROPS = {"Filename": "string", "DelayMs": "uint32", "SlowCalls": "uint32"}
+import json
+import os
+import shutil
+import subprocess
+import time
 
-
-def rec_objects(dr, library="record.so", cls="Test_RecordConsumer", name="Rec"):
-    return test_provider(name, library, cls, RECORD_PROPS)
-
-
-def rec_path(cls, name):
-    return "%s.Name=%s" % (cls, q(name))
-
-
-def recorded(path):
-    return [json.loads(l) for l in read_lines(path)]
+from wmitest import (
+    binding, DAEMON, Daemon, ev, event_filter, lf_path, logfile_consumer, new_dir_daemon, q, read_lines,
+    rec_objects, rec_path, recorded, serial, test, test_provider, tour_objects, wait_for)
 
 
 def report_watch(dr, cls="__EventDroppedEvent", fname="reports.log"):
@@ -274,6 +269,7 @@ def test_delivery_settings_checked():
             shutil.rmtree(d.dir, ignore_errors=True)
 
 
+@serial("MUST_BATCH: checks that nothing came within a sleep shorter than MaxSendLatency")
 @test
 def test_automatic_batching_and_sink_batching_parameters():
     """An idle consumer gets n == 1 and one that fell behind gets batches;

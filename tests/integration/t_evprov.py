@@ -1,69 +1,16 @@
-# Event provider plugins and their sinks (IWbemEventSink), driven through
-# tests/plugins/evprov.c (its header documents the command language).
-# Exec'd by run.py in its namespace.
+"""Event provider plugins and their sinks (IWbemEventSink), driven through
+tests/plugins/evprov.c (its header documents the command language)."""
 
-PROV_EVENT_CLASS = {
-    "__GENUS": 1, "__CLASS": "Test_ProvEvent", "__SUPERCLASS": "__ExtrinsicEvent",
-    "__PROPERTIES": {"Message": "string", "Seq": "uint32"}}
-PROV_OTHER_CLASS = {
-    "__GENUS": 1, "__CLASS": "Test_ProvOther", "__SUPERCLASS": "__ExtrinsicEvent",
-    "__PROPERTIES": {"Message": "string", "Seq": "uint32"}}
+import json
+import os
+import shutil
+import subprocess
+import time
 
-
-def ev_provider(name, queries, library="evprov.so"):
-    lib = library if "/" in library else os.path.join(TEST_PLUGIN_DIR, library)
-    return [{"__CLASS": "__Win32Provider", "Name": name, "Library": lib},
-            {"__CLASS": "__EventProviderRegistration", "Provider": "__Win32Provider.Name=" + q(name),
-             "EventQueryList": queries}]
-
-
-def evp_env(d_dir):
-    path = os.path.join(d_dir, "evp")
-    os.makedirs(path, exist_ok=True)
-    return {"WMI_TEST_EVPROV_DIR": path}
-
-
-class EvProv:
-    """The evprov.so instance called @name in daemon @d."""
-
-    def __init__(self, d, name):
-        self.d = d
-        self.name = name
-        self.log_path = os.path.join(d.dir, "evp", name + ".log")
-        self.cmd_path = os.path.join(d.dir, "evp", name + ".cmd")
-
-    def lines(self):
-        out = []
-        for l in read_lines(self.log_path):
-            try:
-                out.append(json.loads(l))
-            except ValueError:
-                pass
-        return out
-
-    def calls(self, call):
-        return [l for l in self.lines() if l.get("call") == call]
-
-    def wait_loaded(self):
-        wait_for(lambda: self.calls("provide_events"), "%s's provide_events" % self.name)
-
-    def ask(self, command, timeout=WAIT_TIMEOUT):
-        word = command.split(" ", 1)[0]
-        before = len(self.lines())
-        fd = os.open(self.cmd_path, os.O_WRONLY | os.O_NONBLOCK)
-        try:
-            os.write(fd, (command + "\n").encode())
-        finally:
-            os.close(fd)
-
-        def reply():
-            for l in self.lines()[before:]:
-                if l.get("reply") in (word, "error"):
-                    return l
-            return None
-        r = wait_for(reply, "the reply to %r" % command[:60], timeout)
-        assert r.get("reply") != "error", r
-        return r
+from wmitest import (
+    binding, DAEMON, Daemon, ev, ev_provider, event_filter, evp_env, EvProv, lf_path, logfile_consumer,
+    logfile_provider, new_dir_daemon, prov_event, PROV_EVENT_CLASS, PROV_OTHER_CLASS, q, read_lines,
+    rec_objects, rec_path, recorded, rewrite, serial, Skip, test, TEST_EVENT_CLASS, test_provider, wait_for)
 
 
 def prov_objects(dr, queries=None, extra=()):
@@ -77,12 +24,6 @@ def prov_objects(dr, queries=None, extra=()):
         ] + list(extra)
 
 
-def prov_event(msg, cls="Test_ProvEvent", **kw):
-    e = {"__CLASS": cls, "Message": msg}
-    e.update(kw)
-    return json.dumps(e)
-
-
 def evp_daemon(build_objects, settings=None, extra_env=None):
     """A daemon whose objects may name files in its dir, with evprov.so's
     directory (and @extra_env) in its environment; returns (daemon, the
@@ -91,13 +32,6 @@ def evp_daemon(build_objects, settings=None, extra_env=None):
     d.env.update(evp_env(d.dir))
     d.env.update(extra_env or {})
     return d, EvProv(d, "TestProv")
-
-
-def rewrite(d, objs):
-    path = os.path.join(d.dir, "conf.d", "10-test.json")
-    with open(path + ".tmp", "w") as f:
-        json.dump(objs, f, indent=1)
-    os.rename(path + ".tmp", path)
 
 
 @test
@@ -346,6 +280,7 @@ def test_sink_security_and_event_access():
         d.stop()
 
 
+@serial("MUST_BATCH: checks that nothing came within a sleep shorter than MaxSendLatency")
 @test
 def test_event_provider_sink_batching():
     """SetBatchingParameters on a provider's sink: MUST_BATCH holds events

@@ -1,41 +1,19 @@
-# t_hosting.py - isolated hosting (__Win32Provider.HostingModel): consumer
-# providers in wmieventd-host processes.  Executed by run.py in its own
-# namespace: Daemon, new_dir_daemon, test_provider, event_filter, binding,
-# wait_for, read_lines, ev, q, @test and the rest come from there.
+"""Isolated hosting (__Win32Provider.HostingModel): consumer providers in
+wmieventd-host processes."""
 
+import json
+import os
+import time
 
-def hosted_provider(name, library, consumer_class, model, props=None):
-    """test_provider() with a HostingModel on its __Win32Provider."""
-    objs = test_provider(name, library, consumer_class, props)
-    objs[1]["HostingModel"] = model
-    return objs
+from wmitest import (
+    binding, ev, event_filter, host_children, hosted_provider, lf_path, logfile_consumer, logfile_provider,
+    new_dir_daemon, q, read_lines, test, TEST_EVENT_CLASS, TEST_PLUGIN_DIR, tour_objects, wait_for)
 
 
 def record_consumer(cls, name, filename, **extra):
     c = {"__CLASS": cls, "Name": name, "Filename": filename}
     c.update(extra)
     return c
-
-
-def host_children(daemon_pid):
-    """{pid: argv} of the wmieventd-host processes whose parent is the daemon."""
-    out = {}
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                st = f.read()
-            with open("/proc/%s/cmdline" % d, "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        # comm may hold spaces and parentheses: the fields after the last ")".
-        fields = st[st.rindex(")") + 2:].split()
-        if int(fields[1]) == daemon_pid and fields[0] != "Z" and argv and \
-                os.path.basename(argv[0].decode()) == "wmieventd-host":
-            out[int(d)] = [a.decode() for a in argv if a]
-    return out
 
 
 def host_stats(c, provider):

@@ -1,11 +1,19 @@
-# t_lifecycle.py - the provider lifecycle: consumer providers load at the
-# first event for one of their consumers, physical consumers and providers
-# are released after their cache control's ClearAfter and loaded again by
-# the next event, event providers load when a filter wants them and shut
-# down when idle, and failed loads are retried with a backoff.  Executed
-# by run.py in its namespace (after t_evprov.py and t_hosting.py, whose
-# helpers it uses: EvProv, evp_env, ev_provider, prov_event, rewrite,
-# PROV_EVENT_CLASS, hosted_provider, host_children).
+"""The provider lifecycle: consumer providers load at the first event for
+one of their consumers, physical consumers and providers are released
+after their cache control's ClearAfter and loaded again by the next
+event, event providers load when a filter wants them and shut down when
+idle, and failed loads are retried with a backoff."""
+
+import json
+import os
+import subprocess
+import time
+
+from wmitest import (
+    binding, check_no_sanitizer, DAEMON, ENV, ev, ev_provider, event_filter, evp_env, EvProv, host_children,
+    hosted_provider, lf_path, logfile_consumer, logfile_provider, new_dir_daemon, prov_event,
+    PROV_EVENT_CLASS, q, read_lines, rewrite, serial, test, TEST_EVENT_CLASS, test_provider, tour_objects,
+    wait_for)
 
 
 def interval(seconds):
@@ -59,6 +67,7 @@ def rec_daemon(build_objects, settings=None):
     return d
 
 
+@serial("times the idle unload against ClearAfter")
 @test
 def test_lifecycle_consumer_lazy_load_and_idle_release():
     """No initialize before the first event; the first event loads the
@@ -241,6 +250,7 @@ def test_lifecycle_cache_control_errors():
         d.exit_checked = True
 
 
+@serial("sends events timed against the 2 s retry backoff")
 @test
 def test_lifecycle_failed_load_retried_with_backoff():
     """A provider whose initialize fails is tried at the first event, then
@@ -322,6 +332,7 @@ def test_lifecycle_failed_load_retried_with_backoff():
         d.stop()
 
 
+@serial("times the idle shutdown against ClearAfter")
 @test
 def test_lifecycle_event_provider_loaded_when_wanted():
     """An event provider is not loaded while no filter wants its events,

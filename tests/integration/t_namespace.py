@@ -1,8 +1,17 @@
-# Namespaces: objects and classes in root\subscription, root\cimv2,
-# root\default and namespaces created by __Namespace instances; requests,
-# paths, MOF pragmas, socket events and subscriptions in each.  Exec'd by
-# run.py in its namespace (after t_reload.py and t_repo.py: it uses their
-# helpers).
+"""Namespaces: objects and classes in root\subscription, root\cimv2,
+root\default and namespaces created by __Namespace instances; requests,
+paths, MOF pragmas, socket events and subscriptions in each."""
+
+import json
+import os
+import subprocess
+import time
+
+from wmitest import (
+    binding, DAEMON, ev, event_filter, failing_consumer_objects, lf_path, logfile_consumer, new_dir_daemon,
+    other_user_request, put, q, read_events, read_lines, rec_objects, run_ctl, serial, subscribe, test,
+    test_provider, tour_objects, wait_for)
+
 
 APP = "root\\cimv2\\app"
 
@@ -370,6 +379,7 @@ def test_reports_of_a_retired_consumer_keep_its_namespace():
         d.stop()
 
 
+@serial("watches the machine's process starts, which other tests make")
 @test
 def test_temporary_consumers_wake_on_demand_sources():
     """A temporary subscription alone makes the sources that serve only

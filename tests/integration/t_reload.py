@@ -1,5 +1,14 @@
-# Reload (SIGHUP, `wmieventctl reload`) and the repository as a source of
-# intrinsic events.  Exec'd by run.py in its namespace.
+"""Reload (SIGHUP, `wmieventctl reload`) and the repository as a source of
+intrinsic events."""
+
+import json
+import os
+import signal
+import time
+
+from wmitest import (
+    binding, ev, event_filter, lf_path, logfile_consumer, new_dir_daemon, q, read_lines, run_ctl, test,
+    test_provider, tour_objects, wait_for)
 
 
 def watch_objects(dr):

@@ -1,6 +1,14 @@
-# The repository at run time: GetObject, PutInstance, DeleteInstance, the
-# state dir's repository.json, identities.  Exec'd by run.py in its
-# namespace.
+"""The repository at run time: GetObject, PutInstance, DeleteInstance, the
+state dir's repository.json, identities."""
+
+import json
+import os
+import signal
+import time
+
+from wmitest import (
+    binding, Conn, ev, event_filter, lf_path, logfile_consumer, new_dir_daemon, other_user_request, put,
+    read_lines, ROOT, run_ctl, Skip, test, tour_objects, wait_for)
 
 
 def repo_objects(dr):
@@ -17,22 +25,6 @@ def runtime_set(dr, name="Rt"):
         logfile_consumer(name + "Log", os.path.join(dr, name.lower() + ".log"), "rt %Message%"),
         binding(name, lf_path(name + "Log")),
     ]
-
-
-def put(c, inst, **kw):
-    return c.request("PutInstance", Instance=inst, **kw)
-
-
-def other_user_request(sock, uid, msg):
-    """Send one request as @uid; returns the reply."""
-    code = ("import socket,json,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); "
-            "s.sendall((sys.argv[2]+'\\n').encode()); b=b''\n"
-            "while not b.endswith(b'\\n'):\n    b+=s.recv(65536)\n"
-            "print(b.decode())")
-    pr = subprocess.run(["/usr/bin/python3", "-c", code, sock, json.dumps(msg)], capture_output=True, text=True,
-                        timeout=30, preexec_fn=lambda: (os.setgid(uid), os.setuid(uid)))
-    assert pr.returncode == 0, pr
-    return json.loads(pr.stdout)
 
 
 @test

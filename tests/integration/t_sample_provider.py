@@ -1,9 +1,15 @@
-# t_sample_provider.py - contrib/sample-provider, built out of tree against
-# an installed tree with pkg-config alone, loaded by the installed daemon.
-# Executed by run.py in its own namespace: Daemon, wait_for, read_lines,
-# logfile_provider, ROOT, B, SAN, ENV, @test and the rest come from there.
+"""contrib/sample-provider, built out of tree against an installed tree
+with pkg-config alone, loaded by the installed daemon."""
 
 import errno
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+from wmitest import B, Daemon, ENV, logfile_provider, read_lines, ROOT, SAN, Skip, test, wait_for
 
 
 def sample_provider_build(tmp):

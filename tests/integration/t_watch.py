@@ -1,35 +1,16 @@
-# Temporary consumers: ExecNotificationQuery, CancelQuery and
-# `wmieventctl watch`.  Exec'd by run.py in its namespace.
+"""Temporary consumers: ExecNotificationQuery, CancelQuery and
+`wmieventctl watch`."""
 
+import json
+import os
+import signal
+import socket
+import subprocess
 import threading
 
-
-def wrequest(c, method, **kw):
-    """Send a request on a connection that may also carry event lines;
-    return (the reply, the lines that came before it)."""
-    c.next_id += 1
-    rid = "w%d" % c.next_id
-    msg = {"Method": method, "Id": rid}
-    msg.update(kw)
-    c.send(msg)
-    before = []
-    while True:
-        r = c.read()
-        if r.get("Id") == rid:
-            return r, before
-        before.append(r)
-
-
-def subscribe(c, query, **kw):
-    r, before = wrequest(c, "ExecNotificationQuery", QueryLanguage="WQL", Query=query, **kw)
-    assert r["Status"] == 0 and isinstance(r.get("QueryId"), int), r
-    assert not before, before
-    return r["QueryId"]
-
-
-def read_events(c, n):
-    """The next n lines of a watching connection."""
-    return [c.read() for _ in range(n)]
+from wmitest import (
+    check_no_sanitizer, Conn, CTL, ENV, ev, new_dir_daemon, read_events, read_lines, run_ctl, serial,
+    subscribe, test, tour_objects, wait_for, wrequest)
 
 
 def temporary(c):
@@ -38,6 +19,7 @@ def temporary(c):
     return r["Stats"]["temporary"]
 
 
+@serial("counts the events of a subscription to every __ExtrinsicEvent: the machine's process starts too")
 @test
 def test_watch_events_projection_cancel():
     with new_dir_daemon(tour_objects) as d:
