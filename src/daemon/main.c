@@ -19,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon/plugins/eventprov.h"
+#include "daemon/providers/eventprov.h"
 #include "daemon/plugins/hosting.h"
 #include "daemon/providers/instance.h"
 #include "daemon/config/repository.h"

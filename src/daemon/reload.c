@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/plugins/eventprov.h"
+#include "daemon/providers/eventprov.h"
 #include "daemon/plugins/hosting.h"
 #include "daemon/providers/instance.h"
 #include "daemon/config/repository.h"

@@ -16,7 +16,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "daemon/plugins/eventprov.h"
+#include "daemon/providers/eventprov.h"
 #include "daemon/providers/instance.h"
 #include "daemon/config/namespace.h"
 #include "daemon/config/repository.h"

@@ -30,7 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/plugins/eventprov.h"
+#include "daemon/providers/eventprov.h"
 #include "daemon/control/internal.h"
 #include "daemon/engine/delivery.h"
 #include "daemon/engine/router.h"

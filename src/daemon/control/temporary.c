@@ -43,7 +43,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "daemon/plugins/eventprov.h"
+#include "daemon/providers/eventprov.h"
 #include "daemon/providers/intrinsic.h"
 #include "daemon/config/security.h"
 #include "daemon/control/internal.h"

@@ -19,7 +19,7 @@ typedef uint64_t (*wmid_sweep_fn)(void *arg, uint64_t now_ms);
  * runs until lifecycle_set_router. */
 struct wmid_lifecycle *lifecycle_new(uv_loop_t *loop);
 /* Sweep with @fn too, after the router's own sweep (router_sweep_idle):
- * the event providers' (plugins/eventprov.c) is one.  At most
+ * the event providers' (providers/eventprov.c) is one.  At most
  * WMID_LIFECYCLE_MAX_SWEEPS; false beyond.  Loop thread. */
 #define WMID_LIFECYCLE_MAX_SWEEPS 4
 bool lifecycle_add_sweep(struct wmid_lifecycle *lc, wmid_sweep_fn fn, void *arg);

@@ -43,7 +43,7 @@ struct wmid_filter {
 struct wmid_filter_live {
     /* Not WBEM_S_NO_ERROR: the filter receives nothing (an event
      * provider's AccessCheck refused it: WBEM_E_ACCESS_DENIED).  Written
-     * by eventprov_sync (plugins/eventprov.c). */
+     * by eventprov_sync (providers/eventprov.c). */
     wmi_status refused;
     /* A polling source feeds this filter itself at its WITHIN interval
      * (router_indicate_filter): router_indicate skips it.  Written by the
@@ -118,7 +118,7 @@ struct wmid_router_hooks {
     void (*loaded)(void *arg);
     void *loaded_arg;
     /* The event side of provider @p for Stats (new reference), or NULL
-     * when it has none (plugins/eventprov.c). */
+     * when it has none (providers/eventprov.c). */
     json_t *(*provider_events_stats)(void *arg, const struct wmid_provider *p);
     void *stats_arg;
 };
@@ -257,7 +257,7 @@ const struct wmid_cache_controls *router_cache_controls(const struct wmid_router
 /*
  * Release what has idled past its ClearAfter: physical consumers and
  * consumer providers without a sink (event providers have their own
- * sweep, plugins/eventprov.c; the idle timer runs both).  Returns when the next one may be due
+ * sweep, providers/eventprov.c; the idle timer runs both).  Returns when the next one may be due
  * (wmid_now_ms() clock; UINT64_MAX: nothing loaded).  Loop thread.
  */
 uint64_t router_sweep_idle(struct wmid_router *r, uint64_t now_ms);

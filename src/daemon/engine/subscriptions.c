@@ -174,7 +174,7 @@ provider_unref(struct wmid_provider *p)
     if (p == NULL || --p->refs > 0)
         return;
     if (p->ev_release != NULL)
-        p->ev_release(p); /* its event side (plugins/eventprov.c) */
+        p->ev_release(p); /* its event side (providers/eventprov.c) */
     plugin_unload(p);
     free(p->name);
     free(p->library);

@@ -33,7 +33,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "daemon/plugins/eventprov.h"
+#include "daemon/providers/eventprov.h"
 #include "daemon/providers/instance.h"
 #include "daemon/wmieventd.h"
 #include "daemon/log.h"

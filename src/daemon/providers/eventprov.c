@@ -50,7 +50,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "daemon/plugins/eventprov.h"
+#include "daemon/providers/eventprov.h"
 #include "daemon/config/security.h"
 #include "daemon/engine/delivery.h"
 #include "daemon/engine/lifecycle.h"
