@@ -305,7 +305,7 @@ ns_known(const struct wmid_objects *cur, const json_t *doc, const char *ns)
  * @ns (the request's "Namespace"), else WMID_NS_DEFAULT; normalized and
  * checked (new string, or NULL with @err: WBEM_E_INVALID_NAMESPACE). */
 static char *
-request_ns(const struct wmid_objects *cur, const json_t *doc, const char *path_ns, const char *ns, wmi_error *err)
+repo_request_ns(const struct wmid_objects *cur, const json_t *doc, const char *path_ns, const char *ns, wmi_error *err)
 {
     char *out = path_ns != NULL ? strdup(path_ns) : ns_normalize(ns != NULL ? ns : WMID_NS_DEFAULT);
     if (out == NULL || !ns_is_valid(out) || !ns_known(cur, doc, out)) {
@@ -351,7 +351,7 @@ repo_get(const struct wmid_repo *r, const struct wmid_objects *cur, const char *
     }
     json_t *out = NULL;
     long i = -1;
-    if ((where = request_ns(cur, NULL, pns, ns, &err)) == NULL) {
+    if ((where = repo_request_ns(cur, NULL, pns, ns, &err)) == NULL) {
         *st = err.status;
     } else if ((i = find_object(cur, where, cls, keys)) >= 0) {
         out = json_object();
@@ -378,7 +378,7 @@ json_t *
 repo_enum_instances(const struct wmid_objects *cur, const char *ns, const char *cls, wmi_status *st)
 {
     wmi_error err;
-    char *where = request_ns(cur, NULL, NULL, ns, &err);
+    char *where = repo_request_ns(cur, NULL, NULL, ns, &err);
     if (where == NULL) {
         *st = err.status;
         return NULL;
@@ -404,7 +404,7 @@ repo_put_in(struct wmid_repo *r, const json_t *base, const struct wmid_objects *
     wmi_object *o = NULL;
     *newdoc = NULL;
     const char *ins = json_string_value(json_object_get(instance, "__NAMESPACE"));
-    char *where = request_ns(cur, base, NULL, ns != NULL ? ns : ins, err);
+    char *where = repo_request_ns(cur, base, NULL, ns != NULL ? ns : ins, err);
     if (where == NULL)
         return err->status;
     const char *cname = json_string_value(json_object_get(instance, "__CLASS"));
@@ -533,7 +533,7 @@ repo_delete_in(struct wmid_repo *r, const json_t *base, const struct wmid_object
         return err->status;
     }
     long i = -1;
-    if ((where = request_ns(cur, base, pns, ns, err)) == NULL) {
+    if ((where = repo_request_ns(cur, base, pns, ns, err)) == NULL) {
         /* @err says why */
     } else if (wmi_schema_get_class(cur->schema, cls) == NULL || !ns_class_in(cur->class_ns, cls, where)) {
         fail(err, WBEM_E_INVALID_CLASS, "Path", "no class %s in namespace %s", cls, where);
@@ -604,7 +604,7 @@ repo_put_class_in(struct wmid_repo *r, const json_t *base, const struct wmid_obj
         return err->status;
     }
     const char *cns = json_string_value(json_object_get(cls, "__NAMESPACE"));
-    char *where = request_ns(cur, base, NULL, ns != NULL ? ns : cns, err);
+    char *where = repo_request_ns(cur, base, NULL, ns != NULL ? ns : cns, err);
     if (where == NULL)
         return err->status;
     long ci = class_index(base, name);
@@ -663,7 +663,7 @@ repo_delete_class_in(struct wmid_repo *r, const json_t *base, const struct wmid_
              name == NULL ? "DeleteClass needs \"ClassName\"" : "only administrators may delete classes");
         return err->status;
     }
-    char *where = request_ns(cur, base, NULL, ns, err);
+    char *where = repo_request_ns(cur, base, NULL, ns, err);
     if (where == NULL)
         return err->status;
     const wmi_class *target = wmi_schema_get_class(cur->schema, name);
@@ -734,7 +734,7 @@ repo_enum_classes(const struct wmid_objects *cur, const char *ns, const char *su
     char *where = NULL;
     if (ns == NULL || strcmp(ns, "*") != 0) {
         wmi_error err;
-        if ((where = request_ns(cur, NULL, NULL, ns, &err)) == NULL) {
+        if ((where = repo_request_ns(cur, NULL, NULL, ns, &err)) == NULL) {
             *st = err.status;
             return NULL;
         }

@@ -55,7 +55,7 @@ resolve_ns(const struct wmid_router *r, const json_t *v, char buf[WMID_NS_MAX + 
 
 /* resolve_ns for request member @member; false with the reply sent. */
 bool
-request_ns(struct conn *c, const json_t *id, const json_t *req, const char *member, char buf[WMID_NS_MAX + 1])
+ingest_request_ns(struct conn *c, const json_t *id, const json_t *req, const char *member, char buf[WMID_NS_MAX + 1])
 {
     char msg[400];
     wmi_status st = resolve_ns(c->ctl->router, json_object_get(req, member), buf, msg, sizeof msg);
@@ -112,7 +112,7 @@ coerce(const wmi_schema *schema, json_t *ev)
 /* Route what a MUST_BATCH sink held.  Returns true when the producer must
  * pause. */
 bool
-flush_held(struct conn *c)
+ingest_flush_held(struct conn *c)
 {
     bool pause = false;
     if (c->batch_timer != NULL)
@@ -131,7 +131,7 @@ static void
 on_batch_latency(uv_timer_t *t)
 {
     struct conn *c = t->data;
-    if (flush_held(c))
+    if (ingest_flush_held(c))
         conn_pause(c);
     router_flush(c->ctl->router);
 }
@@ -149,7 +149,7 @@ ingest(struct conn *c, wmi_object *ev, size_t size, const char *ns)
     /* Held events share one namespace: another one sends them first. */
     bool pause = false;
     if (c->nheld > 0 && strcmp(c->held_ns, ns) != 0)
-        pause = flush_held(c);
+        pause = ingest_flush_held(c);
     snprintf(c->held_ns, sizeof c->held_ns, "%s", ns);
     if (c->nheld == c->capheld) {
         size_t ncap = c->capheld ? c->capheld * 2 : 64;
@@ -160,14 +160,14 @@ ingest(struct conn *c, wmi_object *ev, size_t size, const char *ns)
         if (nsz != NULL)
             c->held_size = nsz;
         if (nh == NULL || nsz == NULL)
-            return flush_held(c) | router_indicate_from(c->ctl->router, ev, size, 0, &src) | pause; /* no room */
+            return ingest_flush_held(c) | router_indicate_from(c->ctl->router, ev, size, 0, &src) | pause; /* no room */
         c->capheld = ncap;
     }
     c->held[c->nheld] = wmi_object_ref(ev);
     c->held_size[c->nheld++] = size;
     c->held_bytes += size;
     if (c->held_bytes >= c->batch_max_bytes)
-        return flush_held(c) | pause;
+        return ingest_flush_held(c) | pause;
     if (c->nheld == 1)
         uv_timer_start(c->batch_timer, on_batch_latency, c->batch_latency_ms, 0);
     return pause;
@@ -213,7 +213,7 @@ req_set_batching(struct conn *c, const json_t *id, json_t *req)
         c->batch_timer->data = c;
     }
     /* What was held under the old parameters goes now. */
-    if (flush_held(c))
+    if (ingest_flush_held(c))
         conn_pause(c);
     c->batch_flags = (unsigned)flags;
     c->batch_max_bytes = (size_t)bytes;
@@ -292,7 +292,7 @@ req_indicate(struct conn *c, const json_t *id, json_t *req)
     const wmi_schema *schema = router_schema(ctl->router);
     char ns[WMID_NS_MAX + 1];
 
-    if (!request_ns(c, id, req, "Namespace", ns))
+    if (!ingest_request_ns(c, id, req, "Namespace", ns))
         return false;
     if (!json_is_array(events)) {
         reply_error(c, id, WBEM_E_INVALID_PARAMETER, "Events", "Indicate needs \"Events\": an array of event objects");

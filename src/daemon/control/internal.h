@@ -130,10 +130,10 @@ bool handle_request(struct conn *c, json_t *req);
  * producer must pause. */
 bool ingest_bare_event(struct conn *c, json_t *j, size_t size);
 /* Route what a MUST_BATCH sink held; true when the producer must pause. */
-bool flush_held(struct conn *c);
+bool ingest_flush_held(struct conn *c);
 /* The namespace of request member @member, normalized into @buf; false
  * with the reply sent. */
-bool request_ns(struct conn *c, const json_t *id, const json_t *req, const char *member,
+bool ingest_request_ns(struct conn *c, const json_t *id, const json_t *req, const char *member,
                 char buf[WMID_NS_MAX + 1]);
 bool req_indicate(struct conn *c, const json_t *id, json_t *req);
 bool req_set_batching(struct conn *c, const json_t *id, json_t *req);

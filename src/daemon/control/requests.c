@@ -92,7 +92,7 @@ handle_request(struct conn *c, json_t *req)
  * name itself (ingest.c's request_ns resolves it for the others): NULL
  * when absent, false with a reply when not a string. */
 static bool
-request_ns_member(struct conn *c, const json_t *id, const json_t *req, const char **ns)
+ingest_request_ns_member(struct conn *c, const json_t *id, const json_t *req, const char **ns)
 {
     const json_t *v = json_object_get(req, "Namespace");
     *ns = json_string_value(v);
@@ -129,7 +129,7 @@ req_enum_instances(struct conn *c, const json_t *id, json_t *req)
         return false;
     }
     const char *ns;
-    if (!request_ns_member(c, id, req, &ns))
+    if (!ingest_request_ns_member(c, id, req, &ns))
         return false;
     /* The repository's own objects are listed in their namespace; the
      * instance providers' classes (Win32_Process, ...) are in every one. */
@@ -159,7 +159,7 @@ req_enum_instances(struct conn *c, const json_t *id, json_t *req)
         }
     } else {
         char nsbuf[WMID_NS_MAX + 1];
-        if (!request_ns(c, id, req, "Namespace", nsbuf))
+        if (!ingest_request_ns(c, id, req, "Namespace", nsbuf))
             return false;
         list = json_array();
     }
@@ -194,7 +194,7 @@ req_get_object(struct conn *c, const json_t *id, json_t *req)
         return false;
     }
     const char *ns;
-    if (!request_ns_member(c, id, req, &ns))
+    if (!ingest_request_ns_member(c, id, req, &ns))
         return false;
     wmi_status st = WBEM_E_NOT_SUPPORTED;
     json_t *got = c->ctl->repo.get ? c->ctl->repo.get(c->ctl->repo.arg, ns, path, &st) : NULL;
@@ -251,7 +251,7 @@ req_put_instance(struct conn *c, const json_t *id, json_t *req)
     const json_t *inst = json_object_get(req, "Instance");
     long flags = put_flags(json_object_get(req, "Flags"));
     const char *ns;
-    if (!request_ns_member(c, id, req, &ns))
+    if (!ingest_request_ns_member(c, id, req, &ns))
         return false;
     if (!json_is_object(inst)) {
         reply_error(c, id, WBEM_E_INVALID_PARAMETER, "Instance", "PutInstance needs \"Instance\": an object");
@@ -281,7 +281,7 @@ req_delete_instance(struct conn *c, const json_t *id, json_t *req)
         return false;
     }
     const char *ns;
-    if (!request_ns_member(c, id, req, &ns))
+    if (!ingest_request_ns_member(c, id, req, &ns))
         return false;
     if (c->ctl->repo.del == NULL) {
         reply_error(c, id, WBEM_E_NOT_SUPPORTED, "Method", "this daemon has no repository");
@@ -304,7 +304,7 @@ req_enum_classes(struct conn *c, const json_t *id, json_t *req)
         return false;
     }
     const char *ns;
-    if (!request_ns_member(c, id, req, &ns))
+    if (!ingest_request_ns_member(c, id, req, &ns))
         return false;
     wmi_status st = WBEM_E_NOT_SUPPORTED;
     json_t *list = c->ctl->repo.enum_classes ? c->ctl->repo.enum_classes(c->ctl->repo.arg, ns, json_string_value(sup),
@@ -329,7 +329,7 @@ req_put_class(struct conn *c, const json_t *id, json_t *req)
     const json_t *cls = json_object_get(req, "Class");
     long flags = put_flags(json_object_get(req, "Flags"));
     const char *ns;
-    if (!request_ns_member(c, id, req, &ns))
+    if (!ingest_request_ns_member(c, id, req, &ns))
         return false;
     if (!json_is_object(cls) || flags < 0 || c->ctl->repo.put_class == NULL) {
         reply_error(c, id, WBEM_E_INVALID_PARAMETER, !json_is_object(cls) ? "Class" : "Flags",
@@ -347,7 +347,7 @@ req_delete_class(struct conn *c, const json_t *id, json_t *req)
 {
     const char *name = json_string_value(json_object_get(req, "ClassName"));
     const char *ns;
-    if (!request_ns_member(c, id, req, &ns))
+    if (!ingest_request_ns_member(c, id, req, &ns))
         return false;
     if (name == NULL || c->ctl->repo.del_class == NULL) {
         reply_error(c, id, WBEM_E_INVALID_PARAMETER, "ClassName", "DeleteClass needs \"ClassName\"");

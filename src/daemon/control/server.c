@@ -308,7 +308,7 @@ conn_close(struct conn *c)
     /* A MUST_BATCH sink's held events are routed, not lost, when the
      * producer goes. */
     if (c->nheld > 0) {
-        flush_held(c);
+        ingest_flush_held(c);
         router_flush(ctl->router);
     }
     if (c->batch_timer != NULL) {

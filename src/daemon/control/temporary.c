@@ -471,7 +471,7 @@ req_exec_notification_query(struct conn *c, const json_t *id, json_t *req)
      * namespace's, as a filter without EventNamespace. */
     char ns[WMID_NS_MAX + 1];
     bool has_ns = json_object_get(req, "Namespace") != NULL;
-    if (has_ns && !request_ns(c, id, req, "Namespace", ns))
+    if (has_ns && !ingest_request_ns(c, id, req, "Namespace", ns))
         return false;
     wmi_error err;
     wmi_query *q = temp_parse_in(c->ctl, text, has_ns ? ns : NULL, &err);
