@@ -500,30 +500,58 @@ wmi_status wmi_path_parse(const char *path, char **class_name, json_t **keys);
  * ==================================================================== */
 
 /*
+ * These convert between DMTF text and microseconds, with one calendar (the
+ * proleptic Gregorian) and no locale or time zone of the machine: a point
+ * in time is "yyyymmddHHMMSS.mmmmmmsUUU" (sUUU: the UTC offset in minutes,
+ * '+' east of UTC), an interval (CIM_DATETIME with [SubType("interval")])
+ * "ddddddddHHMMSS.mmmmmm:000".  All are thread-safe and allocation-free;
+ * the strings are borrowed and the output buffers belong to the caller.
+ */
+
+/*
  * wmi_datetime_check - true if @s is a well-formed DMTF datetime
  * ("yyyymmddHHMMSS.mmmmmmsUUU", asterisks allowed for whole unspecified
- * fields) or interval ("ddddddddHHMMSS.mmmmmm:000").
+ * fields) or interval ("ddddddddHHMMSS.mmmmmm:000").  NULL is not one.
  */
 bool wmi_datetime_check(const char *s);
 
 /*
  * wmi_datetime_format - format @usec microseconds since the Unix epoch as
  * a DMTF datetime with UTC offset @utc_offset_min (minutes east of UTC)
- * into @buf (at least 26 bytes).  Returns @buf.
+ * into @buf (at least 26 bytes).  A year past 9999 keeps its last four
+ * digits.  Returns @buf.
  */
 char *wmi_datetime_format(int64_t usec, int utc_offset_min, char buf[26]);
 
 /*
  * wmi_datetime_to_usec - parse a fully specified DMTF datetime into
  * microseconds since the Unix epoch, UTC.  Returns WBEM_S_NO_ERROR or
- * WBEM_E_INVALID_PARAMETER (malformed, wildcards, an interval, or a date
- * that does not exist such as February 31).
+ * WBEM_E_INVALID_PARAMETER (NULL, malformed, wildcards, an interval, or a
+ * date that does not exist such as February 31); *@usec is left alone on
+ * failure.
  */
 wmi_status wmi_datetime_to_usec(const char *s, int64_t *usec);
 
 /*
+ * wmi_interval_to_usec - parse a DMTF interval "ddddddddHHMMSS.mmmmmm:000"
+ * into its length in microseconds.  Returns WBEM_S_NO_ERROR or
+ * WBEM_E_INVALID_PARAMETER (NULL, malformed, or a point in time rather
+ * than an interval); *@usec is left alone on failure.
+ */
+wmi_status wmi_interval_to_usec(const char *s, int64_t *usec);
+
+/*
+ * wmi_interval_format - format a duration of @usec microseconds as a DMTF
+ * interval "ddddddddHHMMSS.mmmmmm:000" into @buf (at least 26 bytes).
+ * Returns @buf, or NULL when @usec is negative or longer than the longest
+ * interval, 99999999 days 23:59:59.999999 (@buf is then unchanged).
+ */
+char *wmi_interval_format(int64_t usec, char buf[26]);
+
+/*
  * wmi_time_created_now - the current time as a __Event.TIME_CREATED value:
  * 100-nanosecond intervals since 1601-01-01 UTC (a Windows FILETIME).
+ * Thread-safe.
  */
 uint64_t wmi_time_created_now(void);
 
