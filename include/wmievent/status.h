@@ -10,6 +10,7 @@
 #ifndef WMIEVENT_STATUS_H
 #define WMIEVENT_STATUS_H
 
+#include <stdarg.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -281,6 +282,43 @@ typedef struct wmi_error {
     char source[256];
     char text[320];
 } wmi_error;
+
+/* Marks a printf-like function so that compilers check its calls. */
+#if defined(__GNUC__) || defined(__clang__)
+#define WMI_PRINTF_LIKE(fmt_index, first_arg) __attribute__((format(printf, fmt_index, first_arg)))
+#else
+#define WMI_PRINTF_LIKE(fmt_index, first_arg)
+#endif
+
+/*
+ * wmi_error_set - fill every field of *@err: the one way libwmievent, the
+ * daemon and plugins report where and why something failed.
+ *
+ *   status  @status
+ *   line    @line, 1-based; 0 when the error has no line (not a file, or
+ *           the whole file); a negative value is stored as 0
+ *   column  @column, 1-based (a byte offset in the line or query text
+ *           plus one); 0 when not applicable; negative stored as 0
+ *   source  a copy of @source: the file, or the object and property, the
+ *           error is about; NULL stores ""
+ *   text    the message printf-formatted from @fmt; NULL stores ""
+ *
+ * Both strings are cut to fit their arrays (255 and 319 bytes and a NUL)
+ * as snprintf cuts them, by bytes.  @source and the arguments may point
+ * into *@err itself (to wrap an error with more context): they are read
+ * before anything is written.
+ *
+ * @err is borrowed and may be NULL, for callers whose caller passed none:
+ * then nothing is written.  Returns @status, so that a failing path can
+ * end in `return wmi_error_set(err, WBEM_E_..., ...);`.  Thread-safe as
+ * long as no other thread uses *@err.
+ */
+wmi_status wmi_error_set(wmi_error *err, wmi_status status, const char *source, int line, int column,
+                         const char *fmt, ...) WMI_PRINTF_LIKE(6, 7);
+
+/* wmi_error_setv - wmi_error_set with a va_list (consumed as vsnprintf does). */
+wmi_status wmi_error_setv(wmi_error *err, wmi_status status, const char *source, int line, int column,
+                          const char *fmt, va_list ap) WMI_PRINTF_LIKE(6, 0);
 
 #ifdef __cplusplus
 }

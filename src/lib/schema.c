@@ -27,15 +27,10 @@ extern const char *const wmi_builtin_instance_classes[];
 void
 wmi_set_error(wmi_error *err, wmi_status st, const char *source, const char *fmt, ...)
 {
-    if (err == NULL)
-        return;
-    err->status = st;
-    err->line = 0;
-    err->column = 0;
-    snprintf(err->source, sizeof err->source, "%s", source ? source : "");
+    /* The library's errors about objects and classes have no position. */
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->text, sizeof err->text, fmt, ap);
+    wmi_error_setv(err, st, source, 0, 0, fmt, ap);
     va_end(ap);
 }
 

@@ -84,16 +84,9 @@ check_utf8(const char *text, wmi_error *err)
     while (*s) {
         size_t n = utf8_seq_len(s);
         if (n == 0) {
-            if (err != NULL) {
-                memset(err, 0, sizeof *err);
-                err->status = WBEM_E_INVALID_PARAMETER;
-                err->line = line;
-                err->column = (int)(s - bol) + 1;
-                snprintf(err->source, sizeof err->source, "template");
-                snprintf(err->text, sizeof err->text,
-                         "invalid UTF-8 byte 0x%02X at line %d, column %d", *s, line,
-                         err->column);
-            }
+            int column = (int)(s - bol) + 1;
+            wmi_error_set(err, WBEM_E_INVALID_PARAMETER, "template", line, column,
+                          "invalid UTF-8 byte 0x%02X at line %d, column %d", *s, line, column);
             return false;
         }
         if (*s == '\n') {
@@ -241,13 +234,7 @@ wmi_template_compile(const char *text, wmi_template **out, wmi_error *err)
         return WBEM_E_INVALID_PARAMETER;
     *out = NULL;
     if (text == NULL) {
-        if (err != NULL) {
-            memset(err, 0, sizeof *err);
-            err->status = WBEM_E_INVALID_PARAMETER;
-            snprintf(err->source, sizeof err->source, "template");
-            snprintf(err->text, sizeof err->text, "no template text");
-        }
-        return WBEM_E_INVALID_PARAMETER;
+        return wmi_error_set(err, WBEM_E_INVALID_PARAMETER, "template", 0, 0, "no template text");
     }
     if (!check_utf8(text, err))
         return WBEM_E_INVALID_PARAMETER;

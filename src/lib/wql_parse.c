@@ -47,14 +47,9 @@ fail_at(parser *p, wmi_status st, size_t pos, const char *fmt, ...)
     if (p->st != WBEM_S_NO_ERROR)
         return;
     p->st = st;
-    if (p->err == NULL)
-        return;
-    memset(p->err, 0, sizeof *p->err);
-    p->err->status = st;
-    p->err->column = (int)pos + 1;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(p->err->text, sizeof p->err->text, fmt, ap);
+    wmi_error_setv(p->err, st, NULL, 0, (int)pos + 1, fmt, ap);
     va_end(ap);
 }
 
