@@ -13,6 +13,8 @@
 #include <stdarg.h>
 #include <stdint.h>
 
+#include "export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -245,7 +247,7 @@ typedef uint32_t wmi_status;
  * WBEM_S_INITIALIZED), the general one is returned.  Thread-safe; no
  * allocation.
  */
-const char *wmi_status_name(wmi_status status);
+WMI_EXTERN const char *wmi_status_name(wmi_status status);
 
 /*
  * wmi_status_message - a one-line English description of a status code,
@@ -254,7 +256,7 @@ const char *wmi_status_name(wmi_status status);
  * Returns a static string; never NULL ("Unknown status" for unknown codes).
  * Thread-safe; no allocation.
  */
-const char *wmi_status_message(wmi_status status);
+WMI_EXTERN const char *wmi_status_message(wmi_status status);
 
 /*
  * wmi_status_from_name - the inverse of wmi_status_name.
@@ -263,7 +265,7 @@ const char *wmi_status_message(wmi_status status);
  * value in *@out.  Returns WBEM_S_NO_ERROR, or WBEM_E_NOT_FOUND when the
  * name is unknown.  Thread-safe.
  */
-wmi_status wmi_status_from_name(const char *name, wmi_status *out);
+WMI_EXTERN wmi_status wmi_status_from_name(const char *name, wmi_status *out);
 
 /*
  * struct wmi_error - where and why an operation failed.
@@ -313,12 +315,12 @@ typedef struct wmi_error {
  * end in `return wmi_error_set(err, WBEM_E_..., ...);`.  Thread-safe as
  * long as no other thread uses *@err.
  */
-wmi_status wmi_error_set(wmi_error *err, wmi_status status, const char *source, int line, int column,
-                         const char *fmt, ...) WMI_PRINTF_LIKE(6, 7);
+WMI_EXTERN wmi_status wmi_error_set(wmi_error *err, wmi_status status, const char *source, int line,
+                                    int column, const char *fmt, ...) WMI_PRINTF_LIKE(6, 7);
 
 /* wmi_error_setv - wmi_error_set with a va_list (consumed as vsnprintf does). */
-wmi_status wmi_error_setv(wmi_error *err, wmi_status status, const char *source, int line, int column,
-                          const char *fmt, va_list ap) WMI_PRINTF_LIKE(6, 0);
+WMI_EXTERN wmi_status wmi_error_setv(wmi_error *err, wmi_status status, const char *source, int line,
+                                     int column, const char *fmt, va_list ap) WMI_PRINTF_LIKE(6, 0);
 
 #ifdef __cplusplus
 }

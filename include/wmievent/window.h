@@ -41,6 +41,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "export.h"
 #include "object.h"
 #include "status.h"
 #include "wql.h"
@@ -81,7 +82,7 @@ typedef struct wmi_window_stats {
  * WBEM_E_INVALID_QUERY (the query has no GROUP clause); or
  * WBEM_E_OUT_OF_MEMORY.  *@out is NULL on failure.
  */
-wmi_status wmi_window_new(const wmi_query *query, const wmi_schema *schema, const char *class_name,
+WMI_EXTERN wmi_status wmi_window_new(const wmi_query *query, const wmi_schema *schema, const char *class_name,
                           uint64_t units_per_second, wmi_window **out);
 
 /*
@@ -91,7 +92,7 @@ wmi_status wmi_window_new(const wmi_query *query, const wmi_schema *schema, cons
  * new query should group as the old one did (same GROUP WITHIN and BY);
  * the open windows keep their ends either way.  Cannot fail.
  */
-void wmi_window_rebind(wmi_window *window, const wmi_query *query, const wmi_schema *schema,
+WMI_EXTERN void wmi_window_rebind(wmi_window *window, const wmi_query *query, const wmi_schema *schema,
                        const char *class_name);
 
 /*
@@ -102,7 +103,7 @@ void wmi_window_rebind(wmi_window *window, const wmi_query *query, const wmi_sch
  * 0 means no limit (the default).  Events counted into an open group are
  * never refused.
  */
-void wmi_window_set_limits(wmi_window *window, size_t max_groups, size_t max_bytes);
+WMI_EXTERN void wmi_window_set_limits(wmi_window *window, size_t max_groups, size_t max_bytes);
 
 /*
  * wmi_window_add - count @event, which the query selected (the caller ran
@@ -119,7 +120,7 @@ void wmi_window_set_limits(wmi_window *window, size_t max_groups, size_t max_byt
  * event (counted in wmi_window_stats.refused, nothing else changed); or
  * WBEM_E_OUT_OF_MEMORY (the event is lost).
  */
-wmi_status wmi_window_add(wmi_window *window, wmi_object *event, uint64_t now);
+WMI_EXTERN wmi_status wmi_window_add(wmi_window *window, wmi_object *event, uint64_t now);
 
 /*
  * wmi_window_next_close - when the oldest open window ends: true and *@when
@@ -127,7 +128,7 @@ wmi_status wmi_window_add(wmi_window *window, wmi_object *event, uint64_t now);
  * when no window is open (*@when unchanged).  A caller with a timer arms
  * it for that moment and calls wmi_window_close then.
  */
-bool wmi_window_next_close(const wmi_window *window, uint64_t *when);
+WMI_EXTERN bool wmi_window_next_close(const wmi_window *window, uint64_t *when);
 
 /*
  * wmi_window_close - close the oldest open window if it ends by @now
@@ -141,17 +142,17 @@ bool wmi_window_next_close(const wmi_window *window, uint64_t *when);
  *   a failure (a status of wmi_query_make_aggregate, @err filled when not
  *       NULL): the aggregate could not be made, *@out NULL.
  */
-wmi_status wmi_window_close(wmi_window *window, uint64_t now, wmi_object **out, wmi_error *err);
+WMI_EXTERN wmi_status wmi_window_close(wmi_window *window, uint64_t now, wmi_object **out, wmi_error *err);
 
 /* wmi_window_get_stats - fill *@out with what @window holds now. */
-void wmi_window_get_stats(const wmi_window *window, wmi_window_stats *out);
+WMI_EXTERN void wmi_window_get_stats(const wmi_window *window, wmi_window_stats *out);
 
 /*
  * wmi_window_free - free @window and drop its open windows unclosed (no
  * aggregate is made for them, as WMI drops them when a filter goes).
  * NULL is ok.
  */
-void wmi_window_free(wmi_window *window);
+WMI_EXTERN void wmi_window_free(wmi_window *window);
 
 #ifdef __cplusplus
 }

@@ -15,7 +15,6 @@
 #include <time.h>
 
 #include "lib/datetime.h"
-#include "lib/export.h"
 #include "wmievent/object.h"
 
 /* The longest interval "99999999235959.999999:000" in microseconds. */
@@ -159,14 +158,14 @@ wmi__dmtf_read(const char *s, size_t n, wmi__dmtf *out)
  * The exported functions (object.h)
  * ==================================================================== */
 
-WMI_EXPORT bool
+bool
 wmi_datetime_check(const char *s)
 {
     wmi__dmtf d;
     return s != NULL && wmi__dmtf_read(s, strlen(s), &d);
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_datetime_to_usec(const char *s, int64_t *usec)
 {
     wmi__dmtf d;
@@ -176,7 +175,7 @@ wmi_datetime_to_usec(const char *s, int64_t *usec)
     return WBEM_S_NO_ERROR;
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_interval_to_usec(const char *s, int64_t *usec)
 {
     wmi__dmtf d;
@@ -186,7 +185,7 @@ wmi_interval_to_usec(const char *s, int64_t *usec)
     return WBEM_S_NO_ERROR;
 }
 
-WMI_EXPORT char *
+char *
 wmi_datetime_format(int64_t usec, int utc_offset_min, char buf[26])
 {
     int64_t local = usec + (int64_t)utc_offset_min * 60 * 1000000;
@@ -211,7 +210,7 @@ wmi_datetime_format(int64_t usec, int utc_offset_min, char buf[26])
     return buf;
 }
 
-WMI_EXPORT char *
+char *
 wmi_interval_format(int64_t usec, char buf[26])
 {
     if (usec < 0 || usec > INTERVAL_MAX_USEC)
@@ -225,7 +224,7 @@ wmi_interval_format(int64_t usec, char buf[26])
     return buf;
 }
 
-WMI_EXPORT uint64_t
+uint64_t
 wmi_time_created_now(void)
 {
     struct timespec ts;

@@ -28,7 +28,6 @@
 #include <unistd.h>
 
 #include "lib/cimap.h"
-#include "lib/export.h"
 #include "lib/mof_internal.h"
 #include "lib/object_internal.h"
 
@@ -2505,7 +2504,7 @@ compile(const char *path, const char *text, size_t len, const struct wmi_mof_opt
     return WBEM_S_NO_ERROR;
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_mof_compile(const char *path, const struct wmi_mof_options *opts, wmi_mof_result **out,
                 wmi_error *err)
 {
@@ -2518,7 +2517,7 @@ wmi_mof_compile(const char *path, const struct wmi_mof_options *opts, wmi_mof_re
     return compile(path, NULL, 0, opts, out, err);
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_mof_compile_buffer(const char *text, size_t len, const char *name,
                        const struct wmi_mof_options *opts, wmi_mof_result **out, wmi_error *err)
 {
@@ -2526,7 +2525,7 @@ wmi_mof_compile_buffer(const char *text, size_t len, const char *name,
     return compile(name ? name : "<buffer>", text ? text : empty, text ? len : 0, opts, out, err);
 }
 
-WMI_EXPORT void
+void
 wmi_mof_result_free(wmi_mof_result *res)
 {
     if (res == NULL)
@@ -2538,19 +2537,19 @@ wmi_mof_result_free(wmi_mof_result *res)
     free(res);
 }
 
-WMI_EXPORT size_t
+size_t
 wmi_mof_result_count(const wmi_mof_result *res)
 {
     return res ? res->nops : 0;
 }
 
-WMI_EXPORT const wmi_mof_op *
+const wmi_mof_op *
 wmi_mof_result_op(const wmi_mof_result *res, size_t index)
 {
     return res && index < res->nops ? &res->ops[index] : NULL;
 }
 
-WMI_EXPORT const json_t *
+const json_t *
 wmi_mof_result_pragmas(const wmi_mof_result *res)
 {
     return res ? res->pragmas : NULL;

@@ -18,7 +18,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "lib/export.h"
 #include "lib/object_internal.h"
 #include "lib/strbuf.h"
 
@@ -414,7 +413,7 @@ object_alloc(const wmi_schema *schema, const struct wmi_class *cls, json_t *json
     return obj;
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_object_new(const wmi_schema *schema, const char *class_name, wmi_object **out)
 {
     const struct wmi_class *cls = cimap_get(&schema->classes, class_name);
@@ -434,7 +433,7 @@ wmi_object_new(const wmi_schema *schema, const char *class_name, wmi_object **ou
     return WBEM_S_NO_ERROR;
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_object_from_json_new(const wmi_schema *schema, json_t *json, wmi_object **out, wmi_error *err)
 {
     const struct wmi_class *cls;
@@ -458,7 +457,7 @@ wmi_object_from_json_new(const wmi_schema *schema, json_t *json, wmi_object **ou
     return WBEM_S_NO_ERROR;
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_object_from_json(const wmi_schema *schema, const json_t *json, wmi_object **out, wmi_error *err)
 {
     json_t *copy = json_deep_copy(json);
@@ -469,7 +468,7 @@ wmi_object_from_json(const wmi_schema *schema, const json_t *json, wmi_object **
     return wmi_object_from_json_new(schema, copy, out, err);
 }
 
-WMI_EXPORT wmi_object *
+wmi_object *
 wmi_object_ref(wmi_object *obj)
 {
     if (obj != NULL)
@@ -477,7 +476,7 @@ wmi_object_ref(wmi_object *obj)
     return obj;
 }
 
-WMI_EXPORT void
+void
 wmi_object_unref(wmi_object *obj)
 {
     if (obj == NULL)
@@ -489,7 +488,7 @@ wmi_object_unref(wmi_object *obj)
     free(obj);
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_object_clone(const wmi_object *obj, wmi_object **out)
 {
     json_t *copy = json_deep_copy(obj->json);
@@ -501,31 +500,31 @@ wmi_object_clone(const wmi_object *obj, wmi_object **out)
     return WBEM_S_NO_ERROR;
 }
 
-WMI_EXPORT const wmi_class *
+const wmi_class *
 wmi_object_class(const wmi_object *obj)
 {
     return obj->cls;
 }
 
-WMI_EXPORT const char *
+const char *
 wmi_object_class_name(const wmi_object *obj)
 {
     return obj->cls->name;
 }
 
-WMI_EXPORT bool
+bool
 wmi_object_isa(const wmi_object *obj, const char *ancestor)
 {
     return wmi_class_isa(obj->cls, ancestor);
 }
 
-WMI_EXPORT const json_t *
+const json_t *
 wmi_object_json(const wmi_object *obj)
 {
     return obj->json;
 }
 
-WMI_EXPORT json_t *
+json_t *
 wmi_object_to_json(const wmi_object *obj)
 {
     json_t *out = json_object();
@@ -550,7 +549,7 @@ wmi_object_to_json(const wmi_object *obj)
  * Get and put
  * ==================================================================== */
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_object_get_json(const wmi_object *obj, const char *name, const json_t **value, wmi_cimtype *type)
 {
     const wmi_property *p = cimap_get(&obj->cls->index, name);
@@ -567,7 +566,7 @@ wmi_object_get_json(const wmi_object *obj, const char *name, const json_t **valu
     return WBEM_S_NO_ERROR;
 }
 
-WMI_EXPORT bool
+bool
 wmi_object_is_set(const wmi_object *obj, const char *name)
 {
     const wmi_property *p = cimap_get(&obj->cls->index, name);
@@ -598,7 +597,7 @@ get_scalar(const wmi_object *obj, const char *name, const json_t **v, wmi_cimtyp
     return json_is_null(*v) ? WBEM_S_FALSE : WBEM_S_NO_ERROR;
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_object_get_sint64(const wmi_object *obj, const char *name, int64_t *out)
 {
     const json_t *v;
@@ -614,7 +613,7 @@ wmi_object_get_sint64(const wmi_object *obj, const char *name, int64_t *out)
     return WBEM_S_NO_ERROR;
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_object_get_uint64(const wmi_object *obj, const char *name, uint64_t *out)
 {
     const json_t *v;
@@ -639,7 +638,7 @@ wmi_object_get_uint64(const wmi_object *obj, const char *name, uint64_t *out)
     return WBEM_E_TYPE_MISMATCH;
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_object_get_real64(const wmi_object *obj, const char *name, double *out)
 {
     const json_t *v;
@@ -658,7 +657,7 @@ wmi_object_get_real64(const wmi_object *obj, const char *name, double *out)
     return WBEM_E_TYPE_MISMATCH;
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_object_get_boolean(const wmi_object *obj, const char *name, bool *out)
 {
     const json_t *v;
@@ -672,7 +671,7 @@ wmi_object_get_boolean(const wmi_object *obj, const char *name, bool *out)
     return WBEM_S_NO_ERROR;
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_object_get_string(const wmi_object *obj, const char *name, const char **out)
 {
     const json_t *v;
@@ -686,7 +685,7 @@ wmi_object_get_string(const wmi_object *obj, const char *name, const char **out)
     return WBEM_S_NO_ERROR;
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_object_get_object(const wmi_object *obj, const char *name, wmi_object **out)
 {
     const json_t *v;
@@ -710,7 +709,7 @@ wmi_object_get_object(const wmi_object *obj, const char *name, wmi_object **out)
     return WBEM_S_NO_ERROR;
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_object_put_json(wmi_object *obj, const char *name, json_t *value)
 {
     char path[512];
@@ -738,7 +737,7 @@ wmi_object_put_json(wmi_object *obj, const char *name, json_t *value)
     return WBEM_S_NO_ERROR;
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_object_put_sint64(wmi_object *obj, const char *name, int64_t value)
 {
     const wmi_property *p = cimap_get(&obj->cls->index, name);
@@ -749,7 +748,7 @@ wmi_object_put_sint64(wmi_object *obj, const char *name, int64_t value)
     return wmi_object_put_json(obj, name, json_integer(value));
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_object_put_uint64(wmi_object *obj, const char *name, uint64_t value)
 {
     if (value <= (uint64_t)INT64_MAX)
@@ -762,7 +761,7 @@ wmi_object_put_uint64(wmi_object *obj, const char *name, uint64_t value)
     return wmi_object_put_json(obj, name, json_string(buf));
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_object_put_real64(wmi_object *obj, const char *name, double value)
 {
     const wmi_property *p = cimap_get(&obj->cls->index, name);
@@ -773,13 +772,13 @@ wmi_object_put_real64(wmi_object *obj, const char *name, double value)
     return wmi_object_put_json(obj, name, json_real(value));
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_object_put_boolean(wmi_object *obj, const char *name, bool value)
 {
     return wmi_object_put_json(obj, name, json_boolean(value));
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_object_put_string(wmi_object *obj, const char *name, const char *value)
 {
     const wmi_property *p = cimap_get(&obj->cls->index, name);
@@ -796,7 +795,7 @@ wmi_object_put_string(wmi_object *obj, const char *name, const char *value)
     return wmi_object_put_json(obj, name, s);
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_object_put_object(wmi_object *obj, const char *name, const wmi_object *value)
 {
     if (value == NULL)
@@ -805,7 +804,7 @@ wmi_object_put_object(wmi_object *obj, const char *name, const wmi_object *value
     return wmi_object_put_json(obj, name, copy);
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_object_put_null(wmi_object *obj, const char *name)
 {
     return wmi_object_put_json(obj, name, json_null());
@@ -934,7 +933,7 @@ put_instance_text(wmi_strbuf *sb, const json_t *obj, const wmi_schema *schema, i
     return ok && put_indent(sb, indent) && wmi_strbuf_puts(sb, indent ? "}" : "};");
 }
 
-WMI_EXPORT char *
+char *
 wmi_object_get_text(const wmi_object *obj)
 {
     wmi_strbuf sb = {0};
@@ -945,7 +944,7 @@ wmi_object_get_text(const wmi_object *obj)
     return wmi_strbuf_detach(&sb);
 }
 
-WMI_EXPORT char *
+char *
 wmi_value_get_text(const json_t *value, wmi_cimtype type)
 {
     wmi_strbuf sb = {0};
@@ -956,7 +955,7 @@ wmi_value_get_text(const json_t *value, wmi_cimtype type)
     return wmi_strbuf_detach(&sb);
 }
 
-WMI_EXPORT char *
+char *
 wmi_object_get_path(const wmi_object *obj)
 {
     wmi_strbuf sb = {0};
@@ -1042,7 +1041,7 @@ is_name_char(char c)
     return isalnum((unsigned char)c) || c == '_' || (unsigned char)c >= 0x80;
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_path_parse(const char *path, char **class_name, json_t **keys)
 {
     const char *p = path;

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/export.h"
 #include "wmievent/status.h"
 
 struct status_entry {
@@ -231,21 +230,21 @@ find(wmi_status status)
     return bsearch(&status, status_table, N_STATUS, sizeof status_table[0], cmp_status);
 }
 
-WMI_EXPORT const char *
+const char *
 wmi_status_name(wmi_status status)
 {
     const struct status_entry *e = find(status);
     return e ? e->name : NULL;
 }
 
-WMI_EXPORT const char *
+const char *
 wmi_status_message(wmi_status status)
 {
     const struct status_entry *e = find(status);
     return e ? e->message : "Unknown status";
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_status_from_name(const char *name, wmi_status *out)
 {
     for (size_t i = 0; i < N_STATUS; i++) {
@@ -261,7 +260,7 @@ wmi_status_from_name(const char *name, wmi_status *out)
     return WBEM_E_NOT_FOUND;
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_error_setv(wmi_error *err, wmi_status status, const char *source, int line, int column, const char *fmt,
                va_list ap)
 {
@@ -283,7 +282,7 @@ wmi_error_setv(wmi_error *err, wmi_status status, const char *source, int line, 
     return status;
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_error_set(wmi_error *err, wmi_status status, const char *source, int line, int column, const char *fmt, ...)
 {
     va_list ap;

@@ -19,7 +19,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "lib/export.h"
 #include "lib/object_internal.h"
 #include "lib/strbuf.h"
 #include "wmievent/template.h"
@@ -227,7 +226,7 @@ compile_text(struct tpl_builder *b, const char *text)
     return true;
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_template_compile(const char *text, wmi_template **out, wmi_error *err)
 {
     if (out == NULL)
@@ -259,7 +258,7 @@ wmi_template_compile(const char *text, wmi_template **out, wmi_error *err)
     return WBEM_S_NO_ERROR;
 }
 
-WMI_EXPORT void
+void
 wmi_template_free(wmi_template *tmpl)
 {
     if (tmpl == NULL)
@@ -611,7 +610,7 @@ expand_property(wmi_strbuf *sb, const wmi_template *t, const struct tpl_op *op,
     return wmi_strbuf_putc(sb, '(') && walk(&c, v, type, k) && wmi_strbuf_putc(sb, ')');
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_template_expand(const wmi_template *tmpl, const wmi_object *event, char **buf,
                     size_t *len, size_t *cap)
 {
@@ -642,7 +641,7 @@ wmi_template_expand(const wmi_template *tmpl, const wmi_object *event, char **bu
     return ok ? WBEM_S_NO_ERROR : WBEM_E_OUT_OF_MEMORY;
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_template_expand_string(const char *text, const wmi_object *event, char **out)
 {
     wmi_template *t;

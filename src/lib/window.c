@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/export.h"
 #include "wmievent/window.h"
 
 struct group {
@@ -45,7 +44,7 @@ group_free(struct group *g)
     free(g);
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_window_new(const wmi_query *query, const wmi_schema *schema, const char *class_name,
                uint64_t units_per_second, wmi_window **out)
 {
@@ -72,7 +71,7 @@ wmi_window_new(const wmi_query *query, const wmi_schema *schema, const char *cla
     return WBEM_S_NO_ERROR;
 }
 
-WMI_EXPORT void
+void
 wmi_window_rebind(wmi_window *window, const wmi_query *query, const wmi_schema *schema,
                   const char *class_name)
 {
@@ -81,7 +80,7 @@ wmi_window_rebind(wmi_window *window, const wmi_query *query, const wmi_schema *
     window->class_name = class_name;
 }
 
-WMI_EXPORT void
+void
 wmi_window_set_limits(wmi_window *window, size_t max_groups, size_t max_bytes)
 {
     window->max_groups = max_groups;
@@ -124,7 +123,7 @@ open_group(wmi_window *w, wmi_object *event, char *key, json_t *by, uint64_t now
     return WBEM_S_NO_ERROR;
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_window_add(wmi_window *window, wmi_object *event, uint64_t now)
 {
     json_t *by = wmi_query_group_values(window->query, event);
@@ -145,7 +144,7 @@ wmi_window_add(wmi_window *window, wmi_object *event, uint64_t now)
     return WBEM_S_NO_ERROR;
 }
 
-WMI_EXPORT bool
+bool
 wmi_window_next_close(const wmi_window *window, uint64_t *when)
 {
     if (window->head == NULL)
@@ -154,7 +153,7 @@ wmi_window_next_close(const wmi_window *window, uint64_t *when)
     return true;
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_window_close(wmi_window *window, uint64_t now, wmi_object **out, wmi_error *err)
 {
     *out = NULL;
@@ -182,13 +181,13 @@ wmi_window_close(wmi_window *window, uint64_t now, wmi_object **out, wmi_error *
     return WBEM_S_NO_ERROR;
 }
 
-WMI_EXPORT void
+void
 wmi_window_get_stats(const wmi_window *window, wmi_window_stats *out)
 {
     *out = window->stats;
 }
 
-WMI_EXPORT void
+void
 wmi_window_free(wmi_window *window)
 {
     if (window == NULL)

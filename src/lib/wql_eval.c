@@ -9,7 +9,6 @@
 #include "lib/wql_internal.h"
 
 #include "lib/datetime.h"
-#include "lib/export.h"
 #include "lib/object_internal.h"
 
 #include <math.h>
@@ -217,7 +216,7 @@ wmi_wql_like_exec_counted(const wql_like *like, const char *subject, size_t len,
     return like_run(like, subject, len, steps != NULL ? steps : &dummy);
 }
 
-WMI_EXPORT bool
+bool
 wmi_like_match(const char *pattern, const char *subject)
 {
     if (pattern == NULL || subject == NULL)
@@ -761,7 +760,7 @@ wmi_wql_eval_node(const wmi_query *q, const wql_node *node, const wmi_object *ev
  * Public entry points
  * ==================================================================== */
 
-WMI_EXPORT bool
+bool
 wmi_query_evaluate(const wmi_query *query, const wmi_object *event)
 {
     if (query == NULL || event == NULL)
@@ -774,7 +773,7 @@ wmi_query_evaluate(const wmi_query *query, const wmi_object *event)
     return query->where == NULL || wmi_wql_eval_node(query, query->where, event);
 }
 
-WMI_EXPORT bool
+bool
 wmi_query_evaluate_where(const wmi_query *query, const wmi_object *event)
 {
     if (query == NULL || event == NULL)
@@ -782,7 +781,7 @@ wmi_query_evaluate_where(const wmi_query *query, const wmi_object *event)
     return query->where == NULL || wmi_wql_eval_node(query, query->where, event);
 }
 
-WMI_EXPORT bool
+bool
 wmi_query_evaluate_having(const wmi_query *query, const wmi_object *aggregate)
 {
     if (query == NULL || aggregate == NULL)
@@ -804,7 +803,7 @@ selected(const wmi_query *q, const char *key)
     return false;
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_query_project(const wmi_query *q, const wmi_object *event, wmi_object **out)
 {
     if (out != NULL)

@@ -13,7 +13,6 @@
  */
 #include "lib/wql_internal.h"
 
-#include "lib/export.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -1130,7 +1129,7 @@ parse_statement(parser *p, wmi_query *q)
     }
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_query_parse(const char *text, const wmi_schema *schema, wmi_query **out, wmi_error *err)
 {
     parser p;
@@ -1219,7 +1218,7 @@ wmi_query_parse(const char *text, const wmi_schema *schema, wmi_query **out, wmi
     return WBEM_S_NO_ERROR;
 }
 
-WMI_EXPORT void
+void
 wmi_query_free(wmi_query *query)
 {
     query_free(query);
@@ -1229,31 +1228,31 @@ wmi_query_free(wmi_query *query)
  * Accessors
  * ==================================================================== */
 
-WMI_EXPORT const char *
+const char *
 wmi_query_class(const wmi_query *query)
 {
     return query ? query->from : NULL;
 }
 
-WMI_EXPORT double
+double
 wmi_query_within(const wmi_query *query)
 {
     return query ? query->within : -1.0;
 }
 
-WMI_EXPORT double
+double
 wmi_query_group_within(const wmi_query *query)
 {
     return query ? query->group_within : -1.0;
 }
 
-WMI_EXPORT size_t
+size_t
 wmi_query_group_by_count(const wmi_query *query)
 {
     return query ? query->ngroup_by : 0;
 }
 
-WMI_EXPORT const char *
+const char *
 wmi_query_group_by_at(const wmi_query *query, size_t index)
 {
     if (query == NULL || index >= query->ngroup_by)
@@ -1261,7 +1260,7 @@ wmi_query_group_by_at(const wmi_query *query, size_t index)
     return query->group_by[index].text;
 }
 
-WMI_EXPORT bool
+bool
 wmi_query_has_having(const wmi_query *query)
 {
     return query != NULL && query->having != NULL;
@@ -1299,7 +1298,7 @@ isa_target_walk(const wmi_query *q, const wql_node *n, const char *best)
     return best;
 }
 
-WMI_EXPORT const char *
+const char *
 wmi_query_isa_target(const wmi_query *q)
 {
     if (q == NULL || q->where == NULL)
@@ -1351,7 +1350,7 @@ and_chain_equalities(const wql_node *n, const char *path, const char ***out)
     return 0;
 }
 
-WMI_EXPORT size_t
+size_t
 wmi_query_equalities(const wmi_query *q, const char *path, const char ***values)
 {
     if (values == NULL)
@@ -1362,13 +1361,13 @@ wmi_query_equalities(const wmi_query *q, const char *path, const char ***values)
     return and_chain_equalities(q->where, path, values);
 }
 
-WMI_EXPORT size_t
+size_t
 wmi_query_select_count(const wmi_query *query)
 {
     return query ? query->nselect : 0;
 }
 
-WMI_EXPORT const char *
+const char *
 wmi_query_select_at(const wmi_query *query, size_t index)
 {
     if (query == NULL || index >= query->nselect)
@@ -1448,7 +1447,7 @@ print_paths(wmi_strbuf *sb, const wql_path *v, size_t n)
     return true;
 }
 
-WMI_EXPORT char *
+char *
 wmi_query_to_string(const wmi_query *q)
 {
     if (q == NULL)
