@@ -4,8 +4,9 @@
 #                   wmieventctl, plugins
 #   make deps       install the Debian packages the build needs (apt-get)
 #   make run        deps + build + wmieventd -d on conf/, state under ./var
-#   make check      deps + build + unit and integration tests, then the same
-#                   again under ASan+UBSan (build-san/)
+#   make check      deps + build + unit and integration tests (and the check
+#                   that libwmievent exports its documented API), then the
+#                   same again under ASan+UBSan (build-san/)
 #   make bench      benchmarks (tests/bench), figures printed
 #   make install    PREFIX=/usr/local DESTDIR=
 #
@@ -175,10 +176,13 @@ check: deps
 check-build: all $(UNITS) $(TPLUGINS)
 	@$(MAKE) --no-print-directory unit integration
 
-unit: $(UNITS) $(PLUGINS) $(TPLUGINS)
+# After the unit tests, the library's exported symbols are compared with
+# the API its headers declare and document (tests/symbols/check_exports.py).
+unit: $(UNITS) $(PLUGINS) $(TPLUGINS) $(SHLIB_LINK)
 	@set -e; for t in $(UNITS); do echo "== $$t"; \
 	    (cd tests/unit && WMI_PLUGIN_DIR=$(abspath $(B)/plugins) WMI_TEST_PLUGIN_DIR=$(abspath $(B)/tests/plugins) \
 	     WMI_BUILD_DIR=$(abspath $(B)) ../../$$t); done
+	@echo "== exported symbols"; python3 tests/symbols/check_exports.py $(SHLIB_LINK) include
 
 # Integration tests run INTEGRATION_JOBS at a time (those marked @serial
 # alone); INTEGRATION_JOBS=1 runs them one by one, in order.

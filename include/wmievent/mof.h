@@ -40,6 +40,7 @@
 
 #include <jansson.h>
 
+#include "export.h"
 #include "object.h"
 #include "status.h"
 
@@ -139,7 +140,7 @@ typedef struct wmi_mof_result wmi_mof_result;
  * aliases whose key references form a cycle...); WBEM_E_OUT_OF_MEMORY.
  * Thread-safe: compiles share nothing (@opts->schema is only read).
  */
-wmi_status wmi_mof_compile(const char *path, const struct wmi_mof_options *opts,
+WMI_EXTERN wmi_status wmi_mof_compile(const char *path, const struct wmi_mof_options *opts,
                            wmi_mof_result **out, wmi_error *err);
 
 /*
@@ -148,28 +149,28 @@ wmi_status wmi_mof_compile(const char *path, const struct wmi_mof_options *opts,
  * "<buffer>") names it in errors and results; relative #pragma include
  * files are looked up in @name's directory, then in the include dirs.
  */
-wmi_status wmi_mof_compile_buffer(const char *text, size_t len, const char *name,
+WMI_EXTERN wmi_status wmi_mof_compile_buffer(const char *text, size_t len, const char *name,
                                   const struct wmi_mof_options *opts, wmi_mof_result **out,
                                   wmi_error *err);
 
 /* wmi_mof_result_free - free a result and everything it owns.  NULL is ok. */
-void wmi_mof_result_free(wmi_mof_result *res);
+WMI_EXTERN void wmi_mof_result_free(wmi_mof_result *res);
 
 /* Number of operations in a result. */
-size_t wmi_mof_result_count(const wmi_mof_result *res);
+WMI_EXTERN size_t wmi_mof_result_count(const wmi_mof_result *res);
 
 /*
  * wmi_mof_result_op - the @index-th operation (0-based, file order).
  * Borrowed, valid while the result lives; NULL when out of range.
  */
-const wmi_mof_op *wmi_mof_result_op(const wmi_mof_result *res, size_t index);
+WMI_EXTERN const wmi_mof_op *wmi_mof_result_op(const wmi_mof_result *res, size_t index);
 
 /*
  * wmi_mof_result_pragmas - what the file-wide pragmas said, as a JSON
  * object: {"autorecover": true, "locale": "MS_409", "amendment": "MS_409"},
  * keys present only when given.  Borrowed.
  */
-const json_t *wmi_mof_result_pragmas(const wmi_mof_result *res);
+WMI_EXTERN const json_t *wmi_mof_result_pragmas(const wmi_mof_result *res);
 
 #ifdef __cplusplus
 }

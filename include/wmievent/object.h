@@ -53,6 +53,7 @@
 
 #include <jansson.h>
 
+#include "export.h"
 #include "status.h"
 
 #ifdef __cplusplus
@@ -90,14 +91,14 @@ typedef enum wmi_cimtype {
  * "datetime", "object", "uint8[]" for CIM_UINT8|CIM_FLAG_ARRAY, ...
  * Returns a static string, or NULL for an invalid type.  Thread-safe.
  */
-const char *wmi_cimtype_name(wmi_cimtype type);
+WMI_EXTERN const char *wmi_cimtype_name(wmi_cimtype type);
 
 /*
  * wmi_cimtype_from_name - parse a MOF type name ("uint32", "String",
  * "datetime", "ref", "object", with an optional "[]" suffix for arrays).
  * Returns WBEM_S_NO_ERROR, or WBEM_E_INVALID_CIM_TYPE.  Thread-safe.
  */
-wmi_status wmi_cimtype_from_name(const char *name, wmi_cimtype *out);
+WMI_EXTERN wmi_status wmi_cimtype_from_name(const char *name, wmi_cimtype *out);
 
 /* ====================================================================
  * Classes
@@ -142,34 +143,34 @@ typedef struct wmi_property {
 typedef struct wmi_class wmi_class;
 
 /* The class's name as defined.  Borrowed, valid while the class lives. */
-const char *wmi_class_name(const wmi_class *cls);
+WMI_EXTERN const char *wmi_class_name(const wmi_class *cls);
 
 /* The superclass, or NULL for a root class.  Borrowed. */
-const wmi_class *wmi_class_superclass(const wmi_class *cls);
+WMI_EXTERN const wmi_class *wmi_class_superclass(const wmi_class *cls);
 
 /* WMI_CLASS_* qualifiers of the class. */
-uint32_t wmi_class_flags(const wmi_class *cls);
+WMI_EXTERN uint32_t wmi_class_flags(const wmi_class *cls);
 
 /*
  * wmi_class_isa - true if @cls is the class named @ancestor or derives from
  * it (follows the superclass chain; case-insensitive), as WQL's ISA.
  */
-bool wmi_class_isa(const wmi_class *cls, const char *ancestor);
+WMI_EXTERN bool wmi_class_isa(const wmi_class *cls, const char *ancestor);
 
 /* Number of properties, inherited ones included. */
-size_t wmi_class_property_count(const wmi_class *cls);
+WMI_EXTERN size_t wmi_class_property_count(const wmi_class *cls);
 
 /*
  * wmi_class_property_at - the @index-th property (0-based; inherited
  * properties first, in declaration order).  Borrowed; NULL when out of range.
  */
-const wmi_property *wmi_class_property_at(const wmi_class *cls, size_t index);
+WMI_EXTERN const wmi_property *wmi_class_property_at(const wmi_class *cls, size_t index);
 
 /*
  * wmi_class_find_property - the property named @name (case-insensitive),
  * declared or inherited.  Borrowed; NULL when the class has none.
  */
-const wmi_property *wmi_class_find_property(const wmi_class *cls, const char *name);
+WMI_EXTERN const wmi_property *wmi_class_find_property(const wmi_class *cls, const char *name);
 
 /*
  * wmi_class_qualifier - a class qualifier value as JSON (true for a plain
@@ -179,7 +180,7 @@ const wmi_property *wmi_class_find_property(const wmi_class *cls, const char *na
  * built, see wmi_schema_add_class_json): ToSubclass, the default, yes;
  * Restricted or NotToSubclass, and "abstract" always, no.  Thread-safe.
  */
-const json_t *wmi_class_qualifier(const wmi_class *cls, const char *name);
+WMI_EXTERN const json_t *wmi_class_qualifier(const wmi_class *cls, const char *name);
 
 /* ====================================================================
  * Schema
@@ -202,7 +203,7 @@ typedef struct wmi_schema wmi_schema;
  * Returns a new schema (free with wmi_schema_free), or NULL when out of
  * memory.
  */
-wmi_schema *wmi_schema_new(void);
+WMI_EXTERN wmi_schema *wmi_schema_new(void);
 
 /*
  * wmi_schema_add_instance_classes - add the CIM and Win32 classes that
@@ -217,28 +218,28 @@ wmi_schema *wmi_schema_new(void);
  * naming the class) when the schema already has one of them; the classes
  * before it are added.  Not thread-safe: build the schema before sharing it.
  */
-wmi_status wmi_schema_add_instance_classes(wmi_schema *schema, wmi_error *err);
+WMI_EXTERN wmi_status wmi_schema_add_instance_classes(wmi_schema *schema, wmi_error *err);
 
 /*
  * wmi_schema_ref - take a reference to a schema; returns @schema.
  * Schemas are reference-counted (atomically): every object holds one, so
  * a schema replaced on reload lives until its last object is released.
  */
-wmi_schema *wmi_schema_ref(wmi_schema *schema);
+WMI_EXTERN wmi_schema *wmi_schema_ref(wmi_schema *schema);
 
 /*
  * wmi_schema_free - drop a reference to a schema; the last one frees it
  * and its classes.  Objects hold their own references, so classes stay
  * valid as long as any object of the schema lives.  NULL is ok.
  */
-void wmi_schema_free(wmi_schema *schema);
+WMI_EXTERN void wmi_schema_free(wmi_schema *schema);
 
 /*
  * wmi_schema_get_class - the class named @name (case-insensitive).
  * Borrowed: valid while the schema lives (or while an object of the class
  * holds it).  NULL when unknown.  Thread-safe for concurrent lookups.
  */
-const wmi_class *wmi_schema_get_class(const wmi_schema *schema, const char *name);
+WMI_EXTERN const wmi_class *wmi_schema_get_class(const wmi_schema *schema, const char *name);
 
 /*
  * wmi_schema_add_class_json - define a class from its JSON form (the
@@ -282,7 +283,7 @@ const wmi_class *wmi_schema_get_class(const wmi_schema *schema, const char *name
  * naming the class or Class.Property); WBEM_E_OUT_OF_MEMORY.
  * Not thread-safe: build the schema before sharing it.
  */
-wmi_status wmi_schema_add_class_json(wmi_schema *schema, const json_t *def, wmi_error *err);
+WMI_EXTERN wmi_status wmi_schema_add_class_json(wmi_schema *schema, const json_t *def, wmi_error *err);
 
 /*
  * wmi_schema_add_classes_json - add the class definitions of @defs (a JSON
@@ -294,20 +295,21 @@ wmi_status wmi_schema_add_class_json(wmi_schema *schema, const json_t *def, wmi_
  * defined nowhere), with @err naming it; WBEM_E_OUT_OF_MEMORY.  Not
  * thread-safe, as wmi_schema_add_class_json.
  */
-wmi_status wmi_schema_add_classes_json(wmi_schema *schema, const json_t *defs, size_t *failed, wmi_error *err);
+WMI_EXTERN wmi_status wmi_schema_add_classes_json(wmi_schema *schema, const json_t *defs, size_t *failed,
+                                                  wmi_error *err);
 
 /*
  * wmi_class_to_json - the JSON form of a class (the inverse of
  * wmi_schema_add_class_json, declared properties only).  Returns a new
  * reference, or NULL when out of memory.
  */
-json_t *wmi_class_to_json(const wmi_class *cls);
+WMI_EXTERN json_t *wmi_class_to_json(const wmi_class *cls);
 
 /*
  * wmi_schema_foreach_class - call @fn for every class, in no particular
  * order, until it returns false.  Not safe against concurrent changes.
  */
-void wmi_schema_foreach_class(const wmi_schema *schema,
+WMI_EXTERN void wmi_schema_foreach_class(const wmi_schema *schema,
                               bool (*fn)(const wmi_class *cls, void *arg), void *arg);
 
 /* ====================================================================
@@ -323,7 +325,7 @@ typedef struct wmi_object wmi_object;
  * reference.  Returns WBEM_S_NO_ERROR; WBEM_E_INVALID_CLASS when the class
  * is unknown or abstract; WBEM_E_OUT_OF_MEMORY.  Thread-safe.
  */
-wmi_status wmi_object_new(const wmi_schema *schema, const char *class_name, wmi_object **out);
+WMI_EXTERN wmi_status wmi_object_new(const wmi_schema *schema, const char *class_name, wmi_object **out);
 
 /*
  * wmi_object_from_json - build an instance from its JSON form, checking
@@ -341,7 +343,7 @@ wmi_status wmi_object_new(const wmi_schema *schema, const char *class_name, wmi_
  * the wrong type or out of range, or a malformed datetime);
  * WBEM_E_OUT_OF_MEMORY.  Thread-safe.
  */
-wmi_status wmi_object_from_json(const wmi_schema *schema, const json_t *json,
+WMI_EXTERN wmi_status wmi_object_from_json(const wmi_schema *schema, const json_t *json,
                                 wmi_object **out, wmi_error *err);
 
 /*
@@ -350,36 +352,36 @@ wmi_status wmi_object_from_json(const wmi_schema *schema, const json_t *json,
  * the event path.  The caller must not use @json afterwards, success or
  * failure.  The tree may be changed in place (names normalised).
  */
-wmi_status wmi_object_from_json_new(const wmi_schema *schema, json_t *json,
+WMI_EXTERN wmi_status wmi_object_from_json_new(const wmi_schema *schema, json_t *json,
                                     wmi_object **out, wmi_error *err);
 
 /* Maximum nesting of embedded objects (WBEM_MAX_OBJECT_NESTING). */
 #define WMI_MAX_OBJECT_NESTING 64
 
 /* wmi_object_ref - take a reference; returns @obj.  Thread-safe. */
-wmi_object *wmi_object_ref(wmi_object *obj);
+WMI_EXTERN wmi_object *wmi_object_ref(wmi_object *obj);
 
 /* wmi_object_unref - drop a reference; frees on the last one.  NULL is ok. */
-void wmi_object_unref(wmi_object *obj);
+WMI_EXTERN void wmi_object_unref(wmi_object *obj);
 
 /* wmi_object_clone - a new, unshared, deep copy (IWbemClassObject::Clone). */
-wmi_status wmi_object_clone(const wmi_object *obj, wmi_object **out);
+WMI_EXTERN wmi_status wmi_object_clone(const wmi_object *obj, wmi_object **out);
 
 /* The class of an object.  Borrowed, valid while the object lives. */
-const wmi_class *wmi_object_class(const wmi_object *obj);
+WMI_EXTERN const wmi_class *wmi_object_class(const wmi_object *obj);
 
 /* The class name of an object (its __CLASS).  Borrowed. */
-const char *wmi_object_class_name(const wmi_object *obj);
+WMI_EXTERN const char *wmi_object_class_name(const wmi_object *obj);
 
 /* True if the object's class is or derives from @ancestor. */
-bool wmi_object_isa(const wmi_object *obj, const char *ancestor);
+WMI_EXTERN bool wmi_object_isa(const wmi_object *obj, const char *ancestor);
 
 /*
  * wmi_object_json - the object's JSON form, "__CLASS" first, set
  * properties only.  Borrowed: do not change it; valid while the object
  * lives.  This is the cheap way to serialise an event (json_dumps).
  */
-const json_t *wmi_object_json(const wmi_object *obj);
+WMI_EXTERN const json_t *wmi_object_json(const wmi_object *obj);
 
 /*
  * wmi_object_to_json - a new JSON copy of the object in which every
@@ -388,7 +390,7 @@ const json_t *wmi_object_json(const wmi_object *obj);
  * the result builds an object again).  New reference; NULL when out of
  * memory.
  */
-json_t *wmi_object_to_json(const wmi_object *obj);
+WMI_EXTERN json_t *wmi_object_to_json(const wmi_object *obj);
 
 /*
  * wmi_object_get_json - a property value in its JSON form, and its type.
@@ -398,7 +400,7 @@ json_t *wmi_object_to_json(const wmi_object *obj);
  * *@type (if not NULL) receives the property's CIM type.  Returns
  * WBEM_S_NO_ERROR, or WBEM_E_NOT_FOUND when the class has no such property.
  */
-wmi_status wmi_object_get_json(const wmi_object *obj, const char *name,
+WMI_EXTERN wmi_status wmi_object_get_json(const wmi_object *obj, const char *name,
                                const json_t **value, wmi_cimtype *type);
 
 /*
@@ -414,12 +416,12 @@ wmi_status wmi_object_get_json(const wmi_object *obj, const char *name,
  *   _string  string, char16, datetime, reference (borrowed UTF-8)
  *   _object  object: *out is a new reference to the embedded instance
  */
-wmi_status wmi_object_get_sint64(const wmi_object *obj, const char *name, int64_t *out);
-wmi_status wmi_object_get_uint64(const wmi_object *obj, const char *name, uint64_t *out);
-wmi_status wmi_object_get_real64(const wmi_object *obj, const char *name, double *out);
-wmi_status wmi_object_get_boolean(const wmi_object *obj, const char *name, bool *out);
-wmi_status wmi_object_get_string(const wmi_object *obj, const char *name, const char **out);
-wmi_status wmi_object_get_object(const wmi_object *obj, const char *name, wmi_object **out);
+WMI_EXTERN wmi_status wmi_object_get_sint64(const wmi_object *obj, const char *name, int64_t *out);
+WMI_EXTERN wmi_status wmi_object_get_uint64(const wmi_object *obj, const char *name, uint64_t *out);
+WMI_EXTERN wmi_status wmi_object_get_real64(const wmi_object *obj, const char *name, double *out);
+WMI_EXTERN wmi_status wmi_object_get_boolean(const wmi_object *obj, const char *name, bool *out);
+WMI_EXTERN wmi_status wmi_object_get_string(const wmi_object *obj, const char *name, const char **out);
+WMI_EXTERN wmi_status wmi_object_get_object(const wmi_object *obj, const char *name, wmi_object **out);
 
 /*
  * Typed setters (IWbemClassObject::Put).  The object must not be shared
@@ -434,21 +436,21 @@ wmi_status wmi_object_get_object(const wmi_object *obj, const char *name, wmi_ob
  * Returns WBEM_S_NO_ERROR, WBEM_E_NOT_FOUND, WBEM_E_TYPE_MISMATCH,
  * WBEM_E_ILLEGAL_NULL or WBEM_E_OUT_OF_MEMORY.
  */
-wmi_status wmi_object_put_sint64(wmi_object *obj, const char *name, int64_t value);
-wmi_status wmi_object_put_uint64(wmi_object *obj, const char *name, uint64_t value);
-wmi_status wmi_object_put_real64(wmi_object *obj, const char *name, double value);
-wmi_status wmi_object_put_boolean(wmi_object *obj, const char *name, bool value);
-wmi_status wmi_object_put_string(wmi_object *obj, const char *name, const char *value);
-wmi_status wmi_object_put_object(wmi_object *obj, const char *name, const wmi_object *value);
-wmi_status wmi_object_put_json(wmi_object *obj, const char *name, json_t *value);
-wmi_status wmi_object_put_null(wmi_object *obj, const char *name);
+WMI_EXTERN wmi_status wmi_object_put_sint64(wmi_object *obj, const char *name, int64_t value);
+WMI_EXTERN wmi_status wmi_object_put_uint64(wmi_object *obj, const char *name, uint64_t value);
+WMI_EXTERN wmi_status wmi_object_put_real64(wmi_object *obj, const char *name, double value);
+WMI_EXTERN wmi_status wmi_object_put_boolean(wmi_object *obj, const char *name, bool value);
+WMI_EXTERN wmi_status wmi_object_put_string(wmi_object *obj, const char *name, const char *value);
+WMI_EXTERN wmi_status wmi_object_put_object(wmi_object *obj, const char *name, const wmi_object *value);
+WMI_EXTERN wmi_status wmi_object_put_json(wmi_object *obj, const char *name, json_t *value);
+WMI_EXTERN wmi_status wmi_object_put_null(wmi_object *obj, const char *name);
 
 /*
  * wmi_object_is_set - true when the instance itself holds a value (NULL
  * included) for @name, false when the property reads through to the class
  * default or the class has no such property.
  */
-bool wmi_object_is_set(const wmi_object *obj, const char *name);
+WMI_EXTERN bool wmi_object_is_set(const wmi_object *obj, const char *name);
 
 /*
  * wmi_object_get_path - the object path of an instance from its key
@@ -457,7 +459,7 @@ bool wmi_object_is_set(const wmi_object *obj, const char *name);
  * escaped), "Class=@" for a singleton.  Returns a new malloc'd string (free
  * it), or NULL when a key is NULL or the class has no key.
  */
-char *wmi_object_get_path(const wmi_object *obj);
+WMI_EXTERN char *wmi_object_get_path(const wmi_object *obj);
 
 /*
  * wmi_object_get_text - the object's MOF text (GetObjectText):
@@ -471,7 +473,7 @@ char *wmi_object_get_path(const wmi_object *obj);
  * Set, non-NULL properties only, in class order.  Returns a new malloc'd
  * string (free it), or NULL when out of memory.
  */
-char *wmi_object_get_text(const wmi_object *obj);
+WMI_EXTERN char *wmi_object_get_text(const wmi_object *obj);
 
 /*
  * wmi_value_get_text - the MOF text of one value given in its JSON form
@@ -480,7 +482,7 @@ char *wmi_object_get_text(const wmi_object *obj);
  * embedded objects as their "instance of" text.  Returns a new malloc'd
  * string (free it), or NULL when out of memory.  Thread-safe.
  */
-char *wmi_value_get_text(const json_t *value, wmi_cimtype type);
+WMI_EXTERN char *wmi_value_get_text(const json_t *value, wmi_cimtype type);
 
 /* ====================================================================
  * Object paths
@@ -493,39 +495,67 @@ char *wmi_value_get_text(const json_t *value, wmi_cimtype type);
  * *@class_name is a new malloc'd string; *@keys a new reference.  Returns
  * WBEM_S_NO_ERROR or WBEM_E_INVALID_OBJECT_PATH.
  */
-wmi_status wmi_path_parse(const char *path, char **class_name, json_t **keys);
+WMI_EXTERN wmi_status wmi_path_parse(const char *path, char **class_name, json_t **keys);
 
 /* ====================================================================
  * DMTF datetime
  * ==================================================================== */
 
 /*
+ * These convert between DMTF text and microseconds, with one calendar (the
+ * proleptic Gregorian) and no locale or time zone of the machine: a point
+ * in time is "yyyymmddHHMMSS.mmmmmmsUUU" (sUUU: the UTC offset in minutes,
+ * '+' east of UTC), an interval (CIM_DATETIME with [SubType("interval")])
+ * "ddddddddHHMMSS.mmmmmm:000".  All are thread-safe and allocation-free;
+ * the strings are borrowed and the output buffers belong to the caller.
+ */
+
+/*
  * wmi_datetime_check - true if @s is a well-formed DMTF datetime
  * ("yyyymmddHHMMSS.mmmmmmsUUU", asterisks allowed for whole unspecified
- * fields) or interval ("ddddddddHHMMSS.mmmmmm:000").
+ * fields) or interval ("ddddddddHHMMSS.mmmmmm:000").  NULL is not one.
  */
-bool wmi_datetime_check(const char *s);
+WMI_EXTERN bool wmi_datetime_check(const char *s);
 
 /*
  * wmi_datetime_format - format @usec microseconds since the Unix epoch as
  * a DMTF datetime with UTC offset @utc_offset_min (minutes east of UTC)
- * into @buf (at least 26 bytes).  Returns @buf.
+ * into @buf (at least 26 bytes).  A year past 9999 keeps its last four
+ * digits.  Returns @buf.
  */
-char *wmi_datetime_format(int64_t usec, int utc_offset_min, char buf[26]);
+WMI_EXTERN char *wmi_datetime_format(int64_t usec, int utc_offset_min, char buf[26]);
 
 /*
  * wmi_datetime_to_usec - parse a fully specified DMTF datetime into
  * microseconds since the Unix epoch, UTC.  Returns WBEM_S_NO_ERROR or
- * WBEM_E_INVALID_PARAMETER (malformed, wildcards, an interval, or a date
- * that does not exist such as February 31).
+ * WBEM_E_INVALID_PARAMETER (NULL, malformed, wildcards, an interval, or a
+ * date that does not exist such as February 31); *@usec is left alone on
+ * failure.
  */
-wmi_status wmi_datetime_to_usec(const char *s, int64_t *usec);
+WMI_EXTERN wmi_status wmi_datetime_to_usec(const char *s, int64_t *usec);
+
+/*
+ * wmi_interval_to_usec - parse a DMTF interval "ddddddddHHMMSS.mmmmmm:000"
+ * into its length in microseconds.  Returns WBEM_S_NO_ERROR or
+ * WBEM_E_INVALID_PARAMETER (NULL, malformed, or a point in time rather
+ * than an interval); *@usec is left alone on failure.
+ */
+WMI_EXTERN wmi_status wmi_interval_to_usec(const char *s, int64_t *usec);
+
+/*
+ * wmi_interval_format - format a duration of @usec microseconds as a DMTF
+ * interval "ddddddddHHMMSS.mmmmmm:000" into @buf (at least 26 bytes).
+ * Returns @buf, or NULL when @usec is negative or longer than the longest
+ * interval, 99999999 days 23:59:59.999999 (@buf is then unchanged).
+ */
+WMI_EXTERN char *wmi_interval_format(int64_t usec, char buf[26]);
 
 /*
  * wmi_time_created_now - the current time as a __Event.TIME_CREATED value:
  * 100-nanosecond intervals since 1601-01-01 UTC (a Windows FILETIME).
+ * Thread-safe.
  */
-uint64_t wmi_time_created_now(void);
+WMI_EXTERN uint64_t wmi_time_created_now(void);
 
 #ifdef __cplusplus
 }

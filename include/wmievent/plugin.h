@@ -63,6 +63,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "export.h"
 #include "object.h"
 #include "status.h"
 

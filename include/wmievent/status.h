@@ -10,7 +10,10 @@
 #ifndef WMIEVENT_STATUS_H
 #define WMIEVENT_STATUS_H
 
+#include <stdarg.h>
 #include <stdint.h>
+
+#include "export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -244,7 +247,7 @@ typedef uint32_t wmi_status;
  * WBEM_S_INITIALIZED), the general one is returned.  Thread-safe; no
  * allocation.
  */
-const char *wmi_status_name(wmi_status status);
+WMI_EXTERN const char *wmi_status_name(wmi_status status);
 
 /*
  * wmi_status_message - a one-line English description of a status code,
@@ -253,7 +256,7 @@ const char *wmi_status_name(wmi_status status);
  * Returns a static string; never NULL ("Unknown status" for unknown codes).
  * Thread-safe; no allocation.
  */
-const char *wmi_status_message(wmi_status status);
+WMI_EXTERN const char *wmi_status_message(wmi_status status);
 
 /*
  * wmi_status_from_name - the inverse of wmi_status_name.
@@ -262,7 +265,7 @@ const char *wmi_status_message(wmi_status status);
  * value in *@out.  Returns WBEM_S_NO_ERROR, or WBEM_E_NOT_FOUND when the
  * name is unknown.  Thread-safe.
  */
-wmi_status wmi_status_from_name(const char *name, wmi_status *out);
+WMI_EXTERN wmi_status wmi_status_from_name(const char *name, wmi_status *out);
 
 /*
  * struct wmi_error - where and why an operation failed.
@@ -281,6 +284,43 @@ typedef struct wmi_error {
     char source[256];
     char text[320];
 } wmi_error;
+
+/* Marks a printf-like function so that compilers check its calls. */
+#if defined(__GNUC__) || defined(__clang__)
+#define WMI_PRINTF_LIKE(fmt_index, first_arg) __attribute__((format(printf, fmt_index, first_arg)))
+#else
+#define WMI_PRINTF_LIKE(fmt_index, first_arg)
+#endif
+
+/*
+ * wmi_error_set - fill every field of *@err: the one way libwmievent, the
+ * daemon and plugins report where and why something failed.
+ *
+ *   status  @status
+ *   line    @line, 1-based; 0 when the error has no line (not a file, or
+ *           the whole file); a negative value is stored as 0
+ *   column  @column, 1-based (a byte offset in the line or query text
+ *           plus one); 0 when not applicable; negative stored as 0
+ *   source  a copy of @source: the file, or the object and property, the
+ *           error is about; NULL stores ""
+ *   text    the message printf-formatted from @fmt; NULL stores ""
+ *
+ * Both strings are cut to fit their arrays (255 and 319 bytes and a NUL)
+ * as snprintf cuts them, by bytes.  @source and the arguments may point
+ * into *@err itself (to wrap an error with more context): they are read
+ * before anything is written.
+ *
+ * @err is borrowed and may be NULL, for callers whose caller passed none:
+ * then nothing is written.  Returns @status, so that a failing path can
+ * end in `return wmi_error_set(err, WBEM_E_..., ...);`.  Thread-safe as
+ * long as no other thread uses *@err.
+ */
+WMI_EXTERN wmi_status wmi_error_set(wmi_error *err, wmi_status status, const char *source, int line,
+                                    int column, const char *fmt, ...) WMI_PRINTF_LIKE(6, 7);
+
+/* wmi_error_setv - wmi_error_set with a va_list (consumed as vsnprintf does). */
+WMI_EXTERN wmi_status wmi_error_setv(wmi_error *err, wmi_status status, const char *source, int line,
+                                     int column, const char *fmt, va_list ap) WMI_PRINTF_LIKE(6, 0);
 
 #ifdef __cplusplus
 }

@@ -25,6 +25,7 @@
 
 #include <stddef.h>
 
+#include "export.h"
 #include "object.h"
 #include "status.h"
 
@@ -41,10 +42,10 @@ typedef struct wmi_template wmi_template;
  * Returns WBEM_S_NO_ERROR, WBEM_E_INVALID_PARAMETER (NULL text, or not
  * UTF-8; @err names the column) or WBEM_E_OUT_OF_MEMORY.
  */
-wmi_status wmi_template_compile(const char *text, wmi_template **out, wmi_error *err);
+WMI_EXTERN wmi_status wmi_template_compile(const char *text, wmi_template **out, wmi_error *err);
 
 /* wmi_template_free - release a template.  NULL is ok. */
-void wmi_template_free(wmi_template *tmpl);
+WMI_EXTERN void wmi_template_free(wmi_template *tmpl);
 
 /*
  * wmi_template_expand - expand @tmpl against @event (borrowed) and append
@@ -54,14 +55,14 @@ void wmi_template_free(wmi_template *tmpl);
  * per event.  Returns WBEM_S_NO_ERROR or WBEM_E_OUT_OF_MEMORY.
  * Thread-safe for a shared template.
  */
-wmi_status wmi_template_expand(const wmi_template *tmpl, const wmi_object *event,
+WMI_EXTERN wmi_status wmi_template_expand(const wmi_template *tmpl, const wmi_object *event,
                                char **buf, size_t *len, size_t *cap);
 
 /*
  * wmi_template_expand_string - one-shot: compile @text, expand it against
  * @event, and return a new malloc'd string in *@out (free it).
  */
-wmi_status wmi_template_expand_string(const char *text, const wmi_object *event, char **out);
+WMI_EXTERN wmi_status wmi_template_expand_string(const char *text, const wmi_object *event, char **out);
 
 #ifdef __cplusplus
 }

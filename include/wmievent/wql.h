@@ -29,6 +29,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "export.h"
 #include "object.h"
 #include "status.h"
 
@@ -90,11 +91,11 @@ typedef struct wmi_query wmi_query;
  *   WBEM_E_INVALID_PARAMETER       @text or @out is NULL
  *   WBEM_E_OUT_OF_MEMORY
  */
-wmi_status wmi_query_parse(const char *text, const wmi_schema *schema,
+WMI_EXTERN wmi_status wmi_query_parse(const char *text, const wmi_schema *schema,
                            wmi_query **out, wmi_error *err);
 
 /* wmi_query_free - release a query.  NULL is ok. */
-void wmi_query_free(wmi_query *query);
+WMI_EXTERN void wmi_query_free(wmi_query *query);
 
 /*
  * wmi_query_evaluate - does @event satisfy the query: is it an instance of
@@ -102,20 +103,20 @@ void wmi_query_free(wmi_query *query);
  * Returns true or false; never fails (type clashes evaluate false, as in
  * WMI).  @event is borrowed.  Thread-safe.
  */
-bool wmi_query_evaluate(const wmi_query *query, const wmi_object *event);
+WMI_EXTERN bool wmi_query_evaluate(const wmi_query *query, const wmi_object *event);
 
 /*
  * wmi_query_evaluate_where - the WHERE condition alone against @event,
  * whatever its class (for tools that test a condition offline).
  */
-bool wmi_query_evaluate_where(const wmi_query *query, const wmi_object *event);
+WMI_EXTERN bool wmi_query_evaluate_where(const wmi_query *query, const wmi_object *event);
 
 /*
  * wmi_query_evaluate_having - the HAVING condition against @aggregate, the
  * __AggregateEvent built for one GROUP window (NumberOfEvents set).
  * True when the query has no HAVING.  Thread-safe.
  */
-bool wmi_query_evaluate_having(const wmi_query *query, const wmi_object *aggregate);
+WMI_EXTERN bool wmi_query_evaluate_having(const wmi_query *query, const wmi_object *aggregate);
 
 /*
  * GROUP WITHIN support: what the daemon's group windows and
@@ -126,7 +127,7 @@ bool wmi_query_evaluate_having(const wmi_query *query, const wmi_object *aggrega
  * JSON null where the event has none).  Two events fall in the same group
  * when these arrays are equal.  NULL when out of memory.
  */
-json_t *wmi_query_group_values(const wmi_query *query, const wmi_object *event);
+WMI_EXTERN json_t *wmi_query_group_values(const wmi_query *query, const wmi_object *event);
 
 /*
  * wmi_query_define_aggregate_class - add to @schema the class
@@ -136,7 +137,7 @@ json_t *wmi_query_group_values(const wmi_query *query, const wmi_object *event);
  * WBEM_S_NO_ERROR, WBEM_S_FALSE when @class_name exists already (nothing
  * changed), or a status of wmi_schema_add_class_json.  Not thread-safe.
  */
-wmi_status wmi_query_define_aggregate_class(const wmi_query *query, wmi_schema *schema,
+WMI_EXTERN wmi_status wmi_query_define_aggregate_class(const wmi_query *query, wmi_schema *schema,
                                             const char *class_name, wmi_error *err);
 
 /*
@@ -148,7 +149,7 @@ wmi_status wmi_query_define_aggregate_class(const wmi_query *query, wmi_schema *
  * wmi_query_group_values, borrowed) at their paths.  *@out is a new
  * reference.  Returns WBEM_S_NO_ERROR or a status of wmi_object_from_json.
  */
-wmi_status wmi_query_make_aggregate(const wmi_query *query, const wmi_schema *schema,
+WMI_EXTERN wmi_status wmi_query_make_aggregate(const wmi_query *query, const wmi_schema *schema,
                                     const char *class_name, const wmi_object *representative,
                                     const json_t *by_values, uint64_t count, wmi_object **out,
                                     wmi_error *err);
@@ -169,7 +170,7 @@ wmi_status wmi_query_make_aggregate(const wmi_query *query, const wmi_schema *sc
  * WBEM_E_INVALID_PARAMETER (a NULL argument) or WBEM_E_OUT_OF_MEMORY.
  * Thread-safe.
  */
-wmi_status wmi_query_project(const wmi_query *q, const wmi_object *event, wmi_object **out);
+WMI_EXTERN wmi_status wmi_query_project(const wmi_query *q, const wmi_object *event, wmi_object **out);
 
 /*
  * wmi_query_isa_target - the class named by "TargetInstance ISA 'X'" in
@@ -180,31 +181,31 @@ wmi_status wmi_query_project(const wmi_query *q, const wmi_object *event, wmi_ob
  * else the first.  NULL when there is none.  This is the class an
  * intrinsic event query polls.  Borrowed, valid while the query lives.
  */
-const char *wmi_query_isa_target(const wmi_query *q);
+WMI_EXTERN const char *wmi_query_isa_target(const wmi_query *q);
 
 /* The FROM class name as written.  Borrowed, valid while the query lives. */
-const char *wmi_query_class(const wmi_query *query);
+WMI_EXTERN const char *wmi_query_class(const wmi_query *query);
 
 /*
  * wmi_query_within - the WITHIN polling interval in seconds, or a negative
  * value when the query has none.
  */
-double wmi_query_within(const wmi_query *query);
+WMI_EXTERN double wmi_query_within(const wmi_query *query);
 
 /*
  * wmi_query_group_within - the GROUP WITHIN window in seconds, or a
  * negative value when the query has no GROUP clause.
  */
-double wmi_query_group_within(const wmi_query *query);
+WMI_EXTERN double wmi_query_group_within(const wmi_query *query);
 
 /* Number of GROUP BY properties (0 without BY). */
-size_t wmi_query_group_by_count(const wmi_query *query);
+WMI_EXTERN size_t wmi_query_group_by_count(const wmi_query *query);
 
 /* The @index-th GROUP BY property path ("TargetInstance.Name").  Borrowed. */
-const char *wmi_query_group_by_at(const wmi_query *query, size_t index);
+WMI_EXTERN const char *wmi_query_group_by_at(const wmi_query *query, size_t index);
 
 /* True when the query has a HAVING condition. */
-bool wmi_query_has_having(const wmi_query *query);
+WMI_EXTERN bool wmi_query_has_having(const wmi_query *query);
 
 /*
  * wmi_query_equalities - the string constants a WHERE pins @path to: the
@@ -219,13 +220,13 @@ bool wmi_query_has_having(const wmi_query *query);
  * every event that way.  Instance providers use it to learn what a query
  * asks for (the directories of a CIM_DataFile query).  Thread-safe.
  */
-size_t wmi_query_equalities(const wmi_query *q, const char *path, const char ***values);
+WMI_EXTERN size_t wmi_query_equalities(const wmi_query *q, const char *path, const char ***values);
 
 /* Number of selected properties; 0 means SELECT *. */
-size_t wmi_query_select_count(const wmi_query *query);
+WMI_EXTERN size_t wmi_query_select_count(const wmi_query *query);
 
 /* The @index-th selected property.  Borrowed. */
-const char *wmi_query_select_at(const wmi_query *query, size_t index);
+WMI_EXTERN const char *wmi_query_select_at(const wmi_query *query, size_t index);
 
 /*
  * wmi_query_to_string - the query in normalised form: keywords upper case,
@@ -238,7 +239,7 @@ const char *wmi_query_select_at(const wmi_query *query, size_t index);
  * Parsing the result gives the same query again.
  * Returns a new malloc'd string (free it), or NULL when out of memory.
  */
-char *wmi_query_to_string(const wmi_query *query);
+WMI_EXTERN char *wmi_query_to_string(const wmi_query *query);
 
 /*
  * wmi_like_match - WQL LIKE: does @subject match @pattern (% any run, _ one
@@ -246,7 +247,7 @@ char *wmi_query_to_string(const wmi_query *query);
  * character, a literal % or _ is written [%] or [_]).  Case-insensitive;
  * characters are UTF-8 code points.  Thread-safe.
  */
-bool wmi_like_match(const char *pattern, const char *subject);
+WMI_EXTERN bool wmi_like_match(const char *pattern, const char *subject);
 
 #ifdef __cplusplus
 }

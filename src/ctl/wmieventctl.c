@@ -577,20 +577,6 @@ load_schema(void)
 /* The class of the aggregate events of a query with BY. */
 #define AGG_CLASS "__AggregateEvent_wql"
 
-struct ogroup {
-    char *key;
-    json_t *by;
-    wmi_object *representative;
-    uint64_t count;
-    uint64_t deadline;           /* TIME_CREATED ticks when the window closes */
-    struct ogroup *next;
-};
-
-struct groups {
-    struct ogroup *head, *tail;  /* in deadline order */
-    uint64_t last_time;
-};
-
 static void
 print_event(const wmi_object *ev)
 {
@@ -599,63 +585,42 @@ print_event(const wmi_object *ev)
     free(out);
 }
 
+/* Event time of the offline windows: windows count in TIME_CREATED's
+ * 100 ns ticks, and close as the replay's time passes their end. */
+#define TICKS_PER_SECOND 10000000u
+
+struct groups {
+    wmi_window *windows;
+    uint64_t last_time;
+};
+
 /* Close (print, if HAVING holds) every window that ends by @now. */
 static void
-groups_close(struct groups *gs, const wmi_query *q, const wmi_schema *schema, uint64_t now)
+groups_close(struct groups *gs, uint64_t now)
 {
-    while (gs->head != NULL && gs->head->deadline <= now) {
-        struct ogroup *g = gs->head;
-        gs->head = g->next;
-        if (gs->head == NULL)
-            gs->tail = NULL;
-        wmi_object *agg;
-        wmi_error err;
-        if (WMI_SUCCEEDED(wmi_query_make_aggregate(q, schema, wmi_query_group_by_count(q) ? AGG_CLASS : NULL,
-                                                   g->representative, g->by, g->count, &agg, &err))) {
-            if (wmi_query_evaluate_having(q, agg))
-                print_event(agg);
-            wmi_object_unref(agg);
-        } else {
+    wmi_object *agg;
+    wmi_error err;
+    wmi_status st;
+    while ((st = wmi_window_close(gs->windows, now, &agg, &err)) != WBEM_S_FALSE) {
+        if (WMI_FAILED(st))
             fprintf(stderr, "wmieventctl: aggregate: %s: %s\n", err.source, err.text);
-        }
-        free(g->key);
-        json_decref(g->by);
-        wmi_object_unref(g->representative);
-        free(g);
+        else if (agg != NULL)
+            print_event(agg);
+        wmi_object_unref(agg);
     }
 }
 
 /* Count @ev into its group.  Event time is TIME_CREATED (100 ns ticks);
  * an event without one is taken to come at the time of the one before. */
 static void
-groups_add(struct groups *gs, const wmi_query *q, const wmi_schema *schema, wmi_object *ev)
+groups_add(struct groups *gs, wmi_object *ev)
 {
     uint64_t t = gs->last_time;
     if (wmi_object_get_uint64(ev, "TIME_CREATED", &t) != WBEM_S_NO_ERROR)
         t = gs->last_time;
     gs->last_time = t;
-    groups_close(gs, q, schema, t);
-    json_t *by = wmi_query_group_values(q, ev);
-    char *key = json_dumps(by, JSON_COMPACT | JSON_ENCODE_ANY);
-    for (struct ogroup *g = gs->head; g != NULL; g = g->next) {
-        if (strcmp(g->key, key) == 0) {
-            g->count++;
-            free(key);
-            json_decref(by);
-            return;
-        }
-    }
-    struct ogroup *g = calloc(1, sizeof *g);
-    g->key = key;
-    g->by = by;
-    g->representative = wmi_object_ref(ev);
-    g->count = 1;
-    g->deadline = t + (uint64_t)(wmi_query_group_within(q) * 1e7 + 0.5);
-    if (gs->tail)
-        gs->tail->next = g;
-    else
-        gs->head = g;
-    gs->tail = g;
+    groups_close(gs, t);
+    wmi_window_add(gs->windows, ev, t);
 }
 
 /* Parse with the schema when the FROM class is known to it, else check the
@@ -709,6 +674,14 @@ cmd_wql(int argc, char **argv)
                 rc = EXIT_WBEM;
                 in = NULL;
             }
+            if (groups == NULL || WMI_FAILED(wmi_window_new(q, schema, wmi_query_group_by_count(q) ? AGG_CLASS : NULL,
+                                                            TICKS_PER_SECOND, &groups->windows))) {
+                fprintf(stderr, "wmieventctl: out of memory\n");
+                free(groups);
+                groups = NULL;
+                rc = EXIT_WBEM;
+                in = NULL;
+            }
         }
         while (in != NULL && getline(&line, &cap, in) > 0) {
             lineno++;
@@ -730,15 +703,17 @@ cmd_wql(int argc, char **argv)
             }
             if (wmi_query_evaluate(q, ev)) {
                 if (groups != NULL)
-                    groups_add(groups, q, schema, ev);
+                    groups_add(groups, ev);
                 else
                     print_event(ev);
             }
             wmi_object_unref(ev);
         }
         free(line);
-        if (groups != NULL)
-            groups_close(groups, q, schema, UINT64_MAX);
+        if (groups != NULL) {
+            groups_close(groups, UINT64_MAX);
+            wmi_window_free(groups->windows);
+        }
         free(groups);
         if (in != NULL && in != stdin)
             fclose(in);

@@ -13,7 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "lib/export.h"
 #include "lib/mof_internal.h"
 #include "lib/object_internal.h"
 
@@ -335,7 +334,7 @@ compile(const char *path, const char *text, size_t len, const struct wmi_mof_opt
     return WBEM_S_NO_ERROR;
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_mof_compile(const char *path, const struct wmi_mof_options *opts, wmi_mof_result **out,
                 wmi_error *err)
 {
@@ -348,7 +347,7 @@ wmi_mof_compile(const char *path, const struct wmi_mof_options *opts, wmi_mof_re
     return compile(path, NULL, 0, opts, out, err);
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_mof_compile_buffer(const char *text, size_t len, const char *name,
                        const struct wmi_mof_options *opts, wmi_mof_result **out, wmi_error *err)
 {

@@ -23,7 +23,6 @@
 #include <strings.h>
 
 #include "lib/cimap.h"
-#include "lib/export.h"
 #include "lib/mof_internal.h"
 #include "lib/object_internal.h"
 
@@ -853,7 +852,7 @@ wmi__mof_keep_pragma(struct mof_comp *c, const char *name, const char *value, in
  * The result (wmievent/mof.h)
  * ==================================================================== */
 
-WMI_EXPORT void
+void
 wmi_mof_result_free(wmi_mof_result *res)
 {
     if (res == NULL)
@@ -865,19 +864,19 @@ wmi_mof_result_free(wmi_mof_result *res)
     free(res);
 }
 
-WMI_EXPORT size_t
+size_t
 wmi_mof_result_count(const wmi_mof_result *res)
 {
     return res ? res->nops : 0;
 }
 
-WMI_EXPORT const wmi_mof_op *
+const wmi_mof_op *
 wmi_mof_result_op(const wmi_mof_result *res, size_t index)
 {
     return res && index < res->nops ? &res->ops[index] : NULL;
 }
 
-WMI_EXPORT const json_t *
+const json_t *
 wmi_mof_result_pragmas(const wmi_mof_result *res)
 {
     return res ? res->pragmas : NULL;

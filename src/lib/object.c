@@ -17,9 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
-#include "lib/export.h"
 #include "lib/object_internal.h"
 #include "lib/strbuf.h"
 
@@ -454,7 +452,7 @@ object_alloc(const wmi_schema *schema, const struct wmi_class *cls, json_t *json
     return obj;
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_object_new(const wmi_schema *schema, const char *class_name, wmi_object **out)
 {
     const struct wmi_class *cls = wmi__cimap_get(&schema->classes, class_name);
@@ -474,7 +472,7 @@ wmi_object_new(const wmi_schema *schema, const char *class_name, wmi_object **ou
     return WBEM_S_NO_ERROR;
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_object_from_json_new(const wmi_schema *schema, json_t *json, wmi_object **out, wmi_error *err)
 {
     const struct wmi_class *cls;
@@ -498,7 +496,7 @@ wmi_object_from_json_new(const wmi_schema *schema, json_t *json, wmi_object **ou
     return WBEM_S_NO_ERROR;
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_object_from_json(const wmi_schema *schema, const json_t *json, wmi_object **out, wmi_error *err)
 {
     json_t *copy = json_deep_copy(json);
@@ -509,7 +507,7 @@ wmi_object_from_json(const wmi_schema *schema, const json_t *json, wmi_object **
     return wmi_object_from_json_new(schema, copy, out, err);
 }
 
-WMI_EXPORT wmi_object *
+wmi_object *
 wmi_object_ref(wmi_object *obj)
 {
     if (obj != NULL)
@@ -517,7 +515,7 @@ wmi_object_ref(wmi_object *obj)
     return obj;
 }
 
-WMI_EXPORT void
+void
 wmi_object_unref(wmi_object *obj)
 {
     if (obj == NULL)
@@ -529,7 +527,7 @@ wmi_object_unref(wmi_object *obj)
     free(obj);
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_object_clone(const wmi_object *obj, wmi_object **out)
 {
     json_t *copy = json_deep_copy(obj->json);
@@ -541,31 +539,31 @@ wmi_object_clone(const wmi_object *obj, wmi_object **out)
     return WBEM_S_NO_ERROR;
 }
 
-WMI_EXPORT const wmi_class *
+const wmi_class *
 wmi_object_class(const wmi_object *obj)
 {
     return obj->cls;
 }
 
-WMI_EXPORT const char *
+const char *
 wmi_object_class_name(const wmi_object *obj)
 {
     return obj->cls->name;
 }
 
-WMI_EXPORT bool
+bool
 wmi_object_isa(const wmi_object *obj, const char *ancestor)
 {
     return wmi_class_isa(obj->cls, ancestor);
 }
 
-WMI_EXPORT const json_t *
+const json_t *
 wmi_object_json(const wmi_object *obj)
 {
     return obj->json;
 }
 
-WMI_EXPORT json_t *
+json_t *
 wmi_object_to_json(const wmi_object *obj)
 {
     json_t *out = json_object();
@@ -590,7 +588,7 @@ wmi_object_to_json(const wmi_object *obj)
  * Get and put
  * ==================================================================== */
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_object_get_json(const wmi_object *obj, const char *name, const json_t **value, wmi_cimtype *type)
 {
     const wmi_property *p = wmi__cimap_get(&obj->cls->index, name);
@@ -607,7 +605,7 @@ wmi_object_get_json(const wmi_object *obj, const char *name, const json_t **valu
     return WBEM_S_NO_ERROR;
 }
 
-WMI_EXPORT bool
+bool
 wmi_object_is_set(const wmi_object *obj, const char *name)
 {
     const wmi_property *p = wmi__cimap_get(&obj->cls->index, name);
@@ -638,7 +636,7 @@ get_scalar(const wmi_object *obj, const char *name, const json_t **v, wmi_cimtyp
     return json_is_null(*v) ? WBEM_S_FALSE : WBEM_S_NO_ERROR;
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_object_get_sint64(const wmi_object *obj, const char *name, int64_t *out)
 {
     const json_t *v;
@@ -654,7 +652,7 @@ wmi_object_get_sint64(const wmi_object *obj, const char *name, int64_t *out)
     return WBEM_S_NO_ERROR;
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_object_get_uint64(const wmi_object *obj, const char *name, uint64_t *out)
 {
     const json_t *v;
@@ -679,7 +677,7 @@ wmi_object_get_uint64(const wmi_object *obj, const char *name, uint64_t *out)
     return WBEM_E_TYPE_MISMATCH;
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_object_get_real64(const wmi_object *obj, const char *name, double *out)
 {
     const json_t *v;
@@ -698,7 +696,7 @@ wmi_object_get_real64(const wmi_object *obj, const char *name, double *out)
     return WBEM_E_TYPE_MISMATCH;
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_object_get_boolean(const wmi_object *obj, const char *name, bool *out)
 {
     const json_t *v;
@@ -712,7 +710,7 @@ wmi_object_get_boolean(const wmi_object *obj, const char *name, bool *out)
     return WBEM_S_NO_ERROR;
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_object_get_string(const wmi_object *obj, const char *name, const char **out)
 {
     const json_t *v;
@@ -726,7 +724,7 @@ wmi_object_get_string(const wmi_object *obj, const char *name, const char **out)
     return WBEM_S_NO_ERROR;
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_object_get_object(const wmi_object *obj, const char *name, wmi_object **out)
 {
     const json_t *v;
@@ -750,7 +748,7 @@ wmi_object_get_object(const wmi_object *obj, const char *name, wmi_object **out)
     return WBEM_S_NO_ERROR;
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_object_put_json(wmi_object *obj, const char *name, json_t *value)
 {
     char path[512];
@@ -778,7 +776,7 @@ wmi_object_put_json(wmi_object *obj, const char *name, json_t *value)
     return WBEM_S_NO_ERROR;
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_object_put_sint64(wmi_object *obj, const char *name, int64_t value)
 {
     const wmi_property *p = wmi__cimap_get(&obj->cls->index, name);
@@ -789,7 +787,7 @@ wmi_object_put_sint64(wmi_object *obj, const char *name, int64_t value)
     return wmi_object_put_json(obj, name, json_integer(value));
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_object_put_uint64(wmi_object *obj, const char *name, uint64_t value)
 {
     if (value <= (uint64_t)INT64_MAX)
@@ -802,7 +800,7 @@ wmi_object_put_uint64(wmi_object *obj, const char *name, uint64_t value)
     return wmi_object_put_json(obj, name, json_string(buf));
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_object_put_real64(wmi_object *obj, const char *name, double value)
 {
     const wmi_property *p = wmi__cimap_get(&obj->cls->index, name);
@@ -813,13 +811,13 @@ wmi_object_put_real64(wmi_object *obj, const char *name, double value)
     return wmi_object_put_json(obj, name, json_real(value));
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_object_put_boolean(wmi_object *obj, const char *name, bool value)
 {
     return wmi_object_put_json(obj, name, json_boolean(value));
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_object_put_string(wmi_object *obj, const char *name, const char *value)
 {
     const wmi_property *p = wmi__cimap_get(&obj->cls->index, name);
@@ -836,7 +834,7 @@ wmi_object_put_string(wmi_object *obj, const char *name, const char *value)
     return wmi_object_put_json(obj, name, s);
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_object_put_object(wmi_object *obj, const char *name, const wmi_object *value)
 {
     if (value == NULL)
@@ -845,7 +843,7 @@ wmi_object_put_object(wmi_object *obj, const char *name, const wmi_object *value
     return wmi_object_put_json(obj, name, copy);
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_object_put_null(wmi_object *obj, const char *name)
 {
     return wmi_object_put_json(obj, name, json_null());
@@ -974,7 +972,7 @@ put_instance_text(wmi_strbuf *sb, const json_t *obj, const wmi_schema *schema, i
     return ok && put_indent(sb, indent) && wmi__strbuf_puts(sb, indent ? "}" : "};");
 }
 
-WMI_EXPORT char *
+char *
 wmi_object_get_text(const wmi_object *obj)
 {
     wmi_strbuf sb = {0};
@@ -985,7 +983,7 @@ wmi_object_get_text(const wmi_object *obj)
     return wmi__strbuf_detach(&sb);
 }
 
-WMI_EXPORT char *
+char *
 wmi_value_get_text(const json_t *value, wmi_cimtype type)
 {
     wmi_strbuf sb = {0};
@@ -996,7 +994,7 @@ wmi_value_get_text(const json_t *value, wmi_cimtype type)
     return wmi__strbuf_detach(&sb);
 }
 
-WMI_EXPORT char *
+char *
 wmi_object_get_path(const wmi_object *obj)
 {
     wmi_strbuf sb = {0};
@@ -1082,7 +1080,7 @@ is_name_char(char c)
     return isalnum((unsigned char)c) || c == '_' || (unsigned char)c >= 0x80;
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_path_parse(const char *path, char **class_name, json_t **keys)
 {
     const char *p = path;
@@ -1158,114 +1156,4 @@ bad:
     json_decref(k);
     free(cn);
     return WBEM_E_INVALID_OBJECT_PATH;
-}
-
-/* ====================================================================
- * DMTF datetime
- * ==================================================================== */
-
-static bool
-field_ok(const char *s, size_t n, bool allow_star)
-{
-    bool star = s[0] == '*';
-    for (size_t i = 0; i < n; i++) {
-        if (star) {
-            if (s[i] != '*' || !allow_star)
-                return false;
-        } else if (!isdigit((unsigned char)s[i])) {
-            return false;
-        }
-    }
-    return true;
-}
-
-WMI_EXPORT bool
-wmi_datetime_check(const char *s)
-{
-    if (s == NULL || strlen(s) != 25 || s[14] != '.')
-        return false;
-    if (s[21] == ':') {
-        /* Interval: ddddddddHHMMSS.mmmmmm:000 */
-        return field_ok(s, 8, false) && field_ok(s + 8, 2, false) && field_ok(s + 10, 2, false) &&
-               field_ok(s + 12, 2, false) && field_ok(s + 15, 6, false) && strcmp(s + 22, "000") == 0 &&
-               (s[8] - '0') * 10 + (s[9] - '0') < 24 && (s[10] - '0') * 10 + (s[11] - '0') < 60 &&
-               (s[12] - '0') * 10 + (s[13] - '0') < 60;
-    }
-    if (s[21] != '+' && s[21] != '-')
-        return false;
-    static const struct {
-        int off, len, max;
-    } f[] = {{0, 4, 9999}, {4, 2, 12}, {6, 2, 31}, {8, 2, 23}, {10, 2, 59}, {12, 2, 60},
-             {15, 6, 999999}, {22, 3, 999}};
-    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
-        if (!field_ok(s + f[i].off, (size_t)f[i].len, true))
-            return false;
-        if (s[f[i].off] == '*')
-            continue;
-        int v = 0;
-        for (int j = 0; j < f[i].len; j++)
-            v = v * 10 + (s[f[i].off + j] - '0');
-        if (v > f[i].max || ((i == 1 || i == 2) && v == 0))
-            return false;
-    }
-    return true;
-}
-
-WMI_EXPORT char *
-wmi_datetime_format(int64_t usec, int utc_offset_min, char buf[26])
-{
-    int64_t local = usec + (int64_t)utc_offset_min * 60 * 1000000;
-    int64_t secs = local >= 0 ? local / 1000000 : -((-local + 999999) / 1000000);
-    int64_t frac = local - secs * 1000000;
-    time_t t = (time_t)secs;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    int off = utc_offset_min < 0 ? -utc_offset_min : utc_offset_min;
-    char tmp[96];
-    snprintf(tmp, sizeof tmp, "%04d%02d%02d%02d%02d%02d.%06d%c%03d", (tm.tm_year + 1900) % 10000,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(frac % 1000000),
-             utc_offset_min < 0 ? '-' : '+', off % 1000);
-    memcpy(buf, tmp, 25);
-    buf[25] = '\0';
-    return buf;
-}
-
-WMI_EXPORT wmi_status
-wmi_datetime_to_usec(const char *s, int64_t *usec)
-{
-    if (!wmi_datetime_check(s) || s[21] == ':' || strchr(s, '*') != NULL)
-        return WBEM_E_INVALID_PARAMETER;
-    struct tm tm = {0};
-    int v[8];
-    static const int off[] = {0, 4, 6, 8, 10, 12, 15, 22};
-    static const int len[] = {4, 2, 2, 2, 2, 2, 6, 3};
-    for (int i = 0; i < 8; i++) {
-        v[i] = 0;
-        for (int j = 0; j < len[i]; j++)
-            v[i] = v[i] * 10 + (s[off[i] + j] - '0');
-    }
-    tm.tm_year = v[0] - 1900;
-    tm.tm_mon = v[1] - 1;
-    tm.tm_mday = v[2];
-    tm.tm_hour = v[3];
-    tm.tm_min = v[4];
-    tm.tm_sec = v[5];
-    int64_t secs = (int64_t)timegm(&tm);
-    /* timegm rolls a day that does not exist (Feb 31, Apr 31) or a second
-     * 60 into the next: such a date is not one. */
-    if (tm.tm_mday != v[2] || tm.tm_mon != v[1] - 1 || tm.tm_year != v[0] - 1900 || tm.tm_hour != v[3] ||
-        tm.tm_min != v[4] || tm.tm_sec != v[5])
-        return WBEM_E_INVALID_PARAMETER;
-    int offset = (s[21] == '-' ? -1 : 1) * v[7];
-    *usec = (secs - (int64_t)offset * 60) * 1000000 + v[6];
-    return WBEM_S_NO_ERROR;
-}
-
-WMI_EXPORT uint64_t
-wmi_time_created_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    /* 11644473600 s between 1601-01-01 and 1970-01-01. */
-    return ((uint64_t)ts.tv_sec + 11644473600ull) * 10000000ull + (uint64_t)ts.tv_nsec / 100;
 }

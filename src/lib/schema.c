@@ -13,7 +13,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "lib/export.h"
 #include "lib/object_internal.h"
 
 /* The built-in classes: JSON class definitions, superclasses first. */
@@ -27,15 +26,10 @@ extern const char *const wmi__builtin_instance_classes[];
 void
 wmi__set_error(wmi_error *err, wmi_status st, const char *source, const char *fmt, ...)
 {
-    if (err == NULL)
-        return;
-    err->status = st;
-    err->line = 0;
-    err->column = 0;
-    snprintf(err->source, sizeof err->source, "%s", source ? source : "");
+    /* The library's errors about objects and classes have no position. */
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->text, sizeof err->text, fmt, ap);
+    wmi_error_setv(err, st, source, 0, 0, fmt, ap);
     va_end(ap);
 }
 
@@ -58,7 +52,7 @@ static const struct {
     {CIM_CHAR16, "char16", "char16[]"},      {CIM_OBJECT, "object", "object[]"},
 };
 
-WMI_EXPORT const char *
+const char *
 wmi_cimtype_name(wmi_cimtype type)
 {
     bool array = (type & CIM_FLAG_ARRAY) != 0;
@@ -69,7 +63,7 @@ wmi_cimtype_name(wmi_cimtype type)
     return NULL;
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_cimtype_from_name(const char *name, wmi_cimtype *out)
 {
     char buf[32];
@@ -97,25 +91,25 @@ wmi_cimtype_from_name(const char *name, wmi_cimtype *out)
  * Classes
  * ==================================================================== */
 
-WMI_EXPORT const char *
+const char *
 wmi_class_name(const wmi_class *cls)
 {
     return cls->name;
 }
 
-WMI_EXPORT const wmi_class *
+const wmi_class *
 wmi_class_superclass(const wmi_class *cls)
 {
     return cls->super;
 }
 
-WMI_EXPORT uint32_t
+uint32_t
 wmi_class_flags(const wmi_class *cls)
 {
     return cls->flags;
 }
 
-WMI_EXPORT bool
+bool
 wmi_class_isa(const wmi_class *cls, const char *ancestor)
 {
     for (; cls != NULL; cls = cls->super)
@@ -124,25 +118,25 @@ wmi_class_isa(const wmi_class *cls, const char *ancestor)
     return false;
 }
 
-WMI_EXPORT size_t
+size_t
 wmi_class_property_count(const wmi_class *cls)
 {
     return cls->nprops;
 }
 
-WMI_EXPORT const wmi_property *
+const wmi_property *
 wmi_class_property_at(const wmi_class *cls, size_t index)
 {
     return index < cls->nprops ? &cls->props[index] : NULL;
 }
 
-WMI_EXPORT const wmi_property *
+const wmi_property *
 wmi_class_find_property(const wmi_class *cls, const char *name)
 {
     return wmi__cimap_get(&cls->index, name);
 }
 
-WMI_EXPORT const json_t *
+const json_t *
 wmi_class_qualifier(const wmi_class *cls, const char *name)
 {
     const char *k;
@@ -716,7 +710,7 @@ schema_insert(wmi_schema *schema, struct wmi_class *cls)
     return WBEM_S_NO_ERROR;
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_schema_add_class_json(wmi_schema *schema, const json_t *def, wmi_error *err)
 {
     struct wmi_class *cls;
@@ -736,7 +730,7 @@ wmi_schema_add_class_json(wmi_schema *schema, const json_t *def, wmi_error *err)
     return st;
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_schema_add_classes_json(wmi_schema *schema, const json_t *defs, size_t *failed, wmi_error *err)
 {
     wmi_status first = WBEM_S_NO_ERROR;
@@ -808,7 +802,7 @@ add_builtin_table(wmi_schema *schema, const char *const *table, bool strict, wmi
     return WBEM_S_NO_ERROR;
 }
 
-WMI_EXPORT wmi_schema *
+wmi_schema *
 wmi_schema_new(void)
 {
     wmi_schema *schema = calloc(1, sizeof *schema);
@@ -821,21 +815,21 @@ wmi_schema_new(void)
     return schema;
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_schema_add_instance_classes(wmi_schema *schema, wmi_error *err)
 {
     wmi_error local;
     return add_builtin_table(schema, wmi__builtin_instance_classes, false, err ? err : &local);
 }
 
-WMI_EXPORT wmi_schema *
+wmi_schema *
 wmi_schema_ref(wmi_schema *schema)
 {
     atomic_fetch_add_explicit(&schema->refs, 1, memory_order_relaxed);
     return schema;
 }
 
-WMI_EXPORT void
+void
 wmi_schema_free(wmi_schema *schema)
 {
     if (schema == NULL)
@@ -850,13 +844,13 @@ wmi_schema_free(wmi_schema *schema)
     free(schema);
 }
 
-WMI_EXPORT const wmi_class *
+const wmi_class *
 wmi_schema_get_class(const wmi_schema *schema, const char *name)
 {
     return wmi__cimap_get(&schema->classes, name);
 }
 
-WMI_EXPORT void
+void
 wmi_schema_foreach_class(const wmi_schema *schema, bool (*fn)(const wmi_class *cls, void *arg),
                          void *arg)
 {
@@ -865,7 +859,7 @@ wmi_schema_foreach_class(const wmi_schema *schema, bool (*fn)(const wmi_class *c
             return;
 }
 
-WMI_EXPORT json_t *
+json_t *
 wmi_class_to_json(const wmi_class *cls)
 {
     return json_deep_copy(cls->def);

@@ -2,10 +2,11 @@
  * status.c - names and messages of WBEM status codes (see status.h).
  * Generated once from status.h; keep the table sorted by value for bsearch.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/export.h"
 #include "wmievent/status.h"
 
 struct status_entry {
@@ -229,21 +230,21 @@ find(wmi_status status)
     return bsearch(&status, status_table, N_STATUS, sizeof status_table[0], cmp_status);
 }
 
-WMI_EXPORT const char *
+const char *
 wmi_status_name(wmi_status status)
 {
     const struct status_entry *e = find(status);
     return e ? e->name : NULL;
 }
 
-WMI_EXPORT const char *
+const char *
 wmi_status_message(wmi_status status)
 {
     const struct status_entry *e = find(status);
     return e ? e->message : "Unknown status";
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_status_from_name(const char *name, wmi_status *out)
 {
     for (size_t i = 0; i < N_STATUS; i++) {
@@ -257,4 +258,36 @@ wmi_status_from_name(const char *name, wmi_status *out)
         return WBEM_S_NO_ERROR;
     }
     return WBEM_E_NOT_FOUND;
+}
+
+wmi_status
+wmi_error_setv(wmi_error *err, wmi_status status, const char *source, int line, int column, const char *fmt,
+               va_list ap)
+{
+    if (err == NULL)
+        return status;
+    /* Formatted aside first: @source or an argument may be a field of
+     * *@err, which snprintf must not read while writing it. */
+    char src[sizeof err->source], text[sizeof err->text];
+    snprintf(src, sizeof src, "%s", source != NULL ? source : "");
+    if (fmt != NULL)
+        vsnprintf(text, sizeof text, fmt, ap);
+    else
+        text[0] = '\0';
+    err->status = status;
+    err->line = line > 0 ? line : 0;
+    err->column = column > 0 ? column : 0;
+    memcpy(err->source, src, strlen(src) + 1);
+    memcpy(err->text, text, strlen(text) + 1);
+    return status;
+}
+
+wmi_status
+wmi_error_set(wmi_error *err, wmi_status status, const char *source, int line, int column, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    wmi_error_setv(err, status, source, line, column, fmt, ap);
+    va_end(ap);
+    return status;
 }

@@ -19,7 +19,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "lib/export.h"
 #include "lib/object_internal.h"
 #include "lib/strbuf.h"
 #include "wmievent/template.h"
@@ -84,16 +83,9 @@ check_utf8(const char *text, wmi_error *err)
     while (*s) {
         size_t n = utf8_seq_len(s);
         if (n == 0) {
-            if (err != NULL) {
-                memset(err, 0, sizeof *err);
-                err->status = WBEM_E_INVALID_PARAMETER;
-                err->line = line;
-                err->column = (int)(s - bol) + 1;
-                snprintf(err->source, sizeof err->source, "template");
-                snprintf(err->text, sizeof err->text,
-                         "invalid UTF-8 byte 0x%02X at line %d, column %d", *s, line,
-                         err->column);
-            }
+            int column = (int)(s - bol) + 1;
+            wmi_error_set(err, WBEM_E_INVALID_PARAMETER, "template", line, column,
+                          "invalid UTF-8 byte 0x%02X at line %d, column %d", *s, line, column);
             return false;
         }
         if (*s == '\n') {
@@ -234,20 +226,14 @@ compile_text(struct tpl_builder *b, const char *text)
     return true;
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_template_compile(const char *text, wmi_template **out, wmi_error *err)
 {
     if (out == NULL)
         return WBEM_E_INVALID_PARAMETER;
     *out = NULL;
     if (text == NULL) {
-        if (err != NULL) {
-            memset(err, 0, sizeof *err);
-            err->status = WBEM_E_INVALID_PARAMETER;
-            snprintf(err->source, sizeof err->source, "template");
-            snprintf(err->text, sizeof err->text, "no template text");
-        }
-        return WBEM_E_INVALID_PARAMETER;
+        return wmi_error_set(err, WBEM_E_INVALID_PARAMETER, "template", 0, 0, "no template text");
     }
     if (!check_utf8(text, err))
         return WBEM_E_INVALID_PARAMETER;
@@ -272,7 +258,7 @@ wmi_template_compile(const char *text, wmi_template **out, wmi_error *err)
     return WBEM_S_NO_ERROR;
 }
 
-WMI_EXPORT void
+void
 wmi_template_free(wmi_template *tmpl)
 {
     if (tmpl == NULL)
@@ -624,7 +610,7 @@ expand_property(wmi_strbuf *sb, const wmi_template *t, const struct tpl_op *op,
     return wmi__strbuf_putc(sb, '(') && walk(&c, v, type, k) && wmi__strbuf_putc(sb, ')');
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_template_expand(const wmi_template *tmpl, const wmi_object *event, char **buf,
                     size_t *len, size_t *cap)
 {
@@ -655,7 +641,7 @@ wmi_template_expand(const wmi_template *tmpl, const wmi_object *event, char **bu
     return ok ? WBEM_S_NO_ERROR : WBEM_E_OUT_OF_MEMORY;
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_template_expand_string(const char *text, const wmi_object *event, char **out)
 {
     wmi_template *t;

@@ -16,7 +16,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "lib/export.h"
 #include "wmievent/wql.h"
 
 /* A key of @obj named @name (@len bytes), case-insensitively. */
@@ -56,7 +55,7 @@ path_value(const wmi_object *ev, const char *path)
     return (v == NULL || dot != NULL) ? json_null() : v;
 }
 
-WMI_EXPORT json_t *
+json_t *
 wmi_query_group_values(const wmi_query *query, const wmi_object *event)
 {
     json_t *by = json_array();
@@ -65,7 +64,7 @@ wmi_query_group_values(const wmi_query *query, const wmi_object *event)
     return by;
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_query_define_aggregate_class(const wmi_query *query, wmi_schema *schema, const char *class_name,
                                  wmi_error *err)
 {
@@ -160,7 +159,7 @@ put_path(json_t *agg, const wmi_object *ev, const char *path, const json_t *valu
     }
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_query_make_aggregate(const wmi_query *query, const wmi_schema *schema, const char *class_name,
                          const wmi_object *representative, const json_t *by_values, uint64_t count,
                          wmi_object **out, wmi_error *err)

@@ -8,7 +8,7 @@
  */
 #include "lib/wql_internal.h"
 
-#include "lib/export.h"
+#include "lib/datetime.h"
 #include "lib/object_internal.h"
 
 #include <math.h>
@@ -216,7 +216,7 @@ wmi__wql_like_exec_counted(const wql_like *like, const char *subject, size_t len
     return like_run(like, subject, len, steps != NULL ? steps : &dummy);
 }
 
-WMI_EXPORT bool
+bool
 wmi_like_match(const char *pattern, const char *subject)
 {
     if (pattern == NULL || subject == NULL)
@@ -233,94 +233,22 @@ wmi_like_match(const char *pattern, const char *subject)
  * DMTF datetimes
  * ==================================================================== */
 
-/* Days from 1970-01-01 to y-m-d of the proleptic Gregorian calendar. */
-static int64_t
-days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static int
-days_in_month(int64_t y, int m)
-{
-    static const int dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-        return 29;
-    return dm[m - 1];
-}
-
-/* @n digits at @s as a number, -1 if any is not a digit, -2 if all are '*'. */
-static int64_t
-dt_field(const char *s, size_t n)
-{
-    if (s[0] == '*') {
-        for (size_t i = 0; i < n; i++)
-            if (s[i] != '*')
-                return -1;
-        return -2;
-    }
-    int64_t v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    return v;
-}
-
+/*
+ * The WQL view of the one DMTF reader (datetime.c): a condition compares
+ * exactly what the object loader accepted, day rolls and all.
+ */
 bool
 wmi__wql_dmtf_parse(const char *s, size_t n, wql_dt *out)
 {
-    out->kind = WQL_DT_NONE;
-    out->usec = 0;
-    if (n != 25 || s[14] != '.')
-        return false;
-    if (s[21] == ':') {
-        /* interval ddddddddHHMMSS.mmmmmm:000 (no wildcards) */
-        int64_t d = dt_field(s, 8), h = dt_field(s + 8, 2), mi = dt_field(s + 10, 2),
-                se = dt_field(s + 12, 2), us = dt_field(s + 15, 6);
-        if (d < 0 || h < 0 || mi < 0 || se < 0 || us < 0 || h > 23 || mi > 59 || se > 59 ||
-            memcmp(s + 22, "000", 3) != 0)
-            return false;
-        out->kind = WQL_DT_INTERVAL;
-        out->usec = (((d * 24 + h) * 60 + mi) * 60 + se) * 1000000 + us;
-        return true;
-    }
-    if (s[21] != '+' && s[21] != '-')
-        return false;
-    static const struct {
-        unsigned char off, len;
-        short min, max;
-    } f[] = {{0, 4, 0, 9999}, {4, 2, 1, 12}, {6, 2, 1, 31}, {8, 2, 0, 23},
-             {10, 2, 0, 59},  {12, 2, 0, 60}, {15, 6, 0, 32767}, {22, 3, 0, 999}};
-    int64_t v[8];
-    bool wild = false;
-    for (size_t i = 0; i < 8; i++) {
-        v[i] = dt_field(s + f[i].off, f[i].len);
-        if (v[i] == -1)
-            return false;
-        if (v[i] == -2) {
-            wild = true;
-            continue;
-        }
-        if (v[i] < f[i].min || (i != 6 && v[i] > f[i].max))
-            return false;
-    }
-    if (wild) {
-        out->kind = WQL_DT_WILD;
-        return true;
-    }
-    int64_t days = days_from_civil(v[0], (int)v[1], (int)v[2]);
-    int64_t secs = days * 86400 + v[3] * 3600 + v[4] * 60 + v[5];
-    int64_t offset = (s[21] == '-' ? -v[7] : v[7]) * 60;
-    out->kind = WQL_DT_ABS;
-    out->usec = (secs - offset) * 1000000 + v[6];
-    return true;
+    static const wql_dt_kind kinds[] = {[WMI__DMTF_NONE] = WQL_DT_NONE,
+                                        [WMI__DMTF_ABS] = WQL_DT_ABS,
+                                        [WMI__DMTF_INTERVAL] = WQL_DT_INTERVAL,
+                                        [WMI__DMTF_WILD] = WQL_DT_WILD};
+    wmi__dmtf d;
+    bool ok = wmi__dmtf_read(s, n, &d);
+    out->kind = kinds[d.kind];
+    out->usec = d.usec;
+    return ok;
 }
 
 /* Read 1 to @max digits at @s[*@i]; -1 when there are none. */
@@ -358,10 +286,10 @@ wmi__wql_datetime_literal(const char *s, size_t n, wql_dt *out, bool *wild, size
     /* locale-free forms: yyyymmdd | yyyy-mm-dd | yyyy/mm/dd [time] [zone] */
     size_t i = 0;
     int64_t y, mo, d;
-    if (n >= 8 && dt_field(s, 8) >= 0) {
-        y = dt_field(s, 4);
-        mo = dt_field(s + 4, 2);
-        d = dt_field(s + 6, 2);
+    if (n >= 8 && wmi__dmtf_field(s, 8) >= 0) {
+        y = wmi__dmtf_field(s, 4);
+        mo = wmi__dmtf_field(s + 4, 2);
+        d = wmi__dmtf_field(s + 6, 2);
         i = 8;
     } else {
         y = read_digits(s, n, &i, 4, 4);
@@ -376,7 +304,7 @@ wmi__wql_datetime_literal(const char *s, size_t n, wql_dt *out, bool *wild, size
         if (d < 0)
             return WQL_DT_NONE;
     }
-    if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, (int)mo))
+    if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > wmi__days_in_month(y, (int)mo))
         return WQL_DT_NONE;
     int64_t h = 0, mi = 0, se = 0, us = 0;
     if (i < n && (s[i] == ' ' || s[i] == 'T')) {
@@ -425,7 +353,7 @@ wmi__wql_datetime_literal(const char *s, size_t n, wql_dt *out, bool *wild, size
         return WQL_DT_NONE;
     int64_t secs;
     if (zoned) {
-        secs = days_from_civil(y, (int)mo, (int)d) * 86400 + h * 3600 + mi * 60 + se - offset;
+        secs = wmi__days_from_civil(y, (int)mo, (int)d) * 86400 + h * 3600 + mi * 60 + se - offset;
     } else {
         /* as WMI does, a date without a zone is the machine's local time */
         struct tm tm;
@@ -832,7 +760,7 @@ wmi__wql_eval_node(const wmi_query *q, const wql_node *node, const wmi_object *e
  * Public entry points
  * ==================================================================== */
 
-WMI_EXPORT bool
+bool
 wmi_query_evaluate(const wmi_query *query, const wmi_object *event)
 {
     if (query == NULL || event == NULL)
@@ -845,7 +773,7 @@ wmi_query_evaluate(const wmi_query *query, const wmi_object *event)
     return query->where == NULL || wmi__wql_eval_node(query, query->where, event);
 }
 
-WMI_EXPORT bool
+bool
 wmi_query_evaluate_where(const wmi_query *query, const wmi_object *event)
 {
     if (query == NULL || event == NULL)
@@ -853,7 +781,7 @@ wmi_query_evaluate_where(const wmi_query *query, const wmi_object *event)
     return query->where == NULL || wmi__wql_eval_node(query, query->where, event);
 }
 
-WMI_EXPORT bool
+bool
 wmi_query_evaluate_having(const wmi_query *query, const wmi_object *aggregate)
 {
     if (query == NULL || aggregate == NULL)
@@ -875,7 +803,7 @@ selected(const wmi_query *q, const char *key)
     return false;
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_query_project(const wmi_query *q, const wmi_object *event, wmi_object **out)
 {
     if (out != NULL)

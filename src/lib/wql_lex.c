@@ -235,14 +235,9 @@ set_err(wmi_error *err, wmi_status st, size_t pos, const char *fmt, ...)
 static void
 set_err(wmi_error *err, wmi_status st, size_t pos, const char *fmt, ...)
 {
-    if (err == NULL)
-        return;
-    memset(err, 0, sizeof *err);
-    err->status = st;
-    err->column = (int)pos + 1;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->text, sizeof err->text, fmt, ap);
+    wmi_error_setv(err, st, NULL, 0, (int)pos + 1, fmt, ap);
     va_end(ap);
 }
 

@@ -13,7 +13,6 @@
  */
 #include "lib/wql_internal.h"
 
-#include "lib/export.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -47,14 +46,9 @@ fail_at(parser *p, wmi_status st, size_t pos, const char *fmt, ...)
     if (p->st != WBEM_S_NO_ERROR)
         return;
     p->st = st;
-    if (p->err == NULL)
-        return;
-    memset(p->err, 0, sizeof *p->err);
-    p->err->status = st;
-    p->err->column = (int)pos + 1;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(p->err->text, sizeof p->err->text, fmt, ap);
+    wmi_error_setv(p->err, st, NULL, 0, (int)pos + 1, fmt, ap);
     va_end(ap);
 }
 
@@ -1184,7 +1178,7 @@ parse_statement(parser *p, wmi_query *q)
     }
 }
 
-WMI_EXPORT wmi_status
+wmi_status
 wmi_query_parse(const char *text, const wmi_schema *schema, wmi_query **out, wmi_error *err)
 {
     parser p;
@@ -1273,7 +1267,7 @@ wmi_query_parse(const char *text, const wmi_schema *schema, wmi_query **out, wmi
     return WBEM_S_NO_ERROR;
 }
 
-WMI_EXPORT void
+void
 wmi_query_free(wmi_query *query)
 {
     query_free(query);
@@ -1283,31 +1277,31 @@ wmi_query_free(wmi_query *query)
  * Accessors
  * ==================================================================== */
 
-WMI_EXPORT const char *
+const char *
 wmi_query_class(const wmi_query *query)
 {
     return query ? query->from : NULL;
 }
 
-WMI_EXPORT double
+double
 wmi_query_within(const wmi_query *query)
 {
     return query ? query->within : -1.0;
 }
 
-WMI_EXPORT double
+double
 wmi_query_group_within(const wmi_query *query)
 {
     return query ? query->group_within : -1.0;
 }
 
-WMI_EXPORT size_t
+size_t
 wmi_query_group_by_count(const wmi_query *query)
 {
     return query ? query->ngroup_by : 0;
 }
 
-WMI_EXPORT const char *
+const char *
 wmi_query_group_by_at(const wmi_query *query, size_t index)
 {
     if (query == NULL || index >= query->ngroup_by)
@@ -1315,7 +1309,7 @@ wmi_query_group_by_at(const wmi_query *query, size_t index)
     return query->group_by[index].text;
 }
 
-WMI_EXPORT bool
+bool
 wmi_query_has_having(const wmi_query *query)
 {
     return query != NULL && query->having != NULL;
@@ -1353,7 +1347,7 @@ isa_target_walk(const wmi_query *q, const wql_node *n, const char *best)
     return best;
 }
 
-WMI_EXPORT const char *
+const char *
 wmi_query_isa_target(const wmi_query *q)
 {
     if (q == NULL || q->where == NULL)
@@ -1405,7 +1399,7 @@ and_chain_equalities(const wql_node *n, const char *path, const char ***out)
     return 0;
 }
 
-WMI_EXPORT size_t
+size_t
 wmi_query_equalities(const wmi_query *q, const char *path, const char ***values)
 {
     if (values == NULL)
@@ -1416,13 +1410,13 @@ wmi_query_equalities(const wmi_query *q, const char *path, const char ***values)
     return and_chain_equalities(q->where, path, values);
 }
 
-WMI_EXPORT size_t
+size_t
 wmi_query_select_count(const wmi_query *query)
 {
     return query ? query->nselect : 0;
 }
 
-WMI_EXPORT const char *
+const char *
 wmi_query_select_at(const wmi_query *query, size_t index)
 {
     if (query == NULL || index >= query->nselect)
@@ -1502,7 +1496,7 @@ print_paths(wmi_strbuf *sb, const wql_path *v, size_t n)
     return true;
 }
 
-WMI_EXPORT char *
+char *
 wmi_query_to_string(const wmi_query *q)
 {
     if (q == NULL)

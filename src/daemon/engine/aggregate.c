@@ -13,6 +13,10 @@
  * derived from __AggregateEvent, to carry the BY values
  * (wmi_query_define_aggregate_class explains the shape).
  *
+ * The groups and their windows are the library's engine (wmievent/
+ * window.h), counting in uv_now() milliseconds; this file arms its libuv
+ * timer for the next window's end and delivers what closes.
+ *
  * Loop thread only: events reach it from router_indicate on the loop, and
  * windows close on a libuv timer.
  */
@@ -27,29 +31,14 @@
 #include "daemon/engine/router.h"
 #include "daemon/log.h"
 
-struct group {
-    char *key;                   /* the BY values as compact JSON */
-    json_t *by;                  /* their values, in BY order */
-    wmi_object *representative;  /* the first event of the window */
-    uint64_t count;
-    size_t bytes;                /* size of the representative as JSON */
-    uint64_t deadline;           /* uv_now() when the window closes */
-    struct group *next;
-};
-
 struct wmid_aggregator {
     uv_loop_t *loop;
     struct wmid_router *router;
     struct wmid_filter *filter;
     const wmi_class *agg_class;  /* __AggregateEvent or the filter's subclass */
-    uint64_t window_ms;
+    wmi_window *windows;         /* the open groups: the library's engine */
     uv_timer_t timer;
     bool timer_armed;
-    struct group *head, *tail;   /* in deadline order (windows are equal) */
-    size_t ngroups;
-    json_t *index;               /* key -> (pointer as integer) */
-    uint64_t refused;            /* events over MAX_GROUPS or MAX_GROUP_BYTES */
-    size_t bytes;                /* sum of the open groups' bytes */
     uint64_t last_warn;          /* uv_now() of the last warning */
 };
 
@@ -66,20 +55,12 @@ struct wmid_aggregator {
 
 static void arm(struct wmid_aggregator *a);
 
-static void
-emit(struct wmid_aggregator *a, struct group *g)
+/* The class name of the filter's aggregate events, NULL for plain
+ * __AggregateEvent (no BY); borrowed from the router's schema. */
+static const char *
+agg_class_name(const struct wmid_aggregator *a)
 {
-    wmi_object *agg;
-    wmi_error err;
-    const char *cname = a->agg_class == NULL ? NULL : wmi_class_name(a->agg_class);
-    if (WMI_FAILED(wmi_query_make_aggregate(a->filter->query, router_schema(a->router), cname,
-                                            g->representative, g->by, g->count, &agg, &err))) {
-        log_warnx("filter %s: cannot build its __AggregateEvent: %s: %s", a->filter->qname, err.source, err.text);
-        return;
-    }
-    if (wmi_query_evaluate_having(a->filter->query, agg))
-        router_deliver_bindings(a->router, a->filter, agg, 256);
-    wmi_object_unref(agg);
+    return a->agg_class == NULL ? NULL : wmi_class_name(a->agg_class);
 }
 
 static void
@@ -87,20 +68,17 @@ close_due(struct wmid_aggregator *a)
 {
     uint64_t now = uv_now(a->loop);
     bool any = false;
-    while (a->head != NULL && a->head->deadline <= now) {
-        struct group *g = a->head;
-        a->head = g->next;
-        if (a->head == NULL)
-            a->tail = NULL;
-        json_object_del(a->index, g->key);
-        a->ngroups--;
-        a->bytes -= g->bytes;
-        emit(a, g);
+    wmi_object *agg;
+    wmi_error err;
+    wmi_status st;
+    while ((st = wmi_window_close(a->windows, now, &agg, &err)) != WBEM_S_FALSE) {
         any = true;
-        free(g->key);
-        json_decref(g->by);
-        wmi_object_unref(g->representative);
-        free(g);
+        if (WMI_FAILED(st))
+            log_warnx("filter %s: cannot build its __AggregateEvent: %s: %s", a->filter->qname, err.source,
+                      err.text);
+        else if (agg != NULL)
+            router_deliver_bindings(a->router, a->filter, agg, 256);
+        wmi_object_unref(agg);
     }
     if (any)
         router_flush(a->router);
@@ -118,68 +96,31 @@ on_timer(uv_timer_t *t)
 static void
 arm(struct wmid_aggregator *a)
 {
-    if (a->head == NULL || a->timer_armed)
+    uint64_t due;
+    if (a->timer_armed || !wmi_window_next_close(a->windows, &due))
         return;
     uint64_t now = uv_now(a->loop);
-    uv_timer_start(&a->timer, on_timer, a->head->deadline > now ? a->head->deadline - now : 0, 0);
+    uv_timer_start(&a->timer, on_timer, due > now ? due - now : 0, 0);
     a->timer_armed = true;
 }
 
 void
 aggregate_add(struct wmid_aggregator *a, wmi_object *ev)
 {
-    json_t *by = wmi_query_group_values(a->filter->query, ev);
-    if (by == NULL)
-        return;
-    char *key = json_dumps(by, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (key == NULL) {
-        json_decref(by);
-        return;
-    }
-    json_t *found = json_object_get(a->index, key);
-    if (found != NULL) {
-        struct group *g = (struct group *)(uintptr_t)json_integer_value(found);
-        g->count++;
-        free(key);
-        json_decref(by);
-        return;
-    }
-    size_t size = json_dumpb(wmi_object_json(ev), NULL, 0, JSON_COMPACT);
-    if (a->ngroups >= MAX_GROUPS || a->bytes + size > MAX_GROUP_BYTES) {
-        /* Counted, and logged at most once a second. */
-        a->refused++;
-        uint64_t now = uv_now(a->loop);
+    uint64_t now = uv_now(a->loop);
+    if (wmi_window_add(a->windows, ev, now) == WBEM_E_QUOTA_VIOLATION) {
+        /* Counted by the engine, and logged at most once a second. */
         if (now >= a->last_warn + 1000) {
+            wmi_window_stats st;
+            wmi_window_get_stats(a->windows, &st);
             a->last_warn = now;
             log_warnx("filter %s: %zu open groups holding %zu bytes (limits %d, %u); %llu event(s) not "
                       "aggregated so far",
-                      a->filter->qname, a->ngroups, a->bytes, MAX_GROUPS, MAX_GROUP_BYTES,
-                      (unsigned long long)a->refused);
+                      a->filter->qname, st.groups, st.bytes, MAX_GROUPS, MAX_GROUP_BYTES,
+                      (unsigned long long)st.refused);
         }
-        free(key);
-        json_decref(by);
         return;
     }
-    struct group *g = calloc(1, sizeof *g);
-    if (g == NULL) {
-        free(key);
-        json_decref(by);
-        return;
-    }
-    g->key = key;
-    g->by = by;
-    g->representative = wmi_object_ref(ev);
-    g->count = 1;
-    g->bytes = size;
-    a->bytes += size;
-    g->deadline = uv_now(a->loop) + a->window_ms;
-    if (a->tail)
-        a->tail->next = g;
-    else
-        a->head = g;
-    a->tail = g;
-    a->ngroups++;
-    json_object_set_new(a->index, key, json_integer((json_int_t)(uintptr_t)g));
     arm(a);
 }
 
@@ -196,11 +137,14 @@ aggregate_new(uv_loop_t *loop, struct wmid_router *r, struct wmid_filter *f)
     a->loop = loop;
     a->router = r;
     a->filter = f;
-    double w = wmi_query_group_within(f->query);
-    a->window_ms = w <= 0 ? 1 : (uint64_t)(w * 1000.0 + 0.5);
     /* NULL (plain __AggregateEvent) when the query has no BY. */
     a->agg_class = wmi_schema_get_class(router_schema(r), aggregate_class_name(f, NULL, 0));
-    a->index = json_object();
+    /* Windows count in uv_now() milliseconds. */
+    if (WMI_FAILED(wmi_window_new(f->query, router_schema(r), agg_class_name(a), 1000, &a->windows))) {
+        free(a);
+        return NULL;
+    }
+    wmi_window_set_limits(a->windows, MAX_GROUPS, MAX_GROUP_BYTES);
     uv_timer_init(loop, &a->timer);
     a->timer.data = a;
     return a;
@@ -212,6 +156,7 @@ aggregate_rebind(struct wmid_aggregator *a, struct wmid_router *r, struct wmid_f
     a->router = r;
     a->filter = f;
     a->agg_class = wmi_schema_get_class(router_schema(r), aggregate_class_name(f, NULL, 0));
+    wmi_window_rebind(a->windows, f->query, router_schema(r), agg_class_name(a));
 }
 
 static void
@@ -227,18 +172,12 @@ aggregate_free(struct wmid_aggregator *a)
         return;
     /* Windows still open at shutdown are dropped, as WMI drops them; the
      * log says how many. */
-    if (a->ngroups > 0)
+    wmi_window_stats st;
+    wmi_window_get_stats(a->windows, &st);
+    if (st.groups > 0)
         log_notice("filter %s: %zu GROUP window(s) still open at exit or reload; no __AggregateEvent raised for them",
-                   a->filter->qname, a->ngroups);
-    while (a->head != NULL) {
-        struct group *g = a->head;
-        a->head = g->next;
-        free(g->key);
-        json_decref(g->by);
-        wmi_object_unref(g->representative);
-        free(g);
-    }
-    json_decref(a->index);
+                   a->filter->qname, st.groups);
+    wmi_window_free(a->windows);
     uv_timer_stop(&a->timer);
     uv_close((uv_handle_t *)&a->timer, on_closed);
 }

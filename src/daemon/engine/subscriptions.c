@@ -307,22 +307,19 @@ clear_after(wmi_object *x, const char *origin, uint64_t *ms, wmi_error *err)
     const char *v = NULL;
     if (wmi_object_get_string(x, "ClearAfter", &v) != WBEM_S_NO_ERROR || v == NULL)
         return true;
-    if (!wmi_datetime_check(v) || strlen(v) != 25 || v[21] != ':')
+    int64_t usec;
+    if (wmi_interval_to_usec(v, &usec) != WBEM_S_NO_ERROR)
         return config_fail(err, WBEM_E_INVALID_PARAMETER, origin,
                            "ClearAfter: \"%s\" is not an interval (ddddddddHHMMSS.mmmmmm:000, for example "
                            "00000000000030.000000:000 for 30 seconds)",
                            v);
-    uint64_t f[5] = {0};
-    static const int off[] = {0, 8, 10, 12, 15}, len[] = {8, 2, 2, 2, 6};
-    for (int i = 0; i < 5; i++)
-        for (int j = 0; j < len[i]; j++)
-            f[i] = f[i] * 10 + (uint64_t)(v[off[i] + j] - '0');
-    uint64_t total = (((f[0] * 24 + f[1]) * 60 + f[2]) * 60 + f[3]) * 1000 + f[4] / 1000;
+    uint64_t total = (uint64_t)usec / 1000;
+    char least[26];
     if (total < WMID_MIN_CLEAR_MS)
         return config_fail(err, WBEM_E_VALUE_OUT_OF_RANGE, origin,
-                           "ClearAfter: \"%s\" is shorter than the shortest interval accepted, %u ms "
-                           "(00000000000000.%06u:000)",
-                           v, WMID_MIN_CLEAR_MS, WMID_MIN_CLEAR_MS * 1000);
+                           "ClearAfter: \"%s\" is shorter than the shortest interval accepted, %u ms (%s)",
+                           v, WMID_MIN_CLEAR_MS,
+                           wmi_interval_format((int64_t)WMID_MIN_CLEAR_MS * 1000, least));
     *ms = total;
     return true;
 }
