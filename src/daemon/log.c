@@ -130,3 +130,13 @@ fatalx(const char *fmt, ...)
     va_end(ap);
     exit(3);
 }
+
+bool
+wmid_fail(wmi_error *err, wmi_status st, const char *source, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    wmi_error_setv(err, st, source, 0, 0, fmt, ap);
+    va_end(ap);
+    return false;
+}

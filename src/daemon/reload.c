@@ -81,7 +81,7 @@ reload_config(void *arg, wmi_error *err, size_t *nobjects)
 {
     struct wmid_daemon *ds = arg;
     if (ds->stopping)
-        return config_fail(err, WBEM_E_SHUTTING_DOWN, ds->config_path, "the daemon is shutting down");
+        return wmid_fail(err, WBEM_E_SHUTTING_DOWN, ds->config_path, "the daemon is shutting down");
     notify_systemd("RELOADING=1");
     bool ok = reload_now(ds, err, nobjects, NULL);
     notify_systemd("READY=1");
@@ -114,7 +114,7 @@ apply_doc(struct wmid_daemon *ds, json_t *newdoc, wmi_error *err)
     size_t n;
     if (ds->stopping) {
         json_decref(newdoc);
-        return config_fail(err, WBEM_E_SHUTTING_DOWN, ds->config_path, "the daemon is shutting down");
+        return wmid_fail(err, WBEM_E_SHUTTING_DOWN, ds->config_path, "the daemon is shutting down");
     }
     bool ok = reload_now(ds, err, &n, newdoc);
     json_decref(newdoc);
@@ -174,14 +174,11 @@ repo_enum_classes_op(void *arg, const char *ns, const char *super, bool deep, wm
 static bool
 mof_fail(wmi_error *err, const json_t *op, size_t k)
 {
-    char text[sizeof err->text];
-    snprintf(text, sizeof text, "operation %zu: %.60s%s%.*s", k, err->source, err->source[0] ? ": " : "",
-             (int)(sizeof text - 100), err->text);
-    snprintf(err->text, sizeof err->text, "%s", text);
-    snprintf(err->source, sizeof err->source, "%s", json_string_value(json_object_get(op, "Source")) ?
-                                                        json_string_value(json_object_get(op, "Source")) : "MOF");
-    err->line = (int)json_integer_value(json_object_get(op, "Line"));
-    err->column = 0;
+    const char *src = json_string_value(json_object_get(op, "Source"));
+    /* The arguments may point into *err: wmi_error_set reads them first. */
+    wmi_error_set(err, err->status, src ? src : "MOF", (int)json_integer_value(json_object_get(op, "Line")), 0,
+                  "operation %zu: %.60s%s%.*s", k, err->source, err->source[0] ? ": " : "",
+                  (int)(sizeof err->text - 100), err->text);
     return false;
 }
 
@@ -277,9 +274,7 @@ repo_mofcomp_op(void *arg, const struct sec_identity *who, const json_t *ops, si
             wmi_status st = WBEM_S_FALSE;
             if (kind == NULL) {
                 st = WBEM_E_INVALID_PARAMETER;
-                memset(err, 0, sizeof *err);
-                err->status = st;
-                snprintf(err->text, sizeof err->text, "\"Kind\" is missing");
+                wmi_error_set(err, st, "", 0, 0, "\"Kind\" is missing");
             } else if (phase == 1 && strcmp(kind, "class") == 0) {
                 st = repo_put_class_in(ds->repo, doc, cur, who, ns, obj, flags, &nd, err);
             } else if (phase == 1 && strcmp(kind, "deleteclass") == 0) {
@@ -292,9 +287,7 @@ repo_mofcomp_op(void *arg, const struct sec_identity *who, const json_t *ops, si
                        strcmp(kind, "instance") != 0 && strcmp(kind, "deleteinstance") != 0 &&
                        strcmp(kind, "qualifier") != 0) {
                 st = WBEM_E_INVALID_PARAMETER;
-                memset(err, 0, sizeof *err);
-                err->status = st;
-                snprintf(err->text, sizeof err->text, "unknown Kind \"%.40s\"", kind);
+                wmi_error_set(err, st, "", 0, 0, "unknown Kind \"%.40s\"", kind);
             }
             if (st == WBEM_S_FALSE)
                 continue; /* the other phase's */

@@ -97,6 +97,17 @@ struct wmid_objects {
 #define WMID_NS_MAX 255
 
 /* ====================================================================
+ * Errors (log.c): every error is a wmi_error, filled by the library's one
+ * helper, wmi_error_set
+ * ==================================================================== */
+
+/* wmi_error_set(@err, @st, @source, 0, 0, @fmt, ...) for the daemon's
+ * loaders and checks, which report an error with no line or column (an
+ * object, a property, a request) and return false. */
+bool wmid_fail(wmi_error *err, wmi_status st, const char *source, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* ====================================================================
  * The daemon's one clock (clock.c)
  * ==================================================================== */
 

@@ -394,10 +394,9 @@ op_load(const json_t *req)
         if (reg != NULL && !json_is_null(reg))
             st = wmi_object_from_json(v->schema, reg, &v->p.registration, &err);
         if (WMI_FAILED(st)) {
-            v->p.status = st;
-            snprintf(v->p.message, sizeof v->p.message, "the registration cannot be rebuilt in the host: %.80s: %.120s",
-                     err.source, err.text);
-            log_warnx("provider %s: %s (%s); its consumers get nothing", name, v->p.message,
+            wmi_error_set(&v->p.error, st, name, 0, 0, "the registration cannot be rebuilt in the host: %.80s: %.120s",
+                          err.source, err.text);
+            log_warnx("provider %s: %s (%s); its consumers get nothing", name, v->p.error.text,
                       wmi_status_name(st) ? wmi_status_name(st) : "?");
         } else {
             plugin_load_in_process(&v->p, v->schema);
@@ -408,7 +407,7 @@ op_load(const json_t *req)
         pthread_mutex_unlock(&g.tmu);
     }
     const struct wmi_event_consumer_provider *cp = v->p.loaded ? v->p.cp : NULL;
-    send_json(json_pack("{sIsIsssIsI}", "id", id, "status", (json_int_t)v->p.status, "message", v->p.message,
+    send_json(json_pack("{sIsIsssIsI}", "id", id, "status", (json_int_t)v->p.error.status, "message", v->p.error.text,
                         "max_batch", (json_int_t)(cp ? cp->max_batch : 0), "deadline_ms",
                         (json_int_t)(cp ? cp->deadline_ms : 0)));
 }
@@ -436,7 +435,7 @@ op_find(const json_t *req)
     }
     pthread_mutex_unlock(&g.tmu);
     if (v == NULL || !v->p.loaded) {
-        reply_status(id, v == NULL ? WBEM_E_PROVIDER_NOT_FOUND : v->p.status);
+        reply_status(id, v == NULL ? WBEM_E_PROVIDER_NOT_FOUND : v->p.error.status);
         return;
     }
     struct hconsumer *c = calloc(1, sizeof *c);

@@ -52,7 +52,7 @@ try_load(const char *dir, const char *lib, struct wmid_provider *p)
     p->registration = registration();
     bool ok = plugin_load(p, &settings, schema);
     assert_int_equal(ok, p->loaded);
-    return p->status;
+    return p->error.status;
 }
 
 static void
@@ -75,7 +75,7 @@ test_good_plugin(void **state)
     assert_non_null(p.cp->find_consumer);
     assert_int_equal(p.host.abi_major, WMI_PLUGIN_ABI_MAJOR);
     assert_ptr_equal(p.host.schema, schema);
-    assert_non_null(strstr(p.message, "loaded"));
+    assert_non_null(strstr(p.error.text, "loaded"));
     release(&p);
 }
 
@@ -97,8 +97,8 @@ test_refusals(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct wmid_provider p;
         wmi_status st = try_load(dir, cases[i].lib, &p);
-        if (st != cases[i].status || strstr(p.message, cases[i].message) == NULL)
-            fail_msg("%s: got %s \"%s\"", cases[i].lib, wmi_status_name(st), p.message);
+        if (st != cases[i].status || strstr(p.error.text, cases[i].message) == NULL)
+            fail_msg("%s: got %s \"%s\"", cases[i].lib, wmi_status_name(st), p.error.text);
         assert_false(p.loaded);
         assert_null(p.dl);
         release(&p);
@@ -113,7 +113,7 @@ test_no_library(void **state)
     memset(&p, 0, sizeof p);
     p.name = (char *)"T";
     assert_false(plugin_load(&p, &settings, schema));
-    assert_int_equal(p.status, WBEM_E_INVALID_PROVIDER_REGISTRATION);
+    assert_int_equal(p.error.status, WBEM_E_INVALID_PROVIDER_REGISTRATION);
 }
 
 int

@@ -22,44 +22,14 @@
 #include "daemon/config/namespace.h"
 #include "daemon/log.h"
 
-static void
-set_err(wmi_error *err, wmi_status st, const char *source, int line, int column, const char *fmt, ...)
-    __attribute__((format(printf, 6, 7)));
-
-static void
-set_err(wmi_error *err, wmi_status st, const char *source, int line, int column, const char *fmt, ...)
-{
-    va_list ap;
-    err->status = st;
-    err->line = line;
-    err->column = column;
-    snprintf(err->source, sizeof err->source, "%s", source);
-    va_start(ap, fmt);
-    vsnprintf(err->text, sizeof err->text, fmt, ap);
-    va_end(ap);
-}
-
 /* A JSON syntax error, with jansson's wording made plain where it is
  * obscure. */
 static void
 set_json_err(wmi_error *err, const char *file, const json_error_t *jerr)
 {
     bool utf8 = strstr(jerr->text, "unable to decode byte") != NULL;
-    set_err(err, WBEM_E_INVALID_SYNTAX, file, jerr->line, jerr->column, "%s%s", jerr->text,
+    wmi_error_set(err, WBEM_E_INVALID_SYNTAX, file, jerr->line, jerr->column, "%s%s", jerr->text,
             utf8 ? " (the file is not valid UTF-8)" : "");
-}
-
-bool
-config_fail(wmi_error *err, wmi_status st, const char *origin, const char *fmt, ...)
-{
-    va_list ap;
-    err->status = st;
-    err->line = err->column = 0;
-    snprintf(err->source, sizeof err->source, "%s", origin);
-    va_start(ap, fmt);
-    vsnprintf(err->text, sizeof err->text, fmt, ap);
-    va_end(ap);
-    return false;
 }
 
 /* A path from the settings file, made absolute against the file's dir. */
@@ -147,7 +117,7 @@ apply_setting(struct wmid_settings *s, const char *path, const char *dir, const 
         if (strcmp(known_keys[i].key, key) == 0)
             break;
     if (i == sizeof known_keys / sizeof known_keys[0])
-        return config_fail(err, WBEM_E_INVALID_PARAMETER, path, "unknown setting \"%s\"", key);
+        return wmid_fail(err, WBEM_E_INVALID_PARAMETER, path, "unknown setting \"%s\"", key);
     enum key_type t = known_keys[i].type;
     if (t == K_LIST) {
         size_t k;
@@ -155,16 +125,16 @@ apply_setting(struct wmid_settings *s, const char *path, const char *dir, const 
         bool good = json_is_array(v);
         json_array_foreach(v, k, e) good &= json_is_string(e) && json_string_length(e) > 0;
         if (!good)
-            return config_fail(err, WBEM_E_TYPE_MISMATCH, path, "setting \"%s\" must be an array of names", key);
+            return wmid_fail(err, WBEM_E_TYPE_MISMATCH, path, "setting \"%s\" must be an array of names", key);
         json_decref(s->user_consumer_providers);
         s->user_consumer_providers = json_incref(v);
         return true;
     }
     if ((t == K_PATH || t == K_STRING) && (!json_is_string(v) || json_string_length(v) == 0))
-        return config_fail(err, WBEM_E_TYPE_MISMATCH, path, "setting \"%s\" must be a non-empty string", key);
+        return wmid_fail(err, WBEM_E_TYPE_MISMATCH, path, "setting \"%s\" must be a non-empty string", key);
     if ((t == K_SIZE || t == K_UINT) && (!json_is_integer(v) || json_integer_value(v) <= 0 ||
                                          (t == K_UINT && json_integer_value(v) > 86400000)))
-        return config_fail(err, WBEM_E_TYPE_MISMATCH, path, "setting \"%s\" must be a positive integer", key);
+        return wmid_fail(err, WBEM_E_TYPE_MISMATCH, path, "setting \"%s\" must be a positive integer", key);
     const char *sv = json_string_value(v);
     size_t zv = (size_t)json_integer_value(v);
     if (strcmp(key, "socket") == 0)
@@ -180,7 +150,7 @@ apply_setting(struct wmid_settings *s, const char *path, const char *dir, const 
     else if (strcmp(key, "socket_group") == 0 || strcmp(key, "admin_group") == 0) {
         struct group *gr = getgrnam(sv);
         if (gr == NULL)
-            return config_fail(err, WBEM_E_NOT_FOUND, path, "setting \"%s\": no group \"%s\"", key, sv);
+            return wmid_fail(err, WBEM_E_NOT_FOUND, path, "setting \"%s\": no group \"%s\"", key, sv);
         if (strcmp(key, "socket_group") == 0)
             s->socket_gid = (int)gr->gr_gid;
         else
@@ -188,7 +158,7 @@ apply_setting(struct wmid_settings *s, const char *path, const char *dir, const 
     } else if (strcmp(key, "log_level") == 0) {
         s->log_level = log_level_from_name(sv);
         if (s->log_level < 0)
-            return config_fail(err, WBEM_E_INVALID_PARAMETER, path,
+            return wmid_fail(err, WBEM_E_INVALID_PARAMETER, path,
                            "setting \"log_level\": \"%s\" is not one of err, warning, notice, info, debug", sv);
     } else if (t == K_SIZE) {
         *(size_t *)(void *)((char *)s + known_keys[i].off) = zv;
@@ -204,21 +174,21 @@ static bool
 check_settings(struct wmid_settings *s, const json_t *root, const char *path, wmi_error *err)
 {
     if (json_object_get(root, "queue_max_bytes") != NULL && json_object_get(root, "high_threshold_on_events") != NULL)
-        return config_fail(err, WBEM_E_INVALID_PARAMETER, path,
+        return wmid_fail(err, WBEM_E_INVALID_PARAMETER, path,
                        "\"queue_max_bytes\" is the old name of \"high_threshold_on_events\"; set one of them");
     if (s->low_threshold_on_events == 0)
         s->low_threshold_on_events = s->queue_max_bytes / 2;
     if (s->low_threshold_on_events > s->queue_max_bytes)
-        return config_fail(err, WBEM_E_INVALID_PARAMETER, path,
+        return wmid_fail(err, WBEM_E_INVALID_PARAMETER, path,
                        "setting \"low_threshold_on_events\" (%zu bytes) is above \"high_threshold_on_events\" "
                        "(%zu bytes)",
                        s->low_threshold_on_events, s->queue_max_bytes);
     if (s->suspend_after_misses > 64)
-        return config_fail(err, WBEM_E_INVALID_PARAMETER, path, "setting \"suspend_after_misses\" is at most 64");
+        return wmid_fail(err, WBEM_E_INVALID_PARAMETER, path, "setting \"suspend_after_misses\" is at most 64");
     static const char *const required[] = {"socket", "state_dir", "plugin_dir", "object_dir"};
     for (size_t i = 0; i < 4; i++)
         if (json_object_get(root, required[i]) == NULL)
-            return config_fail(err, WBEM_E_INVALID_PARAMETER, path, "missing setting \"%s\"", required[i]);
+            return wmid_fail(err, WBEM_E_INVALID_PARAMETER, path, "missing setting \"%s\"", required[i]);
     return true;
 }
 
@@ -233,7 +203,7 @@ config_load_settings(const char *path, struct wmid_settings *s, wmi_error *err)
         return false;
     }
     if (!json_is_object(root)) {
-        set_err(err, WBEM_E_INVALID_PARAMETER, path, 1, 1, "the settings file holds one JSON object");
+        wmi_error_set(err, WBEM_E_INVALID_PARAMETER, path, 1, 1, "the settings file holds one JSON object");
         json_decref(root);
         return false;
     }
@@ -290,7 +260,7 @@ list_json(const char *dir, wmi_error *err)
 {
     DIR *d = opendir(dir);
     if (d == NULL) {
-        set_err(err, WBEM_E_NOT_FOUND, dir, 0, 0, "cannot open the object dir: %s", strerror(errno));
+        wmi_error_set(err, WBEM_E_NOT_FOUND, dir, 0, 0, "cannot open the object dir: %s", strerror(errno));
         return NULL;
     }
     size_t n = 0, cap = 16;
@@ -369,23 +339,23 @@ add_class(struct wmid_objects *o, const json_t *def, const char *ns, const char 
     const char *name = json_string_value(json_object_get(def, "__CLASS"));
     const char *super = json_string_value(json_object_get(def, "__SUPERCLASS"));
     if (!json_is_object(def))
-        return config_fail(err, WBEM_E_INVALID_OBJECT, where, "Class: not an object");
+        return wmid_fail(err, WBEM_E_INVALID_OBJECT, where, "Class: not an object");
     if (!ns_exists(o->namespaces, ns))
-        return config_fail(err, WBEM_E_INVALID_NAMESPACE, where, "namespace %s does not exist", ns);
+        return wmid_fail(err, WBEM_E_INVALID_NAMESPACE, where, "namespace %s does not exist", ns);
     if (super != NULL && !ns_class_in(o->class_ns, super, ns))
-        return config_fail(err, WBEM_E_INVALID_SUPERCLASS, where,
+        return wmid_fail(err, WBEM_E_INVALID_SUPERCLASS, where,
                            "__SUPERCLASS: class %s is in namespace %s, not in %s", super,
                            ns_class_home(o->class_ns, super), ns);
     const char *home = name != NULL ? ns_class_home(o->class_ns, name) : NULL;
     if (home != NULL && strcasecmp(home, ns) != 0)
-        return config_fail(err, WBEM_E_ALREADY_EXISTS, where,
+        return wmid_fail(err, WBEM_E_ALREADY_EXISTS, where,
                            "class %s is defined in namespace %s already (class names are unique across "
                            "namespaces here)", name, home);
     wmi_error cerr;
     if (WMI_FAILED(wmi_schema_add_class_json(o->schema, def, &cerr)))
-        return config_fail(err, cerr.status, where, "%s%s%s", cerr.source, cerr.source[0] ? ": " : "", cerr.text);
+        return wmid_fail(err, cerr.status, where, "%s%s%s", cerr.source, cerr.source[0] ? ": " : "", cerr.text);
     if (!ns_set_class_home(o, name, ns))
-        return config_fail(err, WBEM_E_OUT_OF_MEMORY, where, "out of memory");
+        return wmid_fail(err, WBEM_E_OUT_OF_MEMORY, where, "out of memory");
     return true;
 }
 
@@ -396,16 +366,16 @@ add_instance(struct wmid_objects *o, const json_t *obj, const char *ns, long own
 {
     const char *cls = json_string_value(json_object_get(obj, "__CLASS"));
     if (!json_is_object(obj))
-        return config_fail(err, WBEM_E_INVALID_OBJECT, where, "Instance: not an object");
+        return wmid_fail(err, WBEM_E_INVALID_OBJECT, where, "Instance: not an object");
     if (!ns_exists(o->namespaces, ns))
-        return config_fail(err, WBEM_E_INVALID_NAMESPACE, where, "namespace %s does not exist", ns);
+        return wmid_fail(err, WBEM_E_INVALID_NAMESPACE, where, "namespace %s does not exist", ns);
     if (cls != NULL && !ns_class_in(o->class_ns, cls, ns))
-        return config_fail(err, WBEM_E_INVALID_CLASS, where, "__CLASS: class %s is in namespace %s, not in %s", cls,
+        return wmid_fail(err, WBEM_E_INVALID_CLASS, where, "__CLASS: class %s is in namespace %s, not in %s", cls,
                            ns_class_home(o->class_ns, cls), ns);
     wmi_error oerr;
     wmi_object *inst;
     if (WMI_FAILED(wmi_object_from_json(o->schema, obj, &inst, &oerr)))
-        return config_fail(err, oerr.status, where, "%s%s%s", oerr.source, oerr.source[0] ? ": " : "", oerr.text);
+        return wmid_fail(err, oerr.status, where, "%s%s%s", oerr.source, oerr.source[0] ? ": " : "", oerr.text);
     wmi_object **ni = realloc(o->instances, (o->ninstances + 1) * sizeof *ni);
     if (ni != NULL)
         o->instances = ni;
@@ -414,7 +384,7 @@ add_instance(struct wmid_objects *o, const json_t *obj, const char *ns, long own
         o->owners = no;
     if (ni == NULL || no == NULL || json_array_append_new(o->ns, json_string(ns)) != 0) {
         wmi_object_unref(inst);
-        return config_fail(err, WBEM_E_OUT_OF_MEMORY, where, "out of memory");
+        return wmid_fail(err, WBEM_E_OUT_OF_MEMORY, where, "out of memory");
     }
     o->owners[o->ninstances] = owner;
     o->instances[o->ninstances++] = inst;
@@ -475,7 +445,7 @@ config_load_objects(const char *dir, struct wmid_objects *o, wmi_error *err)
     o->origins = json_array();
     bool ok = docs != NULL && o->schema != NULL && o->origins != NULL && ns_init(o);
     if (!ok)
-        config_fail(err, WBEM_E_OUT_OF_MEMORY, dir, "out of memory");
+        wmid_fail(err, WBEM_E_OUT_OF_MEMORY, dir, "out of memory");
     char where[600];
 
     /* Pass 1: parse every file, so that syntax errors come first. */
@@ -486,7 +456,7 @@ config_load_objects(const char *dir, struct wmid_objects *o, wmi_error *err)
             set_json_err(err, files[f], &jerr);
             ok = false;
         } else if (!json_is_array(docs[f])) {
-            set_err(err, WBEM_E_INVALID_PARAMETER, files[f], 1, 1,
+            wmi_error_set(err, WBEM_E_INVALID_PARAMETER, files[f], 1, 1,
                     "an object file holds a JSON array of instances and class definitions");
             ok = false;
         }

@@ -6,12 +6,6 @@
 
 #include "daemon/wmieventd.h"
 
-/*
- * Fill @err (status, "file: object N (...)" origin, message; no line or
- * column) and return false: the one way loaders report a config error.
- */
-bool config_fail(wmi_error *err, wmi_status st, const char *origin, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
 /* Load the daemon settings; on error prints nothing and fills @err. */
 bool config_load_settings(const char *path, struct wmid_settings *s, wmi_error *err);
 void config_free_settings(struct wmid_settings *s);

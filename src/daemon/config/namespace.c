@@ -206,7 +206,7 @@ ns_of_object(const json_t *obj, const char *member, wmi_error *err, const char *
         return strdup(WMID_NS_DEFAULT);
     char *ns = json_is_string(v) ? ns_normalize(json_string_value(v)) : NULL;
     if (ns == NULL || !ns_is_valid(ns)) {
-        config_fail(err, WBEM_E_INVALID_NAMESPACE, origin, "%s: \"%.200s\" is not a namespace (root\\...)", member,
+        wmid_fail(err, WBEM_E_INVALID_NAMESPACE, origin, "%s: \"%.200s\" is not a namespace (root\\...)", member,
                     json_is_string(v) ? json_string_value(v) : "not a string");
         free(ns);
         return NULL;
@@ -223,7 +223,7 @@ ns_declare(struct wmid_objects *o, const json_t *ns_instances, wmi_error *err)
     json_t *e;
     json_t *fresh = json_object();
     if (fresh == NULL)
-        return config_fail(err, WBEM_E_OUT_OF_MEMORY, "", "out of memory");
+        return wmid_fail(err, WBEM_E_OUT_OF_MEMORY, "", "out of memory");
     json_array_foreach(ns_instances, i, e) {
         const char *parent = json_string_value(json_object_get(e, "Parent"));
         const char *name = json_string_value(json_object_get(e, "Name"));
@@ -231,22 +231,22 @@ ns_declare(struct wmid_objects *o, const json_t *ns_instances, wmi_error *err)
         char *full = NULL;
         if (name == NULL || name[0] == '\0' || strpbrk(name, "\\/:\".=") != NULL) {
             json_decref(fresh);
-            return config_fail(err, WBEM_E_INVALID_NAMESPACE, origin,
+            return wmid_fail(err, WBEM_E_INVALID_NAMESPACE, origin,
                                "Name: \"%.200s\" is not a namespace name (one path segment)", name ? name : "");
         }
         if (asprintf(&full, "%s\\%s", parent, name) < 0) {
             json_decref(fresh);
-            return config_fail(err, WBEM_E_OUT_OF_MEMORY, origin, "out of memory");
+            return wmid_fail(err, WBEM_E_OUT_OF_MEMORY, origin, "out of memory");
         }
         char *norm = ns_normalize(full);
         free(full);
         if (norm == NULL) {
             json_decref(fresh);
-            return config_fail(err, WBEM_E_OUT_OF_MEMORY, origin, "out of memory");
+            return wmid_fail(err, WBEM_E_OUT_OF_MEMORY, origin, "out of memory");
         }
         if (!ns_is_valid(norm)) {
             json_decref(fresh);
-            config_fail(err, WBEM_E_INVALID_NAMESPACE, origin,
+            wmid_fail(err, WBEM_E_INVALID_NAMESPACE, origin,
                         "Name: namespace %.200s is not valid (at most %d bytes, no control characters)", norm,
                         WMID_NS_MAX);
             free(norm);
@@ -269,7 +269,7 @@ ns_declare(struct wmid_objects *o, const json_t *ns_instances, wmi_error *err)
     json_object_foreach(fresh, k, v) {
         const char *parent = json_string_value(json_array_get(v, 0));
         if (parent == NULL || json_object_get(o->namespaces, parent) == NULL) {
-            config_fail(err, WBEM_E_INVALID_NAMESPACE, json_string_value(json_array_get(v, 1)),
+            wmid_fail(err, WBEM_E_INVALID_NAMESPACE, json_string_value(json_array_get(v, 1)),
                         "namespace %s: its parent %s does not exist", k, parent ? parent : "?");
             json_decref(fresh);
             return false;

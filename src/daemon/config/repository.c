@@ -48,22 +48,6 @@ struct wmid_repo {
     json_t *doc;
 };
 
-static bool
-fail(wmi_error *err, wmi_status st, const char *source, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static bool
-fail(wmi_error *err, wmi_status st, const char *source, const char *fmt, ...)
-{
-    va_list ap;
-    memset(err, 0, sizeof *err);
-    err->status = st;
-    snprintf(err->source, sizeof err->source, "%s", source ? source : "");
-    va_start(ap, fmt);
-    vsnprintf(err->text, sizeof err->text, fmt, ap);
-    va_end(ap);
-    return false;
-}
-
 /* ====================================================================
  * The document
  * ==================================================================== */
@@ -82,7 +66,7 @@ repo_open(const char *state_dir, wmi_error *err)
         if (r != NULL)
             free(r->dir);
         free(r);
-        fail(err, WBEM_E_OUT_OF_MEMORY, state_dir, "out of memory");
+        wmid_fail(err, WBEM_E_OUT_OF_MEMORY, state_dir, "out of memory");
         return NULL;
     }
     json_error_t jerr;
@@ -91,15 +75,11 @@ repo_open(const char *state_dir, wmi_error *err)
         r->doc = empty_doc();
     } else if (r->doc == NULL) {
         memset(err, 0, sizeof *err);
-        err->status = WBEM_E_INVALID_SYNTAX;
-        err->line = jerr.line;
-        err->column = jerr.column;
-        snprintf(err->source, sizeof err->source, "%s", r->path);
-        snprintf(err->text, sizeof err->text, "%s", jerr.text);
+        wmi_error_set(err, WBEM_E_INVALID_SYNTAX, r->path, jerr.line, jerr.column, "%s", jerr.text);
         repo_close(r);
         return NULL;
     } else if (!json_is_array(json_object_get(r->doc, "Objects"))) {
-        fail(err, WBEM_E_INVALID_PARAMETER, r->path, "Objects: the repository file holds {\"Objects\": [...]}");
+        wmid_fail(err, WBEM_E_INVALID_PARAMETER, r->path, "Objects: the repository file holds {\"Objects\": [...]}");
         repo_close(r);
         return NULL;
     }
@@ -149,9 +129,9 @@ repo_save(struct wmid_repo *r, json_t *doc, wmi_error *err)
 {
     char *tmp = NULL;
     if (mkdir(r->dir, 0700) != 0 && errno != EEXIST)
-        return fail(err, WBEM_E_ACCESS_DENIED, r->dir, "cannot create the state directory: %s", strerror(errno));
+        return wmid_fail(err, WBEM_E_ACCESS_DENIED, r->dir, "cannot create the state directory: %s", strerror(errno));
     if (asprintf(&tmp, "%s.tmp", r->path) < 0)
-        return fail(err, WBEM_E_OUT_OF_MEMORY, r->path, "out of memory");
+        return wmid_fail(err, WBEM_E_OUT_OF_MEMORY, r->path, "out of memory");
     char *text = json_dumps(doc, JSON_INDENT(1) | JSON_SORT_KEYS);
     int fd = text != NULL ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : -1;
     bool ok = fd >= 0;
@@ -175,7 +155,7 @@ repo_save(struct wmid_repo *r, json_t *doc, wmi_error *err)
     if (!ok) {
         unlink(tmp);
         free(tmp);
-        return fail(err, WBEM_E_FAILED, r->path, "cannot write the repository: %s", strerror(saved));
+        return wmid_fail(err, WBEM_E_FAILED, r->path, "cannot write the repository: %s", strerror(saved));
     }
     free(tmp);
     /* The rename is durable only once the directory is. */
@@ -309,7 +289,7 @@ repo_request_ns(const struct wmid_objects *cur, const json_t *doc, const char *p
 {
     char *out = path_ns != NULL ? strdup(path_ns) : ns_normalize(ns != NULL ? ns : WMID_NS_DEFAULT);
     if (out == NULL || !ns_is_valid(out) || !ns_known(cur, doc, out)) {
-        fail(err, WBEM_E_INVALID_NAMESPACE, "Namespace", "namespace %s does not exist",
+        wmid_fail(err, WBEM_E_INVALID_NAMESPACE, "Namespace", "namespace %s does not exist",
              out ? out : (path_ns ? path_ns : ns ? ns : "?"));
         free(out);
         return NULL;
@@ -409,14 +389,14 @@ repo_put_in(struct wmid_repo *r, const json_t *base, const struct wmid_objects *
         return err->status;
     const char *cname = json_string_value(json_object_get(instance, "__CLASS"));
     if (cname != NULL && !ns_class_in(cur->class_ns, cname, where)) {
-        fail(err, WBEM_E_INVALID_CLASS, "Instance", "class %s is in namespace %s, not in %s", cname,
+        wmid_fail(err, WBEM_E_INVALID_CLASS, "Instance", "class %s is in namespace %s, not in %s", cname,
              ns_class_home(cur->class_ns, cname), where);
         free(where);
         return err->status;
     }
     if (WMI_FAILED(wmi_object_from_json(cur->schema, instance, &o, err))) {
         if (err->source[0] == '\0')
-            snprintf(err->source, sizeof err->source, "Instance");
+            wmi_error_set(err, err->status, "Instance", err->line, err->column, "%s", err->text);
         free(where);
         return err->status;
     }
@@ -424,31 +404,31 @@ repo_put_in(struct wmid_repo *r, const json_t *base, const struct wmid_objects *
     char *cls = NULL, *path = wmi_object_get_path(o);
     json_t *keys = NULL;
     if (!repository_holds(wmi_object_class(o))) {
-        fail(err, WBEM_E_INVALID_OPERATION, "Instance",
+        wmid_fail(err, WBEM_E_INVALID_OPERATION, "Instance",
              "instances of %s are not kept in the repository (provider classes and events are read-only)",
              wmi_object_class_name(o));
     } else if (admin_only(o) && !who->admin) {
-        fail(err, WBEM_E_ACCESS_DENIED, "Instance", "only administrators may create or change %s instances",
+        wmid_fail(err, WBEM_E_ACCESS_DENIED, "Instance", "only administrators may create or change %s instances",
              wmi_object_class_name(o));
     } else if (path == NULL || WMI_FAILED(wmi_path_parse(path, &cls, &keys))) {
-        fail(err, WBEM_E_INVALID_OBJECT, "Instance", "the instance's key properties are not all set");
+        wmid_fail(err, WBEM_E_INVALID_OBJECT, "Instance", "the instance's key properties are not all set");
     } else {
         long i = find_object(cur, where, cls, keys);
         bool exists = i >= 0;
         if (exists && !is_runtime(r, cur, (size_t)i)) {
-            fail(err, WBEM_E_ACCESS_DENIED, json_string_value(json_array_get(cur->origins, (size_t)i)),
+            wmid_fail(err, WBEM_E_ACCESS_DENIED, json_string_value(json_array_get(cur->origins, (size_t)i)),
                  "%s is declared in the object dir; change it there, not at run time", path);
         } else if (exists && !who->admin && (cur->owners == NULL || cur->owners[i] != who->uid)) {
-            fail(err, WBEM_E_ACCESS_DENIED, "Instance", "%s was created by someone else", path);
+            wmid_fail(err, WBEM_E_ACCESS_DENIED, "Instance", "%s was created by someone else", path);
         } else if (exists && (flags & 0x3) == WMID_PUT_CREATE_ONLY) {
-            fail(err, WBEM_E_ALREADY_EXISTS, "Instance", "%s exists (WBEM_FLAG_CREATE_ONLY)", path);
+            wmid_fail(err, WBEM_E_ALREADY_EXISTS, "Instance", "%s exists (WBEM_FLAG_CREATE_ONLY)", path);
         } else if (!exists && (flags & 0x3) == WMID_PUT_UPDATE_ONLY) {
-            fail(err, WBEM_E_NOT_FOUND, "Instance", "%s does not exist (WBEM_FLAG_UPDATE_ONLY)", path);
+            wmid_fail(err, WBEM_E_NOT_FOUND, "Instance", "%s does not exist (WBEM_FLAG_UPDATE_ONLY)", path);
         } else {
             long di = doc_index(base, cur->schema, where, cls, keys);
             if (!exists && di >= 0 && (flags & 0x3) == WMID_PUT_CREATE_ONLY) {
                 /* Created earlier in the same batch (MofComp). */
-                fail(err, WBEM_E_ALREADY_EXISTS, "Instance", "%s exists (WBEM_FLAG_CREATE_ONLY)", path);
+                wmid_fail(err, WBEM_E_ALREADY_EXISTS, "Instance", "%s exists (WBEM_FLAG_CREATE_ONLY)", path);
                 goto out;
             }
             json_t *doc = json_deep_copy(base);
@@ -462,7 +442,7 @@ repo_put_in(struct wmid_repo *r, const json_t *base, const struct wmid_objects *
             if (doc == NULL || e == NULL) {
                 json_decref(doc);
                 json_decref(e);
-                fail(err, WBEM_E_OUT_OF_MEMORY, "", "out of memory");
+                wmid_fail(err, WBEM_E_OUT_OF_MEMORY, "", "out of memory");
             } else {
                 if (di >= 0)
                     json_array_set_new(list, (size_t)di, e);
@@ -529,30 +509,30 @@ repo_delete_in(struct wmid_repo *r, const json_t *base, const struct wmid_object
     const char *rel = ns_split_path(path, &pns);
     if (rel == NULL || WMI_FAILED(wmi_path_parse(rel, &cls, &keys))) {
         free(pns);
-        fail(err, WBEM_E_INVALID_OBJECT_PATH, "Path", "\"%s\" is not an object path", path ? path : "");
+        wmid_fail(err, WBEM_E_INVALID_OBJECT_PATH, "Path", "\"%s\" is not an object path", path ? path : "");
         return err->status;
     }
     long i = -1;
     if ((where = repo_request_ns(cur, base, pns, ns, err)) == NULL) {
         /* @err says why */
     } else if (wmi_schema_get_class(cur->schema, cls) == NULL || !ns_class_in(cur->class_ns, cls, where)) {
-        fail(err, WBEM_E_INVALID_CLASS, "Path", "no class %s in namespace %s", cls, where);
+        wmid_fail(err, WBEM_E_INVALID_CLASS, "Path", "no class %s in namespace %s", cls, where);
     } else if ((i = find_object(cur, where, cls, keys)) < 0) {
-        fail(err, WBEM_E_NOT_FOUND, "Path", "no object %s in namespace %s", rel, where);
+        wmid_fail(err, WBEM_E_NOT_FOUND, "Path", "no object %s in namespace %s", rel, where);
     } else if (!is_runtime(r, cur, (size_t)i)) {
-        fail(err, WBEM_E_ACCESS_DENIED, json_string_value(json_array_get(cur->origins, (size_t)i)),
+        wmid_fail(err, WBEM_E_ACCESS_DENIED, json_string_value(json_array_get(cur->origins, (size_t)i)),
              "%s is declared in the object dir; remove it there", path);
     } else if (!who->admin && (cur->owners == NULL || cur->owners[i] != who->uid)) {
-        fail(err, WBEM_E_ACCESS_DENIED, "Path", "%s was created by someone else", path);
+        wmid_fail(err, WBEM_E_ACCESS_DENIED, "Path", "%s was created by someone else", path);
     } else if (admin_only(cur->instances[i]) && !who->admin) {
-        fail(err, WBEM_E_ACCESS_DENIED, "Path", "only administrators may delete %s instances",
+        wmid_fail(err, WBEM_E_ACCESS_DENIED, "Path", "only administrators may delete %s instances",
              wmi_object_class_name(cur->instances[i]));
     } else {
         long di = doc_index(base, cur->schema, where, cls, keys);
         json_t *doc = json_deep_copy(base);
         if (doc == NULL || di < 0) {
             json_decref(doc);
-            fail(err, WBEM_E_FAILED, r->path, "the object is not in the repository file");
+            wmid_fail(err, WBEM_E_FAILED, r->path, "the object is not in the repository file");
         } else {
             json_array_remove(json_object_get(doc, "Objects"), (size_t)di);
             const char *name = NULL;
@@ -596,11 +576,11 @@ repo_put_class_in(struct wmid_repo *r, const json_t *base, const struct wmid_obj
     *newdoc = NULL;
     const char *name = json_string_value(json_object_get(cls, "__CLASS"));
     if (!json_is_object(cls) || name == NULL || name[0] == '\0') {
-        fail(err, WBEM_E_INVALID_PARAMETER, "Class", "a class definition is an object with \"__CLASS\"");
+        wmid_fail(err, WBEM_E_INVALID_PARAMETER, "Class", "a class definition is an object with \"__CLASS\"");
         return err->status;
     }
     if (!who->admin) {
-        fail(err, WBEM_E_ACCESS_DENIED, "Class", "only administrators may create or change classes");
+        wmid_fail(err, WBEM_E_ACCESS_DENIED, "Class", "only administrators may create or change classes");
         return err->status;
     }
     const char *cns = json_string_value(json_object_get(cls, "__NAMESPACE"));
@@ -612,14 +592,14 @@ repo_put_class_in(struct wmid_repo *r, const json_t *base, const struct wmid_obj
     const char *home = ci >= 0 ? entry_ns(json_array_get(json_object_get(base, "Classes"), (size_t)ci))
                                : ns_class_home(cur->class_ns, name);
     if (known && ci < 0)
-        fail(err, WBEM_E_ACCESS_DENIED, "Class", "class %s is built in or defined in the object dir", name);
+        wmid_fail(err, WBEM_E_ACCESS_DENIED, "Class", "class %s is built in or defined in the object dir", name);
     else if (home != NULL && strcmp(home, where) != 0)
-        fail(err, WBEM_E_ALREADY_EXISTS, "Class",
+        wmid_fail(err, WBEM_E_ALREADY_EXISTS, "Class",
              "class %s is defined in namespace %s (class names are unique across namespaces here)", name, home);
     else if (ci >= 0 && (flags & 0x3) == WMID_PUT_CREATE_ONLY)
-        fail(err, WBEM_E_ALREADY_EXISTS, "Class", "class %s exists (WBEM_FLAG_CREATE_ONLY)", name);
+        wmid_fail(err, WBEM_E_ALREADY_EXISTS, "Class", "class %s exists (WBEM_FLAG_CREATE_ONLY)", name);
     else if (ci < 0 && (flags & 0x3) == WMID_PUT_UPDATE_ONLY)
-        fail(err, WBEM_E_NOT_FOUND, "Class", "class %s does not exist (WBEM_FLAG_UPDATE_ONLY)", name);
+        wmid_fail(err, WBEM_E_NOT_FOUND, "Class", "class %s does not exist (WBEM_FLAG_UPDATE_ONLY)", name);
     else
         err->status = WBEM_S_NO_ERROR;
     /* Check it on its own against the current classes: the reload checks
@@ -632,7 +612,7 @@ repo_put_class_in(struct wmid_repo *r, const json_t *base, const struct wmid_obj
         json_decref(doc);
         json_decref(def);
         free(where);
-        fail(err, WBEM_E_OUT_OF_MEMORY, "", "out of memory");
+        wmid_fail(err, WBEM_E_OUT_OF_MEMORY, "", "out of memory");
         return err->status;
     }
     if (WMI_FAILED(err->status)) {
@@ -659,7 +639,7 @@ repo_delete_class_in(struct wmid_repo *r, const json_t *base, const struct wmid_
     (void)r;
     *newdoc = NULL;
     if (name == NULL || !who->admin) {
-        fail(err, name == NULL ? WBEM_E_INVALID_PARAMETER : WBEM_E_ACCESS_DENIED, "ClassName",
+        wmid_fail(err, name == NULL ? WBEM_E_INVALID_PARAMETER : WBEM_E_ACCESS_DENIED, "ClassName",
              name == NULL ? "DeleteClass needs \"ClassName\"" : "only administrators may delete classes");
         return err->status;
     }
@@ -669,9 +649,9 @@ repo_delete_class_in(struct wmid_repo *r, const json_t *base, const struct wmid_
     const wmi_class *target = wmi_schema_get_class(cur->schema, name);
     bool here = target != NULL && ns_class_in(cur->class_ns, name, where);
     if (!here)
-        fail(err, WBEM_E_NOT_FOUND, "ClassName", "no class %s in namespace %s", name, where);
+        wmid_fail(err, WBEM_E_NOT_FOUND, "ClassName", "no class %s in namespace %s", name, where);
     else if (class_index(base, name) < 0)
-        fail(err, WBEM_E_ACCESS_DENIED, "ClassName", "class %s is built in or defined in the object dir", name);
+        wmid_fail(err, WBEM_E_ACCESS_DENIED, "ClassName", "class %s is built in or defined in the object dir", name);
     free(where);
     if (!here || class_index(base, name) < 0)
         return err->status;

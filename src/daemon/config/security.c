@@ -426,14 +426,9 @@ static void fail(struct parser *p, wmi_status st, size_t pos, const char *fmt, .
 static void
 fail(struct parser *p, wmi_status st, size_t pos, const char *fmt, ...)
 {
-    if (p->err == NULL)
-        return;
-    memset(p->err, 0, sizeof *p->err);
-    p->err->status = st;
-    p->err->column = (int)pos + 1;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(p->err->text, sizeof p->err->text, fmt, ap);
+    wmi_error_setv(p->err, st, "", 0, (int)pos + 1, fmt, ap);
     va_end(ap);
 }
 
@@ -952,9 +947,7 @@ sec_descriptor_parse(const char *sddl, wmi_error *err)
 {
     struct parser p = {sddl, 0, err};
     if (sddl == NULL) {
-        fail(&p, WBEM_E_INVALID_PARAMETER, 0, "no descriptor text");
-        if (err != NULL)
-            err->column = 0;
+        wmi_error_set(err, WBEM_E_INVALID_PARAMETER, "", 0, 0, "no descriptor text");
         return NULL;
     }
     p.len = strnlen(sddl, (size_t)SEC_MAX_SDDL + 1);

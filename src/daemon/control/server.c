@@ -480,12 +480,12 @@ control_new(uv_loop_t *loop, const struct wmid_settings *s, struct wmid_router *
     }
     free(dir);
     if (strlen(s->socket_path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-        snprintf(err->text, sizeof err->text, "socket path is longer than %zu bytes",
-                 sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+        wmi_error_set(err, WBEM_E_FAILED, s->socket_path, 0, 0, "socket path is longer than %zu bytes",
+                      sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
         goto fail;
     }
     if (socket_in_use(s->socket_path)) {
-        snprintf(err->text, sizeof err->text, "another daemon is listening on this socket");
+        wmi_error_set(err, WBEM_E_FAILED, s->socket_path, 0, 0, "another daemon is listening on this socket");
         goto fail;
     }
     unlink(s->socket_path);
@@ -497,7 +497,7 @@ control_new(uv_loop_t *loop, const struct wmid_settings *s, struct wmid_router *
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&ctl->listener, 128, on_connection);
     if (rc != 0) {
-        snprintf(err->text, sizeof err->text, "cannot listen: %s", uv_strerror(rc));
+        wmi_error_set(err, WBEM_E_FAILED, s->socket_path, 0, 0, "cannot listen: %s", uv_strerror(rc));
         uv_close((uv_handle_t *)&ctl->listener, NULL);
         uv_run(loop, UV_RUN_NOWAIT);
         goto fail;
@@ -509,9 +509,6 @@ control_new(uv_loop_t *loop, const struct wmid_settings *s, struct wmid_router *
     log_info("control: listening on %s", s->socket_path);
     return ctl;
 fail:
-    err->status = WBEM_E_FAILED;
-    err->line = err->column = 0;
-    snprintf(err->source, sizeof err->source, "%s", s->socket_path);
     json_decref(ctl->errors_by_status);
     free(ctl);
     return NULL;

@@ -302,9 +302,7 @@ temp_parse(const wmi_schema *schema, const char *text, wmi_error *err)
         return NULL;
     }
     if (intrinsic_needs_polling(schema, q)) {
-        err->status = WBEM_E_NOT_SUPPORTED;
-        err->column = 0;
-        snprintf(err->text, sizeof err->text,
+        wmi_error_set(err, WBEM_E_NOT_SUPPORTED, err->source, err->line, 0,
                  "intrinsic events of %s come from polling an instance provider, which only permanent "
                  "__EventFilter subscriptions do; temporary consumers receive indicated events only",
                  wmi_query_isa_target(q));
@@ -312,9 +310,7 @@ temp_parse(const wmi_schema *schema, const char *text, wmi_error *err)
         return NULL;
     }
     if (wmi_query_group_within(q) >= 0) {
-        err->status = WBEM_E_NOT_SUPPORTED;
-        err->column = 0;
-        snprintf(err->text, sizeof err->text,
+        wmi_error_set(err, WBEM_E_NOT_SUPPORTED, err->source, err->line, 0,
                  "GROUP WITHIN is served for permanent __EventFilter subscriptions only");
         wmi_query_free(q);
         return NULL;
@@ -378,9 +374,7 @@ temp_parse_in(struct wmid_control *ctl, const char *text, const char *ns, wmi_er
         const char *qcls[] = {wmi_query_class(q), wmi_query_isa_target(q)};
         for (size_t k = 0; k < 2; k++) {
             if (q != NULL && qcls[k] != NULL && !router_class_in(ctl->router, qcls[k], ns)) {
-                memset(err, 0, sizeof *err);
-                err->status = WBEM_E_INVALID_CLASS;
-                snprintf(err->text, sizeof err->text, "class %.60s is in namespace %.100s, not in %.100s", qcls[k],
+                wmi_error_set(err, WBEM_E_INVALID_CLASS, "", 0, 0, "class %.60s is in namespace %.100s, not in %.100s", qcls[k],
                          router_class_home(ctl->router, qcls[k]), ns);
                 wmi_query_free(q);
                 q = NULL;

@@ -53,14 +53,12 @@ router_prepare_providers(struct wmid_router *r, const struct wmid_settings *s)
         /* Never tried: the status build() gave it.  A failed load keeps its
          * status until the next attempt, an idle unload its message. */
         bool fresh = p->life.loads == 0 && !p->life.unloaded_idle &&
-                     (p->status == WBEM_E_PROVIDER_NOT_FOUND || p->status == WBEM_S_FALSE);
+                     (p->error.status == WBEM_E_PROVIDER_NOT_FOUND || p->error.status == WBEM_S_FALSE);
         if (!used) {
-            p->status = WBEM_S_FALSE;
-            snprintf(p->message, sizeof p->message, "not loaded: no logical consumer uses it");
+            wmi_error_set(&p->error, WBEM_S_FALSE, p->name, 0, 0, "not loaded: no logical consumer uses it");
         } else if (fresh) {
-            p->status = WBEM_S_FALSE;
-            snprintf(p->message, sizeof p->message,
-                     "not loaded yet: it loads when an event must first be delivered to one of its consumers");
+            wmi_error_set(&p->error, WBEM_S_FALSE, p->name, 0, 0,
+                          "not loaded yet: it loads when an event must first be delivered to one of its consumers");
         }
     }
     for (size_t j = 0; j < r->nconsumers; j++) {
@@ -184,9 +182,8 @@ router_sweep_idle(struct wmid_router *r, uint64_t now)
         p->life.unloads++;
         p->life.unloaded_idle = true;
         p->life.idle_since_ms = 0;
-        p->status = WBEM_S_FALSE;
-        snprintf(p->message, sizeof p->message,
-                 "unloaded when idle (ClearAfter %llu ms); it loads again at the next event for one of its "
+        wmi_error_set(&p->error, WBEM_S_FALSE, p->name, 0, 0,
+                      "unloaded when idle (ClearAfter %llu ms); it loads again at the next event for one of its "
                  "consumers",
                  (unsigned long long)r->cc.provider_ms);
     }

@@ -133,8 +133,8 @@ router_stats_json(struct wmid_router *r)
         const char *state = p->loaded ? "loaded" : p->life.unloaded_idle ? "unloaded when idle" : "not loaded";
         json_object_set_new(providers, p->name,
                             json_pack("{sssssssIsssIsIsosI}", "state", state, "library", p->library ? p->library : "",
-                                      "status", wmi_status_name(p->status) ? wmi_status_name(p->status) : "unknown",
-                                      "status_code", (json_int_t)p->status, "message", p->message, "loads",
+                                      "status", wmi_status_name(p->error.status) ? wmi_status_name(p->error.status) : "unknown",
+                                      "status_code", (json_int_t)p->error.status, "message", p->error.text, "loads",
                                       (json_int_t)p->life.loads, "unloads", (json_int_t)p->life.unloads,
                                       "last_used", wmid_moment_json(last), "sinks", (json_int_t)nsinks));
         if (!p->loaded && p->life.retry_at_ms > wmid_now_ms())

@@ -227,10 +227,10 @@ registration_provider(struct wmid_router *r, wmi_object *x, const char *origin, 
     const char *pname = NULL;
     struct wmid_provider *p = NULL;
     if (ppath == NULL || WMI_FAILED(wmi_path_parse(ppath, &pclass, &keys)) || (pname = path_name_key(keys)) == NULL)
-        config_fail(err, WBEM_E_INVALID_PROVIDER_REGISTRATION, origin,
+        wmid_fail(err, WBEM_E_INVALID_PROVIDER_REGISTRATION, origin,
                     "Provider: expected a path such as __Win32Provider.Name=\"X\"");
     else if ((p = find_provider(r, pname)) == NULL)
-        config_fail(err, WBEM_E_PROVIDER_NOT_FOUND, origin, "Provider: no __Win32Provider named \"%s\"", pname);
+        wmid_fail(err, WBEM_E_PROVIDER_NOT_FOUND, origin, "Provider: no __Win32Provider named \"%s\"", pname);
     free(pclass);
     json_decref(keys);
     return p;
@@ -253,12 +253,12 @@ check_event_registration(struct wmid_router *r, const struct wmid_objects *o, wm
     while (r->providers[pi] != p)
         pi++;
     if (r->ev_regs[pi] != NULL)
-        return config_fail(err, WBEM_E_ALREADY_EXISTS, origin,
+        return wmid_fail(err, WBEM_E_ALREADY_EXISTS, origin,
                            "Provider: provider \"%s\" has two __EventProviderRegistration instances", p->name);
     const json_t *list = NULL;
     wmi_object_get_json(x, "EventQueryList", &list, NULL);
     if (!json_is_array(list) || json_array_size(list) == 0)
-        return config_fail(err, WBEM_E_UNINTERPRETABLE_PROVIDER_QUERY, origin,
+        return wmid_fail(err, WBEM_E_UNINTERPRETABLE_PROVIDER_QUERY, origin,
                            "EventQueryList: the registration names no event class (give queries such as "
                            "\"SELECT * FROM MyEvent\")");
     size_t k;
@@ -267,7 +267,7 @@ check_event_registration(struct wmid_router *r, const struct wmid_objects *o, wm
         wmi_query *q;
         wmi_error qerr;
         if (!json_is_string(qv) || WMI_FAILED(wmi_query_parse(json_string_value(qv), o->schema, &q, &qerr)))
-            return config_fail(err, json_is_string(qv) ? WBEM_E_UNINTERPRETABLE_PROVIDER_QUERY : WBEM_E_TYPE_MISMATCH,
+            return wmid_fail(err, json_is_string(qv) ? WBEM_E_UNINTERPRETABLE_PROVIDER_QUERY : WBEM_E_TYPE_MISMATCH,
                                origin, "EventQueryList[%zu]%s%.300s", k, json_is_string(qv) ? ": " : ": not a string",
                                json_is_string(qv) ? qerr.text : "");
         const wmi_class *cls = wmi_schema_get_class(o->schema, wmi_query_class(q));
@@ -278,12 +278,12 @@ check_event_registration(struct wmid_router *r, const struct wmid_objects *o, wm
         snprintf(cname, sizeof cname, "%s", wmi_query_class(q) ? wmi_query_class(q) : "?");
         wmi_query_free(q);
         if (ok && !here)
-            return config_fail(err, WBEM_E_INVALID_CLASS, origin,
+            return wmid_fail(err, WBEM_E_INVALID_CLASS, origin,
                                "EventQueryList[%zu]: class %s is in namespace %s, not in %s, where the provider's "
                                "events are raised", k, wmi_class_name(cls), ns_class_home(o->class_ns,
                                                                                        wmi_class_name(cls)), ns);
         if (!ok)
-            return config_fail(err, WBEMESS_E_REGISTRATION_TOO_BROAD, origin,
+            return wmid_fail(err, WBEMESS_E_REGISTRATION_TOO_BROAD, origin,
                                "EventQueryList[%zu]: events of class %s overlap the system events the daemon "
                                "raises itself; name a class derived from __ExtrinsicEvent (not __SystemEvent)",
                                k, cname);
@@ -309,14 +309,14 @@ clear_after(wmi_object *x, const char *origin, uint64_t *ms, wmi_error *err)
         return true;
     int64_t usec;
     if (wmi_interval_to_usec(v, &usec) != WBEM_S_NO_ERROR)
-        return config_fail(err, WBEM_E_INVALID_PARAMETER, origin,
+        return wmid_fail(err, WBEM_E_INVALID_PARAMETER, origin,
                            "ClearAfter: \"%s\" is not an interval (ddddddddHHMMSS.mmmmmm:000, for example "
                            "00000000000030.000000:000 for 30 seconds)",
                            v);
     uint64_t total = (uint64_t)usec / 1000;
     char least[26];
     if (total < WMID_MIN_CLEAR_MS)
-        return config_fail(err, WBEM_E_VALUE_OUT_OF_RANGE, origin,
+        return wmid_fail(err, WBEM_E_VALUE_OUT_OF_RANGE, origin,
                            "ClearAfter: \"%s\" is shorter than the shortest interval accepted, %u ms (%s)",
                            v, WMID_MIN_CLEAR_MS,
                            wmi_interval_format((int64_t)WMID_MIN_CLEAR_MS * 1000, least));
@@ -344,7 +344,7 @@ build_cache_controls(struct wmid_router *r, const struct wmid_objects *o, wmi_er
             if (!wmi_object_isa(x, classes[k]))
                 continue;
             if (seen[k])
-                return config_fail(err, WBEM_E_ALREADY_EXISTS, origin,
+                return wmid_fail(err, WBEM_E_ALREADY_EXISTS, origin,
                                    "%s is a singleton: it is defined twice", classes[k]);
             seen[k] = true;
             if (!clear_after(x, origin, dest[k], err))
@@ -449,7 +449,7 @@ build(struct wmid_router *r, const struct wmid_objects *o, const struct wmid_set
     json_decref(filter_names);
     free(creators);
     if (filter_names == NULL || creators == NULL)
-        return config_fail(err, WBEM_E_OUT_OF_MEMORY, "", "out of memory");
+        return wmid_fail(err, WBEM_E_OUT_OF_MEMORY, "", "out of memory");
     return ok;
 }
 
@@ -505,7 +505,7 @@ build_alloc(struct wmid_router *r, const struct wmid_objects *o, wmi_error *err)
     r->bindings = calloc(nb + 1, sizeof *r->bindings);
     if (!r->providers || !r->consumers || !r->filters || !r->bindings || !r->ev_regs || !r->ev_ids || !r->ev_ns || !r->regs ||
         !r->deadlines || !r->live)
-        return config_fail(err, WBEM_E_OUT_OF_MEMORY, "", "out of memory");
+        return wmid_fail(err, WBEM_E_OUT_OF_MEMORY, "", "out of memory");
     return true;
 }
 
@@ -520,18 +520,18 @@ build_provider(struct build_ctx *b, size_t i, wmi_object *x, const char *origin)
     const char *name = str_prop(x, "Name");
     const char *lib = str_prop(x, "Library");
     if (name == NULL || name[0] == '\0')
-        return config_fail(err, WBEM_E_INVALID_PROVIDER_REGISTRATION, origin, "Name: a provider needs a Name");
+        return wmid_fail(err, WBEM_E_INVALID_PROVIDER_REGISTRATION, origin, "Name: a provider needs a Name");
     if (find_provider(r, name) != NULL)
-        return config_fail(err, WBEM_E_ALREADY_EXISTS, origin, "Name: provider \"%s\" is defined twice", name);
+        return wmid_fail(err, WBEM_E_ALREADY_EXISTS, origin, "Name: provider \"%s\" is defined twice", name);
     if (lib == NULL || lib[0] == '\0')
-        return config_fail(err, WBEM_E_INVALID_PROVIDER_REGISTRATION, origin,
+        return wmid_fail(err, WBEM_E_INVALID_PROVIDER_REGISTRATION, origin,
                     "Library: a __Win32Provider needs Library, the path of its .so (it replaces "
                     "WMI's CLSID)");
     char *library = resolve_library(s, lib);
     const char *hm = str_prop(x, "HostingModel");
     struct wmid_provider *p = find_provider(r->prev, name);
     if (library == NULL)
-        return config_fail(err, WBEM_E_OUT_OF_MEMORY, origin, "out of memory");
+        return wmid_fail(err, WBEM_E_OUT_OF_MEMORY, origin, "out of memory");
     if (p != NULL && strcmp(p->library, library) == 0 && same_string(p->hosting_model, hm)) {
         /* The same code as before the reload: keep it loaded. */
         p->refs++;
@@ -540,14 +540,13 @@ build_provider(struct build_ctx *b, size_t i, wmi_object *x, const char *origin)
         p = calloc(1, sizeof *p);
         if (p == NULL) {
             free(library);
-            return config_fail(err, WBEM_E_OUT_OF_MEMORY, origin, "out of memory");
+            return wmid_fail(err, WBEM_E_OUT_OF_MEMORY, origin, "out of memory");
         }
         p->refs = 1;
         p->name = strdup(name);
         p->library = library;
         p->hosting_model = hm != NULL ? strdup(hm) : NULL;
-        p->status = WBEM_E_PROVIDER_NOT_FOUND;
-        snprintf(p->message, sizeof p->message, "no __EventConsumerProviderRegistration names it");
+        wmi_error_set(&p->error, WBEM_E_PROVIDER_NOT_FOUND, p->name, 0, 0, "no __EventConsumerProviderRegistration names it");
     }
     uint64_t dl = 0;
     if (wmi_object_get_uint64(x, "DeadlineMs", &dl) == WBEM_S_NO_ERROR)
@@ -573,12 +572,12 @@ build_registration(struct build_ctx *b, size_t i, wmi_object *x, const char *ori
         (pname = path_name_key(keys)) == NULL) {
         free(pclass);
         json_decref(keys);
-        return config_fail(err, WBEM_E_INVALID_PROVIDER_REGISTRATION, origin,
+        return wmid_fail(err, WBEM_E_INVALID_PROVIDER_REGISTRATION, origin,
                     "Provider: expected a path such as __Win32Provider.Name=\"X\"");
     }
     struct wmid_provider *p = find_provider(r, pname);
     if (p == NULL) {
-        config_fail(err, WBEM_E_PROVIDER_NOT_FOUND, origin, "Provider: no __Win32Provider named \"%s\"", pname);
+        wmid_fail(err, WBEM_E_PROVIDER_NOT_FOUND, origin, "Provider: no __Win32Provider named \"%s\"", pname);
         free(pclass);
         json_decref(keys);
         return false;
@@ -588,7 +587,7 @@ build_registration(struct build_ctx *b, size_t i, wmi_object *x, const char *ori
     const json_t *names;
     wmi_object_get_json(x, "ConsumerClassNames", &names, NULL);
     if (!json_is_array(names) || json_array_size(names) == 0) {
-        return config_fail(err, WBEM_E_INVALID_PROVIDER_REGISTRATION, origin,
+        return wmid_fail(err, WBEM_E_INVALID_PROVIDER_REGISTRATION, origin,
                     "ConsumerClassNames: the registration names no consumer class");
     }
     size_t k;
@@ -596,13 +595,13 @@ build_registration(struct build_ctx *b, size_t i, wmi_object *x, const char *ori
     json_array_foreach(names, k, cn) {
         const wmi_class *cc = wmi_schema_get_class(o->schema, json_string_value(cn));
         if (cc == NULL || !wmi_class_isa(cc, "__EventConsumer")) {
-                return config_fail(err, WBEM_E_INVALID_CLASS, origin,
+                return wmid_fail(err, WBEM_E_INVALID_CLASS, origin,
                         "ConsumerClassNames[%zu]: \"%s\" is not a class derived from __EventConsumer", k,
                         json_string_value(cn));
         }
         json_t *prev = json_object_get(class_provider, wmi_class_name(cc));
         if (prev != NULL) {
-            config_fail(err, WBEM_E_ALREADY_EXISTS, origin,
+            wmid_fail(err, WBEM_E_ALREADY_EXISTS, origin,
                  "ConsumerClassNames[%zu]: class %s is already served by provider \"%s\"", k,
                  wmi_class_name(cc), r->providers[json_integer_value(prev)]->name);
                 return false;
@@ -634,10 +633,10 @@ build_consumer(struct build_ctx *b, size_t i, wmi_object *x, const char *origin)
     char *path = ns_qualify(objects_ns(o, i), rel);
     free(rel);
     if (path == NULL) {
-        return config_fail(err, WBEM_E_NO_KEY, origin, "Name: a logical consumer needs its key (Name)");
+        return wmid_fail(err, WBEM_E_NO_KEY, origin, "Name: a logical consumer needs its key (Name)");
     }
     if (find_consumer(r, path) != NULL) {
-        config_fail(err, WBEM_E_ALREADY_EXISTS, origin, "%s is defined twice", path);
+        wmid_fail(err, WBEM_E_ALREADY_EXISTS, origin, "%s is defined twice", path);
         free(path);
         return false;
     }
@@ -649,7 +648,7 @@ build_consumer(struct build_ctx *b, size_t i, wmi_object *x, const char *origin)
     }
     if (p == NULL) {
         free(path);
-        return config_fail(err, WBEM_E_PROVIDER_NOT_FOUND, origin,
+        return wmid_fail(err, WBEM_E_PROVIDER_NOT_FOUND, origin,
                     "no __EventConsumerProviderRegistration lists class %s in ConsumerClassNames",
                     wmi_object_class_name(x));
     }
@@ -665,7 +664,7 @@ build_consumer(struct build_ctx *b, size_t i, wmi_object *x, const char *origin)
     c = calloc(1, sizeof *c);
     if (c == NULL) {
         free(path);
-        return config_fail(err, WBEM_E_OUT_OF_MEMORY, origin, "out of memory");
+        return wmid_fail(err, WBEM_E_OUT_OF_MEMORY, origin, "out of memory");
     }
     c->refs = 1;
     {
@@ -716,7 +715,7 @@ filter_query(struct build_ctx *b, wmi_object *x, const char *origin, const char 
     const char *ens = str_prop(x, "EventNamespace");
     char *event_ns = ens != NULL && ens[0] != '\0' ? ns_normalize(ens) : NULL;
     if (event_ns != NULL && !ns_exists(o->namespaces, event_ns)) {
-        config_fail(err, WBEM_E_INVALID_NAMESPACE, origin, "EventNamespace: namespace %s does not exist",
+        wmid_fail(err, WBEM_E_INVALID_NAMESPACE, origin, "EventNamespace: namespace %s does not exist",
                     event_ns);
         free(event_ns);
         return NULL;
@@ -725,17 +724,13 @@ filter_query(struct build_ctx *b, wmi_object *x, const char *origin, const char 
     wmi_error qerr;
     if (WMI_FAILED(wmi_query_parse(text, o->schema, &q, &qerr))) {
         free(event_ns);
-        err->status = qerr.status;
-        err->line = 0;
-        err->column = qerr.column;
-        snprintf(err->source, sizeof err->source, "%s", origin);
-        snprintf(err->text, sizeof err->text, "Query, column %d: %.280s", qerr.column, qerr.text);
+        wmi_error_set(err, qerr.status, origin, 0, qerr.column, "Query, column %d: %.280s", qerr.column, qerr.text);
         return NULL;
     }
     if (r->hooks.check_filter != NULL && !r->hooks.check_filter(o->schema, q, &qerr)) {
         wmi_query_free(q);
         free(event_ns);
-        config_fail(err, qerr.status, origin, "%s", qerr.text);
+        wmid_fail(err, qerr.status, origin, "%s", qerr.text);
         return NULL;
     }
     /* The query's classes are those of the namespace its events come
@@ -744,7 +739,7 @@ filter_query(struct build_ctx *b, wmi_object *x, const char *origin, const char 
     const char *qcls[] = {wmi_query_class(q), wmi_query_isa_target(q)};
     for (size_t k = 0; k < 2; k++) {
         if (qcls[k] != NULL && !ns_class_in(o->class_ns, qcls[k], qns)) {
-            config_fail(err, WBEM_E_INVALID_CLASS, origin,
+            wmid_fail(err, WBEM_E_INVALID_CLASS, origin,
                         "Query: class %s is in namespace %s, not in %s%s", qcls[k],
                         ns_class_home(o->class_ns, qcls[k]), qns,
                         event_ns == NULL ? " (EventNamespace names where events come from)" : "");
@@ -776,7 +771,7 @@ filter_group_class(struct build_ctx *b, const struct wmid_filter *f, const char 
     for (char *p = aname; *p != '\0'; p++)
         *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
     if (json_object_get(b->filter_names, aname) != NULL)
-        return config_fail(b->err, WBEM_E_ALREADY_EXISTS, origin,
+        return wmid_fail(b->err, WBEM_E_ALREADY_EXISTS, origin,
                            "Name: filter \"%s\" would share its aggregate class with another filter "
                            "(names that differ only in characters other than letters and digits); "
                            "rename one of them", f->qname);
@@ -797,22 +792,22 @@ build_filter(struct build_ctx *b, size_t i, wmi_object *x, const char *origin)
     const char *lang = str_prop(x, "QueryLanguage");
     const char *text = str_prop(x, "Query");
     if (name == NULL || name[0] == '\0')
-        return config_fail(err, WBEM_E_NO_KEY, origin, "Name: an __EventFilter needs a Name");
+        return wmid_fail(err, WBEM_E_NO_KEY, origin, "Name: an __EventFilter needs a Name");
     const char *ns = objects_ns(o, i);
     char *key = filter_key(ns, name);
     if (key == NULL)
-        return config_fail(err, WBEM_E_OUT_OF_MEMORY, origin, "out of memory");
+        return wmid_fail(err, WBEM_E_OUT_OF_MEMORY, origin, "out of memory");
     if (json_object_get(filter_names, key) != NULL) {
         free(key);
-        return config_fail(err, WBEM_E_ALREADY_EXISTS, origin, "Name: filter \"%s\" is defined twice", name);
+        return wmid_fail(err, WBEM_E_ALREADY_EXISTS, origin, "Name: filter \"%s\" is defined twice", name);
     }
     json_object_set_new(filter_names, key, json_integer((json_int_t)r->nfilters));
     free(key);
     if (lang == NULL || strcasecmp(lang, "WQL") != 0)
-        return config_fail(err, WBEM_E_INVALID_QUERY_TYPE, origin, "QueryLanguage: \"%s\" is not \"WQL\"",
+        return wmid_fail(err, WBEM_E_INVALID_QUERY_TYPE, origin, "QueryLanguage: \"%s\" is not \"WQL\"",
                     lang ? lang : "NULL");
     if (text == NULL)
-        return config_fail(err, WBEM_E_INVALID_QUERY, origin, "Query: the filter has no query");
+        return wmid_fail(err, WBEM_E_INVALID_QUERY, origin, "Query: the filter has no query");
     char *event_ns = NULL;
     wmi_query *q = filter_query(b, x, origin, ns, text, &event_ns);
     if (q == NULL)
@@ -835,18 +830,15 @@ build_filter(struct build_ctx *b, size_t i, wmi_object *x, const char *origin)
         wmi_error serr;
         f->event_access = sec_descriptor_parse(access, &serr);
         if (f->event_access == NULL) {
-            err->status = serr.status;
-            err->line = 0;
-            err->column = serr.column;
-            snprintf(err->source, sizeof err->source, "%s", origin);
-            snprintf(err->text, sizeof err->text, "EventAccess, column %d: %.200s", serr.column, serr.text);
+            wmi_error_set(err, serr.status, origin, 0, serr.column, "EventAccess, column %d: %.200s", serr.column,
+                          serr.text);
             return false;
         }
     }
     if (wmi_query_group_by_count(q) > 0 && !filter_group_class(b, f, origin))
         return false;
     if (wmi_query_group_within(q) >= 0 && !aggregate_define_class(r->schema, f, err)) {
-        snprintf(err->source, sizeof err->source, "%s", origin);
+        wmi_error_set(err, err->status, origin, err->line, err->column, "%s", err->text);
         return false;
     }
     return true;
@@ -869,9 +861,9 @@ build_binding(struct build_ctx *ctx, size_t i, wmi_object *x, const char *origin
     struct wmid_filter *f = NULL;
     struct wmid_consumer *c = NULL;
     if (fpath == NULL)
-        return config_fail(err, WBEM_E_INVALID_OBJECT_PATH, origin, "Filter: the binding names no filter");
+        return wmid_fail(err, WBEM_E_INVALID_OBJECT_PATH, origin, "Filter: the binding names no filter");
     if (cpath == NULL)
-        return config_fail(err, WBEM_E_INVALID_OBJECT_PATH, origin, "Consumer: the binding names no consumer");
+        return wmid_fail(err, WBEM_E_INVALID_OBJECT_PATH, origin, "Consumer: the binding names no consumer");
     /* Paths relative to the binding's namespace, or naming one. */
     const char *bns = objects_ns(o, i);
     char *fns = NULL, *cns = NULL;
@@ -903,12 +895,12 @@ build_binding(struct build_ctx *ctx, size_t i, wmi_object *x, const char *origin
     free(fns);
     free(cns);
     if (f == NULL)
-        return config_fail(err, WBEM_E_NOT_FOUND, origin, "Filter: no __EventFilter matches %s", fpath);
+        return wmid_fail(err, WBEM_E_NOT_FOUND, origin, "Filter: no __EventFilter matches %s", fpath);
     if (c == NULL)
-        return config_fail(err, WBEM_E_NOT_FOUND, origin, "Consumer: no logical consumer matches %s", cpath);
+        return wmid_fail(err, WBEM_E_NOT_FOUND, origin, "Consumer: no logical consumer matches %s", cpath);
     for (size_t j = 0; j < r->nbindings; j++)
         if (r->bindings[j].filter == f && r->bindings[j].consumer == c)
-            return config_fail(err, WBEM_E_ALREADY_EXISTS, origin,
+            return wmid_fail(err, WBEM_E_ALREADY_EXISTS, origin,
                         "a binding of filter \"%s\" to %s is defined twice", f->qname, c->path);
     struct wmid_binding *b = &r->bindings[r->nbindings++];
     {
@@ -939,7 +931,7 @@ build_binding(struct build_ctx *ctx, size_t i, wmi_object *x, const char *origin
     b->synchronous = sync;
     struct wmid_binding **nbs = realloc(f->bindings, (f->nbindings + 1) * sizeof *nbs);
     if (nbs == NULL)
-        return config_fail(err, WBEM_E_OUT_OF_MEMORY, origin, "out of memory");
+        return wmid_fail(err, WBEM_E_OUT_OF_MEMORY, origin, "out of memory");
     f->bindings = nbs;
     f->bindings[f->nbindings++] = b;
     return true;
@@ -957,13 +949,13 @@ build_index(struct wmid_router *r, const struct wmid_objects *o, wmi_error *err)
         r->index_cap *= 2;
     r->index = calloc(r->index_cap, sizeof *r->index);
     if (r->index == NULL)
-        return config_fail(err, WBEM_E_OUT_OF_MEMORY, "", "out of memory");
+        return wmid_fail(err, WBEM_E_OUT_OF_MEMORY, "", "out of memory");
     struct index_build ib = {r, calloc(r->nfilters + 1, sizeof *ib.from), 0,
                              calloc(r->nfilters + 1, sizeof *ib.found), true};
     if (ib.from == NULL || ib.found == NULL) {
         free(ib.from);
         free(ib.found);
-        return config_fail(err, WBEM_E_OUT_OF_MEMORY, "", "out of memory");
+        return wmid_fail(err, WBEM_E_OUT_OF_MEMORY, "", "out of memory");
     }
     for (size_t i = 0; i < r->nfilters; i++) {
         const wmi_class *fc = wmi_schema_get_class(o->schema, wmi_query_class(r->filters[i].query));
@@ -975,7 +967,7 @@ build_index(struct wmid_router *r, const struct wmid_objects *o, wmi_error *err)
     free(ib.from);
     free(ib.found);
     if (!ib.ok)
-        return config_fail(err, WBEM_E_OUT_OF_MEMORY, "", "out of memory");
+        return wmid_fail(err, WBEM_E_OUT_OF_MEMORY, "", "out of memory");
     return true;
 }
 
@@ -988,7 +980,7 @@ build_objects(struct wmid_router *r, const struct wmid_objects *o, const struct 
     /* Consumer class -> provider, while the consumers are built. */
     json_t *class_provider = json_object();
     if (class_provider == NULL)
-        return config_fail(err, WBEM_E_OUT_OF_MEMORY, "", "out of memory");
+        return wmid_fail(err, WBEM_E_OUT_OF_MEMORY, "", "out of memory");
     struct build_ctx b = {r, o, s, filter_names, class_provider, creators, err};
     bool ok = build_each(&b, "__Win32Provider", build_provider) &&
               build_each(&b, "__EventConsumerProviderRegistration", build_registration) &&
@@ -1043,7 +1035,7 @@ router_build(const struct wmid_objects *o, const struct wmid_settings *s, struct
 {
     struct wmid_router *r = calloc(1, sizeof *r);
     if (r == NULL) {
-        config_fail(err, WBEM_E_OUT_OF_MEMORY, "", "out of memory");
+        wmid_fail(err, WBEM_E_OUT_OF_MEMORY, "", "out of memory");
         return NULL;
     }
     r->schema = wmi_schema_ref(o->schema);

@@ -235,14 +235,13 @@ fail(struct wmid_provider *p, bool log, wmi_status st, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(p->message, sizeof p->message, fmt, ap);
+    wmi_error_setv(&p->error, st, p->name, 0, 0, fmt, ap);
     va_end(ap);
-    p->status = st;
     p->loaded = false;
     p->cp = NULL;
     p->state = NULL;
     if (log)
-        log_warnx("provider %s: %s (%s); its consumers get nothing", p->name, p->message, wmi_status_name(st));
+        log_warnx("provider %s: %s (%s); its consumers get nothing", p->name, p->error.text, wmi_status_name(st));
     return false;
 }
 
@@ -1497,11 +1496,10 @@ hosted_loaded(struct wmid_hosted *h, unsigned gen, json_t *reply)
     p->state = h;
     p->hosted = h;
     p->loaded = true;
-    p->status = WBEM_S_NO_ERROR;
-    snprintf(p->message, sizeof p->message, "%.170s in host %.40s (pid %d)", msg ? msg : "loaded",
+    wmi_error_set(&p->error, WBEM_S_NO_ERROR, p->name, 0, 0, "%.170s in host %.40s (pid %d)", msg ? msg : "loaded",
              hp->group, pid);
     json_decref(reply);
-    log_info("provider %s: %s", p->name, p->message);
+    log_info("provider %s: %s", p->name, p->error.text);
 }
 
 bool

@@ -48,10 +48,9 @@ fail(struct wmid_provider *p, wmi_status st, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(p->message, sizeof p->message, fmt, ap);
+    wmi_error_setv(&p->error, st, p->name, 0, 0, fmt, ap);
     va_end(ap);
-    p->status = st;
-    log_warnx("provider %s: %s (%s); its consumers get nothing", p->name, p->message, wmi_status_name(st));
+    log_warnx("provider %s: %s (%s); its consumers get nothing", p->name, p->error.text, wmi_status_name(st));
     if (p->dl != NULL)
         dlclose(p->dl);
     p->dl = NULL;
@@ -111,7 +110,7 @@ plugin_load_in_process(struct wmid_provider *p, const wmi_schema *schema)
     wmi_status st;
 
     snprintf(path, sizeof path, "%s", p->library ? p->library : "");
-    char why[sizeof p->message];
+    char why[sizeof p->error.text];
     const struct wmi_plugin *pl = plugin_open(p->library, &p->dl, &st, why, sizeof why);
     if (pl == NULL)
         return fail(p, st, "%s", why);
@@ -134,10 +133,9 @@ plugin_load_in_process(struct wmid_provider *p, const wmi_schema *schema)
         return fail(p, WBEM_E_INITIALIZATION_FAILURE, "initialize failed with %s",
                     wmi_status_name(st) ? wmi_status_name(st) : "an unknown status");
     p->loaded = true;
-    p->status = WBEM_S_NO_ERROR;
-    snprintf(p->message, sizeof p->message, "loaded %.40s %.20s from %.180s", pl->name ? pl->name : "?",
+    wmi_error_set(&p->error, WBEM_S_NO_ERROR, p->name, 0, 0, "loaded %.40s %.20s from %.180s", pl->name ? pl->name : "?",
              pl->version ? pl->version : "", path);
-    log_info("provider %s: %s", p->name, p->message);
+    log_info("provider %s: %s", p->name, p->error.text);
     return true;
 }
 

@@ -39,8 +39,7 @@ struct wmid_provider {
     const struct wmi_event_consumer_provider *cp;
     void *state;                  /* from initialize */
     struct wmi_host host;
-    wmi_status status;            /* load outcome */
-    char message[256];
+    wmi_error error;              /* load outcome: status and message for Stats */
     bool loaded;
     /* Held by each router and each logical consumer that uses the
      * provider; a reload keeps a provider whose name and library stay the

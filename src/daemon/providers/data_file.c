@@ -104,10 +104,7 @@ df_scope(const wmi_schema *schema, const wmi_query *query, wmi_error *err)
         for (size_t i = 0; i < n; i++)
             free(v[i]);
         free(v);
-        err->status = WBEM_E_INVALID_QUERY;
-        err->line = err->column = 0;
-        err->source[0] = '\0';
-        snprintf(err->text, sizeof err->text,
+        wmi_error_set(err, WBEM_E_INVALID_QUERY, "", 0, 0,
                  "Query: file events are served for the directories a query names, and this query %s "
                  "(add TargetInstance.Path = '/dir/', the directory with a trailing slash)",
                  why);
@@ -135,8 +132,7 @@ df_scope(const wmi_schema *schema, const wmi_query *query, wmi_error *err)
         free(v[i]);
     free(v);
     if (out == NULL) {
-        err->status = WBEM_E_OUT_OF_MEMORY;
-        snprintf(err->text, sizeof err->text, "out of memory");
+        wmi_error_set(err, WBEM_E_OUT_OF_MEMORY, err->source, err->line, err->column, "out of memory");
     }
     return out;
 }

@@ -132,8 +132,7 @@ struct wmid_evside {
     struct ev_sink *sinks;       /* the main sink and the restricted ones (loop thread, and mu) */
     pthread_mutex_t mu;
     bool loaded;
-    wmi_status status;
-    char message[256];
+    wmi_error error;             /* the load's outcome: status and message for Stats */
     json_t *subs;                /* subscription key -> {"id": n, "status": s, "seen": gen} */
     uint32_t next_id;
     unsigned gen;
@@ -1191,10 +1190,9 @@ side_fail(struct wmid_evside *side, wmi_status st, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(side->message, sizeof side->message, fmt, ap);
+    wmi_error_setv(&side->error, st, side->p->name, 0, 0, fmt, ap);
     va_end(ap);
-    side->status = st;
-    log_warnx("provider %s: event provider: %s (%s); its events are not routed", side->p->name, side->message,
+    log_warnx("provider %s: event provider: %s (%s); its events are not routed", side->p->name, side->error.text,
               wmi_status_name(st) ? wmi_status_name(st) : "error");
 }
 
@@ -1294,14 +1292,13 @@ side_load(struct wmid_eventprov *E, struct wmid_provider *p, wmi_object *reg, co
         eventprov_unload(p);
         return;
     }
-    side->status = WBEM_S_NO_ERROR;
     if (builtin != NULL)
-        snprintf(side->message, sizeof side->message, "built in");
+        wmi_error_set(&side->error, WBEM_S_NO_ERROR, p->name, 0, 0, "built in");
     else
-        snprintf(side->message, sizeof side->message, "loaded %.40s %.20s from %.180s",
+        wmi_error_set(&side->error, WBEM_S_NO_ERROR, p->name, 0, 0, "loaded %.40s %.20s from %.180s",
                  side->plugin->name ? side->plugin->name : "?", side->plugin->version ? side->plugin->version : "",
                  p->library);
-    log_info("provider %s: event provider %s", p->name, side->message);
+    log_info("provider %s: event provider %s", p->name, side->error.text);
 }
 
 /* The registration changed or the schema did: new queries for every sink. */
@@ -1749,8 +1746,8 @@ eventprov_stats_json(const struct wmid_provider *p)
         denied += json_integer_value(json_object_get(sub, "status")) != 0;
     }
     json_t *o = json_pack("{sssssIsssIsIsIsIsIsI}", "state", side->loaded ? "loaded" : "not loaded", "status",
-                     wmi_status_name(side->status) ? wmi_status_name(side->status) : "unknown", "status_code",
-                     (json_int_t)side->status, "message", side->message, "indicated",
+                     wmi_status_name(side->error.status) ? wmi_status_name(side->error.status) : "unknown", "status_code",
+                     (json_int_t)side->error.status, "message", side->error.text, "indicated",
                      (json_int_t)atomic_load(&side->indicated), "refused", (json_int_t)atomic_load(&side->refused),
                      "too_busy", (json_int_t)atomic_load(&side->too_busy), "sinks", (json_int_t)nsinks, "active_sinks",
                      (json_int_t)active, "subscriptions", (json_int_t)(json_object_size(side->subs) - denied));

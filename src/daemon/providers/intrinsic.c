@@ -70,15 +70,10 @@ intrinsic_check_filter(const wmi_schema *schema, const wmi_query *query, wmi_err
         return true;
     const char *target = wmi_query_isa_target(query);
     if (wmi_query_within(query) < 0 && instance_event_interval_ms(schema, target) == 0) {
-        if (err != NULL) {
-            err->status = WBEMESS_E_REGISTRATION_TOO_PRECISE;
-            err->line = err->column = 0;
-            err->source[0] = '\0';
-            snprintf(err->text, sizeof err->text,
-                     "Query: %s events for %s are found by polling, and the query has no WITHIN "
-                     "(add WITHIN seconds)",
-                     wmi_query_class(query), target ? target : "this class");
-        }
+        wmi_error_set(err, WBEMESS_E_REGISTRATION_TOO_PRECISE, "", 0, 0,
+                      "Query: %s events for %s are found by polling, and the query has no WITHIN "
+                      "(add WITHIN seconds)",
+                      wmi_query_class(query), target ? target : "this class");
         return false;
     }
     /* Providers that need a scope (files) must find one in the query,

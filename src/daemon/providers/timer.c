@@ -62,26 +62,26 @@ timers_check(const struct wmid_objects *o, wmi_error *err)
             continue;
         const char *id = NULL;
         if (wmi_object_get_string(x, "TimerId", &id) != WBEM_S_NO_ERROR || id[0] == '\0')
-            return config_fail(err, WBEM_E_NO_KEY, origin, "TimerId: a timer instruction needs a TimerId");
+            return wmid_fail(err, WBEM_E_NO_KEY, origin, "TimerId: a timer instruction needs a TimerId");
         for (size_t j = 0; j < i; j++) {
             const char *other = NULL;
             if (wmi_object_isa(o->instances[j], "__TimerInstruction") &&
                 wmi_object_get_string(o->instances[j], "TimerId", &other) == WBEM_S_NO_ERROR &&
                 strcasecmp(other, id) == 0 && strcmp(objects_ns(o, i), objects_ns(o, j)) == 0)
-                return config_fail(err, WBEM_E_ALREADY_EXISTS, origin, "TimerId: timer \"%s\" is defined twice",
+                return wmid_fail(err, WBEM_E_ALREADY_EXISTS, origin, "TimerId: timer \"%s\" is defined twice",
                                   id);
         }
         if (wmi_object_isa(x, "__IntervalTimerInstruction")) {
             uint64_t ms = 0;
             if (wmi_object_get_uint64(x, "IntervalBetweenEvents", &ms) != WBEM_S_NO_ERROR || ms == 0)
-                return config_fail(err, WBEM_E_INVALID_PARAMETER, origin,
+                return wmid_fail(err, WBEM_E_INVALID_PARAMETER, origin,
                                   "IntervalBetweenEvents: the interval in milliseconds must be set and above 0");
         } else if (wmi_object_isa(x, "__AbsoluteTimerInstruction")) {
             const char *when = NULL;
             int64_t usec;
             if (wmi_object_get_string(x, "EventDateTime", &when) != WBEM_S_NO_ERROR ||
                 WMI_FAILED(wmi_datetime_to_usec(when, &usec)))
-                return config_fail(err, WBEM_E_INVALID_PARAMETER, origin,
+                return wmid_fail(err, WBEM_E_INVALID_PARAMETER, origin,
                                   "EventDateTime: a fully specified DMTF datetime is needed "
                                   "(yyyymmddHHMMSS.mmmmmmsUUU, no wildcards)");
         }
