@@ -18,7 +18,9 @@
  * timer for the next window's end and delivers what closes.
  *
  * Loop thread only: events reach it from router_indicate on the loop, and
- * windows close on a libuv timer.
+ * windows close on a libuv timer.  What closes goes out through the
+ * callbacks the router gave it (struct wmid_aggregate_out), never by a
+ * call into the router.
  */
 #include <stdio.h>
 #include <stdint.h>
@@ -33,7 +35,7 @@
 
 struct wmid_aggregator {
     uv_loop_t *loop;
-    struct wmid_router *router;
+    struct wmid_aggregate_out out;
     struct wmid_filter *filter;
     const wmi_class *agg_class;  /* __AggregateEvent or the filter's subclass */
     wmi_window *windows;         /* the open groups: the library's engine */
@@ -77,11 +79,11 @@ close_due(struct wmid_aggregator *a)
             log_warnx("filter %s: cannot build its __AggregateEvent: %s: %s", a->filter->qname, err.source,
                       err.text);
         else if (agg != NULL)
-            router_deliver_bindings(a->router, a->filter, agg, 256);
+            a->out.deliver(a->out.arg, a->filter, agg, 256);
         wmi_object_unref(agg);
     }
     if (any)
-        router_flush(a->router);
+        a->out.flush(a->out.arg);
 }
 
 static void
@@ -129,18 +131,18 @@ aggregate_add(struct wmid_aggregator *a, wmi_object *ev)
  * ==================================================================== */
 
 struct wmid_aggregator *
-aggregate_new(uv_loop_t *loop, struct wmid_router *r, struct wmid_filter *f)
+aggregate_new(uv_loop_t *loop, const wmi_schema *schema, struct wmid_filter *f, const struct wmid_aggregate_out *out)
 {
     struct wmid_aggregator *a = calloc(1, sizeof *a);
     if (a == NULL)
         return NULL;
     a->loop = loop;
-    a->router = r;
+    a->out = *out;
     a->filter = f;
     /* NULL (plain __AggregateEvent) when the query has no BY. */
-    a->agg_class = wmi_schema_get_class(router_schema(r), aggregate_class_name(f, NULL, 0));
+    a->agg_class = wmi_schema_get_class(schema, aggregate_class_name(f, NULL, 0));
     /* Windows count in uv_now() milliseconds. */
-    if (WMI_FAILED(wmi_window_new(f->query, router_schema(r), agg_class_name(a), 1000, &a->windows))) {
+    if (WMI_FAILED(wmi_window_new(f->query, schema, agg_class_name(a), 1000, &a->windows))) {
         free(a);
         return NULL;
     }
@@ -151,12 +153,13 @@ aggregate_new(uv_loop_t *loop, struct wmid_router *r, struct wmid_filter *f)
 }
 
 void
-aggregate_rebind(struct wmid_aggregator *a, struct wmid_router *r, struct wmid_filter *f)
+aggregate_rebind(struct wmid_aggregator *a, const wmi_schema *schema, struct wmid_filter *f,
+                 const struct wmid_aggregate_out *out)
 {
-    a->router = r;
+    a->out = *out;
     a->filter = f;
-    a->agg_class = wmi_schema_get_class(router_schema(r), aggregate_class_name(f, NULL, 0));
-    wmi_window_rebind(a->windows, f->query, router_schema(r), agg_class_name(a));
+    a->agg_class = wmi_schema_get_class(schema, aggregate_class_name(f, NULL, 0));
+    wmi_window_rebind(a->windows, f->query, schema, agg_class_name(a));
 }
 
 static void

@@ -59,10 +59,26 @@ demote(struct wmid_binding *b)
                   b->path);
 }
 
-bool
-router_deliver_bindings(struct wmid_router *r, struct wmid_filter *f, wmi_object *ev, size_t size_hint)
+/* An aggregator's closed windows (struct wmid_aggregate_out): their
+ * __AggregateEvent goes to the filter's bindings as it is. */
+static void
+aggregate_deliver(void *arg, struct wmid_filter *f, wmi_object *ev, size_t size_hint)
 {
-    return deliver_bindings(r, f, ev, size_hint, 0);
+    deliver_bindings(arg, f, ev, size_hint, 0);
+}
+
+static void
+aggregate_flush(void *arg)
+{
+    router_flush(arg);
+}
+
+void
+router_aggregate_out(struct wmid_router *r, struct wmid_aggregate_out *out)
+{
+    out->deliver = aggregate_deliver;
+    out->flush = aggregate_flush;
+    out->arg = r;
 }
 
 static bool
@@ -198,9 +214,11 @@ router_indicate_filter(struct wmid_router *r, struct wmid_filter *f, wmi_object 
 void
 router_start(struct wmid_router *r, uv_loop_t *loop)
 {
+    struct wmid_aggregate_out out;
+    router_aggregate_out(r, &out);
     for (size_t i = 0; i < r->nfilters; i++)
         if (wmi_query_group_within(r->filters[i].query) >= 0 && r->filters[i].live->agg == NULL)
-            r->filters[i].live->agg = aggregate_new(loop, r, &r->filters[i]);
+            r->filters[i].live->agg = aggregate_new(loop, r->schema, &r->filters[i], &out);
 }
 
 struct wmid_provider *

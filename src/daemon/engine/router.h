@@ -209,8 +209,6 @@ void router_flush(struct wmid_router *r);
 void router_raise(struct wmid_router *r, struct wmid_system_event *se);
 /* Start what runs on the loop: the GROUP aggregators. */
 void router_start(struct wmid_router *r, uv_loop_t *loop);
-/* Deliver @ev to @f's bindings as is (aggregate events). */
-bool router_deliver_bindings(struct wmid_router *r, struct wmid_filter *f, wmi_object *ev, size_t size_hint);
 /* The filters of the snapshot (borrowed; valid while the router lives). */
 size_t router_filter_count(const struct wmid_router *r);
 struct wmid_filter *router_filter_at(struct wmid_router *r, size_t i);

@@ -88,6 +88,11 @@ snapshot_index_find(const struct wmid_router *r, const wmi_class *cls)
     return &r->index[j];
 }
 
+/* router.c: the callbacks through which @r's GROUP aggregators deliver
+ * (aggregate_new, aggregate_rebind). */
+struct wmid_aggregate_out;
+void router_aggregate_out(struct wmid_router *r, struct wmid_aggregate_out *out);
+
 /* attach.c: give @c a physical consumer on the loop thread (load its
  * provider, FindConsumer), unless a failure is still backing off. */
 bool attach_consumer(struct wmid_router *r, struct wmid_consumer *c);

@@ -1009,7 +1009,9 @@ take_over(struct wmid_router *r, struct wmid_router *prev)
                 if (old->live->agg != NULL && wmi_query_group_within(f->query) >= 0) {
                     f->live->agg = old->live->agg;
                     old->live->agg = NULL;
-                    aggregate_rebind(f->live->agg, r, f);
+                    struct wmid_aggregate_out out;
+                    router_aggregate_out(r, &out);
+                    aggregate_rebind(f->live->agg, r->schema, f, &out);
                 }
             }
             free(a);
