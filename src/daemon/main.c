@@ -623,7 +623,7 @@ main(int argc, char **argv)
     router_start(ds.router, ds.loop);
     lifecycle_set_router(ds.lifecycle, ds.router);
     eventprov_sync(ds.eventprov, ds.router);
-    ds.control = control_new(ds.loop, &ds.settings, ds.router, ds.delivery, ds.eventprov, &err);
+    ds.control = control_new(ds.loop, &ds.settings, ds.router, ds.delivery, ds.eventprov, ds.instances, &err);
     if (ds.control == NULL) {
         log_msg(WMI_LOG_ERR, "control socket %s: %s", err.source, err.text);
         lifecycle_close(ds.lifecycle);
