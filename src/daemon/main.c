@@ -603,7 +603,6 @@ main(int argc, char **argv)
     ds.loop = uv_default_loop();
     ds.settings.hosting = hosting_new();
     ds.instances = instance_env_new();
-    instance_env_set_default(ds.instances); /* for the callers that pass none yet (instance.h) */
     ds.delivery = delivery_new(ds.loop, &ds.settings);
     ds.lifecycle = lifecycle_new(ds.loop);
     ds.hooks.loaded = lifecycle_kick_hook;
