@@ -223,7 +223,6 @@ start_engine(struct wmid_daemon *ds, wmi_error *err)
 {
     ds->settings.hosting = hosting_new();
     ds->instances = instance_env_new();
-    instance_env_set_default(ds->instances); /* for the callers that pass none yet (instance.h) */
     ds->delivery = delivery_new(ds->loop, &ds->settings);
     ds->lifecycle = lifecycle_new(ds->loop);
     ds->hooks.loaded = lifecycle_kick_hook;
@@ -268,7 +267,7 @@ start_sources(struct wmid_daemon *ds)
 {
     wmi_error err;
     memset(&err, 0, sizeof err);
-    ds->control = control_new(ds->loop, &ds->settings, ds->router, ds->delivery, ds->eventprov, &err);
+    ds->control = control_new(ds->loop, &ds->settings, ds->router, ds->delivery, ds->eventprov, ds->instances, &err);
     if (ds->control == NULL) {
         log_msg(WMI_LOG_ERR, "control socket %s: %s", err.source, err.text);
         return false;

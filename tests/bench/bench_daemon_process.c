@@ -172,7 +172,8 @@ measure(const wmi_schema *schema, const char *label, int reps)
         die("out of memory", "");
 
     /* Cold: a fresh provider state. */
-    void *state = ip->open(schema);
+    struct wmid_instance_env *env = instance_env_new();
+    void *state = ip->open(env, schema);
     if (state == NULL)
         die("the Win32_Process provider did not open", "");
     struct counter c = {0};
@@ -213,6 +214,7 @@ measure(const wmi_schema *schema, const char *label, int reps)
     row.scan_best = t[0];
     row.changes = changes;
     ip->close(state);
+    instance_env_free(env);
     free(t);
 
     double k = 1000.0 / (double)row.procs;

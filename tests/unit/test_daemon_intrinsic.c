@@ -22,6 +22,7 @@
 #include "daemon/providers/intrinsic.h"
 
 static wmi_schema *schema;
+static struct wmid_instance_env *env;
 
 static int
 setup(void **state)
@@ -30,13 +31,15 @@ setup(void **state)
     schema = wmi_schema_new();
     if (schema == NULL || wmi_schema_add_instance_classes(schema, NULL) != WBEM_S_NO_ERROR)
         return -1;
-    return 0;
+    env = instance_env_new();
+    return env != NULL ? 0 : -1;
 }
 
 static int
 teardown(void **state)
 {
     (void)state;
+    instance_env_free(env);
     wmi_schema_free(schema);
     return 0;
 }
@@ -372,27 +375,29 @@ test_providers(void **state)
     (void)state;
     struct found f = {"ProcessId", "", false, 0};
     snprintf(f.want, sizeof f.want, "%d", (int)getpid());
-    assert_int_equal(instance_enumerate(schema, "Win32_Process", find_instance, &f), WBEM_S_NO_ERROR);
+    assert_int_equal(instance_enumerate(env, schema, "Win32_Process", NULL, find_instance, &f), WBEM_S_NO_ERROR);
     assert_true(f.seen);
     /* CIM_Process enumerates its subclass. */
     memset(&f, 0, sizeof f);
     f.key_prop = "Handle";
     snprintf(f.want, sizeof f.want, "%d", (int)getpid());
-    assert_int_equal(instance_enumerate(schema, "CIM_Process", find_instance, &f), WBEM_S_NO_ERROR);
+    assert_int_equal(instance_enumerate(env, schema, "CIM_Process", NULL, find_instance, &f), WBEM_S_NO_ERROR);
     assert_true(f.seen);
     struct found t = {"Year", "", false, 0};
-    assert_int_equal(instance_enumerate(schema, "Win32_CurrentTime", find_instance, &t), WBEM_S_NO_ERROR);
+    assert_int_equal(instance_enumerate(env, schema, "Win32_CurrentTime", NULL, find_instance, &t), WBEM_S_NO_ERROR);
     assert_int_equal(t.n, 2);
     struct found os = {"OSType", "36", false, 0};
-    assert_int_equal(instance_enumerate(schema, "Win32_OperatingSystem", find_instance, &os), WBEM_S_NO_ERROR);
+    assert_int_equal(instance_enumerate(env, schema, "Win32_OperatingSystem", NULL, find_instance, &os),
+                     WBEM_S_NO_ERROR);
     assert_true(os.seen);
     assert_int_equal(os.n, 1);
-    assert_int_equal(instance_enumerate(schema, "Win32_ProcessStartTrace", find_instance, &t), WBEM_E_NOT_SUPPORTED);
+    assert_int_equal(instance_enumerate(env, schema, "Win32_ProcessStartTrace", NULL, find_instance, &t),
+                     WBEM_E_NOT_SUPPORTED);
     /* The repository serves its classes (empty here: nothing loaded). */
     t.n = 0;
-    assert_int_equal(instance_enumerate(schema, "__EventFilter", find_instance, &t), WBEM_S_NO_ERROR);
+    assert_int_equal(instance_enumerate(env, schema, "__EventFilter", NULL, find_instance, &t), WBEM_S_NO_ERROR);
     assert_int_equal(t.n, 0);
-    assert_int_equal(instance_enumerate(schema, "No_Such_Class", find_instance, &t), WBEM_E_INVALID_CLASS);
+    assert_int_equal(instance_enumerate(env, schema, "No_Such_Class", NULL, find_instance, &t), WBEM_E_INVALID_CLASS);
 }
 
 /* ---- query narrowing (scopes) ---- */
@@ -485,8 +490,8 @@ test_file_scope(void **state)
     }
     /* Unscoped enumeration of the file classes is refused. */
     struct found f = {"Name", "", false, 0};
-    assert_int_equal(instance_enumerate(schema, "CIM_DataFile", find_instance, &f), WBEM_E_INVALID_QUERY);
-    assert_int_equal(instance_enumerate(schema, "CIM_LogicalFile", find_instance, &f), WBEM_E_INVALID_QUERY);
+    assert_int_equal(instance_enumerate(env, schema, "CIM_DataFile", NULL, find_instance, &f), WBEM_E_INVALID_QUERY);
+    assert_int_equal(instance_enumerate(env, schema, "CIM_LogicalFile", NULL, find_instance, &f), WBEM_E_INVALID_QUERY);
 }
 
 /* ---- pushes: Win32_Process fed as the process connector would ---- */
@@ -543,13 +548,13 @@ test_process_push(void **state)
     (void)state;
     struct push_log l;
     memset(&l, 0, sizeof l);
-    void *st = wmid_ip_win32_process.open(schema);
+    void *st = wmid_ip_win32_process.open(env, schema);
     assert_non_null(st);
     struct wmid_instance_sink sink = {pl_created, pl_deleted, pl_modified, pl_pushing, &l};
     assert_true(wmid_ip_win32_process.subscribe(st, uv_default_loop(), &sink));
     assert_int_equal(l.pushing, 0);          /* no connector yet */
-    instance_process_exec((int)getpid());    /* ignored: not proven */
-    instance_process_source(true);
+    process_feed_exec(env->processes, (int)getpid()); /* ignored: not proven */
+    process_feed_source(env->processes, true);
     assert_int_equal(l.pushing, WMID_PUSH_CREATION | WMID_PUSH_DELETION);
     pid_t child = fork();
     assert_true(child >= 0);
@@ -566,16 +571,16 @@ test_process_push(void **state)
             break;
         usleep(10000);
     }
-    instance_process_exec((int)child);
+    process_feed_exec(env->processes, (int)child);
     assert_int_equal(l.created, 1);
     assert_string_equal(l.name, "sleep");
     kill(child, SIGKILL);
     waitpid(child, NULL, 0);
-    instance_process_exit((int)child);
+    process_feed_exit(env->processes, (int)child);
     assert_int_equal(l.deleted, 1);
-    instance_process_exit((int)child); /* told once */
+    process_feed_exit(env->processes, (int)child); /* told once */
     assert_int_equal(l.deleted, 1);
-    instance_process_source(false);
+    process_feed_source(env->processes, false);
     assert_int_equal(l.pushing, 0);
     wmid_ip_win32_process.close(st);
 }

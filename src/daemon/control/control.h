@@ -10,11 +10,13 @@
 struct wmid_delivery;
 struct wmid_router;
 struct wmid_eventprov;
+struct wmid_instance_env;
 
 struct wmid_control;
+/* @env: the instance providers' (EnumInstances), borrowed. */
 struct wmid_control *control_new(uv_loop_t *loop, const struct wmid_settings *s,
                                  struct wmid_router *r, struct wmid_delivery *d, struct wmid_eventprov *ep,
-                                 wmi_error *err);
+                                 struct wmid_instance_env *env, wmi_error *err);
 /* The router that serves requests from now on (reload).  Loop thread. */
 void control_set_router(struct wmid_control *c, struct wmid_router *r);
 /* The repository at run time, for GetObject, PutInstance and

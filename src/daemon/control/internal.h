@@ -71,6 +71,7 @@ struct wmid_control {
     struct wmid_router *router;
     struct wmid_delivery *delivery;
     struct wmid_eventprov *eventprov; /* the event provider host: resume, sync, Stats */
+    struct wmid_instance_env *instances; /* the instance providers' env: EnumInstances */
     bool (*reload)(void *arg, wmi_error *err, size_t *nobjects);
     void *reload_arg;
     struct wmid_repo_ops repo;    /* GetObject, PutInstance, DeleteInstance */

@@ -163,8 +163,8 @@ req_enum_instances(struct conn *c, const json_t *id, json_t *req)
             return false;
         list = json_array();
     }
-    st = instance_enumerate_without(router_schema(c->ctl->router), cls, has_repo ? &wmid_ip_repository : NULL,
-                                    enum_one, list);
+    st = instance_enumerate(c->ctl->instances, router_schema(c->ctl->router), cls,
+                            has_repo ? &wmid_ip_repository : NULL, enum_one, list);
     if (st == WBEM_E_INVALID_CLASS || st == WBEM_E_NOT_SUPPORTED) {
         snprintf(msg, sizeof msg,
                  st == WBEM_E_INVALID_CLASS ? "no class \"%.200s\"" : "no instance provider serves class \"%.200s\"",

@@ -457,7 +457,7 @@ socket_in_use(const char *path)
 
 struct wmid_control *
 control_new(uv_loop_t *loop, const struct wmid_settings *s, struct wmid_router *r, struct wmid_delivery *d,
-            struct wmid_eventprov *ep, wmi_error *err)
+            struct wmid_eventprov *ep, struct wmid_instance_env *env, wmi_error *err)
 {
     struct wmid_control *ctl = calloc(1, sizeof *ctl);
     if (ctl == NULL)
@@ -467,6 +467,7 @@ control_new(uv_loop_t *loop, const struct wmid_settings *s, struct wmid_router *
     ctl->router = r;
     ctl->delivery = d;
     ctl->eventprov = ep;
+    ctl->instances = env;
     ctl->errors_by_status = json_object();
     ctl->loop_thread = pthread_self();
     delivery_set_resume_cb(d, on_resume, ctl);

@@ -168,6 +168,7 @@ struct wmid_eventprov {
 struct builtin {
     struct wmid_provider p;
     const struct wmi_event_provider *ep;
+    void *context;               /* *provider before initialize */
     char **queries;
     size_t nqueries;
     struct builtin *next;
@@ -1215,7 +1216,7 @@ registration_texts(wmi_object *reg, size_t *n)
 
 static void
 side_load(struct wmid_eventprov *E, struct wmid_provider *p, wmi_object *reg, const struct sec_identity *publisher, const char *ns,
-          const struct wmi_event_provider *builtin)
+          const struct wmi_event_provider *builtin, void *context)
 {
     struct wmid_evside *side = calloc(1, sizeof *side);
     if (side == NULL)
@@ -1276,6 +1277,7 @@ side_load(struct wmid_eventprov *E, struct wmid_provider *p, wmi_object *reg, co
     sink_parse(side->main, (wmi_schema *)router_schema(E->router));
     pthread_mutex_unlock(&side->main->mu);
     side->sinks = side->main;
+    side->state = context; /* a built-in's context (eventprov_add_builtin) */
     st = side->ep->initialize(&side->host, reg, &side->state);
     if (WMI_FAILED(st)) {
         side_fail(side, WBEM_E_INITIALIZATION_FAILURE, "initialize failed with %s",
@@ -1518,7 +1520,7 @@ eventprov_sync(struct wmid_eventprov *E, struct wmid_router *r)
              * that would take its events.  One that is loaded stays until
              * it idles, even when no filter wants it any more. */
             if (registration_wanted(E, r, reg, publisher, ns))
-                side_load(E, p, reg, publisher, ns, NULL);
+                side_load(E, p, reg, publisher, ns, NULL, NULL);
         } else {
             side_resync(p->ev, reg, publisher, ns);
         }
@@ -1537,7 +1539,7 @@ eventprov_sync(struct wmid_eventprov *E, struct wmid_router *r)
         wmi_schema_free(b->p.schema);
         b->p.schema = wmi_schema_ref((wmi_schema *)router_schema(r));
         if (b->p.ev == NULL) {
-            side_load(E, &b->p, reg, &system, NULL, b->ep);
+            side_load(E, &b->p, reg, &system, NULL, b->ep, b->context);
         } else {
             b->p.ev->host.schema = b->p.schema;
             side_resync(b->p.ev, reg, &system, NULL);
@@ -1583,7 +1585,7 @@ builtin_registration(struct builtin *b, const wmi_schema *schema)
 
 void
 eventprov_add_builtin(struct wmid_eventprov *E, const char *name, const struct wmi_event_provider *ep, const char *const *queries,
-                      size_t nqueries)
+                      size_t nqueries, void *context)
 {
     struct builtin *b = calloc(1, sizeof *b);
     if (b == NULL || (b->queries = calloc(nqueries + 1, sizeof *b->queries)) == NULL ||
@@ -1599,6 +1601,7 @@ eventprov_add_builtin(struct wmid_eventprov *E, const char *name, const struct w
             b->nqueries++;
     b->p.refs = 1;
     b->ep = ep;
+    b->context = context;
     b->next = E->builtins;
     E->builtins = b;
 }

@@ -73,11 +73,13 @@ json_t *eventprov_stats_json(const struct wmid_provider *p);
  * plugin is served, without a library: a registration with @queries (WQL
  * texts, copied) is made for it, its publisher identity is LocalSystem
  * (S-1-5-18), and it is loaded at the next eventprov_sync.  @ep is
- * borrowed and must stay valid until eventprov_remove_builtin.  Loop
- * thread.
+ * borrowed and must stay valid until eventprov_remove_builtin.  @context
+ * is what a built-in's initialize finds in *provider (its out-parameter,
+ * set to @context before each call), for it to keep or replace; a plugin's
+ * finds NULL there.  Loop thread.
  */
 void eventprov_add_builtin(struct wmid_eventprov *E, const char *name, const struct wmi_event_provider *ep, const char *const *queries,
-                           size_t nqueries);
+                           size_t nqueries, void *context);
 /* Shut a built-in provider down (its shutdown is called) and forget it. */
 void eventprov_remove_builtin(struct wmid_eventprov *E, const struct wmi_event_provider *ep);
 /* The built-in providers for Stats, by name (new reference). */

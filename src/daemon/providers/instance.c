@@ -89,21 +89,8 @@ instance_polled_providers_for(const wmi_schema *schema, const char *class_name,
 }
 
 wmi_status
-instance_enumerate(const wmi_schema *schema, const char *class_name, wmid_instance_fn fn, void *arg)
-{
-    return instance_enumerate_in(instance_env_default(), schema, class_name, NULL, fn, arg);
-}
-
-wmi_status
-instance_enumerate_without(const wmi_schema *schema, const char *class_name,
-                           const struct wmid_instance_provider *skip, wmid_instance_fn fn, void *arg)
-{
-    return instance_enumerate_in(instance_env_default(), schema, class_name, skip, fn, arg);
-}
-
-wmi_status
-instance_enumerate_in(struct wmid_instance_env *env, const wmi_schema *schema, const char *class_name,
-                      const struct wmid_instance_provider *skip, wmid_instance_fn fn, void *arg)
+instance_enumerate(struct wmid_instance_env *env, const wmi_schema *schema, const char *class_name,
+                   const struct wmid_instance_provider *skip, wmid_instance_fn fn, void *arg)
 {
     struct isa_filter isa = {class_name, fn, arg};
     const struct wmid_instance_provider *ps[sizeof builtin / sizeof builtin[0]];
@@ -143,31 +130,12 @@ instance_open(struct wmid_instance_env *env, const struct wmid_instance_provider
 {
     if (scope != NULL)
         return ip->open_scoped(schema, scope);
-    return ip->open_in != NULL ? ip->open_in(env, schema) : ip->open(schema);
+    return ip->open(env, schema);
 }
 
 /* ====================================================================
  * The env
  * ==================================================================== */
-
-/* The one process-wide pointer left: the env of the callers that pass
- * none yet (instance.h lists them).  The daemon's (main.c sets it), else
- * one made at the first call (unit tests) and kept to the end. */
-static struct wmid_instance_env *default_env;
-
-struct wmid_instance_env *
-instance_env_default(void)
-{
-    if (default_env == NULL)
-        default_env = instance_env_new();
-    return default_env;
-}
-
-void
-instance_env_set_default(struct wmid_instance_env *env)
-{
-    default_env = env;
-}
 
 struct wmid_instance_env *
 instance_env_new(void)
@@ -187,8 +155,6 @@ instance_env_free(struct wmid_instance_env *env)
 {
     if (env == NULL)
         return;
-    if (default_env == env)
-        default_env = NULL;
     process_feed_free(env->processes);
     statvfs_calls_free(env->statvfs);
     repo_snapshot_free(env->repository);

@@ -13,7 +13,7 @@
  * can expose it unchanged to third-party .so providers:
  *   - every entry point takes an opaque state from open(), no globals;
  *     what the built-in providers share across their states is the
- *     daemon's struct wmid_instance_env (below), given at open_in();
+ *     daemon's struct wmid_instance_env (below), given at open();
  *   - instances cross the interface as wmi_object (public type), borrowed
  *     for the duration of a callback, as consumer plugins get events;
  *   - statuses are WBEM statuses;
@@ -93,14 +93,12 @@ struct wmid_instance_provider {
     /* Optional, for WMID_IP_SUBCLASSES: does it hold instances of @target,
      * a subclass of class_name?  (The repository holds no events.) */
     bool (*serves_subclass)(const wmi_class *target);
-    /* A new provider state; NULL when the source is unusable (logged).
-     * @schema is borrowed and outlives the state.  NULL for providers
-     * that need a scope (below). */
-    void *(*open)(const wmi_schema *schema);
-    /* Optional, for providers whose states share something (the process
-     * feed, stuck statvfs calls, the repository's instances): open() in
-     * @env.  Their open() opens in instance_env_default(). */
-    void *(*open_in)(struct wmid_instance_env *env, const wmi_schema *schema);
+    /* A new provider state in @env, which providers whose states share
+     * something (the process feed, stuck statvfs calls, the repository's
+     * instances) take it from, and the others ignore; NULL when the source
+     * is unusable (logged).  @env and @schema are borrowed and outlive the
+     * state.  NULL for providers that need a scope (below). */
+    void *(*open)(struct wmid_instance_env *env, const wmi_schema *schema);
     void (*close)(void *state);
     /* Call @fn once per current instance.  WBEM_S_NO_ERROR, or a failure
      * status (the instances given so far stand). */
@@ -155,16 +153,6 @@ struct wmid_instance_env {
 };
 struct wmid_instance_env *instance_env_new(void);
 void instance_env_free(struct wmid_instance_env *env);
-/*
- * The env of the callers that pass none yet: control/server.c
- * (instance_providers_for + instance_enumerate_without: EnumInstances),
- * eventprov.c (the built-in provider's initialize has no context: the
- * process connector is found here), the unit tests (open(), the
- * instance_process_* calls).  main.c sets the daemon's; a process that
- * set none gets one of its own.
- */
-struct wmid_instance_env *instance_env_default(void);
-void instance_env_set_default(struct wmid_instance_env *env);
 /* The pieces of an env, each made and freed by its file. */
 struct wmid_process_feed *process_feed_new(void);
 void process_feed_free(struct wmid_process_feed *f);
@@ -173,7 +161,7 @@ void statvfs_calls_free(struct wmid_statvfs_calls *c);
 struct wmid_repo_snapshot *repo_snapshot_new(void);
 void repo_snapshot_free(struct wmid_repo_snapshot *rs);
 
-/* A state of @ip in @env (open_in, else open; open_scoped for @scope). */
+/* A state of @ip in @env (open; open_scoped for @scope). */
 void *instance_open(struct wmid_instance_env *env, const struct wmid_instance_provider *ip, const wmi_schema *schema,
                     const char *scope);
 
@@ -222,24 +210,18 @@ size_t instance_polled_providers_for(const wmi_schema *schema, const char *class
 unsigned instance_event_interval_ms(const wmi_schema *schema, const char *class_name);
 
 /*
- * Enumerate every instance of @class_name and its subclasses (open,
- * enumerate, close each matching provider).  WBEM_E_INVALID_CLASS when
+ * Enumerate every instance of @class_name and its subclasses (open in
+ * @env, enumerate, close each matching provider but @skip, whose
+ * instances the caller lists itself (the repository's, per namespace;
+ * NULL: none)).  WBEM_E_INVALID_CLASS when
  * the schema has no such class, WBEM_E_NOT_SUPPORTED when no provider
  * serves it or a subclass, WBEM_E_INVALID_QUERY when only providers that
  * need a scope do (CIM_DataFile: name the directory in a query), else
  * the first provider failure or WBEM_S_NO_ERROR.  Providers that need a
  * scope are skipped.
  */
-wmi_status instance_enumerate(const wmi_schema *schema, const char *class_name, wmid_instance_fn fn,
-                              void *arg);
-/* The same in @env, without provider @skip, whose instances the caller
- * lists itself (the repository's, per namespace). */
-wmi_status instance_enumerate_in(struct wmid_instance_env *env, const wmi_schema *schema, const char *class_name,
-                                 const struct wmid_instance_provider *skip, wmid_instance_fn fn, void *arg);
-/* The same in the default env (instance_env_default); instance_enumerate
- * is this without @skip. */
-wmi_status instance_enumerate_without(const wmi_schema *schema, const char *class_name,
-                                      const struct wmid_instance_provider *skip, wmid_instance_fn fn, void *arg);
+wmi_status instance_enumerate(struct wmid_instance_env *env, const wmi_schema *schema, const char *class_name,
+                              const struct wmid_instance_provider *skip, wmid_instance_fn fn, void *arg);
 
 /*
  * Process events for the Win32_Process provider (win32_process.c), fed
@@ -255,11 +237,6 @@ void process_feed_source(struct wmid_process_feed *f, bool pushing);
 void process_feed_exec(struct wmid_process_feed *f, int pid);
 void process_feed_exit(struct wmid_process_feed *f, int pid);
 void process_feed_overrun(struct wmid_process_feed *f);
-/* The same into instance_env_default()'s feed (tests/unit). */
-void instance_process_source(bool pushing);
-void instance_process_exec(int pid);
-void instance_process_exit(int pid);
-void instance_process_overrun(void);
 
 /* ---- helpers shared by the providers (instance.c) ---- */
 

@@ -38,8 +38,9 @@ fields(const struct tm *tm, struct wmid_time_fields *f)
 }
 
 static void *
-lt_open(const wmi_schema *schema)
+lt_open(struct wmid_instance_env *env, const wmi_schema *schema)
 {
+    (void)env;
     return (void *)schema;
 }
 

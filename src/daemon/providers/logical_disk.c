@@ -347,7 +347,7 @@ struct ld_state {
 };
 
 static void *
-ld_open_in(struct wmid_instance_env *env, const wmi_schema *schema)
+ld_open(struct wmid_instance_env *env, const wmi_schema *schema)
 {
     struct ld_state *st = calloc(1, sizeof *st);
     if (st == NULL)
@@ -355,12 +355,6 @@ ld_open_in(struct wmid_instance_env *env, const wmi_schema *schema)
     st->schema = schema;
     st->calls = env != NULL ? env->statvfs : NULL;
     return st;
-}
-
-static void *
-ld_open(const wmi_schema *schema)
-{
-    return ld_open_in(instance_env_default(), schema);
 }
 
 static void
@@ -434,7 +428,6 @@ const struct wmid_instance_provider wmid_ip_logical_disk = {
     .class_name = "Win32_LogicalDisk",
     .push = 0,
     .open = ld_open,
-    .open_in = ld_open_in,
     .close = ld_close,
     .enumerate = ld_enumerate,
 };

@@ -40,8 +40,9 @@ count_processes(void)
 }
 
 static void *
-os_open(const wmi_schema *schema)
+os_open(struct wmid_instance_env *env, const wmi_schema *schema)
 {
+    (void)env;
     return (void *)schema;
 }
 

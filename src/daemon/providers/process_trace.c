@@ -590,18 +590,16 @@ on_probe_timeout(uv_timer_t *t)
 
 /* ---- the event provider (wmievent/plugin.h), built in ---- */
 
-/* eventprov_add_builtin gives initialize no context of its own: the
- * connector is the one of the default env (the daemon's). */
+/* *provider comes in as the connector (proc_start's context for
+ * eventprov_add_builtin), and stays it. */
 static wmi_status
 ep_initialize(const struct wmi_host *host, const wmi_object *registration, void **provider)
 {
     (void)registration;
-    struct wmid_instance_env *env = instance_env_default();
-    struct wmid_proc *p = env != NULL ? env->proc : NULL;
+    struct wmid_proc *p = *provider;
     if (p == NULL)
         return WBEM_E_FAILED;
     p->host = host;
-    *provider = p;
     return WBEM_S_INITIALIZED;
 }
 
@@ -643,7 +641,7 @@ proc_start(uv_loop_t *loop, const struct wmid_settings *s, struct wmid_instance_
     static const char *const queries[] = {"SELECT * FROM Win32_ProcessStartTrace",
                                           "SELECT * FROM Win32_ProcessStopTrace"};
     p->eventprov = ep;
-    eventprov_add_builtin(ep, "ProcessTrace", &proc_event_provider, queries, 2);
+    eventprov_add_builtin(ep, "ProcessTrace", &proc_event_provider, queries, 2, p);
     p->nl_fd = -1;
     /* Remember what runs now, so that its stops can be reported. */
     scan_proc(p, false);

@@ -81,19 +81,13 @@ struct repo_state {
 };
 
 static void *
-source_open_in(struct wmid_instance_env *env, const wmi_schema *schema)
+source_open(struct wmid_instance_env *env, const wmi_schema *schema)
 {
     (void)schema;
     struct repo_state *st = calloc(1, sizeof *st);
     if (st != NULL)
         st->rs = env != NULL ? env->repository : NULL;
     return st;
-}
-
-static void *
-source_open(const wmi_schema *schema)
-{
-    return source_open_in(instance_env_default(), schema);
 }
 
 static void
@@ -118,7 +112,6 @@ const struct wmid_instance_provider wmid_ip_repository = {
     .flags = WMID_IP_SUBCLASSES | WMID_IP_NO_WITHIN | WMID_IP_ANY_CLASS,
     .serves_subclass = repository_holds,
     .open = source_open,
-    .open_in = source_open_in,
     .close = source_close,
     .enumerate = source_enumerate,
 };

@@ -280,7 +280,7 @@ make_instance(struct wp_state *s, int pid, const struct pstat *st, const struct 
 }
 
 static void *
-wp_open_in(struct wmid_instance_env *env, const wmi_schema *schema)
+wp_open(struct wmid_instance_env *env, const wmi_schema *schema)
 {
     struct wp_state *s = calloc(1, sizeof *s);
     if (s == NULL)
@@ -294,12 +294,6 @@ wp_open_in(struct wmid_instance_env *env, const wmi_schema *schema)
     if (s->page_size <= 0)
         s->page_size = 4096;
     return s;
-}
-
-static void *
-wp_open(const wmi_schema *schema)
-{
-    return wp_open_in(instance_env_default(), schema);
 }
 
 static void wp_unsubscribe(void *state);
@@ -555,43 +549,11 @@ process_feed_overrun(struct wmid_process_feed *f)
     }
 }
 
-static struct wmid_process_feed *
-default_feed(void)
-{
-    struct wmid_instance_env *env = instance_env_default();
-    return env != NULL ? env->processes : NULL;
-}
-
-void
-instance_process_source(bool pushing)
-{
-    process_feed_source(default_feed(), pushing);
-}
-
-void
-instance_process_exec(int pid)
-{
-    process_feed_exec(default_feed(), pid);
-}
-
-void
-instance_process_exit(int pid)
-{
-    process_feed_exit(default_feed(), pid);
-}
-
-void
-instance_process_overrun(void)
-{
-    process_feed_overrun(default_feed());
-}
-
 const struct wmid_instance_provider wmid_ip_win32_process = {
     .name = "Win32_Process (/proc)",
     .class_name = "Win32_Process",
     .push = WMID_PUSH_CREATION | WMID_PUSH_DELETION,
     .open = wp_open,
-    .open_in = wp_open_in,
     .close = wp_close,
     .enumerate = wp_enumerate,
     .subscribe = wp_subscribe,
