@@ -264,6 +264,138 @@ read_digits(const char *s, size_t n, size_t *i, size_t min, size_t max)
     return k >= min ? v : -1;
 }
 
+/* A locale-free datetime constant, field by field, as it is read. */
+struct dt_fields {
+    int64_t y, mo, d;     /* the date */
+    int64_t h, mi, se;    /* the time of day, 0 when not given */
+    int64_t us;           /* microseconds, 0 when not given */
+    bool zoned;           /* "Z" or an offset was given */
+    int64_t offset;       /* the offset east of UTC, in seconds */
+};
+
+/* The date at @s: yyyymmdd, or yyyy-mm-dd / yyyy/mm/dd with 1- or 2-digit
+ * month and day; *@i is left after it.  False when it is none, or names
+ * no day of the calendar. */
+static bool
+read_date(const char *s, size_t n, size_t *i, struct dt_fields *f)
+{
+    if (n >= 8 && wmi__dmtf_field(s, 8) >= 0) {
+        f->y = wmi__dmtf_field(s, 4);
+        f->mo = wmi__dmtf_field(s + 4, 2);
+        f->d = wmi__dmtf_field(s + 6, 2);
+        *i = 8;
+    } else {
+        f->y = read_digits(s, n, i, 4, 4);
+        if (f->y < 0 || *i >= n || (s[*i] != '-' && s[*i] != '/'))
+            return false;
+        char sep = s[(*i)++];
+        f->mo = read_digits(s, n, i, 1, 2);
+        if (f->mo < 0 || *i >= n || s[*i] != sep)
+            return false;
+        (*i)++;
+        f->d = read_digits(s, n, i, 1, 2);
+        if (f->d < 0)
+            return false;
+    }
+    return f->y >= 1 && f->mo >= 1 && f->mo <= 12 && f->d >= 1 && f->d <= wmi__days_in_month(f->y, (int)f->mo);
+}
+
+/* The time of day after the date, when there is one: a blank or 'T', then
+ * hh:mm[:ss[.ffffff]].  False when it is there but malformed. */
+static bool
+read_time(const char *s, size_t n, size_t *i, struct dt_fields *f)
+{
+    if (*i >= n || (s[*i] != ' ' && s[*i] != 'T'))
+        return true;
+    (*i)++;
+    f->h = read_digits(s, n, i, 1, 2);
+    if (f->h < 0 || f->h > 23 || *i >= n || s[*i] != ':')
+        return false;
+    (*i)++;
+    f->mi = read_digits(s, n, i, 2, 2);
+    if (f->mi < 0 || f->mi > 59)
+        return false;
+    if (*i >= n || s[*i] != ':')
+        return true;
+    (*i)++;
+    f->se = read_digits(s, n, i, 2, 2);
+    if (f->se < 0 || f->se > 59)
+        return false;
+    if (*i >= n || s[*i] != '.')
+        return true;
+    (*i)++;
+    size_t start = *i;
+    f->us = read_digits(s, n, i, 1, 6);
+    if (f->us < 0)
+        return false;
+    /* Fewer than six digits are a fraction of a second, not microseconds. */
+    for (size_t k = *i - start; k < 6; k++)
+        f->us *= 10;
+    return true;
+}
+
+/* The zone, when there is one: "Z", or +hh:mm / -hh:mm.  False when it is
+ * there but malformed. */
+static bool
+read_zone(const char *s, size_t n, size_t *i, struct dt_fields *f)
+{
+    if (*i < n && s[*i] == 'Z') {
+        f->zoned = true;
+        (*i)++;
+        return true;
+    }
+    if (*i >= n || (s[*i] != '+' && s[*i] != '-'))
+        return true;
+    int sign = s[(*i)++] == '-' ? -1 : 1;
+    int64_t oh = read_digits(s, n, i, 2, 2);
+    if (oh < 0 || oh > 23 || *i >= n || s[*i] != ':')
+        return false;
+    (*i)++;
+    int64_t om = read_digits(s, n, i, 2, 2);
+    if (om < 0 || om > 59)
+        return false;
+    f->zoned = true;
+    f->offset = sign * (oh * 60 + om) * 60;
+    return true;
+}
+
+/* The seconds since the epoch, UTC, that @f names. */
+static int64_t
+fields_to_seconds(const struct dt_fields *f)
+{
+    if (f->zoned)
+        return wmi__days_from_civil(f->y, (int)f->mo, (int)f->d) * 86400 + f->h * 3600 + f->mi * 60 + f->se -
+               f->offset;
+    /* as WMI does, a date without a zone is the machine's local time */
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    tm.tm_year = (int)f->y - 1900;
+    tm.tm_mon = (int)f->mo - 1;
+    tm.tm_mday = (int)f->d;
+    tm.tm_hour = (int)f->h;
+    tm.tm_min = (int)f->mi;
+    tm.tm_sec = (int)f->se;
+    tm.tm_isdst = -1;
+    return (int64_t)mktime(&tm);
+}
+
+/* A DMTF datetime or interval constant (25 bytes, '.' at 14); one with '*'
+ * fields is refused, with *@wild set. */
+static wql_dt_kind
+dmtf_literal(const char *s, size_t n, wql_dt *out, bool *wild, size_t *col_off)
+{
+    wql_dt dt;
+    if (!wmi__wql_dmtf_parse(s, n, &dt))
+        return WQL_DT_NONE;
+    if (dt.kind == WQL_DT_WILD) {
+        *wild = true;
+        *col_off = (size_t)((const char *)memchr(s, '*', n) - s);
+        return WQL_DT_NONE;
+    }
+    *out = dt;
+    return dt.kind;
+}
+
 wql_dt_kind
 wmi__wql_datetime_literal(const char *s, size_t n, wql_dt *out, bool *wild, size_t *col_off)
 {
@@ -271,104 +403,15 @@ wmi__wql_datetime_literal(const char *s, size_t n, wql_dt *out, bool *wild, size
     *col_off = 0;
     out->kind = WQL_DT_NONE;
     out->usec = 0;
-    if (n == 25 && s[14] == '.') {
-        wql_dt dt;
-        if (!wmi__wql_dmtf_parse(s, n, &dt))
-            return WQL_DT_NONE;
-        if (dt.kind == WQL_DT_WILD) {
-            *wild = true;
-            *col_off = (size_t)((const char *)memchr(s, '*', n) - s);
-            return WQL_DT_NONE;
-        }
-        *out = dt;
-        return dt.kind;
-    }
+    if (n == 25 && s[14] == '.')
+        return dmtf_literal(s, n, out, wild, col_off);
     /* locale-free forms: yyyymmdd | yyyy-mm-dd | yyyy/mm/dd [time] [zone] */
+    struct dt_fields f = {0};
     size_t i = 0;
-    int64_t y, mo, d;
-    if (n >= 8 && wmi__dmtf_field(s, 8) >= 0) {
-        y = wmi__dmtf_field(s, 4);
-        mo = wmi__dmtf_field(s + 4, 2);
-        d = wmi__dmtf_field(s + 6, 2);
-        i = 8;
-    } else {
-        y = read_digits(s, n, &i, 4, 4);
-        if (y < 0 || i >= n || (s[i] != '-' && s[i] != '/'))
-            return WQL_DT_NONE;
-        char sep = s[i++];
-        mo = read_digits(s, n, &i, 1, 2);
-        if (mo < 0 || i >= n || s[i] != sep)
-            return WQL_DT_NONE;
-        i++;
-        d = read_digits(s, n, &i, 1, 2);
-        if (d < 0)
-            return WQL_DT_NONE;
-    }
-    if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > wmi__days_in_month(y, (int)mo))
+    if (!read_date(s, n, &i, &f) || !read_time(s, n, &i, &f) || !read_zone(s, n, &i, &f) || i != n)
         return WQL_DT_NONE;
-    int64_t h = 0, mi = 0, se = 0, us = 0;
-    if (i < n && (s[i] == ' ' || s[i] == 'T')) {
-        i++;
-        h = read_digits(s, n, &i, 1, 2);
-        if (h < 0 || h > 23 || i >= n || s[i] != ':')
-            return WQL_DT_NONE;
-        i++;
-        mi = read_digits(s, n, &i, 2, 2);
-        if (mi < 0 || mi > 59)
-            return WQL_DT_NONE;
-        if (i < n && s[i] == ':') {
-            i++;
-            se = read_digits(s, n, &i, 2, 2);
-            if (se < 0 || se > 59)
-                return WQL_DT_NONE;
-            if (i < n && s[i] == '.') {
-                i++;
-                size_t start = i;
-                us = read_digits(s, n, &i, 1, 6);
-                if (us < 0)
-                    return WQL_DT_NONE;
-                for (size_t k = i - start; k < 6; k++)
-                    us *= 10;
-            }
-        }
-    }
-    bool zoned = false;
-    int64_t offset = 0;
-    if (i < n && s[i] == 'Z') {
-        zoned = true;
-        i++;
-    } else if (i < n && (s[i] == '+' || s[i] == '-')) {
-        int sign = s[i++] == '-' ? -1 : 1;
-        int64_t oh = read_digits(s, n, &i, 2, 2);
-        if (oh < 0 || oh > 23 || i >= n || s[i] != ':')
-            return WQL_DT_NONE;
-        i++;
-        int64_t om = read_digits(s, n, &i, 2, 2);
-        if (om < 0 || om > 59)
-            return WQL_DT_NONE;
-        zoned = true;
-        offset = sign * (oh * 60 + om) * 60;
-    }
-    if (i != n)
-        return WQL_DT_NONE;
-    int64_t secs;
-    if (zoned) {
-        secs = wmi__days_from_civil(y, (int)mo, (int)d) * 86400 + h * 3600 + mi * 60 + se - offset;
-    } else {
-        /* as WMI does, a date without a zone is the machine's local time */
-        struct tm tm;
-        memset(&tm, 0, sizeof tm);
-        tm.tm_year = (int)y - 1900;
-        tm.tm_mon = (int)mo - 1;
-        tm.tm_mday = (int)d;
-        tm.tm_hour = (int)h;
-        tm.tm_min = (int)mi;
-        tm.tm_sec = (int)se;
-        tm.tm_isdst = -1;
-        secs = (int64_t)mktime(&tm);
-    }
     out->kind = WQL_DT_ABS;
-    out->usec = secs * 1000000 + us;
+    out->usec = fields_to_seconds(&f) * 1000000 + f.us;
     return WQL_DT_ABS;
 }
 
