@@ -4,9 +4,10 @@
 #                   wmieventctl, plugins
 #   make deps       install the Debian packages the build needs (apt-get)
 #   make run        deps + build + wmieventd -d on conf/, state under ./var
-#   make check      deps + build + unit and integration tests (and the check
-#                   that libwmievent exports its documented API), then the
-#                   same again under ASan+UBSan (build-san/)
+#   make check      deps + no function of src/ over 100 lines, build + unit
+#                   tests (with the fuzz corpora and the check that
+#                   libwmievent exports its documented API) and integration
+#                   tests, then the same again under ASan+UBSan (build-san/)
 #   make bench      benchmarks (tests/bench), figures printed
 #   make install    PREFIX=/usr/local DESTDIR=
 #
@@ -168,7 +169,7 @@ run: deps
 
 # ---------------------------------------------------------------------------
 # check: unit + integration tests, plain and then with sanitizers.
-check: deps
+check: deps long-functions
 	$(MAKE) check-build
 	$(MAKE) SAN=1 check-build
 	@echo "make check: all test suites passed (plain and ASan+UBSan)"
@@ -192,7 +193,7 @@ integration: all $(TPLUGINS)
 
 # long-functions: the C functions of src/ longer than 100 lines (see
 # tests/tools/long_functions.py); fails when there are any.  Its own tests
-# run first.  Not part of check yet.
+# run first.  Part of check.
 .PHONY: long-functions
 long-functions:
 	@python3 tests/tools/test_long_functions.py
