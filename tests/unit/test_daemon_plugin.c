@@ -18,6 +18,7 @@
 
 #include "daemon/wmieventd.h"
 #include "daemon/log.h"
+#include "daemon/plugins/consumers.h"
 #include "daemon/plugins/loader.h"
 
 static wmi_schema *schema;

@@ -20,6 +20,7 @@
 #include "daemon/engine/delivery.h"
 #include "daemon/engine/snapshot.h"
 #include "daemon/log.h"
+#include "daemon/plugins/consumers.h"
 #include "daemon/plugins/loader.h"
 
 /* A failed load or FindConsumer waits this long before the next attempt,

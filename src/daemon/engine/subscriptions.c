@@ -31,6 +31,7 @@
 #include "daemon/engine/snapshot.h"
 #include "daemon/log.h"
 #include "daemon/plugins/hosting.h"
+#include "daemon/plugins/consumers.h"
 #include "daemon/plugins/loader.h"
 
 /* ====================================================================

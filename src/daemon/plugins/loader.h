@@ -78,8 +78,4 @@ bool plugin_load_in_process(struct wmid_provider *p, const wmi_schema *schema);
 /* Shut down and unload what plugin_load_in_process loaded. */
 void plugin_unload_in_process(struct wmid_provider *p);
 
-/* The daemon's plugin_load and plugin_unload, for the files that still
- * look for them here (engine/router.c, tests/unit/test_daemon_plugin.c). */
-#include "daemon/plugins/consumers.h"
-
 #endif /* WMID_PLUGINS_LOADER_H */

@@ -27,6 +27,7 @@
 #ifndef WMID_INTRINSIC_H
 #define WMID_INTRINSIC_H
 
+#include "daemon/providers/snapshot.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -34,10 +35,6 @@
 #include "daemon/wmieventd.h"
 #include "daemon/providers/instance.h"
 
-/* Kinds of intrinsic instance events. */
-#define WMID_KIND_CREATION     0x1u
-#define WMID_KIND_DELETION     0x2u
-#define WMID_KIND_MODIFICATION 0x4u
 
 /* ---- filter analysis (pure; used by router build and tests) ---- */
 
@@ -70,40 +67,6 @@ int64_t intrinsic_interval_ms(const wmi_query *query, unsigned min_ms);
  * @tick ms apart?  Yes when waiting for the next tick would overshoot.
  */
 bool intrinsic_group_due(uint64_t now, uint64_t tick, uint64_t due);
-
-/* ---- snapshots: instances keyed by object path ---- */
-
-struct wmid_snapshot;
-
-struct wmid_snapshot *snapshot_new(void);
-struct wmid_snapshot *snapshot_ref(struct wmid_snapshot *s);
-void snapshot_unref(struct wmid_snapshot *s);
-/* Add @inst (a reference is taken), keyed by wmi_object_get_path; false
- * when it has no path or out of memory.  A second instance with the same
- * path replaces the first. */
-bool snapshot_add(struct wmid_snapshot *s, wmi_object *inst);
-/* The same, keyed by the path in lower case when @fold_case: the
- * repository's keys compare without case, as WMI compares string keys, so
- * that a change of case is a modification. */
-bool snapshot_add_keyed(struct wmid_snapshot *s, wmi_object *inst, bool fold_case);
-size_t snapshot_count(const struct wmid_snapshot *s);
-/* Call @fn with each instance (borrowed), in insertion order. */
-void snapshot_foreach(const struct wmid_snapshot *s, void (*fn)(wmi_object *inst, void *arg), void *arg);
-/* The instance with @path, or NULL.  Borrowed. */
-wmi_object *snapshot_get(const struct wmid_snapshot *s, const char *path);
-
-/* One change: @target is the instance now (the deleted one for a
- * deletion); @previous the old state of a modification, else NULL. */
-typedef void (*wmid_change_fn)(unsigned kind, wmi_object *target, wmi_object *previous, void *arg);
-
-/*
- * The changes from @prev to @cur, of the kinds in @kinds: creations and
- * modifications in @cur's order, then deletions in @prev's order.  An
- * instance is modified when its JSON differs (json_equal).  Returns the
- * number of changes reported.
- */
-size_t snapshot_diff(const struct wmid_snapshot *prev, const struct wmid_snapshot *cur, unsigned kinds,
-                     wmid_change_fn fn, void *arg);
 
 /* ---- the poller (loop thread) ---- */
 
