@@ -149,7 +149,7 @@ struct wmid_eventprov {
     const struct wmid_settings *s;
     struct wmid_lifecycle *lifecycle;
     struct wmid_router *router;
-    atomic_bool ready;           /* set by eventprov_init, cleared (under mu) by eventprov_shutdown */
+    atomic_bool ready;           /* set by eventprov_new, cleared (under mu) by eventprov_shutdown */
     pthread_mutex_t mu;          /* guards the ingress queue and the held list */
     struct ingress *q;
     size_t nq, capq, q_bytes;
