@@ -140,7 +140,8 @@ aggregate_new(uv_loop_t *loop, const wmi_schema *schema, struct wmid_filter *f, 
     a->out = *out;
     a->filter = f;
     /* NULL (plain __AggregateEvent) when the query has no BY. */
-    a->agg_class = wmi_schema_get_class(schema, aggregate_class_name(f, NULL, 0));
+    char name[WMID_AGGREGATE_CLASS_MAX];
+    a->agg_class = wmi_schema_get_class(schema, aggregate_class_name(f, name, sizeof name));
     /* Windows count in uv_now() milliseconds. */
     if (WMI_FAILED(wmi_window_new(f->query, schema, agg_class_name(a), 1000, &a->windows))) {
         free(a);
@@ -158,7 +159,8 @@ aggregate_rebind(struct wmid_aggregator *a, const wmi_schema *schema, struct wmi
 {
     a->out = *out;
     a->filter = f;
-    a->agg_class = wmi_schema_get_class(schema, aggregate_class_name(f, NULL, 0));
+    char name[WMID_AGGREGATE_CLASS_MAX];
+    a->agg_class = wmi_schema_get_class(schema, aggregate_class_name(f, name, sizeof name));
     wmi_window_rebind(a->windows, f->query, schema, agg_class_name(a));
 }
 
@@ -190,16 +192,11 @@ aggregate_free(struct wmid_aggregator *a)
  * filter outside root\subscription, or one whose name does not fit a
  * class name (255 bytes), gets "_" and 16 hex digits of a hash of its
  * namespace and name after the (cut) name, so that same-named filters of
- * two namespaces get two classes and no name reads as a namespace.  With
- * @buf NULL, a static buffer is used. */
+ * two namespaces get two classes and no name reads as a namespace.  @buf
+ * holds @len bytes (WMID_AGGREGATE_CLASS_MAX is enough). */
 const char *
 aggregate_class_name(const struct wmid_filter *f, char *buf, size_t len)
 {
-    static char sbuf[300];
-    if (buf == NULL) {
-        buf = sbuf;
-        len = sizeof sbuf;
-    }
     const size_t limit = len - 1 < 255 ? len - 1 : 255; /* WMI's longest class name */
     const size_t suffix = 17;                           /* "_" and 16 hex digits */
     bool other_ns = f->ns != NULL && strcasecmp(f->ns, WMID_NS_DEFAULT) != 0;
@@ -226,7 +223,7 @@ aggregate_class_name(const struct wmid_filter *f, char *buf, size_t len)
 bool
 aggregate_define_class(wmi_schema *schema, const struct wmid_filter *f, wmi_error *err)
 {
-    char name[300];
+    char name[WMID_AGGREGATE_CLASS_MAX];
     if (wmi_query_group_by_count(f->query) == 0)
         return true;
     aggregate_class_name(f, name, sizeof name);

@@ -36,6 +36,8 @@ void aggregate_rebind(struct wmid_aggregator *a, const wmi_schema *schema, struc
  * a schema may serve two routers; the router refuses two filters whose
  * names give one class). */
 bool aggregate_define_class(wmi_schema *schema, const struct wmid_filter *f, wmi_error *err);
+/* The name of @f's aggregate class, into @buf (@len bytes; returned). */
+#define WMID_AGGREGATE_CLASS_MAX 300
 const char *aggregate_class_name(const struct wmid_filter *f, char *buf, size_t len);
 
 #endif /* WMID_ENGINE_AGGREGATE_H */

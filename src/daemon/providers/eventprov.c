@@ -162,6 +162,7 @@ struct wmid_eventprov {
     atomic_ullong dropped;
     struct builtin *builtins;
     int closing;                 /* handles still closing at shutdown */
+    atomic_llong last_refused_log; /* second of the last "refused" warning, for all providers */
 };
 
 /* A built-in event provider: a provider record of its own, no library. */
@@ -807,10 +808,9 @@ sink_indicate(struct wmi_event_sink *self, size_t n, wmi_object *const *events)
     atomic_fetch_add(&side->indicated, n - refused);
     if (refused > 0) {
         atomic_fetch_add(&side->refused, refused);
-        static atomic_llong last_log;
         long long sec = (long long)(wmid_now_ms() / 1000);
-        long long prev = atomic_load(&last_log);
-        if (prev != sec && atomic_compare_exchange_strong(&last_log, &prev, sec))
+        long long prev = atomic_load(&E->last_refused_log);
+        if (prev != sec && atomic_compare_exchange_strong(&E->last_refused_log, &prev, sec))
             log_warnx("provider %s: %zu event(s) refused (%s); %llu refused so far", side->p->name, refused,
                       wmi_status_name(first) ? wmi_status_name(first) : "error",
                       (unsigned long long)atomic_load(&side->refused));
