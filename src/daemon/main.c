@@ -223,6 +223,8 @@ start_engine(struct wmid_daemon *ds, wmi_error *err)
 {
     ds->settings.hosting = hosting_new();
     ds->instances = instance_env_new();
+    if (ds->settings.hosting == NULL || ds->instances == NULL)
+        fatalx("out of memory");
     ds->delivery = delivery_new(ds->loop, &ds->settings);
     ds->lifecycle = lifecycle_new(ds->loop);
     ds->hooks.loaded = lifecycle_kick_hook;

@@ -51,6 +51,7 @@ struct watch;
 
 struct df_state {
     const wmi_schema *schema;
+    struct wmid_host_facts *facts; /* its env's */
     bool directories;            /* CIM_Directory, else CIM_DataFile */
     struct watch *w;
     size_t nw;
@@ -189,7 +190,7 @@ read_entry(struct watch *w, const char *name)
     wmi_object_put_string(o, "Status", "OK");
     wmi_object_put_string(o, "CreationClassName", s->directories ? "CIM_Directory" : "CIM_DataFile");
     wmi_object_put_string(o, "CSCreationClassName", "Win32_ComputerSystem");
-    wmi_object_put_string(o, "CSName", instance_host_name());
+    wmi_object_put_string(o, "CSName", instance_host_name(s->facts));
     wmi_object_put_string(o, "FSCreationClassName", "Win32_FileSystem");
     wmi_object_put_string(o, "Drive", "");
     wmi_object_put_string(o, "Path", w->shown);
@@ -481,12 +482,13 @@ df_unsubscribe(void *state)
  * ==================================================================== */
 
 static void *
-open_scoped(const wmi_schema *schema, const char *scope, bool directories)
+open_scoped(struct wmid_instance_env *env, const wmi_schema *schema, const char *scope, bool directories)
 {
     struct df_state *s = calloc(1, sizeof *s);
     if (s == NULL)
         return NULL;
     s->schema = schema;
+    s->facts = &env->facts;
     s->directories = directories;
     size_t n = 1;
     for (const char *c = scope; *c != '\0'; c++)
@@ -518,15 +520,15 @@ open_scoped(const wmi_schema *schema, const char *scope, bool directories)
 }
 
 static void *
-df_open_files(const wmi_schema *schema, const char *scope)
+df_open_files(struct wmid_instance_env *env, const wmi_schema *schema, const char *scope)
 {
-    return open_scoped(schema, scope, false);
+    return open_scoped(env, schema, scope, false);
 }
 
 static void *
-df_open_dirs(const wmi_schema *schema, const char *scope)
+df_open_dirs(struct wmid_instance_env *env, const wmi_schema *schema, const char *scope)
 {
-    return open_scoped(schema, scope, true);
+    return open_scoped(env, schema, scope, true);
 }
 
 static void

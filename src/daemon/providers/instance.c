@@ -66,11 +66,11 @@ instance_read_file(const char *path, char *buf, size_t len)
 }
 
 const char *
-instance_host_name(void)
+instance_host_name(struct wmid_host_facts *hf)
 {
-    static char host[256];
-    if (host[0] == '\0' && (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0'))
-        snprintf(host, sizeof host, "localhost");
+    char *host = hf->host;
+    if (host[0] == '\0' && (gethostname(host, sizeof hf->host - 1) != 0 || host[0] == '\0'))
+        snprintf(host, sizeof hf->host, "localhost");
     return host;
 }
 
@@ -92,9 +92,9 @@ instance_put_datetime(wmi_object *o, const char *name, int64_t usec)
 }
 
 int64_t
-instance_boot_usec(void)
+instance_boot_usec(struct wmid_host_facts *hf)
 {
-    static int64_t boot;
+    int64_t boot = hf->boot_usec;
     if (boot == 0) {
         /* The intr line can be long: read line by line. */
         FILE *f = fopen("/proc/stat", "re");
@@ -109,14 +109,15 @@ instance_boot_usec(void)
         free(line);
         if (f != NULL)
             fclose(f);
+        hf->boot_usec = boot;
     }
     return boot;
 }
 
 const char *
-instance_os_caption(void)
+instance_os_caption(struct wmid_host_facts *hf)
 {
-    static char caption[256];
+    char *caption = hf->caption;
     if (caption[0] != '\0')
         return caption;
     static const char *const files[] = {"/etc/os-release", "/usr/lib/os-release"};
@@ -134,11 +135,11 @@ instance_os_caption(void)
                 v++;
                 n -= 2;
             }
-            snprintf(caption, sizeof caption, "%.*s", (int)n, v);
+            snprintf(caption, sizeof hf->caption, "%.*s", (int)n, v);
             break;
         }
     }
     if (caption[0] == '\0')
-        snprintf(caption, sizeof caption, "Linux");
+        snprintf(caption, sizeof hf->caption, "Linux");
     return caption;
 }

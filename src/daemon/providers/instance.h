@@ -120,7 +120,7 @@ struct wmid_instance_provider {
      * other providers serve.
      */
     char *(*scope)(const wmi_schema *schema, const wmi_query *query, wmi_error *err);
-    void *(*open_scoped)(const wmi_schema *schema, const char *scope);
+    void *(*open_scoped)(struct wmid_instance_env *env, const wmi_schema *schema, const char *scope);
 };
 
 /* The built-in providers (src/daemon/providers). */
@@ -132,6 +132,15 @@ extern const struct wmid_instance_provider wmid_ip_utc_time;
 extern const struct wmid_instance_provider wmid_ip_data_file;
 extern const struct wmid_instance_provider wmid_ip_directory;
 extern const struct wmid_instance_provider wmid_ip_repository;
+
+/* Facts of this machine the providers put in their instances, read at the
+ * first use and kept in the env (struct wmid_instance_env.facts), so that
+ * no provider keeps state of its own. */
+struct wmid_host_facts {
+    char host[256];              /* "" until read */
+    char caption[256];           /* "" until read */
+    int64_t boot_usec;           /* 0 until read */
+};
 
 /*
  * What the built-in providers share across their states, one per daemon:
@@ -150,6 +159,7 @@ struct wmid_instance_env {
     struct wmid_statvfs_calls *statvfs;    /* statvfs calls stuck on dead mounts (logical_disk.c) */
     struct wmid_repo_snapshot *repository; /* the repository's last load (repository_events.c) */
     struct wmid_proc *proc;                /* the process connector while it runs (process_trace.c) */
+    struct wmid_host_facts facts;          /* what every provider reads of the machine (instance.c) */
 };
 struct wmid_instance_env *instance_env_new(void);
 void instance_env_free(struct wmid_instance_env *env);
@@ -259,16 +269,15 @@ char *instance_read_link(const char *path);
  * threads or when unreadable); *@argv0 gets a copy of the first argument
  * (free it; may be NULL).  (providers/win32_process.c) */
 char *instance_proc_cmdline(int pid, char **argv0);
-/* The host name (cached after the first call). */
-const char *instance_host_name(void);
+/* The host name. */
+const char *instance_host_name(struct wmid_host_facts *hf);
 /* The local UTC offset in minutes east of UTC, for @t. */
 int instance_utc_offset(time_t t);
 /* Put a DMTF datetime of @usec (microseconds since the epoch) in local time. */
 wmi_status instance_put_datetime(wmi_object *o, const char *name, int64_t usec);
-/* PRETTY_NAME of /etc/os-release (else /usr/lib/os-release), else "Linux";
- * cached after the first call. */
-const char *instance_os_caption(void);
-/* Boot time in microseconds since the epoch (btime of /proc/stat, cached). */
-int64_t instance_boot_usec(void);
+/* PRETTY_NAME of /etc/os-release (else /usr/lib/os-release), else "Linux". */
+const char *instance_os_caption(struct wmid_host_facts *hf);
+/* Boot time in microseconds since the epoch (btime of /proc/stat). */
+int64_t instance_boot_usec(struct wmid_host_facts *hf);
 
 #endif /* WMID_INSTANCE_H */

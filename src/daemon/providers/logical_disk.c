@@ -286,7 +286,7 @@ statvfs_bounded(struct wmid_statvfs_calls *calls, const char *dir, struct statvf
 }
 
 static wmi_object *
-make_disk(const wmi_schema *schema, const struct mnt *m, const struct statvfs *sv)
+make_disk(const wmi_schema *schema, struct wmid_host_facts *facts, const struct mnt *m, const struct statvfs *sv)
 {
     wmi_object *o;
     if (WMI_FAILED(wmi_object_new(schema, "Win32_LogicalDisk", &o)))
@@ -314,7 +314,7 @@ make_disk(const wmi_schema *schema, const struct mnt *m, const struct statvfs *s
     wmi_object_put_string(o, "Description", desc);
     wmi_object_put_string(o, "CreationClassName", "Win32_LogicalDisk");
     wmi_object_put_string(o, "SystemCreationClassName", "Win32_ComputerSystem");
-    wmi_object_put_string(o, "SystemName", instance_host_name());
+    wmi_object_put_string(o, "SystemName", instance_host_name(facts));
     wmi_object_put_string(o, "FileSystem", m->type);
     wmi_object_put_uint64(o, "DriveType", type);
     if (type == 3)
@@ -344,6 +344,7 @@ make_disk(const wmi_schema *schema, const struct mnt *m, const struct statvfs *s
 struct ld_state {
     const wmi_schema *schema;
     struct wmid_statvfs_calls *calls; /* its env's (NULL: none) */
+    struct wmid_host_facts *facts;    /* its env's */
 };
 
 static void *
@@ -353,7 +354,8 @@ ld_open(struct wmid_instance_env *env, const wmi_schema *schema)
     if (st == NULL)
         return NULL;
     st->schema = schema;
-    st->calls = env != NULL ? env->statvfs : NULL;
+    st->calls = env->statvfs;
+    st->facts = &env->facts;
     return st;
 }
 
@@ -407,7 +409,7 @@ ld_enumerate(void *state, wmid_instance_fn fn, void *arg)
         bool network = in_list(ms[i].type, network_types, sizeof network_types / sizeof network_types[0]);
         int rc = hidden ? -1 : network ? statvfs_bounded(st->calls, ms[i].dir, &sv) : statvfs(ms[i].dir, &sv);
         if (rc == 0 && sv.f_blocks > 0) {
-            wmi_object *o = make_disk(schema, &ms[i], &sv);
+            wmi_object *o = make_disk(schema, st->facts, &ms[i], &sv);
             if (o != NULL) {
                 fn(o, arg);
                 wmi_object_unref(o);

@@ -39,34 +39,44 @@ count_processes(void)
     return n;
 }
 
+struct os_state {
+    const wmi_schema *schema;
+    struct wmid_host_facts *facts; /* its env's */
+};
+
 static void *
 os_open(struct wmid_instance_env *env, const wmi_schema *schema)
 {
-    (void)env;
-    return (void *)schema;
+    struct os_state *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return NULL;
+    s->schema = schema;
+    s->facts = &env->facts;
+    return s;
 }
 
 static void
 os_close(void *state)
 {
-    (void)state;
+    free(state);
 }
 
 static wmi_status
 os_enumerate(void *state, wmid_instance_fn fn, void *arg)
 {
-    const wmi_schema *schema = state;
+    struct os_state *s = state;
+    const wmi_schema *schema = s->schema;
     wmi_object *o;
     if (WMI_FAILED(wmi_object_new(schema, "Win32_OperatingSystem", &o)))
         return WBEM_E_OUT_OF_MEMORY;
     struct utsname u;
-    const char *caption = instance_os_caption();
+    const char *caption = instance_os_caption(s->facts);
     char buf[8192];
     wmi_object_put_string(o, "Caption", caption);
     wmi_object_put_string(o, "Name", caption);
     wmi_object_put_string(o, "CreationClassName", "Win32_OperatingSystem");
     wmi_object_put_string(o, "CSCreationClassName", "Win32_ComputerSystem");
-    wmi_object_put_string(o, "CSName", instance_host_name());
+    wmi_object_put_string(o, "CSName", instance_host_name(s->facts));
     wmi_object_put_uint64(o, "OSType", 36); /* CIM_OperatingSystem.OSType: LINUX */
     wmi_object_put_boolean(o, "Distributed", false);
     wmi_object_put_boolean(o, "Primary", true);
@@ -98,7 +108,7 @@ os_enumerate(void *state, wmid_instance_fn fn, void *arg)
                 wmi_object_put_uint64(o, "FreeVirtualMemory", (uint64_t)(avail + sfree));
         }
     }
-    int64_t boot = instance_boot_usec();
+    int64_t boot = instance_boot_usec(s->facts);
     if (boot > 0)
         instance_put_datetime(o, "LastBootUpTime", boot);
     struct timeval tv;

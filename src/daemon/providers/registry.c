@@ -132,7 +132,7 @@ instance_open(struct wmid_instance_env *env, const struct wmid_instance_provider
               const char *scope)
 {
     if (scope != NULL)
-        return ip->open_scoped(schema, scope);
+        return ip->open_scoped(env, schema, scope);
     return ip->open(env, schema);
 }
 

@@ -62,6 +62,7 @@ struct wp_state {
     long page_size;
     /* push */
     struct wmid_process_feed *feed; /* its env's (NULL: none, no push) */
+    struct wmid_host_facts *facts;  /* its env's */
     bool subscribed;
     unsigned pushing;            /* WMID_PUSH_* reported now */
     struct wmid_instance_sink sink;
@@ -254,14 +255,14 @@ make_instance(struct wp_state *s, int pid, const struct pstat *st, const struct 
     wmi_object_put_string(o, "Name", c->name);
     wmi_object_put_string(o, "CreationClassName", "Win32_Process");
     wmi_object_put_string(o, "CSCreationClassName", "Win32_ComputerSystem");
-    wmi_object_put_string(o, "CSName", instance_host_name());
+    wmi_object_put_string(o, "CSName", instance_host_name(s->facts));
     wmi_object_put_string(o, "OSCreationClassName", "Win32_OperatingSystem");
-    wmi_object_put_string(o, "OSName", instance_os_caption());
+    wmi_object_put_string(o, "OSName", instance_os_caption(s->facts));
     if (c->cmdline != NULL)
         wmi_object_put_string(o, "CommandLine", c->cmdline);
     if (c->exe != NULL)
         wmi_object_put_string(o, "ExecutablePath", c->exe);
-    int64_t boot = instance_boot_usec();
+    int64_t boot = instance_boot_usec(s->facts);
     if (boot > 0)
         instance_put_datetime(o, "CreationDate",
                               boot + (int64_t)(st->starttime * 1000000ull / (uint64_t)s->clk_tck));
@@ -286,7 +287,8 @@ wp_open(struct wmid_instance_env *env, const wmi_schema *schema)
     if (s == NULL)
         return NULL;
     s->schema = schema;
-    s->feed = env != NULL ? env->processes : NULL;
+    s->feed = env->processes;
+    s->facts = &env->facts;
     s->clk_tck = sysconf(_SC_CLK_TCK);
     if (s->clk_tck <= 0)
         s->clk_tck = 100;
