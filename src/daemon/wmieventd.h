@@ -16,7 +16,6 @@
 #include <uv.h>
 
 #include "wmievent.h"
-#include "daemon/config/security.h"
 
 /* ====================================================================
  * Settings: wmieventd.json, read by config/config.c, read-only after
