@@ -8,9 +8,9 @@
 #define WMID_DAEMON_H
 
 #include "daemon/wmieventd.h"
-#include "daemon/config/repository.h"
+#include "daemon/config/config.h"
 #include "daemon/control/control.h"
-#include "daemon/engine/router.h"
+#include "daemon/engine/engine.h"
 
 struct wmid_daemon {
     struct wmid_repo *repo;       /* objects created at run time (state_dir) */

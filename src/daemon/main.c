@@ -19,22 +19,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon/providers/eventprov.h"
-#include "daemon/plugins/hosting.h"
-#include "daemon/providers/instance.h"
-#include "daemon/config/repository.h"
-#include "daemon/providers/intrinsic.h"
-#include "daemon/wmieventd.h"
+#include "daemon/providers/providers.h"
+#include "daemon/plugins/plugins.h"
 #include "daemon/config/config.h"
-#include "daemon/config/security.h"
+#include "daemon/wmieventd.h"
 #include "daemon/control/control.h"
-#include "daemon/engine/delivery.h"
-#include "daemon/engine/lifecycle.h"
-#include "daemon/engine/router.h"
+#include "daemon/engine/engine.h"
 #include "daemon/log.h"
 #include "daemon/notify.h"
-#include "daemon/providers/process_trace.h"
-#include "daemon/providers/timer.h"
 #include "daemon/daemon.h"
 
 #define DEFAULT_CONFIG "/etc/wmieventd/wmieventd.json"

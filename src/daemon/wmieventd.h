@@ -50,7 +50,7 @@ struct wmid_settings {
     unsigned min_within_ms;      /* floor for WQL WITHIN polling (intrinsic.c) */
     unsigned max_connections;    /* control socket connections open at once */
     /* Not read from the file: the daemon's isolated provider hosts
-     * (plugins/hosting.h), set by main.c, for the consumer provider loads
+     * (plugins/plugins.h), set by main.c, for the consumer provider loads
      * that are given these settings.  NULL: no isolated hosting. */
     struct wmid_hosting *hosting;
 };
@@ -80,7 +80,7 @@ struct wmid_objects {
 };
 
 /* ====================================================================
- * Namespaces every subsystem names (config/namespace.h has the rest)
+ * Namespaces every subsystem names (config/config.h has the rest)
  * ==================================================================== */
 
 /* Where events are raised: those of the built-in providers and instance

@@ -4,7 +4,7 @@
  * a plugin that crashes or hangs takes only this process down.
  *
  * The daemon starts it with one end of a socketpair on descriptor 3 and
- * talks length-prefixed JSON (src/daemon/hostproto.h, docs/hosting.md).
+ * talks length-prefixed JSON (src/daemon/plugins/plugins.h, docs/hosting.md).
  * Plugins are loaded with the daemon's own loader (plugins/loader.c, linked in),
  * so the ABI handshake and its error messages are the same in both places.
  *
@@ -31,10 +31,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "daemon/plugins/hostproto.h"
+#include "daemon/plugins/plugins.h"
 #include "daemon/wmieventd.h"
 #include "daemon/log.h"
-#include "daemon/plugins/loader.h"
 
 /* A provider loaded in this host. */
 struct hprov {

@@ -89,10 +89,9 @@
 #include "daemon/wmieventd.h"
 #include "plugins/delivery.h"
 #include "daemon/config/config.h"
-#include "daemon/engine/delivery.h"
-#include "daemon/engine/router.h"
+#include "daemon/engine/engine.h"
 #include "daemon/log.h"
-#include "daemon/providers/intrinsic.h"
+#include "daemon/providers/providers.h"
 
 /* The filter checks wmieventd itself builds with. */
 static const struct wmid_router_hooks bench_hooks = {.check_filter = intrinsic_check_filter,

@@ -18,7 +18,7 @@
  */
 #include "fuzz_common.h"
 
-#include "daemon/config/security.h"
+#include "daemon/config/config.h"
 
 int fuzz_sddl_one(const uint8_t *data, size_t size);
 

@@ -36,10 +36,9 @@
 
 #include "daemon/wmieventd.h"
 #include "daemon/config/config.h"
-#include "daemon/engine/router.h"
+#include "daemon/engine/engine.h"
 #include "daemon/log.h"
-#include "daemon/providers/intrinsic.h"
-#include "daemon/providers/timer.h"
+#include "daemon/providers/providers.h"
 
 #define CASES_DIR "../data/config"
 

@@ -18,8 +18,7 @@
 
 #include <cmocka.h>
 
-#include "daemon/providers/instance.h"
-#include "daemon/providers/intrinsic.h"
+#include "daemon/providers/providers.h"
 
 static wmi_schema *schema;
 static struct wmid_instance_env *env;

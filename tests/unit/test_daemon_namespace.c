@@ -14,7 +14,6 @@
 
 #include "daemon/wmieventd.h"
 #include "daemon/config/config.h"
-#include "daemon/config/namespace.h"
 
 static void
 check_normalize(const char *in, const char *want)

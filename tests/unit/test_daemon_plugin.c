@@ -18,8 +18,7 @@
 
 #include "daemon/wmieventd.h"
 #include "daemon/log.h"
-#include "daemon/plugins/consumers.h"
-#include "daemon/plugins/loader.h"
+#include "daemon/plugins/plugins.h"
 
 static wmi_schema *schema;
 static struct wmid_settings settings;

@@ -24,7 +24,7 @@
 
 #include <cmocka.h>
 
-#include "daemon/config/security.h"
+#include "daemon/config/config.h"
 
 /* Parse a heap copy of exactly strlen(text) + 1 bytes. */
 static struct sec_descriptor *

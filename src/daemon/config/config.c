@@ -19,7 +19,6 @@
 
 #include "daemon/wmieventd.h"
 #include "daemon/config/config.h"
-#include "daemon/config/namespace.h"
 #include "daemon/log.h"
 
 /* A JSON syntax error, with jansson's wording made plain where it is

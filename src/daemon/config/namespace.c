@@ -23,7 +23,6 @@
 
 #include "daemon/wmieventd.h"
 #include "daemon/config/config.h"
-#include "daemon/config/namespace.h"
 
 /* ====================================================================
  * Names and paths

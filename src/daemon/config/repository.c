@@ -37,10 +37,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "daemon/config/repository.h"
 #include "daemon/config/config.h"
-#include "daemon/config/namespace.h"
-#include "daemon/config/security.h"
 
 struct wmid_repo {
     char *dir;

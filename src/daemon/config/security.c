@@ -1,5 +1,5 @@
 /*
- * security.c - identities, rights and the SDDL subset (security.h,
+ * security.c - identities, rights and the SDDL subset (config/config.h,
  * docs/security.md).
  *
  * The parser is a single left-to-right pass over a string whose length is
@@ -21,7 +21,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include "daemon/config/security.h"
+#include "daemon/config/config.h"
 
 /* The largest value of a SID's identifier authority (48 bits) and of a
  * sub-authority (32 bits), and the most sub-authorities a SID may have. */

@@ -5,7 +5,7 @@
 #define WMID_CONTROL_CONTROL_H
 
 #include "daemon/wmieventd.h"
-#include "daemon/config/security.h"
+#include "daemon/config/config.h"
 
 struct wmid_delivery;
 struct wmid_router;

@@ -17,9 +17,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "daemon/config/namespace.h"
+#include "daemon/config/config.h"
 #include "daemon/control/internal.h"
-#include "daemon/engine/router.h"
+#include "daemon/engine/engine.h"
 
 /* ====================================================================
  * Namespaces

@@ -28,7 +28,7 @@
 #include <time.h>
 
 #include "daemon/wmieventd.h"
-#include "daemon/config/security.h"
+#include "daemon/config/config.h"
 #include "daemon/control/control.h"
 
 struct tsub;

@@ -16,13 +16,10 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "daemon/providers/eventprov.h"
-#include "daemon/providers/instance.h"
-#include "daemon/config/namespace.h"
-#include "daemon/config/repository.h"
+#include "daemon/providers/providers.h"
+#include "daemon/config/config.h"
 #include "daemon/control/internal.h"
-#include "daemon/engine/delivery.h"
-#include "daemon/engine/router.h"
+#include "daemon/engine/engine.h"
 
 /* ====================================================================
  * The method table

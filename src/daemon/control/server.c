@@ -30,10 +30,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/providers/eventprov.h"
+#include "daemon/providers/providers.h"
 #include "daemon/control/internal.h"
-#include "daemon/engine/delivery.h"
-#include "daemon/engine/router.h"
+#include "daemon/engine/engine.h"
 #include "daemon/log.h"
 
 #define READ_CHUNK (64 * 1024)

@@ -43,11 +43,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "daemon/providers/eventprov.h"
-#include "daemon/providers/intrinsic.h"
-#include "daemon/config/security.h"
+#include "daemon/providers/providers.h"
+#include "daemon/config/config.h"
 #include "daemon/control/internal.h"
-#include "daemon/engine/router.h"
+#include "daemon/engine/engine.h"
 #include "daemon/log.h"
 
 #define TEMP_MAX_PER_CONN 16

@@ -29,8 +29,8 @@
 #include <strings.h>
 
 #include "daemon/wmieventd.h"
-#include "daemon/engine/aggregate.h"
-#include "daemon/engine/router.h"
+#include "daemon/engine/internal.h"
+#include "daemon/engine/engine.h"
 #include "daemon/log.h"
 
 struct wmid_aggregator {

@@ -17,11 +17,10 @@
 #include <strings.h>
 
 #include "daemon/wmieventd.h"
-#include "daemon/engine/delivery.h"
-#include "daemon/engine/snapshot.h"
+#include "daemon/engine/engine.h"
+#include "daemon/engine/internal.h"
 #include "daemon/log.h"
-#include "daemon/plugins/consumers.h"
-#include "daemon/plugins/loader.h"
+#include "daemon/plugins/plugins.h"
 
 /* A failed load or FindConsumer waits this long before the next attempt,
  * doubling at each failure in a row up to RETRY_MAX_MS; a reload or a

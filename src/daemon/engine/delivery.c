@@ -55,10 +55,9 @@
 #include <time.h>
 
 #include "daemon/wmieventd.h"
-#include "daemon/engine/delivery.h"
+#include "daemon/engine/engine.h"
 #include "daemon/log.h"
-#include "daemon/plugins/hosting.h"
-#include "daemon/plugins/loader.h"
+#include "daemon/plugins/plugins.h"
 
 #define QE_SOLO 0x1u
 

@@ -19,8 +19,7 @@
 #include <stdlib.h>
 
 #include "daemon/wmieventd.h"
-#include "daemon/engine/lifecycle.h"
-#include "daemon/engine/router.h"
+#include "daemon/engine/engine.h"
 
 /* Never sleep less than this between two sweeps, so that a burst of due
  * times cannot make the timer spin. */

@@ -10,11 +10,10 @@
 #include <strings.h>
 
 #include "daemon/wmieventd.h"
-#include "daemon/config/security.h"
-#include "daemon/engine/delivery.h"
-#include "daemon/engine/snapshot.h"
-#include "daemon/plugins/hosting.h"
-#include "daemon/plugins/loader.h"
+#include "daemon/config/config.h"
+#include "daemon/engine/engine.h"
+#include "daemon/engine/internal.h"
+#include "daemon/plugins/plugins.h"
 
 /* ====================================================================
  * System events: what the delivery engine could not deliver

@@ -1,6 +1,6 @@
 /*
  * router.c - the hot path: from an event to the bindings of the filters
- * it matches, through the class index of the snapshot (snapshot.h,
+ * it matches, through the class index of the snapshot (internal.h,
  * built by subscriptions.c).  Routing runs on the loop thread; it takes
  * no lock, allocates nothing for an event that matches no filter, and
  * calls nothing of the sources that feed it.
@@ -12,11 +12,9 @@
 #include <strings.h>
 
 #include "daemon/wmieventd.h"
-#include "daemon/config/namespace.h"
-#include "daemon/config/security.h"
-#include "daemon/engine/aggregate.h"
-#include "daemon/engine/delivery.h"
-#include "daemon/engine/snapshot.h"
+#include "daemon/config/config.h"
+#include "daemon/engine/internal.h"
+#include "daemon/engine/engine.h"
 #include "daemon/log.h"
 
 /* ====================================================================

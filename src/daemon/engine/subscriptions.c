@@ -24,15 +24,10 @@
 
 #include "daemon/wmieventd.h"
 #include "daemon/config/config.h"
-#include "daemon/config/namespace.h"
-#include "daemon/config/security.h"
-#include "daemon/engine/aggregate.h"
-#include "daemon/engine/delivery.h"
-#include "daemon/engine/snapshot.h"
+#include "daemon/engine/internal.h"
+#include "daemon/engine/engine.h"
 #include "daemon/log.h"
-#include "daemon/plugins/hosting.h"
-#include "daemon/plugins/consumers.h"
-#include "daemon/plugins/loader.h"
+#include "daemon/plugins/plugins.h"
 
 /* ====================================================================
  * The class index

@@ -5,9 +5,7 @@
  * loader.c alone.
  */
 #include "daemon/wmieventd.h"
-#include "daemon/plugins/consumers.h"
-#include "daemon/plugins/hosting.h"
-#include "daemon/plugins/loader.h"
+#include "daemon/plugins/plugins.h"
 
 bool
 plugin_load(struct wmid_provider *p, const struct wmid_settings *s, const wmi_schema *schema)

@@ -59,11 +59,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/plugins/hostproto.h"
+#include "daemon/plugins/plugins.h"
 #include "daemon/wmieventd.h"
 #include "daemon/log.h"
-#include "daemon/plugins/hosting.h"
-#include "daemon/plugins/loader.h"
 
 
 /* After a crash or a hang, the k-th consecutive restart waits

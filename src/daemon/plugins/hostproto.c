@@ -1,6 +1,6 @@
 /*
  * hostproto.c - framing for the socketpair between wmieventd and
- * wmieventd-host (hostproto.h).  Linked into both programs.
+ * wmieventd-host (plugins.h).  Linked into both programs.
  */
 #include <errno.h>
 #include <poll.h>
@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/plugins/hostproto.h"
+#include "daemon/plugins/plugins.h"
 
 int64_t
 hp_now_ms(void)

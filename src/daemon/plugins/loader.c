@@ -20,7 +20,7 @@
 
 #include "daemon/wmieventd.h"
 #include "daemon/log.h"
-#include "daemon/plugins/loader.h"
+#include "daemon/plugins/plugins.h"
 
 void
 plugin_vlog(const char *provider, int level, const char *fmt, va_list ap)

@@ -35,7 +35,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "daemon/providers/instance.h"
+#include "daemon/providers/providers.h"
 #include "daemon/wmieventd.h"
 #include "daemon/log.h"
 

@@ -50,14 +50,11 @@
 #include <strings.h>
 #include <time.h>
 
-#include "daemon/providers/eventprov.h"
-#include "daemon/config/security.h"
-#include "daemon/engine/delivery.h"
-#include "daemon/engine/lifecycle.h"
-#include "daemon/engine/router.h"
+#include "daemon/providers/providers.h"
+#include "daemon/config/config.h"
+#include "daemon/engine/engine.h"
 #include "daemon/log.h"
-#include "daemon/plugins/hosting.h"
-#include "daemon/plugins/loader.h"
+#include "daemon/plugins/plugins.h"
 
 /* ====================================================================
  * Types

@@ -2,7 +2,7 @@
  * instance.c - what the built-in instance providers share: reading small
  * files of /proc and /sys, the host name, the boot time and the OS
  * caption, DMTF datetimes of local time, and the equalities of a query.
- * The registry of the providers is registry.c; see instance.h for the
+ * The registry of the providers is registry.c; see providers.h for the
  * interface.
  */
 #include <fcntl.h>
@@ -13,7 +13,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "daemon/providers/instance.h"
+#include "daemon/providers/providers.h"
 
 /* ====================================================================
  * Helpers

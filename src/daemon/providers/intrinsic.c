@@ -1,6 +1,6 @@
 /*
  * intrinsic.c - intrinsic instance events by polling instance providers
- * at the WITHIN interval.  See intrinsic.h for the model.
+ * at the WITHIN interval.  See providers.h for the model.
  *
  * Cost: one provider scan per tick of its poller, whatever the number of
  * filters; per served interval group one hash lookup per instance, and a
@@ -13,10 +13,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "daemon/providers/instance.h"
-#include "daemon/providers/intrinsic.h"
-#include "daemon/config/repository.h"
-#include "daemon/engine/router.h"
+#include "daemon/providers/providers.h"
+#include "daemon/config/config.h"
+#include "daemon/engine/engine.h"
 #include "daemon/log.h"
 
 /* ====================================================================

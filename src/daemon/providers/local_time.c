@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "daemon/providers/instance.h"
+#include "daemon/providers/providers.h"
 
 struct wmid_time_fields {
     unsigned year, month, day, day_of_week, hour, minute, second, quarter, week_in_month;

@@ -33,7 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/providers/instance.h"
+#include "daemon/providers/providers.h"
 #include "daemon/wmieventd.h"
 #include "daemon/log.h"
 

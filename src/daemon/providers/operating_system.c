@@ -11,7 +11,7 @@
 #include <sys/time.h>
 #include <sys/utsname.h>
 
-#include "daemon/providers/instance.h"
+#include "daemon/providers/providers.h"
 
 /* A "Key:   123 kB" value of /proc/meminfo, in KB; -1 when absent. */
 static long long

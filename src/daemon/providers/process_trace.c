@@ -33,11 +33,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "daemon/providers/eventprov.h"
-#include "daemon/providers/instance.h"
+#include "daemon/providers/providers.h"
 #include "daemon/wmieventd.h"
 #include "daemon/log.h"
-#include "daemon/providers/process_trace.h"
 
 #define NBUCKETS 4096
 

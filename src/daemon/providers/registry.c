@@ -13,7 +13,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "daemon/providers/instance.h"
+#include "daemon/providers/providers.h"
 
 static const struct wmid_instance_provider *const builtin[] = {
     &wmid_ip_win32_process, &wmid_ip_logical_disk, &wmid_ip_operating_system,

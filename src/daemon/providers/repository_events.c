@@ -21,12 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/providers/instance.h"
-#include "daemon/providers/intrinsic.h"
-#include "daemon/config/repository.h"
+#include "daemon/providers/providers.h"
 #include "daemon/config/config.h"
-#include "daemon/config/namespace.h"
-#include "daemon/engine/router.h"
+#include "daemon/engine/engine.h"
 
 /* The instances of the last load, one snapshot per namespace: paths are
  * relative, and the same path may name an object in each namespace. */

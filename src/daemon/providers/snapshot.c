@@ -1,13 +1,13 @@
 /*
  * snapshot.c - instances keyed by object path (an open-addressing index
  * over an array kept in insertion order), and the diff of two snapshots
- * into creations, modifications and deletions.  See snapshot.h.
+ * into creations, modifications and deletions.  See providers.h.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/providers/snapshot.h"
+#include "daemon/providers/providers.h"
 
 struct snap_entry {
     char *path;

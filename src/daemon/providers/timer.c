@@ -25,10 +25,9 @@
 
 #include "daemon/wmieventd.h"
 #include "daemon/config/config.h"
-#include "daemon/config/namespace.h"
-#include "daemon/engine/router.h"
+#include "daemon/engine/engine.h"
 #include "daemon/log.h"
-#include "daemon/providers/timer.h"
+#include "daemon/providers/providers.h"
 
 /* The shortest interval honoured, in ms; WMI may ignore "tiny" values. */
 #define MIN_INTERVAL_MS 10

@@ -28,7 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon/providers/instance.h"
+#include "daemon/providers/providers.h"
 #include "daemon/wmieventd.h"
 
 #define NBUCKETS 1024
