@@ -115,9 +115,11 @@ $(HOST): $(HOST_OBJ) $(SHLIB_LINK)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) $(RPATH) -o $@ $(HOST_OBJ) -L$(B)/lib -lwmievent $(PKG_LIBS) -ldl -lpthread -lm
 
+# A standard consumer that needs a library of its own names it in
+# PLUGIN_LIBS_<name> (and its package in APT_PKGS).
 $(B)/plugins/%.so: $(B)/obj/src/consumers/%.o $(SHLIB_LINK)
 	@mkdir -p $(dir $@)
-	$(CC) -shared $(LDFLAGS_ALL) $(PLUGIN_RPATH) -o $@ $< -L$(B)/lib -lwmievent $(PKG_LIBS) -lpthread
+	$(CC) -shared $(LDFLAGS_ALL) $(PLUGIN_RPATH) -o $@ $< -L$(B)/lib -lwmievent $(PLUGIN_LIBS_$*) $(PKG_LIBS) -lpthread
 
 $(B)/tests/plugins/%.so: $(B)/obj/tests/plugins/%.o $(SHLIB_LINK)
 	@mkdir -p $(dir $@)
@@ -149,6 +151,9 @@ $(B)/tests/bench/bench_daemon_%: $(B)/obj/tests/bench/bench_daemon_%.o $(DAEMON_
 # deps: the Debian packages we build and test with.  Installs only what is
 # missing, so it is cheap to run before every build.
 APT_PKGS = build-essential pkg-config libuv1-dev libjansson-dev libssl-dev libcmocka-dev python3
+# The standard consumers' libraries, and the real programs their tests run.
+APT_PKGS += libsystemd-dev systemd
+APT_PKGS += libcurl4-openssl-dev
 
 deps:
 	@missing=""; for p in $(APT_PKGS); do \
