@@ -29,6 +29,11 @@ struct wmid_settings {
     char *socket_path;
     int socket_gid;              /* -1: leave the group alone */
     long admin_gid;              /* admin_group: its members are Administrators; -1: root only */
+    /* consumer_user, consumer_group: the service identity the consumers
+     * of administrators act as (-1: the daemon's own, root); the consumers
+     * of anyone else act as their creator (docs/security.md). */
+    long consumer_uid;
+    long consumer_gid;
     json_t *user_consumer_providers; /* array of provider names non-administrators may bind to (new ref) */
     char *state_dir;
     char *plugin_dir;

@@ -22,6 +22,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <sys/prctl.h>
+#include <pwd.h>
+#include <grp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -612,10 +615,40 @@ control_thread(void *arg)
  * Main thread
  * ==================================================================== */
 
+/*
+ * -U uid:gid: act as that identity before anything of a plugin is loaded
+ * (docs/security.md): the user's supplementary groups (initgroups when
+ * the uid has a passwd entry, else @gid alone), then the gid, then the
+ * uid, and no way back: the kernel's no_new_privs, so that no set-uid
+ * program a plugin runs gains anything.  Any failure ends the host: it
+ * must never go on with more rights than asked.
+ */
+static void
+drop_to(const char *spec)
+{
+    char *end;
+    long uid = strtol(spec, &end, 10);
+    long gid = *end == ':' ? strtol(end + 1, &end, 10) : -1;
+    if (uid < 0 || gid < 0 || *end != '\0')
+        fatalx("host %s: -U %s is not uid:gid", g.group, spec);
+    if (geteuid() != (uid_t)uid || getegid() != (gid_t)gid) {
+        struct passwd *pw = getpwuid((uid_t)uid);
+        gid_t one = (gid_t)gid;
+        if (pw != NULL ? initgroups(pw->pw_name, (gid_t)gid) != 0 : setgroups(1, &one) != 0)
+            fatalx("host %s: cannot take the groups of uid %ld: %s", g.group, uid, strerror(errno));
+        if (setgid((gid_t)gid) != 0 || setuid((uid_t)uid) != 0)
+            fatalx("host %s: cannot act as uid %ld gid %ld: %s", g.group, uid, gid, strerror(errno));
+        if (uid != 0 && setuid(0) == 0)
+            fatalx("host %s: could become root again after dropping to uid %ld", g.group, uid);
+    }
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        fatalx("host %s: cannot set no_new_privs: %s", g.group, strerror(errno));
+}
+
 static void
 usage(void)
 {
-    fprintf(stderr, "usage: wmieventd-host -g group [-l level] [-t]\n"
+    fprintf(stderr, "usage: wmieventd-host -g group [-l level] [-t] [-U uid:gid]\n"
                     "  (started by wmieventd, with its socket on descriptor %d)\n",
             WMID_HOST_FD);
     exit(2);
@@ -626,9 +659,10 @@ main(int argc, char **argv)
 {
     int level = WMI_LOG_INFO, ch;
     bool timestamps = false;
+    const char *run_as = NULL;
 
     g.group = "?";
-    while ((ch = getopt(argc, argv, "g:l:t")) != -1) {
+    while ((ch = getopt(argc, argv, "g:l:tU:")) != -1) {
         switch (ch) {
         case 'g':
             g.group = optarg;
@@ -639,11 +673,16 @@ main(int argc, char **argv)
         case 't':
             timestamps = true;
             break;
+        case 'U':
+            run_as = optarg;
+            break;
         default:
             usage();
         }
     }
     log_init(level, timestamps);
+    if (run_as != NULL)
+        drop_to(run_as);
     if (fcntl(g.fd, F_GETFD) < 0)
         usage();
     /* Programs a plugin runs must not inherit the daemon's socket. */

@@ -170,8 +170,13 @@ def test_subscription_rights_creators_and_user_providers():
             assert b["mode"] == "inactive" and b["status"] == "WBEM_E_ACCESS_DENIED", b
             assert "S-1-22-1-%d" % user in b["reason"] and "S-1-5-32-544" in b["reason"], b
             assert d.log_lines("30-root.json", "delivers nothing"), d.log()
-            # uid 4242's own subscription, made at run time.
-            for o in runtime_set(d.dir, "Own"):
+            # uid 4242's own subscription, made at run time; its consumer
+            # acts as uid 4242 (issue 12), so it writes in a directory of
+            # that uid's.
+            udir = d.path("u%d" % user)
+            os.mkdir(udir)
+            os.chown(udir, user, user)
+            for o in runtime_set(udir, "Own"):
                 r = other_user_request(d.socket, user, {"Method": "PutInstance", "Id": 1, "Instance": o})
                 assert r["Status"] == 0, r
             own = [x for x in c.stats()["Stats"]["bindings"].values() if x["filter"] == "Own"][0]
@@ -180,11 +185,12 @@ def test_subscription_rights_creators_and_user_providers():
             wait_for(lambda: read_lines(d.path("events.log")) == ["sev=5 msg=to-user"], "the admin's own delivery")
             if allowed:
                 assert own["mode"] == "asynchronous", own
-                wait_for(lambda: read_lines(d.path("own.log")) == ["rt to-user"], "the user's subscription")
+                wait_for(lambda: read_lines(os.path.join(udir, "own.log")) == ["rt to-user"], "the user's subscription")
+                assert os.stat(os.path.join(udir, "own.log")).st_uid == user
             else:
                 assert own["mode"] == "inactive" and "user_consumer_providers" in own["reason"], own
                 time.sleep(0.2)
-                assert read_lines(d.path("own.log")) == []
+                assert read_lines(os.path.join(udir, "own.log")) == []
             # TestLog got the event once: through AllTest, not the mismatched binding.
             assert read_lines(d.path("events.log")) == ["sev=5 msg=to-user"]
             d.stop()

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <grp.h>
+#include <pwd.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stddef.h>
@@ -65,6 +66,8 @@ static const struct {
     {"log_level", K_STRING, 0},
     {"host_program", K_PATH, 0},
     {"admin_group", K_STRING, 0},
+    {"consumer_user", K_STRING, 0},
+    {"consumer_group", K_STRING, 0},
     {"user_consumer_providers", K_LIST, 0},
     NUM("max_line_bytes", K_SIZE, max_line_bytes),
     NUM("queue_max_bytes", K_SIZE, queue_max_bytes),
@@ -90,6 +93,8 @@ settings_defaults(struct wmid_settings *s)
     memset(s, 0, sizeof *s);
     s->socket_gid = -1;
     s->admin_gid = -1;
+    s->consumer_uid = -1;
+    s->consumer_gid = -1;
     s->log_level = WMI_LOG_INFO;
     s->max_line_bytes = 1024 * 1024;
     s->queue_max_bytes = 64u * 1024 * 1024;
@@ -154,6 +159,18 @@ apply_setting(struct wmid_settings *s, const char *path, const char *dir, const 
             s->socket_gid = (int)gr->gr_gid;
         else
             s->admin_gid = (long)gr->gr_gid;
+    } else if (strcmp(key, "consumer_user") == 0) {
+        struct passwd *pw = getpwnam(sv);
+        if (pw == NULL)
+            return wmid_fail(err, WBEM_E_NOT_FOUND, path, "setting \"consumer_user\": no user \"%s\"", sv);
+        s->consumer_uid = (long)pw->pw_uid;
+        if (s->consumer_gid < 0)
+            s->consumer_gid = (long)pw->pw_gid; /* consumer_group, read later, overrides it */
+    } else if (strcmp(key, "consumer_group") == 0) {
+        struct group *gr = getgrnam(sv);
+        if (gr == NULL)
+            return wmid_fail(err, WBEM_E_NOT_FOUND, path, "setting \"consumer_group\": no group \"%s\"", sv);
+        s->consumer_gid = (long)gr->gr_gid;
     } else if (strcmp(key, "log_level") == 0) {
         s->log_level = log_level_from_name(sv);
         if (s->log_level < 0)

@@ -60,6 +60,45 @@ router_raise(struct wmid_router *r, struct wmid_system_event *se)
     free(se->consumer_path);
 }
 
+/* The providers' part of Stats: load state, identity, host and event side. */
+static json_t *
+providers_json(struct wmid_router *r)
+{
+    json_t *providers = json_object();
+    for (size_t i = 0; i < r->nproviders; i++) {
+        struct wmid_provider *p = r->providers[i];
+        uint64_t last = p->life.last_used_ms, sinks_last = 0;
+        size_t nsinks = r->delivery != NULL ? delivery_provider_sinks(r->delivery, p, &sinks_last) : 0;
+        if (sinks_last > last)
+            last = sinks_last;
+        const char *state = p->loaded ? "loaded" : p->life.unloaded_idle ? "unloaded when idle" : "not loaded";
+        /* A provider acting as a consumer's creator is shown beside the
+         * record it copies, under its name and identity. */
+        char key[300];
+        if (p->run_as)
+            snprintf(key, sizeof key, "%s@%ld:%ld", p->name, p->run_uid, p->run_gid);
+        else
+            snprintf(key, sizeof key, "%s", p->name);
+        json_object_set_new(providers, key,
+                            json_pack("{sssssssIsssIsIsosI}", "state", state, "library", p->library ? p->library : "",
+                                      "status", wmi_status_name(p->error.status) ? wmi_status_name(p->error.status) : "unknown",
+                                      "status_code", (json_int_t)p->error.status, "message", p->error.text, "loads",
+                                      (json_int_t)p->life.loads, "unloads", (json_int_t)p->life.unloads,
+                                      "last_used", wmid_moment_json(last), "sinks", (json_int_t)nsinks));
+        if (!p->loaded && p->life.retry_at_ms > wmid_now_ms())
+            json_object_set_new(json_object_get(providers, key), "retry_in_ms",
+                                json_integer((json_int_t)(p->life.retry_at_ms - wmid_now_ms())));
+        json_t *host = hosting_stats_json(p);
+        if (host != NULL)
+            json_object_set_new(json_object_get(providers, key), "host", host);
+        json_t *evs = r->hooks.provider_events_stats != NULL ? r->hooks.provider_events_stats(r->hooks.stats_arg, p)
+                                                             : NULL;
+        if (evs != NULL)
+            json_object_set_new(json_object_get(providers, key), "event_provider", evs);
+    }
+    return providers;
+}
+
 json_t *
 router_stats_json(struct wmid_router *r)
 {
@@ -122,31 +161,6 @@ router_stats_json(struct wmid_router *r)
     }
     json_object_set_new(out, "bindings", bindings);
     json_object_set_new(out, "consumers", consumers);
-    json_t *providers = json_object();
-    for (size_t i = 0; i < r->nproviders; i++) {
-        struct wmid_provider *p = r->providers[i];
-        uint64_t last = p->life.last_used_ms, sinks_last = 0;
-        size_t nsinks = r->delivery != NULL ? delivery_provider_sinks(r->delivery, p, &sinks_last) : 0;
-        if (sinks_last > last)
-            last = sinks_last;
-        const char *state = p->loaded ? "loaded" : p->life.unloaded_idle ? "unloaded when idle" : "not loaded";
-        json_object_set_new(providers, p->name,
-                            json_pack("{sssssssIsssIsIsosI}", "state", state, "library", p->library ? p->library : "",
-                                      "status", wmi_status_name(p->error.status) ? wmi_status_name(p->error.status) : "unknown",
-                                      "status_code", (json_int_t)p->error.status, "message", p->error.text, "loads",
-                                      (json_int_t)p->life.loads, "unloads", (json_int_t)p->life.unloads,
-                                      "last_used", wmid_moment_json(last), "sinks", (json_int_t)nsinks));
-        if (!p->loaded && p->life.retry_at_ms > wmid_now_ms())
-            json_object_set_new(json_object_get(providers, p->name), "retry_in_ms",
-                                json_integer((json_int_t)(p->life.retry_at_ms - wmid_now_ms())));
-        json_t *host = hosting_stats_json(p);
-        if (host != NULL)
-            json_object_set_new(json_object_get(providers, p->name), "host", host);
-        json_t *evs = r->hooks.provider_events_stats != NULL ? r->hooks.provider_events_stats(r->hooks.stats_arg, p)
-                                                             : NULL;
-        if (evs != NULL)
-            json_object_set_new(json_object_get(providers, p->name), "event_provider", evs);
-    }
-    json_object_set_new(out, "providers", providers);
+    json_object_set_new(out, "providers", providers_json(r));
     return out;
 }

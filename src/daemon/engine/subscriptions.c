@@ -17,6 +17,7 @@
  * counters and GROUP windows) from the snapshot it replaces.
  */
 #include <pthread.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,7 +140,7 @@ static struct wmid_provider *
 find_provider(struct wmid_router *r, const char *name)
 {
     for (size_t i = 0; r != NULL && i < r->nproviders; i++)
-        if (strcasecmp(r->providers[i]->name, name) == 0)
+        if (!r->providers[i]->run_as && strcasecmp(r->providers[i]->name, name) == 0)
             return r->providers[i];
     return NULL;
 }
@@ -489,12 +490,15 @@ build_alloc(struct wmid_router *r, const struct wmid_objects *o, wmi_error *err)
         else if (wmi_object_isa(x, "__FilterToConsumerBinding"))
             nb++;
     }
-    r->providers = calloc(np + 1, sizeof *r->providers);
-    r->ev_regs = calloc(np + 1, sizeof *r->ev_regs);
-    r->ev_ids = calloc(np + 1, sizeof *r->ev_ids);
-    r->ev_ns = calloc(np + 1, sizeof *r->ev_ns);
-    r->regs = calloc(np + 1, sizeof *r->regs);
-    r->deadlines = calloc(np + 1, sizeof *r->deadlines);
+    /* Each logical consumer may add a provider record of its creator's
+     * identity (identity_provider). */
+    size_t npc = np + nc + 1;
+    r->providers = calloc(npc, sizeof *r->providers);
+    r->ev_regs = calloc(npc, sizeof *r->ev_regs);
+    r->ev_ids = calloc(npc, sizeof *r->ev_ids);
+    r->ev_ns = calloc(npc, sizeof *r->ev_ns);
+    r->regs = calloc(npc, sizeof *r->regs);
+    r->deadlines = calloc(npc, sizeof *r->deadlines);
     r->consumers = calloc(nc + 1, sizeof *r->consumers);
     r->filters = calloc(nf + 1, sizeof *r->filters);
     r->live = calloc(nf + 1, sizeof *r->live);
@@ -615,6 +619,79 @@ build_registration(struct build_ctx *b, size_t i, wmi_object *x, const char *ori
     return true;
 }
 
+/*
+ * Who a logical consumer created by @cid acts as (WMI's CreatorSID rule,
+ * docs/security.md): a non-administrator as itself, its uid, primary gid
+ * and groups; an administrator as the service identity consumer_user /
+ * consumer_group when one is set, else as the daemon.  True with *@uid and
+ * *@gid when that is not the daemon's own identity.
+ */
+static bool
+consumer_identity(const struct wmid_settings *s, const struct sec_identity *cid, long *uid, long *gid)
+{
+    if (cid->admin) {
+        if (s->consumer_uid <= 0)
+            return false;
+        *uid = s->consumer_uid;
+        *gid = s->consumer_gid >= 0 ? s->consumer_gid : s->consumer_uid;
+        return true;
+    }
+    if (cid->uid < 0) {
+        *uid = *gid = WMID_RUN_UNKNOWN;
+        return true;
+    }
+    struct passwd *pw = getpwuid((uid_t)cid->uid);
+    *uid = cid->uid;
+    *gid = pw != NULL ? (long)pw->pw_gid : cid->uid;
+    return true;
+}
+
+/* The record of @base that acts as @uid/@gid: one per provider and
+ * identity in a snapshot, kept over a reload like any provider, always
+ * loaded in a host process of its own (hosting.c drops to the identity
+ * before the plugin is loaded).  NULL: out of memory. */
+static struct wmid_provider *
+identity_provider(struct wmid_router *r, struct wmid_provider *base, long uid, long gid)
+{
+    for (size_t i = 0; i < r->nproviders; i++) {
+        struct wmid_provider *p = r->providers[i];
+        if (p->run_as && p->run_uid == uid && p->run_gid == gid && strcasecmp(p->name, base->name) == 0)
+            return p;
+    }
+    size_t bi = 0;
+    while (r->providers[bi] != base)
+        bi++;
+    struct wmid_provider *p = NULL;
+    for (size_t i = 0; r->prev != NULL && i < r->prev->nproviders && p == NULL; i++) {
+        struct wmid_provider *q = r->prev->providers[i];
+        if (q->run_as && q->run_uid == uid && q->run_gid == gid && strcasecmp(q->name, base->name) == 0 &&
+            strcmp(q->library, base->library) == 0 && same_string(q->hosting_model, base->hosting_model))
+            p = q;
+    }
+    if (p != NULL) {
+        p->refs++; /* the same code and identity as before the reload: keep it loaded */
+    } else if ((p = calloc(1, sizeof *p)) != NULL) {
+        p->refs = 1;
+        p->name = strdup(base->name);
+        p->library = strdup(base->library);
+        p->hosting_model = base->hosting_model != NULL ? strdup(base->hosting_model) : NULL;
+        p->run_as = true;
+        p->run_uid = uid;
+        p->run_gid = gid;
+        p->error = base->error;
+        if (p->name == NULL || p->library == NULL) {
+            provider_unref(p);
+            return NULL;
+        }
+    } else {
+        return NULL;
+    }
+    r->regs[r->nproviders] = r->regs[bi] != NULL ? wmi_object_ref(r->regs[bi]) : NULL;
+    r->deadlines[r->nproviders] = r->deadlines[bi];
+    r->providers[r->nproviders++] = p;
+    return p;
+}
+
 /* A logical consumer, tied to the provider of its class, or the one a reload keeps (an equal instance). */
 static bool
 build_consumer(struct build_ctx *b, size_t i, wmi_object *x, const char *origin)
@@ -648,6 +725,13 @@ build_consumer(struct build_ctx *b, size_t i, wmi_object *x, const char *origin)
                     "no __EventConsumerProviderRegistration lists class %s in ConsumerClassNames",
                     wmi_object_class_name(x));
     }
+    struct sec_identity cid;
+    long uid, gid;
+    creator_of(creators, o->owners ? o->owners[i] : -1, &cid);
+    if (consumer_identity(s, &cid, &uid, &gid) && (p = identity_provider(r, p, uid, gid)) == NULL) {
+        free(path);
+        return wmid_fail(err, WBEM_E_OUT_OF_MEMORY, origin, "out of memory");
+    }
     struct wmid_consumer *c = find_consumer(r->prev, path);
     if (c != NULL && c->provider == p && json_equal((json_t *)wmi_object_json(c->logical),
                                                     (json_t *)wmi_object_json(x))) {
@@ -663,11 +747,7 @@ build_consumer(struct build_ctx *b, size_t i, wmi_object *x, const char *origin)
         return wmid_fail(err, WBEM_E_OUT_OF_MEMORY, origin, "out of memory");
     }
     c->refs = 1;
-    {
-        struct sec_identity cid;
-        creator_of(creators, o->owners ? o->owners[i] : -1, &cid);
-        snprintf(c->creator, sizeof c->creator, "%s", cid.sid);
-    }
+    snprintf(c->creator, sizeof c->creator, "%s", cid.sid);
     c->path = path;
     c->ns = strdup(objects_ns(o, i));
     c->logical = wmi_object_ref(x);
@@ -916,12 +996,13 @@ build_binding(struct build_ctx *ctx, size_t i, wmi_object *x, const char *origin
     wmi_object_get_boolean(x, "DeliverSynchronously", &sync);
     if (!sync && wmi_object_get_uint64(x, "DeliveryQoS", &qos) == WBEM_S_NO_ERROR && qos == 0)
         sync = true;
-    if (sync && c->provider != NULL && hosting_is_isolated(c->provider->hosting_model)) {
+    if (sync && c->provider != NULL && provider_is_hosted(c->provider)) {
         /* A call into another process can take up to its hard limit
          * and a restart: never on the indicating thread. */
-        log_warnx("%s: DeliverSynchronously is ignored: provider %s runs in a host process (HostingModel "
-                  "\"%s\"); delivered asynchronously",
-                  origin, c->provider->name, c->provider->hosting_model);
+        log_warnx("%s: DeliverSynchronously is ignored: provider %s runs in a host process (%s%s%s); "
+                  "delivered asynchronously",
+                  origin, c->provider->name, c->provider->run_as ? "as its consumer's creator" : "HostingModel \"",
+                  c->provider->run_as ? "" : c->provider->hosting_model, c->provider->run_as ? "" : "\"");
         sync = false;
     }
     b->synchronous = sync;

@@ -8,9 +8,15 @@
 #include "daemon/plugins/plugins.h"
 
 bool
+provider_is_hosted(const struct wmid_provider *p)
+{
+    return p->run_as || hosting_is_isolated(p->hosting_model);
+}
+
+bool
 plugin_load(struct wmid_provider *p, const struct wmid_settings *s, const wmi_schema *schema)
 {
-    if (hosting_is_isolated(p->hosting_model))
+    if (provider_is_hosted(p))
         return hosting_load(p, s, schema);
     return plugin_load_in_process(p, schema);
 }
@@ -18,7 +24,7 @@ plugin_load(struct wmid_provider *p, const struct wmid_settings *s, const wmi_sc
 void
 plugin_unload(struct wmid_provider *p)
 {
-    if (hosting_is_isolated(p->hosting_model))
+    if (provider_is_hosted(p))
         hosting_unload(p);
     else
         plugin_unload_in_process(p);

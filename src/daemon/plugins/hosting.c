@@ -99,6 +99,7 @@ struct hostproc {
     char *key;                    /* groups providers: "g:<model>" or "p:<provider>" */
     char *group;                  /* for logs and Stats */
     char *program;
+    char run_as[48];              /* "uid:gid" the host drops to (-U), or "" for the daemon's identity */
     pthread_mutex_t mu, wmu, cmu;
     pthread_cond_t cv;            /* CLOCK_MONOTONIC */
     /* The current generation (mu; fd also under wmu). */
@@ -565,8 +566,14 @@ spawn_host(struct hostproc *hp)
     }
     char level[16];
     snprintf(level, sizeof level, "%d", log_getlevel());
-    char *argv[] = {(char *)"wmieventd-host", (char *)"-g", hp->group, (char *)"-l", level,
-                    isatty(STDERR_FILENO) ? (char *)"-t" : NULL, NULL};
+    char *argv[] = {(char *)"wmieventd-host", (char *)"-g", hp->group, (char *)"-l", level, NULL, NULL, NULL, NULL};
+    size_t na = 5;
+    if (hp->run_as[0] != '\0') {
+        argv[na++] = (char *)"-U";
+        argv[na++] = hp->run_as;
+    }
+    if (isatty(STDERR_FILENO))
+        argv[na++] = (char *)"-t";
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     sigset_t none, defaults;
@@ -941,11 +948,12 @@ supervisor(void *arg)
  * ==================================================================== */
 
 static struct hostproc *
-host_new(struct wmid_hosting *hg, const char *key, const char *group, char *program)
+host_new(struct wmid_hosting *hg, const char *key, const char *group, char *program, const char *run_as)
 {
     struct hostproc *hp = calloc(1, sizeof *hp);
     if (hp == NULL)
         return NULL;
+    snprintf(hp->run_as, sizeof hp->run_as, "%s", run_as);
     hp->owner = hg;
     hp->key = strdup(key);
     hp->group = strdup(group);
@@ -1365,8 +1373,18 @@ hosted_new(struct wmid_hosting *hg, struct wmid_provider *p, const struct wmid_s
         fail(p, true, WBEM_E_PROVIDER_LOAD_FAILURE, "isolated hosting is not available here");
         return NULL;
     }
-    char key[512];
-    snprintf(key, sizeof key, "%s:%s", grouped ? "g" : "p", grouped ? p->hosting_model : p->name);
+    if (p->run_as && p->run_uid == WMID_RUN_UNKNOWN) {
+        fail(p, true, WBEM_E_ACCESS_DENIED,
+             "its logical consumers' creator has no known uid, and a consumer acts only as its creator");
+        return NULL;
+    }
+    /* A provider acting as a user has host processes of that identity
+     * only: the key, and the group shown, carry it. */
+    char key[512], group[320], run_as[48] = "";
+    if (p->run_as)
+        snprintf(run_as, sizeof run_as, "%ld:%ld", p->run_uid, p->run_gid);
+    snprintf(group, sizeof group, "%s%s%s", grouped ? p->hosting_model : p->name, p->run_as ? "@" : "", run_as);
+    snprintf(key, sizeof key, "%s:%s", grouped ? "g" : "p", group);
     lower(key);
     struct hostproc *hp = NULL;
     for (hp = hg->hosts; hp != NULL && strcmp(hp->key, key) != 0; hp = hp->next)
@@ -1377,7 +1395,7 @@ hosted_new(struct wmid_hosting *hg, struct wmid_provider *p, const struct wmid_s
             fail(p, true, WBEM_E_OUT_OF_MEMORY, "cannot start a host: out of memory");
             return NULL;
         }
-        hp = host_new(hg, key, grouped ? p->hosting_model : p->name, program);
+        hp = host_new(hg, key, group, program, run_as);
         if (hp == NULL) {
             fail(p, true, WBEM_E_PROVIDER_LOAD_FAILURE, "cannot start a host for HostingModel \"%s\"",
                  p->hosting_model);

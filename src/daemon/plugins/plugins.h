@@ -115,10 +115,21 @@ struct wmid_life {
     unsigned backoff_ms;          /* the wait after the next failure (0: the first one) */
 };
 
+#define WMID_RUN_UNKNOWN (-2L)
+
 struct wmid_provider {
     char *name;                   /* __Win32Provider.Name */
     char *library;                /* resolved path */
     char *hosting_model;          /* __Win32Provider.HostingModel; NULL when not set */
+    /* The identity this provider record acts as (docs/security.md): with
+     * run_as false (a zeroed record) the daemon's own; with run_as the
+     * provider runs in a wmieventd-host process of its own with run_uid,
+     * run_gid and the user's supplementary groups (run_uid
+     * WMID_RUN_UNKNOWN: a creator with no known uid, whom nothing may act
+     * as: the load is refused).  Fixed when the record is made. */
+    bool run_as;
+    long run_uid;
+    long run_gid;
     unsigned deadline_ms;         /* __Win32Provider.DeadlineMs; 0 when not set */
     struct wmid_hosted *hosted;   /* hosting.c: the host process, when isolated */
     wmi_object *registration;     /* __EventConsumerProviderRegistration */
@@ -175,6 +186,10 @@ void plugin_unload_in_process(struct wmid_provider *p);
 struct wmid_provider;
 struct wmid_settings;
 
+/* Does @p run in a wmieventd-host process: its HostingModel asks for
+ * isolation, or it acts as an identity other than the daemon's
+ * (run_as)? */
+bool provider_is_hosted(const struct wmid_provider *p);
 /* Load and initialize @p where its HostingModel says; on failure logs one
  * line, records status, returns false.  Loop thread. */
 bool plugin_load(struct wmid_provider *p, const struct wmid_settings *s, const wmi_schema *schema);
