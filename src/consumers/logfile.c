@@ -68,6 +68,7 @@ struct lf_file {
     ino_t ino;
     enum lf_encoding enc;
     uint64_t checked_ms;       /* last stat() of the path */
+    mode_t mode;               /* FileMode of a file it creates (the first consumer's) */
     wmi_status logged;         /* last failure logged, to log once per episode */
 };
 
@@ -226,8 +227,20 @@ file_open(struct lf_file *f, enum lf_encoding enc_if_new)
 {
     /* O_NONBLOCK: a FIFO without a reader fails (ENXIO) instead of
      * blocking the delivery thread; it changes nothing for regular files. */
-    int fd = open(f->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
-                  0666);
+    const int flags = O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+    int fd = open(f->path, flags);
+    if (fd < 0 && errno == ENOENT) {
+        /* A file this consumer creates gets FileMode exactly, whatever the
+         * process's umask. */
+        fd = open(f->path, flags | O_CREAT | O_EXCL, f->mode);
+        if (fd >= 0 && fchmod(fd, f->mode) != 0) {
+            int e = errno;
+            close(fd);
+            return e;
+        }
+        if (fd < 0 && errno == EEXIST)
+            fd = open(f->path, flags); /* created meanwhile by someone else */
+    }
     if (fd < 0)
         return errno;
     struct stat st;
@@ -776,6 +789,28 @@ log_bad(const struct lf_provider *p, const char *name, const char *why)
         p->host->log(p->host, WMI_LOG_ERR, "LogFileEventConsumer.Name=\"%s\": %s", name, why);
 }
 
+/* FileMode, our extension: the permission bits, as octal digits, of a
+ * file the consumer creates ("0640" when unset).  False when it is not
+ * one (more than 0777: no set-id or sticky bits). */
+static bool
+file_mode(const wmi_object *lc, mode_t *mode)
+{
+    const char *s = NULL;
+    wmi_status st = wmi_object_get_string(lc, "FileMode", &s);
+    if (WMI_FAILED(st) && st != WBEM_E_NOT_FOUND)
+        return false;
+    if (st != WBEM_S_NO_ERROR || s == NULL) {
+        *mode = 0640;
+        return true;
+    }
+    char *end;
+    unsigned long v = strtoul(s, &end, 8);
+    if (s[0] == '\0' || *end != '\0' || strchr(s, '-') != NULL || v > 0777 || v == 0)
+        return false;
+    *mode = (mode_t)v;
+    return true;
+}
+
 static wmi_status
 lf_find_consumer(void *provider, const wmi_object *lc, struct wmi_unbound_object_sink **sink)
 {
@@ -822,6 +857,11 @@ lf_find_consumer(void *provider, const wmi_object *lc, struct wmi_unbound_object
     }
     if (st == WBEM_S_FALSE)
         unicode = false;
+    mode_t mode;
+    if (!file_mode(lc, &mode)) {
+        log_bad(p, name, "FileMode is not an octal file mode such as \"0640\" (0001 to 0777)");
+        return WBEM_E_INVALID_PARAMETER;
+    }
 
     struct lf_sink *s = calloc(1, sizeof *s);
     if (s == NULL)
@@ -849,6 +889,10 @@ lf_find_consumer(void *provider, const wmi_object *lc, struct wmi_unbound_object
         lf_release(&s->base);
         return WBEM_E_OUT_OF_MEMORY;
     }
+    pthread_mutex_lock(&s->file->lock);
+    if (s->file->mode == 0)
+        s->file->mode = mode; /* a file shared by consumers: the first one's */
+    pthread_mutex_unlock(&s->file->lock);
     *sink = &s->base;
     return WBEM_S_NO_ERROR;
 }

@@ -5,7 +5,8 @@
  * defaults follow Microsoft's class pages; docs/classes.md lists them.
  *
  * Deviations, on purpose: __Win32Provider gains "Library" (the path of the
- * plugin .so; WMI's CLSID has no meaning on Linux), and Win32_ProcessTrace
+ * plugin .so; WMI's CLSID has no meaning on Linux), LogFileEventConsumer
+ * gains "FileMode" (the mode of a file it creates, docs/consumers.md), and Win32_ProcessTrace
  * carries Sid as a string ("S-1-22-1-<uid>") rather than a binary uint8[]
  * SID, plus CommandLine and ExecutablePath, which Linux can supply.
  *
@@ -148,7 +149,7 @@ const char *const wmi__builtin_classes[] = {
     "ng\",\"XCoordinate\":\"uint32\",\"XNumCharacters\":\"uint32\",\"XSize\":\"uint32\",\"YCo"
     "ordinate\":\"uint32\",\"YNumCharacters\":\"uint32\",\"YSize\":\"uint32\"}}",
     "{\"__CLASS\":\"LogFileEventConsumer\",\"__SUPERCLASS\":\"__EventConsumer\",\"__PROPERTIE"
-    "S\":{\"Filename\":\"string\",\"IsUnicode\":\"boolean\",\"MaximumFileSize\":{\"CIMType\":"
+    "S\":{\"FileMode\":\"string\",\"Filename\":\"string\",\"IsUnicode\":\"boolean\",\"MaximumFileSize\":{\"CIMType\":"
     "\"uint64\",\"Default\":65535},\"Name\":{\"CIMType\":\"string\",\"Key\":true},\"Text\":{"
     "\"CIMType\":\"string\",\"Template\":true}}}",
     "{\"__CLASS\":\"NTEventLogEventConsumer\",\"__SUPERCLASS\":\"__EventConsumer\",\"__PROPER"

@@ -811,6 +811,51 @@ test_find_consumer_settings(void **state)
     free(path);
 }
 
+/* FileMode: a file the consumer creates gets exactly that mode (0640 when
+ * unset) whatever the umask; an existing file keeps its own; a bad one is
+ * refused at find_consumer. */
+static void
+test_file_mode(void **state)
+{
+    struct fixture *fx = *state;
+    static const struct {
+        const char *file, *extra;
+        mode_t umask_, want;
+    } cases[] = {
+        {"default.log", "", 0, 0640},
+        {"default077.log", "", 077, 0640},
+        {"own.log", "{\"FileMode\": \"0600\"}", 0, 0600},
+        {"wide.log", "{\"FileMode\": \"644\"}", 077, 0644},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *path = path_in(fx, cases[i].file);
+        wmi_object *lc = consumer(path, "%ProcessName%", cases[i].extra);
+        struct wmi_unbound_object_sink *sink = find(fx, lc);
+        mode_t old = umask(cases[i].umask_);
+        assert_int_equal(indicate(sink, lc, 1, "m", 0, 1), WBEM_S_NO_ERROR);
+        umask(old);
+        struct stat st;
+        assert_int_equal(stat(path, &st), 0);
+        if ((st.st_mode & 07777) != cases[i].want)
+            fail_msg("%s: mode %o, want %o", cases[i].file, (unsigned)(st.st_mode & 07777), (unsigned)cases[i].want);
+        sink->release(sink);
+        wmi_object_unref(lc);
+        free(path);
+    }
+    static const char *const bad[] = {"{\"FileMode\": \"0999\"}", "{\"FileMode\": \"4755\"}",
+                                      "{\"FileMode\": \"\"}", "{\"FileMode\": \"rw\"}", "{\"FileMode\": \"0\"}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *path = path_in(fx, "bad.log");
+        wmi_object *lc = consumer(path, "%X%", bad[i]);
+        struct wmi_unbound_object_sink *sink = NULL;
+        assert_int_equal(g_ops->find_consumer(fx->provider, lc, &sink), WBEM_E_INVALID_PARAMETER);
+        assert_null(sink);
+        wmi_object_unref(lc);
+        free(path);
+    }
+    assert_no_file(fx, "bad.log");
+}
+
 /* ==================================================================== */
 
 static int
@@ -880,6 +925,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_external_rotation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shared_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_find_consumer_settings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_file_mode, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     wmi_schema_free(g_schema);
