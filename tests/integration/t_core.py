@@ -239,7 +239,8 @@ def test_install_and_sample_consumer_out_of_tree():
         for rel in ["sbin/wmieventd", "bin/wmieventctl", "lib/libwmievent.so", "lib/libwmievent.a",
                     "lib/wmievent/plugins/logfile.so", "include/wmievent.h", "include/wmievent/plugin.h",
                     "lib/pkgconfig/wmievent.pc", "etc/wmieventd/wmieventd.json",
-                    "etc/wmieventd/conf.d/10-process-starts.json", "share/man/man8/wmieventd.8",
+                    "etc/wmieventd/conf.d/10-process-starts.json",
+                    "etc/wmieventd/conf.d/00-standard-consumers.json", "share/man/man8/wmieventd.8",
                     "share/man/man5/wmieventd.json.5", "share/man/man1/wmieventctl.1",
                     "share/man/man3/wmievent-plugin.3"]:
             assert os.path.exists(os.path.join(inst, rel)), "not installed: " + rel
