@@ -73,7 +73,7 @@ extern "C" {
 
 /* ABI version of this header.  A change of major breaks plugins. */
 #define WMI_PLUGIN_ABI_MAJOR 1
-#define WMI_PLUGIN_ABI_MINOR 1
+#define WMI_PLUGIN_ABI_MINOR 2
 
 /* The one symbol a plugin exports, as a string for dlsym(). */
 #define WMI_PLUGIN_ENTRY_SYMBOL "wmi_plugin_entry"
@@ -151,7 +151,25 @@ struct wmi_host {
      */
     uint64_t (*fd_watch)(const struct wmi_host *host, int fd, void (*cb)(void *arg, int fd), void *arg);
     void (*fd_unwatch)(const struct wmi_host *host, uint64_t watch);
+
+    /* ---- ABI 1.2 (check host->size >= offsetof the member + its size
+     * before use) ---- */
+
+    /*
+     * set_error - say in words why the indicate_to_consumer call in
+     * progress fails: the text becomes the ErrorDescription of the
+     * __ConsumerFailureEvent the failure raises (for example the file a
+     * LogFile consumer may not open, and why).  Call it from within
+     * indicate_to_consumer, on the calling thread, before returning a
+     * WBEM error; it applies to that call only, like errno, and is
+     * ignored when the call succeeds.  printf-formatted; at most
+     * WMI_HOST_ERROR_MAX - 1 bytes are kept.  Thread-safe.
+     */
+    void (*set_error)(const struct wmi_host *host, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 };
+
+/* The longest set_error text kept, in bytes with its NUL. */
+#define WMI_HOST_ERROR_MAX 160
 
 /* ====================================================================
  * Event providers (ABI 1.1)

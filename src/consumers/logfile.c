@@ -33,6 +33,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -665,6 +666,10 @@ lf_indicate(struct wmi_unbound_object_sink *self, const wmi_object *logical_cons
 fail:
     st = status_from_errno(e);
     log_failure(s, st, what, e);
+    /* The failure event names the file and the reason (ABI 1.2). */
+    const struct wmi_host *host = s->prov->host;
+    if (host->size >= offsetof(struct wmi_host, set_error) + sizeof host->set_error && host->set_error != NULL)
+        host->set_error(host, "%s %s: %s", what, f->path, strerror(e));
     /* After a failed write the file is reopened on the next call (the
      * descriptor may be bad for good); a file that failed to open stays
      * closed and is retried on the next call. */

@@ -233,13 +233,19 @@ run_indicate(struct hsink *k, struct job *j)
         if (WMI_FAILED(st))
             log_debug("host %s: event %zu of a batch: %s: %s", g.group, i, err.source, err.text);
     }
+    plugin_call_error_clear();
     if (!WMI_FAILED(st))
         st = k->us->indicate_to_consumer(k->us, j->logical, n, objs);
     for (size_t i = 0; objs != NULL && i < n; i++)
         wmi_object_unref(objs[i]);
     free(objs);
     wmi_schema_free(s);
-    reply_status(id, st);
+    /* A failure carries the plugin's words (wmi_host.set_error) to the
+     * daemon, for its __ConsumerFailureEvent. */
+    if (WMI_FAILED(st) && plugin_call_error()[0] != '\0')
+        send_json(json_pack("{sIsIss}", "id", id, "status", (json_int_t)st, "message", plugin_call_error()));
+    else
+        reply_status(id, st);
 }
 
 static void *

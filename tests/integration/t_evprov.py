@@ -43,7 +43,7 @@ def test_event_provider_indicate_and_refusals():
         d.start()
         p.wait_loaded()
         init = p.calls("initialize")[0]
-        assert init["abi_minor"] == 1 and init["queries"][0] == "SELECT * FROM Test_ProvEvent", init
+        assert init["abi_minor"] == 2 and init["queries"][0] == "SELECT * FROM Test_ProvEvent", init
         assert all(l.get("main", True) for l in p.lines() if "call" in l), "a host call off the loop thread"
         r = p.ask("indicate " + prov_event("hello"))
         assert r["status"] == 0, r

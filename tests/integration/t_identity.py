@@ -36,7 +36,8 @@ def failure_watch(dr):
     """The administrator's LogFile consumer of __ConsumerFailureEvent."""
     return [
         event_filter("Failures", "SELECT * FROM __ConsumerFailureEvent"),
-        logfile_consumer("FailureLog", os.path.join(dr, "failures.log"), "%ErrorCode%|%IntendedConsumer%"),
+        logfile_consumer("FailureLog", os.path.join(dr, "failures.log"),
+                         "%ErrorCode%|%ErrorDescription%|%IntendedConsumer%"),
         binding("Failures", lf_path("FailureLog")),
     ]
 
@@ -99,9 +100,12 @@ def test_consumer_acts_as_its_creator():
             assert os.stat(own).st_uid == uid and os.stat(own).st_gid == pw.pw_gid, os.stat(own)
             # Each refused write is a __ConsumerFailureEvent with
             # WBEM_E_ACCESS_DENIED, and nothing was written or renamed.
-            for name in ("Etc", "RootHome", "Rotate"):
+            for name, filename, _ in cases[:3]:
                 wait_for(lambda: len(failures_for(d, name)) == 2, "two failure events for %s" % name)
                 assert all(int(f[0]) == WBEM_E_ACCESS_DENIED for f in failures_for(d, name)), failures_for(d, name)
+                # ErrorDescription names the file (wmi_host.set_error,
+                # carried from the host process).
+                assert all(filename in f[1] for f in failures_for(d, name)), failures_for(d, name)
             assert not os.path.exists(etc_name) and not os.path.exists(root_name)
             assert sorted(os.listdir(vault)) == ["secret"], os.listdir(vault)
             with open(victim) as f:

@@ -47,14 +47,19 @@ def test_watch_events_projection_cancel():
         assert [e["Message"] for e in by[q2]] == ["a", "b"], got
         for e in by[q2]:
             assert e["__CLASS"] == "Test_Event" and e.get("Severity") is None and e.get("Seq") is None, e
-        got3 = read_events(w2, 2)
+        # __ExtrinsicEvent also takes the machine's process starts (the
+        # process connector serves it): only the test's events count.
+        got3 = []
+        while len(got3) < 2:
+            got3 += [l for l in read_events(w2, 1) if l["Event"]["__CLASS"] == "Test_Event"]
         assert [(l["QueryId"], l["Event"]["Message"]) for l in got3] == [(q3, "a"), (q3, "b")], got3
         # The permanent consumer saw them as well.
         wait_for(lambda: read_lines(d.path("events.log")) == ["sev=5 msg=a", "sev=1 msg=b"], "the log file")
 
         t = temporary(p)
         assert t["count"] == 3 and len(t["subscriptions"]) == 3, t
-        assert {s["QueryId"]: s["delivered"] for s in t["subscriptions"]} == {q1: 1, q2: 2, q3: 2}, t
+        delivered = {s["QueryId"]: s["delivered"] for s in t["subscriptions"]}
+        assert delivered[q1] == 1 and delivered[q2] == 2 and delivered[q3] >= 2, t
 
         # CancelQuery: only the connection's own subscriptions.
         r, _ = wrequest(w2, "CancelQuery", QueryId=q1)

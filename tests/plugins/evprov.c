@@ -23,7 +23,7 @@
  * which in wmieventd is the loop thread):
  *
  *   {"call":"initialize","provider":"<Provider path>","queries":[...],
- *    "abi_minor":1,"host_size":N}
+ *    "abi_minor":2,"host_size":N}
  *   {"call":"initialize","fail":true}          (failure injected, see below)
  *   {"call":"provide_events","commands":true}  the FIFO is watched from now
  *   {"call":"new_query","id":3,"language":"WQL","query":"..."}

@@ -62,11 +62,27 @@ host_log(const struct wmi_host *host, int level, const char *fmt, ...)
     pthread_mutex_unlock(&g_log_lock);
 }
 
+/* What the plugin said with set_error (ABI 1.2), last. */
+static char g_set_error[WMI_HOST_ERROR_MAX];
+
+static void host_set_error(const struct wmi_host *host, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+host_set_error(const struct wmi_host *host, const char *fmt, ...)
+{
+    (void)host;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g_set_error, sizeof g_set_error, fmt, ap);
+    va_end(ap);
+}
+
 static struct wmi_host g_host = {
     .abi_major = WMI_PLUGIN_ABI_MAJOR,
     .abi_minor = WMI_PLUGIN_ABI_MINOR,
     .size = sizeof(struct wmi_host),
     .log = host_log,
+    .set_error = host_set_error,
 };
 
 /* ---- per-test state ---- */
@@ -443,7 +459,11 @@ test_access_denied(void **state)
     }
     wmi_object *lc = consumer(path, "%ProcessName%", "{\"MaximumFileSize\": 0}");
     struct wmi_unbound_object_sink *sink = find(fx, lc);
+    g_set_error[0] = '\0';
     assert_int_equal(indicate(sink, lc, 1, "a", 0, 1), WBEM_E_ACCESS_DENIED);
+    /* The failure event will name the file (wmi_host.set_error). */
+    if (strstr(g_set_error, path) == NULL)
+        fail_msg("set_error said [%s], not naming %s", g_set_error, path);
     sink->release(sink);
     wmi_object_unref(lc);
     free(path);

@@ -392,9 +392,11 @@ finish_call(struct wmid_delivery *d, struct wmid_consumer *c, wmi_status st, siz
         if (prev != st)
             log_warnx("consumer %s: IndicateToConsumer failed with %s (%s); %zu event(s) not delivered", c->path,
                       wmi_status_name(st) ? wmi_status_name(st) : "an unknown status", wmi_status_message(st), n);
+        /* The plugin's own words, when it gave some (wmi_host.set_error). */
+        const char *why = plugin_call_error();
         for (size_t i = 0; i < n; i++)
-            raise_report(d, WMID_SE_CONSUMER_FAILURE, c, events[i], st, 0, "IndicateToConsumer failed with %s",
-                         wmi_status_name(st) ? wmi_status_name(st) : "an unknown status");
+            raise_report(d, WMID_SE_CONSUMER_FAILURE, c, events[i], st, 0, "IndicateToConsumer failed with %s%s%s",
+                         wmi_status_name(st) ? wmi_status_name(st) : "an unknown status", why[0] ? ": " : "", why);
     } else {
         atomic_fetch_add(&c->stats.delivered, n);
         atomic_store(&c->stats.last_error, 0);
@@ -610,6 +612,7 @@ call_batch(struct wmid_delivery *d, struct wmid_sink *k, struct wmid_consumer *c
     pthread_mutex_lock(&k->call_mu);
     uint64_t start = wmid_now_ns();
     unsigned seq = call_begin(d, k, start, false);
+    plugin_call_error_clear();
     wmi_status st = k->us->indicate_to_consumer(k->us, c->logical, n, events);
     uint64_t end = wmid_now_ns();
     atomic_store(&k->call_start, 0);
@@ -1168,6 +1171,7 @@ delivery_call(struct wmid_delivery *d, struct wmid_consumer *c, wmi_object *ev, 
         return delivery_push(d, c, ev, size, flags);
     uint64_t start = wmid_now_ns();
     unsigned seq = call_begin(d, k, start, true);
+    plugin_call_error_clear();
     wmi_object *one[1] = {ev};
     wmi_status st = k->us->indicate_to_consumer(k->us, c->logical, 1, one);
     uint64_t end = wmid_now_ns();

@@ -100,7 +100,7 @@ struct wmid_system_event {
                                   /* consumer a reload retired is still named right */
     wmi_status code;              /* ErrorCode of a failure */
     uint64_t queue_bytes;         /* CurrentQueueSize of an overflow */
-    char description[200];        /* ErrorDescription */
+    char description[256];        /* ErrorDescription */
 };
 
 struct wmid_delivery;   /* the engine: all sinks */

@@ -1128,6 +1128,10 @@ deliver_chunk(struct psink *ps, struct hcons *hc, wmi_object *const *events, siz
         enum call_result r = call_frame(hp, gen, id, &ps->buf, h->hard_limit_ms, &reply);
         if (r == CALL_OK) {
             wmi_status st = reply_status(reply);
+            /* The plugin's words for a failure, as if it ran here. */
+            const char *msg = json_string_value(json_object_get(reply, "message"));
+            if (WMI_FAILED(st) && msg != NULL)
+                plugin_call_error_set(msg);
             json_decref(reply);
             return st;
         }

@@ -40,6 +40,39 @@ host_log(const struct wmi_host *host, int level, const char *fmt, ...)
     va_end(ap);
 }
 
+/* The set_error text of the indicate_to_consumer call in progress on this
+ * thread: per call, like errno, so it lives with the thread that makes
+ * the call (a delivery thread, or a host's sink worker). */
+static _Thread_local char call_error[WMI_HOST_ERROR_MAX];
+
+void
+plugin_call_error_clear(void)
+{
+    call_error[0] = '\0';
+}
+
+void
+plugin_call_error_set(const char *text)
+{
+    snprintf(call_error, sizeof call_error, "%s", text != NULL ? text : "");
+}
+
+const char *
+plugin_call_error(void)
+{
+    return call_error;
+}
+
+void
+plugin_host_set_error(const struct wmi_host *host, const char *fmt, ...)
+{
+    (void)host;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(call_error, sizeof call_error, fmt, ap);
+    va_end(ap);
+}
+
 static bool
 fail(struct wmid_provider *p, wmi_status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
@@ -126,6 +159,7 @@ plugin_load_in_process(struct wmid_provider *p, const wmi_schema *schema)
     p->host.abi_minor = WMI_PLUGIN_ABI_MINOR;
     p->host.size = sizeof p->host;
     p->host.log = host_log;
+    p->host.set_error = plugin_host_set_error;
     p->host.schema = schema;
     p->host.host_private = p;
     st = cp->initialize(&p->host, p->registration, &p->state);

@@ -174,6 +174,18 @@ void plugin_vlog(const char *provider, int level, const char *fmt, va_list ap) _
  * with @schema; on failure logs one line, records status, returns false.
  * p->hosting_model is not looked at. */
 bool plugin_load_in_process(struct wmid_provider *p, const wmi_schema *schema);
+/* The text a plugin gave with wmi_host.set_error for the
+ * indicate_to_consumer call just made on this thread ("" when none):
+ * cleared before each call, read after a failed one (borrowed, valid
+ * until the next clear or set on this thread).  plugin_call_error_set
+ * stands in for the plugin when the call was forwarded (a host process's
+ * reply).  Thread-safe: the text is the calling thread's own. */
+void plugin_call_error_clear(void);
+/* wmi_host.set_error of every host struct the daemon and the host process
+ * fill: the text for this thread's call in progress. */
+void plugin_host_set_error(const struct wmi_host *host, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void plugin_call_error_set(const char *text);
+const char *plugin_call_error(void);
 /* Shut down and unload what plugin_load_in_process loaded. */
 void plugin_unload_in_process(struct wmid_provider *p);
 

@@ -1254,6 +1254,7 @@ side_load(struct wmid_eventprov *E, struct wmid_provider *p, wmi_object *reg, co
     side->host.abi_minor = WMI_PLUGIN_ABI_MINOR;
     side->host.size = sizeof side->host;
     side->host.log = host_log;
+    side->host.set_error = plugin_host_set_error;
     side->host.schema = router_schema(E->router);
     side->host.host_private = side;
     side->host.timer_start = host_timer_start;
