@@ -88,8 +88,9 @@ def make_certs(tmp):
     return tuple(os.path.join(tmp, n) for n in ("ca.pem", "server.pem", "server.key"))
 
 
-def smtp_objects(dr, server, **props):
-    """Test_Event to an SMTPEventConsumer at @server, and the engine's
+def smtp_objects(dr, server, hosting=None, **props):
+    """Test_Event to an SMTPEventConsumer at @server (in a host process
+    when @hosting is a HostingModel), and the engine's
     __ConsumerFailureEvent to a log file."""
     mail = {"__CLASS": "SMTPEventConsumer", "Name": "Mail", "SMTPServer": server,
             "FromLine": "wmieventd <wmi@example.org>",
@@ -100,8 +101,11 @@ def smtp_objects(dr, server, **props):
             "Message": "Event %Message% (seq %Seq%)\n.\n.leading dot\nend",
             "HeaderFields": ["X-Wmi-Test: yes"]}
     mail.update(props)
+    provider = {"__CLASS": "__Win32Provider", "Name": "SMTPEventConsumer", "Library": "smtp.so"}
+    if hosting:
+        provider["HostingModel"] = hosting
     return [TEST_EVENT_CLASS,
-            {"__CLASS": "__Win32Provider", "Name": "SMTPEventConsumer", "Library": "smtp.so"},
+            provider,
             {"__CLASS": "__EventConsumerProviderRegistration",
              "Provider": "__Win32Provider.Name=" + q("SMTPEventConsumer"),
              "ConsumerClassNames": ["SMTPEventConsumer"]},
@@ -118,10 +122,10 @@ def smtp_objects(dr, server, **props):
             binding("Failures", lf_path("FailLog"))]
 
 
-def smtp_daemon(server, env=None, **props):
+def smtp_daemon(server, env=None, hosting=None, **props):
     d = Daemon([], None, env)
     with open(os.path.join(d.dir, "conf.d", "10-test.json"), "w") as f:
-        json.dump(smtp_objects(d.dir, server, **props), f, indent=1)
+        json.dump(smtp_objects(d.dir, server, hosting, **props), f, indent=1)
     return d
 
 
@@ -181,14 +185,16 @@ def test_smtp_plain():
 @test
 def test_smtp_starttls():
     """STARTTLS with the server's certificate checked against the CA file
-    of WMIEVENTD_SMTP_CA_FILE (and TLS required); without that CA the
-    certificate does not verify and the call fails."""
+    of WMIEVENTD_SMTP_CA_FILE (and TLS required), from an isolated host
+    as docs/consumers.md recommends (it inherits the daemon's
+    environment); without that CA the certificate does not verify and the
+    call fails."""
     tmp = tempfile.mkdtemp(prefix="wmit-smtp-", dir="/tmp")
     ca, cert, key = make_certs(tmp)
     srv = SmtpServer(tmp, (cert, key))
     try:
         env = {"WMIEVENTD_SMTP_CA_FILE": ca, "WMIEVENTD_SMTP_REQUIRE_TLS": "1"}
-        with smtp_daemon("127.0.0.1:%d" % srv.port, env) as d:
+        with smtp_daemon("127.0.0.1:%d" % srv.port, env, "NetworkServiceHost") as d:
             d.start()
             c = d.connect()
             c.send(ev("hello", Severity=2, Seq=7))
