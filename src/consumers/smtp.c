@@ -911,11 +911,10 @@ smtp_release(struct wmi_unbound_object_sink *self)
 }
 
 static void
-log_bad(const struct smtp_provider *p, const char *name, const char *why, const char *detail)
+log_bad(const struct smtp_provider *p, const char *name, const char *what, const char *why)
 {
     if (p->host != NULL && p->host->log != NULL)
-        p->host->log(p->host, WMI_LOG_ERR, "SMTPEventConsumer.Name=\"%s\": %s%s%s", name, why,
-                     detail != NULL ? ": " : "", detail != NULL ? detail : "");
+        p->host->log(p->host, WMI_LOG_ERR, "SMTPEventConsumer.Name=\"%s\": %s %s", name, what, why);
 }
 
 /* Compile the [Template] properties; ToLine must be set. */
@@ -1016,7 +1015,9 @@ smtp_find_consumer(void *provider, const wmi_object *lc, struct wmi_unbound_obje
     }
     s->url = smtp_parse_server(server, &why);
     if (s->url == NULL) {
-        log_bad(p, name, why, server);
+        char quoted[300];
+        snprintf(quoted, sizeof quoted, "(\"%.256s\")", server);
+        log_bad(p, name, why, quoted);
         smtp_release(&s->base);
         return strcmp(why, "out of memory") == 0 ? WBEM_E_OUT_OF_MEMORY : WBEM_E_INVALID_PARAMETER;
     }

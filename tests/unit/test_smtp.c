@@ -425,14 +425,16 @@ struct refusal_case {
 };
 
 static const struct refusal_case refusal_cases[] = {
-    {"\"ToLine\":\"a@x.org\"", "SMTPServer"},
-    {"\"SMTPServer\":\"\",\"ToLine\":\"a@x.org\"", "SMTPServer"},
-    {"\"SMTPServer\":\"host:99999\",\"ToLine\":\"a@x.org\"", "SMTPServer"},
-    {"\"SMTPServer\":\"localhost\"", "ToLine"},
-    {"\"SMTPServer\":\"localhost\",\"ToLine\":\"\"", "ToLine"},
+    {"\"ToLine\":\"a@x.org\"", "SMTPServer is not set"},
+    {"\"SMTPServer\":\"\",\"ToLine\":\"a@x.org\"", "SMTPServer is not set"},
+    {"\"SMTPServer\":\"host:99999\",\"ToLine\":\"a@x.org\"",
+     "SMTPServer is not a host or host:port (\"host:99999\")"},
+    {"\"SMTPServer\":\"localhost\"", "ToLine is not set"},
+    {"\"SMTPServer\":\"localhost\",\"ToLine\":\"\"", "ToLine is not set"},
     {"\"SMTPServer\":\"localhost\",\"ToLine\":\"a@x.org\",\"HeaderFields\":[\"X-A: 1\",\"X-B: 2\\r\\nBcc: s@x\"]",
-     "HeaderFields[1]"},
-    {"\"SMTPServer\":\"localhost\",\"ToLine\":\"a@x.org\",\"HeaderFields\":[\"Bcc: s@x.org\"]", "HeaderFields[0]"},
+     "HeaderFields[1] holds a CR or LF"},
+    {"\"SMTPServer\":\"localhost\",\"ToLine\":\"a@x.org\",\"HeaderFields\":[\"Bcc: s@x.org\"]",
+     "HeaderFields[0] is a Bcc header"},
 };
 
 static void
