@@ -117,6 +117,7 @@ $(HOST): $(HOST_OBJ) $(SHLIB_LINK)
 
 # A standard consumer that needs a library of its own names it in
 # PLUGIN_LIBS_<name> (and its package in APT_PKGS).
+PLUGIN_LIBS_smtp = $(shell pkg-config --libs libcurl)
 $(B)/plugins/%.so: $(B)/obj/src/consumers/%.o $(SHLIB_LINK)
 	@mkdir -p $(dir $@)
 	$(CC) -shared $(LDFLAGS_ALL) $(PLUGIN_RPATH) -o $@ $< -L$(B)/lib -lwmievent $(PLUGIN_LIBS_$*) $(PKG_LIBS) -lpthread
@@ -126,9 +127,12 @@ $(B)/tests/plugins/%.so: $(B)/obj/tests/plugins/%.o $(SHLIB_LINK)
 	$(CC) -shared $(LDFLAGS_ALL) $(PLUGIN_RPATH) -o $@ $< -L$(B)/lib -lwmievent $(PKG_LIBS) -lpthread
 
 # Unit tests link the static library so that they can reach internal helpers.
+# A test that compiles a consumer in (test_smtp) links that consumer's
+# libraries too (UNIT_LIBS_<test>).
+UNIT_LIBS_test_smtp = $(PLUGIN_LIBS_smtp)
 $(B)/tests/unit/%: $(B)/obj/tests/unit/%.o $(STLIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $< $(STLIB) $(PKG_LIBS) -lcmocka -lm
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(STLIB) $(PKG_LIBS) $(UNIT_LIBS_$*) -lcmocka -lm
 
 # Tests of daemon subsystems (names test_daemon_*) also link the daemon's
 # objects, all but main.o.
@@ -154,6 +158,7 @@ APT_PKGS = build-essential pkg-config libuv1-dev libjansson-dev libssl-dev libcm
 # The standard consumers' libraries, and the real programs their tests run.
 APT_PKGS += libsystemd-dev systemd
 APT_PKGS += libcurl4-openssl-dev
+APT_PKGS += python3-aiosmtpd
 
 deps:
 	@missing=""; for p in $(APT_PKGS); do \
